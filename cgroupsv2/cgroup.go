@@ -1,0 +1,337 @@
+// Package cgroupsv2 places containers in control groups by writing cgroupfs files
+// directly, the way the kernel documents it (Documentation/admin-guide/cgroup-v2.rst):
+//
+//   - a cgroup is a directory: mkdir(2) creates it, rmdir(2) removes it once it has
+//     no processes and no children;
+//   - writing a pid to its cgroup.procs moves that process (and its future
+//     children) into it;
+//   - on cgroup v2 there is one tree at /sys/fs/cgroup; on v1 ("legacy") every
+//     controller (memory, pids, cpu, …) has a tree of its own, and a "hybrid" host
+//     has both: v1 trees with the controllers plus an empty v2 tree at
+//     /sys/fs/cgroup/unified, which still gives every process a v2 cgroup (the one
+//     BPF's bpf_get_current_cgroup_id reports).
+//
+// A container gets one directory in every tree. On v2 it lives at /glassbox/<id>
+// under the root (the no-internal-process rule forbids limits on a cgroup that
+// holds processes, and glassbox's own cgroup usually does). On v1 it lives beneath
+// the cgroup glassbox runs in, so that limits a host put on glassbox keep covering
+// its containers.
+package cgroupsv2
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mountpoint is where cgroupfs lives on every mainstream distribution.
+const Mountpoint = "/sys/fs/cgroup"
+
+// Mode is how the host's cgroup hierarchies are laid out.
+type Mode string
+
+const (
+	Unified Mode = "v2"     // one cgroup2 tree with every controller
+	Hybrid  Mode = "hybrid" // v1 controller trees plus a cgroup2 tree at /sys/fs/cgroup/unified
+	Legacy  Mode = "v1"     // v1 controller trees only
+)
+
+// Detect tells the mode from the filesystem types mounted at /sys/fs/cgroup.
+func Detect() (Mode, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(Mountpoint, &st); err != nil {
+		return "", fmt.Errorf("statfs(%s): %w — is cgroupfs mounted?", Mountpoint, err)
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return Unified, nil
+	}
+	if err := unix.Statfs(filepath.Join(Mountpoint, "unified"), &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return Hybrid, nil
+	}
+	return Legacy, nil
+}
+
+// Cgroup is one container's set of cgroup directories, one per hierarchy.
+type Cgroup struct {
+	Dirs []string
+}
+
+// Hierarchy is one mounted cgroup tree and glassbox's own place in it.
+type Hierarchy struct {
+	Mount       string // e.g. /sys/fs/cgroup/memory
+	Own         string // glassbox's cgroup in it, e.g. /process_api/abc
+	Controllers string // v1: the controllers it carries, as mount(2) data ("cpu,cpuacct")
+	V1          bool
+}
+
+// Plan decides the directories for a container without creating them, so the
+// record can list them before the first mkdir. cgroupsPath is the Spec's
+// linux.cgroupsPath: absolute means from each tree's root, relative means beneath
+// glassbox's own cgroup; empty means the default placement described above.
+func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
+	trees, err := Hierarchies()
+	if err != nil {
+		return nil, err
+	}
+	cg := &Cgroup{}
+	for _, h := range trees {
+		var rel string
+		switch {
+		case filepath.IsAbs(cgroupsPath):
+			rel = cgroupsPath
+		case cgroupsPath != "":
+			rel = filepath.Join(h.Own, cgroupsPath)
+		case mode == Unified:
+			rel = filepath.Join("/glassbox", id)
+		default:
+			rel = filepath.Join(h.Own, "glassbox", id)
+		}
+		dir := filepath.Join(h.Mount, rel)
+		if !strings.HasPrefix(dir, h.Mount+"/") {
+			return nil, fmt.Errorf("linux.cgroupsPath %q leaves the cgroup tree %s", cgroupsPath, h.Mount)
+		}
+		cg.Dirs = append(cg.Dirs, dir)
+	}
+	if len(cg.Dirs) == 0 {
+		return nil, fmt.Errorf("no cgroup hierarchy is mounted under %s", Mountpoint)
+	}
+	return cg, nil
+}
+
+// Create makes every directory. In a v1 cpuset tree a new cgroup starts with no
+// CPUs and no memory nodes, and a process cannot join it (ENOSPC), so those two
+// files are copied down from the parent at each level glassbox creates.
+func (c *Cgroup) Create() error {
+	for _, dir := range c.Dirs {
+		if err := mkdirCgroup(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mkdirCgroup(dir string) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("mkdir(%s): %w", d, unwrap(err))
+		}
+		if err := inheritCpuset(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func inheritCpuset(dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || strings.TrimSpace(string(cur)) != "" {
+			continue // not a v1 cpuset tree, or already set (v2 and clone_children)
+		}
+		val, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(dir), f), err)
+		}
+		if err := WriteFile(dir, f, strings.TrimSpace(string(val))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Attach moves pid into the container's cgroup in every tree.
+func (c *Cgroup) Attach(pid int) error {
+	for _, dir := range c.Dirs {
+		if err := WriteFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Destroy kills what is still inside (a leftover found by gc), then removes every
+// directory. rmdir fails with EBUSY until the last process has been released,
+// which can lag its exit by a moment, so it is retried briefly. An intermediate
+// "glassbox" directory is removed too once no container uses it.
+func (c *Cgroup) Destroy() error {
+	var errs []error
+	for _, dir := range c.Dirs {
+		if err := removeCgroup(dir); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if parent := filepath.Dir(dir); filepath.Base(parent) == "glassbox" {
+			unix.Rmdir(parent) // EBUSY/ENOTEMPTY: another container is still there
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func removeCgroup(dir string) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("rmdir(%s): %w", dir, err)
+		}
+		killAll(dir)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// killAll sends SIGKILL to every process listed in the cgroup.
+func killAll(dir string) {
+	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+// Procs lists the pids in the container's cgroup (its first directory).
+func (c *Cgroup) Procs() ([]int, error) {
+	data, err := os.ReadFile(filepath.Join(c.Dirs[0], "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// WriteFile writes one cgroupfs control file; the kernel applies the value at write(2).
+func WriteFile(dir, file, value string) error {
+	p := filepath.Join(dir, file)
+	if err := os.WriteFile(p, []byte(value), 0); err != nil {
+		return fmt.Errorf("write %s=%q: %w", p, value, unwrap(err))
+	}
+	return nil
+}
+
+// Hierarchies lists the mounted cgroup trees with real controllers (v1 trees
+// named like "name=systemd" carry none) and glassbox's own cgroup in each.
+func Hierarchies() ([]Hierarchy, error) {
+	own, err := ownCgroups()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Hierarchy
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+		fields := strings.Fields(sc.Text())
+		sep := indexOf(fields, "-")
+		if sep < 0 || sep+3 >= len(fields) || len(fields) < 5 {
+			continue
+		}
+		root, mnt, fstype, super := fields[3], fields[4], fields[sep+1], fields[sep+3]
+		if !strings.HasPrefix(mnt, Mountpoint) {
+			continue
+		}
+		switch fstype {
+		case "cgroup2":
+			if p, ok := own[""]; ok {
+				out = append(out, Hierarchy{Mount: mnt, Own: relTo(p, root)})
+			}
+		case "cgroup":
+			key := v1Controllers(super)
+			if p, ok := own[key]; ok && key != "" {
+				out = append(out, Hierarchy{Mount: mnt, Own: relTo(p, root), Controllers: key, V1: true})
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+// ownCgroups parses /proc/self/cgroup: "4:memory:/path", "0::/path" for v2.
+func ownCgroups() (map[string]string, error) {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	own := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 {
+			own[parts[1]] = parts[2]
+		}
+	}
+	return own, nil
+}
+
+// v1Controllers picks the controller names out of a v1 mount's super options, in
+// the order /proc/self/cgroup lists them ("cpu,cpuacct"); "" for name= trees.
+func v1Controllers(super string) string {
+	var ctrls []string
+	for _, o := range strings.Split(super, ",") {
+		switch {
+		case o == "rw" || o == "ro" || strings.HasPrefix(o, "name=") || strings.Contains(o, "="):
+		case o == "noprefix" || o == "xattr" || o == "clone_children" || o == "cpuset_v2_mode" || o == "nsdelegate":
+		default:
+			ctrls = append(ctrls, o)
+		}
+	}
+	return strings.Join(ctrls, ",")
+}
+
+// relTo strips the mount's own root (when a sub-tree is mounted) from a cgroup path.
+func relTo(p, root string) string {
+	if root != "/" {
+		p = strings.TrimPrefix(p, root)
+	}
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+func indexOf(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+func unwrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var se syscall.Errno
+	if errors.As(err, &se) {
+		return se
+	}
+	return err
+}

@@ -1,0 +1,88 @@
+// Command glassbox is a see-through container runtime: `glassbox run` creates a
+// Linux container through explicit stages (see package stages) and shows each one.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/stages"
+)
+
+// isInit reports whether this process is a container's init (`glassbox init`,
+// started by the unshare stage) rather than a command typed by a person.
+func isInit() bool { return len(os.Args) > 1 && os.Args[1] == "init" }
+
+func init() {
+	// Package init functions run on the main thread; locking it here, before any
+	// other goroutine exists, keeps the init's per-thread kernel state (capabilities,
+	// cgroup namespace) on the thread that will execve. See stages.InitMain.
+	if isInit() {
+		runtime.LockOSThread()
+	}
+}
+
+func main() {
+	if isInit() {
+		stages.InitMain()
+	}
+	os.Exit(run())
+}
+
+// exitCode makes glassbox exit with the container's status without an error message.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func run() int {
+	err := newRootCmd().Execute()
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "glassbox:", err)
+	// Like Docker: 125 when glassbox itself fails, 126/127 when the command
+	// cannot be run, 130 when interrupted.
+	var se *stages.Error
+	if errors.As(err, &se) {
+		switch {
+		case se.ExitCode != 0:
+			return se.ExitCode
+		case se.Msg == "interrupted":
+			return 130
+		}
+	}
+	return 125
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "glassbox",
+		Short:         "A see-through container runtime: every stage of a container's creation, visible",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
+	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd())
+	return root
+}
+
+func defaultRoot() string {
+	if r := os.Getenv("GLASSBOX_ROOT"); r != "" {
+		return r
+	}
+	return container.DefaultRoot
+}
+
+func stateRoot(cmd *cobra.Command) string {
+	r, _ := cmd.Flags().GetString("root")
+	return r
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/spec"
+	"github.com/glassbox-dev/glassbox/stages"
+)
+
+func newRunCmd() *cobra.Command {
+	var o spec.RunOptions
+	var bundle string
+	var remove, trace bool
+	cmd := &cobra.Command{
+		Use:   "run [flags] (--rootfs DIR -- CMD [ARG...] | --bundle DIR)",
+		Short: "Create and run a container through the stages, in the foreground",
+		Example: `  glassbox run --rm --rootfs ./rootfs -- sh -c 'hostname; ps; ls /'
+  glassbox run --rm -e GREETING=hi -w /tmp -u nobody --rootfs ./rootfs -- env
+  glassbox run --rm --bundle ./mybundle`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := container.NewID()
+			var s *specs.Spec
+			var err error
+			if bundle != "" {
+				if err := bundleOnly(cmd, args); err != nil {
+					return err
+				}
+				s, err = spec.LoadBundle(bundle)
+			} else {
+				o.Args = args
+				if o.Hostname == "" {
+					o.Hostname = container.ShortID(id)
+				}
+				s, err = spec.FromRunOptions(o)
+			}
+			if err != nil {
+				return err
+			}
+			if err := spec.Validate(s); err != nil {
+				return err
+			}
+			return runContainer(s, stages.Options{
+				Root: stateRoot(cmd), ID: id, Remove: remove,
+				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			}, trace)
+		},
+	}
+	f := cmd.Flags()
+	// Docker's -h is --hostname, so help is --help only.
+	f.Bool("help", false, "help for run")
+	f.StringVar(&o.Rootfs, "rootfs", "", "directory with the container's files (lower layer of the overlay; never modified)")
+	f.StringVar(&bundle, "bundle", "", "OCI bundle directory (config.json + rootfs) instead of --rootfs and flags")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "set NAME=VALUE, or copy NAME from this environment")
+	f.StringArrayVar(&o.EnvFiles, "env-file", nil, "read NAME=VALUE lines from a file")
+	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container (created if missing)")
+	f.StringVarP(&o.User, "user", "u", "", "uid[:gid] or name[:group] from the container's /etc/passwd")
+	f.StringVarP(&o.Hostname, "hostname", "h", "", "container hostname (default: the short container id)")
+	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind mount /host/path:/container/path[:ro|rw]")
+	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs at /path[:options]")
+	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
+	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
+	f.BoolVar(&trace, "trace", false, "print the stages' timeline after the run")
+	return cmd
+}
+
+// bundleOnly rejects Spec-shaping flags next to --bundle: config.json is the
+// whole contract there, and silently mixing the two would surprise.
+func bundleOnly(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("--bundle runs config.json's process.args; drop the command after --")
+	}
+	for _, name := range []string{"rootfs", "env", "env-file", "workdir", "user", "hostname", "volume", "tmpfs", "read-only"} {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
+		}
+	}
+	return nil
+}
+
+// forwardedSignals reach the container once it runs; SIGINT and SIGTERM abort
+// the stages before that.
+var forwardedSignals = []os.Signal{
+	unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
+}
+
+func runContainer(s *specs.Spec, opts stages.Options, trace bool) error {
+	var timeline []stages.Timing
+	if trace {
+		opts.After = func(t stages.Timing) { timeline = append(timeline, t) }
+	}
+	r, err := stages.New(s, opts)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			r.Signal(sig)
+		}
+	}()
+	if err := r.Start(); err != nil {
+		if trace {
+			printTimeline(os.Stderr, r.ID, timeline)
+		}
+		return err
+	}
+	code := r.Wait()
+	if err := r.Teardown(); err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox: teardown of %s: %v (glassbox gc retries)\n", container.ShortID(r.ID), err)
+	}
+	if trace {
+		printTimeline(os.Stderr, r.ID, timeline)
+	}
+	return exitCode(code)
+}

@@ -1,0 +1,204 @@
+// Package container keeps a container's state directory and record under the
+// state root (default /var/lib/glassbox):
+//
+//	<root>/containers/<id>/
+//	    state.json   the record: what the run created (written before creating it)
+//	    lock         flock(2)ed by the glassbox process that owns the container
+//	    upper/ work/ overlayfs' writable layer and its scratch dir
+//	    rootfs/      the overlay mount point: the container's / before pivot_root
+//
+// The lock is how `gc` tells a live run from a leftover: the kernel drops a flock
+// when its owner dies, however it dies.
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is the state root unless --root or GLASSBOX_ROOT says otherwise.
+const DefaultRoot = "/var/lib/glassbox"
+
+// Status of a container's record.
+const (
+	Creating = "creating" // stages are running
+	Running  = "running"  // the user's process has been exec'd
+	Exited   = "exited"   // kept without --rm: the writable layer stays until `glassbox rm`
+)
+
+// Record is state.json. Everything a cleanup needs is in it, so `gc` can undo a
+// run whose glassbox process was killed.
+type Record struct {
+	ID       string      `json:"id"`
+	Status   string      `json:"status"`
+	Created  time.Time   `json:"created"`
+	Finished time.Time   `json:"finished,omitzero"`
+	Pid      int         `json:"pid,omitempty"`
+	PidStart uint64      `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
+	ExitCode int         `json:"exitCode"`
+	Cgroups  []string    `json:"cgroups,omitempty"` // cgroup directories, created or about to be
+	Spec     *specs.Spec `json:"spec"`
+}
+
+// Container is one container's state directory and record.
+type Container struct {
+	Record
+	Dir  string
+	lock *os.File
+}
+
+// ContainersDir is where the state directories of a state root live.
+func ContainersDir(root string) string { return filepath.Join(root, "containers") }
+
+// NewID returns a random 64-hex-digit container id, like Docker's.
+func NewID() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // the kernel's CSPRNG does not fail after boot
+	}
+	return hex.EncodeToString(b)
+}
+
+// ShortID is the 12-digit prefix used as default hostname and in messages.
+func ShortID(id string) string { return id[:min(12, len(id))] }
+
+// Create makes the state directory, takes its lock and writes the first record.
+func Create(root, id string, s *specs.Spec) (*Container, error) {
+	dir := filepath.Join(ContainersDir(root), id)
+	if err := os.MkdirAll(ContainersDir(root), 0o711); err != nil {
+		return nil, fmt.Errorf("state root %s: %w", root, err)
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	c := &Container{Dir: dir, Record: Record{ID: id, Status: Creating, Created: time.Now().UTC(), Spec: s}}
+	if err := c.Lock(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := c.Save(); err != nil {
+		c.Remove()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load reads a container's record without locking it.
+func Load(dir string) (*Container, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{Dir: dir}
+	if err := json.Unmarshal(data, &c.Record); err != nil {
+		return nil, fmt.Errorf("%s/state.json: %w", dir, err)
+	}
+	return c, nil
+}
+
+// Lock takes the container's lock without waiting; ErrLocked means a live
+// glassbox process owns the container.
+func (c *Container) Lock() error {
+	f, err := os.OpenFile(filepath.Join(c.Dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return ErrLocked
+		}
+		return fmt.Errorf("flock %s/lock: %w", c.Dir, err)
+	}
+	c.lock = f
+	return nil
+}
+
+// ErrLocked: another live glassbox process owns this container.
+var ErrLocked = errors.New("container is in use by a running glassbox")
+
+// Save writes state.json atomically (write a temp file, then rename over).
+func (c *Container) Save() error {
+	data, err := json.MarshalIndent(&c.Record, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(c.Dir, ".state.json.tmp")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	return os.Rename(tmp, filepath.Join(c.Dir, "state.json"))
+}
+
+// Path returns a path inside the state directory.
+func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name) }
+
+// Remove deletes the state directory and releases the lock.
+func (c *Container) Remove() error {
+	err := os.RemoveAll(c.Dir)
+	c.Unlock()
+	return err
+}
+
+// Unlock releases the lock (closing the file drops the flock).
+func (c *Container) Unlock() {
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+// List loads every container record under root, oldest first by directory order.
+func List(root string) ([]*Container, error) {
+	entries, err := os.ReadDir(ContainersDir(root))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(ContainersDir(root), e.Name())
+		c, err := Load(dir)
+		if err != nil {
+			// A run killed before its first record leaves a bare directory.
+			c = &Container{Dir: dir, Record: Record{ID: e.Name(), Status: Creating}}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Find returns the container whose id starts with prefix; it must be unique.
+func Find(root, prefix string) (*Container, error) {
+	all, err := List(root)
+	if err != nil {
+		return nil, err
+	}
+	var found *Container
+	for _, c := range all {
+		if len(prefix) > 0 && len(prefix) <= len(c.ID) && c.ID[:len(prefix)] == prefix {
+			if found != nil {
+				return nil, fmt.Errorf("container id prefix %q is ambiguous", prefix)
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("no such container: %s", prefix)
+	}
+	return found, nil
+}

@@ -1,0 +1,258 @@
+// Package doctor inspects what this kernel offers a container runtime and says,
+// for anything missing, what glassbox does instead. It reads /proc, /sys and
+// the filesystems mounted there, and loads one tiny BPF program to learn
+// whether fentry works (a kernel can have BTF and still refuse it).
+package doctor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
+)
+
+// Check is one line of the report.
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string // what was found
+	Action string // what glassbox does about it (empty when nothing is needed)
+}
+
+// Run performs every check, in the order of the stages that need them.
+func Run() []Check {
+	checks := namespaces()
+	checks = append(checks, cgroups(), overlay(), pivotRoot(),
+		module("veth", "veth", "container networking (a later stage) needs veth pairs"),
+		module("bridge", "bridge", "container networking (a later stage) needs a bridge"),
+		module("nftables", "nf_tables", "NAT and published ports need nftables"),
+		btf())
+	tracefs := tracingFS()
+	checks = append(checks, tracefs, kprobes(tracefs.OK), fentry(), tracepoints(tracefs.OK))
+	return checks
+}
+
+var namespaceTypes = []struct{ file, name, action string }{
+	{"pid", "pid", "required"}, {"mnt", "mount", "required"}, {"uts", "uts", "required"},
+	{"ipc", "ipc", "required"}, {"net", "network", "required"}, {"cgroup", "cgroup", "required by the default Spec"},
+	{"user", "user", "not used yet: containers run as real root"}, {"time", "time", "not used"},
+}
+
+func namespaces() []Check {
+	var out []Check
+	for _, ns := range namespaceTypes {
+		_, err := os.Stat("/proc/self/ns/" + ns.file)
+		c := Check{Name: ns.name + " namespace", OK: err == nil, Detail: "/proc/self/ns/" + ns.file}
+		if err != nil {
+			c.Detail = "missing (CONFIG_" + strings.ToUpper(ns.file) + "_NS?)"
+			c.Action = ns.action
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func cgroups() Check {
+	mode, err := cgroupsv2.Detect()
+	if err != nil {
+		return Check{Name: "cgroups", Detail: err.Error(), Action: "mount cgroupfs at /sys/fs/cgroup"}
+	}
+	trees, err := cgroupsv2.Hierarchies()
+	if err != nil {
+		return Check{Name: "cgroups", Detail: err.Error()}
+	}
+	var v1, v2 []string
+	for _, t := range trees {
+		if t.V1 {
+			v1 = append(v1, t.Controllers)
+		} else if data, err := os.ReadFile(filepath.Join(t.Mount, "cgroup.controllers")); err == nil {
+			v2 = append(v2, strings.Fields(string(data))...)
+		}
+	}
+	c := Check{Name: "cgroups", OK: true}
+	switch mode {
+	case cgroupsv2.Unified:
+		c.Detail = "v2 (unified), controllers: " + strings.Join(v2, " ")
+		c.Action = "containers go to /sys/fs/cgroup/glassbox/<id>"
+	case cgroupsv2.Hybrid:
+		c.Detail = fmt.Sprintf("hybrid: v1 controllers %s; cgroup2 at /sys/fs/cgroup/unified with [%s]", strings.Join(v1, " "), strings.Join(v2, " "))
+		c.Action = "containers nest beneath glassbox's own cgroup in every tree (v1 driver)"
+	default:
+		c.Detail = "v1 (legacy), controllers: " + strings.Join(v1, " ")
+		c.Action = "containers nest beneath glassbox's own cgroup in every tree (v1 driver)"
+	}
+	return c
+}
+
+func overlay() Check {
+	if hasFilesystem("overlay") {
+		return Check{Name: "overlayfs", OK: true, Detail: "in /proc/filesystems"}
+	}
+	if state := moduleState("overlay"); state != "" {
+		return Check{Name: "overlayfs", OK: true, Detail: "module " + state, Action: "the kernel loads it on the first mount"}
+	}
+	return Check{Name: "overlayfs", Detail: "missing", Action: "the rootfs stage cannot run: modprobe overlay, or use a kernel with CONFIG_OVERLAY_FS"}
+}
+
+func pivotRoot() Check {
+	fstype := rootFSType()
+	if fstype == "rootfs" {
+		return Check{Name: "pivot_root", Detail: "/ is the initramfs (rootfs), which pivot_root(2) cannot move",
+			Action: "switch_root to a tmpfs or a disk first; the mount stage fails with EINVAL otherwise"}
+	}
+	return Check{Name: "pivot_root", OK: true, Detail: "/ is " + fstype}
+}
+
+func module(name, mod, need string) Check {
+	if state := moduleState(mod); state != "" {
+		return Check{Name: name, OK: true, Detail: "module " + mod + " " + state}
+	}
+	return Check{Name: name, Detail: "module " + mod + " not available", Action: need}
+}
+
+func btf() Check {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return Check{Name: "BTF", Detail: "no /sys/kernel/btf/vmlinux", Action: "CO-RE BPF programs and fentry/tp_btf need it; raw tracepoints still work"}
+	}
+	return Check{Name: "BTF", OK: true, Detail: "/sys/kernel/btf/vmlinux"}
+}
+
+// TracingDir is where tracefs is mounted on current kernels.
+const TracingDir = "/sys/kernel/tracing"
+
+// tracingFS makes sure tracefs is mounted, mounting it if it is not.
+func tracingFS() Check {
+	if _, err := os.Stat(filepath.Join(TracingDir, "events")); err == nil {
+		return Check{Name: "tracefs", OK: true, Detail: TracingDir}
+	}
+	if err := unix.Mount("tracefs", TracingDir, "tracefs", 0, ""); err != nil {
+		return Check{Name: "tracefs", Detail: "not mounted; mount(tracefs, " + TracingDir + "): " + err.Error(),
+			Action: "kprobes and tracepoints need it"}
+	}
+	return Check{Name: "tracefs", OK: true, Detail: TracingDir, Action: "was not mounted: glassbox mounted it"}
+}
+
+func kprobes(tracefs bool) Check {
+	if !tracefs {
+		return Check{Name: "kprobes", Detail: "unknown (no tracefs)"}
+	}
+	if _, err := os.Stat(filepath.Join(TracingDir, "kprobe_events")); err != nil {
+		return Check{Name: "kprobes", Detail: "not in this kernel (no kprobe_events; CONFIG_KPROBES off)",
+			Action: "kernel events come from tracepoints, which cannot see inside functions such as veth creation"}
+	}
+	return Check{Name: "kprobes", OK: true, Detail: filepath.Join(TracingDir, "kprobe_events")}
+}
+
+// fentry loads an empty program attached to the entry of a kernel function.
+func fentry() Check {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.Tracing,
+		AttachType:   ebpf.AttachTraceFEntry,
+		AttachTo:     "do_unlinkat",
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err == nil {
+		var l link.Link
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+		if err == nil {
+			l.Close()
+		}
+		prog.Close()
+	}
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, unix.EPERM) {
+			msg = "load refused: operation not permitted"
+		}
+		return Check{Name: "fentry", Detail: msg, Action: "kernel events use kprobes or tracepoints instead"}
+	}
+	return Check{Name: "fentry", OK: true, Detail: "a BPF fentry program loaded and attached"}
+}
+
+func tracepoints(tracefs bool) Check {
+	if !tracefs {
+		return Check{Name: "tracepoints", Detail: "unknown (no tracefs)"}
+	}
+	var have []string
+	for _, ev := range []string{"syscalls/sys_enter_mount", "cgroup/cgroup_mkdir", "sched/sched_process_exec", "raw_syscalls/sys_enter"} {
+		if _, err := os.Stat(filepath.Join(TracingDir, "events", ev)); err == nil {
+			have = append(have, ev)
+		}
+	}
+	if len(have) == 0 {
+		return Check{Name: "tracepoints", Detail: "none of the syscall/cgroup/sched tracepoints exist", Action: "kernel events cannot be observed"}
+	}
+	return Check{Name: "tracepoints", OK: true, Detail: strings.Join(have, " ")}
+}
+
+func hasFilesystem(name string) bool {
+	data, _ := os.ReadFile("/proc/filesystems")
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[len(f)-1] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// moduleState is "loaded", "built in", "loadable" or "" when the kernel lacks it.
+func moduleState(name string) string {
+	if _, err := os.Stat("/sys/module/" + name); err == nil {
+		return "loaded"
+	}
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	dir := filepath.Join("/lib/modules", unix.ByteSliceToString(uts.Release[:]))
+	if fileMentions(filepath.Join(dir, "modules.builtin"), "/"+name+".ko") {
+		return "built in"
+	}
+	if fileMentions(filepath.Join(dir, "modules.dep"), "/"+name+".ko") {
+		return "loadable"
+	}
+	return ""
+}
+
+func fileMentions(path, needle string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+func rootFSType() string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	fstype := "unknown"
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		for i, x := range fields {
+			if x == "-" && len(fields) > 4 && fields[4] == "/" && i+1 < len(fields) {
+				fstype = fields[i+1] // the last mount on / wins
+			}
+		}
+	}
+	return fstype
+}

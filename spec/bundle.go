@@ -1,0 +1,122 @@
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// LoadBundle reads DIR/config.json and makes root.path absolute (it is relative
+// to the bundle when it is not absolute, per the runtime-spec).
+func LoadBundle(dir string) (*specs.Spec, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w (a bundle is a directory with config.json and a rootfs; `glassbox spec` prints one)", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("bundle %s/config.json: %w", dir, err)
+	}
+	if s.Root != nil && s.Root.Path != "" && !filepath.IsAbs(s.Root.Path) {
+		s.Root.Path = filepath.Join(dir, s.Root.Path)
+	}
+	return &s, nil
+}
+
+// Validate rejects what glassbox cannot honour yet, naming the config.json field,
+// so that a Spec is never half-applied in silence.
+func Validate(s *specs.Spec) error {
+	if !strings.HasPrefix(s.Version, "1.") {
+		return fmt.Errorf("ociVersion %q: glassbox implements runtime-spec 1.x", s.Version)
+	}
+	if s.Process == nil || len(s.Process.Args) == 0 {
+		return fmt.Errorf("process.args: no command to run")
+	}
+	if s.Root == nil || s.Root.Path == "" {
+		return fmt.Errorf("root.path: no root filesystem given")
+	}
+	if s.Linux == nil {
+		return fmt.Errorf("linux: a Linux container needs the linux section")
+	}
+	p, l := s.Process, s.Linux
+	unsupported := []struct {
+		set   bool
+		field string
+	}{
+		{p.Terminal, "process.terminal"},
+		{p.ConsoleSize != nil, "process.consoleSize"},
+		{p.ApparmorProfile != "", "process.apparmorProfile"},
+		{p.SelinuxLabel != "", "process.selinuxLabel"},
+		{p.IOPriority != nil, "process.ioPriority"},
+		{p.Scheduler != nil, "process.scheduler"},
+		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
+		{s.Hooks != nil, "hooks"},
+		{len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0, "linux.uidMappings/gidMappings"},
+		{len(l.Sysctl) > 0, "linux.sysctl"},
+		{l.Seccomp != nil, "linux.seccomp"},
+		{l.Personality != nil, "linux.personality"},
+		{l.IntelRdt != nil, "linux.intelRdt"},
+		{l.MountLabel != "", "linux.mountLabel"},
+		{len(l.NetDevices) > 0, "linux.netDevices"},
+		{l.TimeOffsets != nil, "linux.timeOffsets"},
+	}
+	for _, u := range unsupported {
+		if u.set {
+			return fmt.Errorf("%s: not supported by glassbox yet; remove it from config.json", u.field)
+		}
+	}
+	if err := validateResources(l.Resources); err != nil {
+		return err
+	}
+	for i, ns := range l.Namespaces {
+		switch ns.Type {
+		case specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace,
+			specs.UTSNamespace, specs.MountNamespace, specs.CgroupNamespace:
+		default:
+			return fmt.Errorf("linux.namespaces[%d]: %q namespaces are not supported yet", i, ns.Type)
+		}
+		if ns.Path != "" {
+			return fmt.Errorf("linux.namespaces[%d].path: joining an existing %s namespace is not supported yet", i, ns.Type)
+		}
+	}
+	if !HasNamespace(s, specs.MountNamespace) {
+		return fmt.Errorf("linux.namespaces: a mount namespace is required (pivot_root happens in it)")
+	}
+	return nil
+}
+
+// validateResources accepts only what the cgroup stage applies today: no limits.
+// The device rule `runc spec` writes (deny all) is accepted; see docs/cgroups.md.
+func validateResources(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	if r.Memory != nil || r.CPU != nil || r.Pids != nil || r.BlockIO != nil ||
+		len(r.HugepageLimits) > 0 || r.Network != nil || len(r.Rdma) > 0 || len(r.Unified) > 0 {
+		return fmt.Errorf("linux.resources: resource limits are not supported by glassbox yet")
+	}
+	for i, d := range r.Devices {
+		if d.Allow {
+			return fmt.Errorf("linux.resources.devices[%d]: device allow rules are not supported yet", i)
+		}
+	}
+	return nil
+}
+
+// HasNamespace reports whether the Spec asks for a new namespace of type t.
+func HasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}

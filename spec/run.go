@@ -1,0 +1,237 @@
+package spec
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// RunOptions are the Docker-style flags of `glassbox run` that shape the Spec.
+type RunOptions struct {
+	Rootfs   string   // --rootfs: the directory holding the container's files
+	Args     []string // the command after `--`
+	Env      []string // -e NAME=VALUE, or -e NAME to copy it from glassbox's environment
+	EnvFiles []string // --env-file
+	Workdir  string   // -w
+	User     string   // -u uid[:gid] | name[:group]
+	Hostname string   // -h (default: the short container id)
+	Volumes  []string // -v host:container[:ro|rw]
+	Tmpfs    []string // --tmpfs /path[:options]
+	ReadOnly bool     // --read-only
+}
+
+// FromRunOptions builds the Spec for a `run` with flags, starting from Default.
+// Every malformed flag is rejected here, before anything is created on the host.
+func FromRunOptions(o RunOptions) (*specs.Spec, error) {
+	s := Default()
+	if o.Rootfs == "" {
+		return nil, fmt.Errorf("--rootfs DIR or --bundle DIR is required")
+	}
+	root, err := filepath.Abs(o.Rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("--rootfs %s: %w", o.Rootfs, err)
+	}
+	s.Root.Path = root
+	s.Root.Readonly = o.ReadOnly
+	if len(o.Args) == 0 {
+		return nil, fmt.Errorf("no command given: glassbox run --rootfs DIR -- CMD [ARG...]")
+	}
+	s.Process.Args = o.Args
+	if o.Hostname != "" {
+		s.Hostname = o.Hostname
+	}
+	if o.Workdir != "" {
+		if !filepath.IsAbs(o.Workdir) {
+			return nil, fmt.Errorf("-w %s: the working directory must be an absolute path", o.Workdir)
+		}
+		s.Process.Cwd = filepath.Clean(o.Workdir)
+	}
+	env, err := buildEnv(o.EnvFiles, o.Env)
+	if err != nil {
+		return nil, err
+	}
+	// Docker gives every container HOSTNAME; -e and --env-file may override it.
+	s.Process.Env = mergeEnv(append(s.Process.Env, "HOSTNAME="+s.Hostname), env)
+	if err := applyUser(s, o.User); err != nil {
+		return nil, err
+	}
+	for _, v := range o.Volumes {
+		m, err := parseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		s.Mounts = append(s.Mounts, m)
+	}
+	for _, t := range o.Tmpfs {
+		m, err := parseTmpfs(t)
+		if err != nil {
+			return nil, err
+		}
+		s.Mounts = append(s.Mounts, m)
+	}
+	return s, nil
+}
+
+// buildEnv reads --env-file files first and -e flags after, so flags win (Docker's order).
+func buildEnv(files, flags []string) ([]string, error) {
+	var env []string
+	for _, f := range files {
+		lines, err := readEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, lines...)
+	}
+	for _, e := range flags {
+		kv, ok, err := envEntry(e)
+		if err != nil {
+			return nil, fmt.Errorf("-e %q: %w", e, err)
+		}
+		if ok {
+			env = append(env, kv)
+		}
+	}
+	return env, nil
+}
+
+// envEntry turns NAME=VALUE into itself and a bare NAME into NAME=<host value>;
+// a bare NAME that the host does not set is dropped, as Docker does.
+func envEntry(e string) (string, bool, error) {
+	name, _, hasValue := strings.Cut(e, "=")
+	if name == "" || strings.ContainsAny(name, " \t") {
+		return "", false, fmt.Errorf("not a variable name")
+	}
+	if hasValue {
+		return e, true, nil
+	}
+	if v, ok := hostEnv(name); ok {
+		return name + "=" + v, true, nil
+	}
+	return "", false, nil
+}
+
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	defer f.Close()
+	var env []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		kv, ok, err := envEntry(line)
+		if err != nil {
+			return nil, fmt.Errorf("--env-file %s:%d: %q: %w", path, n, line, err)
+		}
+		if ok {
+			env = append(env, kv)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--env-file %s: %w", path, err)
+	}
+	return env, nil
+}
+
+// mergeEnv appends add to base; a later NAME replaces an earlier one in place.
+func mergeEnv(base, add []string) []string {
+	out := append([]string(nil), base...)
+	index := map[string]int{}
+	for i, kv := range out {
+		name, _, _ := strings.Cut(kv, "=")
+		index[name] = i
+	}
+	for _, kv := range add {
+		name, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[name]; ok {
+			out[i] = kv
+			continue
+		}
+		index[name] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+// applyUser sets process.user. Numeric parts go straight into the Spec; the whole
+// `-u` value also travels in UserAnnotation, because names, the primary group of a
+// bare uid, supplementary groups and HOME can only be resolved from the container's
+// own /etc/passwd and /etc/group, which the exec stage reads after pivot_root.
+func applyUser(s *specs.Spec, u string) error {
+	if u == "" {
+		return nil
+	}
+	user, group, hasGroup := strings.Cut(u, ":")
+	if user == "" || (hasGroup && group == "") {
+		return fmt.Errorf("-u %q: expected uid[:gid] or name[:group]", u)
+	}
+	if uid, err := strconv.ParseUint(user, 10, 32); err == nil {
+		s.Process.User.UID = uint32(uid)
+	}
+	if gid, err := strconv.ParseUint(group, 10, 32); hasGroup && err == nil {
+		s.Process.User.GID = uint32(gid)
+	}
+	setAnnotation(s, UserAnnotation, u)
+	if user != "0" && user != "root" {
+		// A non-root user keeps the default set only as a ceiling (bounding), like
+		// Docker: it may regain a capability through a file capability, nothing more.
+		s.Process.Capabilities.Effective = nil
+		s.Process.Capabilities.Permitted = nil
+	}
+	return nil
+}
+
+func setAnnotation(s *specs.Spec, k, v string) {
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[k] = v
+}
+
+// parseVolume turns -v /host:/ctr[:ro|rw] into a recursive bind mount.
+func parseVolume(v string) (specs.Mount, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return specs.Mount{}, fmt.Errorf("-v %q: expected /host/path:/container/path[:ro|rw]", v)
+	}
+	src, dst := parts[0], parts[1]
+	if !filepath.IsAbs(src) {
+		return specs.Mount{}, fmt.Errorf("-v %q: the host path must be absolute (named volumes are not supported)", v)
+	}
+	if !filepath.IsAbs(dst) {
+		return specs.Mount{}, fmt.Errorf("-v %q: the container path must be absolute", v)
+	}
+	mode := "rw"
+	if len(parts) == 3 {
+		mode = parts[2]
+		if mode != "ro" && mode != "rw" {
+			return specs.Mount{}, fmt.Errorf("-v %q: mode must be ro or rw", v)
+		}
+	}
+	return specs.Mount{
+		Destination: filepath.Clean(dst), Type: "bind", Source: filepath.Clean(src),
+		Options: []string{"rbind", mode},
+	}, nil
+}
+
+// parseTmpfs turns --tmpfs /path[:opts] into a tmpfs mount with Docker's defaults.
+func parseTmpfs(t string) (specs.Mount, error) {
+	dst, opts, _ := strings.Cut(t, ":")
+	if !filepath.IsAbs(dst) {
+		return specs.Mount{}, fmt.Errorf("--tmpfs %q: the container path must be absolute", t)
+	}
+	options := []string{"noexec", "nosuid", "nodev"}
+	if opts != "" {
+		options = append(options, strings.Split(opts, ",")...)
+	}
+	return specs.Mount{Destination: filepath.Clean(dst), Type: "tmpfs", Source: "tmpfs", Options: options}, nil
+}

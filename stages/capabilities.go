@@ -1,0 +1,138 @@
+package stages
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// capabilityNumbers are the kernel's capability numbers (linux/capability.h).
+var capabilityNumbers = map[string]int{
+	"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
+	"CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
+	"CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
+	"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
+	"CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
+	"CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+	"CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
+	"CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
+	"CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
+	"CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
+	"CAP_CHECKPOINT_RESTORE": 40,
+}
+
+// capSet is a set of capabilities as the kernel stores it: a 64-bit mask.
+type capSet uint64
+
+func parseCaps(field string, names []string, last int) (capSet, error) {
+	var s capSet
+	for _, n := range names {
+		c, ok := capabilityNumbers[strings.ToUpper(n)]
+		if !ok {
+			return 0, &Error{Msg: fmt.Sprintf("process.capabilities.%s: unknown capability %q", field, n)}
+		}
+		if c <= last { // newer than this kernel: it cannot be granted anyway
+			s |= 1 << c
+		}
+	}
+	return s, nil
+}
+
+// lastCap is the highest capability this kernel knows.
+func lastCap() int {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 40
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 40
+	}
+	return n
+}
+
+// setCredentials switches to the container's user and capability sets. nil
+// capabilities leave them as they are (root's full set), as runc does.
+func setCredentials(u execUser, caps *specs.LinuxCapabilities) error {
+	last := lastCap()
+	var bounding, effective, permitted, inheritable, ambient capSet
+	if caps != nil {
+		var err error
+		for _, f := range []struct {
+			name  string
+			names []string
+			set   *capSet
+		}{
+			{"bounding", caps.Bounding, &bounding}, {"effective", caps.Effective, &effective},
+			{"permitted", caps.Permitted, &permitted}, {"inheritable", caps.Inheritable, &inheritable},
+			{"ambient", caps.Ambient, &ambient},
+		} {
+			if *f.set, err = parseCaps(f.name, f.names, last); err != nil {
+				return err
+			}
+		}
+		// Dropping from the bounding set needs CAP_SETPCAP, so it comes first.
+		for c := 0; c <= last; c++ {
+			if bounding&(1<<c) == 0 {
+				if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+					return callError(fmt.Sprintf("prctl(PR_CAPBSET_DROP, %d)", c), err, "")
+				}
+			}
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return callError("prctl(PR_SET_KEEPCAPS, 1)", err, "")
+	}
+	if err := setIDs(u); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return callError("prctl(PR_SET_KEEPCAPS, 0)", err, "")
+	}
+	if caps == nil {
+		return nil
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(effective), Permitted: uint32(permitted), Inheritable: uint32(inheritable)},
+		{Effective: uint32(effective >> 32), Permitted: uint32(permitted >> 32), Inheritable: uint32(inheritable >> 32)},
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return callError(fmt.Sprintf("capset(effective=%#x, permitted=%#x, inheritable=%#x)", effective, permitted, inheritable), err,
+			"effective must be a subset of permitted")
+	}
+	for c := 0; c <= last; c++ {
+		if ambient&(1<<c) != 0 {
+			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+				return callError(fmt.Sprintf("prctl(PR_CAP_AMBIENT_RAISE, %d)", c), err, "an ambient capability must be permitted and inheritable")
+			}
+		}
+	}
+	return nil
+}
+
+// setIDs calls setgroups, setresgid and setresuid as raw system calls: Go's
+// syscall package applies them to every thread of the process, but only this
+// (locked) thread matters — it is the one that will execve.
+func setIDs(u execUser) error {
+	gids := append([]uint32{}, u.Groups...)
+	var ptr unsafe.Pointer
+	if len(gids) > 0 {
+		ptr = unsafe.Pointer(&gids[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(ptr), 0); e != 0 {
+		return callError(fmt.Sprintf("setgroups(%v)", gids), e, "")
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return callError(fmt.Sprintf("setresgid(%d)", u.GID), e, "")
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return callError(fmt.Sprintf("setresuid(%d)", u.UID), e, "")
+	}
+	return nil
+}

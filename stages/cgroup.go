@@ -1,0 +1,55 @@
+package stages
+
+// Stage cgroup — a control group for the container.
+//
+// A cgroup is a directory in cgroupfs; the processes listed in its cgroup.procs
+// are accounted and limited together, and their children inherit it. This stage
+// creates the container's directory in every mounted hierarchy (mkdir(2); on v1,
+// cpuset.cpus and cpuset.mems are copied down so the cgroup can hold a task).
+// The record lists the directories before they are made, so a killed run can be
+// cleaned up by `glassbox gc`.
+//
+// The init does not exist yet: the unshare stage writes its pid into
+// cgroup.procs right after clone(2), before the init runs a single step of its
+// own, so nothing the container does escapes accounting. Limits (memory, pids,
+// cpu) will be written here, between mkdir and that attach.
+//
+// Undo: kill anything still inside, then rmdir(2).
+
+import (
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
+)
+
+var Cgroup = &Stage{
+	Name:    "cgroup",
+	Purpose: "create the container's control group (the init joins it right after clone)",
+	Kernel:  "mkdir(2) in cgroupfs, cgroup.procs, cpuset.cpus/mems (v1)",
+	Host:    createCgroup,
+	Undo:    destroyCgroup,
+}
+
+func createCgroup(r *Run) error {
+	mode, err := cgroupsv2.Detect()
+	if err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	cg, err := cgroupsv2.Plan(mode, r.Spec.Linux.CgroupsPath, r.ID)
+	if err != nil {
+		return &Error{Msg: err.Error(), Hint: "check linux.cgroupsPath"}
+	}
+	r.CgroupMode, r.Cgroup, r.Cgroups = mode, cg, cg.Dirs
+	if err := r.Save(); err != nil {
+		return err
+	}
+	if err := cg.Create(); err != nil {
+		return &Error{Msg: err.Error(), Hint: "is cgroupfs mounted read-write, and linux.cgroupsPath a valid path?"}
+	}
+	return nil
+}
+
+func destroyCgroup(r *Run) error {
+	if r.Cgroup == nil {
+		return nil
+	}
+	return r.Cgroup.Destroy()
+}

@@ -1,0 +1,217 @@
+package stages
+
+// Stage exec — become the container's program.
+//
+// Everything left is per-process state that execve(2) keeps:
+//
+//   - sethostname(2) in the new UTS namespace;
+//   - rlimits (setrlimit(2)) and /proc/self/oom_score_adj;
+//   - the working directory (created if missing, as Docker does);
+//   - the user: setgroups(2), setresgid(2), setresuid(2) — with
+//     PR_SET_KEEPCAPS so the capabilities survive the switch away from uid 0;
+//   - capabilities: every capability outside the Spec's bounding set is dropped
+//     for good (prctl PR_CAPBSET_DROP), then capset(2) sets the effective,
+//     permitted and inheritable sets and prctl(PR_CAP_AMBIENT) the ambient one;
+//   - no_new_privs (prctl PR_SET_NO_NEW_PRIVS): setuid binaries and file
+//     capabilities cannot raise privileges from here on;
+//   - every descriptor above 2 is marked close-on-exec (close_range(2)), so
+//     nothing of glassbox's leaks into the container — the sync socket included,
+//     whose closing tells the host side that execve succeeded;
+//   - execve(2) of the program, looked up in the container's PATH.
+//
+// Credentials and capabilities are per-thread in the kernel. The init's main
+// goroutine is locked to its thread, which is the one that makes these calls and
+// then execs, so the new program inherits exactly them.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/spec"
+)
+
+var Exec = &Stage{
+	Name:      "exec",
+	Purpose:   "set hostname, limits, user, capabilities and no_new_privs, then execve the program",
+	Kernel:    "sethostname(2), setrlimit(2), setresuid/setresgid(2), capset(2), prctl(2), close_range(2), execve(2)",
+	Container: execProgram,
+}
+
+func execProgram(in *Init) error {
+	s := in.Spec
+	p := s.Process
+	if spec.HasNamespace(s, specs.UTSNamespace) {
+		if s.Hostname != "" {
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return callError("sethostname("+s.Hostname+")", err, "")
+			}
+		}
+		if s.Domainname != "" {
+			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+				return callError("setdomainname("+s.Domainname+")", err, "")
+			}
+		}
+	}
+	user, err := resolveUser(p.User, s.Annotations[spec.UserAnnotation])
+	if err != nil {
+		return err
+	}
+	env := p.Env
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+user.Home)
+	}
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if p.OOMScoreAdj != nil {
+		v := strconv.Itoa(*p.OOMScoreAdj)
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+			return callError("write /proc/self/oom_score_adj="+v, err, "")
+		}
+	}
+	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+		return callError("mkdir("+p.Cwd+")", err, "process.cwd / -w")
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return callError("chdir("+p.Cwd+")", err, "")
+	}
+	path, err := lookPath(p.Args[0], env)
+	if err != nil {
+		return err
+	}
+	if err := setCredentials(user, p.Capabilities); err != nil {
+		return err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return callError("prctl(PR_SET_NO_NEW_PRIVS)", err, "")
+		}
+	}
+	// The kernel clears the parent-death signal when the uid changes; set it
+	// again so the container still dies with glassbox.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return callError("prctl(PR_SET_PDEATHSIG)", err, "")
+	}
+	umask := 0o022
+	if p.User.Umask != nil {
+		umask = int(*p.User.Umask)
+	}
+	unix.Umask(umask)
+	if err := closeOnExecFrom(3); err != nil {
+		return err
+	}
+	err = unix.Exec(path, p.Args, env)
+	e := callError(fmt.Sprintf("execve(%s)", path), err, "")
+	e.ExitCode = 126
+	if errors.Is(err, unix.ENOENT) {
+		e.ExitCode = 127
+		e.Hint = "the program or its ELF interpreter (dynamic loader) is missing in the rootfs"
+	}
+	return e
+}
+
+func hasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// lookPath finds the program in the container's PATH, as a shell would. Not
+// found is exit code 127 and found-but-not-executable 126, like Docker and sh.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		if err := checkExecutable(file); err != nil {
+			return "", err
+		}
+		return file, nil
+	}
+	pathEnv := strings.TrimPrefix(spec.DefaultPath, "PATH=")
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if e := err.(*Error); e.ExitCode == 126 && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", &Error{Msg: fmt.Sprintf("exec: %q: executable file not found in $PATH", file), ExitCode: 127}
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return &Error{Msg: fmt.Sprintf("exec: %q: no such file or directory", p), ExitCode: 127}
+	case err != nil:
+		return &Error{Msg: err.Error(), ExitCode: 126}
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return &Error{Msg: fmt.Sprintf("exec: %q: permission denied", p), ExitCode: 126}
+	}
+	return nil
+}
+
+var rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
+	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
+	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+func setRlimits(limits []specs.POSIXRlimit) error {
+	for _, l := range limits {
+		res, ok := rlimits[l.Type]
+		if !ok {
+			return &Error{Msg: fmt.Sprintf("process.rlimits: unknown type %q", l.Type)}
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			return callError(fmt.Sprintf("setrlimit(%s, %d, %d)", l.Type, l.Soft, l.Hard), err,
+				"a hard limit cannot be raised above glassbox's own (ulimit -H)")
+		}
+	}
+	return nil
+}
+
+// closeOnExecFrom marks every descriptor >= first close-on-exec.
+func closeOnExecFrom(first int) error {
+	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	// Kernels before 5.11: walk /proc/self/fd instead.
+	entries, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return callError("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)", err, "")
+	}
+	for _, e := range entries {
+		if fd, _ := strconv.Atoi(e.Name()); fd >= first {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}

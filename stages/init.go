@@ -1,0 +1,67 @@
+package stages
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Init is the container's side of a run: glassbox re-executed as `glassbox init`
+// by the unshare stage, already inside the new namespaces, waiting on the sync
+// socket to be told which stage to run next.
+type Init struct {
+	Spec   *specs.Spec
+	Rootfs string // host path of the overlay mount, until pivot_root makes it "/"
+}
+
+// InitMain is `glassbox init`. It never returns: the exec stage replaces it with
+// the user's program, and anything else ends with exit(1) after reporting.
+//
+// The caller must have locked the main goroutine to its OS thread before any
+// other code ran: some of what the stages change is per-thread in Linux
+// (capabilities, no_new_privs, the cgroup namespace), and the thread that
+// changed them must be the one that calls execve(2).
+func InitMain() {
+	// Device nodes and mount points get exactly the modes asked for; the
+	// process's umask from the Spec is set just before execve.
+	unix.Umask(0)
+	if _, err := unix.FcntlInt(initFd, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		fmt.Fprintln(os.Stderr, "glassbox init: no sync socket on fd 3: `glassbox init` is started by `glassbox run`, not by hand")
+		os.Exit(1)
+	}
+	sock := &syncSocket{f: os.NewFile(initFd, "sync")}
+	m, err := sock.recv()
+	if err != nil || m.Kind != "config" || m.Config == nil || m.Config.Spec == nil {
+		fmt.Fprintln(os.Stderr, "glassbox init: no configuration on the sync socket")
+		os.Exit(1)
+	}
+	cfg := m.Config
+	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs}
+	for {
+		m, err := sock.recv()
+		if err != nil {
+			os.Exit(1) // glassbox is gone: nobody to report to
+		}
+		st := ByName(m.Stage)
+		start := time.Now()
+		switch {
+		case m.Kind != "run" || st == nil || st.Container == nil:
+			err = fmt.Errorf("sync socket: init cannot run %q %q", m.Kind, m.Stage)
+		case st.Host == nil:
+			err = injectFailure(st.Name, cfg.Fail)
+		}
+		if err == nil {
+			err = st.Container(in)
+		}
+		reply := message{Kind: "done", Stage: m.Stage, Start: start.UnixNano(), End: time.Now().UnixNano()}
+		if err != nil {
+			reply.Kind, reply.Err = "failed", asStageError(m.Stage, err)
+		}
+		if sock.send(reply) != nil || err != nil {
+			os.Exit(1)
+		}
+	}
+}

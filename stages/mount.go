@@ -1,0 +1,335 @@
+package stages
+
+// Stage mount — the container's filesystem tree, then pivot_root into it.
+//
+// The init is in a new mount namespace: a private copy of the host's mount table
+// that it may change freely. In order:
+//
+//  1. mount("", "/", MS_REC|MS_PRIVATE): on systemd hosts every mount is
+//     "shared", so mounts and unmounts would propagate back to the host — and
+//     pivot_root(2) fails with EINVAL when the new root or its parent mount is
+//     shared. rprivate cuts both ties (the Spec may ask for rslave instead).
+//  2. mount(rootfs, rootfs, MS_BIND|MS_REC): pivot_root needs the new root to be
+//     a mount point; a bind mount onto itself makes any directory one.
+//  3. The Spec's mounts, in order, under the rootfs: proc (shows the new pid
+//     namespace), sysfs read-only (shows the new network namespace), a tmpfs
+//     /dev with devpts, shm and mqueue, cgroupfs, volumes (bind mounts), tmpfs.
+//     Destinations are resolved inside the rootfs (mountns.MkdirInRoot) so an
+//     image's symlinks cannot point a mount at the host.
+//  4. /dev: mknod(2) for null, zero, full, random, urandom, tty (the devices the
+//     runtime-spec requires) and the Spec's devices; the ptmx, fd, stdin, stdout,
+//     stderr symlinks.
+//  5. pivot_root(".", "."): chdir into the rootfs and make it "/". The old root
+//     ends up mounted on top of the new one; umount2(".", MNT_DETACH) lets it go.
+//     Unlike chroot(2), nothing of the host's tree is reachable afterwards.
+//  6. Read-only paths (/proc/sys, …: bind + remount read-only) and masked paths
+//     (/proc/kcore, …: /dev/null or an empty read-only tmpfs on top).
+//  7. --read-only: remount "/" read-only.
+//
+// Undo: nothing. Every mount here lives in the container's mount namespace and
+// disappears with its last process.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
+	"github.com/glassbox-dev/glassbox/mountns"
+)
+
+var Mount = &Stage{
+	Name:      "mount",
+	Purpose:   "mount /proc, /sys, /dev and volumes in the rootfs, then pivot_root into it",
+	Kernel:    "mount(2) MS_PRIVATE/MS_BIND/proc/sysfs/tmpfs/devpts/mqueue/cgroup, mknod(2), pivot_root(2), umount2(2)",
+	Container: setupMounts,
+}
+
+func setupMounts(in *Init) error {
+	s, root := in.Spec, in.Rootfs
+	prop, err := mountns.Propagation(s.Linux.RootfsPropagation)
+	if err != nil {
+		return err
+	}
+	if err := mount("", "/", "", prop, ""); err != nil {
+		return err
+	}
+	if err := mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	for _, m := range s.Mounts {
+		if err := mountOne(root, m); err != nil {
+			return err
+		}
+	}
+	if err := createDevices(root, s.Linux.Devices); err != nil {
+		return err
+	}
+	if err := pivotRoot(root); err != nil {
+		return err
+	}
+	for _, p := range s.Linux.ReadonlyPaths {
+		if err := readonlyPath(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.Linux.MaskedPaths {
+		if err := maskPath(p); err != nil {
+			return err
+		}
+	}
+	if s.Root.Readonly {
+		return remountBind("/", unix.MS_RDONLY)
+	}
+	return nil
+}
+
+// mount is mount(2) with an error that shows the call as written.
+func mount(source, target, fstype string, flags uintptr, data string) error {
+	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+		call := fmt.Sprintf("mount(%q, %s, %q, %s, %q)", source, target, fstype, mountns.FlagNames(flags), data)
+		return callError(call, err, mountHint(err, source, fstype))
+	}
+	return nil
+}
+
+func mountHint(err error, source, fstype string) string {
+	switch {
+	case errors.Is(err, unix.ENOENT) && fstype == "":
+		return "the bind mount source " + source + " does not exist on the host"
+	case errors.Is(err, unix.EPERM):
+		return "mounting needs CAP_SYS_ADMIN; is glassbox running as root?"
+	case errors.Is(err, unix.ENODEV):
+		return "the kernel does not know filesystem type " + fstype
+	}
+	return ""
+}
+
+// mountOne mounts one Spec mount below the rootfs.
+func mountOne(root string, m specs.Mount) error {
+	if m.Type == "cgroup" || m.Type == "cgroup2" {
+		return mountCgroupfs(root, m)
+	}
+	opts := mountns.ParseOptions(m.Options)
+	bind := m.Type == "bind" || opts.Flags&unix.MS_BIND != 0
+	kind := mountns.Dir
+	if bind {
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			return callError("stat("+m.Source+")", err, "the source of the mount on "+m.Destination+" must exist on the host")
+		}
+		if !fi.IsDir() {
+			kind = mountns.File
+		}
+	}
+	dest, err := mountns.MkdirInRoot(root, m.Destination, kind)
+	if err != nil {
+		return &Error{Call: "mount point " + m.Destination, Msg: err.Error()}
+	}
+	if bind {
+		if err := mount(m.Source, dest, "", opts.Flags&(unix.MS_BIND|unix.MS_REC)|unix.MS_BIND, ""); err != nil {
+			return err
+		}
+		// A bind mount ignores every other flag: ro, nosuid… need a remount.
+		if extra := opts.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
+			if err := remountBind(dest, extra); err != nil {
+				return err
+			}
+		}
+	} else if err := mount(m.Source, dest, m.Type, opts.Flags, opts.Data); err != nil {
+		return err
+	}
+	if opts.Propagation != 0 {
+		return mount("", dest, "", opts.Propagation, "")
+	}
+	return nil
+}
+
+// remountBind changes the flags of an existing mount. A bind remount replaces
+// the per-mount flags, so the ones in force (nosuid, nodev, noexec, atime
+// settings — statfs(2) reports them with the same bit values) are kept.
+func remountBind(path string, flags uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return callError("statfs("+path+")", err, "")
+	}
+	keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
+		unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_RDONLY)
+	return mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|keep|flags, "")
+}
+
+// mountCgroupfs shows the container its own cgroup (the cgroup namespace makes
+// it the root). On v2 that is one cgroup2 mount; on v1 and hybrid hosts it is a
+// tmpfs holding one mount per hierarchy, as runc and Docker lay it out.
+func mountCgroupfs(root string, m specs.Mount) error {
+	dest, err := mountns.MkdirInRoot(root, m.Destination, mountns.Dir)
+	if err != nil {
+		return &Error{Call: "mount point " + m.Destination, Msg: err.Error()}
+	}
+	opts := mountns.ParseOptions(m.Options)
+	mode, err := cgroupsv2.Detect()
+	if err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	if mode == cgroupsv2.Unified {
+		return mount("cgroup2", dest, "cgroup2", opts.Flags, "")
+	}
+	trees, err := cgroupsv2.Hierarchies()
+	if err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	if err := mount("tmpfs", dest, "tmpfs", opts.Flags&^unix.MS_RDONLY, "mode=755"); err != nil {
+		return err
+	}
+	for _, t := range trees {
+		sub := filepath.Join(dest, filepath.Base(t.Mount))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			return callError("mkdir("+sub+")", err, "")
+		}
+		fstype, data := "cgroup", t.Controllers
+		if !t.V1 {
+			fstype, data = "cgroup2", ""
+		}
+		if err := mount(fstype, sub, fstype, opts.Flags, data); err != nil {
+			return err
+		}
+	}
+	if opts.Flags&unix.MS_RDONLY != 0 {
+		return mount("", dest, "", unix.MS_REMOUNT|opts.Flags, "mode=755")
+	}
+	return nil
+}
+
+// defaultDevices are the device nodes the runtime-spec requires in every container.
+var defaultDevices = []specs.LinuxDevice{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+var devSymlinks = [][2]string{
+	{"pts/ptmx", "/dev/ptmx"},
+	{"/proc/self/fd", "/dev/fd"},
+	{"/proc/self/fd/0", "/dev/stdin"},
+	{"/proc/self/fd/1", "/dev/stdout"},
+	{"/proc/self/fd/2", "/dev/stderr"},
+}
+
+func createDevices(root string, extra []specs.LinuxDevice) error {
+	for _, d := range append(append([]specs.LinuxDevice(nil), defaultDevices...), extra...) {
+		dir, err := mountns.MkdirInRoot(root, filepath.Dir(d.Path), mountns.Dir)
+		if err != nil {
+			return &Error{Call: "mknod " + d.Path, Msg: err.Error()}
+		}
+		path := filepath.Join(dir, filepath.Base(d.Path))
+		mode := uint32(0o666)
+		if d.FileMode != nil {
+			mode = uint32(d.FileMode.Perm())
+		}
+		switch d.Type {
+		case "c", "u":
+			mode |= unix.S_IFCHR
+		case "b":
+			mode |= unix.S_IFBLK
+		case "p":
+			mode |= unix.S_IFIFO
+		default:
+			return &Error{Call: "mknod " + d.Path, Msg: fmt.Sprintf("linux.devices: unknown type %q", d.Type)}
+		}
+		err = unix.Mknod(path, mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return callError(fmt.Sprintf("mknod(%s, %#o, %d:%d)", path, mode, d.Major, d.Minor), err, "")
+		}
+		if d.UID != nil || d.GID != nil {
+			if err := unix.Chown(path, int(ptrOr(d.UID, 0)), int(ptrOr(d.GID, 0))); err != nil {
+				return callError("chown("+path+")", err, "")
+			}
+		}
+	}
+	for _, l := range devSymlinks {
+		dev, err := mountns.ResolveInRoot(root, "/dev")
+		if err != nil {
+			return &Error{Call: "symlink " + l[1], Msg: err.Error()}
+		}
+		link := filepath.Join(dev, filepath.Base(l[1]))
+		if err := unix.Symlink(l[0], link); err != nil && !errors.Is(err, unix.EEXIST) {
+			return callError("symlink("+l[0]+", "+link+")", err, "")
+		}
+	}
+	return nil
+}
+
+func ptrOr(p *uint32, def uint32) uint32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// pivotRoot makes root the container's "/" and lets go of the host's tree.
+func pivotRoot(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return callError("chdir("+root+")", err, "")
+	}
+	// pivot_root(".", ".") needs no directory for the old root inside the new one
+	// (which may be read-only): the old root is stacked on top of ".".
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return callError(fmt.Sprintf("pivot_root(%s, %s)", root, root), err, pivotHint(err))
+	}
+	// Make the old root a slave before detaching it, so that even a Spec asking
+	// for shared propagation cannot carry this unmount to the host.
+	if err := mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return callError("umount2(old root, MNT_DETACH)", err, "")
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return callError("chdir(/)", err, "")
+	}
+	return nil
+}
+
+func pivotHint(err error) string {
+	if errors.Is(err, unix.EINVAL) {
+		return "is the root mount shared (linux.rootfsPropagation), or is / the initramfs, which pivot_root cannot move?"
+	}
+	return ""
+}
+
+// readonlyPath bind-mounts p onto itself and remounts it read-only.
+func readonlyPath(p string) error {
+	err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, "")
+	if errors.Is(err, unix.ENOENT) {
+		return nil // not on this kernel
+	}
+	if err != nil {
+		return callError(fmt.Sprintf("mount(%s, %s, MS_BIND|MS_REC)", p, p), err, "")
+	}
+	return remountBind(p, unix.MS_RDONLY)
+}
+
+// maskPath hides p: /dev/null over a file, an empty read-only tmpfs over a directory.
+func maskPath(p string) error {
+	fi, err := os.Stat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return callError("stat("+p+")", err, "")
+	}
+	if fi.IsDir() {
+		return mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+	}
+	return mount("/dev/null", p, "", unix.MS_BIND, "")
+}

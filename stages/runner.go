@@ -1,0 +1,277 @@
+package stages
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
+	"github.com/glassbox-dev/glassbox/container"
+)
+
+// Options are the parts of a run that are not the container's Spec.
+type Options struct {
+	Root   string // state root
+	ID     string
+	Remove bool // --rm: delete the state directory (and the writable layer) on exit
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+	// Before runs before each stage; an error aborts the run. The hook point for
+	// stepping, breakpoints and live progress.
+	Before func(*Stage) error
+	// After runs after each stage (or stage half) with its timing.
+	After func(Timing)
+}
+
+// Timing is one stage half as it ran, for traces and `--trace` output.
+type Timing struct {
+	Stage string
+	Side  string // "host" or "container"
+	Start time.Time
+	End   time.Time
+	Err   error
+}
+
+// Run is one container being created, run and torn down, seen from the host.
+type Run struct {
+	*container.Container
+	Opts       Options
+	CgroupMode cgroupsv2.Mode
+	Cgroup     *cgroupsv2.Cgroup
+
+	init    *os.Process // the container's init; nil before clone and after reaping
+	reaped  bool
+	sync    *syncSocket
+	started []*Stage // stages whose work has begun, in order: what undo reverses
+
+	mu        sync.Mutex
+	execed    bool // the user's program is running: signals are forwarded to it
+	interrupt int  // interrupts seen while stages were running
+}
+
+// New creates the container's state directory and record; nothing else yet.
+func New(s *specs.Spec, opts Options) (*Run, error) {
+	c, err := container.Create(opts.Root, opts.ID, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Run{Container: c, Opts: opts}, nil
+}
+
+// Start runs every stage in order, up to the execve of the user's program. On
+// failure everything that was done is undone and the state directory removed.
+func (r *Run) Start() error {
+	for _, st := range Pipeline {
+		if r.Opts.Before != nil {
+			if err := r.Opts.Before(st); err != nil {
+				r.fail()
+				return err
+			}
+		}
+		if err := r.interrupted(); err != nil {
+			r.fail()
+			return asStageError(st.Name, err)
+		}
+		r.started = append(r.started, st)
+		if err := r.runStage(st); err != nil {
+			if ierr := r.interrupted(); ierr != nil {
+				err = ierr // the init was killed on purpose; say why
+			}
+			r.fail()
+			return asStageError(st.Name, err)
+		}
+	}
+	r.mu.Lock()
+	r.execed = true
+	r.mu.Unlock()
+	r.Status = container.Running
+	return r.Save()
+}
+
+func (r *Run) runStage(st *Stage) error {
+	if st.Host != nil {
+		if err := injectFailure(st.Name, os.Getenv("GLASSBOX_TEST_FAIL")); err != nil {
+			return err
+		}
+		start := time.Now()
+		err := st.Host(r)
+		r.timed(Timing{Stage: st.Name, Side: "host", Start: start, End: time.Now(), Err: err})
+		if err != nil {
+			return err
+		}
+	}
+	if st.Container == nil {
+		return nil
+	}
+	sent := time.Now()
+	if err := r.sync.send(message{Kind: "run", Stage: st.Name}); err != nil {
+		return r.initDied(st, err)
+	}
+	m, err := r.sync.recv()
+	switch {
+	case errors.Is(err, io.EOF) && st == Exec:
+		// execve succeeded and closed the init's end of the socket: the init
+		// cannot report its own end, so the host's clock times this one.
+		r.timed(Timing{Stage: st.Name, Side: "container", Start: sent, End: time.Now()})
+		return nil
+	case err != nil:
+		return r.initDied(st, err)
+	case m.Kind == "failed" && m.Err != nil:
+		r.timed(Timing{Stage: st.Name, Side: "container", Start: time.Unix(0, m.Start), End: time.Unix(0, m.End), Err: m.Err})
+		return m.Err
+	case m.Kind == "done" && m.Stage == st.Name:
+		r.timed(Timing{Stage: st.Name, Side: "container", Start: time.Unix(0, m.Start), End: time.Unix(0, m.End)})
+		return nil
+	}
+	return fmt.Errorf("sync socket: unexpected %q message for stage %s", m.Kind, st.Name)
+}
+
+func (r *Run) timed(t Timing) {
+	if r.Opts.After != nil {
+		r.Opts.After(t)
+	}
+}
+
+// initDied explains a sync socket that closed while the init still had work.
+func (r *Run) initDied(st *Stage, err error) error {
+	if r.init == nil {
+		return fmt.Errorf("sync socket: %w", err)
+	}
+	code := r.reap()
+	return fmt.Errorf("the container's init exited during stage %s (%s) before reporting", st.Name, describeExit(code))
+}
+
+// Wait waits for the container's init — the user's program, after execve — and
+// returns its exit code; a death by signal n is 128+n, as in a shell.
+func (r *Run) Wait() int {
+	code := r.reap()
+	r.ExitCode = code
+	return code
+}
+
+func (r *Run) reap() int {
+	if r.init == nil || r.reaped {
+		return r.ExitCode
+	}
+	st, err := r.init.Wait()
+	r.mu.Lock()
+	r.reaped = true
+	r.mu.Unlock()
+	if err != nil {
+		return 255
+	}
+	ws := st.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		r.ExitCode = 128 + int(ws.Signal())
+	} else {
+		r.ExitCode = ws.ExitStatus()
+	}
+	return r.ExitCode
+}
+
+// Signal is called for every signal glassbox receives. Once the user's program
+// runs, it is forwarded, like `docker run`'s signal proxy. The container's
+// process is pid 1 of its pid namespace, and the kernel delivers a signal to a
+// namespace's init only if it installed a handler for it, so a second SIGINT or
+// SIGTERM kills the container outright. While stages are still running, an
+// interrupt aborts the run and tears it down.
+func (r *Run) Signal(sig os.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.init == nil || r.reaped {
+		if sig == unix.SIGINT || sig == unix.SIGTERM {
+			r.interrupt++
+		}
+		return
+	}
+	if !r.execed {
+		if sig == unix.SIGINT || sig == unix.SIGTERM {
+			r.interrupt++
+			r.init.Kill()
+		}
+		return
+	}
+	if sig == unix.SIGINT || sig == unix.SIGTERM {
+		r.interrupt++
+		if r.interrupt > 1 {
+			fmt.Fprintf(os.Stderr, "glassbox: %s again: killing the container\n", sig)
+			r.init.Signal(unix.SIGKILL)
+			return
+		}
+	}
+	r.init.Signal(sig)
+}
+
+func (r *Run) interrupted() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.interrupt > 0 {
+		return errors.New("interrupted")
+	}
+	return nil
+}
+
+// Teardown undoes every stage, in reverse, once the container has exited. With
+// --rm the state directory goes too; otherwise the record (and the writable
+// layer) stay as an exited container for `glassbox rm`.
+func (r *Run) Teardown() error {
+	err := r.undo()
+	if r.Opts.Remove {
+		return errors.Join(err, r.Remove())
+	}
+	r.Status = container.Exited
+	r.Finished = time.Now().UTC()
+	r.Pid = 0
+	err = errors.Join(err, r.Save())
+	r.Unlock()
+	return err
+}
+
+// fail tears down a run that did not start, leaving nothing behind.
+func (r *Run) fail() {
+	r.undo()
+	r.Remove()
+}
+
+func (r *Run) undo() error {
+	var errs []error
+	for i := len(r.started) - 1; i >= 0; i-- {
+		if st := r.started[i]; st.Undo != nil {
+			if err := st.Undo(r); err != nil {
+				errs = append(errs, fmt.Errorf("undo stage %s: %w", st.Name, err))
+			}
+		}
+	}
+	r.started = nil
+	if r.sync != nil {
+		r.sync.f.Close()
+		r.sync = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Cleanup undoes a container whose glassbox process is gone (killed, or the host
+// rebooted), using only its record, and removes its state directory. The caller
+// must hold the container's lock.
+func Cleanup(c *container.Container) error {
+	r := &Run{Container: c, started: Pipeline}
+	if len(c.Cgroups) > 0 {
+		r.Cgroup = &cgroupsv2.Cgroup{Dirs: c.Cgroups}
+	}
+	return errors.Join(r.undo(), c.Remove())
+}
+
+func describeExit(code int) string {
+	if code > 128 {
+		return "killed by " + unix.SignalName(syscall.Signal(code-128))
+	}
+	return fmt.Sprintf("exit status %d", code)
+}

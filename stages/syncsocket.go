@@ -1,0 +1,83 @@
+package stages
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The sync socket is a SOCK_SEQPACKET socketpair: one end stays in glassbox, the
+// other becomes fd 3 of the container's init. Each message is one JSON packet.
+//
+//	host → init   {"kind":"config", ...}   once, right after clone
+//	host → init   {"kind":"run","stage":"mount"}
+//	init → host   {"kind":"done","stage":"mount","start":…,"end":…}
+//	init → host   {"kind":"failed","stage":"mount","error":{…}}
+//
+// The init's end is close-on-exec, so a successful execve(2) closes it and the
+// host reads EOF: that is how glassbox learns the user's program is running.
+
+// initFd is the sync socket's descriptor number in the container's init.
+const initFd = 3
+
+type message struct {
+	Kind   string      `json:"kind"`
+	Stage  string      `json:"stage,omitempty"`
+	Config *InitConfig `json:"config,omitempty"`
+	Start  int64       `json:"start,omitempty"` // unix nanoseconds, as seen by the init
+	End    int64       `json:"end,omitempty"`
+	Err    *Error      `json:"error,omitempty"`
+}
+
+// InitConfig is what the init needs to know that is not in its namespaces already.
+type InitConfig struct {
+	Spec   *specs.Spec `json:"spec"`
+	Rootfs string      `json:"rootfs"`          // host path of the mounted rootfs
+	Fail   string      `json:"fail,omitempty"`  // GLASSBOX_TEST_FAIL, for failure-injection tests
+}
+
+type syncSocket struct {
+	f   *os.File
+	buf []byte
+}
+
+// maxMessage bounds one packet; a config.json larger than this is refused.
+const maxMessage = 256 << 10
+
+// newSyncSockets returns the host end and the init's end.
+func newSyncSockets() (host, init *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair(AF_UNIX, SOCK_SEQPACKET): %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync-host"), os.NewFile(uintptr(fds[1]), "sync-init"), nil
+}
+
+func (s *syncSocket) send(m message) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if len(data) > maxMessage {
+		return fmt.Errorf("sync socket: %d-byte message exceeds %d bytes", len(data), maxMessage)
+	}
+	_, err = s.f.Write(data)
+	return err
+}
+
+// recv reads one message; io.EOF when the other side closed its end.
+func (s *syncSocket) recv() (message, error) {
+	if s.buf == nil {
+		s.buf = make([]byte, maxMessage)
+	}
+	n, err := s.f.Read(s.buf)
+	if err != nil {
+		return message{}, err
+	}
+	var m message
+	err = json.Unmarshal(s.buf[:n], &m)
+	return m, err
+}

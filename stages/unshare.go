@@ -1,0 +1,177 @@
+package stages
+
+// Stage unshare — the container's init, born into new namespaces.
+//
+// A namespace gives a process its own instance of one global resource: pid
+// numbers (CLONE_NEWPID: the init is pid 1 and sees only its descendants),
+// mounts (CLONE_NEWNS), hostname (CLONE_NEWUTS), System V IPC and POSIX message
+// queues (CLONE_NEWIPC), the network stack (CLONE_NEWNET) and the cgroup tree's
+// root (CLONE_NEWCGROUP). clone(2) with those flags creates them together with
+// the process.
+//
+// Why re-execute glassbox instead of forking: the Go runtime is multi-threaded
+// from its first instruction, and fork(2) copies only the calling thread, so a
+// forked Go child cannot safely run Go code. The child must execve(2) right
+// away — so glassbox clones itself, /proc/self/exe, as `glassbox init`, a fresh
+// Go program already inside the namespaces (runc does the same, with a C
+// constructor; glassbox can do it in Go because it needs no user namespace).
+//
+// The host side then writes the init's pid into the cgroup (see the cgroup
+// stage) and sends it its configuration. Only then does the init create its
+// cgroup namespace, with unshare(CLONE_NEWCGROUP): a cgroup namespace's root is
+// the cgroup its creator is in at that moment, so it must come after the move.
+//
+// Undo: SIGKILL the init (the kernel then kills every process in its pid
+// namespace) and reap it.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/spec"
+)
+
+var Unshare = &Stage{
+	Name:      "unshare",
+	Purpose:   "clone the container's init into new pid, mount, uts, ipc, net and cgroup namespaces",
+	Kernel:    "clone(2) CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET, cgroup.procs, unshare(2) CLONE_NEWCGROUP",
+	Host:      cloneInit,
+	Container: unshareCgroupNamespace,
+	Undo:      killInit,
+}
+
+// cloneFlags maps the Spec's namespaces to clone(2) flags; the cgroup namespace
+// is left to the init (see above).
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+}
+
+func cloneInit(r *Run) error {
+	var flags uintptr
+	for _, ns := range r.Spec.Linux.Namespaces {
+		flags |= cloneFlags[ns.Type]
+	}
+	host, init, err := newSyncSockets()
+	if err != nil {
+		return err
+	}
+	defer init.Close() // the init has its own copy as fd 3 once it is cloned
+	r.sync = &syncSocket{f: host}
+
+	proc, err := os.StartProcess("/proc/self/exe", []string{"glassbox", "init"}, &os.ProcAttr{
+		Env:   []string{}, // the container's environment comes from the Spec, in the exec stage
+		Files: []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init},
+		Sys: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			// If glassbox dies, so does the container (and with it its pid namespace).
+			Pdeathsig: unix.SIGKILL,
+		},
+	})
+	if err != nil {
+		return callError("clone("+cloneFlagNames(flags)+")", err, cloneHint(err))
+	}
+	r.mu.Lock()
+	r.init = proc
+	r.mu.Unlock()
+	r.Pid, r.PidStart = proc.Pid, processStartTime(proc.Pid)
+	if err := r.Save(); err != nil {
+		return err
+	}
+	if err := r.Cgroup.Attach(proc.Pid); err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	cfg := &InitConfig{Spec: r.Spec, Rootfs: r.Path("rootfs"), Fail: os.Getenv("GLASSBOX_TEST_FAIL")}
+	if err := r.sync.send(message{Kind: "config", Config: cfg}); err != nil {
+		return fmt.Errorf("sync socket: send config: %w", err)
+	}
+	return nil
+}
+
+func cloneHint(err error) string {
+	switch {
+	case errors.Is(err, unix.EPERM):
+		return "creating namespaces needs root (CAP_SYS_ADMIN)"
+	case errors.Is(err, unix.EINVAL):
+		return "the kernel lacks one of these namespace types (glassbox doctor)"
+	case errors.Is(err, unix.ENOSPC):
+		return "a namespace count limit was reached (/proc/sys/user/max_*_namespaces)"
+	}
+	return ""
+}
+
+func unshareCgroupNamespace(in *Init) error {
+	if !spec.HasNamespace(in.Spec, specs.CgroupNamespace) {
+		return nil
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return callError("unshare(CLONE_NEWCGROUP)", err, "")
+	}
+	return nil
+}
+
+func killInit(r *Run) error {
+	r.mu.Lock()
+	proc, reaped := r.init, r.reaped
+	r.mu.Unlock()
+	if proc != nil {
+		if !reaped {
+			proc.Kill()
+			r.reap()
+		}
+		return nil
+	}
+	// From the record (gc): the pid may have been reused since, so compare the
+	// process start time before killing anything.
+	if r.Pid > 0 && r.PidStart != 0 && processStartTime(r.Pid) == r.PidStart {
+		if err := unix.Kill(r.Pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			return callError(fmt.Sprintf("kill(%d, SIGKILL)", r.Pid), err, "")
+		}
+	}
+	return nil
+}
+
+// processStartTime is field 22 of /proc/<pid>/stat (clock ticks since boot); 0
+// when the process is gone. With the pid it identifies a process uniquely.
+func processStartTime(pid int) uint64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may contain spaces; fields resume after its ')'.
+	rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
+	fields := strings.Fields(rest)
+	if len(fields) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(fields[19], 10, 64)
+	return v
+}
+
+func cloneFlagNames(flags uintptr) string {
+	names := []struct {
+		f uintptr
+		n string
+	}{
+		{unix.CLONE_NEWPID, "CLONE_NEWPID"}, {unix.CLONE_NEWNS, "CLONE_NEWNS"},
+		{unix.CLONE_NEWUTS, "CLONE_NEWUTS"}, {unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
+		{unix.CLONE_NEWNET, "CLONE_NEWNET"},
+	}
+	var out []string
+	for _, n := range names {
+		if flags&n.f != 0 {
+			out = append(out, n.n)
+		}
+	}
+	return strings.Join(out, "|")
+}
