@@ -10,6 +10,7 @@ if ! [ -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null
 fi
 
+mkdir -p "$(dirname "$dest")"
 tmp=$(mktemp -d "${dest%/}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,home,var/tmp}

@@ -25,15 +25,26 @@ const (
 
 // MkdirInRoot makes sure path (absolute, inside root) exists, creating missing
 // parents as directories and the last element as kind, and returns the
-// resolved host path to mount on.
+// resolved host path to mount on. A dangling symlink on the way (an image's
+// /var/run -> /run, say, before /run exists) is followed: its target is
+// created, inside the root.
 func MkdirInRoot(root, path string, kind Kind) (string, error) {
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", fmt.Errorf("open(%s): %w", root, err)
 	}
 	defer unix.Close(rootFd)
+	if err := mkdirInRoot(rootFd, root, path, kind, 0); err != nil {
+		return "", err
+	}
+	return resolve(rootFd, root, path)
+}
 
-	parts := strings.Split(strings.Trim(filepath.Clean(path), "/"), "/")
+// maxSymlinks is the kernel's own limit for one path walk (ELOOP after it).
+const maxSymlinks = 40
+
+func mkdirInRoot(rootFd int, root, path string, kind Kind, links int) error {
+	parts := strings.Split(strings.Trim(filepath.Clean("/"+path), "/"), "/")
 	cur := ""
 	for i, name := range parts {
 		if name == "" {
@@ -41,33 +52,55 @@ func MkdirInRoot(root, path string, kind Kind) (string, error) {
 		}
 		parent := cur
 		cur = cur + "/" + name
+		last := i == len(parts)-1
 		fd, err := openInRoot(rootFd, cur)
 		if err == nil {
 			unix.Close(fd)
 			continue
 		}
 		if !errors.Is(err, unix.ENOENT) {
-			return "", fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, cur, err)
+			return fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, cur, err)
 		}
 		pfd, err := openInRoot(rootFd, parent)
 		if err != nil {
-			return "", fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, parent, err)
+			return fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, parent, err)
 		}
-		if i == len(parts)-1 && kind == File {
-			var f int
-			f, err = unix.Openat(pfd, name, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
-			if err == nil {
-				unix.Close(f)
+		err = create(pfd, name, last && kind == File)
+		if errors.Is(err, unix.EEXIST) {
+			// The name exists but does not resolve: a dangling symlink.
+			var target string
+			if target, err = readlinkat(pfd, name); err == nil {
+				if links >= maxSymlinks {
+					err = unix.ELOOP
+				} else {
+					if !filepath.IsAbs(target) {
+						target = filepath.Join(parent, target)
+					}
+					k := Dir
+					if last {
+						k = kind
+					}
+					err = mkdirInRoot(rootFd, root, target, k, links+1)
+				}
 			}
-		} else {
-			err = unix.Mkdirat(pfd, name, 0o755)
 		}
 		unix.Close(pfd)
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return "", fmt.Errorf("create %s%s: %w", root, cur, err)
+		if err != nil {
+			return fmt.Errorf("create %s%s: %w", root, cur, err)
 		}
 	}
-	return ResolveInRoot(root, path)
+	return nil
+}
+
+func create(dirFd int, name string, file bool) error {
+	if !file {
+		return unix.Mkdirat(dirFd, name, 0o755)
+	}
+	fd, err := unix.Openat(dirFd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	if err == nil {
+		unix.Close(fd)
+	}
+	return err
 }
 
 // ResolveInRoot returns the host path that path names inside root, with every
@@ -79,6 +112,10 @@ func ResolveInRoot(root, path string) (string, error) {
 		return "", fmt.Errorf("open(%s): %w", root, err)
 	}
 	defer unix.Close(rootFd)
+	return resolve(rootFd, root, path)
+}
+
+func resolve(rootFd int, root, path string) (string, error) {
 	fd, err := openInRoot(rootFd, path)
 	if err != nil {
 		return "", fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, path, err)
@@ -96,4 +133,13 @@ func openInRoot(rootFd int, path string) (int, error) {
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
+}
+
+func readlinkat(dirFd int, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dirFd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }

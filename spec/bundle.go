@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -119,4 +120,18 @@ func HasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
+}
+
+// Warnings lists what the kernel will not do as the Spec asks, without it being
+// an error (runc accepts the same and skips it).
+func Warnings(s *specs.Spec) []string {
+	var out []string
+	if c := s.Process.Capabilities; c != nil {
+		for _, a := range c.Ambient {
+			if !slices.Contains(c.Inheritable, a) || !slices.Contains(c.Permitted, a) {
+				out = append(out, fmt.Sprintf("process.capabilities.ambient: %s is not both permitted and inheritable, so the kernel cannot raise it; skipped", a))
+			}
+		}
+	}
+	return out
 }

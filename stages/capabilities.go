@@ -106,6 +106,9 @@ func setCredentials(u execUser, caps *specs.LinuxCapabilities) error {
 		return callError(fmt.Sprintf("capset(effective=%#x, permitted=%#x, inheritable=%#x)", effective, permitted, inheritable), err,
 			"effective must be a subset of permitted")
 	}
+	// The kernel raises an ambient capability only if it is permitted and
+	// inheritable; the rest are skipped (spec.Warnings tells the user), as runc does.
+	ambient &= permitted & inheritable
 	for c := 0; c <= last; c++ {
 		if ambient&(1<<c) != 0 {
 			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {

@@ -35,8 +35,8 @@ type message struct {
 // InitConfig is what the init needs to know that is not in its namespaces already.
 type InitConfig struct {
 	Spec   *specs.Spec `json:"spec"`
-	Rootfs string      `json:"rootfs"`          // host path of the mounted rootfs
-	Fail   string      `json:"fail,omitempty"`  // GLASSBOX_TEST_FAIL, for failure-injection tests
+	Rootfs string      `json:"rootfs"`         // host path of the mounted rootfs
+	Fail   string      `json:"fail,omitempty"` // GLASSBOX_TEST_FAIL, for failure-injection tests
 }
 
 type syncSocket struct {

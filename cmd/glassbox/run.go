@@ -47,6 +47,9 @@ func newRunCmd() *cobra.Command {
 			if err := spec.Validate(s); err != nil {
 				return err
 			}
+			for _, w := range spec.Warnings(s) {
+				fmt.Fprintln(os.Stderr, "glassbox: warning:", w)
+			}
 			return runContainer(s, stages.Options{
 				Root: stateRoot(cmd), ID: id, Remove: remove,
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,

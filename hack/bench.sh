@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# bench.sh — how fast is `glassbox run`? Times, with hyperfine, one container
+# running /bin/true from the same busybox bundle under:
+#   glassbox run --rm --bundle B
+#   runc run --bundle B           (Debian's runc: the reference to beat)
+#   unshare -fpmuin --mount-proc  (the floor: namespaces and nothing else)
+# and prints glassbox's time as a ratio of runc's and of the floor.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-50}
+
+need=()
+for tool in hyperfine runc jq; do command -v $tool >/dev/null || need+=("$tool"); done
+if [ ${#need[@]} -gt 0 ]; then
+	apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+fi
+export PATH=$PATH:/usr/local/go/bin
+CGO_ENABLED=0 go build -o bin/glassbox ./cmd/glassbox
+
+work=$(mktemp -d /tmp/glassbox-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+hack/mkrootfs.sh "$work/bundle/rootfs" >/dev/null
+(cd "$work/bundle" && runc spec)
+# Not a terminal, and /bin/true as the process; everything else as runc spec wrote it.
+jq '.process.terminal = false | .process.args = ["/bin/true"]' "$work/bundle/config.json" > "$work/config.json"
+mv "$work/config.json" "$work/bundle/config.json"
+export GLASSBOX_ROOT=$work/state
+
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$work/result.json" \
+	-n glassbox "bin/glassbox run --rm --bundle $work/bundle" \
+	-n runc "runc --root $work/runc run --bundle $work/bundle bench-$$" \
+	-n unshare-floor "unshare -fpmuin --mount-proc $work/bundle/rootfs/bin/true"
+
+jq -r '
+	(.results | map({(.command): .median}) | add) as $m
+	| "median: glassbox \($m.glassbox*1000 | floor) ms, runc \($m.runc*1000 | floor) ms, floor \($m["unshare-floor"]*1000 | floor) ms",
+	  "glassbox / runc  = \($m.glassbox / $m.runc * 100 | round / 100)x  (target <= 1.0x)",
+	  "glassbox / floor = \($m.glassbox / $m["unshare-floor"] * 100 | round / 100)x"
+' "$work/result.json"

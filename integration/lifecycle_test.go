@@ -1,0 +1,350 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestExitCodes(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		cmd  []string
+		code int
+		msg  string
+	}{
+		{[]string{"true"}, 0, ""},
+		{[]string{"sh", "-c", "exit 3"}, 3, ""},
+		{[]string{"no-such-command"}, 127, `stage exec: exec: "no-such-command": executable file not found in $PATH`},
+		{[]string{"/etc/passwd"}, 126, `stage exec: exec: "/etc/passwd": permission denied`},
+		{[]string{"sh", "-c", "exit 130"}, 130, ""},
+	} {
+		r := e.run("", e.runArgs(nil, c.cmd...)...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.cmd, r.code, r.stderr, c.code, c.msg)
+		}
+		e.noState()
+	}
+}
+
+// startGlassbox starts glassbox in the background and waits until the container
+// prints "ready". rest() waits for glassbox to close its stdout and returns
+// what came after "ready"; call it before exitOf, which reaps glassbox.
+func startGlassbox(t *testing.T, e *env, args ...string) (cmd *exec.Cmd, rest func() string) {
+	t.Helper()
+	cmd = exec.Command(glassbox, args...)
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewReader(stdout)
+	ready := make(chan string, 1)
+	go func() { line, _ := out.ReadString('\n'); ready <- line }()
+	select {
+	case line := <-ready:
+		if strings.TrimSpace(line) != "ready" {
+			t.Fatalf("container did not start: %q, stderr: %s", line, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("container not ready after 10s; stderr: %s", stderr.String())
+	}
+	restc := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(out); restc <- string(b) }()
+	return cmd, func() string { return <-restc }
+}
+
+func exitOf(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("glassbox did not exit within 10s")
+	}
+	return -1
+}
+
+func TestSignalsForwarded(t *testing.T) {
+	e := newEnv(t)
+	// pid 1 of a pid namespace only receives signals it has a handler for.
+	cmd, rest := startGlassbox(t, e, e.runArgs(nil, "sh", "-c",
+		`trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)...)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if out := rest(); !strings.Contains(out, "got TERM") {
+		t.Errorf("the container did not see SIGTERM: %q", out)
+	}
+	if code := exitOf(t, cmd); code != 42 {
+		t.Errorf("exit code %d after SIGTERM, want 42 from the container's trap", code)
+	}
+	e.noState()
+}
+
+func TestCtrlC(t *testing.T) {
+	e := newEnv(t)
+	// A container that handles SIGINT like a shell would: exit 130.
+	cmd, _ := startGlassbox(t, e, e.runArgs(nil, "sh", "-c", `trap 'exit 130' INT; echo ready; while :; do sleep 0.05; done`)...)
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := exitOf(t, cmd); code != 130 {
+		t.Errorf("exit code %d after Ctrl-C, want 130", code)
+	}
+	e.noState()
+
+	// A container that ignores SIGINT (pid 1 without a handler): the second
+	// Ctrl-C kills it, and everything is torn down.
+	cmd, _ = startGlassbox(t, e, e.runArgs(nil, "sh", "-c", `echo ready; sleep 60`)...)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := exitOf(t, cmd); code != 137 {
+		t.Errorf("exit code %d after two Ctrl-C, want 137 (SIGKILL)", code)
+	}
+	e.noState()
+}
+
+func TestFailureAtEveryStageLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	for _, stage := range []string{"rootfs", "cgroup", "unshare", "network", "mount", "exec"} {
+		cmd := exec.Command(glassbox, e.runArgs(nil, "true")...)
+		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "GLASSBOX_TEST_FAIL="+stage)
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 125 {
+			t.Errorf("injected failure at %s: %v, want exit 125", stage, err)
+		}
+		if want := "glassbox: stage " + stage + ": failure injected"; !strings.Contains(string(out), want) {
+			t.Errorf("injected failure at %s: output %q lacks %q", stage, out, want)
+		}
+		e.noState()
+	}
+}
+
+func TestRealFailuresNameTheirStage(t *testing.T) {
+	e := newEnv(t)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["cgroupsPath"] = "/cgroup.procs/x"
+	})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--rm", "--rootfs", "/nonexistent", "--", "true"}, "stage rootfs: stat(/nonexistent): no such file or directory"},
+		{[]string{"run", "--rm", "--bundle", bundle}, "stage cgroup: mkdir("},
+		{e.runArgs([]string{"-v", "/nonexistent:/data"}, "true"), "stage mount: stat(/nonexistent): no such file or directory"},
+		{e.runArgs([]string{"-u", "nosuchuser"}, "true"), `stage exec: user "nosuchuser": no such user in the container's /etc/passwd`},
+	} {
+		r := e.run("", c.args...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 125 and %q", c.args, r.code, r.stderr, c.want)
+		}
+		if strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%v: the error should be one line, got:\n%s", c.args, r.stderr)
+		}
+		e.noState()
+	}
+}
+
+func TestGCAfterKill(t *testing.T) {
+	e := newEnv(t)
+	cmd, _ := startGlassbox(t, e, e.runArgs(nil, "sh", "-c", "echo ready; sleep 60")...)
+	cmd.Process.Kill() // SIGKILL: no teardown runs
+	cmd.Wait()
+	dirs, _ := filepath.Glob(filepath.Join(e.root, "containers", "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("expected the killed run's state directory, found %v", dirs)
+	}
+	if !strings.Contains(string(must(os.ReadFile("/proc/self/mountinfo"))), dirs[0]) {
+		t.Error("expected the killed run's overlay to still be mounted before gc")
+	}
+	r := e.run("", "gc")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed leftover container") {
+		t.Errorf("gc: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	e.noState()
+	// The container died with glassbox (parent-death signal).
+	if pids := processesRunning("sleep\x0060"); len(pids) > 0 {
+		t.Errorf("the container's process survived its glassbox: pids %v", pids)
+	}
+}
+
+func TestKeptWithoutRm(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("", "run", "--rootfs", rootfs, "--", "sh", "-c", "echo data > /kept; exit 7")
+	if r.code != 7 {
+		t.Fatalf("exit %d, want 7; stderr %s", r.code, r.stderr)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(e.root, "containers", "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("without --rm the container should be kept, found %v", dirs)
+	}
+	var rec struct {
+		Status   string `json:"status"`
+		ExitCode int    `json:"exitCode"`
+	}
+	json.Unmarshal(must(os.ReadFile(filepath.Join(dirs[0], "state.json"))), &rec)
+	if rec.Status != "exited" || rec.ExitCode != 7 {
+		t.Errorf("record: %+v, want exited with 7", rec)
+	}
+	if data, err := os.ReadFile(filepath.Join(dirs[0], "upper", "kept")); err != nil || string(data) != "data\n" {
+		t.Errorf("the writable layer should keep /kept: %q %v", data, err)
+	}
+	if r := e.run("", "gc"); r.stdout != "" {
+		t.Errorf("gc must leave exited containers alone, said %q", r.stdout)
+	}
+	if r := e.run("", "rm", filepath.Base(dirs[0])[:8]); r.code != 0 {
+		t.Errorf("rm by id prefix: exit %d %s", r.code, r.stderr)
+	}
+	e.noState()
+}
+
+// writeBundle makes a bundle from `glassbox spec`, pointing at the test rootfs.
+func writeBundle(t *testing.T, edit func(map[string]any)) string {
+	t.Helper()
+	out, err := exec.Command(glassbox, "spec").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s map[string]any
+	if err := json.Unmarshal(out, &s); err != nil {
+		t.Fatal(err)
+	}
+	s["root"] = map[string]any{"path": rootfs}
+	edit(s)
+	dir := t.TempDir()
+	data, _ := json.Marshal(s)
+	os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+	return dir
+}
+
+func TestBundle(t *testing.T) {
+	e := newEnv(t)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["ociVersion"] = "1.0.2"
+		s["hostname"] = "from-bundle"
+		p := s["process"].(map[string]any)
+		p["args"] = []string{"sh", "-c", "hostname; echo $GREETING"}
+		p["env"] = []string{"PATH=/bin:/usr/bin", "GREETING=hello from config.json"}
+	})
+	r := e.run("", "run", "--rm", "--bundle", bundle)
+	if r.code != 0 || r.stdout != "from-bundle\nhello from config.json\n" {
+		t.Errorf("bundle run: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	bad := writeBundle(t, func(s map[string]any) { s["ociVersion"] = "2.0.0" })
+	if r := e.run("", "run", "--rm", "--bundle", bad); r.code != 125 || !strings.Contains(r.stderr, `ociVersion "2.0.0"`) {
+		t.Errorf("ociVersion 2.0.0: exit %d, %q", r.code, r.stderr)
+	}
+	seccomp := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["seccomp"] = map[string]any{"defaultAction": "SCMP_ACT_ALLOW"}
+	})
+	if r := e.run("", "run", "--rm", "--bundle", seccomp); r.code != 125 || !strings.Contains(r.stderr, "linux.seccomp: not supported") {
+		t.Errorf("unsupported field: exit %d, %q", r.code, r.stderr)
+	}
+	e.noState()
+}
+
+func TestVolumesTmpfsReadOnly(t *testing.T) {
+	e := newEnv(t)
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "in"), []byte("from host\n"), 0o644)
+	out := e.container([]string{"-v", host + ":/data", "-v", host + ":/ro:ro", "--tmpfs", "/scratch:size=1m"}, "sh", "-c", `
+		cat /data/in; echo written > /data/out
+		echo x > /ro/y 2>/dev/null && echo "ro writable" || echo "ro read-only"
+		grep " /scratch " /proc/self/mountinfo | grep -q tmpfs && echo scratch-tmpfs
+	`)
+	for _, want := range []string{"from host", "ro read-only", "scratch-tmpfs"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(host, "out")); string(data) != "written\n" {
+		t.Errorf("write through the volume did not reach the host: %q", data)
+	}
+	out = e.container([]string{"--read-only", "--tmpfs", "/tmp"}, "sh", "-c",
+		`touch /x 2>/dev/null && echo "root writable" || echo "root read-only"; touch /tmp/x && echo tmp-writable`)
+	if !strings.Contains(out, "root read-only") || !strings.Contains(out, "tmp-writable") {
+		t.Errorf("--read-only: %s", out)
+	}
+}
+
+func TestFlagErrorsBeforeAnything(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"-v", "relative:/x"}, "the host path must be absolute"},
+		{[]string{"-v", "/tmp:/x:rx"}, "mode must be ro or rw"},
+		{[]string{"-w", "relative"}, "must be an absolute path"},
+		{[]string{"-u", ":5"}, "expected uid[:gid] or name[:group]"},
+		{[]string{"--env-file", "/nonexistent"}, "--env-file"},
+	} {
+		r := e.run("", e.runArgs(c.flags, "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d %q, want 125 and %q", c.flags, r.code, r.stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "containers")); err == nil {
+		entries, _ := os.ReadDir(filepath.Join(e.root, "containers"))
+		if len(entries) > 0 {
+			t.Errorf("a bad flag created state: %v", entries)
+		}
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	// doctor mounts tracefs when it is missing, so the leak check starts after
+	// a first run, and the mount it made must be there.
+	exec.Command(glassbox, "doctor").Run()
+	if _, err := os.Stat("/sys/kernel/tracing/events"); err != nil {
+		t.Errorf("doctor should mount tracefs at /sys/kernel/tracing: %v", err)
+	}
+	e := newEnv(t)
+	r := e.run("", "doctor")
+	if r.code != 0 {
+		t.Fatalf("doctor: exit %d %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"pid namespace", "mount namespace", "cgroup namespace", "cgroups", "overlayfs", "pivot_root", "veth", "bridge", "nftables", "BTF", "tracefs", "kprobes", "fentry", "tracepoints"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("doctor does not report %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// processesRunning lists pids whose NUL-separated command line contains cmdline.
+func processesRunning(cmdline string) []string {
+	var pids []string
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		if data, err := os.ReadFile(d + "/cmdline"); err == nil && strings.Contains(string(data), cmdline) {
+			pids = append(pids, filepath.Base(d))
+		}
+	}
+	return pids
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -1,0 +1,193 @@
+// Package integration runs real containers with the glassbox binary, as root,
+// and checks what the container and the kernel show. Every test also checks
+// that nothing is left behind: mounts, cgroups and state directories.
+//
+// GLASSBOX_BIN and GLASSBOX_TEST_ROOTFS name a prebuilt binary and busybox
+// rootfs (the VM harness passes them); otherwise TestMain builds both.
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var (
+	glassbox string // path of the binary under test
+	rootfs   string // busybox rootfs, never modified by the tests
+)
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		fmt.Println("integration tests need root (they create namespaces, mounts and cgroups): skipped")
+		os.Exit(0)
+	}
+	tmp, err := os.MkdirTemp("", "glassbox-it-")
+	if err != nil {
+		panic(err)
+	}
+	code := func() int {
+		defer os.RemoveAll(tmp)
+		if err := setup(tmp); err != nil {
+			fmt.Fprintln(os.Stderr, "integration setup:", err)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func setup(tmp string) error {
+	_, self, _, _ := runtime.Caller(0)
+	repo := filepath.Dir(filepath.Dir(self))
+	glassbox = os.Getenv("GLASSBOX_BIN")
+	if glassbox == "" {
+		glassbox = filepath.Join(tmp, "glassbox")
+		cmd := exec.Command("go", "build", "-o", glassbox, "./cmd/glassbox")
+		cmd.Dir, cmd.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	rootfs = os.Getenv("GLASSBOX_TEST_ROOTFS")
+	if rootfs == "" {
+		rootfs = filepath.Join(tmp, "rootfs")
+		cmd := exec.Command(filepath.Join(repo, "hack", "mkrootfs.sh"), rootfs)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("mkrootfs: %v\n%s", err, out)
+		}
+	}
+	return nil
+}
+
+// result is one glassbox invocation.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// env is a test's private state root and the host state it must leave as found.
+type env struct {
+	t    *testing.T
+	root string
+}
+
+// newEnv gives the test its own state root and checks, when it ends, that no
+// mount, cgroup or state directory was left behind.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, root: t.TempDir()}
+	mountsBefore := mountPoints(t)
+	cgroupsBefore := glassboxCgroups(t)
+	t.Cleanup(func() {
+		if extra := diff(mountPoints(t), mountsBefore); len(extra) > 0 {
+			t.Errorf("leaked mounts: %v", extra)
+		}
+		if extra := diff(glassboxCgroups(t), cgroupsBefore); len(extra) > 0 {
+			t.Errorf("leaked cgroups: %v", extra)
+		}
+	})
+	return e
+}
+
+// run runs glassbox with the test's state root and the given stdin.
+func (e *env) run(stdin string, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(glassbox, args...)
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("glassbox %v: %v", args, err)
+	}
+	return r
+}
+
+// container runs `glassbox run --rm [flags] --rootfs <busybox> -- cmd...` and
+// requires it to exit 0, returning its stdout.
+func (e *env) container(flags []string, cmd ...string) string {
+	e.t.Helper()
+	r := e.run("", e.runArgs(flags, cmd...)...)
+	if r.code != 0 {
+		e.t.Fatalf("glassbox run %v %v: exit %d\nstdout: %s\nstderr: %s", flags, cmd, r.code, r.stdout, r.stderr)
+	}
+	e.noState()
+	return r.stdout
+}
+
+func (e *env) runArgs(flags []string, cmd ...string) []string {
+	args := append([]string{"run", "--rm", "--rootfs", rootfs}, flags...)
+	return append(append(args, "--"), cmd...)
+}
+
+// noState checks that the state root holds no container directory.
+func (e *env) noState() {
+	e.t.Helper()
+	entries, _ := os.ReadDir(filepath.Join(e.root, "containers"))
+	if len(entries) > 0 {
+		var names []string
+		for _, d := range entries {
+			names = append(names, d.Name())
+		}
+		e.t.Errorf("state directories left behind: %v", names)
+	}
+}
+
+func mountPoints(t *testing.T) []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.Fields(line); len(f) > 4 {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// glassboxCgroups lists cgroup directories at or below a "glassbox" directory.
+func glassboxCgroups(t *testing.T) []string {
+	var out []string
+	filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && strings.Contains(p, "/glassbox") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// diff returns what is in after but not in before (as multisets of strings).
+func diff(after, before []string) []string {
+	count := map[string]int{}
+	for _, b := range before {
+		count[b]++
+	}
+	var extra []string
+	for _, a := range after {
+		if count[a] > 0 {
+			count[a]--
+			continue
+		}
+		extra = append(extra, a)
+	}
+	slices.Sort(extra)
+	return extra
+}

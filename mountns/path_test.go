@@ -1,0 +1,32 @@
+package mountns
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A symlink in the rootfs that points at the host must not take a mount there.
+func TestMkdirInRootStaysInside(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	os.Symlink(outside, filepath.Join(root, "escape"))
+	os.Symlink("../../..", filepath.Join(root, "up"))
+	got, err := MkdirInRoot(root, "/escape/dev/null", File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(root, outside, "dev", "null")
+	if got != want {
+		t.Errorf("resolved to %q, want %q inside the root", got, want)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("something was created outside the root: %v", entries)
+	}
+	if got, _ := MkdirInRoot(root, "/up/proc", Dir); got != filepath.Join(root, "proc") {
+		t.Errorf(`"../../.." escaped the root: %q`, got)
+	}
+	if fi, err := os.Stat(filepath.Join(root, outside, "dev", "null")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("File kind should create a regular file: %v %v", fi, err)
+	}
+}

@@ -1,0 +1,128 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestFromRunOptions(t *testing.T) {
+	hostEnv = func(name string) (string, bool) {
+		if name == "FROM_HOST" {
+			return "h", true
+		}
+		return "", false
+	}
+	defer func() { hostEnv = os.LookupEnv }()
+	envFile := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(envFile, []byte("# c\n\nA=file\nB=file\n"), 0o644)
+	s, err := FromRunOptions(RunOptions{
+		Rootfs: "/r", Args: []string{"sh"}, Hostname: "h1", Workdir: "/w/../x",
+		Env: []string{"B=flag", "FROM_HOST", "UNSET_ON_HOST"}, EnvFiles: []string{envFile},
+		User: "1000:50", Volumes: []string{"/h:/c:ro"}, Tmpfs: []string{"/t:size=1m"}, ReadOnly: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEnv := []string{DefaultPath, "HOSTNAME=h1", "A=file", "B=flag", "FROM_HOST=h"}
+	if !reflect.DeepEqual(s.Process.Env, wantEnv) {
+		t.Errorf("env %v, want %v", s.Process.Env, wantEnv)
+	}
+	if s.Process.Cwd != "/x" || s.Hostname != "h1" || !s.Root.Readonly || s.Root.Path != "/r" {
+		t.Errorf("cwd %q hostname %q readonly %v root %q", s.Process.Cwd, s.Hostname, s.Root.Readonly, s.Root.Path)
+	}
+	if s.Process.User.UID != 1000 || s.Process.User.GID != 50 || s.Annotations[UserAnnotation] != "1000:50" {
+		t.Errorf("user %+v annotation %q", s.Process.User, s.Annotations[UserAnnotation])
+	}
+	if len(s.Process.Capabilities.Effective) != 0 || len(s.Process.Capabilities.Bounding) != len(DefaultCapabilities) {
+		t.Errorf("a non-root user keeps only the bounding set: %+v", s.Process.Capabilities)
+	}
+	n := len(s.Mounts)
+	if got := s.Mounts[n-2]; got.Destination != "/c" || got.Type != "bind" || !reflect.DeepEqual(got.Options, []string{"rbind", "ro"}) {
+		t.Errorf("volume mount %+v", got)
+	}
+	if got := s.Mounts[n-1]; got.Destination != "/t" || got.Type != "tmpfs" || !reflect.DeepEqual(got.Options, []string{"noexec", "nosuid", "nodev", "size=1m"}) {
+		t.Errorf("tmpfs mount %+v", got)
+	}
+	if err := Validate(s); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestFromRunOptionsErrors(t *testing.T) {
+	for _, c := range []struct {
+		o    RunOptions
+		want string
+	}{
+		{RunOptions{Args: []string{"sh"}}, "--rootfs DIR or --bundle DIR is required"},
+		{RunOptions{Rootfs: "/r"}, "no command given"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Volumes: []string{"/a"}}, "expected /host/path:/container/path"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Volumes: []string{"/a:b"}}, "container path must be absolute"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Tmpfs: []string{"t"}}, "container path must be absolute"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Env: []string{"=x"}}, "not a variable name"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, User: "a:"}, "expected uid[:gid]"},
+	} {
+		if _, err := FromRunOptions(c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.o, err, c.want)
+		}
+	}
+}
+
+func TestRootUserKeepsCapabilities(t *testing.T) {
+	s, err := FromRunOptions(RunOptions{Rootfs: "/r", Args: []string{"sh"}, User: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Process.Capabilities.Effective) != len(DefaultCapabilities) {
+		t.Errorf("root lost its effective capabilities: %v", s.Process.Capabilities.Effective)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*specs.Spec)
+		want string
+	}{
+		{func(s *specs.Spec) { s.Version = "1.2.0" }, ""},
+		{func(s *specs.Spec) { s.Version = "0.9" }, `ociVersion "0.9"`},
+		{func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
+		{func(s *specs.Spec) { s.Hooks = &specs.Hooks{} }, "hooks: not supported"},
+		{func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: new(int64)}}
+		}, "linux.resources"},
+		{func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}
+		}, ""},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		}, `"user" namespaces`},
+		{func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }, "linux.namespaces[0].path"},
+		{func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "a mount namespace is required"},
+	} {
+		s := Default()
+		c.edit(s)
+		err := Validate(s)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+}
+
+func TestLoadBundleResolvesRoot(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"ociVersion":"1.0.0","root":{"path":"rootfs"}}`), 0o644)
+	s, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Root.Path != filepath.Join(dir, "rootfs") {
+		t.Errorf("root.path %q, want it relative to the bundle", s.Root.Path)
+	}
+	if _, err := LoadBundle(t.TempDir()); err == nil || !strings.Contains(err.Error(), "glassbox spec") {
+		t.Errorf("missing config.json: %v", err)
+	}
+}
