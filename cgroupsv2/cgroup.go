@@ -139,11 +139,17 @@ func mkdirCgroup(dir string) error {
 	return nil
 }
 
+// inheritCpuset fills a new v1 cpuset cgroup from its parent. (On v2 an empty
+// cpuset.cpus means "use the parent's", so nothing must be copied there.)
 func inheritCpuset(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		return nil
+	}
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 		cur, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil || strings.TrimSpace(string(cur)) != "" {
-			continue // not a v1 cpuset tree, or already set (v2 and clone_children)
+			continue // not the cpuset tree, or already set by cgroup.clone_children
 		}
 		val, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
 		if err != nil {

@@ -60,9 +60,25 @@ func startGlassbox(t *testing.T, e *env, args ...string) (cmd *exec.Cmd, rest fu
 		cmd.Process.Kill()
 		t.Fatalf("container not ready after 10s; stderr: %s", stderr.String())
 	}
+	waitRunning(t, e)
 	restc := make(chan string, 1)
 	go func() { b, _ := io.ReadAll(out); restc <- string(b) }()
 	return cmd, func() string { return <-restc }
+}
+
+// waitRunning waits until the container's record says "running": from then on
+// glassbox forwards signals to the program instead of aborting the stages.
+func waitRunning(t *testing.T, e *env) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		files, _ := filepath.Glob(filepath.Join(e.root, "containers", "*", "state.json"))
+		for _, f := range files {
+			if data, err := os.ReadFile(f); err == nil && strings.Contains(string(data), `"status": "running"`) {
+				return
+			}
+		}
+	}
+	t.Fatal("the container's record never said running")
 }
 
 func exitOf(t *testing.T, cmd *exec.Cmd) int {
@@ -120,6 +136,41 @@ func TestCtrlC(t *testing.T) {
 		t.Errorf("exit code %d after two Ctrl-C, want 137 (SIGKILL)", code)
 	}
 	e.noState()
+}
+
+// Ctrl-C can land in any stage. Sweeping the delay across the ~30 ms start-up
+// hits host stages, container stages and the running program in turn: every
+// run must end with 130 (interrupted, or the program's own trap) and leave
+// nothing behind.
+func TestCtrlCDuringStages(t *testing.T) {
+	e := newEnv(t)
+	aborted := 0
+	for i := 0; i < 24; i++ {
+		cmd := exec.Command(glassbox, e.runArgs(nil, "sh", "-c", "trap 'exit 130' INT; sleep 0.5")...)
+		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i) * 1500 * time.Microsecond)
+		cmd.Process.Signal(syscall.SIGINT)
+		code := exitOf(t, cmd)
+		switch {
+		case strings.Contains(stderr.String(), ": interrupted"):
+			aborted++
+			if code != 130 {
+				t.Errorf("interrupted during the stages: exit %d, want 130 (%s)", code, stderr.String())
+			}
+		case code == -1 && cmd.ProcessState.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT:
+			// Killed before glassbox set up its handler: nothing existed yet (checked below).
+		case code != 130 && code != 0:
+			// 0: the signal reached the program before its trap was set; pid 1 ignores it.
+			t.Errorf("delay %d: exit %d, stderr %q", i, code, stderr.String())
+		}
+		e.noState()
+	}
+	t.Logf("%d of 24 runs were interrupted during the stages", aborted)
 }
 
 func TestFailureAtEveryStageLeavesNothing(t *testing.T) {

@@ -89,9 +89,17 @@ func (r *Run) Start() error {
 			return asStageError(st.Name, err)
 		}
 	}
+	// An interrupt during the exec stage killed the init; its EOF looked like a
+	// successful execve. Checked under the lock Signal takes, so that from here
+	// on every signal is forwarded instead.
 	r.mu.Lock()
-	r.execed = true
+	interrupted := r.interrupt > 0
+	r.execed = !interrupted
 	r.mu.Unlock()
+	if interrupted {
+		r.fail()
+		return asStageError(Exec.Name, errInterrupted())
+	}
 	r.Status = container.Running
 	return r.Save()
 }
@@ -210,11 +218,15 @@ func (r *Run) Signal(sig os.Signal) {
 	r.init.Signal(sig)
 }
 
+// errInterrupted ends a run that SIGINT or SIGTERM stopped during the stages;
+// 130 is what a shell reports for a program that Ctrl-C ended.
+func errInterrupted() *Error { return &Error{Msg: "interrupted", ExitCode: 130} }
+
 func (r *Run) interrupted() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.interrupt > 0 {
-		return errors.New("interrupted")
+		return errInterrupted()
 	}
 	return nil
 }

@@ -50,15 +50,10 @@ func run() int {
 	}
 	fmt.Fprintln(os.Stderr, "glassbox:", err)
 	// Like Docker: 125 when glassbox itself fails, 126/127 when the command
-	// cannot be run, 130 when interrupted.
+	// cannot be run; 130 when interrupted during the stages.
 	var se *stages.Error
-	if errors.As(err, &se) {
-		switch {
-		case se.ExitCode != 0:
-			return se.ExitCode
-		case se.Msg == "interrupted":
-			return 130
-		}
+	if errors.As(err, &se) && se.ExitCode != 0 {
+		return se.ExitCode
 	}
 	return 125
 }

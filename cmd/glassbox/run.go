@@ -99,13 +99,15 @@ func runContainer(s *specs.Spec, opts stages.Options, trace bool) error {
 	if trace {
 		opts.After = func(t stages.Timing) { timeline = append(timeline, t) }
 	}
+	// Catch signals before anything exists on the host: one that arrives while
+	// the state directory is being made waits in the channel, and aborts the run.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
 	r, err := stages.New(s, opts)
 	if err != nil {
 		return err
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwardedSignals...)
-	defer signal.Stop(sigs)
 	go func() {
 		for sig := range sigs {
 			r.Signal(sig)
