@@ -1,11 +1,13 @@
 # glassbox — see README.md. Everything here runs as root.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 export PATH := $(PATH):/usr/local/go/bin
 export CGO_ENABLED := 0
 
 BIN    := bin/glassbox
 ROOTFS := rootfs
 
-.PHONY: build demo test unit bench rootfs clean
+.PHONY: build demo test vmtest unit bench rootfs clean
 
 build:
 	go build -o $(BIN) ./cmd/glassbox
@@ -22,7 +24,12 @@ demo: build rootfs
 # Unit tests and the integration suite (real containers; needs root).
 test:
 	go vet ./...
-	go test -count=1 ./...
+	go test -count=1 -v ./... 2>&1 | hack/summarize.sh host
+
+# The same suites inside a VM booted from Debian 12's stock kernel (cgroup v2,
+# kprobes, fentry): see hack/vmtest.sh.
+vmtest:
+	hack/vmtest.sh
 
 unit:
 	go test -count=1 $$(go list ./... | grep -v /integration)

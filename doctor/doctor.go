@@ -1,7 +1,8 @@
 // Package doctor inspects what this kernel offers a container runtime and says,
 // for anything missing, what glassbox does instead. It reads /proc, /sys and
-// the filesystems mounted there, and loads one tiny BPF program to learn
-// whether fentry works (a kernel can have BTF and still refuse it).
+// the filesystems mounted there; where only trying tells the truth, it tries:
+// a veth pair and a bridge in a scratch network namespace, an empty BPF program
+// on a kprobe and on fentry (a kernel can have BTF and still refuse fentry).
 package doctor
 
 import (
@@ -10,11 +11,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
@@ -31,11 +36,9 @@ type Check struct {
 // Run performs every check, in the order of the stages that need them.
 func Run() []Check {
 	checks := namespaces()
-	checks = append(checks, cgroups(), overlay(), pivotRoot(),
-		module("veth", "veth", "container networking (a later stage) needs veth pairs"),
-		module("bridge", "bridge", "container networking (a later stage) needs a bridge"),
-		module("nftables", "nf_tables", "NAT and published ports need nftables"),
-		btf())
+	checks = append(checks, cgroups(), overlay(), pivotRoot())
+	checks = append(checks, network()...)
+	checks = append(checks, btf())
 	tracefs := tracingFS()
 	checks = append(checks, tracefs, kprobes(tracefs.OK), fentry(), tracepoints(tracefs.OK))
 	return checks
@@ -112,11 +115,52 @@ func pivotRoot() Check {
 	return Check{Name: "pivot_root", OK: true, Detail: "/ is " + fstype}
 }
 
-func module(name, mod, need string) Check {
-	if state := moduleState(mod); state != "" {
-		return Check{Name: name, OK: true, Detail: "module " + mod + " " + state}
+// network tries what container networking needs — a veth pair, a bridge,
+// nf_tables — in a throwaway network namespace: a kernel may have them built
+// in without any trace in /sys/module, so asking the kernel is the only sure way.
+func network() []Check {
+	type result struct{ veth, bridge, nft error }
+	done := make(chan result, 1)
+	go func() {
+		// This thread enters a new network namespace and is never unlocked, so
+		// Go ends the thread with the goroutine and the namespace goes with it;
+		// the host's network stack is never touched.
+		runtime.LockOSThread()
+		ns, err := netns.New() // unshare(CLONE_NEWNET) for this thread only
+		if err != nil {
+			done <- result{err, err, err}
+			return
+		}
+		defer ns.Close()
+		var r result
+		h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+		if err != nil {
+			done <- result{err, err, err}
+			return
+		}
+		defer h.Close()
+		r.veth = h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"})
+		r.bridge = h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "probebr0"}})
+		if c, err := nftables.New(nftables.WithNetNSFd(int(ns))); err != nil {
+			r.nft = err
+		} else {
+			_, r.nft = c.ListTables()
+			c.CloseLasting()
+		}
+		done <- r
+	}()
+	r := <-done
+	check := func(name string, err error, ok, need string) Check {
+		if err != nil {
+			return Check{Name: name, Detail: err.Error(), Action: need}
+		}
+		return Check{Name: name, OK: true, Detail: ok}
 	}
-	return Check{Name: name, Detail: "module " + mod + " not available", Action: need}
+	return []Check{
+		check("veth", r.veth, "created a veth pair in a scratch netns", "container networking needs veth pairs (CONFIG_VETH)"),
+		check("bridge", r.bridge, "created a bridge in a scratch netns", "container networking needs a bridge (CONFIG_BRIDGE)"),
+		check("nftables", r.nft, "listed nf_tables tables in a scratch netns", "NAT and published ports need nftables (CONFIG_NF_TABLES)"),
+	}
 }
 
 func btf() Check {
@@ -141,25 +185,45 @@ func tracingFS() Check {
 	return Check{Name: "tracefs", OK: true, Detail: TracingDir, Action: "was not mounted: glassbox mounted it"}
 }
 
+// kprobes attaches an empty BPF program to a kprobe on a kernel function.
 func kprobes(tracefs bool) Check {
-	if !tracefs {
-		return Check{Name: "kprobes", Detail: "unknown (no tracefs)"}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.Kprobe,
+		License:      "GPL",
+		Instructions: returnZero(),
+	})
+	if err == nil {
+		var l link.Link
+		l, err = link.Kprobe(probeTarget, prog, nil)
+		if err == nil {
+			l.Close()
+		}
+		prog.Close()
 	}
-	if _, err := os.Stat(filepath.Join(TracingDir, "kprobe_events")); err != nil {
-		return Check{Name: "kprobes", Detail: "not in this kernel (no kprobe_events; CONFIG_KPROBES off)",
+	if err != nil {
+		detail := err.Error()
+		if _, serr := os.Stat(filepath.Join(TracingDir, "kprobe_events")); tracefs && serr != nil {
+			detail = "not in this kernel (no kprobe_events: CONFIG_KPROBES is off)"
+		}
+		return Check{Name: "kprobes", Detail: detail,
 			Action: "kernel events come from tracepoints, which cannot see inside functions such as veth creation"}
 	}
-	return Check{Name: "kprobes", OK: true, Detail: filepath.Join(TracingDir, "kprobe_events")}
+	return Check{Name: "kprobes", OK: true, Detail: "a BPF kprobe on " + probeTarget + " attached"}
 }
+
+// probeTarget is a kernel function present on every kernel glassbox supports.
+const probeTarget = "do_unlinkat"
+
+func returnZero() asm.Instructions { return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()} }
 
 // fentry loads an empty program attached to the entry of a kernel function.
 func fentry() Check {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Type:         ebpf.Tracing,
 		AttachType:   ebpf.AttachTraceFEntry,
-		AttachTo:     "do_unlinkat",
+		AttachTo:     probeTarget,
 		License:      "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+		Instructions: returnZero(),
 	})
 	if err == nil {
 		var l link.Link
@@ -176,7 +240,7 @@ func fentry() Check {
 		}
 		return Check{Name: "fentry", Detail: msg, Action: "kernel events use kprobes or tracepoints instead"}
 	}
-	return Check{Name: "fentry", OK: true, Detail: "a BPF fentry program loaded and attached"}
+	return Check{Name: "fentry", OK: true, Detail: "a BPF fentry program on " + probeTarget + " attached"}
 }
 
 func tracepoints(tracefs bool) Check {

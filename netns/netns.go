@@ -12,6 +12,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Handle is a netlink connection to one network namespace.
@@ -26,7 +27,9 @@ func Open(pid int) (*Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open(/proc/%d/ns/net): %w", pid, err)
 	}
-	h, err := netlink.NewHandleAt(ns)
+	// Only rtnetlink: without a list the library also opens XFRM and netfilter
+	// sockets, which fail on kernels without those modules loaded.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("netlink socket in /proc/%d/ns/net: %w", pid, err)
