@@ -215,21 +215,6 @@ func killAll(dir string) {
 	}
 }
 
-// Procs lists the pids in the container's cgroup (its first directory).
-func (c *Cgroup) Procs() ([]int, error) {
-	data, err := os.ReadFile(filepath.Join(c.Dirs[0], "cgroup.procs"))
-	if err != nil {
-		return nil, err
-	}
-	var pids []int
-	for _, f := range strings.Fields(string(data)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids, nil
-}
-
 // WriteFile writes one cgroupfs control file; the kernel applies the value at write(2).
 func WriteFile(dir, file, value string) error {
 	p := filepath.Join(dir, file)

@@ -256,11 +256,11 @@ func createDevices(root string, extra []specs.LinuxDevice) error {
 			}
 		}
 	}
+	dev, err := mountns.ResolveInRoot(root, "/dev")
+	if err != nil {
+		return &Error{Call: "symlinks in /dev", Msg: err.Error()}
+	}
 	for _, l := range devSymlinks {
-		dev, err := mountns.ResolveInRoot(root, "/dev")
-		if err != nil {
-			return &Error{Call: "symlink " + l[1], Msg: err.Error()}
-		}
 		link := filepath.Join(dev, filepath.Base(l[1]))
 		if err := unix.Symlink(l[0], link); err != nil && !errors.Is(err, unix.EEXIST) {
 			return callError("symlink("+l[0]+", "+link+")", err, "")

@@ -24,9 +24,6 @@ type Options struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
-	// Before runs before each stage; an error aborts the run. The hook point for
-	// stepping, breakpoints and live progress.
-	Before func(*Stage) error
 	// After runs after each stage (or stage half) with its timing.
 	After func(Timing)
 }
@@ -70,12 +67,6 @@ func New(s *specs.Spec, opts Options) (*Run, error) {
 // failure everything that was done is undone and the state directory removed.
 func (r *Run) Start() error {
 	for _, st := range Pipeline {
-		if r.Opts.Before != nil {
-			if err := r.Opts.Before(st); err != nil {
-				r.fail()
-				return err
-			}
-		}
 		if err := r.interrupted(); err != nil {
 			r.fail()
 			return asStageError(st.Name, err)
