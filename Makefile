@@ -11,6 +11,7 @@ ROOTFS := rootfs
 
 build:
 	go build -o $(BIN) ./cmd/glassbox
+	go build -o $(BIN)-init ./cmd/glassbox-init
 
 $(ROOTFS)/bin/busybox:
 	hack/mkrootfs.sh $(ROOTFS)

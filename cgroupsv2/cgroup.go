@@ -63,6 +63,15 @@ func Detect() (Mode, error) {
 // Cgroup is one container's set of cgroup directories, one per hierarchy.
 type Cgroup struct {
 	Dirs []string
+	// Trace, when set, hears of every cgroupfs operation: the call ("mkdir",
+	// "write", "rmdir"), the path, the value written, when it began, its error.
+	Trace func(call, path, value string, start time.Time, err error)
+}
+
+func (c *Cgroup) trace(call, path, value string, start time.Time, err error) {
+	if c.Trace != nil {
+		c.Trace(call, path, value, start, err)
+	}
 }
 
 // Hierarchy is one mounted cgroup tree and glassbox's own place in it.
@@ -112,14 +121,14 @@ func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
 // files are copied down from the parent at each level glassbox creates.
 func (c *Cgroup) Create() error {
 	for _, dir := range c.Dirs {
-		if err := mkdirCgroup(dir); err != nil {
+		if err := c.mkdir(dir); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func mkdirCgroup(dir string) error {
+func (c *Cgroup) mkdir(dir string) error {
 	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(d); err == nil {
@@ -129,10 +138,16 @@ func mkdirCgroup(dir string) error {
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		d := missing[i]
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		start := time.Now()
+		err := os.Mkdir(d, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			err = nil // another container made the shared parent first
+		}
+		c.trace("mkdir", d, "", start, err)
+		if err != nil {
 			return fmt.Errorf("mkdir(%s): %w", d, unwrap(err))
 		}
-		if err := inheritCpuset(d); err != nil {
+		if err := c.inheritCpuset(d); err != nil {
 			return err
 		}
 	}
@@ -141,7 +156,7 @@ func mkdirCgroup(dir string) error {
 
 // inheritCpuset fills a new v1 cpuset cgroup from its parent. (On v2 an empty
 // cpuset.cpus means "use the parent's", so nothing must be copied there.)
-func inheritCpuset(dir string) error {
+func (c *Cgroup) inheritCpuset(dir string) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
 		return nil
@@ -155,7 +170,7 @@ func inheritCpuset(dir string) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(dir), f), err)
 		}
-		if err := WriteFile(dir, f, strings.TrimSpace(string(val))); err != nil {
+		if err := c.write(dir, f, strings.TrimSpace(string(val))); err != nil {
 			return err
 		}
 	}
@@ -165,7 +180,7 @@ func inheritCpuset(dir string) error {
 // Attach moves pid into the container's cgroup in every tree.
 func (c *Cgroup) Attach(pid int) error {
 	for _, dir := range c.Dirs {
-		if err := WriteFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+		if err := c.write(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}
 	}
@@ -179,7 +194,7 @@ func (c *Cgroup) Attach(pid int) error {
 func (c *Cgroup) Destroy() error {
 	var errs []error
 	for _, dir := range c.Dirs {
-		if err := removeCgroup(dir); err != nil {
+		if err := c.remove(dir); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -190,14 +205,17 @@ func (c *Cgroup) Destroy() error {
 	return errors.Join(errs...)
 }
 
-func removeCgroup(dir string) error {
-	deadline := time.Now().Add(2 * time.Second)
+func (c *Cgroup) remove(dir string) error {
+	start := time.Now()
+	deadline := start.Add(2 * time.Second)
 	for {
 		err := unix.Rmdir(dir)
 		if err == nil || errors.Is(err, unix.ENOENT) {
+			c.trace("rmdir", dir, "", start, nil)
 			return nil
 		}
 		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			c.trace("rmdir", dir, "", start, err)
 			return fmt.Errorf("rmdir(%s): %w", dir, err)
 		}
 		killAll(dir)
@@ -215,10 +233,13 @@ func killAll(dir string) {
 	}
 }
 
-// WriteFile writes one cgroupfs control file; the kernel applies the value at write(2).
-func WriteFile(dir, file, value string) error {
+// write writes one cgroupfs control file; the kernel applies the value at write(2).
+func (c *Cgroup) write(dir, file, value string) error {
 	p := filepath.Join(dir, file)
-	if err := os.WriteFile(p, []byte(value), 0); err != nil {
+	start := time.Now()
+	err := os.WriteFile(p, []byte(value), 0)
+	c.trace("write", p, value, start, err)
+	if err != nil {
 		return fmt.Errorf("write %s=%q: %w", p, value, unwrap(err))
 	}
 	return nil

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
+	"github.com/glassbox-dev/glassbox/stages"
 )
 
 // Check is one line of the report.
@@ -36,7 +37,7 @@ type Check struct {
 // Run performs every check, in the order of the stages that need them.
 func Run() []Check {
 	checks := namespaces()
-	checks = append(checks, cgroups(), overlay(), pivotRoot())
+	checks = append(checks, initProgram(), cgroups(), overlay(), pivotRoot())
 	checks = append(checks, network()...)
 	checks = append(checks, btf())
 	tracefs := tracingFS()
@@ -62,6 +63,15 @@ func namespaces() []Check {
 		out = append(out, c)
 	}
 	return out
+}
+
+func initProgram() Check {
+	path, argv := stages.InitProgram()
+	if argv[0] == "glassbox-init" {
+		return Check{Name: "container init", OK: true, Detail: path}
+	}
+	return Check{Name: "container init", OK: true, Detail: "glassbox re-executes itself (`glassbox init`)",
+		Action: "install glassbox-init beside glassbox (make build): containers start ~10 ms faster"}
 }
 
 func cgroups() Check {

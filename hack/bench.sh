@@ -16,7 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
 fi
 export PATH=$PATH:/usr/local/go/bin
-CGO_ENABLED=0 go build -o bin/glassbox ./cmd/glassbox
+make -s build
 
 work=$(mktemp -d /tmp/glassbox-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -78,6 +78,7 @@ trap 'exit 130' INT TERM
 t0=$(date +%s)
 mkdir -p "$work/tests"
 go build -o "$work/glassbox" ./cmd/glassbox
+go build -o "$work/glassbox-init" ./cmd/glassbox-init
 hack/mkrootfs.sh "$work/rootfs" >/dev/null
 : > "$work/packages"
 for pkg in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do
@@ -149,7 +150,7 @@ if [ ! -f "$initrd" ]; then
 	exec >>/vmtest/out 2>&1
 	echo "vm: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 	# The payload is copied off 9p: overlayfs wants a real filesystem below it.
-	cp /vmtest/glassbox /bin/glassbox && cp -a /vmtest/rootfs /tmp/rootfs
+	cp /vmtest/glassbox /vmtest/glassbox-init /bin/ && cp -a /vmtest/rootfs /tmp/rootfs
 	# GLASSBOX_VMTEST tells the tests this is the stock kernel: what most users
 	# have (kprobes, fentry, cgroup v2 controllers) must work here, not be skipped.
 	export GLASSBOX_BIN=/bin/glassbox GLASSBOX_TEST_ROOTFS=/tmp/rootfs GLASSBOX_VMTEST=1

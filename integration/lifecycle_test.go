@@ -410,6 +410,25 @@ func TestDoctor(t *testing.T) {
 	}
 }
 
+// Without glassbox-init beside it, glassbox re-executes itself as the init.
+func TestInitFallback(t *testing.T) {
+	e := newEnv(t)
+	alone := filepath.Join(t.TempDir(), "glassbox")
+	if err := exec.Command("cp", glassbox, alone).Run(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(alone, "doctor").Output()
+	if err != nil || !strings.Contains(string(out), "glassbox re-executes itself") {
+		t.Errorf("doctor should say the fallback is in use: %v\n%s", err, out)
+	}
+	cmd := exec.Command(alone, e.runArgs(nil, "sh", "-c", "echo $$")...)
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "1\n" {
+		t.Errorf("run with the fallback init: %v %q", err, out)
+	}
+	e.noState()
+}
+
 // The container's cgroup is where the mode says: /glassbox/<id> at the root of
 // a v2 tree, beneath glassbox's own cgroup in v1 trees; and its init is in it.
 func TestCgroupPlacement(t *testing.T) {

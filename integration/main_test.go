@@ -2,8 +2,9 @@
 // and checks what the container and the kernel show. Every test also checks
 // that nothing is left behind: mounts, cgroups and state directories.
 //
-// GLASSBOX_BIN and GLASSBOX_TEST_ROOTFS name a prebuilt binary and busybox
-// rootfs (the VM harness passes them); otherwise TestMain builds both.
+// GLASSBOX_BIN and GLASSBOX_TEST_ROOTFS name a prebuilt binary (with
+// glassbox-init beside it) and busybox rootfs (the VM harness passes them);
+// otherwise TestMain builds them.
 package integration
 
 import (
@@ -50,10 +51,12 @@ func setup(tmp string) error {
 	glassbox = os.Getenv("GLASSBOX_BIN")
 	if glassbox == "" {
 		glassbox = filepath.Join(tmp, "glassbox")
-		cmd := exec.Command("go", "build", "-o", glassbox, "./cmd/glassbox")
-		cmd.Dir, cmd.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v\n%s", err, out)
+		for _, c := range []string{"glassbox", "glassbox-init"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, c), "./cmd/"+c)
+			cmd.Dir, cmd.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("go build %s: %v\n%s", c, err, out)
+			}
 		}
 	}
 	rootfs = os.Getenv("GLASSBOX_TEST_ROOTFS")

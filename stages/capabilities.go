@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -58,7 +59,7 @@ func lastCap() int {
 
 // setCredentials switches to the container's user and capability sets. nil
 // capabilities leave them as they are (root's full set), as runc does.
-func setCredentials(u execUser, caps *specs.LinuxCapabilities) error {
+func (in *Init) setCredentials(u execUser, caps *specs.LinuxCapabilities) error {
 	last := lastCap()
 	var bounding, effective, permitted, inheritable, ambient capSet
 	if caps != nil {
@@ -77,18 +78,24 @@ func setCredentials(u execUser, caps *specs.LinuxCapabilities) error {
 			}
 		}
 		// Dropping from the bounding set needs CAP_SETPCAP, so it comes first.
+		start := time.Now()
 		for c := 0; c <= last; c++ {
 			if bounding&(1<<c) == 0 {
 				if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+					in.steps.record("prctl PR_CAPBSET_DROP", start, err)
 					return callError(fmt.Sprintf("prctl(PR_CAPBSET_DROP, %d)", c), err, "")
 				}
 			}
 		}
+		in.steps.record("prctl PR_CAPBSET_DROP (bounding set)", start, nil, "glassbox.caps.bounding", fmt.Sprintf("%#x", bounding))
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return callError("prctl(PR_SET_KEEPCAPS, 1)", err, "")
 	}
-	if err := setIDs(u); err != nil {
+	start := time.Now()
+	err := setIDs(u)
+	in.steps.record(fmt.Sprintf("setgroups %v, setresgid %d, setresuid %d", u.Groups, u.GID, u.UID), start, err)
+	if err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
@@ -102,7 +109,11 @@ func setCredentials(u execUser, caps *specs.LinuxCapabilities) error {
 		{Effective: uint32(effective), Permitted: uint32(permitted), Inheritable: uint32(inheritable)},
 		{Effective: uint32(effective >> 32), Permitted: uint32(permitted >> 32), Inheritable: uint32(inheritable >> 32)},
 	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
+	start = time.Now()
+	err = unix.Capset(&hdr, &data[0])
+	in.steps.record("capset", start, err, "glassbox.caps.effective", fmt.Sprintf("%#x", effective),
+		"glassbox.caps.permitted", fmt.Sprintf("%#x", permitted), "glassbox.caps.inheritable", fmt.Sprintf("%#x", inheritable))
+	if err != nil {
 		return callError(fmt.Sprintf("capset(effective=%#x, permitted=%#x, inheritable=%#x)", effective, permitted, inheritable), err,
 			"effective must be a subset of permitted")
 	}

@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -49,17 +50,26 @@ func execProgram(in *Init) error {
 	p := s.Process
 	if spec.HasNamespace(s, specs.UTSNamespace) {
 		if s.Hostname != "" {
-			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			start := time.Now()
+			err := unix.Sethostname([]byte(s.Hostname))
+			in.steps.record("sethostname "+s.Hostname, start, err)
+			if err != nil {
 				return callError("sethostname("+s.Hostname+")", err, "")
 			}
 		}
 		if s.Domainname != "" {
-			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+			start := time.Now()
+			err := unix.Setdomainname([]byte(s.Domainname))
+			in.steps.record("setdomainname "+s.Domainname, start, err)
+			if err != nil {
 				return callError("setdomainname("+s.Domainname+")", err, "")
 			}
 		}
 	}
+	start := time.Now()
 	user, err := resolveUser(p.User, s.Annotations[spec.UserAnnotation])
+	in.steps.record("resolve user", start, err, "process.owner", s.Annotations[spec.UserAnnotation],
+		"glassbox.uid", strconv.FormatUint(uint64(user.UID), 10), "glassbox.gid", strconv.FormatUint(uint64(user.GID), 10))
 	if err != nil {
 		return err
 	}
@@ -67,30 +77,41 @@ func execProgram(in *Init) error {
 	if !hasEnv(env, "HOME") {
 		env = append(env, "HOME="+user.Home)
 	}
-	if err := setRlimits(p.Rlimits); err != nil {
+	if err := in.setRlimits(p.Rlimits); err != nil {
 		return err
 	}
 	if p.OOMScoreAdj != nil {
 		v := strconv.Itoa(*p.OOMScoreAdj)
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+		start := time.Now()
+		err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0)
+		in.steps.record("write oom_score_adj="+v, start, err)
+		if err != nil {
 			return callError("write /proc/self/oom_score_adj="+v, err, "")
 		}
 	}
+	start = time.Now()
 	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
 		return callError("mkdir("+p.Cwd+")", err, "process.cwd / -w")
 	}
-	if err := unix.Chdir(p.Cwd); err != nil {
+	err = unix.Chdir(p.Cwd)
+	in.steps.record("chdir "+p.Cwd, start, err)
+	if err != nil {
 		return callError("chdir("+p.Cwd+")", err, "")
 	}
+	start = time.Now()
 	path, err := lookPath(p.Args[0], env)
+	in.steps.record("look up "+p.Args[0]+" in $PATH", start, err, "process.executable.path", path)
 	if err != nil {
 		return err
 	}
-	if err := setCredentials(user, p.Capabilities); err != nil {
+	if err := in.setCredentials(user, p.Capabilities); err != nil {
 		return err
 	}
 	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		start := time.Now()
+		err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		in.steps.record("prctl PR_SET_NO_NEW_PRIVS", start, err)
+		if err != nil {
 			return callError("prctl(PR_SET_NO_NEW_PRIVS)", err, "")
 		}
 	}
@@ -104,8 +125,16 @@ func execProgram(in *Init) error {
 		umask = int(*p.User.Umask)
 	}
 	unix.Umask(umask)
-	if err := closeOnExecFrom(3); err != nil {
+	start = time.Now()
+	err = closeOnExecFrom(3)
+	in.steps.record("close_range 3..~0 CLOSE_RANGE_CLOEXEC", start, err)
+	if err != nil {
 		return err
+	}
+	// The last word to the host: its steps. After a successful execve nothing
+	// of this program is left to say anything.
+	if err := in.beforeExecve(path); err != nil {
+		return fmt.Errorf("sync socket: %w", err)
 	}
 	err = unix.Exec(path, p.Args, env)
 	e := callError(fmt.Sprintf("execve(%s)", path), err, "")
@@ -183,13 +212,16 @@ var rlimits = map[string]int{
 	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
-func setRlimits(limits []specs.POSIXRlimit) error {
+func (in *Init) setRlimits(limits []specs.POSIXRlimit) error {
 	for _, l := range limits {
 		res, ok := rlimits[l.Type]
 		if !ok {
 			return &Error{Msg: fmt.Sprintf("process.rlimits: unknown type %q", l.Type)}
 		}
-		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+		start := time.Now()
+		err := unix.Setrlimit(res, &unix.Rlimit{Cur: l.Soft, Max: l.Hard})
+		in.steps.record(fmt.Sprintf("setrlimit %s %d/%d", l.Type, l.Soft, l.Hard), start, err)
+		if err != nil {
 			return callError(fmt.Sprintf("setrlimit(%s, %d, %d)", l.Type, l.Soft, l.Hard), err,
 				"a hard limit cannot be raised above glassbox's own (ulimit -H)")
 		}

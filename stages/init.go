@@ -15,6 +15,8 @@ import (
 type Init struct {
 	Spec   *specs.Spec
 	Rootfs string // host path of the overlay mount, until pivot_root makes it "/"
+	sock   *syncSocket
+	steps  steps // the current stage's steps
 }
 
 // InitMain is `glassbox init`. It never returns: the exec stage replaces it with
@@ -39,7 +41,11 @@ func InitMain() {
 		os.Exit(1)
 	}
 	cfg := m.Config
-	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs}
+	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, sock: sock}
+	var mismatch error
+	if cfg.Protocol != protocol {
+		mismatch = fmt.Errorf("the container's init speaks sync protocol %d, glassbox %d: they come from different builds; install them together (make build)", protocol, cfg.Protocol)
+	}
 	for {
 		m, err := sock.recv()
 		if err != nil {
@@ -48,6 +54,8 @@ func InitMain() {
 		st := ByName(m.Stage)
 		start := time.Now()
 		switch {
+		case mismatch != nil:
+			err = mismatch
 		case m.Kind != "run" || st == nil || st.Container == nil:
 			err = fmt.Errorf("sync socket: init cannot run %q %q", m.Kind, m.Stage)
 		case st.Host == nil:
@@ -56,7 +64,7 @@ func InitMain() {
 		if err == nil {
 			err = st.Container(in)
 		}
-		reply := message{Kind: "done", Stage: m.Stage, Start: start.UnixNano(), End: time.Now().UnixNano()}
+		reply := message{Kind: "done", Stage: m.Stage, Start: start.UnixNano(), End: time.Now().UnixNano(), Steps: in.steps.take()}
 		if err != nil {
 			reply.Kind, reply.Err = "failed", asStageError(m.Stage, err)
 		}
@@ -64,4 +72,12 @@ func InitMain() {
 			os.Exit(1)
 		}
 	}
+}
+
+// beforeExecve hands the exec stage's steps to the host, ending with the
+// execve step itself (the host writes its end: the EOF that a successful
+// execve causes).
+func (in *Init) beforeExecve(path string) error {
+	in.steps.record("execve "+path, time.Now(), nil, "process.executable.path", path)
+	return in.sock.send(message{Kind: "execve", Stage: "exec", Steps: in.steps.take()})
 }

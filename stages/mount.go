@@ -34,6 +34,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -55,46 +57,70 @@ func setupMounts(in *Init) error {
 	if err != nil {
 		return err
 	}
-	if err := mount("", "/", "", prop, ""); err != nil {
+	if err := in.mount("", "/", "", prop, ""); err != nil {
 		return err
 	}
-	if err := mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := in.mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
 	for _, m := range s.Mounts {
-		if err := mountOne(root, m); err != nil {
+		if err := in.mountOne(m); err != nil {
 			return err
 		}
 	}
-	if err := createDevices(root, s.Linux.Devices); err != nil {
+	if err := in.createDevices(s.Linux.Devices); err != nil {
 		return err
 	}
-	if err := pivotRoot(root); err != nil {
+	if err := in.pivotRoot(); err != nil {
 		return err
 	}
 	for _, p := range s.Linux.ReadonlyPaths {
-		if err := readonlyPath(p); err != nil {
+		if err := in.readonlyPath(p); err != nil {
 			return err
 		}
 	}
 	for _, p := range s.Linux.MaskedPaths {
-		if err := maskPath(p); err != nil {
+		if err := in.maskPath(p); err != nil {
 			return err
 		}
 	}
 	if s.Root.Readonly {
-		return remountBind("/", unix.MS_RDONLY)
+		return in.remountBind("/", unix.MS_RDONLY)
 	}
 	return nil
 }
 
-// mount is mount(2) with an error that shows the call as written.
-func mount(source, target, fstype string, flags uintptr, data string) error {
-	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+// mount is mount(2), recorded as a step, with an error that shows the call.
+func (in *Init) mount(source, target, fstype string, flags uintptr, data string) error {
+	start := time.Now()
+	err := unix.Mount(source, target, fstype, flags, data)
+	shown := in.containerPath(target)
+	var name string
+	switch {
+	case flags&unix.MS_REMOUNT != 0:
+		name = "remount " + shown
+	case flags&unix.MS_BIND != 0:
+		name = "bind " + in.containerPath(source) + " on " + shown
+	case fstype == "":
+		name = "propagation " + shown
+	default:
+		name = "mount " + fstype + " on " + shown
+	}
+	in.steps.record(name, start, err, "glassbox.mount.source", source, "glassbox.mount.target", target,
+		"glassbox.mount.fstype", fstype, "glassbox.mount.flags", mountns.FlagNames(flags), "glassbox.mount.data", data)
+	if err != nil {
 		call := fmt.Sprintf("mount(%q, %s, %q, %s, %q)", source, target, fstype, mountns.FlagNames(flags), data)
 		return callError(call, err, mountHint(err, source, fstype))
 	}
 	return nil
+}
+
+// containerPath shows a host path below the rootfs as the container will see it.
+func (in *Init) containerPath(p string) string {
+	if rel, ok := strings.CutPrefix(p, in.Rootfs); ok && (rel == "" || rel[0] == '/') {
+		return "/" + strings.TrimPrefix(rel, "/")
+	}
+	return p
 }
 
 func mountHint(err error, source, fstype string) string {
@@ -110,9 +136,10 @@ func mountHint(err error, source, fstype string) string {
 }
 
 // mountOne mounts one Spec mount below the rootfs.
-func mountOne(root string, m specs.Mount) error {
+func (in *Init) mountOne(m specs.Mount) error {
+	root := in.Rootfs
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
-		return mountCgroupfs(root, m)
+		return in.mountCgroupfs(m)
 	}
 	opts := mountns.ParseOptions(m.Options)
 	bind := m.Type == "bind" || opts.Flags&unix.MS_BIND != 0
@@ -131,20 +158,20 @@ func mountOne(root string, m specs.Mount) error {
 		return &Error{Call: "mount point " + m.Destination, Msg: err.Error()}
 	}
 	if bind {
-		if err := mount(m.Source, dest, "", opts.Flags&(unix.MS_BIND|unix.MS_REC)|unix.MS_BIND, ""); err != nil {
+		if err := in.mount(m.Source, dest, "", opts.Flags&(unix.MS_BIND|unix.MS_REC)|unix.MS_BIND, ""); err != nil {
 			return err
 		}
 		// A bind mount ignores every other flag: ro, nosuid… need a remount.
 		if extra := opts.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
-			if err := remountBind(dest, extra); err != nil {
+			if err := in.remountBind(dest, extra); err != nil {
 				return err
 			}
 		}
-	} else if err := mount(m.Source, dest, m.Type, opts.Flags, opts.Data); err != nil {
+	} else if err := in.mount(m.Source, dest, m.Type, opts.Flags, opts.Data); err != nil {
 		return err
 	}
 	if opts.Propagation != 0 {
-		return mount("", dest, "", opts.Propagation, "")
+		return in.mount("", dest, "", opts.Propagation, "")
 	}
 	return nil
 }
@@ -152,21 +179,21 @@ func mountOne(root string, m specs.Mount) error {
 // remountBind changes the flags of an existing mount. A bind remount replaces
 // the per-mount flags, so the ones in force (nosuid, nodev, noexec, atime
 // settings — statfs(2) reports them with the same bit values) are kept.
-func remountBind(path string, flags uintptr) error {
+func (in *Init) remountBind(path string, flags uintptr) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return callError("statfs("+path+")", err, "")
 	}
 	keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
 		unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_RDONLY)
-	return mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|keep|flags, "")
+	return in.mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|keep|flags, "")
 }
 
 // mountCgroupfs shows the container its own cgroup (the cgroup namespace makes
 // it the root). On v2 that is one cgroup2 mount; on v1 and hybrid hosts it is a
 // tmpfs holding one mount per hierarchy, as runc and Docker lay it out.
-func mountCgroupfs(root string, m specs.Mount) error {
-	dest, err := mountns.MkdirInRoot(root, m.Destination, mountns.Dir)
+func (in *Init) mountCgroupfs(m specs.Mount) error {
+	dest, err := mountns.MkdirInRoot(in.Rootfs, m.Destination, mountns.Dir)
 	if err != nil {
 		return &Error{Call: "mount point " + m.Destination, Msg: err.Error()}
 	}
@@ -176,13 +203,13 @@ func mountCgroupfs(root string, m specs.Mount) error {
 		return &Error{Msg: err.Error()}
 	}
 	if mode == cgroupsv2.Unified {
-		return mount("cgroup2", dest, "cgroup2", opts.Flags, "")
+		return in.mount("cgroup2", dest, "cgroup2", opts.Flags, "")
 	}
 	trees, err := cgroupsv2.Hierarchies()
 	if err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	if err := mount("tmpfs", dest, "tmpfs", opts.Flags&^unix.MS_RDONLY, "mode=755"); err != nil {
+	if err := in.mount("tmpfs", dest, "tmpfs", opts.Flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
 	}
 	for _, t := range trees {
@@ -194,12 +221,12 @@ func mountCgroupfs(root string, m specs.Mount) error {
 		if !t.V1 {
 			fstype, data = "cgroup2", ""
 		}
-		if err := mount(fstype, sub, fstype, opts.Flags, data); err != nil {
+		if err := in.mount(fstype, sub, fstype, opts.Flags, data); err != nil {
 			return err
 		}
 	}
 	if opts.Flags&unix.MS_RDONLY != 0 {
-		return mount("", dest, "", unix.MS_REMOUNT|opts.Flags, "mode=755")
+		return in.mount("", dest, "", unix.MS_REMOUNT|opts.Flags, "mode=755")
 	}
 	return nil
 }
@@ -222,7 +249,8 @@ var devSymlinks = [][2]string{
 	{"/proc/self/fd/2", "/dev/stderr"},
 }
 
-func createDevices(root string, extra []specs.LinuxDevice) error {
+func (in *Init) createDevices(extra []specs.LinuxDevice) error {
+	root := in.Rootfs
 	for _, d := range append(append([]specs.LinuxDevice(nil), defaultDevices...), extra...) {
 		dir, err := mountns.MkdirInRoot(root, filepath.Dir(d.Path), mountns.Dir)
 		if err != nil {
@@ -243,10 +271,12 @@ func createDevices(root string, extra []specs.LinuxDevice) error {
 		default:
 			return &Error{Call: "mknod " + d.Path, Msg: fmt.Sprintf("linux.devices: unknown type %q", d.Type)}
 		}
+		start := time.Now()
 		err = unix.Mknod(path, mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
 		if errors.Is(err, unix.EEXIST) {
 			continue
 		}
+		in.steps.record(fmt.Sprintf("mknod %s %d:%d", d.Path, d.Major, d.Minor), start, err, "glassbox.path", d.Path)
 		if err != nil {
 			return callError(fmt.Sprintf("mknod(%s, %#o, %d:%d)", path, mode, d.Major, d.Minor), err, "")
 		}
@@ -260,12 +290,15 @@ func createDevices(root string, extra []specs.LinuxDevice) error {
 	if err != nil {
 		return &Error{Call: "symlinks in /dev", Msg: err.Error()}
 	}
+	start := time.Now()
 	for _, l := range devSymlinks {
 		link := filepath.Join(dev, filepath.Base(l[1]))
 		if err := unix.Symlink(l[0], link); err != nil && !errors.Is(err, unix.EEXIST) {
+			in.steps.record("symlink "+l[1], start, err)
 			return callError("symlink("+l[0]+", "+link+")", err, "")
 		}
 	}
+	in.steps.record("symlink /dev/ptmx, fd, stdin, stdout, stderr", start, nil)
 	return nil
 }
 
@@ -276,22 +309,29 @@ func ptrOr(p *uint32, def uint32) uint32 {
 	return *p
 }
 
-// pivotRoot makes root the container's "/" and lets go of the host's tree.
-func pivotRoot(root string) error {
+// pivotRoot makes the rootfs the container's "/" and lets go of the host's tree.
+func (in *Init) pivotRoot() error {
+	root := in.Rootfs
 	if err := unix.Chdir(root); err != nil {
 		return callError("chdir("+root+")", err, "")
 	}
 	// pivot_root(".", ".") needs no directory for the old root inside the new one
 	// (which may be read-only): the old root is stacked on top of ".".
-	if err := unix.PivotRoot(".", "."); err != nil {
+	start := time.Now()
+	err := unix.PivotRoot(".", ".")
+	in.steps.record("pivot_root", start, err, "glassbox.mount.new_root", root)
+	if err != nil {
 		return callError(fmt.Sprintf("pivot_root(%s, %s)", root, root), err, pivotHint(err))
 	}
 	// Make the old root a slave before detaching it, so that even a Spec asking
 	// for shared propagation cannot carry this unmount to the host.
-	if err := mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+	if err := in.mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return err
 	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+	start = time.Now()
+	err = unix.Unmount(".", unix.MNT_DETACH)
+	in.steps.record("umount2 old root (MNT_DETACH)", start, err)
+	if err != nil {
 		return callError("umount2(old root, MNT_DETACH)", err, "")
 	}
 	if err := unix.Chdir("/"); err != nil {
@@ -308,19 +348,18 @@ func pivotHint(err error) string {
 }
 
 // readonlyPath bind-mounts p onto itself and remounts it read-only.
-func readonlyPath(p string) error {
-	err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, "")
-	if errors.Is(err, unix.ENOENT) {
+func (in *Init) readonlyPath(p string) error {
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 		return nil // not on this kernel
 	}
-	if err != nil {
-		return callError(fmt.Sprintf("mount(%s, %s, MS_BIND|MS_REC)", p, p), err, "")
+	if err := in.mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
 	}
-	return remountBind(p, unix.MS_RDONLY)
+	return in.remountBind(p, unix.MS_RDONLY)
 }
 
 // maskPath hides p: /dev/null over a file, an empty read-only tmpfs over a directory.
-func maskPath(p string) error {
+func (in *Init) maskPath(p string) error {
 	fi, err := os.Stat(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -329,7 +368,7 @@ func maskPath(p string) error {
 		return callError("stat("+p+")", err, "")
 	}
 	if fi.IsDir() {
-		return mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+		return in.mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
 	}
-	return mount("/dev/null", p, "", unix.MS_BIND, "")
+	return in.mount("/dev/null", p, "", unix.MS_BIND, "")
 }

@@ -14,6 +14,9 @@ package stages
 // Undo: nothing; the namespace dies with the container's last process.
 
 import (
+	"fmt"
+	"time"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/glassbox-dev/glassbox/netns"
@@ -31,12 +34,17 @@ func setupNetwork(r *Run) error {
 	if !spec.HasNamespace(r.Spec, specs.NetworkNamespace) {
 		return nil
 	}
+	start := time.Now()
 	h, err := netns.Open(r.Pid)
+	r.steps.record(fmt.Sprintf("netlink socket in /proc/%d/ns/net", r.Pid), start, err)
 	if err != nil {
 		return &Error{Msg: err.Error()}
 	}
 	defer h.Close()
-	if err := h.LoopbackUp(); err != nil {
+	start = time.Now()
+	err = h.LoopbackUp()
+	r.steps.record("RTM_NEWLINK lo up", start, err, "glassbox.netlink.link", "lo")
+	if err != nil {
 		return &Error{Msg: err.Error()}
 	}
 	return nil

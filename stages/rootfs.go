@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,12 +50,21 @@ func mountOverlay(r *Run) error {
 	}
 	upper, work, merged := r.Path("upper"), r.Path("work"), r.Path("rootfs")
 	for _, d := range []string{upper, work, merged} {
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		start := time.Now()
+		err := os.Mkdir(d, 0o755)
+		if errors.Is(err, os.ErrExist) {
+			err = nil
+		}
+		r.steps.record("mkdir "+filepath.Base(d), start, err, "glassbox.path", d)
+		if err != nil {
 			return callError("mkdir("+d+")", err, "")
 		}
 	}
 	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+	start := time.Now()
+	err = unix.Mount("overlay", merged, "overlay", 0, opts)
+	r.steps.record("mount overlay", start, err, "glassbox.mount.target", merged, "glassbox.mount.data", opts)
+	if err != nil {
 		return callError(fmt.Sprintf("mount(overlay, %s, %s)", merged, opts), err, overlayHint(err))
 	}
 	return nil
@@ -71,7 +82,13 @@ func overlayHint(err error) string {
 
 func unmountOverlay(r *Run) error {
 	merged := r.Path("rootfs")
-	if err := unix.Unmount(merged, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+	start := time.Now()
+	err := unix.Unmount(merged, unix.MNT_DETACH)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil // not mounted (any more)
+	}
+	r.steps.record("umount2 overlay", start, err, "glassbox.mount.target", merged)
+	if err != nil {
 		return callError("umount2("+merged+", MNT_DETACH)", err, "")
 	}
 	if err := os.Remove(merged); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -24,17 +24,18 @@ type Options struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
-	// After runs after each stage (or stage half) with its timing.
+	// After runs after each stage, and after teardown, with its timing and steps.
 	After func(Timing)
 }
 
-// Timing is one stage half as it ran, for traces and `--trace` output.
+// Timing is one stage as it ran — both halves, host and container — with its
+// steps, for the trace.
 type Timing struct {
 	Stage string
-	Side  string // "host" or "container"
 	Start time.Time
 	End   time.Time
 	Err   error
+	Steps []Step
 }
 
 // Run is one container being created, run and torn down, seen from the host.
@@ -48,6 +49,7 @@ type Run struct {
 	reaped  bool
 	sync    *syncSocket
 	started []*Stage // stages whose work has begun, in order: what undo reverses
+	steps   steps    // the current host-side stage half's steps
 
 	mu        sync.Mutex
 	execed    bool // the user's program is running: signals are forwarded to it
@@ -95,14 +97,18 @@ func (r *Run) Start() error {
 	return r.Save()
 }
 
-func (r *Run) runStage(st *Stage) error {
+func (r *Run) runStage(st *Stage) (err error) {
+	t := Timing{Stage: st.Name, Start: time.Now()}
+	defer func() {
+		t.End, t.Err = time.Now(), err
+		r.timed(t)
+	}()
 	if st.Host != nil {
 		if err := injectFailure(st.Name, os.Getenv("GLASSBOX_TEST_FAIL")); err != nil {
 			return err
 		}
-		start := time.Now()
 		err := st.Host(r)
-		r.timed(Timing{Stage: st.Name, Side: "host", Start: start, End: time.Now(), Err: err})
+		t.Steps = append(t.Steps, r.hostSteps()...)
 		if err != nil {
 			return err
 		}
@@ -110,27 +116,49 @@ func (r *Run) runStage(st *Stage) error {
 	if st.Container == nil {
 		return nil
 	}
-	sent := time.Now()
 	if err := r.sync.send(message{Kind: "run", Stage: st.Name}); err != nil {
 		return r.initDied(st, err)
 	}
 	m, err := r.sync.recv()
+	if err == nil && m.Kind == "execve" {
+		// The exec stage's steps, sent just before execve. EOF next means the
+		// execve succeeded and closed the init's end of the socket; the host
+		// times the call itself, from the init's last word to the EOF.
+		t.Steps = append(t.Steps, r.initSteps(m.Steps)...)
+		m, err = r.sync.recv()
+		if errors.Is(err, io.EOF) {
+			t.Steps[len(t.Steps)-1].End = time.Now().UnixNano()
+			return nil
+		}
+	}
 	switch {
-	case errors.Is(err, io.EOF) && st == Exec:
-		// execve succeeded and closed the init's end of the socket: the init
-		// cannot report its own end, so the host's clock times this one.
-		r.timed(Timing{Stage: st.Name, Side: "container", Start: sent, End: time.Now()})
-		return nil
 	case err != nil:
 		return r.initDied(st, err)
 	case m.Kind == "failed" && m.Err != nil:
-		r.timed(Timing{Stage: st.Name, Side: "container", Start: time.Unix(0, m.Start), End: time.Unix(0, m.End), Err: m.Err})
+		t.Steps = append(t.Steps, r.initSteps(m.Steps)...)
 		return m.Err
 	case m.Kind == "done" && m.Stage == st.Name:
-		r.timed(Timing{Stage: st.Name, Side: "container", Start: time.Unix(0, m.Start), End: time.Unix(0, m.End)})
+		t.Steps = append(t.Steps, r.initSteps(m.Steps)...)
 		return nil
 	}
 	return fmt.Errorf("sync socket: unexpected %q message for stage %s", m.Kind, st.Name)
+}
+
+// hostSteps takes the steps glassbox itself recorded, marked with its pid.
+func (r *Run) hostSteps() []Step {
+	out := r.steps.take()
+	for i := range out {
+		out[i].Pid = os.Getpid()
+	}
+	return out
+}
+
+// initSteps marks steps from the init with its pid as the host sees it.
+func (r *Run) initSteps(in []Step) []Step {
+	for i := range in {
+		in[i].Pid = r.Pid
+	}
+	return in
 }
 
 func (r *Run) timed(t Timing) {
@@ -226,7 +254,9 @@ func (r *Run) interrupted() error {
 // --rm the state directory goes too; otherwise the record (and the writable
 // layer) stay as an exited container for `glassbox rm`.
 func (r *Run) Teardown() error {
+	start := time.Now()
 	err := r.undo()
+	r.timed(Timing{Stage: "teardown", Start: start, End: time.Now(), Err: err, Steps: r.hostSteps()})
 	if r.Opts.Remove {
 		return errors.Join(err, r.Remove())
 	}

@@ -14,8 +14,9 @@ import (
 //
 //	host → init   {"kind":"config", ...}   once, right after clone
 //	host → init   {"kind":"run","stage":"mount"}
-//	init → host   {"kind":"done","stage":"mount","start":…,"end":…}
-//	init → host   {"kind":"failed","stage":"mount","error":{…}}
+//	init → host   {"kind":"done","stage":"mount","start":…,"end":…,"steps":[…]}
+//	init → host   {"kind":"failed","stage":"mount","error":{…},"steps":[…]}
+//	init → host   {"kind":"execve","stage":"exec","steps":[…]}   right before execve(2)
 //
 // The init's end is close-on-exec, so a successful execve(2) closes it and the
 // host reads EOF: that is how glassbox learns the user's program is running.
@@ -30,10 +31,16 @@ type message struct {
 	Start  int64       `json:"start,omitempty"` // unix nanoseconds, as seen by the init
 	End    int64       `json:"end,omitempty"`
 	Err    *Error      `json:"error,omitempty"`
+	Steps  []Step      `json:"steps,omitempty"`
 }
+
+// protocol is the sync socket's version. glassbox-init can come from another
+// build than glassbox; bump this whenever a message changes shape or meaning.
+const protocol = 1
 
 // InitConfig is what the init needs to know that is not in its namespaces already.
 type InitConfig struct {
+	Protocol int `json:"protocol"`
 	Spec   *specs.Spec `json:"spec"`
 	Rootfs string      `json:"rootfs"`         // host path of the mounted rootfs
 	Fail   string      `json:"fail,omitempty"` // GLASSBOX_TEST_FAIL, for failure-injection tests

@@ -16,12 +16,12 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
-	var bundle string
-	var remove, trace bool
+	var bundle, traceMode, otlpEndpoint string
+	var remove bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] (--rootfs DIR -- CMD [ARG...] | --bundle DIR)",
 		Short: "Create and run a container through the stages, in the foreground",
-		Example: `  glassbox run --rm --rootfs ./rootfs -- sh -c 'hostname; ps; ls /'
+		Example: `  glassbox run --rm --trace --rootfs ./rootfs -- sh -c 'hostname; ps; ls /'
   glassbox run --rm -e GREETING=hi -w /tmp -u nobody --rootfs ./rootfs -- env
   glassbox run --rm --bundle ./mybundle`,
 		Args: cobra.ArbitraryArgs,
@@ -50,10 +50,13 @@ func newRunCmd() *cobra.Command {
 			for _, w := range spec.Warnings(s) {
 				fmt.Fprintln(os.Stderr, "glassbox: warning:", w)
 			}
+			if traceMode != "" && traceMode != "true" && traceMode != "false" {
+				return fmt.Errorf("--trace=%s: expected true or false", traceMode)
+			}
 			return runContainer(s, stages.Options{
 				Root: stateRoot(cmd), ID: id, Remove: remove,
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-			}, trace)
+			}, traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint})
 		},
 	}
 	f := cmd.Flags()
@@ -70,7 +73,9 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs at /path[:options]")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
 	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
-	f.BoolVar(&trace, "trace", false, "print the stages' timeline after the run")
+	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root; --trace=false turns tracing off)")
+	f.Lookup("trace").NoOptDefVal = "true"
+	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
 	return cmd
 }
 
@@ -94,18 +99,30 @@ var forwardedSignals = []os.Signal{
 	unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
 }
 
-func runContainer(s *specs.Spec, opts stages.Options, trace bool) error {
-	var timeline []stages.Timing
-	if trace {
-		opts.After = func(t stages.Timing) { timeline = append(timeline, t) }
-	}
+type traceOptions struct {
+	off      bool   // --trace=false
+	show     bool   // --trace: print the waterfall at the end
+	endpoint string // --otlp-endpoint
+}
+
+func runContainer(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	// Catch signals before anything exists on the host: one that arrives while
 	// the state directory is being made waits in the channel, and aborts the run.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
+
+	var tr *runTrace
+	if !to.off {
+		var err error
+		if tr, err = startRunTrace(s, opts, to); err != nil {
+			return err
+		}
+		opts.After = tr.stage
+	}
 	r, err := stages.New(s, opts)
 	if err != nil {
+		tr.end(nil, err, 0)
 		return err
 	}
 	go func() {
@@ -114,17 +131,15 @@ func runContainer(s *specs.Spec, opts stages.Options, trace bool) error {
 		}
 	}()
 	if err := r.Start(); err != nil {
-		if trace {
-			printTimeline(os.Stderr, r.ID, timeline)
-		}
+		tr.end(r, err, 0)
 		return err
 	}
+	tr.started(r)
 	code := r.Wait()
+	tr.exited(code)
 	if err := r.Teardown(); err != nil {
 		fmt.Fprintf(os.Stderr, "glassbox: teardown of %s: %v (glassbox gc retries)\n", container.ShortID(r.ID), err)
 	}
-	if trace {
-		printTimeline(os.Stderr, r.ID, timeline)
-	}
+	tr.end(r, nil, code)
 	return exitCode(code)
 }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/attribute"
+	"golang.org/x/term"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/stages"
+	"github.com/glassbox-dev/glassbox/trace"
+)
+
+// processStart is when glassbox began, the start of the root span.
+var processStart = time.Now()
+
+func tracesDir(root string) string { return filepath.Join(root, "traces") }
+
+// runTrace connects one run to its trace. A nil *runTrace (--trace=false) does nothing.
+type runTrace struct {
+	sess    *trace.Session
+	show    bool
+	execEnd time.Time // when the user's program started
+	exitAt  time.Time
+}
+
+func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTrace, error) {
+	sess, err := trace.Start(trace.Config{
+		Dir: tracesDir(opts.Root), Name: "glassbox run", Endpoint: to.endpoint, Start: processStart,
+	},
+		attribute.String("container.id", opts.ID),
+		attribute.String("process.command_args", strings.Join(s.Process.Args, " ")),
+		attribute.String("glassbox.rootfs", s.Root.Path),
+	)
+	if err != nil {
+		return nil, err
+	}
+	// An instrumented program in the container continues this trace.
+	if !hasEnv(s.Process.Env, "TRACEPARENT") {
+		s.Process.Env = append(s.Process.Env, "TRACEPARENT="+sess.Traceparent())
+	}
+	return &runTrace{sess: sess, show: to.show}, nil
+}
+
+func hasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *runTrace) stage(st stages.Timing) {
+	if st.Stage == stages.Exec.Name && st.Err == nil {
+		t.execEnd = st.End
+	}
+	t.sess.Stage(st)
+}
+
+// started publishes the keys that tie kernel-side observations to this
+// container: the init's host pid, its namespace inodes, its cgroups.
+func (t *runTrace) started(r *stages.Run) {
+	if t == nil {
+		return
+	}
+	attrs := []attribute.KeyValue{attribute.Int("process.pid", r.Pid)}
+	for _, ns := range []string{"pid", "mnt", "net", "uts", "ipc", "cgroup"} {
+		var st syscall.Stat_t
+		if syscall.Stat(fmt.Sprintf("/proc/%d/ns/%s", r.Pid, ns), &st) == nil {
+			attrs = append(attrs, attribute.Int64("glassbox.ns."+ns+".inode", int64(st.Ino)))
+		}
+	}
+	if len(r.Cgroups) > 0 {
+		attrs = append(attrs, attribute.StringSlice("glassbox.cgroup.paths", r.Cgroups))
+		// The cgroup id BPF reports (bpf_get_current_cgroup_id) is the inode of
+		// the container's directory in the cgroup2 tree.
+		for _, dir := range r.Cgroups {
+			var fs syscall.Statfs_t
+			var st syscall.Stat_t
+			if syscall.Statfs(dir, &fs) == nil && fs.Type == 0x63677270 && syscall.Stat(dir, &st) == nil {
+				attrs = append(attrs, attribute.Int64("glassbox.cgroup.id", int64(st.Ino)), attribute.String("glassbox.cgroup.path", dir))
+			}
+		}
+	}
+	t.sess.SetAttributes(attrs...)
+}
+
+func (t *runTrace) exited(code int) {
+	if t == nil {
+		return
+	}
+	t.exitAt = time.Now()
+	t.sess.Span("container", t.execEnd, t.exitAt, nil, attribute.Int("process.exit.code", code))
+}
+
+// end closes the trace, reports an export problem, and prints the waterfall for --trace.
+func (t *runTrace) end(r *stages.Run, runErr error, code int) {
+	if t == nil {
+		return
+	}
+	var attrs []attribute.KeyValue
+	if runErr == nil {
+		attrs = append(attrs, attribute.Int("process.exit.code", code))
+	}
+	path, err := t.sess.End(runErr, attrs...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "glassbox: trace:", err)
+	}
+	if t.show && path != "" {
+		if f, err := trace.Load(path); err == nil {
+			trace.Waterfall(os.Stderr, f, term.IsTerminal(int(os.Stderr.Fd())))
+		}
+	}
+}
+
+func newTraceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trace",
+		Short: "List and show the traces of past runs (kept as OTLP JSON in <root>/traces)",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "ls",
+		Short: "List traces, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			all, err := trace.List(tracesDir(stateRoot(cmd)))
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "TRACE ID\tCONTAINER\tSTARTED\tDURATION\tRESULT")
+			for _, s := range all {
+				result := "exit " + s.Exit
+				if s.Error != "" {
+					result = s.Error
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.TraceID[:16], container.ShortID(s.Container),
+					s.Start.Format("2006-01-02 15:04:05"), strconv.FormatFloat(float64(s.Duration)/1e6, 'f', 2, 64)+" ms", result)
+			}
+			return w.Flush()
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show TRACE-OR-CONTAINER-ID",
+		Short: "Draw a trace as a waterfall of stages and steps",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := trace.Find(tracesDir(stateRoot(cmd)), args[0])
+			if err != nil {
+				return err
+			}
+			f, err := trace.Load(path)
+			if err != nil {
+				return err
+			}
+			trace.Waterfall(os.Stdout, f, term.IsTerminal(int(os.Stdout.Fd())))
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,203 @@
+package trace
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	oteltrace "go.opentelemetry.io/otel/trace"
+)
+
+// The local store keeps each trace as one OTLP JSON file — the JSON form of an
+// OTLP ExportTraceServiceRequest, which collectors accept and `otel-cli`,
+// Jaeger's importer and glassbox itself can read. It is written with these
+// few types rather than the protobuf stack, which a run does not need.
+
+// File is an OTLP JSON trace file.
+type File struct {
+	ResourceSpans []ResourceSpans `json:"resourceSpans"`
+}
+
+type ResourceSpans struct {
+	Resource   Resource     `json:"resource"`
+	ScopeSpans []ScopeSpans `json:"scopeSpans"`
+}
+
+type Resource struct {
+	Attributes []KeyValue `json:"attributes,omitempty"`
+}
+
+type ScopeSpans struct {
+	Scope Scope  `json:"scope"`
+	Spans []Span `json:"spans"`
+}
+
+type Scope struct {
+	Name string `json:"name"`
+}
+
+// Span is an OTLP span; ids are hex and times unix nanoseconds as strings, as
+// the OTLP JSON encoding prescribes.
+type Span struct {
+	TraceID      string     `json:"traceId"`
+	SpanID       string     `json:"spanId"`
+	ParentSpanID string     `json:"parentSpanId,omitempty"`
+	Name         string     `json:"name"`
+	Kind         int        `json:"kind"`
+	Start        string     `json:"startTimeUnixNano"`
+	End          string     `json:"endTimeUnixNano"`
+	Attributes   []KeyValue `json:"attributes,omitempty"`
+	Events       []Event    `json:"events,omitempty"`
+	Status       *Status    `json:"status,omitempty"`
+}
+
+type Event struct {
+	Time       string     `json:"timeUnixNano"`
+	Name       string     `json:"name"`
+	Attributes []KeyValue `json:"attributes,omitempty"`
+}
+
+// Status codes: 1 ok, 2 error.
+type Status struct {
+	Code    int    `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+type KeyValue struct {
+	Key   string   `json:"key"`
+	Value AnyValue `json:"value"`
+}
+
+type AnyValue struct {
+	String *string  `json:"stringValue,omitempty"`
+	Int    *string  `json:"intValue,omitempty"`
+	Bool   *bool    `json:"boolValue,omitempty"`
+	Double *float64 `json:"doubleValue,omitempty"`
+}
+
+// Text renders any value as a person reads it.
+func (v AnyValue) Text() string {
+	switch {
+	case v.String != nil:
+		return *v.String
+	case v.Int != nil:
+		return *v.Int
+	case v.Bool != nil:
+		return strconv.FormatBool(*v.Bool)
+	case v.Double != nil:
+		return strconv.FormatFloat(*v.Double, 'g', -1, 64)
+	}
+	return ""
+}
+
+// fileExporter collects the spans of one command and writes them to
+// <dir>/<trace id>.json when the provider shuts down.
+type fileExporter struct {
+	dir   string
+	mu    sync.Mutex
+	res   Resource
+	spans []Span
+	path  string
+	err   error
+}
+
+func (f *fileExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range spans {
+		if f.res.Attributes == nil {
+			f.res.Attributes = keyValues(s.Resource().Attributes())
+		}
+		f.spans = append(f.spans, fromSDK(s))
+	}
+	return nil
+}
+
+func (f *fileExporter) Shutdown(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.spans) == 0 {
+		return nil
+	}
+	file := File{ResourceSpans: []ResourceSpans{{
+		Resource:   f.res,
+		ScopeSpans: []ScopeSpans{{Scope: Scope{Name: "glassbox"}, Spans: f.spans}},
+	}}}
+	data, err := json.Marshal(file)
+	if err != nil {
+		f.err = err
+		return err
+	}
+	f.path = filepath.Join(f.dir, f.spans[0].TraceID+".json")
+	tmp := f.path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		f.err = fmt.Errorf("trace store: %w", err)
+		return f.err
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		f.err = fmt.Errorf("trace store: %w", err)
+	}
+	return f.err
+}
+
+func fromSDK(s sdktrace.ReadOnlySpan) Span {
+	sp := Span{
+		TraceID: s.SpanContext().TraceID().String(),
+		SpanID:  s.SpanContext().SpanID().String(),
+		Name:    s.Name(),
+		Kind:    kind(s.SpanKind()),
+		Start:   strconv.FormatInt(s.StartTime().UnixNano(), 10),
+		End:     strconv.FormatInt(s.EndTime().UnixNano(), 10),
+	}
+	if p := s.Parent(); p.IsValid() {
+		sp.ParentSpanID = p.SpanID().String()
+	}
+	sp.Attributes = keyValues(s.Attributes())
+	for _, e := range s.Events() {
+		sp.Events = append(sp.Events, Event{Time: strconv.FormatInt(e.Time.UnixNano(), 10), Name: e.Name, Attributes: keyValues(e.Attributes)})
+	}
+	switch s.Status().Code {
+	case codes.Error:
+		sp.Status = &Status{Code: 2, Message: s.Status().Description}
+	case codes.Ok:
+		sp.Status = &Status{Code: 1}
+	}
+	return sp
+}
+
+func kind(k oteltrace.SpanKind) int {
+	if k == oteltrace.SpanKindUnspecified {
+		return int(oteltrace.SpanKindInternal)
+	}
+	return int(k)
+}
+
+func keyValues(attrs []attribute.KeyValue) []KeyValue {
+	out := make([]KeyValue, 0, len(attrs))
+	for _, a := range attrs {
+		var v AnyValue
+		switch a.Value.Type() {
+		case attribute.BOOL:
+			b := a.Value.AsBool()
+			v.Bool = &b
+		case attribute.INT64:
+			i := strconv.FormatInt(a.Value.AsInt64(), 10)
+			v.Int = &i
+		case attribute.FLOAT64:
+			f := a.Value.AsFloat64()
+			v.Double = &f
+		default:
+			str := a.Value.Emit()
+			v.String = &str
+		}
+		out = append(out, KeyValue{Key: string(a.Key), Value: v})
+	}
+	return out
+}

@@ -1,0 +1,214 @@
+// Package trace makes every glassbox command an OpenTelemetry trace: a root span
+// for the command, a span per stage, a child span per step (each mount, each
+// cgroup file, each netlink request) with the timestamps the process that did
+// it measured. Every trace is written to the state root as OTLP JSON; when the
+// standard OTEL_* variables (or --otlp-endpoint) name a collector, it is sent
+// there too, over OTLP/HTTP or OTLP/gRPC.
+package trace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	oteltrace "go.opentelemetry.io/otel/trace"
+
+	"github.com/glassbox-dev/glassbox/stages"
+)
+
+// Config says where a command's trace goes.
+type Config struct {
+	Dir      string // where the OTLP JSON file is written (<state root>/traces)
+	Name     string // root span name, e.g. "glassbox run"
+	Endpoint string // --otlp-endpoint; otherwise the OTEL_EXPORTER_OTLP_* variables
+	Start    time.Time
+}
+
+// Session is one command's trace.
+type Session struct {
+	tp     *sdktrace.TracerProvider
+	tracer oteltrace.Tracer
+	store  *fileExporter
+	ctx    context.Context // carries the root span
+	root   oteltrace.Span
+	remote string // where OTLP export goes, "" if nowhere
+}
+
+// Start begins the trace. A TRACEPARENT in glassbox's own environment (set by
+// an instrumented caller, such as containerd or a CI system) becomes the parent.
+func Start(cfg Config, attrs ...attribute.KeyValue) (*Session, error) {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("trace store: %w", err)
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName(serviceName())))
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{store: &fileExporter{dir: cfg.Dir}}
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSyncer(s.store),
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+	}
+	remote, endpoint, err := otlpExporter(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if remote != nil {
+		opts = append(opts, sdktrace.WithBatcher(remote))
+		s.remote = endpoint
+	}
+	s.tp = sdktrace.NewTracerProvider(opts...)
+	s.tracer = s.tp.Tracer("glassbox")
+	parent := propagation.TraceContext{}.Extract(context.Background(), envCarrier{})
+	s.ctx, s.root = s.tracer.Start(parent, cfg.Name, oteltrace.WithTimestamp(cfg.Start), oteltrace.WithAttributes(attrs...))
+	return s, nil
+}
+
+func serviceName() string {
+	if n := os.Getenv("OTEL_SERVICE_NAME"); n != "" {
+		return n
+	}
+	return "glassbox"
+}
+
+// otlpExporter returns an OTLP exporter when an endpoint is configured:
+// --otlp-endpoint, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT,
+// or OTEL_TRACES_EXPORTER=otlp (the SDK's default localhost endpoint). The
+// protocol comes from OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL: grpc or
+// http/protobuf (the default). OTEL_TRACES_EXPORTER=none turns export off.
+func otlpExporter(flagEndpoint string) (sdktrace.SpanExporter, string, error) {
+	kind := os.Getenv("OTEL_TRACES_EXPORTER")
+	endpoint := firstEnv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+	if flagEndpoint != "" {
+		endpoint = flagEndpoint
+	}
+	if kind == "none" || (endpoint == "" && kind != "otlp") {
+		return nil, "", nil
+	}
+	protocol := firstEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+	ctx := context.Background()
+	var exp sdktrace.SpanExporter
+	var err error
+	switch protocol {
+	case "grpc":
+		var opts []otlptracegrpc.Option
+		if flagEndpoint != "" {
+			opts = append(opts, otlptracegrpc.WithEndpointURL(flagEndpoint))
+		}
+		exp, err = otlptracegrpc.New(ctx, opts...)
+	case "", "http/protobuf":
+		var opts []otlptracehttp.Option
+		if flagEndpoint != "" {
+			opts = append(opts, otlptracehttp.WithEndpointURL(flagEndpoint))
+		}
+		exp, err = otlptracehttp.New(ctx, opts...)
+	default:
+		return nil, "", fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=%s: glassbox exports over grpc or http/protobuf", protocol)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("OTLP exporter: %w", err)
+	}
+	if endpoint == "" {
+		endpoint = "the OTLP default endpoint"
+	}
+	return exp, protocol + " " + endpoint, nil
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// envCarrier reads the W3C trace context from the environment (TRACEPARENT,
+// TRACESTATE), the convention for passing it to a child process.
+type envCarrier struct{}
+
+func (envCarrier) Get(key string) string { return os.Getenv(strings.ToUpper(key)) }
+func (envCarrier) Set(string, string)    {}
+func (envCarrier) Keys() []string        { return []string{"traceparent", "tracestate"} }
+
+// TraceID is the trace's id, as hex.
+func (s *Session) TraceID() string { return s.root.SpanContext().TraceID().String() }
+
+// Traceparent is the W3C traceparent of the root span, for the container's
+// environment: an instrumented program inside continues this trace.
+func (s *Session) Traceparent() string {
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(s.ctx, c)
+	return c["traceparent"]
+}
+
+// SetAttributes adds attributes to the root span (the container id, say, once known).
+func (s *Session) SetAttributes(attrs ...attribute.KeyValue) { s.root.SetAttributes(attrs...) }
+
+// Stage records a finished stage: a span for it and one per step beneath.
+func (s *Session) Stage(t stages.Timing) {
+	ctx, span := s.tracer.Start(s.ctx, t.Stage, oteltrace.WithTimestamp(t.Start),
+		oteltrace.WithAttributes(attribute.String("glassbox.stage", t.Stage)))
+	for _, st := range t.Steps {
+		attrs := []attribute.KeyValue{attribute.Int("process.pid", st.Pid)}
+		for k, v := range st.Attrs {
+			attrs = append(attrs, attribute.String(k, v))
+		}
+		_, child := s.tracer.Start(ctx, st.Name, oteltrace.WithTimestamp(time.Unix(0, st.Start)), oteltrace.WithAttributes(attrs...))
+		if st.Err != "" {
+			child.SetStatus(codes.Error, st.Err)
+		}
+		child.End(oteltrace.WithTimestamp(time.Unix(0, st.End)))
+	}
+	endSpan(span, t.Err, t.End)
+}
+
+// Span records an interval that is not a stage, such as the program's run.
+func (s *Session) Span(name string, start, end time.Time, err error, attrs ...attribute.KeyValue) {
+	_, span := s.tracer.Start(s.ctx, name, oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
+	endSpan(span, err, end)
+}
+
+func endSpan(span oteltrace.Span, err error, end time.Time) {
+	if err != nil {
+		span.RecordError(err, oteltrace.WithTimestamp(end))
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End(oteltrace.WithTimestamp(end))
+}
+
+// End ends the root span and delivers the trace: the OTLP JSON file is
+// written, and the OTLP export (if any) flushed, within a few seconds. It
+// returns the file's path.
+func (s *Session) End(err error, attrs ...attribute.KeyValue) (string, error) {
+	s.root.SetAttributes(attrs...)
+	endSpan(s.root, err, time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout())
+	defer cancel()
+	shutdownErr := s.tp.Shutdown(ctx)
+	if shutdownErr != nil && s.remote != "" {
+		shutdownErr = fmt.Errorf("OTLP export to %s: %w", s.remote, shutdownErr)
+	}
+	return s.store.path, errors.Join(s.store.err, shutdownErr)
+}
+
+// exportTimeout honours OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), default 10 s.
+func exportTimeout() time.Duration {
+	if ms, err := strconv.Atoi(firstEnv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 10 * time.Second
+}

@@ -1,0 +1,202 @@
+package trace
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Load reads an OTLP JSON trace file.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f File
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &f, nil
+}
+
+// Spans returns every span in the file.
+func (f *File) Spans() []Span {
+	var out []Span
+	for _, rs := range f.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			out = append(out, ss.Spans...)
+		}
+	}
+	return out
+}
+
+// Root is the span whose parent is not in the file: the command's span.
+func (f *File) Root() (Span, bool) {
+	spans := f.Spans()
+	ids := map[string]bool{}
+	for _, s := range spans {
+		ids[s.SpanID] = true
+	}
+	for _, s := range spans {
+		if !ids[s.ParentSpanID] {
+			return s, true
+		}
+	}
+	return Span{}, false
+}
+
+// Attr returns a span attribute's text, "" if absent.
+func (s Span) Attr(key string) string {
+	for _, kv := range s.Attributes {
+		if kv.Key == key {
+			return kv.Value.Text()
+		}
+	}
+	return ""
+}
+
+// StartTime and EndTime decode the OTLP timestamps.
+func (s Span) StartTime() time.Time { return unixNano(s.Start) }
+func (s Span) EndTime() time.Time   { return unixNano(s.End) }
+
+// Duration is how long the span lasted.
+func (s Span) Duration() time.Duration { return s.EndTime().Sub(s.StartTime()) }
+
+func unixNano(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return time.Unix(0, n)
+}
+
+// Summary is one line of `glassbox trace ls`.
+type Summary struct {
+	TraceID   string
+	Path      string
+	Name      string
+	Start     time.Time
+	Duration  time.Duration
+	Container string
+	Exit      string
+	Error     string
+}
+
+// List summarises every trace in dir, newest first.
+func List(dir string) ([]Summary, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Summary
+	for _, p := range paths {
+		f, err := Load(p)
+		if err != nil {
+			continue
+		}
+		root, ok := f.Root()
+		if !ok {
+			continue
+		}
+		sum := Summary{TraceID: root.TraceID, Path: p, Name: root.Name, Start: root.StartTime(),
+			Duration: root.Duration(), Container: root.Attr("container.id"), Exit: root.Attr("process.exit.code")}
+		if root.Status != nil && root.Status.Code == 2 {
+			sum.Error = root.Status.Message
+		}
+		out = append(out, sum)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
+	return out, nil
+}
+
+// Find resolves a trace id or container id prefix to a trace file; with
+// several traces for one container, the newest wins.
+func Find(dir, prefix string) (string, error) {
+	all, err := List(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range all {
+		if strings.HasPrefix(s.TraceID, prefix) || strings.HasPrefix(s.Container, prefix) {
+			return s.Path, nil
+		}
+	}
+	return "", fmt.Errorf("no trace for %q in %s (glassbox trace ls lists them)", prefix, dir)
+}
+
+// ANSI colours for a terminal.
+const (
+	reset = "\x1b[0m"
+	bold  = "\x1b[1m"
+	dim   = "\x1b[2m"
+	red   = "\x1b[31m"
+	cyan  = "\x1b[36m"
+)
+
+// Waterfall draws the trace: one line per span, indented under its parent,
+// with a bar on the root span's time axis and its duration.
+func Waterfall(w io.Writer, f *File, color bool) {
+	root, ok := f.Root()
+	if !ok {
+		fmt.Fprintln(w, "empty trace")
+		return
+	}
+	children := map[string][]Span{}
+	for _, s := range f.Spans() {
+		children[s.ParentSpanID] = append(children[s.ParentSpanID], s)
+	}
+	for _, list := range children {
+		sort.SliceStable(list, func(i, j int) bool { return list[i].StartTime().Before(list[j].StartTime()) })
+	}
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + reset
+	}
+	header := fmt.Sprintf("trace %s · %s", root.TraceID[:16], root.Name)
+	if id := root.Attr("container.id"); id != "" {
+		header += " · container " + id[:min(12, len(id))]
+	}
+	header += " · " + ms(root.Duration())
+	if code := root.Attr("process.exit.code"); code != "" {
+		header += " · exit " + code
+	}
+	fmt.Fprintln(w, paint(bold, header))
+	if args := root.Attr("process.command_args"); args != "" {
+		fmt.Fprintln(w, paint(dim, "  "+args))
+	}
+	t0, total := root.StartTime(), root.Duration()
+	const width = 36
+	var draw func(s Span, depth int)
+	draw = func(s Span, depth int) {
+		from := int(float64(s.StartTime().Sub(t0)) / float64(max(total, 1)) * width)
+		n := max(1, int(float64(s.Duration())/float64(max(total, 1))*width))
+		from = min(max(from, 0), width-1)
+		n = min(n, width-from)
+		bar := strings.Repeat(" ", from) + strings.Repeat("█", n) + strings.Repeat(" ", width-from-n)
+		name := strings.Repeat("  ", depth) + s.Name
+		if len(name) > 52 {
+			name = name[:51] + "…"
+		}
+		line := fmt.Sprintf("%-52s |%s| %9s", name, bar, ms(s.Duration()))
+		switch {
+		case s.Status != nil && s.Status.Code == 2:
+			line = paint(red, line+"  ✗ "+s.Status.Message)
+		case depth == 1:
+			line = paint(cyan, line)
+		case depth > 1:
+			line = paint(dim, line)
+		}
+		fmt.Fprintln(w, line)
+		for _, c := range children[s.SpanID] {
+			draw(c, depth+1)
+		}
+	}
+	draw(root, 0)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
