@@ -12,7 +12,7 @@ import (
 type Step struct {
 	Name  string            `json:"name"`
 	Pid   int               `json:"pid,omitempty"` // host pid of the process that did it (filled in by the host)
-	Start int64             `json:"start"` // unix nanoseconds
+	Start int64             `json:"start"`         // unix nanoseconds
 	End   int64             `json:"end"`
 	Attrs map[string]string `json:"attrs,omitempty"`
 	Err   string            `json:"error,omitempty"`

@@ -40,10 +40,10 @@ const protocol = 1
 
 // InitConfig is what the init needs to know that is not in its namespaces already.
 type InitConfig struct {
-	Protocol int `json:"protocol"`
-	Spec   *specs.Spec `json:"spec"`
-	Rootfs string      `json:"rootfs"`         // host path of the mounted rootfs
-	Fail   string      `json:"fail,omitempty"` // GLASSBOX_TEST_FAIL, for failure-injection tests
+	Protocol int         `json:"protocol"`
+	Spec     *specs.Spec `json:"spec"`
+	Rootfs   string      `json:"rootfs"`         // host path of the mounted rootfs
+	Fail     string      `json:"fail,omitempty"` // GLASSBOX_TEST_FAIL, for failure-injection tests
 }
 
 type syncSocket struct {
