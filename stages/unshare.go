@@ -87,7 +87,7 @@ func cloneInit(r *Run) error {
 		r.steps.record("clone "+cloneFlagNames(flags), start, err)
 		return callError("clone("+cloneFlagNames(flags)+")", err, cloneHint(err))
 	}
-	kv := []string{"process.pid", strconv.Itoa(proc.Pid), "process.executable.path", path}
+	kv := []string{"glassbox.init.pid", strconv.Itoa(proc.Pid), "process.executable.path", path}
 	for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net"} {
 		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", proc.Pid, ns)); err == nil {
 			kv = append(kv, "glassbox.ns."+ns, link)

@@ -13,8 +13,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -44,6 +46,9 @@ type Session struct {
 	ctx    context.Context // carries the root span
 	root   oteltrace.Span
 	remote string // where OTLP export goes, "" if nowhere
+
+	mu        sync.Mutex
+	exportErr error // the first OTLP export failure the SDK reported
 }
 
 // Start begins the trace. A TRACEPARENT in glassbox's own environment (set by
@@ -69,6 +74,15 @@ func Start(cfg Config, attrs ...attribute.KeyValue) (*Session, error) {
 	if remote != nil {
 		opts = append(opts, sdktrace.WithBatcher(remote))
 		s.remote = endpoint
+		// The SDK reports export failures to a global handler (a log line by
+		// default); keep the first, for End to report in one line.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			s.mu.Lock()
+			if s.exportErr == nil {
+				s.exportErr = err
+			}
+			s.mu.Unlock()
+		}))
 	}
 	s.tp = sdktrace.NewTracerProvider(opts...)
 	s.tracer = s.tp.Tracer("glassbox")
@@ -91,10 +105,13 @@ func serviceName() string {
 // http/protobuf (the default). OTEL_TRACES_EXPORTER=none turns export off.
 func otlpExporter(flagEndpoint string) (sdktrace.SpanExporter, string, error) {
 	kind := os.Getenv("OTEL_TRACES_EXPORTER")
-	endpoint := firstEnv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 	if flagEndpoint != "" {
-		endpoint = flagEndpoint
+		// --otlp-endpoint means what OTEL_EXPORTER_OTLP_ENDPOINT means (a base
+		// URL; /v1/traces is appended for HTTP), so it is handed over as that.
+		os.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", flagEndpoint)
+		os.Unsetenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 	}
+	endpoint := firstEnv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 	if kind == "none" || (endpoint == "" && kind != "otlp") {
 		return nil, "", nil
 	}
@@ -104,17 +121,9 @@ func otlpExporter(flagEndpoint string) (sdktrace.SpanExporter, string, error) {
 	var err error
 	switch protocol {
 	case "grpc":
-		var opts []otlptracegrpc.Option
-		if flagEndpoint != "" {
-			opts = append(opts, otlptracegrpc.WithEndpointURL(flagEndpoint))
-		}
-		exp, err = otlptracegrpc.New(ctx, opts...)
+		exp, err = otlptracegrpc.New(ctx)
 	case "", "http/protobuf":
-		var opts []otlptracehttp.Option
-		if flagEndpoint != "" {
-			opts = append(opts, otlptracehttp.WithEndpointURL(flagEndpoint))
-		}
-		exp, err = otlptracehttp.New(ctx, opts...)
+		exp, err = otlptracehttp.New(ctx)
 	default:
 		return nil, "", fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=%s: glassbox exports over grpc or http/protobuf", protocol)
 	}
@@ -123,6 +132,9 @@ func otlpExporter(flagEndpoint string) (sdktrace.SpanExporter, string, error) {
 	}
 	if endpoint == "" {
 		endpoint = "the OTLP default endpoint"
+	}
+	if protocol == "" {
+		protocol = "http/protobuf"
 	}
 	return exp, protocol + " " + endpoint, nil
 }
@@ -199,8 +211,13 @@ func (s *Session) End(err error, attrs ...attribute.KeyValue) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout())
 	defer cancel()
 	shutdownErr := s.tp.Shutdown(ctx)
+	s.mu.Lock()
+	if shutdownErr == nil {
+		shutdownErr = s.exportErr
+	}
+	s.mu.Unlock()
 	if shutdownErr != nil && s.remote != "" {
-		shutdownErr = fmt.Errorf("OTLP export to %s: %w", s.remote, shutdownErr)
+		shutdownErr = fmt.Errorf("OTLP export to %s failed (the trace is kept in %s): %w", s.remote, s.store.dir, shutdownErr)
 	}
 	return s.store.path, errors.Join(s.store.err, shutdownErr)
 }

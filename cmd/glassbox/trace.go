@@ -27,10 +27,10 @@ func tracesDir(root string) string { return filepath.Join(root, "traces") }
 
 // runTrace connects one run to its trace. A nil *runTrace (--trace=false) does nothing.
 type runTrace struct {
-	sess    *trace.Session
-	show    bool
-	execEnd time.Time // when the user's program started
-	exitAt  time.Time
+	sess       *trace.Session
+	show       bool
+	execEnd    time.Time         // when the user's program started
+	namespaces map[string]string // "pid" -> "4026532190", as the steps observed them
 }
 
 func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTrace, error) {
@@ -48,7 +48,7 @@ func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTra
 	if !hasEnv(s.Process.Env, "TRACEPARENT") {
 		s.Process.Env = append(s.Process.Env, "TRACEPARENT="+sess.Traceparent())
 	}
-	return &runTrace{sess: sess, show: to.show}, nil
+	return &runTrace{sess: sess, show: to.show, namespaces: map[string]string{}}, nil
 }
 
 func hasEnv(env []string, name string) bool {
@@ -64,6 +64,17 @@ func (t *runTrace) stage(st stages.Timing) {
 	if st.Stage == stages.Exec.Name && st.Err == nil {
 		t.execEnd = st.End
 	}
+	// The clone and unshare steps saw the namespaces while the init was
+	// certainly alive: "glassbox.ns.net" = "net:[4026532190]".
+	for _, step := range st.Steps {
+		for k, v := range step.Attrs {
+			if ns, ok := strings.CutPrefix(k, "glassbox.ns."); ok {
+				if _, inode, ok := strings.Cut(strings.TrimSuffix(v, "]"), ":["); ok {
+					t.namespaces[ns] = inode
+				}
+			}
+		}
+	}
 	t.sess.Stage(st)
 }
 
@@ -74,10 +85,9 @@ func (t *runTrace) started(r *stages.Run) {
 		return
 	}
 	attrs := []attribute.KeyValue{attribute.Int("process.pid", r.Pid)}
-	for _, ns := range []string{"pid", "mnt", "net", "uts", "ipc", "cgroup"} {
-		var st syscall.Stat_t
-		if syscall.Stat(fmt.Sprintf("/proc/%d/ns/%s", r.Pid, ns), &st) == nil {
-			attrs = append(attrs, attribute.Int64("glassbox.ns."+ns+".inode", int64(st.Ino)))
+	for ns, inode := range t.namespaces {
+		if n, err := strconv.ParseInt(inode, 10, 64); err == nil {
+			attrs = append(attrs, attribute.Int64("glassbox.ns."+ns+".inode", n))
 		}
 	}
 	if len(r.Cgroups) > 0 {
@@ -99,8 +109,7 @@ func (t *runTrace) exited(code int) {
 	if t == nil {
 		return
 	}
-	t.exitAt = time.Now()
-	t.sess.Span("container", t.execEnd, t.exitAt, nil, attribute.Int("process.exit.code", code))
+	t.sess.Span("container", t.execEnd, time.Now(), nil, attribute.Int("process.exit.code", code))
 }
 
 // end closes the trace, reports an export problem, and prints the waterfall for --trace.

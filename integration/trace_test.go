@@ -1,0 +1,303 @@
+package integration
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/glassbox-dev/glassbox/trace"
+)
+
+// loadTrace returns the only trace in the test's state root.
+func (e *env) loadTrace() *trace.File {
+	e.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json"))
+	if len(files) != 1 {
+		e.t.Fatalf("want one trace file, found %v", files)
+	}
+	f, err := trace.Load(files[0])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return f
+}
+
+// byName indexes spans; children lists each span's children in start order.
+func spanIndex(f *trace.File) (byName map[string]trace.Span, children map[string][]trace.Span) {
+	byName, children = map[string]trace.Span{}, map[string][]trace.Span{}
+	for _, s := range f.Spans() {
+		if _, dup := byName[s.Name]; !dup {
+			byName[s.Name] = s
+		}
+		children[s.ParentSpanID] = append(children[s.ParentSpanID], s)
+	}
+	return byName, children
+}
+
+func childNamed(children map[string][]trace.Span, parent trace.Span, prefix string) (trace.Span, bool) {
+	for _, c := range children[parent.SpanID] {
+		if strings.HasPrefix(c.Name, prefix) {
+			return c, true
+		}
+	}
+	return trace.Span{}, false
+}
+
+func TestTraceOfARun(t *testing.T) {
+	e := newEnv(t)
+	out := e.container(nil, "sh", "-c", "echo $TRACEPARENT")
+	f := e.loadTrace()
+	root, ok := f.Root()
+	if !ok || root.Name != "glassbox run" {
+		t.Fatalf("root span %q", root.Name)
+	}
+	if id := root.Attr("container.id"); len(id) != 64 {
+		t.Errorf("root span container.id = %q", id)
+	}
+	if root.Attr("process.command_args") != "sh -c echo $TRACEPARENT" || root.Attr("process.exit.code") != "0" {
+		t.Errorf("root attributes: args %q exit %q", root.Attr("process.command_args"), root.Attr("process.exit.code"))
+	}
+	for _, key := range []string{"process.pid", "glassbox.ns.pid.inode", "glassbox.ns.mnt.inode", "glassbox.ns.net.inode", "glassbox.ns.cgroup.inode", "glassbox.cgroup.paths"} {
+		if root.Attr(key) == "" {
+			t.Errorf("root span lacks correlation key %s", key)
+		}
+	}
+
+	// The container continues the run's trace.
+	tp := strings.Split(strings.TrimSpace(out), "-")
+	if len(tp) != 4 || tp[1] != root.TraceID {
+		t.Errorf("TRACEPARENT in the container %q does not carry trace id %s", out, root.TraceID)
+	}
+
+	byName, children := spanIndex(f)
+	// Stages, in order, under the root, inside its time.
+	var names []string
+	prevStart := root.StartTime()
+	for _, s := range children[root.SpanID] {
+		names = append(names, s.Name)
+		if s.StartTime().Before(prevStart) || s.EndTime().After(root.EndTime()) {
+			t.Errorf("span %s [%v, %v] is out of order or outside the run", s.Name, s.StartTime(), s.EndTime())
+		}
+		prevStart = s.StartTime()
+	}
+	if got := strings.Join(names, " "); got != "rootfs cgroup unshare network mount exec container teardown" {
+		t.Errorf("stage spans: %s", got)
+	}
+
+	// Kernel steps under the stage that made them, by the process that made them.
+	initPid := root.Attr("process.pid")
+	for _, c := range []struct{ stage, step, pid string }{
+		{"rootfs", "mount overlay", ""},
+		{"cgroup", "mkdir ", ""},
+		{"unshare", "clone CLONE_NEWPID", ""},
+		{"unshare", "write cgroup.procs=" + initPid, ""},
+		{"unshare", "unshare CLONE_NEWCGROUP", initPid},
+		{"network", "RTM_NEWLINK lo up", ""},
+		{"mount", "mount proc on /proc", initPid},
+		{"mount", "pivot_root", initPid},
+		{"exec", "sethostname", initPid},
+		{"exec", "capset", initPid},
+		{"exec", "execve /bin/sh", initPid},
+		{"teardown", "umount2 overlay", ""},
+	} {
+		step, ok := childNamed(children, byName[c.stage], c.step)
+		if !ok {
+			t.Errorf("no step %q under stage %s", c.step, c.stage)
+			continue
+		}
+		want := c.pid
+		if want == "" {
+			want = "not " + initPid // the host side
+		}
+		if got := step.Attr("process.pid"); (c.pid != "" && got != c.pid) || (c.pid == "" && got == initPid) {
+			t.Errorf("step %q: process.pid %s, want %s", step.Name, got, want)
+		}
+		st := byName[c.stage]
+		if step.StartTime().Before(st.StartTime()) || step.EndTime().After(st.EndTime()) {
+			t.Errorf("step %q [%v, %v] lies outside stage %s [%v, %v]", step.Name,
+				step.StartTime(), step.EndTime(), c.stage, st.StartTime(), st.EndTime())
+		}
+	}
+	if clone, ok := childNamed(children, byName["unshare"], "clone"); ok {
+		if !strings.Contains(clone.Name, "CLONE_NEWNS") || !strings.Contains(clone.Name, "CLONE_NEWNET") {
+			t.Errorf("clone step should show the namespace flags: %q", clone.Name)
+		}
+	}
+	if m, ok := childNamed(children, byName["mount"], "mount proc on /proc"); ok {
+		if m.Attr("glassbox.mount.flags") != "MS_NOSUID|MS_NODEV|MS_NOEXEC" {
+			t.Errorf("mount step flags %q", m.Attr("glassbox.mount.flags"))
+		}
+	}
+}
+
+func TestTraceOfAFailure(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("", e.runArgs([]string{"-v", "/nonexistent:/data"}, "true")...)
+	if r.code != 125 {
+		t.Fatalf("exit %d", r.code)
+	}
+	f := e.loadTrace()
+	root, _ := f.Root()
+	if root.Status == nil || root.Status.Code != 2 || !strings.Contains(root.Status.Message, "stage mount") {
+		t.Errorf("root span status %+v, want the stage error", root.Status)
+	}
+	byName, _ := spanIndex(f)
+	if m := byName["mount"]; m.Status == nil || m.Status.Code != 2 {
+		t.Errorf("the mount stage span should be an error: %+v", m.Status)
+	}
+	if _, ran := byName["exec"]; ran {
+		t.Error("no exec span should exist after a mount failure")
+	}
+}
+
+func TestTraceOffAndViewers(t *testing.T) {
+	e := newEnv(t)
+	e.container([]string{"--trace=false"}, "true")
+	if files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json")); len(files) != 0 {
+		t.Errorf("--trace=false wrote %v", files)
+	}
+	r := e.run("", e.runArgs([]string{"--trace"}, "true")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "glassbox run") || !strings.Contains(r.stderr, "pivot_root") {
+		t.Errorf("--trace should print the waterfall on stderr:\n%s", r.stderr)
+	}
+	root, _ := e.loadTrace().Root()
+	ls := e.run("", "trace", "ls")
+	if !strings.Contains(ls.stdout, root.TraceID[:16]) || !strings.Contains(ls.stdout, root.Attr("container.id")[:12]) {
+		t.Errorf("trace ls:\n%s", ls.stdout)
+	}
+	show := e.run("", "trace", "show", root.Attr("container.id")[:8])
+	for _, want := range []string{"trace " + root.TraceID[:16], "rootfs", "mount overlay", "execve", "teardown"} {
+		if !strings.Contains(show.stdout, want) {
+			t.Errorf("trace show lacks %q:\n%s", want, show.stdout)
+		}
+	}
+	if strings.Contains(show.stdout, "\x1b[") {
+		t.Error("trace show to a pipe must not print colour codes")
+	}
+}
+
+// receiver is an OTLP trace receiver on loopback, over HTTP and gRPC, built on
+// the OTLP protocol's own definitions.
+type receiver struct {
+	collectorpb.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans map[string][]string // trace id -> span names
+}
+
+func (rc *receiver) add(req *collectorpb.ExportTraceServiceRequest) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				id := hex.EncodeToString(s.TraceId)
+				rc.spans[id] = append(rc.spans[id], s.Name)
+			}
+		}
+	}
+}
+
+func (rc *receiver) Export(_ context.Context, req *collectorpb.ExportTraceServiceRequest) (*collectorpb.ExportTraceServiceResponse, error) {
+	rc.add(req)
+	return &collectorpb.ExportTraceServiceResponse{}, nil
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var req collectorpb.ExportTraceServiceRequest
+	if r.URL.Path != "/v1/traces" || proto.Unmarshal(body, &req) != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	rc.add(&req)
+	out, _ := proto.Marshal(&collectorpb.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Write(out)
+}
+
+func (rc *receiver) names(traceID string) []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.spans[traceID]
+}
+
+func TestOTLPExport(t *testing.T) {
+	rc := &receiver{spans: map[string][]string{}}
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: rc}
+	go hs.Serve(httpLn)
+	defer hs.Close()
+	gs := grpc.NewServer()
+	collectorpb.RegisterTraceServiceServer(gs, rc)
+	go gs.Serve(grpcLn)
+	defer gs.Stop()
+
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"http/protobuf via OTEL_EXPORTER_OTLP_ENDPOINT", []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + httpLn.Addr().String()}, nil},
+		{"grpc via OTEL_EXPORTER_OTLP_PROTOCOL", []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + grpcLn.Addr().String(), "OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}, nil},
+		{"http via --otlp-endpoint", nil, []string{"--otlp-endpoint", "http://" + httpLn.Addr().String()}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			cmd := exec.Command(glassbox, e.runArgs(c.args, "true")...)
+			cmd.Env = append(append(os.Environ(), "GLASSBOX_ROOT="+e.root), c.env...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			root, _ := e.loadTrace().Root()
+			var got []string
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if got = rc.names(root.TraceID); len(got) > 0 {
+					break
+				}
+			}
+			joined := " " + strings.Join(got, " ") + " "
+			for _, want := range []string{" glassbox run ", " rootfs ", " mount ", " pivot_root ", " teardown "} {
+				if !strings.Contains(joined, want) {
+					t.Errorf("spans received for trace %s lack %q: %v", root.TraceID, want, got)
+				}
+			}
+		})
+	}
+}
+
+func TestOTLPExportFailureIsAWarning(t *testing.T) {
+	e := newEnv(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cmd := exec.Command(glassbox, e.runArgs(nil, "sh", "-c", "exit 4")...)
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+addr, "OTEL_EXPORTER_OTLP_TIMEOUT=1000")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 {
+		t.Errorf("an unreachable collector must not change the exit code: %v", err)
+	}
+	if !strings.Contains(string(out), "glassbox: trace: OTLP export to") {
+		t.Errorf("expected a one-line warning about the export, got %q", out)
+	}
+	e.loadTrace() // the local trace is still written
+}
