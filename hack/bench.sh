@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh — how fast is `glassbox run`? Times, with hyperfine, one container
 # running /bin/true from the same busybox bundle under:
-#   glassbox run --rm --bundle B
+#   glassbox run --rm --trace=false --bundle B, and traced (the default)
 #   runc run --bundle B           (Debian's runc: the reference to beat)
 #   unshare -fpmuin --mount-proc  (the floor: namespaces and nothing else)
 # and prints glassbox's time as a ratio of runc's and of the floor.
@@ -28,13 +28,15 @@ mv "$work/config.json" "$work/bundle/config.json"
 export GLASSBOX_ROOT=$work/state
 
 hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$work/result.json" \
-	-n glassbox "bin/glassbox run --rm --bundle $work/bundle" \
+	-n glassbox "bin/glassbox run --rm --trace=false --bundle $work/bundle" \
+	-n glassbox-traced "bin/glassbox run --rm --bundle $work/bundle" \
 	-n runc "runc --root $work/runc run --bundle $work/bundle bench-$$" \
 	-n unshare-floor "unshare -fpmuin --mount-proc $work/bundle/rootfs/bin/true"
 
 jq -r '
-	(.results | map({(.command): .median}) | add) as $m
-	| "median: glassbox \($m.glassbox*1000 | floor) ms, runc \($m.runc*1000 | floor) ms, floor \($m["unshare-floor"]*1000 | floor) ms",
+	(.results | map({(.command): (.median * 1000)}) | add) as $m
+	| "median ms: glassbox \($m.glassbox | floor), traced \($m["glassbox-traced"] | floor), runc \($m.runc | floor), floor \($m["unshare-floor"] | floor)",
 	  "glassbox / runc  = \($m.glassbox / $m.runc * 100 | round / 100)x  (target <= 1.0x)",
+	  "tracing adds       \($m["glassbox-traced"] - $m.glassbox | . * 10 | round / 10) ms  (target <= 30 ms)",
 	  "glassbox / floor = \($m.glassbox / $m["unshare-floor"] * 100 | round / 100)x"
 ' "$work/result.json"
