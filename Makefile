@@ -7,11 +7,18 @@ export CGO_ENABLED := 0
 BIN    := bin/glassbox
 ROOTFS := rootfs
 
-.PHONY: build demo test vmtest unit bench rootfs clean
+.PHONY: build generate demo test vmtest unit bench rootfs clean
 
 build:
 	go build -o $(BIN) ./cmd/glassbox
 	go build -o $(BIN)-init ./cmd/glassbox-init
+
+# Rebuild the BPF objects (trace/observer_bpfel.o and its Go loader) from
+# trace/bpf/*.c; they are committed, so a plain build needs no clang.
+generate:
+	command -v clang >/dev/null && [ -f /usr/include/bpf/bpf_helpers.h ] || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends clang llvm libbpf-dev; }
+	cd trace && go generate ./...
 
 $(ROOTFS)/bin/busybox:
 	hack/mkrootfs.sh $(ROOTFS)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/stages"
+	"github.com/glassbox-dev/glassbox/trace"
 )
 
 // Check is one line of the report.
@@ -180,19 +181,16 @@ func btf() Check {
 	return Check{Name: "BTF", OK: true, Detail: "/sys/kernel/btf/vmlinux"}
 }
 
-// TracingDir is where tracefs is mounted on current kernels.
-const TracingDir = "/sys/kernel/tracing"
-
 // tracingFS makes sure tracefs is mounted, mounting it if it is not.
 func tracingFS() Check {
-	if _, err := os.Stat(filepath.Join(TracingDir, "events")); err == nil {
-		return Check{Name: "tracefs", OK: true, Detail: TracingDir}
+	mounted, err := trace.EnsureTracefs()
+	switch {
+	case err != nil:
+		return Check{Name: "tracefs", Detail: "not mounted; " + err.Error(), Action: "kprobes and tracepoints need it"}
+	case mounted:
+		return Check{Name: "tracefs", OK: true, Detail: trace.TracingDir, Action: "was not mounted: glassbox mounted it"}
 	}
-	if err := unix.Mount("tracefs", TracingDir, "tracefs", 0, ""); err != nil {
-		return Check{Name: "tracefs", Detail: "not mounted; mount(tracefs, " + TracingDir + "): " + err.Error(),
-			Action: "kprobes and tracepoints need it"}
-	}
-	return Check{Name: "tracefs", OK: true, Detail: TracingDir, Action: "was not mounted: glassbox mounted it"}
+	return Check{Name: "tracefs", OK: true, Detail: trace.TracingDir}
 }
 
 // kprobes attaches an empty BPF program to a kprobe on a kernel function.
@@ -212,7 +210,7 @@ func kprobes(tracefs bool) Check {
 	}
 	if err != nil {
 		detail := err.Error()
-		if _, serr := os.Stat(filepath.Join(TracingDir, "kprobe_events")); tracefs && serr != nil {
+		if _, serr := os.Stat(filepath.Join(trace.TracingDir, "kprobe_events")); tracefs && serr != nil {
 			detail = "not in this kernel (no kprobe_events: CONFIG_KPROBES is off)"
 		}
 		return Check{Name: "kprobes", Detail: detail,
@@ -259,7 +257,7 @@ func tracepoints(tracefs bool) Check {
 	}
 	var have []string
 	for _, ev := range []string{"syscalls/sys_enter_mount", "cgroup/cgroup_mkdir", "sched/sched_process_exec", "raw_syscalls/sys_enter"} {
-		if _, err := os.Stat(filepath.Join(TracingDir, "events", ev)); err == nil {
+		if _, err := os.Stat(filepath.Join(trace.TracingDir, "events", ev)); err == nil {
 			have = append(have, ev)
 		}
 	}

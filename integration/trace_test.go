@@ -301,3 +301,77 @@ func TestOTLPExportFailureIsAWarning(t *testing.T) {
 	}
 	e.loadTrace() // the local trace is still written
 }
+
+// With --trace=kernel, the kernel's own view sits under the stage and step
+// that caused it, with decoded arguments.
+func TestKernelEvents(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("", e.runArgs([]string{"--trace=kernel"}, "true")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	f := e.loadTrace()
+	root, _ := f.Root()
+	if mode := root.Attr("glassbox.observer.mode"); mode == "" {
+		t.Fatalf("no kernel observer in the trace (stderr: %s)", r.stderr)
+	}
+	if lost := root.Attr("glassbox.observer.lost"); lost != "0" {
+		t.Errorf("%s kernel events lost", lost)
+	}
+	t.Logf("observer: %s mode, %s events", root.Attr("glassbox.observer.mode"), root.Attr("glassbox.observer.events"))
+	stageOf := map[string]string{} // span id -> the stage it sits under
+	parent := map[string]string{}
+	spans := f.Spans()
+	for _, s := range spans {
+		parent[s.SpanID] = s.ParentSpanID
+		if s.ParentSpanID == root.SpanID {
+			stageOf[s.SpanID] = s.Name
+		}
+	}
+	stage := func(s trace.Span) string {
+		for id := s.SpanID; id != ""; id = parent[id] {
+			if name, ok := stageOf[id]; ok {
+				return name
+			}
+		}
+		return ""
+	}
+	for _, c := range []struct{ stage, call string }{
+		{"rootfs", `mount("overlay", "`},
+		{"cgroup", "cgroup_mkdir "},
+		{"unshare", "clone(CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET"},
+		{"unshare", "cgroup_attach_task pid "},
+		{"unshare", "unshare(CLONE_NEWCGROUP) = 0"},
+		{"mount", `mount("proc", "`},
+		{"mount", `pivot_root(".", ".") = 0`},
+		{"mount", `umount2(".", MNT_DETACH) = 0`},
+		{"exec", "sethostname("},
+		{"exec", "prctl(PR_SET_NO_NEW_PRIVS, 1) = 0"},
+		{"exec", `execve("/bin/true") = 0`},
+		{"teardown", "cgroup_rmdir "},
+	} {
+		found := false
+		for _, s := range spans {
+			if strings.HasPrefix(s.Attr("glassbox.kernel.call"), c.call) {
+				if got := stage(s); got != c.stage {
+					t.Errorf("kernel event %q sits under %q, want %q", s.Attr("glassbox.kernel.call"), got, c.stage)
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no kernel event %q", c.call)
+		}
+	}
+	// The proc mount's kernel event sits under the step that made it.
+	for _, s := range spans {
+		if strings.HasPrefix(s.Attr("glassbox.kernel.call"), `mount("proc"`) {
+			for _, p := range spans {
+				if p.SpanID == s.ParentSpanID && p.Name != "mount proc on /proc" {
+					t.Errorf("mount(proc) sits under %q, want the step \"mount proc on /proc\"", p.Name)
+				}
+			}
+		}
+	}
+}

@@ -49,6 +49,16 @@ type Session struct {
 
 	mu        sync.Mutex
 	exportErr error // the first OTLP export failure the SDK reported
+
+	windows []window // stages, steps and other spans, to place kernel events in
+}
+
+// window is a span's interval; a kernel event inside it (and, for a step, made
+// by the same process) becomes its child.
+type window struct {
+	ctx        context.Context
+	start, end time.Time
+	pid        int // a step's process; 0 for stages, which hold every process's events
 }
 
 // Start begins the trace. A TRACEPARENT in glassbox's own environment (set by
@@ -174,24 +184,82 @@ func (s *Session) SetAttributes(attrs ...attribute.KeyValue) { s.root.SetAttribu
 func (s *Session) Stage(t stages.Timing) {
 	ctx, span := s.tracer.Start(s.ctx, t.Stage, oteltrace.WithTimestamp(t.Start),
 		oteltrace.WithAttributes(attribute.String("glassbox.stage", t.Stage)))
+	s.windows = append(s.windows, window{ctx: ctx, start: t.Start, end: t.End})
 	for _, st := range t.Steps {
 		attrs := []attribute.KeyValue{attribute.Int("process.pid", st.Pid)}
 		for k, v := range st.Attrs {
 			attrs = append(attrs, attribute.String(k, v))
 		}
-		_, child := s.tracer.Start(ctx, st.Name, oteltrace.WithTimestamp(time.Unix(0, st.Start)), oteltrace.WithAttributes(attrs...))
+		start, end := time.Unix(0, st.Start), time.Unix(0, st.End)
+		cctx, child := s.tracer.Start(ctx, st.Name, oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
 		if st.Err != "" {
 			child.SetStatus(codes.Error, st.Err)
 		}
-		child.End(oteltrace.WithTimestamp(time.Unix(0, st.End)))
+		child.End(oteltrace.WithTimestamp(end))
+		s.windows = append(s.windows, window{ctx: cctx, start: start, end: end, pid: st.Pid})
 	}
 	endSpan(span, t.Err, t.End)
 }
 
 // Span records an interval that is not a stage, such as the program's run.
 func (s *Session) Span(name string, start, end time.Time, err error, attrs ...attribute.KeyValue) {
-	_, span := s.tracer.Start(s.ctx, name, oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
+	ctx, span := s.tracer.Start(s.ctx, name, oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
 	endSpan(span, err, end)
+	s.windows = append(s.windows, window{ctx: ctx, start: start, end: end})
+}
+
+// Kernel places what the kernel observer saw: each event becomes a span (a
+// system call, from entry to exit) under the step of the same process that
+// was running when it began, else under the stage, else under the root.
+func (s *Session) Kernel(events []KernelEvent, lost uint64, mode string, skipped []string) {
+	s.root.SetAttributes(
+		attribute.String("glassbox.observer.mode", mode),
+		attribute.Int("glassbox.observer.events", len(events)),
+		attribute.Int64("glassbox.observer.lost", int64(lost)),
+	)
+	if len(skipped) > 0 {
+		s.root.SetAttributes(attribute.StringSlice("glassbox.observer.skipped", skipped))
+	}
+	for _, ev := range events {
+		parent := s.ctx
+		var best *window
+		for i := range s.windows {
+			w := &s.windows[i]
+			if ev.Start.Before(w.start) || ev.Start.After(w.end) || (w.pid != 0 && w.pid != ev.Pid) {
+				continue
+			}
+			if best == nil || (w.pid != 0 && best.pid == 0) || (w.pid == best.pid && w.start.After(best.start)) {
+				best = w
+			}
+		}
+		if best != nil {
+			parent = best.ctx
+		}
+		_, span := s.tracer.Start(parent, shortCall(ev.Call), oteltrace.WithTimestamp(ev.Start), oteltrace.WithAttributes(
+			attribute.Bool("glassbox.kernel", true),
+			attribute.String("glassbox.kernel.event", ev.Name),
+			attribute.String("glassbox.kernel.call", ev.Call),
+			attribute.String("glassbox.kernel.source", mode),
+			attribute.Int("process.pid", ev.Pid),
+			attribute.Int("thread.id", ev.Tid),
+		))
+		if ev.Err != "" {
+			span.SetStatus(codes.Error, ev.Err)
+		}
+		span.End(oteltrace.WithTimestamp(ev.End))
+	}
+}
+
+// shortCall keeps a decoded call readable in a waterfall: long quoted paths
+// keep their last part ("…/rootfs/proc").
+func shortCall(call string) string {
+	parts := strings.Split(call, `"`)
+	for i := 1; i < len(parts); i += 2 {
+		if len(parts[i]) > 28 {
+			parts[i] = "…" + parts[i][len(parts[i])-24:]
+		}
+	}
+	return strings.Join(parts, `"`)
 }
 
 func endSpan(span oteltrace.Span, err error, end time.Time) {

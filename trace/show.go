@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Load reads an OTLP JSON trace file.
@@ -129,11 +130,12 @@ func Find(dir, prefix string) (string, error) {
 
 // ANSI colours for a terminal.
 const (
-	reset = "\x1b[0m"
-	bold  = "\x1b[1m"
-	dim   = "\x1b[2m"
-	red   = "\x1b[31m"
-	cyan  = "\x1b[36m"
+	reset  = "\x1b[0m"
+	bold   = "\x1b[1m"
+	dim    = "\x1b[2m"
+	red    = "\x1b[31m"
+	cyan   = "\x1b[36m"
+	yellow = "\x1b[33m"
 )
 
 // Waterfall draws the trace: one line per span, indented under its parent,
@@ -169,6 +171,10 @@ func Waterfall(w io.Writer, f *File, color bool) {
 	if args := root.Attr("process.command_args"); args != "" {
 		fmt.Fprintln(w, paint(dim, "  "+args))
 	}
+	if mode := root.Attr("glassbox.observer.mode"); mode != "" {
+		fmt.Fprintln(w, paint(dim, fmt.Sprintf("  kernel events (▸): %s mode, %s seen, %s lost",
+			mode, root.Attr("glassbox.observer.events"), root.Attr("glassbox.observer.lost"))))
+	}
 	t0, total := root.StartTime(), root.Duration()
 	const width = 36
 	var draw func(s Span, depth int)
@@ -178,14 +184,21 @@ func Waterfall(w io.Writer, f *File, color bool) {
 		from = min(max(from, 0), width-1)
 		n = min(n, width-from)
 		bar := strings.Repeat(" ", from) + strings.Repeat("█", n) + strings.Repeat(" ", width-from-n)
+		kernel := s.Attr("glassbox.kernel") == "true"
 		name := strings.Repeat("  ", depth) + s.Name
-		if len(name) > 52 {
-			name = name[:51] + "…"
+		if kernel {
+			name = strings.Repeat("  ", depth) + "▸ " + s.Name
 		}
-		line := fmt.Sprintf("%-52s |%s| %9s", name, bar, ms(s.Duration()))
+		if r := []rune(name); len(r) > 52 {
+			name = string(r[:51]) + "…"
+		}
+		pad := strings.Repeat(" ", max(0, 52-utf8.RuneCountInString(name)))
+		line := fmt.Sprintf("%s%s |%s| %9s", name, pad, bar, ms(s.Duration()))
 		switch {
 		case s.Status != nil && s.Status.Code == 2:
 			line = paint(red, line+"  ✗ "+s.Status.Message)
+		case kernel:
+			line = paint(yellow, line)
 		case depth == 1:
 			line = paint(cyan, line)
 		case depth > 1:

@@ -50,13 +50,16 @@ func newRunCmd() *cobra.Command {
 			for _, w := range spec.Warnings(s) {
 				fmt.Fprintln(os.Stderr, "glassbox: warning:", w)
 			}
-			if traceMode != "" && traceMode != "true" && traceMode != "false" {
-				return fmt.Errorf("--trace=%s: expected true or false", traceMode)
+			switch traceMode {
+			case "", "true", "false", "kernel":
+			default:
+				return fmt.Errorf("--trace=%s: expected true, kernel or false", traceMode)
 			}
 			return runContainer(s, stages.Options{
 				Root: stateRoot(cmd), ID: id, Remove: remove,
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-			}, traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint})
+			}, traceOptions{off: traceMode == "false", show: traceMode == "true" || traceMode == "kernel",
+				kernel: traceMode == "kernel", endpoint: otlpEndpoint})
 		},
 	}
 	f := cmd.Flags()
@@ -73,7 +76,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs at /path[:options]")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
 	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
-	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root; --trace=false turns tracing off)")
+	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root);\n--trace=kernel adds the kernel's own events, seen by eBPF; --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
 	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
 	return cmd
@@ -102,6 +105,7 @@ var forwardedSignals = []os.Signal{
 type traceOptions struct {
 	off      bool   // --trace=false
 	show     bool   // --trace: print the waterfall at the end
+	kernel   bool   // --trace=kernel: observe the kernel with eBPF
 	endpoint string // --otlp-endpoint
 }
 
@@ -124,6 +128,9 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	if err != nil {
 		tr.end(nil, err, 0)
 		return err
+	}
+	if tr != nil {
+		tr.run = r
 	}
 	go func() {
 		for sig := range sigs {

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/attribute"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/container"
@@ -28,6 +29,8 @@ func tracesDir(root string) string { return filepath.Join(root, "traces") }
 // runTrace connects one run to its trace. A nil *runTrace (--trace=false) does nothing.
 type runTrace struct {
 	sess       *trace.Session
+	obs        *trace.Observer // nil when the kernel cannot be observed
+	run        *stages.Run
 	show       bool
 	execEnd    time.Time         // when the user's program started
 	namespaces map[string]string // "pid" -> "4026532190", as the steps observed them
@@ -48,7 +51,28 @@ func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTra
 	if !hasEnv(s.Process.Env, "TRACEPARENT") {
 		s.Process.Env = append(s.Process.Env, "TRACEPARENT="+sess.Traceparent())
 	}
-	return &runTrace{sess: sess, show: to.show, namespaces: map[string]string{}}, nil
+	t := &runTrace{sess: sess, show: to.show, namespaces: map[string]string{}}
+	if to.kernel {
+		// Opt-in: attaching and detaching tracepoint programs per run costs the
+		// kernel an RCU grace period each (~0.25 s here); see docs/tracing.md.
+		if t.obs, err = trace.StartObserver(os.Getpid()); err != nil {
+			fmt.Fprintf(os.Stderr, "glassbox: kernel observer unavailable, the trace has no kernel events: %v\n", err)
+		}
+	}
+	return t, nil
+}
+
+// cgroup2ID is the container's cgroup2 id: the inode of its directory in the
+// cgroup2 tree, which is what BPF's bpf_get_current_cgroup_id() returns.
+func cgroup2ID(dirs []string) (uint64, string, bool) {
+	for _, dir := range dirs {
+		var fs syscall.Statfs_t
+		var st syscall.Stat_t
+		if syscall.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC && syscall.Stat(dir, &st) == nil {
+			return st.Ino, dir, true
+		}
+	}
+	return 0, "", false
 }
 
 func hasEnv(env []string, name string) bool {
@@ -63,6 +87,12 @@ func hasEnv(env []string, name string) bool {
 func (t *runTrace) stage(st stages.Timing) {
 	if st.Stage == stages.Exec.Name && st.Err == nil {
 		t.execEnd = st.End
+	}
+	// From now on the kernel reports what the container's processes do too.
+	if st.Stage == stages.Cgroup.Name && t.obs != nil && t.run != nil {
+		if id, _, ok := cgroup2ID(t.run.Cgroups); ok {
+			t.obs.WatchCgroup(id)
+		}
 	}
 	// The clone and unshare steps saw the namespaces while the init was
 	// certainly alive: "glassbox.ns.net" = "net:[4026532190]".
@@ -92,14 +122,8 @@ func (t *runTrace) started(r *stages.Run) {
 	}
 	if len(r.Cgroups) > 0 {
 		attrs = append(attrs, attribute.StringSlice("glassbox.cgroup.paths", r.Cgroups))
-		// The cgroup id BPF reports (bpf_get_current_cgroup_id) is the inode of
-		// the container's directory in the cgroup2 tree.
-		for _, dir := range r.Cgroups {
-			var fs syscall.Statfs_t
-			var st syscall.Stat_t
-			if syscall.Statfs(dir, &fs) == nil && fs.Type == 0x63677270 && syscall.Stat(dir, &st) == nil {
-				attrs = append(attrs, attribute.Int64("glassbox.cgroup.id", int64(st.Ino)), attribute.String("glassbox.cgroup.path", dir))
-			}
+		if id, dir, ok := cgroup2ID(r.Cgroups); ok {
+			attrs = append(attrs, attribute.Int64("glassbox.cgroup.id", int64(id)), attribute.String("glassbox.cgroup.path", dir))
 		}
 	}
 	t.sess.SetAttributes(attrs...)
@@ -116,6 +140,10 @@ func (t *runTrace) exited(code int) {
 func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 	if t == nil {
 		return
+	}
+	if t.obs != nil {
+		events, lost := t.obs.Stop()
+		t.sess.Kernel(events, lost, t.obs.Mode, t.obs.Skipped)
 	}
 	var attrs []attribute.KeyValue
 	if runErr == nil {

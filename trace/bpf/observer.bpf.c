@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+/* observer.bpf.c — what the kernel does for a glassbox run, seen from inside it.
+ *
+ * Programs on tracepoints (stable kernel events, present where kprobes are not):
+ *   raw_syscalls/sys_enter, sys_exit  the system calls that build a container
+ *   cgroup/cgroup_mkdir, cgroup_rmdir, cgroup_attach_task
+ *   sched/sched_process_exec, sched_process_exit
+ *   oom/mark_victim                   the OOM killer chose a process
+ *
+ * Filter, in the kernel: the event's process is glassbox itself (its tgid is in
+ * `tgids`) or runs in the container's cgroup (its cgroup2 id is in `cgroups`;
+ * children inherit their cgroup, so everything the container forks is followed).
+ * Only the syscalls glassbox asks for (`syscalls`) are reported.
+ *
+ * Tracepoint records are read at offsets glassbox takes from each tracepoint's
+ * tracefs format file (`layouts`), so the program needs no kernel BTF.
+ * Events go to user space through a ring buffer; an event that does not fit is
+ * counted in `lost`.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define STR_LEN 120
+#define NSTR 3
+
+enum tracepoint {
+	TP_SYS_ENTER, TP_SYS_EXIT, TP_CGROUP_MKDIR, TP_CGROUP_RMDIR, TP_CGROUP_ATTACH,
+	TP_EXEC, TP_EXIT, TP_OOM, TP_COUNT,
+};
+
+/* Where the fields of one tracepoint's record are (0 size: absent). */
+struct layout {
+	__u16 num_off, num_size; /* syscall nr (raw_syscalls), cgroup id (cgroup_*) */
+	__u16 val_off, val_size; /* args[6] (sys_enter), ret (sys_exit), pid (others) */
+	__u16 str_off;           /* a __data_loc string: cgroup path, exec filename */
+	__u16 pad;
+};
+
+struct event {
+	__u64 ts;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 tgid, tid;
+	__u32 tp;      /* enum tracepoint */
+	__u32 nstr;
+	__s64 num;     /* syscall nr, cgroup id */
+	__s64 val;     /* return value, pid */
+	__u64 args[6];
+	__u64 cgroup;  /* the task's cgroup2 id */
+	char str[NSTR][STR_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TP_COUNT);
+	__type(key, __u32);
+	__type(value, struct layout);
+} layouts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroups SEC(".maps");
+
+/* syscalls[nr]: 0 not reported; otherwise 1 + a bitmask (<< 1) of the
+ * arguments that are user-space strings to copy. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 512);
+	__type(key, __u32);
+	__type(value, __u8);
+} syscalls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline bool tracked(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_map_lookup_elem(&tgids, &tgid))
+		return true;
+	__u64 cg = bpf_get_current_cgroup_id();
+	return bpf_map_lookup_elem(&cgroups, &cg) != 0;
+}
+
+static __always_inline __s64 read_int(void *ctx, __u16 off, __u16 size)
+{
+	__s64 v = 0;
+	if (size == 8)
+		bpf_probe_read_kernel(&v, 8, ctx + off);
+	else if (size == 4) {
+		__s32 v32 = 0;
+		bpf_probe_read_kernel(&v32, 4, ctx + off);
+		v = v32;
+	}
+	return v;
+}
+
+static __always_inline struct event *new_event(enum tracepoint tp)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		return 0;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	e->ts = bpf_ktime_get_ns();
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->tp = tp;
+	e->nstr = 0;
+	e->cgroup = bpf_get_current_cgroup_id();
+	return e;
+}
+
+static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
+{
+	__u32 key = tp;
+	struct layout *l = bpf_map_lookup_elem(&layouts, &key);
+	if (!l)
+		return 0;
+	__u32 nr = read_int(ctx, l->num_off, l->num_size);
+	__u8 *want = bpf_map_lookup_elem(&syscalls, &nr);
+	if (!want || !*want || !tracked())
+		return 0;
+	struct event *e = new_event(tp);
+	if (!e)
+		return 0;
+	e->num = nr;
+	if (tp == TP_SYS_EXIT) {
+		e->val = read_int(ctx, l->val_off, l->val_size);
+	} else {
+		bpf_probe_read_kernel(e->args, sizeof(e->args), ctx + l->val_off);
+		__u8 strings = *want >> 1;
+		for (int i = 0; i < 6; i++) {
+			if (!(strings & (1 << i)) || e->nstr >= NSTR)
+				continue;
+			__u32 s = e->nstr;
+			if (s < NSTR)
+				bpf_probe_read_user_str(e->str[s], STR_LEN, (void *)e->args[i]);
+			e->nstr++;
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* on_record reports a non-syscall tracepoint: its number, value and string. */
+static __always_inline int on_record(void *ctx, enum tracepoint tp)
+{
+	__u32 key = tp;
+	struct layout *l = bpf_map_lookup_elem(&layouts, &key);
+	if (!l || !tracked())
+		return 0;
+	struct event *e = new_event(tp);
+	if (!e)
+		return 0;
+	e->num = read_int(ctx, l->num_off, l->num_size);
+	e->val = read_int(ctx, l->val_off, l->val_size);
+	if (l->str_off) {
+		__u32 loc = 0; /* __data_loc: offset in the low 16 bits, length above */
+		bpf_probe_read_kernel(&loc, 4, ctx + l->str_off);
+		bpf_probe_read_kernel_str(e->str[0], STR_LEN, ctx + (loc & 0xffff));
+		e->nstr = 1;
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int sys_enter(void *ctx) { return on_syscall(ctx, TP_SYS_ENTER); }
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int sys_exit(void *ctx) { return on_syscall(ctx, TP_SYS_EXIT); }
+
+SEC("tracepoint/cgroup/cgroup_mkdir")
+int cgroup_mkdir(void *ctx) { return on_record(ctx, TP_CGROUP_MKDIR); }
+
+SEC("tracepoint/cgroup/cgroup_rmdir")
+int cgroup_rmdir(void *ctx) { return on_record(ctx, TP_CGROUP_RMDIR); }
+
+SEC("tracepoint/cgroup/cgroup_attach_task")
+int cgroup_attach_task(void *ctx) { return on_record(ctx, TP_CGROUP_ATTACH); }
+
+SEC("tracepoint/sched/sched_process_exec")
+int sched_process_exec(void *ctx) { return on_record(ctx, TP_EXEC); }
+
+SEC("tracepoint/sched/sched_process_exit")
+int sched_process_exit(void *ctx) { return on_record(ctx, TP_EXIT); }
+
+SEC("tracepoint/oom/mark_victim")
+int mark_victim(void *ctx) { return on_record(ctx, TP_OOM); }

@@ -1,0 +1,32 @@
+/* The few kernel types and constants observer.bpf.c needs, instead of a
+ * multi-megabyte dump of the running kernel's BTF: the program reads tracepoint
+ * records at offsets that glassbox takes from tracefs, so it needs no kernel
+ * structure layouts (and no CO-RE relocations, which would make every run parse
+ * the kernel's BTF: ~18 ms). */
+#ifndef __VMLINUX_H__
+#define __VMLINUX_H__
+
+typedef unsigned char __u8;
+typedef short __s16;
+typedef unsigned short __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long __s64;
+typedef unsigned long long __u64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+#define true 1
+#define false 0
+
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+enum { BPF_ANY = 0 };
+
+#endif

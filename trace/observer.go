@@ -1,0 +1,355 @@
+package trace
+
+//go:generate go tool bpf2go -go-package trace -target bpfel -cc clang observer bpf/observer.bpf.c -- -I/usr/include -Ibpf -O2 -g -Wall
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+)
+
+// The observer is glassbox's view of the kernel during a run: BPF programs on
+// tracepoints report the system calls and kernel events of glassbox and of
+// everything in the container's cgroup (see bpf/observer.bpf.c). Each event
+// lands in the trace under the step or stage that was running at that moment.
+
+// TracingDir is where tracefs is mounted on current kernels.
+const TracingDir = "/sys/kernel/tracing"
+
+// KernelEvent is one observation: a system call (with its duration, from entry
+// to exit) or a kernel event such as a cgroup being created.
+type KernelEvent struct {
+	Start, End time.Time
+	Pid, Tid   int    // host ids
+	Name       string // "mount", "cgroup_mkdir", "sched_process_exec", …
+	Call       string // decoded: mount("proc", "/…/rootfs/proc", "proc", MS_NOSUID|MS_NODEV|MS_NOEXEC, "") = 0
+	Err        string // errno name when a system call failed
+}
+
+// tracepoint mirrors enum tracepoint in observer.bpf.c: the index of each
+// program's entry in the layouts map.
+type tracepoint uint32
+
+const (
+	tpSysEnter tracepoint = iota
+	tpSysExit
+	tpCgroupMkdir
+	tpCgroupRmdir
+	tpCgroupAttach
+	tpExec
+	tpExit
+	tpOOM
+)
+
+// probes lists every tracepoint, the program attached to it, and which fields
+// of its record (by name, as tracefs lists them) fill the event's num, val and
+// str. Empty names mean absent.
+var probes = []struct {
+	tp            tracepoint
+	group, name   string
+	prog          func(*observerObjects) *ebpf.Program
+	num, val, str string
+}{
+	{tpSysEnter, "raw_syscalls", "sys_enter", func(o *observerObjects) *ebpf.Program { return o.SysEnter }, "id", "args", ""},
+	{tpSysExit, "raw_syscalls", "sys_exit", func(o *observerObjects) *ebpf.Program { return o.SysExit }, "id", "ret", ""},
+	{tpCgroupMkdir, "cgroup", "cgroup_mkdir", func(o *observerObjects) *ebpf.Program { return o.CgroupMkdir }, "id", "level", "path"},
+	{tpCgroupRmdir, "cgroup", "cgroup_rmdir", func(o *observerObjects) *ebpf.Program { return o.CgroupRmdir }, "id", "level", "path"},
+	{tpCgroupAttach, "cgroup", "cgroup_attach_task", func(o *observerObjects) *ebpf.Program { return o.CgroupAttachTask }, "dst_id", "pid", "dst_path"},
+	{tpExec, "sched", "sched_process_exec", func(o *observerObjects) *ebpf.Program { return o.SchedProcessExec }, "", "pid", "filename"},
+	{tpExit, "sched", "sched_process_exit", func(o *observerObjects) *ebpf.Program { return o.SchedProcessExit }, "", "pid", ""},
+	{tpOOM, "oom", "mark_victim", func(o *observerObjects) *ebpf.Program { return o.MarkVictim }, "", "pid", "comm"},
+}
+
+// Observer is a running kernel observer.
+type Observer struct {
+	objs    observerObjects
+	links   []link.Link
+	rd      *ringbuf.Reader
+	offset  time.Duration // wall clock minus CLOCK_MONOTONIC, to place events in time
+	done    chan struct{}
+	mu      sync.Mutex
+	events  []KernelEvent
+	pending map[uint32]*pendingCall // system calls entered and not yet exited, by thread
+	Mode    string                  // how the kernel is observed: "tracepoint"
+	Skipped []string                // probes this kernel lacks, with why
+}
+
+type pendingCall struct {
+	ev   KernelEvent
+	sc   syscallInfo
+	args [6]uint64
+	strs []string
+}
+
+// StartObserver loads and attaches the BPF programs, watching pid (glassbox).
+func StartObserver(pid int) (*Observer, error) {
+	if _, err := EnsureTracefs(); err != nil {
+		return nil, err
+	}
+	o := &Observer{done: make(chan struct{}), pending: map[uint32]*pendingCall{}, Mode: "tracepoint"}
+	if err := loadObserverObjects(&o.objs, nil); err != nil {
+		return nil, fmt.Errorf("load BPF programs: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			o.close()
+		}
+	}()
+	for nr, sc := range syscallTable {
+		if err := o.objs.Syscalls.Put(uint32(nr), uint8(1|sc.strings<<1)); err != nil {
+			return nil, fmt.Errorf("BPF map syscalls: %w", err)
+		}
+	}
+	if err := o.objs.Tgids.Put(uint32(pid), uint8(1)); err != nil {
+		return nil, fmt.Errorf("BPF map tgids: %w", err)
+	}
+	for _, p := range probes {
+		l, err := readLayout(p.group, p.name, p.num, p.val, p.str)
+		if err != nil {
+			o.Skipped = append(o.Skipped, fmt.Sprintf("%s/%s: %v", p.group, p.name, err))
+			continue
+		}
+		if err := o.objs.Layouts.Put(uint32(p.tp), l); err != nil {
+			return nil, fmt.Errorf("BPF map layouts: %w", err)
+		}
+		tl, err := link.Tracepoint(p.group, p.name, p.prog(&o.objs), nil)
+		if err != nil {
+			o.Skipped = append(o.Skipped, fmt.Sprintf("%s/%s: %v", p.group, p.name, err))
+			continue
+		}
+		o.links = append(o.links, tl)
+	}
+	rd, err := ringbuf.NewReader(o.objs.Events)
+	if err != nil {
+		return nil, fmt.Errorf("BPF ring buffer: %w", err)
+	}
+	o.rd = rd
+	var mono unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	o.offset = time.Duration(time.Now().UnixNano() - mono.Nano())
+	go o.read()
+	ok = true
+	return o, nil
+}
+
+// WatchCgroup adds the container's cgroup (its cgroup2 id) to the filter.
+func (o *Observer) WatchCgroup(id uint64) error {
+	return o.objs.Cgroups.Put(id, uint8(1))
+}
+
+// Stop detaches the programs, drains the ring buffer and returns the events,
+// in time order, and how many did not fit in the ring buffer.
+func (o *Observer) Stop() ([]KernelEvent, uint64) {
+	// Detach first so nothing new arrives; Flush then makes Read return what
+	// is left in the ring buffer, followed by ErrFlushed.
+	o.detach()
+	o.rd.Flush()
+	<-o.done
+	var lost uint64
+	var perCPU []uint64
+	if o.objs.Lost.Lookup(uint32(0), &perCPU) == nil {
+		for _, n := range perCPU {
+			lost += n
+		}
+	}
+	o.close()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.events, lost
+}
+
+// detach removes the programs from their tracepoints. Each removal waits for
+// an RCU grace period (tens of milliseconds), so they run side by side and
+// the waits overlap instead of adding up.
+func (o *Observer) detach() {
+	var wg sync.WaitGroup
+	for _, l := range o.links {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.Close() }()
+	}
+	wg.Wait()
+	o.links = nil
+}
+
+func (o *Observer) close() {
+	o.detach()
+	if o.rd != nil {
+		o.rd.Close()
+	}
+	o.objs.Close()
+}
+
+// event mirrors struct event in observer.bpf.c.
+type event struct {
+	Ts     uint64
+	Tgid   uint32
+	Tid    uint32
+	Tp     uint32
+	Nstr   uint32
+	Num    int64
+	Val    int64
+	Args   [6]uint64
+	Cgroup uint64
+	Str    [3][120]byte
+}
+
+func (o *Observer) read() {
+	defer close(o.done)
+	var e event
+	for {
+		rec, err := o.rd.Read()
+		if err != nil {
+			return // flushed after the last record, or closed
+		}
+		if binary.Read(bytes.NewReader(rec.RawSample), binary.LittleEndian, &e) != nil {
+			continue
+		}
+		o.handle(&e)
+	}
+}
+
+func (o *Observer) handle(e *event) {
+	at := time.Unix(0, int64(e.Ts)).Add(o.offset)
+	strs := make([]string, 0, e.Nstr)
+	for i := 0; i < int(e.Nstr) && i < len(e.Str); i++ {
+		strs = append(strs, cString(e.Str[i][:]))
+	}
+	ev := KernelEvent{Start: at, End: at, Pid: int(e.Tgid), Tid: int(e.Tid)}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch tracepoint(e.Tp) {
+	case tpSysEnter:
+		sc := syscallTable[int(e.Num)]
+		ev.Name = sc.name
+		o.pending[e.Tid] = &pendingCall{ev: ev, sc: sc, args: e.Args, strs: strs}
+		return
+	case tpSysExit:
+		p := o.pending[e.Tid]
+		if p == nil || p.sc.name != syscallTable[int(e.Num)].name {
+			return // entered before the observer started
+		}
+		delete(o.pending, e.Tid)
+		ev = p.ev
+		ev.End = at
+		ev.Call = p.sc.decode(p.args, p.strs) + " = " + strconv.FormatInt(e.Val, 10)
+		if e.Val < 0 && e.Val > -4096 {
+			errno := unix.Errno(-e.Val)
+			ev.Err = unix.ErrnoName(errno) + " (" + errno.Error() + ")"
+			ev.Call = p.sc.decode(p.args, p.strs) + " = -1 " + unix.ErrnoName(errno)
+		}
+	case tpCgroupMkdir, tpCgroupRmdir:
+		ev.Name = map[tracepoint]string{tpCgroupMkdir: "cgroup_mkdir", tpCgroupRmdir: "cgroup_rmdir"}[tracepoint(e.Tp)]
+		ev.Call = fmt.Sprintf("%s %s (id %d, level %d)", ev.Name, first(strs), e.Num, e.Val)
+	case tpCgroupAttach:
+		ev.Name = "cgroup_attach_task"
+		ev.Call = fmt.Sprintf("cgroup_attach_task pid %d → %s (id %d)", e.Val, first(strs), e.Num)
+	case tpExec:
+		ev.Name = "sched_process_exec"
+		ev.Call = fmt.Sprintf("sched_process_exec %s (pid %d)", first(strs), e.Val)
+	case tpExit:
+		ev.Name = "sched_process_exit"
+		ev.Call = fmt.Sprintf("sched_process_exit pid %d", e.Val)
+	case tpOOM:
+		ev.Name = "oom_kill"
+		ev.Call = fmt.Sprintf("OOM killer: mark_victim pid %d (%s)", e.Val, first(strs))
+	}
+	o.events = append(o.events, ev)
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// layout mirrors struct layout in observer.bpf.c.
+type layout struct {
+	NumOff, NumSize uint16
+	ValOff, ValSize uint16
+	StrOff, Pad     uint16
+}
+
+// readLayout finds the fields' offsets and sizes in the tracepoint's format
+// file, the kernel's own description of the record it writes.
+func readLayout(group, name, num, val, str string) (layout, error) {
+	f, err := os.Open(filepath.Join(TracingDir, "events", group, name, "format"))
+	if err != nil {
+		return layout{}, errors.New("no such tracepoint in this kernel")
+	}
+	defer f.Close()
+	fields := map[string][2]uint16{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// "field:long id;	offset:8;	size:8;	signed:1;"
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "field:") {
+			continue
+		}
+		parts := strings.Split(line, ";")
+		if len(parts) < 3 {
+			continue
+		}
+		decl := strings.Fields(strings.TrimPrefix(parts[0], "field:"))
+		fname := decl[len(decl)-1]
+		if i := strings.IndexByte(fname, '['); i >= 0 {
+			fname = fname[:i]
+		}
+		off, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(parts[1]), "offset:"))
+		size, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(parts[2]), "size:"))
+		fields[fname] = [2]uint16{uint16(off), uint16(size)}
+	}
+	var l layout
+	get := func(field string) (uint16, uint16, error) {
+		if field == "" {
+			return 0, 0, nil
+		}
+		v, ok := fields[field]
+		if !ok {
+			return 0, 0, fmt.Errorf("its record has no field %q", field)
+		}
+		return v[0], v[1], nil
+	}
+	if l.NumOff, l.NumSize, err = get(num); err != nil {
+		return l, err
+	}
+	if l.ValOff, l.ValSize, err = get(val); err != nil {
+		return l, err
+	}
+	if l.StrOff, _, err = get(str); err != nil {
+		return l, err
+	}
+	return l, sc.Err()
+}
+
+// EnsureTracefs mounts tracefs when the system has not; mounted says it did.
+func EnsureTracefs() (mounted bool, err error) {
+	if _, err := os.Stat(filepath.Join(TracingDir, "events")); err == nil {
+		return false, nil
+	}
+	if err := unix.Mount("tracefs", TracingDir, "tracefs", 0, ""); err != nil {
+		return false, fmt.Errorf("mount(tracefs, %s): %w", TracingDir, err)
+	}
+	return true, nil
+}
