@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -373,5 +374,59 @@ func TestKernelEvents(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestTraceExports(t *testing.T) {
+	e := newEnv(t)
+	e.container(nil, "true")
+	root, _ := e.loadTrace().Root()
+	chrome := e.run("", "trace", "export", root.TraceID[:10], "--format", "chrome")
+	var doc struct {
+		TraceEvents []struct {
+			Name string  `json:"name"`
+			Ph   string  `json:"ph"`
+			Ts   float64 `json:"ts"`
+			Dur  float64 `json:"dur"`
+		} `json:"traceEvents"`
+	}
+	if err := json.Unmarshal([]byte(chrome.stdout), &doc); err != nil {
+		t.Fatalf("chrome export is not JSON: %v\n%s", err, chrome.stderr)
+	}
+	names := map[string]bool{}
+	for _, ev := range doc.TraceEvents {
+		if ev.Ph == "X" {
+			names[ev.Name] = true
+			if ev.Ts <= 0 || ev.Dur < 0 {
+				t.Errorf("event %q has ts %v dur %v", ev.Name, ev.Ts, ev.Dur)
+			}
+		}
+	}
+	for _, want := range []string{"glassbox run", "rootfs", "pivot_root", "teardown"} {
+		if !names[want] {
+			t.Errorf("chrome export lacks %q", want)
+		}
+	}
+	otlp := e.run("", "trace", "export", root.TraceID[:10])
+	if !strings.Contains(otlp.stdout, `"resourceSpans"`) || !strings.Contains(otlp.stdout, root.TraceID) {
+		t.Errorf("otlp-json export: %.200s", otlp.stdout)
+	}
+	out := filepath.Join(t.TempDir(), "t.html")
+	if r := e.run("", "trace", "html", root.TraceID[:10], "-o", out); r.code != 0 {
+		t.Fatalf("trace html: %s", r.stderr)
+	}
+	page := string(must(os.ReadFile(out)))
+	for _, want := range []string{"<!DOCTYPE html>", root.TraceID, `"name":"pivot_root"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("html lacks %q", want)
+		}
+	}
+	for _, external := range []string{"http://", "https://", "src=\""} {
+		if strings.Contains(page, external) {
+			t.Errorf("html must be self-contained, found %q", external)
+		}
+	}
+	if r := e.run("", "trace", "export", root.TraceID[:10], "--format", "svg"); r.code == 0 || !strings.Contains(r.stderr, "expected otlp-json or chrome") {
+		t.Errorf("unknown format: exit %d %q", r.code, r.stderr)
 	}
 }

@@ -184,7 +184,7 @@ func Waterfall(w io.Writer, f *File, color bool) {
 		from = min(max(from, 0), width-1)
 		n = min(n, width-from)
 		bar := strings.Repeat(" ", from) + strings.Repeat("█", n) + strings.Repeat(" ", width-from-n)
-		kernel := s.Attr("glassbox.kernel") == "true"
+		kernel := spanKind(s, root) == "kernel"
 		name := strings.Repeat("  ", depth) + s.Name
 		if kernel {
 			name = strings.Repeat("  ", depth) + "▸ " + s.Name

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -187,16 +188,55 @@ func newTraceCmd() *cobra.Command {
 			return w.Flush()
 		},
 	})
+	var format, output string
+	export := &cobra.Command{
+		Use:   "export TRACE-OR-CONTAINER-ID",
+		Short: "Write a trace as OTLP JSON (for collectors) or Chrome trace events (for Perfetto)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, path, err := loadTrace(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			return writeOutput(output, func(w io.Writer) error {
+				switch format {
+				case "otlp-json":
+					data, err := os.ReadFile(path)
+					if err == nil {
+						_, err = w.Write(data)
+					}
+					return err
+				case "chrome":
+					return trace.Chrome(w, f)
+				}
+				return fmt.Errorf("--format %s: expected otlp-json or chrome", format)
+			})
+		},
+	}
+	export.Flags().StringVar(&format, "format", "otlp-json", "otlp-json or chrome (open it in ui.perfetto.dev)")
+	export.Flags().StringVarP(&output, "output", "o", "", "file to write (default: standard output)")
+	cmd.AddCommand(export)
+	var htmlOut string
+	html := &cobra.Command{
+		Use:   "html TRACE-OR-CONTAINER-ID",
+		Short: "Write a trace as one self-contained HTML timeline (for slides; needs no network)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, _, err := loadTrace(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			return writeOutput(htmlOut, func(w io.Writer) error { return trace.HTML(w, f) })
+		},
+	}
+	html.Flags().StringVarP(&htmlOut, "output", "o", "", "file to write (default: standard output)")
+	cmd.AddCommand(html)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "show TRACE-OR-CONTAINER-ID",
 		Short: "Draw a trace as a waterfall of stages and steps",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := trace.Find(tracesDir(stateRoot(cmd)), args[0])
-			if err != nil {
-				return err
-			}
-			f, err := trace.Load(path)
+			f, _, err := loadTrace(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -205,4 +245,35 @@ func newTraceCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+func loadTrace(cmd *cobra.Command, id string) (*trace.File, string, error) {
+	path, err := trace.Find(tracesDir(stateRoot(cmd)), id)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := trace.Load(path)
+	return f, path, err
+}
+
+// writeOutput writes to the named file (atomically), or to stdout for "".
+func writeOutput(path string, write func(io.Writer) error) error {
+	if path == "" {
+		return write(os.Stdout)
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -1,0 +1,134 @@
+package trace
+
+import (
+	_ "embed"
+	"encoding/json"
+	"html/template"
+	"io"
+	"sort"
+	"strconv"
+)
+
+// Chrome writes the trace in the Chrome trace event format, which Perfetto
+// (ui.perfetto.dev) and chrome://tracing open: one complete ("X") event per
+// span, on a track per process, with the span's attributes as args.
+func Chrome(w io.Writer, f *File) error {
+	type event struct {
+		Name string            `json:"name"`
+		Cat  string            `json:"cat,omitempty"`
+		Ph   string            `json:"ph"`
+		Ts   float64           `json:"ts"` // microseconds
+		Dur  float64           `json:"dur,omitempty"`
+		Pid  int               `json:"pid"`
+		Tid  int               `json:"tid"`
+		Args map[string]string `json:"args,omitempty"`
+	}
+	root, _ := f.Root()
+	glassboxPid := 0
+	var events []event
+	tracks := map[int]string{}
+	for _, s := range f.Spans() {
+		args := map[string]string{}
+		for _, kv := range s.Attributes {
+			args[kv.Key] = kv.Value.Text()
+		}
+		if s.Status != nil && s.Status.Code == 2 {
+			args["error"] = s.Status.Message
+		}
+		cat := spanKind(s, root)
+		// Stages and the root sit on glassbox's track; steps and kernel
+		// events on the track of the process that made them.
+		tid, _ := strconv.Atoi(s.Attr("process.pid"))
+		if cat == "run" || cat == "stage" {
+			tid = 0
+		}
+		if s.Attr("glassbox.init.pid") != "" {
+			glassboxPid = tid // the clone step: glassbox made it
+		}
+		tracks[tid] = ""
+		events = append(events, event{Name: s.Name, Cat: cat, Ph: "X", Pid: 1, Tid: tid,
+			Ts: float64(s.StartTime().UnixNano()) / 1e3, Dur: float64(s.Duration().Nanoseconds()) / 1e3, Args: args})
+	}
+	sort.Slice(events, func(i, j int) bool { return events[i].Ts < events[j].Ts })
+	initPid, _ := strconv.Atoi(root.Attr("process.pid"))
+	for tid := range tracks {
+		name := "pid " + strconv.Itoa(tid)
+		switch tid {
+		case 0:
+			name = "stages"
+		case glassboxPid:
+			name = "glassbox (host side), pid " + strconv.Itoa(tid)
+		case initPid:
+			name = "container init, pid " + strconv.Itoa(tid)
+		}
+		events = append(events, event{Name: "thread_name", Ph: "M", Pid: 1, Tid: tid, Args: map[string]string{"name": name}})
+	}
+	events = append(events, event{Name: "process_name", Ph: "M", Pid: 1, Args: map[string]string{"name": root.Name + " " + root.Attr("container.id")}})
+	enc := json.NewEncoder(w)
+	return enc.Encode(map[string]any{"traceEvents": events, "displayTimeUnit": "ms"})
+}
+
+//go:embed timeline.html
+var timelineHTML string
+
+var timelineTemplate = template.Must(template.New("timeline").Parse(timelineHTML))
+
+// HTML writes a single self-contained HTML page with the trace as a
+// timeline: nested bars, attributes on hover, nothing fetched from anywhere.
+func HTML(w io.Writer, f *File) error {
+	root, _ := f.Root()
+	type node struct {
+		Name     string            `json:"name"`
+		Start    float64           `json:"start"` // ms since the root's start
+		Dur      float64           `json:"dur"`
+		Kind     string            `json:"kind"`
+		Error    string            `json:"error,omitempty"`
+		Attrs    map[string]string `json:"attrs,omitempty"`
+		Children []*node           `json:"children,omitempty"`
+	}
+	nodes := map[string]*node{}
+	spans := f.Spans()
+	sort.Slice(spans, func(i, j int) bool { return spans[i].StartTime().Before(spans[j].StartTime()) })
+	t0 := root.StartTime()
+	for _, s := range spans {
+		n := &node{Name: s.Name, Start: float64(s.StartTime().Sub(t0).Microseconds()) / 1e3,
+			Dur: float64(s.Duration().Microseconds()) / 1e3, Kind: spanKind(s, root), Attrs: map[string]string{}}
+		for _, kv := range s.Attributes {
+			n.Attrs[kv.Key] = kv.Value.Text()
+		}
+		if s.Status != nil && s.Status.Code == 2 {
+			n.Error = s.Status.Message
+		}
+		nodes[s.SpanID] = n
+	}
+	for _, s := range spans {
+		if p := nodes[s.ParentSpanID]; p != nil {
+			p.Children = append(p.Children, nodes[s.SpanID])
+		}
+	}
+	data, err := json.Marshal(nodes[root.SpanID])
+	if err != nil {
+		return err
+	}
+	title := root.Name + " " + root.Attr("container.id")
+	if len(title) > 40 {
+		title = title[:40]
+	}
+	// json.Marshal escapes <, > and & in strings, so the data cannot close the
+	// <script> element it is embedded in.
+	return timelineTemplate.Execute(w, map[string]any{"Title": title, "TraceID": root.TraceID, "Data": template.JS(data)})
+}
+
+// spanKind classifies a span for display: the run, a stage, a step, or an event
+// the kernel observer saw (which may sit directly under the run).
+func spanKind(s, root Span) string {
+	switch {
+	case s.SpanID == root.SpanID:
+		return "run"
+	case s.Attr("glassbox.kernel") == "true":
+		return "kernel"
+	case s.ParentSpanID == root.SpanID:
+		return "stage"
+	}
+	return "step"
+}
