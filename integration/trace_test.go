@@ -430,3 +430,28 @@ func TestTraceExports(t *testing.T) {
 		t.Errorf("unknown format: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// On a terminal, a live line shows the stage in progress and is erased before
+// the program writes anything; without a terminal nothing of it appears.
+func TestLiveStageLine(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) is not installed here; it provides the terminal this test needs")
+	}
+	e := newEnv(t)
+	line := strings.Join(append([]string{glassbox}, e.runArgs(nil, "echo", "program-output")...), " ")
+	cmd := exec.Command("script", "-qec", line, "/dev/null")
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	for _, want := range []string{"\r\x1b[K▸ rootfs: ", "\r\x1b[K▸ mount: ", "\r\x1b[Kprogram-output"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("terminal output lacks %q:\n%q", want, out)
+		}
+	}
+	if strings.Contains(string(out), "program-output\r\x1b[K") || strings.Contains(string(out), "program-output\r\n\r\x1b[K") {
+		t.Errorf("the live line was erased after the program wrote: %q", out)
+	}
+	e.noState()
+}

@@ -24,6 +24,8 @@ type Options struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
+	// Before runs as each stage begins (a live progress line uses it).
+	Before func(*Stage)
 	// After runs after each stage, and after teardown, with its timing and steps.
 	After func(Timing)
 }
@@ -72,6 +74,9 @@ func (r *Run) Start() error {
 		if err := r.interrupted(); err != nil {
 			r.fail()
 			return asStageError(st.Name, err)
+		}
+		if r.Opts.Before != nil {
+			r.Opts.Before(st)
 		}
 		r.started = append(r.started, st)
 		if err := r.runStage(st); err != nil {

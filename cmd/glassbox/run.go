@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/spec"
@@ -124,6 +125,30 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions) error {
 		}
 		opts.After = tr.stage
 	}
+	// On a terminal, one line shows the stage in progress; it is erased before
+	// the program starts, so its output is untouched.
+	live := !to.off && term.IsTerminal(int(os.Stderr.Fd()))
+	if live {
+		width, _, err := term.GetSize(int(os.Stderr.Fd()))
+		if err != nil || width < 20 {
+			width = 80
+		}
+		opts.Before = func(st *stages.Stage) {
+			if st == stages.Exec {
+				// The program may write the moment it is exec'd: the line goes now.
+				fmt.Fprint(os.Stderr, "\r\x1b[K")
+				return
+			}
+			// Kept within one row: erasing a wrapped line would leave its start behind.
+			line := []rune("▸ " + st.Name + ": " + st.Purpose)
+			fmt.Fprintf(os.Stderr, "\r\x1b[K%s", string(line[:min(len(line), width-1)]))
+		}
+	}
+	clearLine := func() {
+		if live {
+			fmt.Fprint(os.Stderr, "\r\x1b[K")
+		}
+	}
 	r, err := stages.New(s, opts)
 	if err != nil {
 		tr.end(nil, err, 0)
@@ -137,7 +162,9 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions) error {
 			r.Signal(sig)
 		}
 	}()
-	if err := r.Start(); err != nil {
+	err = r.Start()
+	if err != nil {
+		clearLine() // a stage before exec failed with its line showing
 		tr.end(r, err, 0)
 		return err
 	}
