@@ -4,7 +4,8 @@
 #   glassbox run --rm --trace=false --bundle B, and traced (the default)
 #   runc run --bundle B           (Debian's runc: the reference to beat)
 #   unshare -fpmuin --mount-proc  (the floor: namespaces and nothing else)
-# and prints glassbox's time as a ratio of runc's and of the floor.
+# and prints glassbox's time as a ratio of runc's and of the floor; then the
+# kernel observer's throughput under a system call storm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-50}
@@ -40,3 +41,9 @@ jq -r '
 	  "tracing adds       \($m["glassbox-traced"] - $m.glassbox | . * 10 | round / 10) ms  (target <= 30 ms)",
 	  "glassbox / floor = \($m.glassbox / $m["unshare-floor"] * 100 | round / 100)x"
 ' "$work/result.json"
+
+# The kernel observer under a storm of reported system calls (each is two ring
+# buffer events: entry and exit): how many arrive, and where loss starts.
+echo
+echo "kernel observer under a system call storm (events per call: 2):"
+go test -run XXX -bench ObserverStorm -benchtime=1x ./trace | grep Benchmark

@@ -2,13 +2,15 @@
 # summarize.sh LABEL — filter `go test -v` output: pass it through without the
 # "=== RUN" noise, then say what was skipped (and why), and count, e.g.
 #   host: 38 passed, 0 failed, 1 skipped
+# (go test -v prints a test's t.Skip message just before its "--- SKIP" line.)
 exec awk -v label="${1:?usage: summarize.sh LABEL}" '
 	/^=== (RUN|PAUSE|CONT|NAME)/ { next }
 	{ print; fflush() }
+	/^ +[^ ].*\.go:[0-9]+: / { reason = $0; sub(/^ +[^ ]+\.go:[0-9]+: /, "", reason); next }
 	/^--- PASS/ { pass++ }
 	/^--- FAIL/ { fail++; failed = failed "\n" label ": failed " $3 }
-	/^--- SKIP/ { skip++; name = $3; want_reason = 1; next }
-	want_reason { sub(/^ +/, ""); skipped = skipped "\n" label ": skipped " name ": " $0; want_reason = 0 }
+	/^--- SKIP/ { skip++; skipped = skipped "\n" label ": skipped " $3 ": " reason }
+	/^---/ { reason = "" }
 	END {
 		if (skipped != "") print substr(skipped, 2)
 		if (failed != "") print substr(failed, 2)

@@ -98,7 +98,9 @@ done
 modules="virtio_pci virtio_rng 9pnet_virtio 9p crc32c_generic overlay veth bridge br_netfilter
 	nf_conntrack nf_nat nf_tables nft_chain_nat nft_masq nft_nat nft_ct nf_conntrack_netlink
 	tun dummy loop"
-key=$( { echo "$kver $modules"; sha1sum "$busybox" "$0" | cut -c1-40; } | sha1sum | cut -c1-12)
+# Host programs some tests need that busybox lacks, copied in with their libraries.
+tools="script"
+key=$( { echo "$kver $modules $tools"; sha1sum "$busybox" "$0" | cut -c1-40; for t in $tools; do sha1sum "$(command -v "$t")"; done; } | sha1sum | cut -c1-12)
 initrd=$cache/initrd-$kver-$key.cpio
 if [ ! -f "$initrd" ]; then
 	say "building the initramfs for $kver"
@@ -117,6 +119,13 @@ if [ ! -f "$initrd" ]; then
 	done
 	cp "$moddir"/modules.builtin* "$moddir"/modules.order "$st/lib/modules/$kver/" 2>/dev/null || true
 	"$busybox" depmod -b "$st" "$kver"
+	for t in $tools; do
+		p=$(command -v "$t") || die "$t is needed inside the VM and missing here"
+		mkdir -p "$st/usr/bin" && cp -L "$p" "$st/usr/bin/$t"
+		for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
+			mkdir -p "$st$(dirname "$lib")" && cp -Ln "$lib" "$st$lib"
+		done
+	done
 	echo "modules=\"$modules\"" > "$st/etc/vmtest.conf"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' > "$st/etc/passwd"
 	printf 'root:x:0:\n' > "$st/etc/group"
@@ -134,7 +143,7 @@ if [ ! -f "$initrd" ]; then
 	cat > "$st/init2" <<-'EOF'
 	#!/bin/busybox sh
 	/bin/busybox --install -s /bin
-	export PATH=/bin:/sbin HOME=/root TMPDIR=/tmp
+	export PATH=/usr/bin:/bin:/sbin HOME=/root TMPDIR=/tmp
 	mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 	mkdir -p /dev/pts /dev/shm; mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm
 	mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run

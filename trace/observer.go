@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,25 +74,30 @@ var probes = []struct {
 	{tpOOM, "oom", "mark_victim", func(o *observerObjects) *ebpf.Program { return o.MarkVictim }, "", "pid", "comm"},
 }
 
-// Observer is a running kernel observer.
+// Observer is a running kernel observer. Its reader goroutine owns calls,
+// records and pending until Stop has waited for it to finish.
 type Observer struct {
 	objs    observerObjects
 	links   []link.Link
 	rd      *ringbuf.Reader
 	offset  time.Duration // wall clock minus CLOCK_MONOTONIC, to place events in time
 	done    chan struct{}
-	mu      sync.Mutex
-	events  []KernelEvent
-	pending map[uint32]*pendingCall // system calls entered and not yet exited, by thread
-	Mode    string                  // how the kernel is observed: "tracepoint"
-	Skipped []string                // probes this kernel lacks, with why
+	calls   []rawCall          // completed system calls, decoded only in Stop
+	records []KernelEvent      // other kernel events (rare), decoded as they come
+	pending map[uint32]rawCall // system calls entered and not yet exited, by thread
+	Mode    string             // how the kernel is observed: "tracepoint"
+	Skipped []string           // probes this kernel lacks, with why
 }
 
-type pendingCall struct {
-	ev   KernelEvent
-	sc   syscallInfo
-	args [6]uint64
-	strs []string
+// rawCall is a system call as the ring buffer gave it: cheap to keep, so the
+// reader keeps up with a storm; formatting waits until the run is over.
+type rawCall struct {
+	start, end uint64 // CLOCK_MONOTONIC ns
+	tgid, tid  uint32
+	nr         int
+	ret        int64
+	args       [6]uint64
+	strs       []string
 }
 
 // StartObserver loads and attaches the BPF programs, watching pid (glassbox).
@@ -99,7 +105,7 @@ func StartObserver(pid int) (*Observer, error) {
 	if _, err := EnsureTracefs(); err != nil {
 		return nil, err
 	}
-	o := &Observer{done: make(chan struct{}), pending: map[uint32]*pendingCall{}, Mode: "tracepoint"}
+	o := &Observer{done: make(chan struct{}), pending: map[uint32]rawCall{}, Mode: "tracepoint"}
 	if err := loadObserverObjects(&o.objs, nil); err != nil {
 		return nil, fmt.Errorf("load BPF programs: %w", err)
 	}
@@ -167,10 +173,23 @@ func (o *Observer) Stop() ([]KernelEvent, uint64) {
 		}
 	}
 	o.close()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.events, lost
+	events := o.records
+	for _, c := range o.calls {
+		sc := syscallTable[c.nr]
+		ev := KernelEvent{Start: o.wall(c.start), End: o.wall(c.end), Pid: int(c.tgid), Tid: int(c.tid), Name: sc.name}
+		ev.Call = sc.decode(c.args, c.strs) + " = " + strconv.FormatInt(c.ret, 10)
+		if c.ret < 0 && c.ret > -4096 {
+			errno := unix.Errno(-c.ret)
+			ev.Err = unix.ErrnoName(errno) + " (" + errno.Error() + ")"
+			ev.Call = sc.decode(c.args, c.strs) + " = -1 " + unix.ErrnoName(errno)
+		}
+		events = append(events, ev)
+	}
+	sort.Slice(events, func(i, j int) bool { return events[i].Start.Before(events[j].Start) })
+	return events, lost
 }
+
+func (o *Observer) wall(mono uint64) time.Time { return time.Unix(0, int64(mono)).Add(o.offset) }
 
 // detach removes the programs from their tracepoints. Each removal waits for
 // an RCU grace period (tens of milliseconds), so they run side by side and
@@ -193,81 +212,75 @@ func (o *Observer) close() {
 	o.objs.Close()
 }
 
-// event mirrors struct event in observer.bpf.c.
-type event struct {
-	Ts     uint64
-	Tgid   uint32
-	Tid    uint32
-	Tp     uint32
-	Nstr   uint32
-	Num    int64
-	Val    int64
-	Args   [6]uint64
-	Cgroup uint64
-	Str    [3][120]byte
-}
+// The records in the ring buffer mirror struct event in observer.bpf.c: a
+// 96-byte header, followed, in the larger records, by three 120-byte strings.
+const (
+	headerSize = 96
+	strLen     = 120
+)
 
 func (o *Observer) read() {
 	defer close(o.done)
-	var e event
+	var rec ringbuf.Record // reused: no allocation per record
 	for {
-		rec, err := o.rd.Read()
-		if err != nil {
+		if err := o.rd.ReadInto(&rec); err != nil {
 			return // flushed after the last record, or closed
 		}
-		if binary.Read(bytes.NewReader(rec.RawSample), binary.LittleEndian, &e) != nil {
-			continue
+		if len(rec.RawSample) >= headerSize {
+			o.handle(rec.RawSample)
 		}
-		o.handle(&e)
 	}
 }
 
-func (o *Observer) handle(e *event) {
-	at := time.Unix(0, int64(e.Ts)).Add(o.offset)
-	strs := make([]string, 0, e.Nstr)
-	for i := 0; i < int(e.Nstr) && i < len(e.Str); i++ {
-		strs = append(strs, cString(e.Str[i][:]))
+func (o *Observer) handle(b []byte) {
+	le := binary.LittleEndian
+	ts, tgid, tid := le.Uint64(b[0:]), le.Uint32(b[8:]), le.Uint32(b[12:])
+	tp, nstr := tracepoint(le.Uint32(b[16:])), int(le.Uint32(b[20:]))
+	num, val := int64(le.Uint64(b[24:])), int64(le.Uint64(b[32:]))
+	var strs []string
+	for i := 0; i < nstr && headerSize+(i+1)*strLen <= len(b); i++ {
+		strs = append(strs, cString(b[headerSize+i*strLen:headerSize+(i+1)*strLen]))
 	}
-	ev := KernelEvent{Start: at, End: at, Pid: int(e.Tgid), Tid: int(e.Tid)}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	switch tracepoint(e.Tp) {
+	switch tp {
 	case tpSysEnter:
-		sc := syscallTable[int(e.Num)]
-		ev.Name = sc.name
-		o.pending[e.Tid] = &pendingCall{ev: ev, sc: sc, args: e.Args, strs: strs}
+		c := rawCall{start: ts, tgid: tgid, tid: tid, nr: int(num), strs: strs}
+		for i := range c.args {
+			c.args[i] = le.Uint64(b[40+8*i:])
+		}
+		o.pending[tid] = c
 		return
 	case tpSysExit:
-		p := o.pending[e.Tid]
-		if p == nil || p.sc.name != syscallTable[int(e.Num)].name {
+		c, ok := o.pending[tid]
+		if !ok || c.nr != int(num) {
 			return // entered before the observer started
 		}
-		delete(o.pending, e.Tid)
-		ev = p.ev
-		ev.End = at
-		ev.Call = p.sc.decode(p.args, p.strs) + " = " + strconv.FormatInt(e.Val, 10)
-		if e.Val < 0 && e.Val > -4096 {
-			errno := unix.Errno(-e.Val)
-			ev.Err = unix.ErrnoName(errno) + " (" + errno.Error() + ")"
-			ev.Call = p.sc.decode(p.args, p.strs) + " = -1 " + unix.ErrnoName(errno)
-		}
+		delete(o.pending, tid)
+		c.end, c.ret = ts, val
+		o.calls = append(o.calls, c)
+		return
+	}
+	at := o.wall(ts)
+	ev := KernelEvent{Start: at, End: at, Pid: int(tgid), Tid: int(tid)}
+	switch tp {
 	case tpCgroupMkdir, tpCgroupRmdir:
-		ev.Name = map[tracepoint]string{tpCgroupMkdir: "cgroup_mkdir", tpCgroupRmdir: "cgroup_rmdir"}[tracepoint(e.Tp)]
-		ev.Call = fmt.Sprintf("%s %s (id %d, level %d)", ev.Name, first(strs), e.Num, e.Val)
+		ev.Name = map[tracepoint]string{tpCgroupMkdir: "cgroup_mkdir", tpCgroupRmdir: "cgroup_rmdir"}[tp]
+		ev.Call = fmt.Sprintf("%s %s (id %d, level %d)", ev.Name, first(strs), num, val)
 	case tpCgroupAttach:
 		ev.Name = "cgroup_attach_task"
-		ev.Call = fmt.Sprintf("cgroup_attach_task pid %d → %s (id %d)", e.Val, first(strs), e.Num)
+		ev.Call = fmt.Sprintf("cgroup_attach_task pid %d → %s (id %d)", val, first(strs), num)
 	case tpExec:
 		ev.Name = "sched_process_exec"
-		ev.Call = fmt.Sprintf("sched_process_exec %s (pid %d)", first(strs), e.Val)
+		ev.Call = fmt.Sprintf("sched_process_exec %s (pid %d)", first(strs), val)
 	case tpExit:
 		ev.Name = "sched_process_exit"
-		ev.Call = fmt.Sprintf("sched_process_exit pid %d", e.Val)
+		ev.Call = fmt.Sprintf("sched_process_exit pid %d", val)
 	case tpOOM:
 		ev.Name = "oom_kill"
-		ev.Call = fmt.Sprintf("OOM killer: mark_victim pid %d (%s)", e.Val, first(strs))
+		ev.Call = fmt.Sprintf("OOM killer: mark_victim pid %d (%s)", val, first(strs))
+	default:
+		return
 	}
-	o.events = append(o.events, ev)
+	o.records = append(o.records, ev)
 }
 
 func first(s []string) string {

@@ -220,6 +220,12 @@ func (s *Session) Kernel(events []KernelEvent, lost uint64, mode string, skipped
 	if len(skipped) > 0 {
 		s.root.SetAttributes(attribute.StringSlice("glassbox.observer.skipped", skipped))
 	}
+	if len(events) > maxKernelSpans {
+		// A program that storms system calls must not make a trace nobody can
+		// open; the count of what was left out is on the root span.
+		s.root.SetAttributes(attribute.Int("glassbox.observer.omitted", len(events)-maxKernelSpans))
+		events = events[:maxKernelSpans]
+	}
 	for _, ev := range events {
 		parent := s.ctx
 		var best *window
@@ -249,6 +255,10 @@ func (s *Session) Kernel(events []KernelEvent, lost uint64, mode string, skipped
 		span.End(oteltrace.WithTimestamp(ev.End))
 	}
 }
+
+// maxKernelSpans bounds the kernel events one trace holds (the first ones:
+// the stages, which is what a trace is for).
+const maxKernelSpans = 20000
 
 // shortCall keeps a decoded call readable in a waterfall: long quoted paths
 // keep their last part ("…/rootfs/proc").

@@ -38,6 +38,9 @@ struct layout {
 	__u16 pad;
 };
 
+/* Every record starts with this; one with strings (a path, a filename) has
+ * them after it. Most records (every sys_exit) have none and stay small, so
+ * the ring buffer holds more of them: user space tells them apart by size. */
 struct event {
 	__u64 ts;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u32 tgid, tid;
@@ -47,6 +50,10 @@ struct event {
 	__s64 val;     /* return value, pid */
 	__u64 args[6];
 	__u64 cgroup;  /* the task's cgroup2 id */
+};
+
+struct event_str {
+	struct event h;
 	char str[NSTR][STR_LEN];
 };
 
@@ -114,9 +121,9 @@ static __always_inline __s64 read_int(void *ctx, __u16 off, __u16 size)
 	return v;
 }
 
-static __always_inline struct event *new_event(enum tracepoint tp)
+static __always_inline void *reserve(enum tracepoint tp, __u64 size)
 {
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct event *e = bpf_ringbuf_reserve(&events, size, 0);
 	if (!e) {
 		__u32 zero = 0;
 		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
@@ -134,6 +141,9 @@ static __always_inline struct event *new_event(enum tracepoint tp)
 	return e;
 }
 
+#define new_event(tp) ((struct event *)reserve(tp, sizeof(struct event)))
+#define new_event_str(tp) ((struct event_str *)reserve(tp, sizeof(struct event_str)))
+
 static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 {
 	__u32 key = tp;
@@ -144,25 +154,33 @@ static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 	__u8 *want = bpf_map_lookup_elem(&syscalls, &nr);
 	if (!want || !*want || !tracked())
 		return 0;
-	struct event *e = new_event(tp);
-	if (!e)
+	__u8 strings = *want >> 1;
+	if (tp == TP_SYS_EXIT || !strings) {
+		struct event *e = new_event(tp);
+		if (!e)
+			return 0;
+		e->num = nr;
+		if (tp == TP_SYS_EXIT)
+			e->val = read_int(ctx, l->val_off, l->val_size);
+		else
+			bpf_probe_read_kernel(e->args, sizeof(e->args), ctx + l->val_off);
+		bpf_ringbuf_submit(e, 0);
 		return 0;
-	e->num = nr;
-	if (tp == TP_SYS_EXIT) {
-		e->val = read_int(ctx, l->val_off, l->val_size);
-	} else {
-		bpf_probe_read_kernel(e->args, sizeof(e->args), ctx + l->val_off);
-		__u8 strings = *want >> 1;
-		for (int i = 0; i < 6; i++) {
-			if (!(strings & (1 << i)) || e->nstr >= NSTR)
-				continue;
-			__u32 s = e->nstr;
-			if (s < NSTR)
-				bpf_probe_read_user_str(e->str[s], STR_LEN, (void *)e->args[i]);
-			e->nstr++;
-		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	struct event_str *es = new_event_str(tp);
+	if (!es)
+		return 0;
+	es->h.num = nr;
+	bpf_probe_read_kernel(es->h.args, sizeof(es->h.args), ctx + l->val_off);
+	for (int i = 0; i < 6; i++) {
+		if (!(strings & (1 << i)) || es->h.nstr >= NSTR)
+			continue;
+		__u32 s = es->h.nstr;
+		if (s < NSTR)
+			bpf_probe_read_user_str(es->str[s], STR_LEN, (void *)es->h.args[i]);
+		es->h.nstr++;
+	}
+	bpf_ringbuf_submit(es, 0);
 	return 0;
 }
 
@@ -173,18 +191,18 @@ static __always_inline int on_record(void *ctx, enum tracepoint tp)
 	struct layout *l = bpf_map_lookup_elem(&layouts, &key);
 	if (!l || !tracked())
 		return 0;
-	struct event *e = new_event(tp);
-	if (!e)
+	struct event_str *es = new_event_str(tp);
+	if (!es)
 		return 0;
-	e->num = read_int(ctx, l->num_off, l->num_size);
-	e->val = read_int(ctx, l->val_off, l->val_size);
+	es->h.num = read_int(ctx, l->num_off, l->num_size);
+	es->h.val = read_int(ctx, l->val_off, l->val_size);
 	if (l->str_off) {
 		__u32 loc = 0; /* __data_loc: offset in the low 16 bits, length above */
 		bpf_probe_read_kernel(&loc, 4, ctx + l->str_off);
-		bpf_probe_read_kernel_str(e->str[0], STR_LEN, ctx + (loc & 0xffff));
-		e->nstr = 1;
+		bpf_probe_read_kernel_str(es->str[0], STR_LEN, ctx + (loc & 0xffff));
+		es->h.nstr = 1;
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(es, 0);
 	return 0;
 }
 
