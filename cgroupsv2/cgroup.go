@@ -121,7 +121,13 @@ func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
 // files are copied down from the parent at each level glassbox creates.
 func (c *Cgroup) Create() error {
 	for _, dir := range c.Dirs {
-		if err := c.mkdir(dir); err != nil {
+		err := c.mkdir(dir)
+		// Another container's teardown may remove the shared parent between our
+		// mkdirs (it does once the parent is empty): make it again.
+		for try := 0; errors.Is(err, unix.ENOENT) && try < 3; try++ {
+			err = c.mkdir(dir)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -147,18 +153,38 @@ func (c *Cgroup) mkdir(dir string) error {
 		if err != nil {
 			return fmt.Errorf("mkdir(%s): %w", d, unwrap(err))
 		}
-		if err := c.inheritCpuset(d); err != nil {
-			return err
+	}
+	// Top-down, every level glassbox uses — also a shared parent another run
+	// has just made and not yet filled: a child cannot be filled from an
+	// empty parent, and two runs writing the same values is harmless.
+	if len(missing) > 0 {
+		var chain []string
+		for d := filepath.Dir(missing[len(missing)-1]); isV1Cgroup(filepath.Dir(d)); d = filepath.Dir(d) {
+			chain = append(chain, d)
+		}
+		for i := len(chain) - 1; i >= 0; i-- {
+			if err := c.inheritCpuset(chain[i]); err != nil {
+				return err
+			}
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			if err := c.inheritCpuset(missing[i]); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+func isV1Cgroup(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP_SUPER_MAGIC
+}
+
 // inheritCpuset fills a new v1 cpuset cgroup from its parent. (On v2 an empty
 // cpuset.cpus means "use the parent's", so nothing must be copied there.)
 func (c *Cgroup) inheritCpuset(dir string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+	if !isV1Cgroup(dir) {
 		return nil
 	}
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {

@@ -42,7 +42,7 @@ func Run() []Check {
 	checks = append(checks, network()...)
 	checks = append(checks, btf())
 	tracefs := tracingFS()
-	checks = append(checks, tracefs, kprobes(tracefs.OK), fentry(), tracepoints(tracefs.OK))
+	checks = append(checks, tracefs, kprobes(tracefs.OK), fentry(), tracepoints(tracefs.OK), observer())
 	return checks
 }
 
@@ -265,6 +265,15 @@ func tracepoints(tracefs bool) Check {
 		return Check{Name: "tracepoints", Detail: "none of the syscall/cgroup/sched tracepoints exist", Action: "kernel events cannot be observed"}
 	}
 	return Check{Name: "tracepoints", OK: true, Detail: strings.Join(have, " ")}
+}
+
+func observer() Check {
+	if attached, links := trace.ObserverStatus(); attached {
+		return Check{Name: "kernel observer", OK: true,
+			Detail: fmt.Sprintf("tracepoint mode, %d probes attached, pinned at %s", links, trace.PinDir()),
+			Action: "glassbox trace off detaches them"}
+	}
+	return Check{Name: "kernel observer", OK: true, Detail: "not attached", Action: "the next traced run attaches it (tracepoint mode)"}
 }
 
 func hasFilesystem(name string) bool {

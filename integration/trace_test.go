@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -88,6 +90,9 @@ func TestTraceOfARun(t *testing.T) {
 	var names []string
 	prevStart := root.StartTime()
 	for _, s := range children[root.SpanID] {
+		if s.Attr("glassbox.kernel") == "true" {
+			continue // what the kernel saw glassbox do before the first stage
+		}
 		names = append(names, s.Name)
 		if s.StartTime().Before(prevStart) || s.EndTime().After(root.EndTime()) {
 			t.Errorf("span %s [%v, %v] is out of order or outside the run", s.Name, s.StartTime(), s.EndTime())
@@ -303,11 +308,11 @@ func TestOTLPExportFailureIsAWarning(t *testing.T) {
 	e.loadTrace() // the local trace is still written
 }
 
-// With --trace=kernel, the kernel's own view sits under the stage and step
-// that caused it, with decoded arguments.
+// The kernel's own view sits under the stage and step that caused it, with
+// decoded arguments.
 func TestKernelEvents(t *testing.T) {
 	e := newEnv(t)
-	r := e.run("", e.runArgs([]string{"--trace=kernel"}, "true")...)
+	r := e.run("", e.runArgs(nil, "true")...)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -364,6 +369,18 @@ func TestKernelEvents(t *testing.T) {
 		if !found {
 			t.Errorf("no kernel event %q", c.call)
 		}
+	}
+	// The run unsubscribed: the shared, pinned maps hold nothing of it.
+	for _, name := range []string{"runs", "tgids", "cgroups", "lost"} {
+		m, err := ebpf.LoadPinnedMap(filepath.Join(trace.PinDir(), name), nil)
+		if err != nil {
+			t.Fatalf("pinned map %s: %v", name, err)
+		}
+		var key, value []byte
+		if it := m.Iterate(); it.Next(&key, &value) {
+			t.Errorf("pinned map %s still has an entry after the run (key %x)", name, key)
+		}
+		m.Close()
 	}
 	// The proc mount's kernel event sits under the step that made it.
 	for _, s := range spans {
@@ -454,4 +471,47 @@ func TestLiveStageLine(t *testing.T) {
 		t.Errorf("the live line was erased after the program wrote: %q", out)
 	}
 	e.noState()
+}
+
+// Runs at the same time share the kernel probes but each trace holds only its
+// own kernel events (one ring buffer per run).
+func TestKernelEventsOfConcurrentRuns(t *testing.T) {
+	e := newEnv(t)
+	const n = 4
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(glassbox, e.runArgs(nil, "sh", "-c", fmt.Sprintf("sleep 0.2; echo run-%d", i))...)
+			cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+			if out, err := cmd.CombinedOutput(); err != nil || string(out) != fmt.Sprintf("run-%d\n", i) {
+				t.Errorf("run %d: %v %q", i, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json"))
+	if len(files) != n {
+		t.Fatalf("%d traces for %d runs", len(files), n)
+	}
+	for _, path := range files {
+		f, err := trace.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := f.Root()
+		var execs []string
+		for _, s := range f.Spans() {
+			if call := s.Attr("glassbox.kernel.call"); strings.HasPrefix(call, "execve(") {
+				execs = append(execs, call)
+			}
+		}
+		// Its init's execve of sh, then sh's of sleep (busybox runs applets
+		// through /proc/self/exe): two, whatever the other runs did.
+		if len(execs) != 2 {
+			t.Errorf("trace %s (%s events, %s lost): execve events %q, want its sh and its sleep",
+				root.TraceID[:8], root.Attr("glassbox.observer.events"), root.Attr("glassbox.observer.lost"), execs)
+		}
+	}
 }

@@ -5,6 +5,7 @@ package trace
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,11 +14,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 )
@@ -74,19 +73,22 @@ var probes = []struct {
 	{tpOOM, "oom", "mark_victim", func(o *observerObjects) *ebpf.Program { return o.MarkVictim }, "", "pid", "comm"},
 }
 
-// Observer is a running kernel observer. Its reader goroutine owns calls,
-// records and pending until Stop has waited for it to finish.
+// Observer is one run's subscription to the kernel probes. Its reader
+// goroutine owns calls, records and pending until Stop has waited for it.
 type Observer struct {
-	objs    observerObjects
-	links   []link.Link
-	rd      *ringbuf.Reader
-	offset  time.Duration // wall clock minus CLOCK_MONOTONIC, to place events in time
-	done    chan struct{}
-	calls   []rawCall          // completed system calls, decoded only in Stop
-	records []KernelEvent      // other kernel events (rare), decoded as they come
-	pending map[uint32]rawCall // system calls entered and not yet exited, by thread
-	Mode    string             // how the kernel is observed: "tracepoint"
-	Skipped []string           // probes this kernel lacks, with why
+	runs, tgids, cgroups, lost *ebpf.Map // the shared, pinned maps
+	ring                       *ebpf.Map // this run's ring buffer
+	rd                         *ringbuf.Reader
+	id                         uint32 // this run's id in the maps
+	pid                        uint32
+	cgroup                     uint64        // the watched container cgroup, once known
+	offset                     time.Duration // wall clock minus CLOCK_MONOTONIC
+	done                       chan struct{}
+	calls                      []rawCall          // completed system calls, decoded only in Stop
+	records                    []KernelEvent      // other kernel events (rare), decoded as they come
+	pending                    map[uint32]rawCall // system calls entered and not yet exited, by thread
+	Mode                       string             // how the kernel is observed: "tracepoint"
+	Skipped                    []string           // probes this kernel lacks
 }
 
 // rawCall is a system call as the ring buffer gave it: cheap to keep, so the
@@ -100,50 +102,53 @@ type rawCall struct {
 	strs       []string
 }
 
-// StartObserver loads and attaches the BPF programs, watching pid (glassbox).
+// ringSize is each run's ring buffer; it must match the `runs` map's template.
+const ringSize = 1 << 20
+
+// StartObserver subscribes a run, watching pid (glassbox), attaching the
+// probes first if no earlier run did.
 func StartObserver(pid int) (*Observer, error) {
 	if _, err := EnsureTracefs(); err != nil {
 		return nil, err
 	}
-	o := &Observer{done: make(chan struct{}), pending: map[uint32]rawCall{}, Mode: "tracepoint"}
-	if err := loadObserverObjects(&o.objs, nil); err != nil {
-		return nil, fmt.Errorf("load BPF programs: %w", err)
+	dir := PinDir()
+	skipped, err := attachOnce(dir)
+	if err != nil {
+		return nil, err
 	}
+	o := &Observer{done: make(chan struct{}), pending: map[uint32]rawCall{}, Mode: "tracepoint", Skipped: skipped, pid: uint32(pid)}
 	ok := false
 	defer func() {
 		if !ok {
-			o.close()
+			o.release()
 		}
 	}()
-	for nr, sc := range syscallTable {
-		if err := o.objs.Syscalls.Put(uint32(nr), uint8(1|sc.strings<<1)); err != nil {
-			return nil, fmt.Errorf("BPF map syscalls: %w", err)
-		}
+	if err := o.openPinned(dir); err != nil {
+		return nil, err
 	}
-	if err := o.objs.Tgids.Put(uint32(pid), uint8(1)); err != nil {
-		return nil, fmt.Errorf("BPF map tgids: %w", err)
-	}
-	for _, p := range probes {
-		l, err := readLayout(p.group, p.name, p.num, p.val, p.str)
-		if err != nil {
-			o.Skipped = append(o.Skipped, fmt.Sprintf("%s/%s: %v", p.group, p.name, err))
-			continue
-		}
-		if err := o.objs.Layouts.Put(uint32(p.tp), l); err != nil {
-			return nil, fmt.Errorf("BPF map layouts: %w", err)
-		}
-		tl, err := link.Tracepoint(p.group, p.name, p.prog(&o.objs), nil)
-		if err != nil {
-			o.Skipped = append(o.Skipped, fmt.Sprintf("%s/%s: %v", p.group, p.name, err))
-			continue
-		}
-		o.links = append(o.links, tl)
-	}
-	rd, err := ringbuf.NewReader(o.objs.Events)
-	if err != nil {
+	o.sweep()
+	if o.ring, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: ringSize}); err != nil {
 		return nil, fmt.Errorf("BPF ring buffer: %w", err)
 	}
-	o.rd = rd
+	if o.rd, err = ringbuf.NewReader(o.ring); err != nil {
+		return nil, fmt.Errorf("BPF ring buffer: %w", err)
+	}
+	// A random id: runs come and go concurrently, and nothing ties ids to pids.
+	for o.id == 0 {
+		var b [4]byte
+		rand.Read(b[:])
+		o.id = binary.LittleEndian.Uint32(b[:])
+	}
+	// The pid first: it is what makes the run live for another run's sweep.
+	if err := o.tgids.Put(o.pid, o.id); err != nil {
+		return nil, fmt.Errorf("BPF map tgids: %w", err)
+	}
+	if err := o.lost.Put(o.id, uint64(0)); err != nil {
+		return nil, fmt.Errorf("BPF map lost: %w", err)
+	}
+	if err := o.runs.Put(o.id, o.ring); err != nil {
+		return nil, fmt.Errorf("BPF map runs: %w", err)
+	}
 	var mono unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
 	o.offset = time.Duration(time.Now().UnixNano() - mono.Nano())
@@ -154,25 +159,22 @@ func StartObserver(pid int) (*Observer, error) {
 
 // WatchCgroup adds the container's cgroup (its cgroup2 id) to the filter.
 func (o *Observer) WatchCgroup(id uint64) error {
-	return o.objs.Cgroups.Put(id, uint8(1))
+	o.cgroup = id
+	return o.cgroups.Put(id, o.id)
 }
 
-// Stop detaches the programs, drains the ring buffer and returns the events,
-// in time order, and how many did not fit in the ring buffer.
+// Stop unsubscribes the run, drains its ring buffer and returns the events in
+// time order, and how many did not fit in the ring buffer. The probes stay.
 func (o *Observer) Stop() ([]KernelEvent, uint64) {
-	// Detach first so nothing new arrives; Flush then makes Read return what
-	// is left in the ring buffer, followed by ErrFlushed.
-	o.detach()
+	// Out of the maps first, so nothing new arrives; Flush then makes Read
+	// return what is left in the ring buffer, followed by ErrFlushed.
+	o.unsubscribe()
 	o.rd.Flush()
 	<-o.done
 	var lost uint64
-	var perCPU []uint64
-	if o.objs.Lost.Lookup(uint32(0), &perCPU) == nil {
-		for _, n := range perCPU {
-			lost += n
-		}
-	}
-	o.close()
+	o.lost.Lookup(o.id, &lost)
+	o.lost.Delete(o.id)
+	o.release()
 	events := o.records
 	for _, c := range o.calls {
 		sc := syscallTable[c.nr]
@@ -189,28 +191,99 @@ func (o *Observer) Stop() ([]KernelEvent, uint64) {
 	return events, lost
 }
 
-func (o *Observer) wall(mono uint64) time.Time { return time.Unix(0, int64(mono)).Add(o.offset) }
-
-// detach removes the programs from their tracepoints. Each removal waits for
-// an RCU grace period (tens of milliseconds), so they run side by side and
-// the waits overlap instead of adding up.
-func (o *Observer) detach() {
-	var wg sync.WaitGroup
-	for _, l := range o.links {
-		wg.Add(1)
-		go func() { defer wg.Done(); l.Close() }()
+// sweep removes the subscriptions of runs whose glassbox died without
+// unsubscribing (killed): their pid is gone, and with it every entry of their
+// run id, which also frees their ring buffer.
+func (o *Observer) sweep() {
+	live := map[uint32]bool{}
+	var pid, run uint32
+	var dead []uint32
+	for it := o.tgids.Iterate(); it.Next(&pid, &run); {
+		if unix.Kill(int(pid), 0) == unix.ESRCH {
+			dead = append(dead, pid)
+		} else {
+			live[run] = true
+		}
 	}
-	wg.Wait()
-	o.links = nil
+	for _, p := range dead {
+		o.tgids.Delete(p)
+	}
+	var cg uint64
+	var stale []uint64
+	for it := o.cgroups.Iterate(); it.Next(&cg, &run); {
+		if !live[run] {
+			stale = append(stale, cg)
+		}
+	}
+	for _, c := range stale {
+		o.cgroups.Delete(c)
+	}
+	for _, m := range []*ebpf.Map{o.runs, o.lost} {
+		var ids []uint32
+		var key uint32
+		var val []byte
+		for it := m.Iterate(); it.Next(&key, &val); {
+			if !live[key] {
+				ids = append(ids, key)
+			}
+		}
+		for _, id := range ids {
+			m.Delete(id)
+		}
+	}
 }
 
-func (o *Observer) close() {
-	o.detach()
+// SweepObserver removes what killed runs left in the pinned maps (glassbox gc).
+func SweepObserver() error {
+	if _, err := os.Stat(filepath.Join(PinDir(), "runs")); err != nil {
+		return nil // not attached: nothing to sweep
+	}
+	o := &Observer{}
+	defer o.release()
+	if err := o.openPinned(PinDir()); err != nil {
+		return err
+	}
+	o.sweep()
+	return nil
+}
+
+// openPinned opens the shared maps a run subscribes through.
+func (o *Observer) openPinned(dir string) error {
+	for _, m := range []struct {
+		name string
+		dst  **ebpf.Map
+	}{{"runs", &o.runs}, {"tgids", &o.tgids}, {"cgroups", &o.cgroups}, {"lost", &o.lost}} {
+		var err error
+		if *m.dst, err = ebpf.LoadPinnedMap(filepath.Join(dir, m.name), nil); err != nil {
+			return fmt.Errorf("pinned BPF map %s: %w (glassbox trace off resets the kernel probes)", m.name, err)
+		}
+	}
+	return nil
+}
+
+func (o *Observer) unsubscribe() {
+	o.tgids.Delete(o.pid)
+	if o.cgroup != 0 {
+		o.cgroups.Delete(o.cgroup)
+	}
+	o.runs.Delete(o.id)
+}
+
+func (o *Observer) release() {
+	if o.rd == nil && o.tgids != nil && o.id != 0 {
+		o.unsubscribe() // StartObserver failed half-way
+	}
 	if o.rd != nil {
 		o.rd.Close()
 	}
-	o.objs.Close()
+	for _, m := range []*ebpf.Map{o.ring, o.runs, o.tgids, o.cgroups, o.lost} {
+		if m != nil {
+			m.Close()
+		}
+	}
 }
+
+func (o *Observer) wall(mono uint64) time.Time { return time.Unix(0, int64(mono)).Add(o.offset) }
 
 // The records in the ring buffer mirror struct event in observer.bpf.c: a
 // 96-byte header, followed, in the larger records, by three 120-byte strings.

@@ -28,9 +28,9 @@ type observerLayout struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	observerMapCgroups           = "cgroups"
-	observerMapEvents            = "events"
 	observerMapLayouts           = "layouts"
 	observerMapLost              = "lost"
+	observerMapRuns              = "runs"
 	observerMapSyscalls          = "syscalls"
 	observerMapTgids             = "tgids"
 	observerProgCgroupAttachTask = "cgroup_attach_task"
@@ -100,9 +100,9 @@ type observerProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type observerMapSpecs struct {
 	Cgroups  *ebpf.MapSpec `ebpf:"cgroups"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
 	Layouts  *ebpf.MapSpec `ebpf:"layouts"`
 	Lost     *ebpf.MapSpec `ebpf:"lost"`
+	Runs     *ebpf.MapSpec `ebpf:"runs"`
 	Syscalls *ebpf.MapSpec `ebpf:"syscalls"`
 	Tgids    *ebpf.MapSpec `ebpf:"tgids"`
 }
@@ -134,9 +134,9 @@ func (o *observerObjects) Close() error {
 // It can be passed to loadObserverObjects or ebpf.CollectionSpec.LoadAndAssign.
 type observerMaps struct {
 	Cgroups  *ebpf.Map `ebpf:"cgroups"`
-	Events   *ebpf.Map `ebpf:"events"`
 	Layouts  *ebpf.Map `ebpf:"layouts"`
 	Lost     *ebpf.Map `ebpf:"lost"`
+	Runs     *ebpf.Map `ebpf:"runs"`
 	Syscalls *ebpf.Map `ebpf:"syscalls"`
 	Tgids    *ebpf.Map `ebpf:"tgids"`
 }
@@ -144,9 +144,9 @@ type observerMaps struct {
 func (m *observerMaps) Close() error {
 	return _ObserverClose(
 		m.Cgroups,
-		m.Events,
 		m.Layouts,
 		m.Lost,
+		m.Runs,
 		m.Syscalls,
 		m.Tgids,
 	)

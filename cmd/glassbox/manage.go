@@ -12,6 +12,7 @@ import (
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
+	"github.com/glassbox-dev/glassbox/trace"
 )
 
 func newSpecCmd() *cobra.Command {
@@ -57,7 +58,12 @@ without --rm are left alone (glassbox rm removes those).`,
 				}
 				fmt.Printf("removed leftover container %s (%s)\n", container.ShortID(c.ID), c.Status)
 			}
-			return errors.Join(errs...)
+			// Kernel probes pinned by other glassbox builds (an upgrade leaves them).
+			removed, err := trace.RemoveObservers(true)
+			for _, d := range removed {
+				fmt.Println("detached kernel probes of another glassbox build:", d)
+			}
+			return errors.Join(append(errs, err, trace.SweepObserver())...)
 		},
 	}
 }

@@ -51,16 +51,13 @@ func newRunCmd() *cobra.Command {
 			for _, w := range spec.Warnings(s) {
 				fmt.Fprintln(os.Stderr, "glassbox: warning:", w)
 			}
-			switch traceMode {
-			case "", "true", "false", "kernel":
-			default:
-				return fmt.Errorf("--trace=%s: expected true, kernel or false", traceMode)
+			if traceMode != "" && traceMode != "true" && traceMode != "false" {
+				return fmt.Errorf("--trace=%s: expected true or false", traceMode)
 			}
 			return runContainer(s, stages.Options{
 				Root: stateRoot(cmd), ID: id, Remove: remove,
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-			}, traceOptions{off: traceMode == "false", show: traceMode == "true" || traceMode == "kernel",
-				kernel: traceMode == "kernel", endpoint: otlpEndpoint})
+			}, traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint})
 		},
 	}
 	f := cmd.Flags()
@@ -77,7 +74,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs at /path[:options]")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
 	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
-	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root);\n--trace=kernel adds the kernel's own events, seen by eBPF; --trace=false turns tracing off")
+	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
 	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
 	return cmd
@@ -106,7 +103,6 @@ var forwardedSignals = []os.Signal{
 type traceOptions struct {
 	off      bool   // --trace=false
 	show     bool   // --trace: print the waterfall at the end
-	kernel   bool   // --trace=kernel: observe the kernel with eBPF
 	endpoint string // --otlp-endpoint
 }
 

@@ -53,12 +53,8 @@ func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTra
 		s.Process.Env = append(s.Process.Env, "TRACEPARENT="+sess.Traceparent())
 	}
 	t := &runTrace{sess: sess, show: to.show, namespaces: map[string]string{}}
-	if to.kernel {
-		// Opt-in: attaching and detaching tracepoint programs per run costs the
-		// kernel an RCU grace period each (~0.25 s here); see docs/tracing.md.
-		if t.obs, err = trace.StartObserver(os.Getpid()); err != nil {
-			fmt.Fprintf(os.Stderr, "glassbox: kernel observer unavailable, the trace has no kernel events: %v\n", err)
-		}
+	if t.obs, err = trace.StartObserver(os.Getpid()); err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox: kernel observer unavailable, the trace has no kernel events: %v\n", err)
 	}
 	return t, nil
 }
@@ -231,6 +227,22 @@ func newTraceCmd() *cobra.Command {
 	}
 	html.Flags().StringVarP(&htmlOut, "output", "o", "", "file to write (default: standard output)")
 	cmd.AddCommand(html)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "off",
+		Short: "Detach the kernel probes (the next traced run attaches them again)",
+		Long: `The kernel probes (eBPF programs on tracepoints) stay attached between runs,
+pinned in /sys/fs/bpf/glassbox, because detaching them costs the kernel a
+quarter of a second. While no run watches, each system call on the machine
+costs them two map lookups. trace off detaches them now.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			removed, err := trace.RemoveObservers(false)
+			for _, d := range removed {
+				fmt.Println("detached", d)
+			}
+			return err
+		},
+	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "show TRACE-OR-CONTAINER-ID",
 		Short: "Draw a trace as a waterfall of stages and steps",

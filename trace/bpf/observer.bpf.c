@@ -7,15 +7,20 @@
  *   sched/sched_process_exec, sched_process_exit
  *   oom/mark_victim                   the OOM killer chose a process
  *
- * Filter, in the kernel: the event's process is glassbox itself (its tgid is in
- * `tgids`) or runs in the container's cgroup (its cgroup2 id is in `cgroups`;
- * children inherit their cgroup, so everything the container forks is followed).
- * Only the syscalls glassbox asks for (`syscalls`) are reported.
+ * The programs stay attached between runs (pinned in bpffs: detaching costs
+ * the kernel an RCU grace period per tracepoint), and each run subscribes:
+ *
+ * Filter, in the kernel: the event's process is a glassbox process (its tgid
+ * is in `tgids`) or runs in a container's cgroup (its cgroup2 id is in
+ * `cgroups`; children inherit their cgroup, so everything a container forks is
+ * followed). Both maps give the run the event belongs to; events of processes
+ * no run watches cost two map lookups and go nowhere. Only the syscalls
+ * glassbox asks for (`syscalls`) are reported.
  *
  * Tracepoint records are read at offsets glassbox takes from each tracepoint's
  * tracefs format file (`layouts`), so the program needs no kernel BTF.
- * Events go to user space through a ring buffer; an event that does not fit is
- * counted in `lost`.
+ * Each run has its own ring buffer (`runs`, a map of maps, by run id); an
+ * event that does not fit is counted in `lost`, by run.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -57,10 +62,19 @@ struct event_str {
 	char str[NSTR][STR_LEN];
 };
 
-struct {
+#define RING_SIZE (1 << 20)
+
+struct ringbuf {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
-} events SEC(".maps");
+	__uint(max_entries, RING_SIZE);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__array(values, struct ringbuf);
+} runs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -71,16 +85,16 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u8);
+	__uint(max_entries, 1024);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* run id */
 } tgids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u64);
-	__type(value, __u8);
+	__uint(max_entries, 1024);
+	__type(key, __u64);   /* cgroup2 id */
+	__type(value, __u32); /* run id */
 } cgroups SEC(".maps");
 
 /* syscalls[nr]: 0 not reported; otherwise 1 + a bitmask (<< 1) of the
@@ -93,19 +107,22 @@ struct {
 } syscalls SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);   /* run id */
+	__type(value, __u64); /* events that did not fit in its ring buffer */
 } lost SEC(".maps");
 
-static __always_inline bool tracked(void)
+/* run returns the id of the run watching the current task, 0 for none. */
+static __always_inline __u32 run(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (bpf_map_lookup_elem(&tgids, &tgid))
-		return true;
+	__u32 *r = bpf_map_lookup_elem(&tgids, &tgid);
+	if (r)
+		return *r;
 	__u64 cg = bpf_get_current_cgroup_id();
-	return bpf_map_lookup_elem(&cgroups, &cg) != 0;
+	r = bpf_map_lookup_elem(&cgroups, &cg);
+	return r ? *r : 0;
 }
 
 static __always_inline __s64 read_int(void *ctx, __u16 off, __u16 size)
@@ -121,12 +138,27 @@ static __always_inline __s64 read_int(void *ctx, __u16 off, __u16 size)
 	return v;
 }
 
-static __always_inline void *reserve(enum tracepoint tp, __u64 size)
+/* submit hands an event over without waking the reader, unless a quarter of
+ * the ring is waiting: a run's few hundred events are read when it ends, and
+ * only a storm wakes the reader early. (A wake-up per event would make the
+ * reader compete with the container for the CPU during every run.) */
+static __always_inline void submit(__u32 r, void *e)
 {
-	struct event *e = bpf_ringbuf_reserve(&events, size, 0);
+	void *rb = bpf_map_lookup_elem(&runs, &r);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (rb && bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) > RING_SIZE / 4)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void *reserve(__u32 r, enum tracepoint tp, __u64 size)
+{
+	void *rb = bpf_map_lookup_elem(&runs, &r);
+	if (!rb)
+		return 0;
+	struct event *e = bpf_ringbuf_reserve(rb, size, 0);
 	if (!e) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		__u64 *n = bpf_map_lookup_elem(&lost, &r);
 		if (n)
 			__sync_fetch_and_add(n, 1);
 		return 0;
@@ -141,8 +173,8 @@ static __always_inline void *reserve(enum tracepoint tp, __u64 size)
 	return e;
 }
 
-#define new_event(tp) ((struct event *)reserve(tp, sizeof(struct event)))
-#define new_event_str(tp) ((struct event_str *)reserve(tp, sizeof(struct event_str)))
+#define new_event(r, tp) ((struct event *)reserve(r, tp, sizeof(struct event)))
+#define new_event_str(r, tp) ((struct event_str *)reserve(r, tp, sizeof(struct event_str)))
 
 static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 {
@@ -152,11 +184,14 @@ static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 		return 0;
 	__u32 nr = read_int(ctx, l->num_off, l->num_size);
 	__u8 *want = bpf_map_lookup_elem(&syscalls, &nr);
-	if (!want || !*want || !tracked())
+	if (!want || !*want)
+		return 0;
+	__u32 r = run();
+	if (!r)
 		return 0;
 	__u8 strings = *want >> 1;
 	if (tp == TP_SYS_EXIT || !strings) {
-		struct event *e = new_event(tp);
+		struct event *e = new_event(r, tp);
 		if (!e)
 			return 0;
 		e->num = nr;
@@ -164,10 +199,10 @@ static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 			e->val = read_int(ctx, l->val_off, l->val_size);
 		else
 			bpf_probe_read_kernel(e->args, sizeof(e->args), ctx + l->val_off);
-		bpf_ringbuf_submit(e, 0);
+		submit(r, e);
 		return 0;
 	}
-	struct event_str *es = new_event_str(tp);
+	struct event_str *es = new_event_str(r, tp);
 	if (!es)
 		return 0;
 	es->h.num = nr;
@@ -180,7 +215,7 @@ static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 			bpf_probe_read_user_str(es->str[s], STR_LEN, (void *)es->h.args[i]);
 		es->h.nstr++;
 	}
-	bpf_ringbuf_submit(es, 0);
+	submit(r, es);
 	return 0;
 }
 
@@ -189,9 +224,12 @@ static __always_inline int on_record(void *ctx, enum tracepoint tp)
 {
 	__u32 key = tp;
 	struct layout *l = bpf_map_lookup_elem(&layouts, &key);
-	if (!l || !tracked())
+	if (!l)
 		return 0;
-	struct event_str *es = new_event_str(tp);
+	__u32 r = run();
+	if (!r)
+		return 0;
+	struct event_str *es = new_event_str(r, tp);
 	if (!es)
 		return 0;
 	es->h.num = read_int(ctx, l->num_off, l->num_size);
@@ -202,7 +240,7 @@ static __always_inline int on_record(void *ctx, enum tracepoint tp)
 		bpf_probe_read_kernel_str(es->str[0], STR_LEN, ctx + (loc & 0xffff));
 		es->h.nstr = 1;
 	}
-	bpf_ringbuf_submit(es, 0);
+	submit(r, es);
 	return 0;
 }
 
