@@ -104,9 +104,12 @@ var cloneFlagNames = []struct {
 	{unix.CLONE_VM, "CLONE_VM"}, {unix.CLONE_VFORK, "CLONE_VFORK"}, {unix.CLONE_PIDFD, "CLONE_PIDFD"},
 	{unix.CLONE_THREAD, "CLONE_THREAD"}, {unix.CLONE_FILES, "CLONE_FILES"}, {unix.CLONE_FS, "CLONE_FS"},
 	{unix.CLONE_SIGHAND, "CLONE_SIGHAND"}, {unix.CLONE_SETTLS, "CLONE_SETTLS"},
+	{unix.CLONE_SYSVSEM, "CLONE_SYSVSEM"}, {unix.CLONE_PARENT_SETTID, "CLONE_PARENT_SETTID"},
+	{unix.CLONE_CHILD_SETTID, "CLONE_CHILD_SETTID"}, {unix.CLONE_CHILD_CLEARTID, "CLONE_CHILD_CLEARTID"},
 }
 
-// cloneFlags decodes clone/unshare/setns flags, namespaces first.
+// cloneFlags decodes clone/unshare/setns flags, namespaces first; clone's
+// low byte is the signal the parent gets when the child exits.
 func cloneFlags(f uint64) string {
 	var out []string
 	for _, n := range cloneFlagNames {
@@ -115,8 +118,11 @@ func cloneFlags(f uint64) string {
 			f &^= n.flag
 		}
 	}
-	if f&^0xff != 0 || len(out) == 0 {
-		out = append(out, fmt.Sprintf("%#x", f))
+	if sig := unix.Signal(f & 0xff); sig != 0 {
+		out = append(out, unix.SignalName(sig))
+	}
+	if rest := f &^ 0xff; rest != 0 || len(out) == 0 {
+		out = append(out, fmt.Sprintf("%#x", rest))
 	}
 	return strings.Join(out, "|")
 }
