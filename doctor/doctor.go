@@ -268,12 +268,12 @@ func tracepoints(tracefs bool) Check {
 }
 
 func observer() Check {
-	if attached, links := trace.ObserverStatus(); attached {
+	if attached, links, mode := trace.ObserverStatus(); attached {
 		return Check{Name: "kernel observer", OK: true,
-			Detail: fmt.Sprintf("tracepoint mode, %d probes attached, pinned at %s", links, trace.PinDir()),
+			Detail: fmt.Sprintf("%s mode, %d probes attached, pinned at %s", mode, links, trace.PinDir()),
 			Action: "glassbox trace off detaches them"}
 	}
-	return Check{Name: "kernel observer", OK: true, Detail: "not attached", Action: "the next traced run attaches it (tracepoint mode)"}
+	return Check{Name: "kernel observer", OK: true, Detail: "not attached", Action: "the next traced run attaches it (tracepoints, and kprobes where the kernel has them)"}
 }
 
 func hasFilesystem(name string) bool {

@@ -370,6 +370,29 @@ func TestKernelEvents(t *testing.T) {
 			t.Errorf("no kernel event %q", c.call)
 		}
 	}
+	// Where the kernel has kprobes, the observer looks inside functions too:
+	// the clone that creates the network namespace registers its lo device.
+	_, kerr := os.Stat("/sys/kernel/tracing/kprobe_events")
+	if mode := root.Attr("glassbox.observer.mode"); (kerr == nil) != (mode == "tracepoint+kprobe") {
+		t.Errorf("kprobe_events exists=%v, but the observer's mode is %q", kerr == nil, mode)
+	}
+	if os.Getenv("GLASSBOX_VMTEST") == "1" && root.Attr("glassbox.observer.mode") != "tracepoint+kprobe" {
+		t.Error("on the stock kernel the kprobe probes must attach, not be skipped")
+	}
+	if kerr == nil {
+		found := false
+		for _, s := range spans {
+			if s.Attr("glassbox.kernel.call") == "register_netdevice lo" {
+				found = true
+				if got := stage(s); got != "unshare" {
+					t.Errorf("register_netdevice lo sits under %q, want unshare (the clone with CLONE_NEWNET)", got)
+				}
+			}
+		}
+		if !found {
+			t.Error("kprobe mode: no register_netdevice lo event for the new network namespace")
+		}
+	}
 	// The run unsubscribed: the shared, pinned maps hold nothing of it.
 	for _, name := range []string{"runs", "tgids", "cgroups", "lost"} {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(trace.PinDir(), name), nil)

@@ -1,6 +1,6 @@
 package trace
 
-//go:generate go tool bpf2go -go-package trace -target bpfel -cc clang observer bpf/observer.bpf.c -- -I/usr/include -Ibpf -O2 -g -Wall
+//go:generate go tool bpf2go -go-package trace -target bpfel -cc clang observer bpf/observer.bpf.c -- -I/usr/include -Ibpf -D__TARGET_ARCH_x86 -O2 -g -Wall
 
 import (
 	"bufio"
@@ -52,17 +52,22 @@ const (
 	tpExec
 	tpExit
 	tpOOM
+	kpNetdevRegister
+	kpNetdevMove
 )
 
-// probes lists every tracepoint, the program attached to it, and which fields
-// of its record (by name, as tracefs lists them) fill the event's num, val and
-// str. Empty names mean absent.
+// probes lists every probe and the program attached to it: a tracepoint
+// (group/name), with the fields of its record (by name, as tracefs lists them)
+// that fill the event's num, val and str; or a kprobe (group "kprobe", name the
+// kernel function), attached only where the kernel has kprobes.
 var probes = []struct {
 	tp            tracepoint
 	group, name   string
 	prog          func(*observerObjects) *ebpf.Program
 	num, val, str string
 }{
+	{kpNetdevRegister, "kprobe", "register_netdevice", func(o *observerObjects) *ebpf.Program { return o.KprobeRegisterNetdevice }, "", "", ""},
+	{kpNetdevMove, "kprobe", "__dev_change_net_namespace", func(o *observerObjects) *ebpf.Program { return o.KprobeDevChangeNetNamespace }, "", "", ""},
 	{tpSysEnter, "raw_syscalls", "sys_enter", func(o *observerObjects) *ebpf.Program { return o.SysEnter }, "id", "args", ""},
 	{tpSysExit, "raw_syscalls", "sys_exit", func(o *observerObjects) *ebpf.Program { return o.SysExit }, "id", "ret", ""},
 	{tpCgroupMkdir, "cgroup", "cgroup_mkdir", func(o *observerObjects) *ebpf.Program { return o.CgroupMkdir }, "id", "level", "path"},
@@ -87,7 +92,7 @@ type Observer struct {
 	calls                      []rawCall          // completed system calls, decoded only in Stop
 	records                    []KernelEvent      // other kernel events (rare), decoded as they come
 	pending                    map[uint32]rawCall // system calls entered and not yet exited, by thread
-	Mode                       string             // how the kernel is observed: "tracepoint"
+	Mode                       string             // how the kernel is observed: "tracepoint" or "tracepoint+kprobe"
 	Skipped                    []string           // probes this kernel lacks
 }
 
@@ -116,7 +121,7 @@ func StartObserver(pid int) (*Observer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &Observer{done: make(chan struct{}), pending: map[uint32]rawCall{}, Mode: "tracepoint", Skipped: skipped, pid: uint32(pid)}
+	o := &Observer{done: make(chan struct{}), pending: map[uint32]rawCall{}, Mode: observerMode(skipped), Skipped: skipped, pid: uint32(pid)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -192,44 +197,39 @@ func (o *Observer) Stop() ([]KernelEvent, uint64) {
 }
 
 // sweep removes the subscriptions of runs whose glassbox died without
-// unsubscribing (killed): their pid is gone, and with it every entry of their
-// run id, which also frees their ring buffer.
+// unsubscribing (killed): a run is dead when the pid it registered is gone,
+// and then every entry of its run id goes, which also frees its ring buffer.
+// Only proven-dead runs are touched: other runs come and go while the maps
+// are read, and a live run must never lose its entries to a sweep.
 func (o *Observer) sweep() {
-	live := map[uint32]bool{}
+	dead := map[uint32]bool{}
 	var pid, run uint32
-	var dead []uint32
+	var gone []uint32
 	for it := o.tgids.Iterate(); it.Next(&pid, &run); {
 		if unix.Kill(int(pid), 0) == unix.ESRCH {
-			dead = append(dead, pid)
-		} else {
-			live[run] = true
+			dead[run] = true
+			gone = append(gone, pid)
 		}
 	}
-	for _, p := range dead {
-		o.tgids.Delete(p)
+	if len(dead) == 0 {
+		return
 	}
 	var cg uint64
 	var stale []uint64
 	for it := o.cgroups.Iterate(); it.Next(&cg, &run); {
-		if !live[run] {
+		if dead[run] {
 			stale = append(stale, cg)
 		}
 	}
 	for _, c := range stale {
 		o.cgroups.Delete(c)
 	}
-	for _, m := range []*ebpf.Map{o.runs, o.lost} {
-		var ids []uint32
-		var key uint32
-		var val []byte
-		for it := m.Iterate(); it.Next(&key, &val); {
-			if !live[key] {
-				ids = append(ids, key)
-			}
-		}
-		for _, id := range ids {
-			m.Delete(id)
-		}
+	for id := range dead {
+		o.runs.Delete(id)
+		o.lost.Delete(id)
+	}
+	for _, p := range gone {
+		o.tgids.Delete(p)
 	}
 }
 
@@ -350,6 +350,12 @@ func (o *Observer) handle(b []byte) {
 	case tpOOM:
 		ev.Name = "oom_kill"
 		ev.Call = fmt.Sprintf("OOM killer: mark_victim pid %d (%s)", val, first(strs))
+	case kpNetdevRegister:
+		ev.Name = "register_netdevice"
+		ev.Call = "register_netdevice " + first(strs)
+	case kpNetdevMove:
+		ev.Name = "dev_change_net_namespace"
+		ev.Call = "dev_change_net_namespace " + first(strs)
 	default:
 		return
 	}

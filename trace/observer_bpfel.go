@@ -27,20 +27,22 @@ type observerLayout struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	observerMapCgroups           = "cgroups"
-	observerMapLayouts           = "layouts"
-	observerMapLost              = "lost"
-	observerMapRuns              = "runs"
-	observerMapSyscalls          = "syscalls"
-	observerMapTgids             = "tgids"
-	observerProgCgroupAttachTask = "cgroup_attach_task"
-	observerProgCgroupMkdir      = "cgroup_mkdir"
-	observerProgCgroupRmdir      = "cgroup_rmdir"
-	observerProgMarkVictim       = "mark_victim"
-	observerProgSchedProcessExec = "sched_process_exec"
-	observerProgSchedProcessExit = "sched_process_exit"
-	observerProgSysEnter         = "sys_enter"
-	observerProgSysExit          = "sys_exit"
+	observerMapCgroups                      = "cgroups"
+	observerMapLayouts                      = "layouts"
+	observerMapLost                         = "lost"
+	observerMapRuns                         = "runs"
+	observerMapSyscalls                     = "syscalls"
+	observerMapTgids                        = "tgids"
+	observerProgCgroupAttachTask            = "cgroup_attach_task"
+	observerProgCgroupMkdir                 = "cgroup_mkdir"
+	observerProgCgroupRmdir                 = "cgroup_rmdir"
+	observerProgKprobeDevChangeNetNamespace = "kprobe_dev_change_net_namespace"
+	observerProgKprobeRegisterNetdevice     = "kprobe_register_netdevice"
+	observerProgMarkVictim                  = "mark_victim"
+	observerProgSchedProcessExec            = "sched_process_exec"
+	observerProgSchedProcessExit            = "sched_process_exit"
+	observerProgSysEnter                    = "sys_enter"
+	observerProgSysExit                     = "sys_exit"
 )
 
 // loadObserver returns the embedded CollectionSpec for observer.
@@ -85,14 +87,16 @@ type observerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type observerProgramSpecs struct {
-	CgroupAttachTask *ebpf.ProgramSpec `ebpf:"cgroup_attach_task"`
-	CgroupMkdir      *ebpf.ProgramSpec `ebpf:"cgroup_mkdir"`
-	CgroupRmdir      *ebpf.ProgramSpec `ebpf:"cgroup_rmdir"`
-	MarkVictim       *ebpf.ProgramSpec `ebpf:"mark_victim"`
-	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
-	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
-	SysEnter         *ebpf.ProgramSpec `ebpf:"sys_enter"`
-	SysExit          *ebpf.ProgramSpec `ebpf:"sys_exit"`
+	CgroupAttachTask            *ebpf.ProgramSpec `ebpf:"cgroup_attach_task"`
+	CgroupMkdir                 *ebpf.ProgramSpec `ebpf:"cgroup_mkdir"`
+	CgroupRmdir                 *ebpf.ProgramSpec `ebpf:"cgroup_rmdir"`
+	KprobeDevChangeNetNamespace *ebpf.ProgramSpec `ebpf:"kprobe_dev_change_net_namespace"`
+	KprobeRegisterNetdevice     *ebpf.ProgramSpec `ebpf:"kprobe_register_netdevice"`
+	MarkVictim                  *ebpf.ProgramSpec `ebpf:"mark_victim"`
+	SchedProcessExec            *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
+	SchedProcessExit            *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
+	SysEnter                    *ebpf.ProgramSpec `ebpf:"sys_enter"`
+	SysExit                     *ebpf.ProgramSpec `ebpf:"sys_exit"`
 }
 
 // observerMapSpecs contains maps before they are loaded into the kernel.
@@ -162,14 +166,16 @@ type observerVariables struct {
 //
 // It can be passed to loadObserverObjects or ebpf.CollectionSpec.LoadAndAssign.
 type observerPrograms struct {
-	CgroupAttachTask *ebpf.Program `ebpf:"cgroup_attach_task"`
-	CgroupMkdir      *ebpf.Program `ebpf:"cgroup_mkdir"`
-	CgroupRmdir      *ebpf.Program `ebpf:"cgroup_rmdir"`
-	MarkVictim       *ebpf.Program `ebpf:"mark_victim"`
-	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
-	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
-	SysEnter         *ebpf.Program `ebpf:"sys_enter"`
-	SysExit          *ebpf.Program `ebpf:"sys_exit"`
+	CgroupAttachTask            *ebpf.Program `ebpf:"cgroup_attach_task"`
+	CgroupMkdir                 *ebpf.Program `ebpf:"cgroup_mkdir"`
+	CgroupRmdir                 *ebpf.Program `ebpf:"cgroup_rmdir"`
+	KprobeDevChangeNetNamespace *ebpf.Program `ebpf:"kprobe_dev_change_net_namespace"`
+	KprobeRegisterNetdevice     *ebpf.Program `ebpf:"kprobe_register_netdevice"`
+	MarkVictim                  *ebpf.Program `ebpf:"mark_victim"`
+	SchedProcessExec            *ebpf.Program `ebpf:"sched_process_exec"`
+	SchedProcessExit            *ebpf.Program `ebpf:"sched_process_exit"`
+	SysEnter                    *ebpf.Program `ebpf:"sys_enter"`
+	SysExit                     *ebpf.Program `ebpf:"sys_exit"`
 }
 
 func (p *observerPrograms) Close() error {
@@ -177,6 +183,8 @@ func (p *observerPrograms) Close() error {
 		p.CgroupAttachTask,
 		p.CgroupMkdir,
 		p.CgroupRmdir,
+		p.KprobeDevChangeNetNamespace,
+		p.KprobeRegisterNetdevice,
 		p.MarkVictim,
 		p.SchedProcessExec,
 		p.SchedProcessExit,

@@ -90,13 +90,19 @@ func attach(dir string) (skipped []string, err error) {
 		}
 	}()
 	for _, p := range probes {
-		l, lerr := readLayout(p.group, p.name, p.num, p.val, p.str)
-		if lerr == nil {
-			lerr = objs.Layouts.Put(uint32(p.tp), l)
-		}
 		var tl link.Link
-		if lerr == nil {
-			tl, lerr = link.Tracepoint(p.group, p.name, p.prog(&objs), nil)
+		var lerr error
+		if p.group == "kprobe" {
+			tl, lerr = link.Kprobe(p.name, p.prog(&objs), nil)
+		} else {
+			var l layout
+			l, lerr = readLayout(p.group, p.name, p.num, p.val, p.str)
+			if lerr == nil {
+				lerr = objs.Layouts.Put(uint32(p.tp), l)
+			}
+			if lerr == nil {
+				tl, lerr = link.Tracepoint(p.group, p.name, p.prog(&objs), nil)
+			}
 		}
 		if lerr != nil {
 			skipped = append(skipped, fmt.Sprintf("%s/%s: %v", p.group, p.name, lerr))
@@ -132,18 +138,34 @@ func ensureBPFFS() error {
 	return nil
 }
 
-// ObserverStatus says whether this build's probes are attached, and which.
-func ObserverStatus() (attached bool, links int) {
+// observerMode names how the kernel is observed: tracepoints always, and
+// kprobes (inside functions) when the kernel let them attach.
+func observerMode(skipped []string) string {
+	for _, s := range skipped {
+		if strings.HasPrefix(s, "kprobe/") {
+			return "tracepoint"
+		}
+	}
+	return "tracepoint+kprobe"
+}
+
+// ObserverStatus says whether this build's probes are attached, how many,
+// and in which mode.
+func ObserverStatus() (attached bool, links int, mode string) {
 	entries, err := os.ReadDir(PinDir())
 	if err != nil {
-		return false, 0
+		return false, 0, ""
 	}
+	mode = "tracepoint"
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), "link-") {
 			links++
 		}
+		if strings.HasPrefix(e.Name(), "link-kprobe-") {
+			mode = "tracepoint+kprobe"
+		}
 	}
-	return true, links
+	return true, links, mode
 }
 
 // RemoveObservers detaches pinned probes: every build's, or all but this

@@ -6,6 +6,10 @@
  *   cgroup/cgroup_mkdir, cgroup_rmdir, cgroup_attach_task
  *   sched/sched_process_exec, sched_process_exit
  *   oom/mark_victim                   the OOM killer chose a process
+ * and, where the kernel has kprobes, inside functions no tracepoint shows:
+ *   register_netdevice                a network device is created (lo of a new
+ *                                     netns, a veth, a bridge)
+ *   __dev_change_net_namespace        a device moves into another netns
  *
  * The programs stay attached between runs (pinned in bpffs: detaching costs
  * the kernel an RCU grace period per tracepoint), and each run subscribes:
@@ -24,6 +28,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -32,7 +37,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 enum tracepoint {
 	TP_SYS_ENTER, TP_SYS_EXIT, TP_CGROUP_MKDIR, TP_CGROUP_RMDIR, TP_CGROUP_ATTACH,
-	TP_EXEC, TP_EXIT, TP_OOM, TP_COUNT,
+	TP_EXEC, TP_EXIT, TP_OOM, KP_NETDEV_REGISTER, KP_NETDEV_MOVE, TP_COUNT,
 };
 
 /* Where the fields of one tracepoint's record are (0 size: absent). */
@@ -242,6 +247,36 @@ static __always_inline int on_record(void *ctx, enum tracepoint tp)
 	}
 	submit(r, es);
 	return 0;
+}
+
+/* on_netdev reports a network device by name: the first field of struct
+ * net_device on every kernel, so no kernel BTF is needed to find it. */
+static __always_inline int on_netdev(void *dev, enum tracepoint tp)
+{
+	__u32 r = run();
+	if (!r)
+		return 0;
+	struct event_str *es = new_event_str(r, tp);
+	if (!es)
+		return 0;
+	es->h.num = 0;
+	es->h.val = 0;
+	bpf_probe_read_kernel_str(es->str[0], 16, dev);
+	es->h.nstr = 1;
+	submit(r, es);
+	return 0;
+}
+
+SEC("kprobe/register_netdevice")
+int kprobe_register_netdevice(struct pt_regs *ctx)
+{
+	return on_netdev((void *)PT_REGS_PARM1(ctx), KP_NETDEV_REGISTER);
+}
+
+SEC("kprobe/__dev_change_net_namespace")
+int kprobe_dev_change_net_namespace(struct pt_regs *ctx)
+{
+	return on_netdev((void *)PT_REGS_PARM1(ctx), KP_NETDEV_MOVE);
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")
