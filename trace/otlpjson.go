@@ -2,7 +2,6 @@ package trace
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -130,11 +129,7 @@ func (f *fileExporter) Shutdown(context.Context) error {
 		Resource:   f.res,
 		ScopeSpans: []ScopeSpans{{Scope: Scope{Name: "glassbox"}, Spans: f.spans}},
 	}}}
-	data, err := json.Marshal(file)
-	if err != nil {
-		f.err = err
-		return err
-	}
+	data := file.AppendJSON(make([]byte, 0, 256<<10))
 	f.path = filepath.Join(f.dir, f.spans[0].TraceID+".json")
 	tmp := f.path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {

@@ -1,0 +1,47 @@
+package trace
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	f := File{ResourceSpans: []ResourceSpans{{
+		Resource: Resource{Attributes: []KeyValue{{Key: "service.name", Value: AnyValue{String: ptr("glassbox")}}}},
+		ScopeSpans: []ScopeSpans{{Scope: Scope{Name: "glassbox"}, Spans: []Span{
+			{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", Name: "glassbox run", Kind: 1,
+				Start: "1700000000000000000", End: "1700000000050000000",
+				Attributes: []KeyValue{
+					{Key: "process.pid", Value: AnyValue{Int: ptr("42")}},
+					{Key: "glassbox.kernel", Value: AnyValue{Bool: ptr(true)}},
+					{Key: "ratio", Value: AnyValue{Double: ptr(0.25)}},
+					{Key: "call", Value: AnyValue{String: ptr("mount(\"a\\b\", \"\x01\tx\n\", \"\xff\xfe\") = 0 ▸ é")}},
+				},
+				Events: []Event{{Time: "1700000000000000001", Name: "exception", Attributes: []KeyValue{{Key: "k", Value: AnyValue{String: ptr("v")}}}}},
+				Status: &Status{Code: 2, Message: "stage mount: <failed> & \"quoted\""}},
+			{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "00f067aa0ba902b7", ParentSpanID: "b7ad6b7169203331",
+				Name: "rootfs", Kind: 1, Start: "1", End: "2", Status: &Status{Code: 1}},
+		}}},
+	}}}
+	ours := f.AppendJSON(nil)
+	if !json.Valid(ours) {
+		t.Fatalf("not valid JSON: %s", ours)
+	}
+	var back File
+	if err := json.Unmarshal(ours, &back); err != nil {
+		t.Fatal(err)
+	}
+	var viaStd File
+	std, _ := json.Marshal(f)
+	json.Unmarshal(std, &viaStd)
+	if !reflect.DeepEqual(back, viaStd) {
+		t.Errorf("decoded differently from encoding/json's output:\nours: %s\nstd:  %s", ours, std)
+	}
+	if !strings.Contains(string(ours), `\ufffd`) {
+		t.Error("invalid UTF-8 must become U+FFFD")
+	}
+}
