@@ -176,6 +176,23 @@ func (c *Cgroup) mkdir(dir string) error {
 	return nil
 }
 
+// ID is the container's cgroup2 id — the inode of its directory in the cgroup2
+// tree, which is what BPF's bpf_get_current_cgroup_id() returns — and that
+// directory; 0 on a v1-only host, which has no cgroup2 tree.
+func (c *Cgroup) ID() (uint64, string, error) {
+	for _, dir := range c.Dirs {
+		var fs unix.Statfs_t
+		var st unix.Stat_t
+		if unix.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+			if err := unix.Stat(dir, &st); err != nil {
+				return 0, "", fmt.Errorf("stat(%s): %w", dir, err)
+			}
+			return st.Ino, dir, nil
+		}
+	}
+	return 0, "", nil
+}
+
 func isV1Cgroup(dir string) bool {
 	var st unix.Statfs_t
 	return unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP_SUPER_MAGIC

@@ -142,6 +142,16 @@ func readEnvFile(path string) ([]string, error) {
 	return env, nil
 }
 
+// HasEnv reports whether env sets name.
+func HasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
 // mergeEnv appends add to base; a later NAME replaces an earlier one in place.
 func mergeEnv(base, add []string) []string {
 	out := append([]string(nil), base...)

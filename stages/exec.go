@@ -74,7 +74,7 @@ func execProgram(in *Init) error {
 		return err
 	}
 	env := p.Env
-	if !hasEnv(env, "HOME") {
+	if !spec.HasEnv(env, "HOME") {
 		env = append(env, "HOME="+user.Home)
 	}
 	if err := in.setRlimits(p.Rlimits); err != nil {
@@ -144,15 +144,6 @@ func execProgram(in *Init) error {
 		e.Hint = "the program or its ELF interpreter (dynamic loader) is missing in the rootfs"
 	}
 	return e
-}
-
-func hasEnv(env []string, name string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, name+"=") {
-			return true
-		}
-	}
-	return false
 }
 
 // lookPath finds the program in the container's PATH, as a shell would. Not

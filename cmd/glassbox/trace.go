@@ -7,17 +7,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/attribute"
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
 )
@@ -35,6 +34,8 @@ type runTrace struct {
 	show       bool
 	execEnd    time.Time         // when the user's program started
 	namespaces map[string]string // "pid" -> "4026532190", as the steps observed them
+	cgroupID   uint64            // the container's cgroup2 id, once the cgroup stage made it
+	cgroupDir  string
 }
 
 func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTrace, error) {
@@ -49,7 +50,7 @@ func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTra
 		return nil, err
 	}
 	// An instrumented program in the container continues this trace.
-	if !hasEnv(s.Process.Env, "TRACEPARENT") {
+	if !spec.HasEnv(s.Process.Env, "TRACEPARENT") {
 		s.Process.Env = append(s.Process.Env, "TRACEPARENT="+sess.Traceparent())
 	}
 	t := &runTrace{sess: sess, show: to.show, namespaces: map[string]string{}}
@@ -59,36 +60,15 @@ func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTra
 	return t, nil
 }
 
-// cgroup2ID is the container's cgroup2 id: the inode of its directory in the
-// cgroup2 tree, which is what BPF's bpf_get_current_cgroup_id() returns.
-func cgroup2ID(dirs []string) (uint64, string, bool) {
-	for _, dir := range dirs {
-		var fs syscall.Statfs_t
-		var st syscall.Stat_t
-		if syscall.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC && syscall.Stat(dir, &st) == nil {
-			return st.Ino, dir, true
-		}
-	}
-	return 0, "", false
-}
-
-func hasEnv(env []string, name string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, name+"=") {
-			return true
-		}
-	}
-	return false
-}
-
 func (t *runTrace) stage(st stages.Timing) {
 	if st.Stage == stages.Exec.Name && st.Err == nil {
 		t.execEnd = st.End
 	}
 	// From now on the kernel reports what the container's processes do too.
-	if st.Stage == stages.Cgroup.Name && t.obs != nil && t.run != nil {
-		if id, _, ok := cgroup2ID(t.run.Cgroups); ok {
-			t.obs.WatchCgroup(id)
+	if st.Stage == stages.Cgroup.Name && st.Err == nil && t.run != nil {
+		t.cgroupID, t.cgroupDir, _ = t.run.Cgroup.ID()
+		if t.obs != nil && t.cgroupID != 0 {
+			t.obs.WatchCgroup(t.cgroupID)
 		}
 	}
 	// The clone and unshare steps saw the namespaces while the init was
@@ -119,8 +99,8 @@ func (t *runTrace) started(r *stages.Run) {
 	}
 	if len(r.Cgroups) > 0 {
 		attrs = append(attrs, attribute.StringSlice("glassbox.cgroup.paths", r.Cgroups))
-		if id, dir, ok := cgroup2ID(r.Cgroups); ok {
-			attrs = append(attrs, attribute.Int64("glassbox.cgroup.id", int64(id)), attribute.String("glassbox.cgroup.path", dir))
+		if t.cgroupID != 0 {
+			attrs = append(attrs, attribute.Int64("glassbox.cgroup.id", int64(t.cgroupID)), attribute.String("glassbox.cgroup.path", t.cgroupDir))
 		}
 	}
 	t.sess.SetAttributes(attrs...)
