@@ -13,8 +13,7 @@ import (
 
 // Options is a config.json mount's options split the way mount(2) takes them.
 type Options struct {
-	Flags       uintptr // MS_* flags for the mount itself
-	Clear       uintptr // MS_* flags an option turns off ("rw", "suid", …)
+	Flags       uintptr // MS_* flags for the mount itself ("rw" after "ro" turns MS_RDONLY off)
 	Propagation uintptr // MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE (+MS_REC); its own mount(2) call
 	Data        string  // filesystem-specific options, passed as mount(2)'s data ("size=64m")
 }
@@ -55,7 +54,6 @@ func ParseOptions(opts []string) Options {
 		if f, ok := flagOptions[opt]; ok {
 			if f.clear {
 				o.Flags &^= f.flag
-				o.Clear |= f.flag
 			} else {
 				o.Flags |= f.flag
 			}

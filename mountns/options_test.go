@@ -11,9 +11,6 @@ func TestParseOptions(t *testing.T) {
 	if o.Flags != unix.MS_NOSUID|unix.MS_BIND|unix.MS_REC {
 		t.Errorf("flags %s", FlagNames(o.Flags))
 	}
-	if o.Clear != unix.MS_RDONLY {
-		t.Errorf("clear %s", FlagNames(o.Clear))
-	}
 	if o.Propagation != unix.MS_SLAVE|unix.MS_REC {
 		t.Errorf("propagation %s", FlagNames(o.Propagation))
 	}

@@ -177,8 +177,9 @@ func (in *Init) mountOne(m specs.Mount) error {
 }
 
 // remountBind changes the flags of an existing mount. A bind remount replaces
-// the per-mount flags, so the ones in force (nosuid, nodev, noexec, atime
-// settings — statfs(2) reports them with the same bit values) are kept.
+// the per-mount flags, so the ones in force (read-only, nosuid, nodev, noexec,
+// atime settings — statfs(2) reports them with the same bit values) are kept:
+// a volume's "rw" never makes a read-only host mount writable, as in runc.
 func (in *Init) remountBind(path string, flags uintptr) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {

@@ -55,12 +55,11 @@ func ByName(name string) *Stage {
 // Error is a failed stage: the stage, the kernel call with its arguments, the
 // error, and what to do about it. It crosses the sync socket as JSON.
 type Error struct {
-	Stage    string        `json:"stage"`
-	Call     string        `json:"call,omitempty"` // e.g. "pivot_root(/var/lib/glassbox/…/rootfs)"
-	Errno    syscall.Errno `json:"errno,omitempty"`
-	Msg      string        `json:"msg"`
-	Hint     string        `json:"hint,omitempty"`
-	ExitCode int           `json:"exitCode,omitempty"` // 126/127 when the command cannot be run
+	Stage    string `json:"stage"`
+	Call     string `json:"call,omitempty"` // e.g. "pivot_root(/var/lib/glassbox/…/rootfs)"
+	Msg      string `json:"msg"`
+	Hint     string `json:"hint,omitempty"`
+	ExitCode int    `json:"exitCode,omitempty"` // 126/127 when the command cannot be run
 }
 
 func (e *Error) Error() string {
@@ -80,7 +79,6 @@ func callError(call string, err error, hint string) *Error {
 	e := &Error{Call: call, Msg: err.Error(), Hint: hint}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		e.Errno = errno
 		e.Msg = errno.Error()
 	}
 	return e
