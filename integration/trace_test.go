@@ -108,7 +108,7 @@ func TestTraceOfARun(t *testing.T) {
 	for _, c := range []struct{ stage, step, pid string }{
 		{"rootfs", "mount overlay", ""},
 		{"cgroup", "mkdir ", ""},
-		{"unshare", "clone CLONE_NEWPID", ""},
+		{"unshare", "clone CLONE_NEW", ""},
 		{"unshare", "write cgroup.procs=" + initPid, ""},
 		{"unshare", "unshare CLONE_NEWCGROUP", initPid},
 		{"network", "RTM_NEWLINK lo up", ""},
@@ -138,7 +138,7 @@ func TestTraceOfARun(t *testing.T) {
 		}
 	}
 	if clone, ok := childNamed(children, byName["unshare"], "clone"); ok {
-		if !strings.Contains(clone.Name, "CLONE_NEWNS") || !strings.Contains(clone.Name, "CLONE_NEWNET") {
+		if !strings.Contains(clone.Name, "CLONE_NEWNS") || !strings.Contains(clone.Name, "CLONE_NEWPID") || !strings.Contains(clone.Name, "CLONE_NEWNET") {
 			t.Errorf("clone step should show the namespace flags: %q", clone.Name)
 		}
 	}

@@ -84,8 +84,8 @@ func cloneInit(r *Run) error {
 		},
 	})
 	if err != nil {
-		r.steps.record("clone "+cloneFlagNames(flags), start, err)
-		return callError("clone("+cloneFlagNames(flags)+")", err, cloneHint(err))
+		r.steps.record("clone "+CloneFlagNames(uint64(flags)), start, err)
+		return callError("clone("+CloneFlagNames(uint64(flags))+")", err, cloneHint(err))
 	}
 	kv := []string{"glassbox.init.pid", strconv.Itoa(proc.Pid), "process.executable.path", path}
 	for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net"} {
@@ -93,7 +93,7 @@ func cloneInit(r *Run) error {
 			kv = append(kv, "glassbox.ns."+ns, link)
 		}
 	}
-	r.steps.record("clone "+cloneFlagNames(flags), start, nil, kv...)
+	r.steps.record("clone "+CloneFlagNames(uint64(flags)), start, nil, kv...)
 	r.mu.Lock()
 	r.init = proc
 	r.mu.Unlock()
@@ -188,20 +188,38 @@ func processStartTime(pid int) uint64 {
 	return v
 }
 
-func cloneFlagNames(flags uintptr) string {
-	names := []struct {
-		f uintptr
-		n string
-	}{
-		{unix.CLONE_NEWPID, "CLONE_NEWPID"}, {unix.CLONE_NEWNS, "CLONE_NEWNS"},
-		{unix.CLONE_NEWUTS, "CLONE_NEWUTS"}, {unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
-		{unix.CLONE_NEWNET, "CLONE_NEWNET"},
-	}
+var cloneFlagTable = []struct {
+	flag uint64
+	name string
+}{
+	{unix.CLONE_NEWNS, "CLONE_NEWNS"}, {unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
+	{unix.CLONE_NEWUTS, "CLONE_NEWUTS"}, {unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
+	{unix.CLONE_NEWUSER, "CLONE_NEWUSER"}, {unix.CLONE_NEWPID, "CLONE_NEWPID"},
+	{unix.CLONE_NEWNET, "CLONE_NEWNET"}, {unix.CLONE_NEWTIME, "CLONE_NEWTIME"},
+	{unix.CLONE_VM, "CLONE_VM"}, {unix.CLONE_VFORK, "CLONE_VFORK"}, {unix.CLONE_PIDFD, "CLONE_PIDFD"},
+	{unix.CLONE_THREAD, "CLONE_THREAD"}, {unix.CLONE_FILES, "CLONE_FILES"}, {unix.CLONE_FS, "CLONE_FS"},
+	{unix.CLONE_SIGHAND, "CLONE_SIGHAND"}, {unix.CLONE_SETTLS, "CLONE_SETTLS"},
+	{unix.CLONE_SYSVSEM, "CLONE_SYSVSEM"}, {unix.CLONE_PARENT_SETTID, "CLONE_PARENT_SETTID"},
+	{unix.CLONE_CHILD_SETTID, "CLONE_CHILD_SETTID"}, {unix.CLONE_CHILD_CLEARTID, "CLONE_CHILD_CLEARTID"},
+}
+
+// CloneFlagNames renders clone/unshare/setns flags as a person reads them,
+// namespaces first: "CLONE_NEWNS|CLONE_NEWPID". clone's low byte is the
+// signal the parent gets when the child exits. (The kernel observer decodes
+// the clone calls it sees with it too.)
+func CloneFlagNames(f uint64) string {
 	var out []string
-	for _, n := range names {
-		if flags&n.f != 0 {
-			out = append(out, n.n)
+	for _, n := range cloneFlagTable {
+		if f&n.flag != 0 {
+			out = append(out, n.name)
+			f &^= n.flag
 		}
+	}
+	if sig := unix.Signal(f & 0xff); sig != 0 {
+		out = append(out, unix.SignalName(sig))
+	}
+	if rest := f &^ 0xff; rest != 0 || len(out) == 0 {
+		out = append(out, fmt.Sprintf("%#x", rest))
 	}
 	return strings.Join(out, "|")
 }

@@ -2,11 +2,11 @@ package trace
 
 import (
 	"fmt"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/mountns"
+	"github.com/glassbox-dev/glassbox/stages"
 )
 
 // syscallInfo says how to show one system call: its name, which arguments
@@ -27,10 +27,12 @@ func (sc syscallInfo) decode(a [6]uint64, s []string) string {
 // syscallTable holds the system calls that create a container, by x86-64
 // number; only these are reported.
 var syscallTable = map[int]syscallInfo{
-	unix.SYS_CLONE:   {name: "clone", show: func(a [6]uint64, _ []string) string { return cloneFlags(a[0]) }},
+	unix.SYS_CLONE:   {name: "clone", show: func(a [6]uint64, _ []string) string { return stages.CloneFlagNames(a[0]) }},
 	unix.SYS_CLONE3:  {name: "clone3"},
-	unix.SYS_UNSHARE: {name: "unshare", show: func(a [6]uint64, _ []string) string { return cloneFlags(a[0]) }},
-	unix.SYS_SETNS:   {name: "setns", show: func(a [6]uint64, _ []string) string { return fmt.Sprintf("%d, %s", int32(a[0]), cloneFlags(a[1])) }},
+	unix.SYS_UNSHARE: {name: "unshare", show: func(a [6]uint64, _ []string) string { return stages.CloneFlagNames(a[0]) }},
+	unix.SYS_SETNS: {name: "setns", show: func(a [6]uint64, _ []string) string {
+		return fmt.Sprintf("%d, %s", int32(a[0]), stages.CloneFlagNames(a[1]))
+	}},
 	unix.SYS_MOUNT: {name: "mount", strings: 0b111, show: func(a [6]uint64, s []string) string {
 		return fmt.Sprintf("%q, %q, %q, %s", str(s, 0), str(s, 1), str(s, 2), mountns.FlagNames(uintptr(a[3])))
 	}},
@@ -91,40 +93,6 @@ func dirfd(fd uint64) string {
 		return "AT_FDCWD"
 	}
 	return fmt.Sprint(int32(fd))
-}
-
-var cloneFlagNames = []struct {
-	flag uint64
-	name string
-}{
-	{unix.CLONE_NEWNS, "CLONE_NEWNS"}, {unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
-	{unix.CLONE_NEWUTS, "CLONE_NEWUTS"}, {unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
-	{unix.CLONE_NEWUSER, "CLONE_NEWUSER"}, {unix.CLONE_NEWPID, "CLONE_NEWPID"},
-	{unix.CLONE_NEWNET, "CLONE_NEWNET"}, {unix.CLONE_NEWTIME, "CLONE_NEWTIME"},
-	{unix.CLONE_VM, "CLONE_VM"}, {unix.CLONE_VFORK, "CLONE_VFORK"}, {unix.CLONE_PIDFD, "CLONE_PIDFD"},
-	{unix.CLONE_THREAD, "CLONE_THREAD"}, {unix.CLONE_FILES, "CLONE_FILES"}, {unix.CLONE_FS, "CLONE_FS"},
-	{unix.CLONE_SIGHAND, "CLONE_SIGHAND"}, {unix.CLONE_SETTLS, "CLONE_SETTLS"},
-	{unix.CLONE_SYSVSEM, "CLONE_SYSVSEM"}, {unix.CLONE_PARENT_SETTID, "CLONE_PARENT_SETTID"},
-	{unix.CLONE_CHILD_SETTID, "CLONE_CHILD_SETTID"}, {unix.CLONE_CHILD_CLEARTID, "CLONE_CHILD_CLEARTID"},
-}
-
-// cloneFlags decodes clone/unshare/setns flags, namespaces first; clone's
-// low byte is the signal the parent gets when the child exits.
-func cloneFlags(f uint64) string {
-	var out []string
-	for _, n := range cloneFlagNames {
-		if f&n.flag != 0 {
-			out = append(out, n.name)
-			f &^= n.flag
-		}
-	}
-	if sig := unix.Signal(f & 0xff); sig != 0 {
-		out = append(out, unix.SignalName(sig))
-	}
-	if rest := f &^ 0xff; rest != 0 || len(out) == 0 {
-		out = append(out, fmt.Sprintf("%#x", rest))
-	}
-	return strings.Join(out, "|")
 }
 
 func prctlOption(a [6]uint64) string {

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/stages"
 )
 
 func TestCloneFlags(t *testing.T) {
@@ -13,8 +15,8 @@ func TestCloneFlags(t *testing.T) {
 		unix.CLONE_NEWCGROUP: "CLONE_NEWCGROUP",
 		0:                    "0x0",
 	} {
-		if got := cloneFlags(f); got != want {
-			t.Errorf("cloneFlags(%#x) = %q, want %q", f, got, want)
+		if got := stages.CloneFlagNames(f); got != want {
+			t.Errorf("CloneFlagNames(%#x) = %q, want %q", f, got, want)
 		}
 	}
 }
