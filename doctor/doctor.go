@@ -268,12 +268,22 @@ func tracepoints(tracefs bool) Check {
 }
 
 func observer() Check {
-	if attached, links, mode := trace.ObserverStatus(); attached {
-		return Check{Name: "kernel observer", OK: true,
-			Detail: fmt.Sprintf("%s mode, %d probes attached, pinned at %s", mode, links, trace.PinDir()),
-			Action: "glassbox trace off detaches them"}
+	attached, modes := trace.ObserverStatus()
+	if !attached {
+		return Check{Name: "kernel observer", OK: true, Detail: "not attached",
+			Action: "the next traced run attaches it (tracepoints; kernel functions as kprobes, else fentry)"}
 	}
-	return Check{Name: "kernel observer", OK: true, Detail: "not attached", Action: "the next traced run attaches it (tracepoints, and kprobes where the kernel has them)"}
+	var each []string
+	for _, m := range modes {
+		mode := m.Mode
+		if mode == "" {
+			mode = "not attached"
+		}
+		each = append(each, m.Target+"="+mode)
+	}
+	return Check{Name: "kernel observer", OK: true,
+		Detail: fmt.Sprintf("%s mode, pinned at %s: %s", trace.ObserverMode(modes), trace.PinDir(), strings.Join(each, " ")),
+		Action: "glassbox trace off detaches them"}
 }
 
 func hasFilesystem(name string) bool {

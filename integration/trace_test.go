@@ -325,23 +325,8 @@ func TestKernelEvents(t *testing.T) {
 		t.Errorf("%s kernel events lost", lost)
 	}
 	t.Logf("observer: %s mode, %s events", root.Attr("glassbox.observer.mode"), root.Attr("glassbox.observer.events"))
-	stageOf := map[string]string{} // span id -> the stage it sits under
-	parent := map[string]string{}
 	spans := f.Spans()
-	for _, s := range spans {
-		parent[s.SpanID] = s.ParentSpanID
-		if s.ParentSpanID == root.SpanID {
-			stageOf[s.SpanID] = s.Name
-		}
-	}
-	stage := func(s trace.Span) string {
-		for id := s.SpanID; id != ""; id = parent[id] {
-			if name, ok := stageOf[id]; ok {
-				return name
-			}
-		}
-		return ""
-	}
+	stage := stageFinder(f)
 	for _, c := range []struct{ stage, call string }{
 		{"rootfs", `mount("overlay", "`},
 		{"cgroup", "cgroup_mkdir "},
@@ -370,28 +355,18 @@ func TestKernelEvents(t *testing.T) {
 			t.Errorf("no kernel event %q", c.call)
 		}
 	}
-	// Where the kernel has kprobes, the observer looks inside functions too:
-	// the clone that creates the network namespace registers its lo device.
+	// Where the kernel has kprobes, the observer looks inside functions too.
 	_, kerr := os.Stat("/sys/kernel/tracing/kprobe_events")
-	if mode := root.Attr("glassbox.observer.mode"); (kerr == nil) != (mode == "tracepoint+kprobe") {
+	if mode := root.Attr("glassbox.observer.mode"); (kerr == nil) != strings.Contains(mode, "kprobe") {
 		t.Errorf("kprobe_events exists=%v, but the observer's mode is %q", kerr == nil, mode)
 	}
 	if os.Getenv("GLASSBOX_VMTEST") == "1" && root.Attr("glassbox.observer.mode") != "tracepoint+kprobe" {
 		t.Error("on the stock kernel the kprobe probes must attach, not be skipped")
 	}
 	if kerr == nil {
-		found := false
-		for _, s := range spans {
-			if s.Attr("glassbox.kernel.call") == "register_netdevice lo" {
-				found = true
-				if got := stage(s); got != "unshare" {
-					t.Errorf("register_netdevice lo sits under %q, want unshare (the clone with CLONE_NEWNET)", got)
-				}
-			}
-		}
-		if !found {
-			t.Error("kprobe mode: no register_netdevice lo event for the new network namespace")
-		}
+		kernelFunctionEvents(t, spans, stage, "kprobe")
+	} else if unwatched := root.Attr("glassbox.observer.unwatched"); !strings.Contains(unwatched, "register_netdevice") {
+		t.Errorf("without kprobes (and fentry refused) register_netdevice cannot be watched, but the trace says unwatched=%q", unwatched)
 	}
 	// The run unsubscribed: the shared, pinned maps hold nothing of it.
 	for _, name := range []string{"runs", "tgids", "cgroups", "lost"} {
@@ -415,6 +390,83 @@ func TestKernelEvents(t *testing.T) {
 			}
 		}
 	}
+}
+
+// stageFinder returns a function naming the stage a span sits under.
+func stageFinder(f *trace.File) func(trace.Span) string {
+	root, _ := f.Root()
+	stageOf := map[string]string{} // span id -> the stage it sits under
+	parent := map[string]string{}
+	for _, s := range f.Spans() {
+		parent[s.SpanID] = s.ParentSpanID
+		if s.ParentSpanID == root.SpanID {
+			stageOf[s.SpanID] = s.Name
+		}
+	}
+	return func(s trace.Span) string {
+		for id := s.SpanID; id != ""; id = parent[id] {
+			if name, ok := stageOf[id]; ok {
+				return name
+			}
+		}
+		return ""
+	}
+}
+
+// kernelFunctionEvents checks what only probes inside kernel functions see:
+// the clone that creates the network namespace registers its lo device, and
+// attaching the init writes its pid to the container cgroup's cgroup.procs.
+func kernelFunctionEvents(t *testing.T, spans []trace.Span, stage func(trace.Span) string, mode string) {
+	t.Helper()
+	for _, c := range []struct{ prefix, suffix, source string }{
+		{"register_netdevice lo", "", mode + " register_netdevice"},
+		{"cgroup_file_write ", "/cgroup.procs ← ", mode + " cgroup_file_write"},
+	} {
+		found := false
+		for _, s := range spans {
+			call := s.Attr("glassbox.kernel.call")
+			if !strings.HasPrefix(call, c.prefix) || !strings.Contains(call, c.suffix) {
+				continue
+			}
+			found = true
+			if got := stage(s); got != "unshare" {
+				t.Errorf("%q sits under %q, want unshare", call, got)
+			}
+			if src := s.Attr("glassbox.kernel.source"); src != c.source {
+				t.Errorf("%q seen by %q, want %q", call, src, c.source)
+			}
+			break
+		}
+		if !found {
+			t.Errorf("%s mode: no kernel event %q…%q", mode, c.prefix, c.suffix)
+		}
+	}
+}
+
+// With kprobes left out (GLASSBOX_PROBE_MODES), kernel functions are watched
+// through fentry, where the kernel allows it.
+func TestFentryMode(t *testing.T) {
+	e := newEnv(t)
+	reset := func() {
+		if r := e.run("", "trace", "off"); r.code != 0 {
+			t.Fatalf("trace off: %s", r.stderr)
+		}
+	}
+	reset()
+	t.Cleanup(reset) // the next run attaches the default modes again
+	t.Setenv("GLASSBOX_PROBE_MODES", "fentry")
+	if r := e.run("", e.runArgs(nil, "true")...); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	f := e.loadTrace()
+	root, _ := f.Root()
+	if mode := root.Attr("glassbox.observer.mode"); mode != "tracepoint+fentry" {
+		if os.Getenv("GLASSBOX_VMTEST") == "1" {
+			t.Fatalf("on the stock kernel fentry must attach; mode %q, probes %s", mode, root.Attr("glassbox.observer.probes"))
+		}
+		t.Skipf("this kernel refuses fentry (mode %s; unwatched: %s)", mode, root.Attr("glassbox.observer.unwatched"))
+	}
+	kernelFunctionEvents(t, f.Spans(), stageFinder(f), "fentry")
 }
 
 func TestTraceExports(t *testing.T) {

@@ -37,10 +37,11 @@ type KernelEvent struct {
 	Name       string // "mount", "cgroup_mkdir", "sched_process_exec", …
 	Call       string // decoded: mount("proc", "/…/rootfs/proc", "proc", MS_NOSUID|MS_NODEV|MS_NOEXEC, "") = 0
 	Err        string // errno name when a system call failed
+	Source     string // the probe that saw it: "tracepoint raw_syscalls", "kprobe register_netdevice", …
 }
 
-// tracepoint mirrors enum tracepoint in observer.bpf.c: the index of each
-// program's entry in the layouts map.
+// tracepoint mirrors enum tracepoint in observer.bpf.c: the kind of an event,
+// and the index of a tracepoint program's entry in the layouts map.
 type tracepoint uint32
 
 const (
@@ -54,28 +55,42 @@ const (
 	tpOOM
 	kpNetdevRegister
 	kpNetdevMove
+	kpCgroupWrite
 )
 
-// probes lists every probe and the program attached to it: a tracepoint
-// (group/name), with the fields of its record (by name, as tracefs lists them)
-// that fill the event's num, val and str; or a kprobe (group "kprobe", name the
-// kernel function), attached only where the kernel has kprobes.
-var probes = []struct {
+// probe is one place the observer watches: a tracepoint (group/name), whose
+// record fields (by name, as tracefs lists them) fill the event's num, val
+// and str; or a kernel function (fn), attached as a kprobe where the kernel
+// has kprobes, else with fentry. prog names the program in observer.bpf.c
+// (for a kernel function: after its "kprobe_" or "fentry_" prefix).
+type probe struct {
 	tp            tracepoint
 	group, name   string
-	prog          func(*observerObjects) *ebpf.Program
 	num, val, str string
-}{
-	{kpNetdevRegister, "kprobe", "register_netdevice", func(o *observerObjects) *ebpf.Program { return o.KprobeRegisterNetdevice }, "", "", ""},
-	{kpNetdevMove, "kprobe", "__dev_change_net_namespace", func(o *observerObjects) *ebpf.Program { return o.KprobeDevChangeNetNamespace }, "", "", ""},
-	{tpSysEnter, "raw_syscalls", "sys_enter", func(o *observerObjects) *ebpf.Program { return o.SysEnter }, "id", "args", ""},
-	{tpSysExit, "raw_syscalls", "sys_exit", func(o *observerObjects) *ebpf.Program { return o.SysExit }, "id", "ret", ""},
-	{tpCgroupMkdir, "cgroup", "cgroup_mkdir", func(o *observerObjects) *ebpf.Program { return o.CgroupMkdir }, "id", "level", "path"},
-	{tpCgroupRmdir, "cgroup", "cgroup_rmdir", func(o *observerObjects) *ebpf.Program { return o.CgroupRmdir }, "id", "level", "path"},
-	{tpCgroupAttach, "cgroup", "cgroup_attach_task", func(o *observerObjects) *ebpf.Program { return o.CgroupAttachTask }, "dst_id", "pid", "dst_path"},
-	{tpExec, "sched", "sched_process_exec", func(o *observerObjects) *ebpf.Program { return o.SchedProcessExec }, "", "pid", "filename"},
-	{tpExit, "sched", "sched_process_exit", func(o *observerObjects) *ebpf.Program { return o.SchedProcessExit }, "", "pid", ""},
-	{tpOOM, "oom", "mark_victim", func(o *observerObjects) *ebpf.Program { return o.MarkVictim }, "", "pid", "comm"},
+	fn            string
+	prog          string
+}
+
+// Target is what the probe is attached to: "raw_syscalls/sys_enter", "register_netdevice".
+func (p probe) Target() string {
+	if p.fn != "" {
+		return p.fn
+	}
+	return p.group + "/" + p.name
+}
+
+var probes = []probe{
+	{tp: tpSysEnter, group: "raw_syscalls", name: "sys_enter", num: "id", val: "args", prog: "sys_enter"},
+	{tp: tpSysExit, group: "raw_syscalls", name: "sys_exit", num: "id", val: "ret", prog: "sys_exit"},
+	{tp: tpCgroupMkdir, group: "cgroup", name: "cgroup_mkdir", num: "id", val: "level", str: "path", prog: "cgroup_mkdir"},
+	{tp: tpCgroupRmdir, group: "cgroup", name: "cgroup_rmdir", num: "id", val: "level", str: "path", prog: "cgroup_rmdir"},
+	{tp: tpCgroupAttach, group: "cgroup", name: "cgroup_attach_task", num: "dst_id", val: "pid", str: "dst_path", prog: "cgroup_attach_task"},
+	{tp: tpExec, group: "sched", name: "sched_process_exec", val: "pid", str: "filename", prog: "sched_process_exec"},
+	{tp: tpExit, group: "sched", name: "sched_process_exit", val: "pid", prog: "sched_process_exit"},
+	{tp: tpOOM, group: "oom", name: "mark_victim", val: "pid", str: "comm", prog: "mark_victim"},
+	{tp: kpNetdevRegister, fn: "register_netdevice", prog: "register_netdevice"},
+	{tp: kpNetdevMove, fn: "__dev_change_net_namespace", prog: "dev_change_net_namespace"},
+	{tp: kpCgroupWrite, fn: "cgroup_file_write", prog: "cgroup_file_write"},
 }
 
 // Observer is one run's subscription to the kernel probes. Its reader
@@ -92,8 +107,7 @@ type Observer struct {
 	calls                      []rawCall          // completed system calls, decoded only in Stop
 	records                    []KernelEvent      // other kernel events (rare), decoded as they come
 	pending                    map[uint32]rawCall // system calls entered and not yet exited, by thread
-	Mode                       string             // how the kernel is observed: "tracepoint" or "tracepoint+kprobe"
-	Skipped                    []string           // probes this kernel lacks
+	Probes                     []ProbeMode        // how each probe is attached, or why it is not
 }
 
 // rawCall is a system call as the ring buffer gave it: cheap to keep, so the
@@ -117,11 +131,11 @@ func StartObserver(pid int) (*Observer, error) {
 		return nil, err
 	}
 	dir := PinDir()
-	skipped, err := attachOnce(dir)
+	modes, err := attachOnce(dir)
 	if err != nil {
 		return nil, err
 	}
-	o := &Observer{done: make(chan struct{}), pending: map[uint32]rawCall{}, Mode: observerMode(skipped), Skipped: skipped, pid: uint32(pid)}
+	o := &Observer{done: make(chan struct{}), pending: map[uint32]rawCall{}, Probes: modes, pid: uint32(pid)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -183,7 +197,7 @@ func (o *Observer) Stop() ([]KernelEvent, uint64) {
 	events := o.records
 	for _, c := range o.calls {
 		sc := syscallTable[c.nr]
-		ev := KernelEvent{Start: o.wall(c.start), End: o.wall(c.end), Pid: int(c.tgid), Tid: int(c.tid), Name: sc.name}
+		ev := KernelEvent{Start: o.wall(c.start), End: o.wall(c.end), Pid: int(c.tgid), Tid: int(c.tid), Name: sc.name, Source: "tracepoint raw_syscalls"}
 		ev.Call = sc.decode(c.args, c.strs) + " = " + strconv.FormatInt(c.ret, 10)
 		if c.ret < 0 && c.ret > -4096 {
 			errno := unix.Errno(-c.ret)
@@ -333,7 +347,7 @@ func (o *Observer) handle(b []byte) {
 		return
 	}
 	at := o.wall(ts)
-	ev := KernelEvent{Start: at, End: at, Pid: int(tgid), Tid: int(tid)}
+	ev := KernelEvent{Start: at, End: at, Pid: int(tgid), Tid: int(tid), Source: o.source(tp)}
 	switch tp {
 	case tpCgroupMkdir, tpCgroupRmdir:
 		ev.Name = map[tracepoint]string{tpCgroupMkdir: "cgroup_mkdir", tpCgroupRmdir: "cgroup_rmdir"}[tp]
@@ -356,10 +370,26 @@ func (o *Observer) handle(b []byte) {
 	case kpNetdevMove:
 		ev.Name = "dev_change_net_namespace"
 		ev.Call = "dev_change_net_namespace " + first(strs)
+	case kpCgroupWrite:
+		if len(strs) < 3 {
+			return
+		}
+		ev.Name = "cgroup_file_write"
+		ev.Call = fmt.Sprintf("cgroup_file_write %s/%s ← %q", strs[0], strs[1], strings.TrimRight(strs[2], "\n"))
 	default:
 		return
 	}
 	o.records = append(o.records, ev)
+}
+
+// source names the probe behind an event kind, and how it is attached.
+func (o *Observer) source(tp tracepoint) string {
+	for i, p := range probes {
+		if p.tp == tp && i < len(o.Probes) {
+			return o.Probes[i].Mode + " " + p.Target()
+		}
+	}
+	return ""
 }
 
 func first(s []string) string {

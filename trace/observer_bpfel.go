@@ -36,6 +36,10 @@ const (
 	observerProgCgroupAttachTask            = "cgroup_attach_task"
 	observerProgCgroupMkdir                 = "cgroup_mkdir"
 	observerProgCgroupRmdir                 = "cgroup_rmdir"
+	observerProgFentryCgroupFileWrite       = "fentry_cgroup_file_write"
+	observerProgFentryDevChangeNetNamespace = "fentry_dev_change_net_namespace"
+	observerProgFentryRegisterNetdevice     = "fentry_register_netdevice"
+	observerProgKprobeCgroupFileWrite       = "kprobe_cgroup_file_write"
 	observerProgKprobeDevChangeNetNamespace = "kprobe_dev_change_net_namespace"
 	observerProgKprobeRegisterNetdevice     = "kprobe_register_netdevice"
 	observerProgMarkVictim                  = "mark_victim"
@@ -90,6 +94,10 @@ type observerProgramSpecs struct {
 	CgroupAttachTask            *ebpf.ProgramSpec `ebpf:"cgroup_attach_task"`
 	CgroupMkdir                 *ebpf.ProgramSpec `ebpf:"cgroup_mkdir"`
 	CgroupRmdir                 *ebpf.ProgramSpec `ebpf:"cgroup_rmdir"`
+	FentryCgroupFileWrite       *ebpf.ProgramSpec `ebpf:"fentry_cgroup_file_write"`
+	FentryDevChangeNetNamespace *ebpf.ProgramSpec `ebpf:"fentry_dev_change_net_namespace"`
+	FentryRegisterNetdevice     *ebpf.ProgramSpec `ebpf:"fentry_register_netdevice"`
+	KprobeCgroupFileWrite       *ebpf.ProgramSpec `ebpf:"kprobe_cgroup_file_write"`
 	KprobeDevChangeNetNamespace *ebpf.ProgramSpec `ebpf:"kprobe_dev_change_net_namespace"`
 	KprobeRegisterNetdevice     *ebpf.ProgramSpec `ebpf:"kprobe_register_netdevice"`
 	MarkVictim                  *ebpf.ProgramSpec `ebpf:"mark_victim"`
@@ -169,6 +177,10 @@ type observerPrograms struct {
 	CgroupAttachTask            *ebpf.Program `ebpf:"cgroup_attach_task"`
 	CgroupMkdir                 *ebpf.Program `ebpf:"cgroup_mkdir"`
 	CgroupRmdir                 *ebpf.Program `ebpf:"cgroup_rmdir"`
+	FentryCgroupFileWrite       *ebpf.Program `ebpf:"fentry_cgroup_file_write"`
+	FentryDevChangeNetNamespace *ebpf.Program `ebpf:"fentry_dev_change_net_namespace"`
+	FentryRegisterNetdevice     *ebpf.Program `ebpf:"fentry_register_netdevice"`
+	KprobeCgroupFileWrite       *ebpf.Program `ebpf:"kprobe_cgroup_file_write"`
 	KprobeDevChangeNetNamespace *ebpf.Program `ebpf:"kprobe_dev_change_net_namespace"`
 	KprobeRegisterNetdevice     *ebpf.Program `ebpf:"kprobe_register_netdevice"`
 	MarkVictim                  *ebpf.Program `ebpf:"mark_victim"`
@@ -183,6 +195,10 @@ func (p *observerPrograms) Close() error {
 		p.CgroupAttachTask,
 		p.CgroupMkdir,
 		p.CgroupRmdir,
+		p.FentryCgroupFileWrite,
+		p.FentryDevChangeNetNamespace,
+		p.FentryRegisterNetdevice,
+		p.KprobeCgroupFileWrite,
 		p.KprobeDevChangeNetNamespace,
 		p.KprobeRegisterNetdevice,
 		p.MarkVictim,

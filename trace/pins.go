@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -35,10 +36,27 @@ func PinDir() string {
 	return filepath.Join(BPFFSDir, "glassbox", "observer-"+hex.EncodeToString(sum[:6]))
 }
 
+// ProbeMode says how one probe is attached: Mode is "tracepoint", "kprobe" or
+// "fentry", or empty when none worked, and Why says what was tried.
+type ProbeMode struct{ Target, Mode, Why string }
+
+// kernelFunctionModes are the ways to attach to a kernel function, in order
+// of preference: a kprobe works on any kernel built with kprobes and needs no
+// BTF; fentry (a BPF trampoline) is cheaper per call but needs BTF and a
+// kernel that allows it. GLASSBOX_PROBE_MODES (e.g. "fentry") changes the
+// order or leaves one out; it applies when the probes are attached, so after
+// `glassbox trace off`.
+func kernelFunctionModes() []string {
+	if env := os.Getenv("GLASSBOX_PROBE_MODES"); env != "" {
+		return strings.Split(env, ",")
+	}
+	return []string{"kprobe", "fentry"}
+}
+
 // attachOnce makes sure this build's probes are attached and pinned, and
-// returns the tracepoints this kernel lacks. The first run of a build pays for
-// loading and attaching (~20 ms); later runs find the pins.
-func attachOnce(dir string) (skipped []string, err error) {
+// says how each one is. The first run of a build pays for loading and
+// attaching (~20 ms); later runs find the pins.
+func attachOnce(dir string) ([]ProbeMode, error) {
 	if err := ensureBPFFS(); err != nil {
 		return nil, err
 	}
@@ -55,25 +73,49 @@ func attachOnce(dir string) (skipped []string, err error) {
 		return nil, fmt.Errorf("flock observer lock: %w", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "runs")); err == nil {
-		for _, p := range probes {
-			if _, err := os.Stat(filepath.Join(dir, linkName(p.group, p.name))); err != nil {
-				skipped = append(skipped, p.group+"/"+p.name)
-			}
-		}
-		return skipped, nil
+		return pinnedModes(dir), nil
 	}
 	os.RemoveAll(dir) // a half-made directory from an interrupted first run
 	return attach(dir)
 }
 
-func attach(dir string) (skipped []string, err error) {
-	var objs observerObjects
-	if err := loadObserverObjects(&objs, nil); err != nil {
+// pinnedModes reads how each probe is attached from the names of the pinned
+// links (link-<mode>-<target>).
+func pinnedModes(dir string) []ProbeMode {
+	var modes []ProbeMode
+	for _, p := range probes {
+		m := ProbeMode{Target: p.Target(), Why: "not attached by the first traced run (glassbox doctor shows what this kernel offers)"}
+		for _, mode := range []string{"tracepoint", "kprobe", "fentry"} {
+			if _, err := os.Stat(filepath.Join(dir, linkName(mode, p.Target()))); err == nil {
+				m.Mode, m.Why = mode, ""
+			}
+		}
+		modes = append(modes, m)
+	}
+	return modes
+}
+
+func attach(dir string) (modes []ProbeMode, err error) {
+	spec, err := loadObserver()
+	if err != nil {
 		return nil, fmt.Errorf("load BPF programs: %w", err)
 	}
-	defer objs.Close() // the pins keep what is needed alive
+	// The tracepoint programs and the maps load together; each kernel-function
+	// program loads on its own, so that a kernel without kprobes, fentry or BTF
+	// still gets the tracepoints.
+	base := spec.Copy()
+	for name, ps := range base.Programs {
+		if ps.Type != ebpf.TracePoint {
+			delete(base.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(base)
+	if err != nil {
+		return nil, fmt.Errorf("load BPF programs: %w", err)
+	}
+	defer coll.Close() // the pins keep what is needed alive
 	for nr, sc := range syscallTable {
-		if err := objs.Syscalls.Put(uint32(nr), uint8(1|sc.strings<<1)); err != nil {
+		if err := coll.Maps["syscalls"].Put(uint32(nr), uint8(1|sc.strings<<1)); err != nil {
 			return nil, fmt.Errorf("BPF map syscalls: %w", err)
 		}
 	}
@@ -90,41 +132,96 @@ func attach(dir string) (skipped []string, err error) {
 		}
 	}()
 	for _, p := range probes {
-		var tl link.Link
-		var lerr error
-		if p.group == "kprobe" {
-			tl, lerr = link.Kprobe(p.name, p.prog(&objs), nil)
-		} else {
-			var l layout
-			l, lerr = readLayout(p.group, p.name, p.num, p.val, p.str)
-			if lerr == nil {
-				lerr = objs.Layouts.Put(uint32(p.tp), l)
+		m := ProbeMode{Target: p.Target()}
+		var l link.Link
+		if p.fn == "" {
+			l, err = attachTracepoint(p, coll)
+			if err == nil {
+				m.Mode = "tracepoint"
+			} else {
+				m.Why = refusal("tracepoint", err)
 			}
-			if lerr == nil {
-				tl, lerr = link.Tracepoint(p.group, p.name, p.prog(&objs), nil)
+		} else {
+			var whys []string
+			for _, mode := range kernelFunctionModes() {
+				if l, err = attachFunction(spec, coll, p, mode); err == nil {
+					m.Mode = mode
+					break
+				}
+				whys = append(whys, refusal(mode, err))
+			}
+			if m.Mode == "" {
+				m.Why = strings.Join(whys, "; ")
 			}
 		}
-		if lerr != nil {
-			skipped = append(skipped, fmt.Sprintf("%s/%s: %v", p.group, p.name, lerr))
+		modes = append(modes, m)
+		if m.Mode == "" {
 			continue
 		}
-		links = append(links, tl)
-		if err = tl.Pin(filepath.Join(dir, linkName(p.group, p.name))); err != nil {
+		links = append(links, l)
+		if err = l.Pin(filepath.Join(dir, linkName(m.Mode, p.Target()))); err != nil {
 			return nil, fmt.Errorf("pin BPF link: %w", err)
 		}
 	}
-	for name, m := range map[string]interface{ Pin(string) error }{
-		"runs": objs.Runs, "tgids": objs.Tgids, "cgroups": objs.Cgroups, "lost": objs.Lost,
-		"syscalls": objs.Syscalls, "layouts": objs.Layouts,
-	} {
-		if err = m.Pin(filepath.Join(dir, name)); err != nil {
+	for _, name := range []string{"runs", "tgids", "cgroups", "lost", "syscalls", "layouts"} {
+		if err = coll.Maps[name].Pin(filepath.Join(dir, name)); err != nil {
 			return nil, fmt.Errorf("pin BPF map %s: %w", name, err)
 		}
 	}
-	return skipped, nil
+	return modes, nil
 }
 
-func linkName(group, name string) string { return "link-" + group + "-" + name }
+// attachTracepoint tells the program where its record's fields are, then
+// attaches it.
+func attachTracepoint(p probe, coll *ebpf.Collection) (link.Link, error) {
+	l, err := readLayout(p.group, p.name, p.num, p.val, p.str)
+	if err != nil {
+		return nil, err
+	}
+	if err := coll.Maps["layouts"].Put(uint32(p.tp), l); err != nil {
+		return nil, err
+	}
+	return link.Tracepoint(p.group, p.name, coll.Programs[p.prog], nil)
+}
+
+// attachFunction loads the probe's program for one mode, sharing the maps
+// already loaded, and attaches it to the kernel function.
+func attachFunction(spec *ebpf.CollectionSpec, coll *ebpf.Collection, p probe, mode string) (link.Link, error) {
+	name := mode + "_" + p.prog
+	ps, ok := spec.Programs[name]
+	if !ok {
+		return nil, fmt.Errorf("no such mode (kprobe or fentry)")
+	}
+	one := &ebpf.CollectionSpec{Maps: spec.Maps, Programs: map[string]*ebpf.ProgramSpec{name: ps}, Types: spec.Types}
+	c, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: coll.Maps})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close() // a link holds its program
+	if mode == "kprobe" {
+		return link.Kprobe(p.fn, c.Programs[name], nil)
+	}
+	return link.AttachTracing(link.TracingOptions{Program: c.Programs[name]})
+}
+
+// refusal says in one line why a probe could not attach one way.
+func refusal(mode string, err error) string {
+	if mode == "kprobe" && errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(filepath.Join(TracingDir, "kprobe_events")); serr != nil {
+			return "kprobe: this kernel has no kprobes"
+		}
+		return "kprobe: no such kernel function"
+	}
+	if errors.Is(err, unix.EPERM) {
+		return mode + ": the kernel refused it (EPERM)"
+	}
+	s, _, _ := strings.Cut(err.Error(), "\n") // a verifier's log can run to pages
+	return mode + ": " + s
+}
+
+func linkName(mode, target string) string {
+	return "link-" + mode + "-" + strings.ReplaceAll(target, "/", "-")
+}
 
 // ensureBPFFS mounts the BPF filesystem when the system has not.
 func ensureBPFFS() error {
@@ -138,34 +235,27 @@ func ensureBPFFS() error {
 	return nil
 }
 
-// observerMode names how the kernel is observed: tracepoints always, and
-// kprobes (inside functions) when the kernel let them attach.
-func observerMode(skipped []string) string {
-	for _, s := range skipped {
-		if strings.HasPrefix(s, "kprobe/") {
-			return "tracepoint"
+// ObserverMode sums up how the kernel is observed: "tracepoint", plus
+// "+kprobe" and "+fentry" when kernel functions are watched those ways.
+func ObserverMode(modes []ProbeMode) string {
+	summary := "tracepoint"
+	for _, extra := range []string{"kprobe", "fentry"} {
+		for _, m := range modes {
+			if m.Mode == extra {
+				summary += "+" + extra
+				break
+			}
 		}
 	}
-	return "tracepoint+kprobe"
+	return summary
 }
 
-// ObserverStatus says whether this build's probes are attached, how many,
-// and in which mode.
-func ObserverStatus() (attached bool, links int, mode string) {
-	entries, err := os.ReadDir(PinDir())
-	if err != nil {
-		return false, 0, ""
+// ObserverStatus says whether this build's probes are attached, and how.
+func ObserverStatus() (attached bool, modes []ProbeMode) {
+	if _, err := os.Stat(filepath.Join(PinDir(), "runs")); err != nil {
+		return false, nil
 	}
-	mode = "tracepoint"
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "link-") {
-			links++
-		}
-		if strings.HasPrefix(e.Name(), "link-kprobe-") {
-			mode = "tracepoint+kprobe"
-		}
-	}
-	return true, links, mode
+	return true, pinnedModes(PinDir())
 }
 
 // RemoveObservers detaches pinned probes: every build's, or all but this

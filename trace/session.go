@@ -211,15 +211,23 @@ func (s *Session) Span(name string, start, end time.Time, err error, attrs ...at
 // Kernel places what the kernel observer saw: each event becomes a span (a
 // system call, from entry to exit) under the step of the same process that
 // was running when it began, else under the stage, else under the root.
-func (s *Session) Kernel(events []KernelEvent, lost uint64, mode string, skipped []string) {
+func (s *Session) Kernel(events []KernelEvent, lost uint64, probes []ProbeMode) {
+	var modes, unwatched []string
+	for _, p := range probes {
+		if p.Mode != "" {
+			modes = append(modes, p.Target+": "+p.Mode)
+		} else {
+			modes = append(modes, p.Target+": not attached ("+p.Why+")")
+			unwatched = append(unwatched, p.Target)
+		}
+	}
 	s.root.SetAttributes(
-		attribute.String("glassbox.observer.mode", mode),
+		attribute.String("glassbox.observer.mode", ObserverMode(probes)),
+		attribute.StringSlice("glassbox.observer.probes", modes),
+		attribute.String("glassbox.observer.unwatched", strings.Join(unwatched, ", ")),
 		attribute.Int("glassbox.observer.events", len(events)),
 		attribute.Int64("glassbox.observer.lost", int64(lost)),
 	)
-	if len(skipped) > 0 {
-		s.root.SetAttributes(attribute.StringSlice("glassbox.observer.skipped", skipped))
-	}
 	if len(events) > maxKernelSpans {
 		// A program that storms system calls must not make a trace nobody can
 		// open; the count of what was left out is on the root span.
@@ -245,7 +253,7 @@ func (s *Session) Kernel(events []KernelEvent, lost uint64, mode string, skipped
 			attribute.Bool("glassbox.kernel", true),
 			attribute.String("glassbox.kernel.event", ev.Name),
 			attribute.String("glassbox.kernel.call", ev.Call),
-			attribute.String("glassbox.kernel.source", mode),
+			attribute.String("glassbox.kernel.source", ev.Source),
 			attribute.Int("process.pid", ev.Pid),
 			attribute.Int("thread.id", ev.Tid),
 		))

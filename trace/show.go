@@ -174,6 +174,9 @@ func Waterfall(w io.Writer, f *File, color bool) {
 	if mode := root.Attr("glassbox.observer.mode"); mode != "" {
 		fmt.Fprintln(w, paint(dim, fmt.Sprintf("  kernel events (▸): %s mode, %s seen, %s lost",
 			mode, root.Attr("glassbox.observer.events"), root.Attr("glassbox.observer.lost"))))
+		if unwatched := root.Attr("glassbox.observer.unwatched"); unwatched != "" {
+			fmt.Fprintln(w, paint(dim, "  not watched on this kernel: "+unwatched+" (glassbox doctor says why)"))
+		}
 	}
 	t0, total := root.StartTime(), root.Duration()
 	const width = 36

@@ -120,7 +120,7 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 	}
 	if t.obs != nil {
 		events, lost := t.obs.Stop()
-		t.sess.Kernel(events, lost, t.obs.Mode, t.obs.Skipped)
+		t.sess.Kernel(events, lost, t.obs.Probes)
 	}
 	var attrs []attribute.KeyValue
 	if runErr == nil {

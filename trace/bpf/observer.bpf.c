@@ -6,10 +6,15 @@
  *   cgroup/cgroup_mkdir, cgroup_rmdir, cgroup_attach_task
  *   sched/sched_process_exec, sched_process_exit
  *   oom/mark_victim                   the OOM killer chose a process
- * and, where the kernel has kprobes, inside functions no tracepoint shows:
+ * and, inside kernel functions no tracepoint shows, each as a kprobe where the
+ * kernel has kprobes, else as fentry (BPF trampoline, needs BTF and a kernel
+ * that allows it):
  *   register_netdevice                a network device is created (lo of a new
  *                                     netns, a veth, a bridge)
  *   __dev_change_net_namespace        a device moves into another netns
+ *   cgroup_file_write                 a cgroup control file is written (a limit,
+ *                                     cgroup.procs, cpuset.cpus …)
+ * A kernel without either (this project's CI host) still gets the tracepoints.
  *
  * The programs stay attached between runs (pinned in bpffs: detaching costs
  * the kernel an RCU grace period per tracepoint), and each run subscribes:
@@ -22,13 +27,15 @@
  * glassbox asks for (`syscalls`) are reported.
  *
  * Tracepoint records are read at offsets glassbox takes from each tracepoint's
- * tracefs format file (`layouts`), so the program needs no kernel BTF.
+ * tracefs format file (`layouts`), so the tracepoint programs need no kernel
+ * BTF; the cgroup-file programs read kernfs structures with CO-RE.
  * Each run has its own ring buffer (`runs`, a map of maps, by run id); an
  * event that does not fit is counted in `lost`, by run.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -37,7 +44,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 enum tracepoint {
 	TP_SYS_ENTER, TP_SYS_EXIT, TP_CGROUP_MKDIR, TP_CGROUP_RMDIR, TP_CGROUP_ATTACH,
-	TP_EXEC, TP_EXIT, TP_OOM, KP_NETDEV_REGISTER, KP_NETDEV_MOVE, TP_COUNT,
+	TP_EXEC, TP_EXIT, TP_OOM, KP_NETDEV_REGISTER, KP_NETDEV_MOVE, KP_CGROUP_WRITE,
+	TP_COUNT,
 };
 
 /* Where the fields of one tracepoint's record are (0 size: absent). */
@@ -267,16 +275,73 @@ static __always_inline int on_netdev(void *dev, enum tracepoint tp)
 	return 0;
 }
 
+/* on_cgroup_write reports a write to a cgroup control file: the cgroup's
+ * directory, the file and the value (kernfs hands cgroup_file_write a
+ * NUL-terminated kernel copy of what was written). */
+static __always_inline int on_cgroup_write(struct kernfs_open_file *of, const char *buf)
+{
+	__u32 r = run();
+	if (!r)
+		return 0;
+	struct event_str *es = new_event_str(r, KP_CGROUP_WRITE);
+	if (!es)
+		return 0;
+	es->h.num = 0;
+	es->h.val = 0;
+	struct kernfs_node *kn = BPF_CORE_READ(of, kn);
+	struct kernfs_node *dir;
+	/* Linux 6.15 renamed kernfs_node.parent to __parent (now RCU-protected):
+	 * CO-RE resolves which one this kernel has when the program loads. */
+	struct kernfs_node___v615 *kn615 = (void *)kn;
+	if (bpf_core_field_exists(kn615->__parent))
+		dir = BPF_CORE_READ(kn615, __parent);
+	else
+		dir = BPF_CORE_READ(kn, parent);
+	bpf_probe_read_kernel_str(es->str[0], STR_LEN, BPF_CORE_READ(dir, name));
+	bpf_probe_read_kernel_str(es->str[1], STR_LEN, BPF_CORE_READ(kn, name));
+	bpf_probe_read_kernel_str(es->str[2], STR_LEN, buf);
+	es->h.nstr = 3;
+	submit(r, es);
+	return 0;
+}
+
+/* Each kernel function has two programs: glassbox attaches the first one the
+ * kernel accepts. A kprobe reads the arguments from the registers; an fentry
+ * program gets them as an array of u64. */
 SEC("kprobe/register_netdevice")
 int kprobe_register_netdevice(struct pt_regs *ctx)
 {
 	return on_netdev((void *)PT_REGS_PARM1(ctx), KP_NETDEV_REGISTER);
 }
 
+SEC("fentry/register_netdevice")
+int fentry_register_netdevice(__u64 *ctx)
+{
+	return on_netdev((void *)ctx[0], KP_NETDEV_REGISTER);
+}
+
 SEC("kprobe/__dev_change_net_namespace")
 int kprobe_dev_change_net_namespace(struct pt_regs *ctx)
 {
 	return on_netdev((void *)PT_REGS_PARM1(ctx), KP_NETDEV_MOVE);
+}
+
+SEC("fentry/__dev_change_net_namespace")
+int fentry_dev_change_net_namespace(__u64 *ctx)
+{
+	return on_netdev((void *)ctx[0], KP_NETDEV_MOVE);
+}
+
+SEC("kprobe/cgroup_file_write")
+int kprobe_cgroup_file_write(struct pt_regs *ctx)
+{
+	return on_cgroup_write((void *)PT_REGS_PARM1(ctx), (void *)PT_REGS_PARM2(ctx));
+}
+
+SEC("fentry/cgroup_file_write")
+int fentry_cgroup_file_write(__u64 *ctx)
+{
+	return on_cgroup_write((void *)ctx[0], (void *)ctx[1]);
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")

@@ -1,8 +1,10 @@
 /* The few kernel types and constants observer.bpf.c needs, instead of a
- * multi-megabyte dump of the running kernel's BTF: the program reads tracepoint
- * records at offsets that glassbox takes from tracefs, so it needs no kernel
- * structure layouts (and no CO-RE relocations, which would make every run parse
- * the kernel's BTF: ~18 ms). */
+ * multi-megabyte dump of the running kernel's BTF: the tracepoint programs read
+ * records at offsets that glassbox takes from tracefs, so they need no kernel
+ * structure layouts. The kernfs structures below are the exception: only the
+ * fields the cgroup-file programs read, marked preserve_access_index so that
+ * their offsets are CO-RE relocations, resolved against the running kernel's
+ * BTF when the programs load (once: the probes stay attached). */
 #ifndef __VMLINUX_H__
 #define __VMLINUX_H__
 
@@ -39,5 +41,18 @@ struct pt_regs {
 	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
 	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 };
+
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+struct kernfs_node {
+	struct kernfs_node *parent; /* before Linux 6.15 */
+	const char *name;
+};
+struct kernfs_node___v615 {
+	struct kernfs_node *__parent; /* Linux 6.15 and later */
+};
+struct kernfs_open_file {
+	struct kernfs_node *kn;
+};
+#pragma clang attribute pop
 
 #endif
