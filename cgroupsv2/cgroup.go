@@ -62,7 +62,8 @@ func Detect() (Mode, error) {
 
 // Cgroup is one container's set of cgroup directories, one per hierarchy.
 type Cgroup struct {
-	Dirs []string
+	Dirs  []string
+	trees []Hierarchy // the tree of each directory; known only to the run that planned them
 	// Trace, when set, hears of every cgroupfs operation: the call ("mkdir",
 	// "write", "rmdir"), the path, the value written, when it began, its error.
 	Trace func(call, path, value string, start time.Time, err error)
@@ -109,6 +110,7 @@ func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
 			return nil, fmt.Errorf("linux.cgroupsPath %q leaves the cgroup tree %s", cgroupsPath, h.Mount)
 		}
 		cg.Dirs = append(cg.Dirs, dir)
+		cg.trees = append(cg.trees, h)
 	}
 	if len(cg.Dirs) == 0 {
 		return nil, fmt.Errorf("no cgroup hierarchy is mounted under %s", Mountpoint)
@@ -251,7 +253,7 @@ func (c *Cgroup) Destroy() error {
 func (c *Cgroup) remove(dir string) error {
 	start := time.Now()
 	deadline := start.Add(2 * time.Second)
-	for {
+	for killed := false; ; {
 		err := unix.Rmdir(dir)
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			c.trace("rmdir", dir, "", start, nil)
@@ -261,18 +263,11 @@ func (c *Cgroup) remove(dir string) error {
 			c.trace("rmdir", dir, "", start, err)
 			return fmt.Errorf("rmdir(%s): %w", dir, err)
 		}
-		killAll(dir)
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// killAll sends SIGKILL to every process listed in the cgroup.
-func killAll(dir string) {
-	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	for _, f := range strings.Fields(string(data)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			unix.Kill(pid, unix.SIGKILL)
+		if !killed {
+			c.Kill()
+			killed = true
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -280,12 +275,23 @@ func killAll(dir string) {
 func (c *Cgroup) write(dir, file, value string) error {
 	p := filepath.Join(dir, file)
 	start := time.Now()
-	err := os.WriteFile(p, []byte(value), 0)
+	err := writeFile(p, value)
 	c.trace("write", p, value, start, err)
 	if err != nil {
 		return fmt.Errorf("write %s=%q: %w", p, value, unwrap(err))
 	}
 	return nil
+}
+
+// writeFile writes a control file in one write(2). Without O_CREAT, so that
+// a file this kernel lacks is ENOENT (cgroupfs answers a create with EACCES).
+func writeFile(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	return errors.Join(err, f.Close())
 }
 
 // Hierarchies lists the mounted cgroup trees with real controllers (v1 trees

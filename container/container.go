@@ -38,15 +38,16 @@ const (
 // Record is state.json. Everything a cleanup needs is in it, so `gc` can undo a
 // run whose glassbox process was killed.
 type Record struct {
-	ID       string      `json:"id"`
-	Status   string      `json:"status"`
-	Created  time.Time   `json:"created"`
-	Finished time.Time   `json:"finished,omitzero"`
-	Pid      int         `json:"pid,omitempty"`
-	PidStart uint64      `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
-	ExitCode int         `json:"exitCode"`
-	Cgroups  []string    `json:"cgroups,omitempty"` // cgroup directories, created or about to be
-	Spec     *specs.Spec `json:"spec"`
+	ID        string      `json:"id"`
+	Status    string      `json:"status"`
+	Created   time.Time   `json:"created"`
+	Finished  time.Time   `json:"finished,omitzero"`
+	Pid       int         `json:"pid,omitempty"`
+	PidStart  uint64      `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
+	ExitCode  int         `json:"exitCode"`
+	OOMKilled bool        `json:"oomKilled,omitempty"` // the OOM killer killed a process of the container
+	Cgroups   []string    `json:"cgroups,omitempty"`   // cgroup directories, created or about to be
+	Spec      *specs.Spec `json:"spec"`
 }
 
 // Container is one container's state directory and record.

@@ -95,14 +95,14 @@ func cgroups() Check {
 	c := Check{Name: "cgroups", OK: true}
 	switch mode {
 	case cgroupsv2.Unified:
-		c.Detail = "v2 (unified), controllers: " + strings.Join(v2, " ")
-		c.Action = "containers go to /sys/fs/cgroup/glassbox/<id>"
+		c.Detail = "v2 driver: /sys/fs/cgroup is cgroup2, controllers: " + strings.Join(v2, " ")
+		c.Action = "containers go to /sys/fs/cgroup/glassbox/<id>; limits are memory.max, cpu.max, pids.max …"
 	case cgroupsv2.Hybrid:
-		c.Detail = fmt.Sprintf("hybrid: v1 controllers %s; cgroup2 at /sys/fs/cgroup/unified with [%s]", strings.Join(v1, " "), strings.Join(v2, " "))
-		c.Action = "containers nest beneath glassbox's own cgroup in every tree (v1 driver)"
+		c.Detail = fmt.Sprintf("v1 driver: hybrid host, the controllers are in v1 trees (%s); the cgroup2 tree at /sys/fs/cgroup/unified has [%s]", strings.Join(v1, " "), strings.Join(v2, " "))
+		c.Action = "containers nest beneath glassbox's own cgroup in every tree; limits are memory.limit_in_bytes, cpu.cfs_quota_us, pids.max …"
 	default:
-		c.Detail = "v1 (legacy), controllers: " + strings.Join(v1, " ")
-		c.Action = "containers nest beneath glassbox's own cgroup in every tree (v1 driver)"
+		c.Detail = "v1 driver: legacy host, controllers: " + strings.Join(v1, " ")
+		c.Action = "containers nest beneath glassbox's own cgroup in every tree; limits are memory.limit_in_bytes, cpu.cfs_quota_us, pids.max …"
 	}
 	return c
 }

@@ -94,15 +94,57 @@ func Validate(s *specs.Spec) error {
 	return nil
 }
 
-// validateResources accepts only what the cgroup stage applies today: no limits.
-// The device rule `runc spec` writes (deny all) is accepted; see docs/cgroups.md.
+// validateResources accepts the limits the cgroup stage applies (memory and
+// swap, CPU bandwidth, shares and cpuset, pids, raw v2 files) and names any
+// other field. The device rule `runc spec` writes (deny all) is accepted; see
+// docs/cgroups.md.
 func validateResources(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	if r.Memory != nil || r.CPU != nil || r.Pids != nil || r.BlockIO != nil ||
-		len(r.HugepageLimits) > 0 || r.Network != nil || len(r.Rdma) > 0 || len(r.Unified) > 0 {
-		return fmt.Errorf("linux.resources: resource limits are not supported by glassbox yet")
+	var unsupported []string
+	if m := r.Memory; m != nil {
+		for _, f := range []struct {
+			set  bool
+			name string
+		}{
+			{m.Reservation != nil, "reservation"}, {m.Kernel != nil, "kernel"}, {m.KernelTCP != nil, "kernelTCP"},
+			{m.Swappiness != nil, "swappiness"}, {m.DisableOOMKiller != nil, "disableOOMKiller"},
+			{m.UseHierarchy != nil, "useHierarchy"}, {m.CheckBeforeUpdate != nil, "checkBeforeUpdate"},
+		} {
+			if f.set {
+				unsupported = append(unsupported, "memory."+f.name)
+			}
+		}
+		if m.Swap != nil && m.Limit == nil {
+			return fmt.Errorf("linux.resources.memory.swap needs memory.limit: it is the limit of memory and swap together")
+		}
+		if m.Swap != nil && *m.Swap >= 0 && *m.Limit >= 0 && *m.Swap < *m.Limit {
+			return fmt.Errorf("linux.resources.memory.swap (%d) is smaller than memory.limit (%d): it counts memory and swap together", *m.Swap, *m.Limit)
+		}
+	}
+	if c := r.CPU; c != nil {
+		if c.RealtimeRuntime != nil || c.RealtimePeriod != nil {
+			unsupported = append(unsupported, "cpu.realtimeRuntime/realtimePeriod")
+		}
+		if c.Idle != nil || c.Burst != nil {
+			unsupported = append(unsupported, "cpu.idle/burst")
+		}
+	}
+	if r.BlockIO != nil {
+		unsupported = append(unsupported, "blockIO")
+	}
+	if len(r.HugepageLimits) > 0 {
+		unsupported = append(unsupported, "hugepageLimits")
+	}
+	if r.Network != nil {
+		unsupported = append(unsupported, "network")
+	}
+	if len(r.Rdma) > 0 {
+		unsupported = append(unsupported, "rdma")
+	}
+	if len(unsupported) > 0 {
+		return fmt.Errorf("linux.resources.%s: not supported by glassbox yet; remove it from config.json", strings.Join(unsupported, ", "))
 	}
 	for i, d := range r.Devices {
 		if d.Allow {

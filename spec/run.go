@@ -23,6 +23,16 @@ type RunOptions struct {
 	Volumes  []string // -v host:container[:ro|rw]
 	Tmpfs    []string // --tmpfs /path[:options]
 	ReadOnly bool     // --read-only
+
+	// Limits (docker run's flags, see applyResources).
+	Memory       string // -m/--memory: 64m, 1g
+	MemorySwap   string // --memory-swap: memory+swap, or -1
+	CPUs         string // --cpus: 0.5
+	CPUShares    int64  // --cpu-shares: relative weight (default 1024)
+	CpusetCpus   string // --cpuset-cpus: 0-1,3
+	PidsLimit    int64  // --pids-limit
+	CgroupParent string // --cgroup-parent: the container's cgroup is <parent>/<id>
+	ID           string // the container id, for names derived from it
 }
 
 // FromRunOptions builds the Spec for a `run` with flags, starting from Default.
@@ -73,6 +83,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 			return nil, err
 		}
 		s.Mounts = append(s.Mounts, m)
+	}
+	if err := applyResources(s, o); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -93,7 +93,14 @@ func TestValidate(t *testing.T) {
 		{func(s *specs.Spec) { s.Hooks = &specs.Hooks{} }, "hooks: not supported"},
 		{func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: new(int64)}}
-		}, "linux.resources"},
+		}, ""},
+		{func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{}}
+		}, "linux.resources.blockIO: not supported"},
+		{func(s *specs.Spec) {
+			limit, swap := int64(64<<20), int64(32<<20)
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &swap}}
+		}, "smaller than memory.limit"},
 		{func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}
 		}, ""},
@@ -124,5 +131,39 @@ func TestLoadBundleResolvesRoot(t *testing.T) {
 	}
 	if _, err := LoadBundle(t.TempDir()); err == nil || !strings.Contains(err.Error(), "glassbox spec") {
 		t.Errorf("missing config.json: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"512": 512, "64m": 64 << 20, "64M": 64 << 20, "64mb": 64 << 20, "64MiB": 64 << 20,
+		"1g": 1 << 30, "1.5g": 3 << 29, "2k": 2048, "100b": 100,
+	} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "m", "12x", "-1m", "1e3", "inf", "1..2m"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRunOptionsResources(t *testing.T) {
+	s, err := FromRunOptions(RunOptions{Rootfs: "/tmp", Args: []string{"true"}, ID: "abc",
+		Memory: "32m", CPUs: "0.5", PidsLimit: 20, CgroupParent: "/parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Linux.Resources
+	if *r.Memory.Limit != 32<<20 || *r.Memory.Swap != 64<<20 {
+		t.Errorf("memory %d, swap %d: want 32 MiB and Docker's default of twice that", *r.Memory.Limit, *r.Memory.Swap)
+	}
+	if *r.CPU.Quota != 50000 || *r.CPU.Period != 100000 || *r.Pids.Limit != 20 {
+		t.Errorf("cpu %d/%d pids %d", *r.CPU.Quota, *r.CPU.Period, *r.Pids.Limit)
+	}
+	if s.Linux.CgroupsPath != "/parent/abc" {
+		t.Errorf("cgroupsPath %q", s.Linux.CgroupsPath)
 	}
 }

@@ -9,14 +9,20 @@ package stages
 // The record lists the directories before they are made, so a killed run can be
 // cleaned up by `glassbox gc`.
 //
+// Then the limits of linux.resources (--memory, --cpus, --pids-limit, …): each
+// is a control file write, which the kernel enforces from that moment (see
+// cgroupsv2/resources.go for the v1 and v2 files). On v2 the controllers are
+// first enabled in cgroup.subtree_control down the path.
+//
 // The init does not exist yet: the unshare stage writes its pid into
 // cgroup.procs right after clone(2), before the init runs a single step of its
-// own, so nothing the container does escapes accounting. Limits (memory, pids,
-// cpu) will be written here, between mkdir and that attach.
+// own, so nothing the container does escapes accounting or limits.
 //
-// Undo: kill anything still inside, then rmdir(2).
+// Undo: read what the container used (peak memory, CPU time, pids, OOM kills),
+// kill anything still inside (cgroup.kill, or freeze and SIGKILL), rmdir(2).
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,7 +34,7 @@ import (
 var Cgroup = &Stage{
 	Name:    "cgroup",
 	Purpose: "create the container's control group (the init joins it right after clone)",
-	Kernel:  "mkdir(2) in cgroupfs, cgroup.procs, cpuset.cpus/mems (v1)",
+	Kernel:  "mkdir(2) in cgroupfs, cgroup.subtree_control (v2), limit files (memory.max, cpu.max, pids.max …)",
 	Host:    createCgroup,
 	Undo:    destroyCgroup,
 }
@@ -50,6 +56,17 @@ func createCgroup(r *Run) error {
 	if err := cg.Create(); err != nil {
 		return &Error{Msg: err.Error(), Hint: "is cgroupfs mounted read-write, and linux.cgroupsPath a valid path?"}
 	}
+	settings, err := cgroupsv2.Settings(r.Spec.Linux.Resources, mode != cgroupsv2.Unified)
+	if err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	skipped, err := cg.Apply(settings)
+	if err != nil {
+		return &Error{Msg: err.Error(), Hint: "check the limit's value; glassbox doctor lists the controllers this host has"}
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: this kernel has no %s (no swap accounting): memory is limited without swap\n", s.File)
+	}
 	return nil
 }
 
@@ -57,6 +74,8 @@ func destroyCgroup(r *Run) error {
 	if r.Cgroup == nil {
 		return nil
 	}
+	r.Usage = r.Cgroup.Usage()
+	r.OOMKilled = r.Usage.OOMKills > 0
 	return r.Cgroup.Destroy()
 }
 
@@ -73,8 +92,11 @@ func (r *Run) cgroupStep(call, path, value string, start time.Time, err error) {
 	}
 	rel = strings.Replace(rel, r.ID, container.ShortID(r.ID), 1)
 	name := call + " " + tree + ":" + rel
-	if call == "write" {
+	switch call {
+	case "write":
 		name = "write " + filepath.Base(path) + "=" + value + " in " + tree + ":" + filepath.Dir(rel)
+	case "read":
+		name = "read " + filepath.Base(path) + ": " + value
 	}
 	r.steps.record(name, start, err, "glassbox.cgroup.path", path, "glassbox.cgroup.value", value)
 }

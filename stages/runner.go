@@ -46,6 +46,7 @@ type Run struct {
 	Opts       Options
 	CgroupMode cgroupsv2.Mode
 	Cgroup     *cgroupsv2.Cgroup
+	Usage      cgroupsv2.Usage // read just before the cgroup is removed
 
 	init    *os.Process // the container's init; nil before clone and after reaping
 	reaped  bool

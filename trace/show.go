@@ -171,6 +171,15 @@ func Waterfall(w io.Writer, f *File, color bool) {
 	if args := root.Attr("process.command_args"); args != "" {
 		fmt.Fprintln(w, paint(dim, "  "+args))
 	}
+	if peak := root.Attr("glassbox.usage.memory_peak_bytes"); peak != "" {
+		us, _ := strconv.ParseInt(root.Attr("glassbox.usage.cpu_time_us"), 10, 64)
+		bytes, _ := strconv.ParseFloat(peak, 64)
+		line := fmt.Sprintf("  used: peak memory %.1f MiB · CPU %s · peak pids %s", bytes/(1<<20), ms(time.Duration(us)*time.Microsecond), root.Attr("glassbox.usage.pids_peak"))
+		if oom := root.Attr("glassbox.usage.oom_kills"); oom != "0" {
+			line += " · OOM kills " + oom
+		}
+		fmt.Fprintln(w, paint(dim, line))
+	}
 	if mode := root.Attr("glassbox.observer.mode"); mode != "" {
 		fmt.Fprintln(w, paint(dim, fmt.Sprintf("  kernel events (▸): %s mode, %s seen, %s lost",
 			mode, root.Attr("glassbox.observer.events"), root.Attr("glassbox.observer.lost"))))

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
@@ -36,7 +37,7 @@ func newRunCmd() *cobra.Command {
 				}
 				s, err = spec.LoadBundle(bundle)
 			} else {
-				o.Args = args
+				o.Args, o.ID = args, id
 				if o.Hostname == "" {
 					o.Hostname = container.ShortID(id)
 				}
@@ -73,6 +74,13 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind mount /host/path:/container/path[:ro|rw]")
 	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs at /path[:options]")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
+	f.StringVarP(&o.Memory, "memory", "m", "", "memory limit, like 64m or 1g (the OOM killer stops the container beyond it)")
+	f.StringVar(&o.MemorySwap, "memory-swap", "", "memory plus swap limit, or -1 for unlimited swap (default: twice --memory)")
+	f.StringVar(&o.CPUs, "cpus", "", "CPU limit, like 0.5 (half of one CPU's time)")
+	f.Int64Var(&o.CPUShares, "cpu-shares", 0, "relative CPU weight under contention (default 1024)")
+	f.StringVar(&o.CpusetCpus, "cpuset-cpus", "", "CPUs the container may run on, like 0-1,3")
+	f.Int64Var(&o.PidsLimit, "pids-limit", 0, "most processes and threads at once (0 or -1: unlimited)")
+	f.StringVar(&o.CgroupParent, "cgroup-parent", "", "put the container's cgroup under this one (absolute: from the cgroup root;\nrelative: beneath glassbox's own cgroup)")
 	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
 	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
@@ -86,7 +94,8 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("--bundle runs config.json's process.args; drop the command after --")
 	}
-	for _, name := range []string{"rootfs", "env", "env-file", "workdir", "user", "hostname", "volume", "tmpfs", "read-only"} {
+	for _, name := range []string{"rootfs", "env", "env-file", "workdir", "user", "hostname", "volume", "tmpfs", "read-only",
+		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
@@ -170,6 +179,35 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	if err := r.Teardown(); err != nil {
 		fmt.Fprintf(os.Stderr, "glassbox: teardown of %s: %v (glassbox gc retries)\n", container.ShortID(r.ID), err)
 	}
+	if msg := oomMessage(s, r.Usage, code); msg != "" {
+		fmt.Fprintln(os.Stderr, "glassbox:", msg)
+	}
 	tr.end(r, nil, code)
 	return exitCode(code)
+}
+
+// oomMessage explains an exit the OOM killer caused, naming the limit.
+func oomMessage(s *specs.Spec, u cgroupsv2.Usage, code int) string {
+	if u.OOMKills == 0 {
+		return ""
+	}
+	limit := "no memory limit"
+	if res := s.Linux.Resources; res != nil && res.Memory != nil && res.Memory.Limit != nil && *res.Memory.Limit > 0 {
+		limit = "memory limit " + humanBytes(uint64(*res.Memory.Limit))
+	}
+	if code == 128+int(unix.SIGKILL) {
+		return fmt.Sprintf("container was killed by the OOM killer (%s)", limit)
+	}
+	return fmt.Sprintf("warning: the OOM killer killed %d process(es) in the container (%s)", u.OOMKills, limit)
+}
+
+// humanBytes writes a size the way --memory takes it, in binary units.
+func humanBytes(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v, i := float64(n), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.4g %s", v, units[i])
 }

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/term"
 
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
@@ -125,6 +126,14 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 	var attrs []attribute.KeyValue
 	if runErr == nil {
 		attrs = append(attrs, attribute.Int("process.exit.code", code))
+	}
+	if r != nil && r.Usage != (cgroupsv2.Usage{}) {
+		// What the container used, read from its cgroup just before removal.
+		attrs = append(attrs,
+			attribute.Int64("glassbox.usage.memory_peak_bytes", int64(r.Usage.MemoryPeak)),
+			attribute.Int64("glassbox.usage.cpu_time_us", r.Usage.CPU.Microseconds()),
+			attribute.Int64("glassbox.usage.pids_peak", int64(r.Usage.PidsPeak)),
+			attribute.Int64("glassbox.usage.oom_kills", int64(r.Usage.OOMKills)))
 	}
 	path, err := t.sess.End(runErr, attrs...)
 	if err != nil {

@@ -1,0 +1,156 @@
+package cgroupsv2
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Usage is what a container consumed, read from its cgroup before removal.
+type Usage struct {
+	MemoryPeak uint64        // bytes: memory.peak (v2), memory.max_usage_in_bytes (v1)
+	CPU        time.Duration // cpu.stat usage_usec (v2), cpuacct.usage (v1)
+	PidsPeak   uint64        // pids.peak
+	OOMKills   uint64        // oom_kill in memory.events (v2) or memory.oom_control (v1)
+}
+
+// Usage reads the container's counters. A file this kernel lacks leaves its
+// figure at zero.
+func (c *Cgroup) Usage() Usage {
+	var u Usage
+	for _, dir := range c.Dirs {
+		if v, ok := c.readKey(dir, "memory.events", "oom_kill"); ok { // v2
+			u.OOMKills = v
+		}
+		if v, ok := c.readKey(dir, "memory.oom_control", "oom_kill"); ok { // v1
+			u.OOMKills = v
+		}
+		for _, f := range []string{"memory.peak", "memory.max_usage_in_bytes"} {
+			if v, ok := c.readUint(dir, f); ok {
+				u.MemoryPeak = v
+			}
+		}
+		if v, ok := c.readKey(dir, "cpu.stat", "usage_usec"); ok { // v2; v1's cpu.stat has no usage
+			u.CPU = time.Duration(v) * time.Microsecond
+		}
+		if v, ok := c.readUint(dir, "cpuacct.usage"); ok {
+			u.CPU = time.Duration(v)
+		}
+		if v, ok := c.readUint(dir, "pids.peak"); ok {
+			u.PidsPeak = v
+		}
+	}
+	return u
+}
+
+// readUint reads a control file holding one number.
+func (c *Cgroup) readUint(dir, file string) (uint64, bool) {
+	p := filepath.Join(dir, file)
+	start := time.Now()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return 0, false
+	}
+	value := strings.TrimSpace(string(data))
+	c.trace("read", p, value, start, nil)
+	v, err := strconv.ParseUint(value, 10, 64)
+	return v, err == nil
+}
+
+// readKey reads one "key value" line of a flat-keyed control file.
+func (c *Cgroup) readKey(dir, file, key string) (uint64, bool) {
+	p := filepath.Join(dir, file)
+	start := time.Now()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == key {
+			c.trace("read", p, line, start, nil)
+			n, err := strconv.ParseUint(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// Kill sends SIGKILL to every process in the container's cgroup. cgroup v2
+// does it in the kernel with cgroup.kill (Linux 5.14+; on a hybrid host in the
+// cgroup2 tree), which also catches processes that fork meanwhile. Elsewhere
+// the cgroup is frozen first, so nothing forks between reading cgroup.procs
+// and the kill.
+func (c *Cgroup) Kill() error {
+	for _, dir := range c.Dirs {
+		if exists(filepath.Join(dir, "cgroup.kill")) {
+			return c.write(dir, "cgroup.kill", "1")
+		}
+	}
+	return c.freezeAndKill()
+}
+
+func (c *Cgroup) freezeAndKill() error {
+	frozen := c.Freeze() == nil
+	for _, dir := range c.Dirs {
+		data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	}
+	if frozen {
+		return c.Thaw() // a v1-frozen task dies only once thawed
+	}
+	return nil
+}
+
+// Freeze stops every process of the container where it is (cgroup.freeze on
+// v2, the freezer controller's freezer.state on v1) and waits until the kernel
+// reports the cgroup frozen; Thaw lets them run again.
+func (c *Cgroup) Freeze() error { return c.setFrozen(true) }
+func (c *Cgroup) Thaw() error   { return c.setFrozen(false) }
+
+func (c *Cgroup) setFrozen(frozen bool) error {
+	for _, dir := range c.Dirs {
+		var file, value, check, want string
+		switch {
+		case exists(filepath.Join(dir, "cgroup.freeze")):
+			file, value, check, want = "cgroup.freeze", "0", "cgroup.events", "frozen 0"
+			if frozen {
+				value, want = "1", "frozen 1"
+			}
+		case exists(filepath.Join(dir, "freezer.state")):
+			file, value, check, want = "freezer.state", "THAWED", "freezer.state", "THAWED"
+			if frozen {
+				value, want = "FROZEN", "FROZEN"
+			}
+		default:
+			continue
+		}
+		if err := c.write(dir, file, value); err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+			data, _ := os.ReadFile(filepath.Join(dir, check))
+			if strings.Contains(string(data), want) {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: the kernel did not report %q within 1s", filepath.Join(dir, check), want)
+			}
+		}
+	}
+	return errors.New("no freezer: neither cgroup.freeze (cgroup v2) nor a v1 freezer hierarchy")
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

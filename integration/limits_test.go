@@ -1,0 +1,171 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
+)
+
+// These tests check that limits bite, not only that files were written. They
+// run with the v1 driver on a hybrid host and with the v2 driver in the VM.
+
+func cgroupMode(t *testing.T) cgroupsv2.Mode {
+	mode, err := cgroupsv2.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("GLASSBOX_VMTEST") == "1" && mode != cgroupsv2.Unified {
+		t.Fatalf("the VM's stock kernel must be on cgroup v2, found %s", mode)
+	}
+	return mode
+}
+
+// A memory hog over --memory is OOM-killed: exit 137, one line naming the
+// limit, and the trace holds the OOM killer's event and the counter read.
+func TestMemoryLimitOOM(t *testing.T) {
+	mode := cgroupMode(t)
+	e := newEnv(t)
+	// dd allocates its 64 MiB block and fills it from /dev/zero.
+	r := e.run("", e.runArgs([]string{"-m", "32m"}, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")...)
+	if r.code != 137 {
+		t.Fatalf("exit %d, want 137 (SIGKILL by the OOM killer)\nstderr: %s", r.code, r.stderr)
+	}
+	if want := "glassbox: container was killed by the OOM killer (memory limit 32 MiB)"; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr %q does not say %q", r.stderr, want)
+	}
+	e.noState()
+	f := e.loadTrace()
+	root, _ := f.Root()
+	if got := root.Attr("glassbox.usage.oom_kills"); got != "1" {
+		t.Errorf("glassbox.usage.oom_kills = %q, want 1", got)
+	}
+	counter := "read memory.oom_control: oom_kill 1"
+	if mode == cgroupsv2.Unified {
+		counter = "read memory.events: oom_kill 1"
+	}
+	var victim, read bool
+	for _, s := range f.Spans() {
+		victim = victim || strings.HasPrefix(s.Attr("glassbox.kernel.call"), "OOM killer: mark_victim pid ")
+		read = read || s.Name == counter
+	}
+	if !victim {
+		t.Error("no OOM killer kernel event (oom/mark_victim) in the trace")
+	}
+	if !read {
+		t.Errorf("no step %q in the trace", counter)
+	}
+	peak, _ := strconv.ParseInt(root.Attr("glassbox.usage.memory_peak_bytes"), 10, 64)
+	if peak < 16<<20 || peak > 33<<20 {
+		t.Errorf("peak memory %d bytes: want about the 32 MiB limit", peak)
+	}
+}
+
+// A fork loop stops at --pids-limit: the shell and 19 children make 20.
+func TestPidsLimit(t *testing.T) {
+	cgroupMode(t)
+	e := newEnv(t)
+	r := e.run("", e.runArgs([]string{"--pids-limit", "20"}, "sh", "-c",
+		`i=0; while [ $i -lt 50 ]; do sleep 30 & i=$((i+1)); echo $i; done`)...)
+	lines := strings.Fields(r.stdout)
+	if len(lines) == 0 {
+		t.Fatalf("no output; exit %d: %s", r.code, r.stderr)
+	}
+	forks, _ := strconv.Atoi(lines[len(lines)-1])
+	if forks != 19 || !strings.Contains(r.stderr, "can't fork") {
+		t.Errorf("%d forks before the limit (want 19), exit %d, stderr %q", forks, r.code, r.stderr)
+	}
+	e.noState()
+}
+
+// --cpus 0.5 lets a busy loop have half a CPU: about 1 s of CPU time in 2 s.
+func TestCPUQuota(t *testing.T) {
+	cgroupMode(t)
+	e := newEnv(t)
+	r := e.run("", e.runArgs([]string{"--cpus", "0.5"}, "sh", "-c", `while :; do :; done & sleep 2; kill $!`)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	root, _ := e.loadTrace().Root()
+	us, _ := strconv.ParseFloat(root.Attr("glassbox.usage.cpu_time_us"), 64)
+	if share := us / 2e6; share < 0.35 || share > 0.65 {
+		t.Errorf("the busy loop had %.2f of a CPU over 2 s; --cpus 0.5 should hold it near 0.5", share)
+	}
+	t.Logf("CPU time %.0f ms in 2 s", us/1000)
+}
+
+// --cpuset-cpus pins every process of the container.
+func TestCpuset(t *testing.T) {
+	cgroupMode(t)
+	e := newEnv(t)
+	out := e.container([]string{"--cpuset-cpus", "0"}, "grep", "Cpus_allowed_list", "/proc/self/status")
+	if f := strings.Fields(out); len(f) != 2 || f[1] != "0" {
+		t.Errorf("inside the container: %q, want CPU 0 only", out)
+	}
+}
+
+// The container sees its own limits through its cgroup namespace, in the
+// files of the driver in use.
+func TestLimitsInsideTheContainer(t *testing.T) {
+	mode := cgroupMode(t)
+	e := newEnv(t)
+	files := "/sys/fs/cgroup/memory.max /sys/fs/cgroup/memory.swap.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/pids.max"
+	want := "67108864 0 150000 100000 39 50" // --memory-swap = --memory: no swap; shares 1024 → weight 39
+	if mode != cgroupsv2.Unified {
+		files = "/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/pids/pids.max"
+		want = "67108864 67108864 150000 100000 1024 50"
+	}
+	out := e.container([]string{"-m", "64m", "--memory-swap", "64m", "--cpus", "1.5", "--cpu-shares", "1024", "--pids-limit", "50"}, "sh", "-c", "cat "+files)
+	if got := strings.Join(strings.Fields(out), " "); got != want {
+		t.Errorf("limits seen inside: %q, want %q", got, want)
+	}
+}
+
+// Bad values fail before anything is created, with one line naming the flag.
+func TestLimitFlagErrors(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"-m", "12x"}, `--memory "12x": expected a size like 64m`},
+		{[]string{"-m", "1m"}, "the minimum memory limit is 6m"},
+		{[]string{"--memory-swap", "64m"}, "--memory-swap needs --memory"},
+		{[]string{"-m", "64m", "--memory-swap", "32m"}, "smaller than --memory"},
+		{[]string{"--cpus", "0"}, "expected a positive number of CPUs"},
+		{[]string{"--cpus", "999"}, "this machine has"},
+		{[]string{"--cpu-shares", "1"}, "expected 2 to 262144"},
+		{[]string{"--cpuset-cpus", "999"}, "CPU 999 is not online"},
+		{[]string{"--cpuset-cpus", "1-0"}, "expected CPU numbers and ranges"},
+	} {
+		r := e.run("", e.runArgs(c.flags, "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 125 and one line with %q", c.flags, r.code, r.stderr, c.want)
+		}
+	}
+	e.noState()
+}
+
+// --cgroup-parent puts the container's cgroup under the given one.
+func TestCgroupParent(t *testing.T) {
+	cgroupMode(t)
+	e := newEnv(t)
+	t.Cleanup(func() { // the parent is the user's: glassbox leaves it, like Docker
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/glassbox-test-parent")
+		for _, d := range append(dirs, "/sys/fs/cgroup/glassbox-test-parent") {
+			os.Remove(d)
+		}
+	})
+	r := e.run("", e.runArgs([]string{"--cgroup-parent", "/glassbox-test-parent"}, "true")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	root, _ := e.loadTrace().Root()
+	paths := root.Attr("glassbox.cgroup.paths")
+	if !strings.Contains(paths, "/glassbox-test-parent/") {
+		t.Errorf("cgroup paths %s are not under --cgroup-parent", paths)
+	}
+}
