@@ -169,3 +169,27 @@ func TestCgroupParent(t *testing.T) {
 		t.Errorf("cgroup paths %s are not under --cgroup-parent", paths)
 	}
 }
+
+// A bundle's linux.resources takes the flags' path; a limit the kernel
+// refuses fails the cgroup stage in one line and leaves nothing behind.
+func TestBundleLimits(t *testing.T) {
+	mode := cgroupMode(t)
+	e := newEnv(t)
+	limited := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["resources"] = map[string]any{"pids": map[string]any{"limit": 7}}
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"}
+	})
+	if r := e.run("", "run", "--rm", "--bundle", limited); r.code != 0 || strings.TrimSpace(r.stdout) != "7" {
+		t.Errorf("pids.max inside: exit %d, %q (stderr %q), want 7", r.code, r.stdout, r.stderr)
+	}
+	refused := writeBundle(t, func(s map[string]any) {
+		// cpuset.mems names a memory node this machine does not have.
+		s["linux"].(map[string]any)["resources"] = map[string]any{"cpu": map[string]any{"mems": "63"}}
+	})
+	r := e.run("", "run", "--rm", "--bundle", refused)
+	want := "stage cgroup: write /sys/fs/cgroup/"
+	if r.code != 125 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "cpuset.mems") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		t.Errorf("exit %d, stderr %q; want 125 and one line with %q…cpuset.mems (%s)", r.code, r.stderr, want, mode)
+	}
+	e.noState()
+}
