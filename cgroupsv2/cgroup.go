@@ -222,9 +222,13 @@ func (c *Cgroup) inheritCpuset(dir string) error {
 	return nil
 }
 
-// Attach moves pid into the container's cgroup in every tree.
-func (c *Cgroup) Attach(pid int) error {
+// Attach moves pid into the container's cgroup in every tree but bornIn, the
+// directory it was cloned into (CLONE_INTO_CGROUP), if any.
+func (c *Cgroup) Attach(pid int, bornIn string) error {
 	for _, dir := range c.Dirs {
+		if dir == bornIn {
+			continue
+		}
 		if err := c.write(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}

@@ -81,7 +81,7 @@ func TestFreezeAndKill(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if err := cg.Attach(cmd.Process.Pid); err != nil {
+		if err := cg.Attach(cmd.Process.Pid, ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := cg.Freeze(); err != nil {

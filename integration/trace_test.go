@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/trace"
 )
 
@@ -105,11 +106,9 @@ func TestTraceOfARun(t *testing.T) {
 
 	// Kernel steps under the stage that made them, by the process that made them.
 	initPid := root.Attr("process.pid")
-	for _, c := range []struct{ stage, step, pid string }{
+	steps := []struct{ stage, step, pid string }{
 		{"rootfs", "mount overlay", ""},
 		{"cgroup", "mkdir ", ""},
-		{"unshare", "clone CLONE_NEW", ""},
-		{"unshare", "write cgroup.procs=" + initPid, ""},
 		{"unshare", "unshare CLONE_NEWCGROUP", initPid},
 		{"network", "RTM_NEWLINK lo up", ""},
 		{"mount", "mount proc on /proc", initPid},
@@ -118,7 +117,19 @@ func TestTraceOfARun(t *testing.T) {
 		{"exec", "capset", initPid},
 		{"exec", "execve /bin/sh", initPid},
 		{"teardown", "umount2 overlay", ""},
-	} {
+	}
+	// Where there is a cgroup2 tree the init is born in its cgroup there
+	// (clone3 CLONE_INTO_CGROUP); v1 trees get its pid written.
+	mode, _ := cgroupsv2.Detect()
+	if mode != cgroupsv2.Legacy {
+		steps = append(steps, struct{ stage, step, pid string }{"unshare", "clone3 CLONE_NEW", ""})
+	} else {
+		steps = append(steps, struct{ stage, step, pid string }{"unshare", "clone CLONE_NEW", ""})
+	}
+	if mode != cgroupsv2.Unified {
+		steps = append(steps, struct{ stage, step, pid string }{"unshare", "write cgroup.procs=" + initPid, ""})
+	}
+	for _, c := range steps {
 		step, ok := childNamed(children, byName[c.stage], c.step)
 		if !ok {
 			t.Errorf("no step %q under stage %s", c.step, c.stage)
@@ -312,7 +323,7 @@ func TestOTLPExportFailureIsAWarning(t *testing.T) {
 // decoded arguments.
 func TestKernelEvents(t *testing.T) {
 	e := newEnv(t)
-	r := e.run("", e.runArgs(nil, "true")...)
+	r := e.run("", e.runArgs([]string{"--pids-limit", "64"}, "true")...)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -327,11 +338,9 @@ func TestKernelEvents(t *testing.T) {
 	t.Logf("observer: %s mode, %s events", root.Attr("glassbox.observer.mode"), root.Attr("glassbox.observer.events"))
 	spans := f.Spans()
 	stage := stageFinder(f)
-	for _, c := range []struct{ stage, call string }{
+	calls := []struct{ stage, call string }{
 		{"rootfs", `mount("overlay", "`},
 		{"cgroup", "cgroup_mkdir "},
-		{"unshare", "clone(CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET"},
-		{"unshare", "cgroup_attach_task pid "},
 		{"unshare", "unshare(CLONE_NEWCGROUP) = 0"},
 		{"mount", `mount("proc", "`},
 		{"mount", `pivot_root(".", ".") = 0`},
@@ -340,7 +349,18 @@ func TestKernelEvents(t *testing.T) {
 		{"exec", "prctl(PR_SET_NO_NEW_PRIVS, 1) = 0"},
 		{"exec", `execve("/bin/true") = 0`},
 		{"teardown", "cgroup_rmdir "},
-	} {
+	}
+	switch mode, _ := cgroupsv2.Detect(); mode {
+	case cgroupsv2.Unified: // born in the cgroup: no attach
+		calls = append(calls, struct{ stage, call string }{"unshare", "clone3({flags: CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET|CLONE_VM|CLONE_VFORK|CLONE_PIDFD|CLONE_INTO_CGROUP, cgroup: "})
+	case cgroupsv2.Hybrid: // born in the cgroup2 tree's cgroup, attached in the v1 trees
+		calls = append(calls, struct{ stage, call string }{"unshare", "clone3({flags: CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET|CLONE_VM|CLONE_VFORK|CLONE_PIDFD|CLONE_INTO_CGROUP, cgroup: "},
+			struct{ stage, call string }{"unshare", "cgroup_attach_task pid "})
+	default:
+		calls = append(calls, struct{ stage, call string }{"unshare", "clone(CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET"},
+			struct{ stage, call string }{"unshare", "cgroup_attach_task pid "})
+	}
+	for _, c := range calls {
 		found := false
 		for _, s := range spans {
 			if strings.HasPrefix(s.Attr("glassbox.kernel.call"), c.call) {
@@ -413,14 +433,14 @@ func stageFinder(f *trace.File) func(trace.Span) string {
 	}
 }
 
-// kernelFunctionEvents checks what only probes inside kernel functions see:
-// the clone that creates the network namespace registers its lo device, and
-// attaching the init writes its pid to the container cgroup's cgroup.procs.
+// kernelFunctionEvents checks what only probes inside kernel functions see
+// in a run with --pids-limit 64: the clone that creates the network namespace
+// registers its lo device, and the cgroup stage writes the limit file.
 func kernelFunctionEvents(t *testing.T, spans []trace.Span, stage func(trace.Span) string, mode string) {
 	t.Helper()
-	for _, c := range []struct{ prefix, suffix, source string }{
-		{"register_netdevice lo", "", mode + " register_netdevice"},
-		{"cgroup_file_write ", "/cgroup.procs ← ", mode + " cgroup_file_write"},
+	for _, c := range []struct{ prefix, suffix, source, stage string }{
+		{"register_netdevice lo", "", mode + " register_netdevice", "unshare"},
+		{"cgroup_file_write ", `/pids.max ← "64"`, mode + " cgroup_file_write", "cgroup"},
 	} {
 		found := false
 		for _, s := range spans {
@@ -429,8 +449,8 @@ func kernelFunctionEvents(t *testing.T, spans []trace.Span, stage func(trace.Spa
 				continue
 			}
 			found = true
-			if got := stage(s); got != "unshare" {
-				t.Errorf("%q sits under %q, want unshare", call, got)
+			if got := stage(s); got != c.stage {
+				t.Errorf("%q sits under %q, want %s", call, got, c.stage)
 			}
 			if src := s.Attr("glassbox.kernel.source"); src != c.source {
 				t.Errorf("%q seen by %q, want %q", call, src, c.source)
@@ -455,7 +475,7 @@ func TestFentryMode(t *testing.T) {
 	reset()
 	t.Cleanup(reset) // the next run attaches the default modes again
 	t.Setenv("GLASSBOX_PROBE_MODES", "fentry")
-	if r := e.run("", e.runArgs(nil, "true")...); r.code != 0 {
+	if r := e.run("", e.runArgs([]string{"--pids-limit", "64"}, "true")...); r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	f := e.loadTrace()
@@ -566,6 +586,7 @@ func TestKernelEventsOfConcurrentRuns(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	mode, _ := cgroupsv2.Detect()
 	files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json"))
 	if len(files) != n {
 		t.Fatalf("%d traces for %d runs", len(files), n)
@@ -583,10 +604,16 @@ func TestKernelEventsOfConcurrentRuns(t *testing.T) {
 			}
 		}
 		// Its init's execve of sh, then sh's of sleep (busybox runs applets
-		// through /proc/self/exe): two, whatever the other runs did.
-		if len(execs) != 2 {
-			t.Errorf("trace %s (%s events, %s lost): execve events %q, want its sh and its sleep",
-				root.TraceID[:8], root.Attr("glassbox.observer.events"), root.Attr("glassbox.observer.lost"), execs)
+		// through /proc/self/exe), whatever the other runs did. Where the init
+		// is born in the container's cgroup2 cgroup (CLONE_INTO_CGROUP), the
+		// cgroup filter also sees the clone child exec glassbox-init.
+		want := 2
+		if mode != cgroupsv2.Legacy {
+			want = 3
+		}
+		if len(execs) != want {
+			t.Errorf("trace %s (%s events, %s lost): execve events %q, want %d: its init, its sh and its sleep",
+				root.TraceID[:8], root.Attr("glassbox.observer.events"), root.Attr("glassbox.observer.lost"), execs, want)
 		}
 	}
 }

@@ -17,8 +17,13 @@ package stages
 // re-executes itself the same way, with a C constructor; glassbox can do it in
 // plain Go because it needs no user namespace.
 //
-// The host side then writes the init's pid into the cgroup (see the cgroup
-// stage) and sends it its configuration. Only then does the init create its
+// The init is born in its cgroup where the kernel allows it: clone3(2) with
+// CLONE_INTO_CGROUP and a file descriptor of the container's cgroup2
+// directory (Linux 5.7+) places the child before it runs, and spares the
+// host a cgroup.procs write that must wait for the child's execve. v1 trees
+// (hybrid and legacy hosts) have no such flag: there the host writes the
+// init's pid into each tree's cgroup.procs right after clone. Then it sends
+// the init its configuration. Only then does the init create its
 // cgroup namespace, with unshare(CLONE_NEWCGROUP): a cgroup namespace's root is
 // the cgroup its creator is in at that moment, so it must come after the move.
 //
@@ -73,27 +78,50 @@ func cloneInit(r *Run) error {
 	r.sync = &syncSocket{f: host}
 
 	path, argv := InitProgram()
+	sys := &syscall.SysProcAttr{
+		Cloneflags: flags,
+		// If glassbox dies, so does the container (and with it its pid namespace).
+		Pdeathsig: unix.SIGKILL,
+	}
+	_, bornIn, _ := r.Cgroup.ID()
+	if bornIn != "" {
+		dir, err := os.Open(bornIn)
+		if err != nil {
+			return &Error{Msg: fmt.Sprintf("open %s: %v", bornIn, err)}
+		}
+		defer dir.Close()
+		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
+	}
 	start := time.Now()
-	proc, err := os.StartProcess(path, argv, &os.ProcAttr{
+	attr := &os.ProcAttr{
 		Env:   []string{}, // the container's environment comes from the Spec, in the exec stage
 		Files: []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init},
-		Sys: &syscall.SysProcAttr{
-			Cloneflags: flags,
-			// If glassbox dies, so does the container (and with it its pid namespace).
-			Pdeathsig: unix.SIGKILL,
-		},
-	})
+		Sys:   sys,
+	}
+	proc, err := os.StartProcess(path, argv, attr)
+	if err != nil && sys.UseCgroupFD && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.E2BIG)) {
+		// A kernel before 5.7: plain clone, then the cgroup.procs write.
+		sys.UseCgroupFD, bornIn = false, ""
+		proc, err = os.StartProcess(path, argv, attr)
+	}
+	step := "clone " + CloneFlagNames(uint64(flags))
+	if sys.UseCgroupFD {
+		step = "clone3 " + CloneFlagNames(uint64(flags)|unix.CLONE_INTO_CGROUP)
+	}
 	if err != nil {
-		r.steps.record("clone "+CloneFlagNames(uint64(flags)), start, err)
-		return callError("clone("+CloneFlagNames(uint64(flags))+")", err, cloneHint(err))
+		r.steps.record(step, start, err)
+		return callError(strings.Replace(step, " ", "(", 1)+")", err, cloneHint(err))
 	}
 	kv := []string{"glassbox.init.pid", strconv.Itoa(proc.Pid), "process.executable.path", path}
+	if bornIn != "" {
+		kv = append(kv, "glassbox.cgroup.born_in", bornIn)
+	}
 	for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net"} {
 		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", proc.Pid, ns)); err == nil {
 			kv = append(kv, "glassbox.ns."+ns, link)
 		}
 	}
-	r.steps.record("clone "+CloneFlagNames(uint64(flags)), start, nil, kv...)
+	r.steps.record(step, start, nil, kv...)
 	r.mu.Lock()
 	r.init = proc
 	r.mu.Unlock()
@@ -101,7 +129,7 @@ func cloneInit(r *Run) error {
 	if err := r.Save(); err != nil {
 		return err
 	}
-	if err := r.Cgroup.Attach(proc.Pid); err != nil {
+	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Msg: err.Error()}
 	}
 	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.Path("rootfs"), Fail: os.Getenv("GLASSBOX_TEST_FAIL")}
@@ -197,6 +225,7 @@ var cloneFlagTable = []struct {
 	{unix.CLONE_NEWUSER, "CLONE_NEWUSER"}, {unix.CLONE_NEWPID, "CLONE_NEWPID"},
 	{unix.CLONE_NEWNET, "CLONE_NEWNET"}, {unix.CLONE_NEWTIME, "CLONE_NEWTIME"},
 	{unix.CLONE_VM, "CLONE_VM"}, {unix.CLONE_VFORK, "CLONE_VFORK"}, {unix.CLONE_PIDFD, "CLONE_PIDFD"},
+	{unix.CLONE_INTO_CGROUP, "CLONE_INTO_CGROUP"},
 	{unix.CLONE_THREAD, "CLONE_THREAD"}, {unix.CLONE_FILES, "CLONE_FILES"}, {unix.CLONE_FS, "CLONE_FS"},
 	{unix.CLONE_SIGHAND, "CLONE_SIGHAND"}, {unix.CLONE_SETTLS, "CLONE_SETTLS"},
 	{unix.CLONE_SYSVSEM, "CLONE_SYSVSEM"}, {unix.CLONE_PARENT_SETTID, "CLONE_PARENT_SETTID"},

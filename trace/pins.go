@@ -115,7 +115,7 @@ func attach(dir string) (modes []ProbeMode, err error) {
 	}
 	defer coll.Close() // the pins keep what is needed alive
 	for nr, sc := range syscallTable {
-		if err := coll.Maps["syscalls"].Put(uint32(nr), uint8(1|sc.strings<<1)); err != nil {
+		if err := coll.Maps["syscalls"].Put(uint32(nr), sc.want()); err != nil {
 			return nil, fmt.Errorf("BPF map syscalls: %w", err)
 		}
 	}

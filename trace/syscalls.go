@@ -12,9 +12,19 @@ import (
 // syscallInfo says how to show one system call: its name, which arguments
 // are strings the BPF program copies (bit i: argument i), and a decoder.
 type syscallInfo struct {
-	name    string
-	strings uint8
-	show    func(a [6]uint64, s []string) string
+	name      string
+	strings   uint8
+	cloneArgs bool // argument 0 is a struct clone_args: the program copies its flags and cgroup fd into a[2], a[3]
+	show      func(a [6]uint64, s []string) string
+}
+
+// want is the syscall's entry in the BPF program's syscalls map.
+func (sc syscallInfo) want() uint8 {
+	w := 1 | sc.strings<<1
+	if sc.cloneArgs {
+		w |= 0x80
+	}
+	return w
 }
 
 func (sc syscallInfo) decode(a [6]uint64, s []string) string {
@@ -27,8 +37,13 @@ func (sc syscallInfo) decode(a [6]uint64, s []string) string {
 // syscallTable holds the system calls that create a container, by x86-64
 // number; only these are reported.
 var syscallTable = map[int]syscallInfo{
-	unix.SYS_CLONE:   {name: "clone", show: func(a [6]uint64, _ []string) string { return stages.CloneFlagNames(a[0]) }},
-	unix.SYS_CLONE3:  {name: "clone3"},
+	unix.SYS_CLONE: {name: "clone", show: func(a [6]uint64, _ []string) string { return stages.CloneFlagNames(a[0]) }},
+	unix.SYS_CLONE3: {name: "clone3", cloneArgs: true, show: func(a [6]uint64, _ []string) string {
+		if a[2]&unix.CLONE_INTO_CGROUP != 0 {
+			return fmt.Sprintf("{flags: %s, cgroup: %d}", stages.CloneFlagNames(a[2]), int32(a[3]))
+		}
+		return "{flags: " + stages.CloneFlagNames(a[2]) + "}"
+	}},
 	unix.SYS_UNSHARE: {name: "unshare", show: func(a [6]uint64, _ []string) string { return stages.CloneFlagNames(a[0]) }},
 	unix.SYS_SETNS: {name: "setns", show: func(a [6]uint64, _ []string) string {
 		return fmt.Sprintf("%d, %s", int32(a[0]), stages.CloneFlagNames(a[1]))

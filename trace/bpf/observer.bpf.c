@@ -111,7 +111,10 @@ struct {
 } cgroups SEC(".maps");
 
 /* syscalls[nr]: 0 not reported; otherwise 1 + a bitmask (<< 1) of the
- * arguments that are user-space strings to copy. */
+ * arguments that are user-space strings to copy, + CLONE_ARGS when argument 0
+ * points to a struct clone_args (clone3), whose flags and cgroup fd are copied
+ * into args[2] and args[3] (clone3 has two arguments). */
+#define CLONE_ARGS 0x80
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 512);
@@ -202,16 +205,22 @@ static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 	__u32 r = run();
 	if (!r)
 		return 0;
-	__u8 strings = *want >> 1;
+	__u8 strings = (*want >> 1) & 0x3f;
 	if (tp == TP_SYS_EXIT || !strings) {
 		struct event *e = new_event(r, tp);
 		if (!e)
 			return 0;
 		e->num = nr;
-		if (tp == TP_SYS_EXIT)
+		if (tp == TP_SYS_EXIT) {
 			e->val = read_int(ctx, l->val_off, l->val_size);
-		else
+		} else {
 			bpf_probe_read_kernel(e->args, sizeof(e->args), ctx + l->val_off);
+			if (*want & CLONE_ARGS) {
+				/* struct clone_args: flags at 0, cgroup at 80 */
+				bpf_probe_read_user(&e->args[2], 8, (void *)e->args[0]);
+				bpf_probe_read_user(&e->args[3], 8, (void *)(e->args[0] + 80));
+			}
+		}
 		submit(r, e);
 		return 0;
 	}
