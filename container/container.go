@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -39,6 +40,7 @@ const (
 // run whose glassbox process was killed.
 type Record struct {
 	ID        string      `json:"id"`
+	Name      string      `json:"name,omitempty"`
 	Status    string      `json:"status"`
 	Created   time.Time   `json:"created"`
 	Finished  time.Time   `json:"finished,omitzero"`
@@ -46,6 +48,8 @@ type Record struct {
 	PidStart  uint64      `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
 	ExitCode  int         `json:"exitCode"`
 	OOMKilled bool        `json:"oomKilled,omitempty"` // the OOM killer killed a process of the container
+	IP        string      `json:"ip,omitempty"`        // its address on a bridge network
+	Ports     string      `json:"ports,omitempty"`     // published: [ip:]hostPort:containerPort/proto,…
 	Cgroups   []string    `json:"cgroups,omitempty"`   // cgroup directories, created or about to be
 	Spec      *specs.Spec `json:"spec"`
 }
@@ -72,16 +76,40 @@ func NewID() string {
 // ShortID is the 12-digit prefix used as default hostname and in messages.
 func ShortID(id string) string { return id[:min(12, len(id))] }
 
-// Create makes the state directory, takes its lock and writes the first record.
-func Create(root, id string, s *specs.Spec) (*Container, error) {
+// Create makes the state directory, takes its lock and writes the first
+// record. A name must be unique among the state root's containers: the check
+// and the record are made under a lock, so two runs cannot take one name.
+func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 	dir := filepath.Join(ContainersDir(root), id)
 	if err := os.MkdirAll(ContainersDir(root), 0o711); err != nil {
 		return nil, fmt.Errorf("state root %s: %w", root, err)
 	}
+	if name != "" {
+		if !validName.MatchString(name) {
+			return nil, fmt.Errorf("--name %q: use letters, digits, _ . - (starting with a letter or digit)", name)
+		}
+		names, err := os.OpenFile(filepath.Join(root, "names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		defer names.Close()
+		if err := unix.Flock(int(names.Fd()), unix.LOCK_EX); err != nil {
+			return nil, fmt.Errorf("flock %s: %w", names.Name(), err)
+		}
+		all, err := List(root)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range all {
+			if c.Name == name {
+				return nil, fmt.Errorf("the name %q is already in use by container %s (glassbox rm it, or pick another --name)", name, ShortID(c.ID))
+			}
+		}
+	}
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	c := &Container{Dir: dir, Record: Record{ID: id, Status: Creating, Created: time.Now().UTC(), Spec: s}}
+	c := &Container{Dir: dir, Record: Record{ID: id, Name: name, Status: Creating, Created: time.Now().UTC(), Spec: s}}
 	if err := c.Lock(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -183,11 +211,19 @@ func List(root string) ([]*Container, error) {
 	return out, nil
 }
 
-// Find returns the container whose id starts with prefix; it must be unique.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Find returns the container with this name, or whose id starts with prefix
+// (which must then be unique).
 func Find(root, prefix string) (*Container, error) {
 	all, err := List(root)
 	if err != nil {
 		return nil, err
+	}
+	for _, c := range all {
+		if c.Name == prefix && prefix != "" {
+			return c, nil
+		}
 	}
 	var found *Container
 	for _, c := range all {

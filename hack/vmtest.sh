@@ -96,7 +96,7 @@ done
 
 # ---- 4. initramfs (cached on kernel, modules, busybox and this script) ------------
 modules="virtio_pci virtio_rng 9pnet_virtio 9p crc32c_generic overlay veth bridge br_netfilter
-	nf_conntrack nf_nat nf_tables nft_chain_nat nft_masq nft_nat nft_ct nf_conntrack_netlink
+	nf_conntrack nf_nat nf_tables nft_chain_nat nft_masq nft_nat nft_ct nft_fib nft_fib_ipv4 nf_conntrack_netlink
 	tun dummy loop"
 # Host programs some tests need that busybox lacks, copied in with their libraries.
 tools="script"

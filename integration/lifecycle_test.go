@@ -262,8 +262,8 @@ func TestKeptWithoutRm(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(dirs[0], "upper", "kept")); err != nil || string(data) != "data\n" {
 		t.Errorf("the writable layer should keep /kept: %q %v", data, err)
 	}
-	if r := e.run("", "gc"); r.stdout != "" {
-		t.Errorf("gc must leave exited containers alone, said %q", r.stdout)
+	if r := e.run("", "gc"); strings.Contains(r.stdout, "container") || r.code != 0 {
+		t.Errorf("gc must leave exited containers alone, said %q (exit %d)", r.stdout, r.code)
 	}
 	if r := e.run("", "rm", filepath.Base(dirs[0])[:8]); r.code != 0 {
 		t.Errorf("rm by id prefix: exit %d %s", r.code, r.stderr)

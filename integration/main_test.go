@@ -1,6 +1,7 @@
 // Package integration runs real containers with the glassbox binary, as root,
 // and checks what the container and the kernel show. Every test also checks
-// that nothing is left behind: mounts, cgroups and state directories.
+// that nothing is left behind: mounts, cgroups, state directories, veths,
+// address leases and NAT rules (bridges persist, like docker0).
 //
 // GLASSBOX_BIN and GLASSBOX_TEST_ROOTFS name a prebuilt binary (with
 // glassbox-init beside it) and busybox rootfs (the VM harness passes them);
@@ -18,6 +19,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/glassbox-dev/glassbox/netns"
 )
 
 var (
@@ -89,7 +95,26 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, root: t.TempDir()}
 	mountsBefore := mountPoints(t)
 	cgroupsBefore := glassboxCgroups(t)
+	vethsBefore := veths()
+	natBefore, _ := netns.NATOwners()
 	t.Cleanup(func() {
+		// A veth goes with its container's network namespace, which the
+		// kernel destroys in a workqueue: give it a moment.
+		var extra []string
+		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if extra = diff(veths(), vethsBefore); len(extra) == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(extra) > 0 {
+			t.Errorf("leaked veths: %v", extra)
+		}
+		if nat, _ := netns.NATOwners(); len(diff(containerRules(nat), containerRules(natBefore))) > 0 {
+			t.Errorf("leaked nftables rules: %v", diff(containerRules(nat), containerRules(natBefore)))
+		}
+		if leases := leasesUnder(e.root); len(leases) > 0 {
+			t.Errorf("leaked address leases: %v", leases)
+		}
 		if extra := diff(mountPoints(t), mountsBefore); len(extra) > 0 {
 			t.Errorf("leaked mounts: %v", extra)
 		}
@@ -174,6 +199,47 @@ func glassboxCgroups(t *testing.T) []string {
 		}
 		return nil
 	})
+	return out
+}
+
+// veths lists the host ends of container veths (gb + 12 hex digits).
+func veths() []string {
+	links, _ := netlink.LinkList()
+	var out []string
+	for _, l := range links {
+		if l.Type() == "veth" && strings.HasPrefix(l.Attrs().Name, "gb") {
+			out = append(out, l.Attrs().Name)
+		}
+	}
+	return out
+}
+
+func containerRules(owners []string) []string {
+	var out []string
+	for _, o := range owners {
+		if strings.HasPrefix(o, "ctr:") {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// leasesUnder lists the address leases of containers of a state root.
+func leasesUnder(root string) []string {
+	s, err := netns.OpenStore()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer s.Close()
+	all, _ := s.List()
+	var out []string
+	for _, n := range all {
+		for ip, l := range n.Leases {
+			if strings.HasPrefix(l.Dir, root+"/") {
+				out = append(out, n.Name+":"+ip)
+			}
+		}
+	}
 	return out
 }
 

@@ -204,9 +204,10 @@ func TestStdinPipedThrough(t *testing.T) {
 	}
 }
 
-func TestLoopbackOnly(t *testing.T) {
+// --network none: a network namespace with only lo, up.
+func TestNetworkNone(t *testing.T) {
 	e := newEnv(t)
-	out := e.container(nil, "sh", "-c", "ls /sys/class/net; ip addr show lo; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok")
+	out := e.container([]string{"--network", "none"}, "sh", "-c", "ls /sys/class/net; ip addr show lo; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok")
 	if !strings.HasPrefix(out, "lo\n") {
 		t.Errorf("network interfaces: want only lo, got:\n%s", out)
 	}

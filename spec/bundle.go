@@ -84,7 +84,7 @@ func Validate(s *specs.Spec) error {
 		default:
 			return fmt.Errorf("linux.namespaces[%d]: %q namespaces are not supported yet", i, ns.Type)
 		}
-		if ns.Path != "" {
+		if ns.Path != "" && ns.Type != specs.NetworkNamespace {
 			return fmt.Errorf("linux.namespaces[%d].path: joining an existing %s namespace is not supported yet", i, ns.Type)
 		}
 	}

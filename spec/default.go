@@ -18,6 +18,17 @@ const DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // pivot_root (the runtime-spec's user fields are numeric on Linux).
 const UserAnnotation = "org.glassbox.user"
 
+// Networking is not part of the OCI runtime-spec (a runtime gets a network
+// namespace; Docker's engine or a CNI plugin wires it). glassbox's front end
+// asks the network stage for it in annotations: NetworkAnnotation is
+// "bridge" (the default for `run` flags), a user network's name, "none",
+// "host", or "container:<id>"; PublishAnnotation lists the -p ports. A
+// bundle without them gets a network namespace with only lo, as with runc.
+const (
+	NetworkAnnotation = "org.glassbox.network"
+	PublishAnnotation = "org.glassbox.publish"
+)
+
 // DefaultCapabilities is Docker's default capability set: enough for a typical
 // root-in-container workload, without CAP_SYS_ADMIN, CAP_NET_ADMIN or CAP_SYS_PTRACE.
 var DefaultCapabilities = []string{

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox-dev/glassbox/netns"
 )
 
 // RunOptions are the Docker-style flags of `glassbox run` that shape the Spec.
@@ -33,6 +35,9 @@ type RunOptions struct {
 	PidsLimit    int64  // --pids-limit
 	CgroupParent string // --cgroup-parent: the container's cgroup is <parent>/<id>
 	ID           string // the container id, for names derived from it
+
+	Network string   // --network: bridge (default), a user network, none, host, container:<name|id>
+	Publish []string // -p [ip:][hostPort:]containerPort[/proto]
 }
 
 // FromRunOptions builds the Spec for a `run` with flags, starting from Default.
@@ -85,6 +90,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		s.Mounts = append(s.Mounts, m)
 	}
 	if err := applyResources(s, o); err != nil {
+		return nil, err
+	}
+	if err := applyNetwork(s, o.Network, o.Publish); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -257,4 +265,41 @@ func parseTmpfs(t string) (specs.Mount, error) {
 		options = append(options, strings.Split(opts, ",")...)
 	}
 	return specs.Mount{Destination: filepath.Clean(dst), Type: "tmpfs", Source: "tmpfs", Options: options}, nil
+}
+
+// applyNetwork records the network mode and published ports for the network
+// stage; --network host drops the network namespace altogether.
+func applyNetwork(s *specs.Spec, network string, publish []string) error {
+	if network == "" {
+		network = netns.DefaultNetwork
+	}
+	var ports []netns.Port
+	for _, p := range publish {
+		ps, err := netns.ParsePublish(p)
+		if err != nil {
+			return err
+		}
+		ports = append(ports, ps...)
+	}
+	bridged := network != "none" && network != "host" && !strings.HasPrefix(network, "container:")
+	if len(ports) > 0 && !bridged {
+		return fmt.Errorf("-p: ports are published on bridge networks only, not with --network %s", network)
+	}
+	if network == "container:" {
+		return fmt.Errorf("--network container: needs a container name or id")
+	}
+	if network == "host" {
+		var keep []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != specs.NetworkNamespace {
+				keep = append(keep, ns)
+			}
+		}
+		s.Linux.Namespaces = keep
+	}
+	setAnnotation(s, NetworkAnnotation, network)
+	if len(ports) > 0 {
+		setAnnotation(s, PublishAnnotation, netns.FormatPorts(ports))
+	}
+	return nil
 }

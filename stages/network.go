@@ -1,20 +1,42 @@
 package stages
 
-// Stage network — the container's network namespace, configured from outside.
+// Stage network — the container's network namespace, wired from outside.
 //
 // A new network namespace has one interface, `lo`, and it is down. The host
 // side opens the init's /proc/<pid>/ns/net, creates a netlink socket inside
 // that namespace (setns(2) on a locked thread, socket(AF_NETLINK), setns back)
-// and sends RTM_NEWLINK with IFF_UP for lo. This is the seat of everything a
-// container network needs later — a veth pair whose peer is moved in here,
-// addresses, routes — and it runs on the host because creating the host half of
-// a veth, a bridge port or a NAT rule needs the host's network namespace.
+// and sends RTM_NEWLINK with IFF_UP for lo. It runs on the host because the
+// rest of a container network lives there too. On a bridge network
+// (--network bridge, the default, or a user network; netns/bridge.go):
 //
-// With no network namespace in the Spec (host networking) there is nothing to do.
-// Undo: nothing; the namespace dies with the container's last process.
+//  1. a lease on the network's subnet, from a file-locked store under the
+//     state root;
+//  2. the bridge, if this is the network's first container: RTM_NEWLINK type
+//     bridge, RTM_NEWADDR of the gateway, ip_forward and route_localnet;
+//  3. nftables: MASQUERADE for the subnet, DNAT for -p ports (netns/nat.go);
+//  4. a veth pair (RTM_NEWLINK type veth, master the bridge), one end moved
+//     into the container's namespace (IFLA_NET_NS_PID) and there renamed eth0,
+//     addressed (RTM_NEWADDR), brought up, and given a default route via the
+//     gateway (RTM_NEWROUTE);
+//  5. /etc/hosts of every container on the network, so they resolve each
+//     other by name.
+//
+// --network none stops after lo; --network host has no network namespace;
+// --network container:<id> joins another container's, in the unshare stage.
+// For a run from flags, glassbox also writes the container's /etc/hosts,
+// /etc/hostname and /etc/resolv.conf into its state directory and the mount
+// stage binds them over the image's, like Docker (the image is untouched).
+//
+// Undo: DNAT rules, veth, lease; the bridge and NAT rules go with the
+// network's last container.
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -25,14 +47,30 @@ import (
 
 var Network = &Stage{
 	Name:    "network",
-	Purpose: "bring up loopback inside the container's new network namespace",
-	Kernel:  "/proc/<pid>/ns/net, setns(2), netlink RTM_NEWLINK (lo up)",
+	Purpose: "wire the container's network namespace: lo, and a veth on a bridge with NAT",
+	Kernel:  "setns(2), netlink RTM_NEWLINK/NEWADDR/NEWROUTE (lo, bridge, veth), nftables NAT",
 	Host:    setupNetwork,
+	Undo:    teardownNetwork,
+}
+
+// bridgeNetwork is the network the Spec asks to be attached to, or "".
+func bridgeNetwork(s *specs.Spec) string {
+	mode := s.Annotations[spec.NetworkAnnotation]
+	if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") || !newNetNamespace(s) {
+		return ""
+	}
+	return mode
+}
+
+func newNetNamespace(s *specs.Spec) bool {
+	return slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+		return ns.Type == specs.NetworkNamespace && ns.Path == ""
+	})
 }
 
 func setupNetwork(r *Run) error {
-	if !spec.HasNamespace(r.Spec, specs.NetworkNamespace) {
-		return nil
+	if !newNetNamespace(r.Spec) {
+		return nil // the host's, or another container's (joined by the init)
 	}
 	start := time.Now()
 	h, err := netns.Open(r.Pid)
@@ -40,12 +78,83 @@ func setupNetwork(r *Run) error {
 	if err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	defer h.Close()
 	start = time.Now()
 	err = h.LoopbackUp()
+	h.Close()
 	r.steps.record("RTM_NEWLINK lo up", start, err, "glassbox.netlink.link", "lo")
 	if err != nil {
 		return &Error{Msg: err.Error()}
+	}
+	network := bridgeNetwork(r.Spec)
+	if network == "" {
+		return nil
+	}
+	ports, err := netns.ParsePorts(r.Spec.Annotations[spec.PublishAnnotation])
+	if err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	lease := netns.Lease{Container: r.ID, Dir: r.Dir, Name: r.Name, Hostname: r.Spec.Hostname, Hosts: r.Path("hosts")}
+	a, err := netns.Connect(network, lease, r.Pid, ports, r.steps.record)
+	var portErr netns.PortError
+	switch {
+	case errors.As(err, &portErr):
+		return &Error{Msg: err.Error(), Hint: "publish another host port"}
+	case err != nil:
+		return &Error{Msg: err.Error(), Hint: "glassbox doctor checks veth, bridge and nftables support"}
+	}
+	r.IP, r.Ports = a.IP.String(), netns.FormatPorts(a.Ports)
+	return r.Save()
+}
+
+func teardownNetwork(r *Run) error {
+	network := bridgeNetwork(r.Spec)
+	if network == "" {
+		return nil
+	}
+	// A live init (a stage failed; gc) still holds the namespace and its veth.
+	r.mu.Lock()
+	alive := r.init != nil && !r.reaped || r.init == nil && r.Pid > 0 && processStartTime(r.Pid) == r.PidStart
+	r.mu.Unlock()
+	return netns.Disconnect(network, r.ID, alive, r.steps.record)
+}
+
+// writeNetworkFiles writes /etc/hosts, /etc/hostname and /etc/resolv.conf
+// for a run from flags into the state directory, and adds the bind mounts that
+// put them over the image's (unless a -v already mounts one of them). A bridge
+// network's /etc/hosts is completed by the network stage, once the address is
+// known; --network container:<id> shares the other container's files.
+func (r *Run) writeNetworkFiles() error {
+	mode, ok := r.Spec.Annotations[spec.NetworkAnnotation]
+	if !ok {
+		return nil // a bundle: its config.json says what to mount
+	}
+	dir := r.Dir
+	hosts := []byte(netns.LocalHosts)
+	switch {
+	case mode == "host":
+		hosts, _ = os.ReadFile("/etc/hosts")
+	case strings.HasPrefix(mode, "container:"):
+		dir = filepath.Join(filepath.Dir(r.Dir), strings.TrimPrefix(mode, "container:"))
+	}
+	if dir == r.Dir {
+		for name, data := range map[string][]byte{
+			"hosts":       hosts,
+			"hostname":    []byte(r.Spec.Hostname + "\n"),
+			"resolv.conf": netns.ResolvConf(mode == "host"),
+		} {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+		}
+	}
+	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
+		dest := "/etc/" + name
+		if slices.ContainsFunc(r.Spec.Mounts, func(m specs.Mount) bool { return filepath.Clean(m.Destination) == dest }) {
+			continue
+		}
+		r.Spec.Mounts = append(r.Spec.Mounts, specs.Mount{
+			Destination: dest, Type: "bind", Source: filepath.Join(dir, name), Options: []string{"rbind", "rw"},
+		})
 	}
 	return nil
 }

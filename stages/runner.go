@@ -20,7 +20,8 @@ import (
 type Options struct {
 	Root   string // state root
 	ID     string
-	Remove bool // --rm: delete the state directory (and the writable layer) on exit
+	Name   string // --name: unique, and how other containers on its network resolve it
+	Remove bool   // --rm: delete the state directory (and the writable layer) on exit
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
@@ -61,7 +62,7 @@ type Run struct {
 
 // New creates the container's state directory and record; nothing else yet.
 func New(s *specs.Spec, opts Options) (*Run, error) {
-	c, err := container.Create(opts.Root, opts.ID, s)
+	c, err := container.Create(opts.Root, opts.ID, opts.Name, s)
 	if err != nil {
 		return nil, err
 	}

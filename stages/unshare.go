@@ -51,7 +51,7 @@ var Unshare = &Stage{
 	Purpose:   "clone the container's init into new pid, mount, uts, ipc, net and cgroup namespaces",
 	Kernel:    "clone(2) CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET, cgroup.procs, unshare(2) CLONE_NEWCGROUP",
 	Host:      cloneInit,
-	Container: unshareCgroupNamespace,
+	Container: joinAndUnshare,
 	Undo:      killInit,
 }
 
@@ -68,7 +68,12 @@ var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 func cloneInit(r *Run) error {
 	var flags uintptr
 	for _, ns := range r.Spec.Linux.Namespaces {
-		flags |= cloneFlags[ns.Type]
+		if ns.Path == "" { // an existing namespace is joined by the init (setns)
+			flags |= cloneFlags[ns.Type]
+		}
+	}
+	if err := r.writeNetworkFiles(); err != nil {
+		return err
 	}
 	host, init, err := newSyncSockets()
 	if err != nil {
@@ -164,7 +169,22 @@ func cloneHint(err error) string {
 	return ""
 }
 
-func unshareCgroupNamespace(in *Init) error {
+// joinAndUnshare is the init's half: it joins the namespaces the Spec names
+// by path (setns(2): --network container:<id> shares that container's
+// network namespace), then creates its cgroup namespace.
+func joinAndUnshare(in *Init) error {
+	for _, ns := range in.Spec.Linux.Namespaces {
+		if ns.Path == "" {
+			continue
+		}
+		start := time.Now()
+		err := setns(ns.Path, int(cloneFlags[ns.Type]))
+		in.steps.record("setns "+ns.Path+" "+CloneFlagNames(uint64(cloneFlags[ns.Type])), start, err)
+		if err != nil {
+			return callError(fmt.Sprintf("setns(%s, %s)", ns.Path, CloneFlagNames(uint64(cloneFlags[ns.Type]))), err,
+				"is the container whose namespace this joins still running?")
+		}
+	}
 	if !spec.HasNamespace(in.Spec, specs.CgroupNamespace) {
 		return nil
 	}
@@ -176,6 +196,16 @@ func unshareCgroupNamespace(in *Init) error {
 		return callError("unshare(CLONE_NEWCGROUP)", err, "")
 	}
 	return nil
+}
+
+// setns joins the namespace at path on this thread (the one that will execve).
+func setns(path string, nstype int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Setns(int(f.Fd()), nstype)
 }
 
 func killInit(r *Run) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/netns"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
@@ -58,6 +59,12 @@ without --rm are left alone (glassbox rm removes those).`,
 				}
 				fmt.Printf("removed leftover container %s (%s)\n", container.ShortID(c.ID), c.Status)
 			}
+			// Leases, veths, NAT rules and bridges of containers that are gone.
+			gone, err := netns.GC()
+			for _, g := range gone {
+				fmt.Println("removed", g)
+			}
+			errs = append(errs, err)
 			// Kernel probes pinned by other glassbox builds (an upgrade leaves them).
 			removed, err := trace.RemoveObservers(true)
 			for _, d := range removed {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -18,7 +20,7 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
-	var bundle, traceMode, otlpEndpoint string
+	var bundle, traceMode, otlpEndpoint, name string
 	var remove bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] (--rootfs DIR -- CMD [ARG...] | --bundle DIR)",
@@ -42,6 +44,9 @@ func newRunCmd() *cobra.Command {
 					o.Hostname = container.ShortID(id)
 				}
 				s, err = spec.FromRunOptions(o)
+				if err == nil {
+					err = joinNetworkOf(s, stateRoot(cmd))
+				}
 			}
 			if err != nil {
 				return err
@@ -56,7 +61,7 @@ func newRunCmd() *cobra.Command {
 				return fmt.Errorf("--trace=%s: expected true or false", traceMode)
 			}
 			return runContainer(s, stages.Options{
-				Root: stateRoot(cmd), ID: id, Remove: remove,
+				Root: stateRoot(cmd), ID: id, Name: name, Remove: remove,
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			}, traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint})
 		},
@@ -81,6 +86,9 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.CpusetCpus, "cpuset-cpus", "", "CPUs the container may run on, like 0-1,3")
 	f.Int64Var(&o.PidsLimit, "pids-limit", 0, "most processes and threads at once (0 or -1: unlimited)")
 	f.StringVar(&o.CgroupParent, "cgroup-parent", "", "put the container's cgroup under this one (absolute: from the cgroup root;\nrelative: beneath glassbox's own cgroup)")
+	f.StringVar(&o.Network, "network", "", "bridge (default), a network from glassbox network create, none, host,\nor container:NAME|ID to share another container's network namespace")
+	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [ip:][hostPort:]containerPort[/tcp|udp], ranges like 8080-8081:80-81")
+	f.StringVar(&name, "name", "", "a unique name; containers on the same network resolve it")
 	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
 	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
@@ -95,7 +103,7 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("--bundle runs config.json's process.args; drop the command after --")
 	}
 	for _, name := range []string{"rootfs", "env", "env-file", "workdir", "user", "hostname", "volume", "tmpfs", "read-only",
-		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent"} {
+		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "publish"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
@@ -210,4 +218,30 @@ func humanBytes(n uint64) string {
 		i++
 	}
 	return fmt.Sprintf("%.4g %s", v, units[i])
+}
+
+// joinNetworkOf resolves --network container:NAME|ID to that container's
+// network namespace, which the init joins with setns(2).
+func joinNetworkOf(s *specs.Spec, root string) error {
+	target, ok := strings.CutPrefix(s.Annotations[spec.NetworkAnnotation], "container:")
+	if !ok {
+		return nil
+	}
+	c, err := container.Find(root, target)
+	if err != nil {
+		return fmt.Errorf("--network container:%s: %w", target, err)
+	}
+	if c.Status != container.Running || c.Pid == 0 {
+		return fmt.Errorf("--network container:%s: the container is %s, not running", target, c.Status)
+	}
+	if !slices.ContainsFunc(c.Spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }) {
+		return fmt.Errorf("--network container:%s: that container uses the host's network", target)
+	}
+	s.Annotations[spec.NetworkAnnotation] = "container:" + c.ID
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+			s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", c.Pid)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/glassbox-dev/glassbox/netns"
+)
+
+func newNetworkCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "network",
+		Short: "Manage bridge networks (create, ls, inspect, rm)",
+		Long: `A network is a subnet and a bridge. Containers on it get addresses from the
+subnet, reach each other directly and by name (/etc/hosts), and the outside
+through NAT. The default network is "bridge" (bridge glassbox0). A network's
+bridge and NAT rules exist while containers use it.`,
+	}
+	var subnet string
+	create := &cobra.Command{
+		Use:   "create [--subnet CIDR] NAME",
+		Short: "Create a network (the subnet is picked from a pool unless --subnet says)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := netns.OpenStore()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			n, err := s.Create(args[0], subnet)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s %s (gateway %s, bridge %s)\n", n.Name, n.Subnet, n.Gateway, n.Bridge)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&subnet, "subnet", "", "IPv4 subnet, like 10.10.0.0/24")
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List networks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := netns.OpenStore()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			all, err := s.List()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tSUBNET\tGATEWAY\tBRIDGE\tCONTAINERS")
+			for _, n := range all {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", n.Name, n.Subnet, n.Gateway, n.Bridge, len(n.Leases))
+			}
+			return w.Flush()
+		},
+	}
+	inspect := &cobra.Command{
+		Use:   "inspect NAME",
+		Short: "Print a network and its leases as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := netns.OpenStore()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			n, err := s.Get(args[0])
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(n)
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm NAME...",
+		Short: "Remove networks no container uses",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := netns.OpenStore()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			for _, name := range args {
+				if err := s.Remove(name); err != nil {
+					return err
+				}
+				fmt.Println(name)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(create, ls, inspect, rm)
+	return cmd
+}

@@ -1,0 +1,333 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Traffic in these tests goes only to loopback, to the containers they start,
+// and to a network namespace the test makes to play an external host.
+
+// server starts a container that runs setup, says ready, and waits for
+// SIGTERM (pid 1 gets a signal only if it handles it: the trap does).
+func server(t *testing.T, e *env, flags []string, setup string) (stop func()) {
+	t.Helper()
+	cmd, _ := startGlassbox(t, e, e.runArgs(flags, "sh", "-c", `trap "exit 0" TERM; `+setup+`; echo ready; sleep 1000 & wait $!`)...)
+	return func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if code := exitOf(t, cmd); code != 0 {
+			t.Errorf("server container exited %d", code)
+		}
+	}
+}
+
+const webSetup = `mkdir -p /www && echo hello-from-web > /www/index.html && httpd -p 80 -h /www`
+
+// Two containers on the default bridge: addresses on one subnet, ping, TCP
+// both ways, and names through /etc/hosts.
+func TestBridgeNetwork(t *testing.T) {
+	e := newEnv(t)
+	stop := server(t, e, []string{"--name", "web"}, webSetup)
+	defer stop()
+	out := e.runOK(nil, "sh", "-c", `ip -4 addr show eth0 | grep -o 'inet [0-9./]*'; ip route | grep default; `+
+		`ping -c1 -W2 web >/dev/null && echo ping-ok; wget -qO- http://web/; echo data | nc -w1 web 80 >/dev/null && echo tcp-ok`)
+	for _, want := range []string{"inet 172.", "/16", "default via 172.", "ping-ok", "hello-from-web", "tcp-ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
+
+// Containers on a user network find each other by name, in both directions:
+// the first one's /etc/hosts learns of the second.
+func TestUserNetwork(t *testing.T) {
+	e := newEnv(t)
+	if r := e.run("", "network", "create", "--subnet", "10.123.7.0/24", "gbtest"); r.code != 0 {
+		t.Fatalf("network create: exit %d: %s", r.code, r.stderr)
+	}
+	defer func() {
+		if r := e.run("", "network", "rm", "gbtest"); r.code != 0 {
+			t.Errorf("network rm: %s", r.stderr)
+		}
+	}()
+	if r := e.run("", "network", "create", "gbtest"); r.code != 125 || !strings.Contains(r.stderr, "already exists") {
+		t.Errorf("a second create: exit %d %q", r.code, r.stderr)
+	}
+	stop := server(t, e, []string{"--network", "gbtest", "--name", "first"}, webSetup)
+	out := e.runOK([]string{"--network", "gbtest", "--name", "second"}, "sh", "-c",
+		`ip -4 addr show eth0 | grep -o 'inet [0-9.]*'; wget -qO- http://first/; grep first /etc/hosts`)
+	if !strings.Contains(out, "inet 10.123.7.") || !strings.Contains(out, "hello-from-web") {
+		t.Errorf("on gbtest, second sees:\n%s", out)
+	}
+	if r := e.run("", "network", "rm", "gbtest"); r.code != 125 || !strings.Contains(r.stderr, "in use") {
+		t.Errorf("rm of a network in use: exit %d %q", r.code, r.stderr)
+	}
+	if r := e.run("", "network", "ls"); !strings.Contains(r.stdout, "10.123.7.0/24") {
+		t.Errorf("network ls: %s", r.stdout)
+	}
+	stop()
+	// The other direction: a server started second is resolved by the first.
+	stop = server(t, e, []string{"--network", "gbtest", "--name", "b"}, webSetup)
+	defer stop()
+	out = e.runOK([]string{"--network", "gbtest", "--name", "a"}, "sh", "-c", `wget -qO- http://b/`)
+	if !strings.Contains(out, "hello-from-web") {
+		t.Errorf("a could not reach b by name: %q", out)
+	}
+}
+
+// The hosts file of a running container is updated as others join.
+func TestHostsFileFollowsTheNetwork(t *testing.T) {
+	e := newEnv(t)
+	cmd, rest := startGlassbox(t, e, e.runArgs([]string{"--name", "early"}, "sh", "-c",
+		`echo ready; for i in $(seq 100); do grep -q late /etc/hosts && break; sleep 0.05; done; grep late /etc/hosts`)...)
+	e.runOK([]string{"--name", "late"}, "sleep", "0.3")
+	if code := exitOf(t, cmd); code != 0 {
+		t.Errorf("early never saw late in its /etc/hosts (exit %d)", code)
+	}
+	if out := rest(); !strings.Contains(out, "late") {
+		t.Errorf("early's /etc/hosts: %q", out)
+	}
+}
+
+func TestNetworkHost(t *testing.T) {
+	e := newEnv(t)
+	out := e.container([]string{"--network", "host"}, "ls", "/sys/class/net")
+	links, _ := netlink.LinkList()
+	for _, l := range links {
+		if !strings.Contains(out, l.Attrs().Name) {
+			t.Errorf("--network host: the host's %s is not in %q", l.Attrs().Name, out)
+		}
+	}
+}
+
+// container:<name> shares the other container's network namespace: same
+// eth0, same address, its localhost.
+func TestNetworkContainer(t *testing.T) {
+	e := newEnv(t)
+	stop := server(t, e, []string{"--name", "pod"}, webSetup)
+	defer stop()
+	out := e.runOK([]string{"--network", "container:pod"}, "sh", "-c", `ip -4 addr show eth0 | grep -o 'inet [0-9.]*'; wget -qO- http://127.0.0.1/`)
+	if !strings.Contains(out, "hello-from-web") || !strings.Contains(out, "inet 172.") {
+		t.Errorf("container:pod sees:\n%s", out)
+	}
+	if r := e.run("", e.runArgs([]string{"--network", "container:nosuch"}, "true")...); r.code != 125 || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("container:nosuch: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// A published port answers on 127.0.0.1 and on the bridge's address, from
+// the host; a second container cannot publish it again.
+func TestPublish(t *testing.T) {
+	e := newEnv(t)
+	port := freePort(t)
+	stop := server(t, e, []string{"-p", fmt.Sprintf("%d:80", port)}, webSetup)
+	defer stop()
+	for _, host := range []string{"127.0.0.1", gateway(t)} {
+		if body := httpGet(t, fmt.Sprintf("http://%s:%d/", host, port)); body != "hello-from-web\n" {
+			t.Errorf("%s:%d answered %q", host, port, body)
+		}
+	}
+	r := e.run("", e.runArgs([]string{"-p", fmt.Sprintf("%d:80", port)}, "true")...)
+	if r.code != 125 || !strings.Contains(r.stderr, "already published by container") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		t.Errorf("a second -p %d: exit %d %q", port, r.code, r.stderr)
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	bound := l.Addr().(*net.TCPAddr).Port
+	r = e.run("", e.runArgs([]string{"-p", fmt.Sprintf("127.0.0.1:%d:80", bound)}, "true")...)
+	if r.code != 125 || !strings.Contains(r.stderr, "in use on the host") {
+		t.Errorf("-p on a bound port: exit %d %q", r.code, r.stderr)
+	}
+	for _, bad := range []string{"0:80", "80:70000", "1-3:80-81", "80/sctp", "x:1:2"} {
+		if r := e.run("", e.runArgs([]string{"-p", bad}, "true")...); r.code != 125 || !strings.Contains(r.stderr, "-p ") {
+			t.Errorf("-p %s: exit %d %q", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// Outbound NAT: a network namespace made here plays an external host behind
+// a veth; a container's connection reaches it from the host's address.
+func TestOutboundMasquerade(t *testing.T) {
+	e := newEnv(t)
+	ext, cleanup := externalHost(t, "198.51.100.1/24", "198.51.100.2/24")
+	defer cleanup()
+	l := listenIn(t, ext, "198.51.100.2:7000")
+	defer l.Close()
+	from := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			from <- err.Error()
+			return
+		}
+		from <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+		c.Close()
+	}()
+	e.container(nil, "sh", "-c", "echo hi | nc -w2 198.51.100.2 7000")
+	select {
+	case ip := <-from:
+		if ip != "198.51.100.1" {
+			t.Errorf("the external host saw the connection from %s, want the host's 198.51.100.1 (masqueraded)", ip)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the external host saw no connection")
+	}
+}
+
+// 20 containers alive at once get 20 distinct addresses: each writes its
+// address to a shared volume and waits until all 20 have.
+func TestConcurrentAddresses(t *testing.T) {
+	e := newEnv(t)
+	const n = 20
+	shared := t.TempDir()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(glassbox, e.runArgs([]string{"-v", shared + ":/shared"}, "sh", "-c",
+				`ip=$(ip -4 addr show eth0 | grep -o 'inet [0-9.]*' | cut -d' ' -f2); touch /shared/$ip.$HOSTNAME; `+
+					`for i in $(seq 200); do [ $(ls /shared | wc -l) -ge 20 ] && exit 0; sleep 0.05; done; exit 1`)...)
+			cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("run %d: %v %s", i, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	entries, _ := os.ReadDir(shared)
+	ips := map[string]bool{}
+	for _, d := range entries {
+		ips[d.Name()[:strings.LastIndexByte(d.Name(), '.')]] = true // <address>.<hostname>
+	}
+	if len(entries) != n || len(ips) != n {
+		var names []string
+		for _, d := range entries {
+			names = append(names, d.Name())
+		}
+		t.Errorf("%d containers, %d distinct addresses: %v", len(entries), len(ips), names)
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// gateway is the default bridge's address.
+func gateway(t *testing.T) string {
+	br, err := netlink.LinkByName("glassbox0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, _ := netlink.AddrList(br, netlink.FAMILY_V4)
+	if len(addrs) == 0 {
+		t.Fatal("glassbox0 has no address")
+	}
+	return addrs[0].IP.String()
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// runOK runs a container that must exit 0 while others (servers) run, and
+// returns its output.
+func (e *env) runOK(flags []string, cmd ...string) string {
+	e.t.Helper()
+	r := e.run("", e.runArgs(flags, cmd...)...)
+	if r.code != 0 {
+		e.t.Fatalf("glassbox run %v %v: exit %d\nstdout: %s\nstderr: %s", flags, cmd, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// externalHost makes a network namespace joined to the host by a veth:
+// hostAddr on the host end, extAddr inside, with a route back to the host.
+func externalHost(t *testing.T, hostAddr, extAddr string) (netns.NsHandle, func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, _ := netns.Get()
+	defer orig.Close()
+	ext, err := netns.New() // also switches this thread into it
+	if err != nil {
+		t.Fatal(err)
+	}
+	netns.Set(orig)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "tstext0"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ext))}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	cleanup := func() {
+		netlink.LinkDel(veth)
+		ext.Close()
+	}
+	host, _ := netlink.ParseAddr(hostAddr)
+	must0(t, netlink.AddrAdd(veth, host))
+	must0(t, netlink.LinkSetUp(veth))
+	h, err := netlink.NewHandleAt(ext, unix.NETLINK_ROUTE) // only rtnetlink: stock kernels may lack XFRM
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	in, _ := h.LinkByName("eth0")
+	addr, _ := netlink.ParseAddr(extAddr)
+	must0(t, h.AddrAdd(in, addr))
+	must0(t, h.LinkSetUp(in))
+	return ext, cleanup
+}
+
+// listenIn opens a TCP listener inside a network namespace (a socket stays
+// in the namespace it was created in).
+func listenIn(t *testing.T, ns netns.NsHandle, addr string) net.Listener {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, _ := netns.Get()
+	defer orig.Close()
+	must0(t, netns.Set(ns))
+	l, err := net.Listen("tcp4", addr)
+	netns.Set(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func must0(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

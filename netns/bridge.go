@@ -1,0 +1,392 @@
+package netns
+
+// A bridge network, the way Docker's default one works:
+//
+//	container netns                host netns
+//	  eth0 172.17.0.2/16 ── veth ── gb3f2a1b0c9d8e ─┐
+//	  default via 172.17.0.1                        ├─ glassbox0 172.17.0.1/16 ── routing, NAT ── eth0
+//	  eth0 172.17.0.3/16 ── veth ── gb7c6d5e4f3a2b ─┘
+//
+// A veth pair is two interfaces joined by a cable: what one sends, the other
+// receives. One end joins the bridge (a software switch) on the host; the other
+// is moved into the container's network namespace and renamed eth0. The
+// bridge's own address is the containers' gateway; the host routes between it
+// and its other interfaces (ip_forward), and nftables rewrites addresses (see
+// nat.go). Every netlink message is a traced step.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Recorder hears of each step: its name, when it began, its error, and
+// attributes as key/value pairs.
+type Recorder func(name string, start time.Time, err error, kv ...string)
+
+// Attachment is what Connect set up: the container's address and gateway.
+type Attachment struct {
+	Network string
+	IP      net.IP
+	Prefix  int
+	Gateway net.IP
+	Ports   []Port // with ephemeral host ports filled in
+}
+
+// VethName is the host end of a container's veth pair ("gb" + 12 hex digits
+// of its id: interface names have at most 15 bytes).
+func VethName(container string) string { return "gb" + container[:min(12, len(container))] }
+
+// Connect gives the container (its init is pid) an address on network: a
+// lease, the bridge and NAT rules if it is the network's first container, a
+// veth pair, eth0 configured inside, DNAT rules for ports, and /etc/hosts
+// (hostsFile) for it and for every container on the network.
+func Connect(network string, lease Lease, pid int, ports []Port, step Recorder) (*Attachment, error) {
+	s, err := OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	n, err := s.Get(network)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	ports = append([]Port(nil), ports...)
+	start := time.Now()
+	err = reservePorts(ports, all)
+	if len(ports) > 0 {
+		step("check ports "+FormatPorts(ports), start, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	lease.Veth, lease.Ports = VethName(lease.Container), ports
+	start = time.Now()
+	ip, err := n.Allocate(lease)
+	if err == nil {
+		err = s.Save(n) // before anything exists, so that an undo finds the lease
+	}
+	step(fmt.Sprintf("lease %s on %s", ip, n.Name), start, err, "glassbox.network.name", n.Name, "glassbox.network.subnet", n.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	a := &Attachment{Network: n.Name, IP: ip, Prefix: n.Prefix(), Gateway: net.ParseIP(n.Gateway), Ports: ports}
+	bridge, err := ensureBridge(n, step)
+	if err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	err = addNetworkNAT(n)
+	step("nft masquerade "+n.Subnet, start, err, "glassbox.nft.table", "ip "+TableName)
+	if err != nil {
+		return nil, err
+	}
+	if err := addVeth(lease.Veth, bridge, pid, a, step); err != nil {
+		return nil, err
+	}
+	if len(ports) > 0 {
+		start = time.Now()
+		err = addPortNAT(lease.Container, ip, ports)
+		step("nft dnat "+FormatPorts(ports)+" → "+ip.String(), start, err)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a, writeHostsFiles(n)
+}
+
+// Disconnect undoes Connect for a container: its DNAT rules, its lease, its
+// veth, and, when it was the network's last container, the network's NAT
+// rules. Parts already gone are skipped, so it also cleans up after a Connect
+// that failed half-way, or a killed run (gc).
+//
+// The veth dies with the container's network namespace: once the last process
+// in it has exited, the kernel destroys its devices (and a veth's peer with
+// it) in a workqueue. Deleting it here would wait for an RCU grace period
+// (30-45 ms here), so only deleteVeth (gc, where the namespace may be held by
+// something else) does. The bridge stays, like docker0: deleting it costs
+// 45-85 ms. `glassbox gc` and `glassbox network rm` remove idle bridges.
+func Disconnect(network, container string, deleteVeth bool, step Recorder) error {
+	s, err := OpenStore()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := s.Get(network)
+	if err != nil {
+		return nil // the network is gone, and its leases with it
+	}
+	var errs []error
+	start := time.Now()
+	if removed, err := removeNAT("ctr:" + container); removed > 0 || err != nil {
+		step("nft delete dnat rules", start, err)
+		errs = append(errs, err)
+	}
+	if link, err := netlink.LinkByName(VethName(container)); err == nil && deleteVeth {
+		start = time.Now()
+		err := netlink.LinkDel(link)
+		step("RTM_DELLINK "+VethName(container), start, err)
+		if err != nil && !errors.Is(err, unix.ENODEV) {
+			errs = append(errs, fmt.Errorf("RTM_DELLINK %s: %w", VethName(container), err))
+		}
+	}
+	if _, ip, ok := n.Release(container); ok {
+		start = time.Now()
+		err := s.Save(n)
+		step("release "+ip, start, err)
+		errs = append(errs, err)
+	}
+	if len(n.Leases) == 0 {
+		start = time.Now()
+		if removed, err := removeNAT("net:" + n.Name); removed > 0 || err != nil {
+			step("nft delete masquerade "+n.Subnet+" (the network's last container)", start, err)
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, writeHostsFiles(n))
+	return errors.Join(errs...)
+}
+
+// RemoveBridge deletes an idle network's bridge (and NAT rules, if any are
+// left). The caller holds the store.
+func RemoveBridge(n *Network) error {
+	var errs []error
+	if _, err := removeNAT("net:" + n.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if link, err := netlink.LinkByName(n.Bridge); err == nil {
+		if err := netlink.LinkDel(link); err != nil {
+			errs = append(errs, fmt.Errorf("RTM_DELLINK %s: %w", n.Bridge, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensureBridge creates the network's bridge with the gateway address if it
+// does not exist, and turns on the routing it needs.
+func ensureBridge(n *Network, step Recorder) (netlink.Link, error) {
+	if br, err := netlink.LinkByName(n.Bridge); err == nil {
+		// Routing may have been turned off since the bridge was made.
+		if fwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(fwd)) == "1" {
+			return br, nil
+		}
+		return br, setSysctls(n, step)
+	}
+	start := time.Now()
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
+	err := netlink.LinkAdd(br)
+	step("RTM_NEWLINK "+n.Bridge+" type bridge", start, err, "glassbox.netlink.link", n.Bridge)
+	if err != nil && !errors.Is(err, unix.EEXIST) { // EEXIST: another run's, a moment ago
+		return nil, fmt.Errorf("RTM_NEWLINK %s type bridge: %w", n.Bridge, err)
+	}
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return nil, fmt.Errorf("RTM_GETLINK %s: %w", n.Bridge, err)
+	}
+	gw := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(n.Gateway), Mask: net.CIDRMask(n.Prefix(), 32)}}
+	start = time.Now()
+	err = netlink.AddrAdd(link, gw)
+	step("RTM_NEWADDR "+gw.IPNet.String()+" on "+n.Bridge, start, err)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("RTM_NEWADDR %s on %s: %w", gw.IPNet, n.Bridge, err)
+	}
+	start = time.Now()
+	err = netlink.LinkSetUp(link)
+	step("RTM_NEWLINK "+n.Bridge+" up", start, err)
+	if err != nil {
+		return nil, fmt.Errorf("RTM_NEWLINK %s up: %w", n.Bridge, err)
+	}
+	return link, setSysctls(n, step)
+}
+
+// setSysctls turns on routing, and lets DNAT send packets from 127.0.0.1
+// out of the bridge.
+func setSysctls(n *Network, step Recorder) error {
+	for _, sc := range []struct{ path, why string }{
+		{"/proc/sys/net/ipv4/ip_forward", "route between the bridge and the host's other interfaces"},
+		{"/proc/sys/net/ipv4/conf/" + n.Bridge + "/route_localnet", "let DNAT send 127.0.0.1:port to a container"},
+	} {
+		start := time.Now()
+		err := os.WriteFile(sc.path, []byte("1"), 0)
+		step("sysctl "+strings.TrimPrefix(strings.ReplaceAll(sc.path, "/", "."), ".proc.sys.")+"=1", start, err, "glassbox.why", sc.why)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", sc.path, err)
+		}
+	}
+	return nil
+}
+
+// addVeth creates the veth pair with one end on the bridge and the other,
+// eth0, already in the container's network namespace (IFLA_NET_NS_PID on the
+// peer), then configures eth0 from inside. Docker creates both ends on the
+// host and moves one; moving a device waits for an RCU grace period
+// (synchronize_net: 20-35 ms here), creating it in place does not.
+func addVeth(hostEnd string, bridge netlink.Link, pid int, a *Attachment, step Recorder) error {
+	veth := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: hostEnd, MasterIndex: bridge.Attrs().Index},
+		PeerName:  "eth0", PeerNamespace: netlink.NsPid(pid),
+	}
+	start := time.Now()
+	err := netlink.LinkAdd(veth)
+	step(fmt.Sprintf("RTM_NEWLINK veth %s ⇄ eth0 in /proc/%d/ns/net (master %s)", hostEnd, pid, bridge.Attrs().Name), start, err,
+		"glassbox.netlink.link", hostEnd)
+	if err != nil {
+		return fmt.Errorf("RTM_NEWLINK veth %s: %w", hostEnd, err)
+	}
+	start = time.Now()
+	err = netlink.LinkSetUp(veth)
+	step("RTM_NEWLINK "+hostEnd+" up", start, err)
+	if err != nil {
+		return fmt.Errorf("RTM_NEWLINK %s up: %w", hostEnd, err)
+	}
+	h, err := Open(pid)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	inside, err := h.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("RTM_GETLINK eth0 in the container: %w", err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.IP, Mask: net.CIDRMask(a.Prefix, 32)}}
+	start = time.Now()
+	err = h.AddrAdd(inside, addr)
+	step("RTM_NEWADDR "+addr.IPNet.String()+" on eth0 (inside)", start, err, "glassbox.network.ip", a.IP.String())
+	if err != nil {
+		return fmt.Errorf("RTM_NEWADDR %s on eth0: %w", addr.IPNet, err)
+	}
+	start = time.Now()
+	err = h.LinkSetUp(inside)
+	step("RTM_NEWLINK eth0 up (inside)", start, err)
+	if err != nil {
+		return fmt.Errorf("RTM_NEWLINK eth0 up: %w", err)
+	}
+	start = time.Now()
+	err = h.RouteAdd(&netlink.Route{LinkIndex: inside.Attrs().Index, Gw: a.Gateway})
+	step("RTM_NEWROUTE default via "+a.Gateway.String()+" (inside)", start, err)
+	if err != nil {
+		return fmt.Errorf("RTM_NEWROUTE default via %s: %w", a.Gateway, err)
+	}
+	return nil
+}
+
+// writeHostsFiles rewrites /etc/hosts of every container on the network, so
+// that each resolves the others by name. A file is rewritten in place (not
+// replaced by rename) because it is bind-mounted: the container holds its inode.
+func writeHostsFiles(n *Network) error {
+	var errs []error
+	for ip, l := range n.Leases {
+		if l.Hosts == "" {
+			continue
+		}
+		var b strings.Builder
+		b.WriteString(LocalHosts)
+		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.TrimSpace(l.Hostname+" "+l.Name))
+		for oip, o := range n.Leases {
+			if oip != ip {
+				fmt.Fprintf(&b, "%s\t%s\n", oip, strings.TrimSpace(o.Name+" "+o.Hostname))
+			}
+		}
+		if err := os.WriteFile(l.Hosts, []byte(b.String()), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("write %s: %w", l.Hosts, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LocalHosts opens every /etc/hosts glassbox writes.
+const LocalHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+// ResolvConf is the host's /etc/resolv.conf for a container: nameservers on
+// the host's loopback (systemd-resolved, dnsmasq) cannot be reached from a
+// container's own network namespace, so they are left out — and if none is
+// left, Docker's fallback, Google's public resolvers, is written.
+func ResolvConf(hostNetwork bool) []byte {
+	data, _ := os.ReadFile("/etc/resolv.conf")
+	if hostNetwork {
+		return data
+	}
+	var out []string
+	servers := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if ip := net.ParseIP(f[1]); ip == nil || ip.IsLoopback() {
+				continue
+			}
+			servers++
+		}
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	if servers == 0 {
+		out = append(out, "nameserver 8.8.8.8", "nameserver 8.8.4.4")
+	}
+	return []byte(strings.Join(out, "\n") + "\n")
+}
+
+// GC releases the leases and removes the veths and NAT rules of containers
+// whose state directory is gone, DNAT rules without a lease, and the bridges
+// of networks no container uses.
+func GC() ([]string, error) {
+	s, err := OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	networks, err := s.List()
+	s.Close()
+	if err != nil {
+		return nil, err
+	}
+	quiet := func(string, time.Time, error, ...string) {}
+	var gone []string
+	var errs []error
+	leased := map[string]bool{}
+	for _, n := range networks {
+		for _, l := range n.Leases {
+			if _, err := os.Stat(l.Dir); errors.Is(err, os.ErrNotExist) {
+				gone = append(gone, fmt.Sprintf("lease of %s on %s", l.Container[:min(12, len(l.Container))], n.Name))
+				errs = append(errs, Disconnect(n.Name, l.Container, true, quiet))
+			} else {
+				leased[l.Container] = true
+			}
+		}
+	}
+	// DNAT rules of a run killed between adding them and saving... or after
+	// releasing its lease.
+	owners, err := NATOwners()
+	errs = append(errs, err)
+	for _, o := range owners {
+		if id, ok := strings.CutPrefix(o, "ctr:"); ok && !leased[id] {
+			gone = append(gone, "nft rules of "+id[:min(12, len(id))])
+			_, err := removeNAT(o)
+			errs = append(errs, err)
+		}
+	}
+	s, err = OpenStore()
+	if err != nil {
+		return gone, err
+	}
+	defer s.Close()
+	networks, _ = s.List()
+	for _, n := range networks {
+		if len(n.Leases) == 0 {
+			if _, err := netlink.LinkByName(n.Bridge); err == nil {
+				gone = append(gone, "idle bridge "+n.Bridge)
+				errs = append(errs, RemoveBridge(n))
+			}
+		}
+	}
+	return gone, errors.Join(errs...)
+}
