@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
+	gbnet "github.com/glassbox-dev/glassbox/netns"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
 )
@@ -40,6 +41,7 @@ func Run() []Check {
 	checks := namespaces()
 	checks = append(checks, initProgram(), cgroups(), overlay(), pivotRoot())
 	checks = append(checks, network()...)
+	checks = append(checks, defaultNetwork())
 	checks = append(checks, btf())
 	tracefs := tracingFS()
 	checks = append(checks, tracefs, kprobes(tracefs.OK), fentry(), tracepoints(tracefs.OK), observer())
@@ -129,6 +131,15 @@ func pivotRoot() Check {
 // network tries what container networking needs — a veth pair, a bridge,
 // nf_tables — in a throwaway network namespace: a kernel may have them built
 // in without any trace in /sys/module, so asking the kernel is the only sure way.
+// defaultNetwork says which subnet the default bridge network uses.
+func defaultNetwork() Check {
+	info, err := gbnet.DefaultSubnet()
+	if err != nil {
+		return Check{Name: "default network", Detail: err.Error(), Action: "create networks with glassbox network create --subnet"}
+	}
+	return Check{Name: "default network", OK: true, Detail: info}
+}
+
 func network() []Check {
 	type result struct{ veth, bridge, nft error }
 	done := make(chan result, 1)

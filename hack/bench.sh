@@ -4,8 +4,10 @@
 #   glassbox run --rm --trace=false --bundle B, and traced (the default)
 #   runc run --bundle B           (Debian's runc: the reference to beat)
 #   unshare -fpmuin --mount-proc  (the floor: namespaces and nothing else)
-# and prints glassbox's time as a ratio of runc's and of the floor; then the
-# kernel observer's throughput under a system call storm.
+# and prints glassbox's time as a ratio of runc's and of the floor; then a run
+# on the default bridge network against --network none, TCP throughput from a
+# container to the host against host loopback, and the kernel observer's
+# throughput under a system call storm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-50}
@@ -41,6 +43,20 @@ jq -r '
 	  "tracing adds       \($m["glassbox-traced"] - $m.glassbox | . * 10 | round / 10) ms  (target <= 30 ms)",
 	  "glassbox / floor = \($m.glassbox / $m["unshare-floor"] * 100 | round / 100)x"
 ' "$work/result.json"
+
+# Networking: a bridged run (veth, lease, NAT rules) against --network none
+# (a netns with lo only), both from flags; then TCP throughput.
+echo
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$work/net.json" \
+	-n bridge "bin/glassbox run --rm --trace=false --rootfs $work/bundle/rootfs -- /bin/true" \
+	-n none "bin/glassbox run --rm --trace=false --network none --rootfs $work/bundle/rootfs -- /bin/true" >/dev/null
+jq -r '
+	(.results | map({(.command): (.median * 1000)}) | add) as $m
+	| "median ms: bridge \($m.bridge | . * 10 | round / 10), none \($m.none | . * 10 | round / 10)",
+	  "bridge / none    = \($m.bridge / $m.none * 100 | round / 100)x  (target <= 1.5x)"
+' "$work/net.json"
+echo "TCP, container -> host over the bridge vs host loopback (1 GiB, 1 MiB writes):"
+go test -run XXX -bench TCPThroughput -benchtime=1x ./integration | grep Benchmark
 
 # The kernel observer under a storm of reported system calls (each is two ring
 # buffer events: entry and exit): how many arrive, and where loss starts.

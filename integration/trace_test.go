@@ -434,12 +434,14 @@ func stageFinder(f *trace.File) func(trace.Span) string {
 }
 
 // kernelFunctionEvents checks what only probes inside kernel functions see
-// in a run with --pids-limit 64: the clone that creates the network namespace
-// registers its lo device, and the cgroup stage writes the limit file.
+// in a run with --pids-limit 64 on the default bridge: the clone that creates
+// the network namespace registers its lo device, the network stage its veth,
+// and the cgroup stage writes the limit file.
 func kernelFunctionEvents(t *testing.T, spans []trace.Span, stage func(trace.Span) string, mode string) {
 	t.Helper()
 	for _, c := range []struct{ prefix, suffix, source, stage string }{
 		{"register_netdevice lo", "", mode + " register_netdevice", "unshare"},
+		{"register_netdevice gb", "", mode + " register_netdevice", "network"}, // the veth's host end
 		{"cgroup_file_write ", `/pids.max ← "64"`, mode + " cgroup_file_write", "cgroup"},
 	} {
 		found := false

@@ -254,6 +254,40 @@ func (n *Network) Prefix() int {
 	return ones
 }
 
+// DefaultSubnet says which subnet the default network has, or would get
+// from the pool now, and why.
+func DefaultSubnet() (string, error) {
+	s, err := OpenStore()
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	if data, err := os.ReadFile(s.path(DefaultNetwork)); err == nil {
+		var n Network
+		if json.Unmarshal(data, &n) == nil {
+			return fmt.Sprintf("%s on %s, gateway %s, %d containers", n.Subnet, n.Bridge, n.Gateway, len(n.Leases)), nil
+		}
+	}
+	if b := bridgeSubnet(DefaultBridge); b != nil {
+		return fmt.Sprintf("%s (from the existing %s)", b, DefaultBridge), nil
+	}
+	others, err := s.List()
+	if err != nil {
+		return "", err
+	}
+	var taken []*net.IPNet
+	for _, o := range others {
+		if _, n, err := net.ParseCIDR(o.Subnet); err == nil {
+			taken = append(taken, n)
+		}
+	}
+	pick, err := pickSubnet(taken)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s on %s when first used: the first pool subnet that overlaps no host route", pick, DefaultBridge), nil
+}
+
 // bridgeSubnet is the subnet of a bridge left from an earlier record of the
 // same network: a network is adopted from its bridge rather than given a
 // second subnet.

@@ -128,24 +128,26 @@ func (r *Run) writeNetworkFiles() error {
 	if !ok {
 		return nil // a bundle: its config.json says what to mount
 	}
-	dir := r.Dir
 	hosts := []byte(netns.LocalHosts)
-	switch {
-	case mode == "host":
+	if mode == "host" {
 		hosts, _ = os.ReadFile("/etc/hosts")
-	case strings.HasPrefix(mode, "container:"):
-		dir = filepath.Join(filepath.Dir(r.Dir), strings.TrimPrefix(mode, "container:"))
 	}
-	if dir == r.Dir {
-		for name, data := range map[string][]byte{
-			"hosts":       hosts,
-			"hostname":    []byte(r.Spec.Hostname + "\n"),
-			"resolv.conf": netns.ResolvConf(mode == "host"),
-		} {
-			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-				return fmt.Errorf("write %s: %w", name, err)
-			}
+	files := map[string][]byte{
+		"hosts":       hosts,
+		"hostname":    []byte(r.Spec.Hostname + "\n"),
+		"resolv.conf": netns.ResolvConf(mode == "host"),
+	}
+	source := map[string]string{}
+	for name, data := range files {
+		if err := os.WriteFile(r.Path(name), data, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", r.Path(name), err)
 		}
+		source[name] = r.Path(name)
+	}
+	if id, ok := strings.CutPrefix(mode, "container:"); ok {
+		// The names and resolvers of the network namespace it joins.
+		other := filepath.Join(filepath.Dir(r.Dir), id)
+		source["hosts"], source["resolv.conf"] = filepath.Join(other, "hosts"), filepath.Join(other, "resolv.conf")
 	}
 	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
 		dest := "/etc/" + name
@@ -153,7 +155,7 @@ func (r *Run) writeNetworkFiles() error {
 			continue
 		}
 		r.Spec.Mounts = append(r.Spec.Mounts, specs.Mount{
-			Destination: dest, Type: "bind", Source: filepath.Join(dir, name), Options: []string{"rbind", "rw"},
+			Destination: dest, Type: "bind", Source: source[name], Options: []string{"rbind", "rw"},
 		})
 	}
 	return nil
