@@ -17,6 +17,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	gbnet "github.com/glassbox-dev/glassbox/netns"
 )
 
 // Traffic in these tests goes only to loopback, to the containers they start,
@@ -155,6 +157,24 @@ func TestPublish(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "in use on the host") {
 		t.Errorf("-p on a bound port: exit %d %q", r.code, r.stderr)
 	}
+	// -p 80: the kernel picks the host port; the trace says which.
+	cmd, _ := startGlassbox(t, e, e.runArgs([]string{"-p", "127.0.0.1::80"}, "sh", "-c",
+		`trap "exit 0" TERM; `+webSetup+`; echo ready; sleep 1000 & wait $!`)...)
+	var published string
+	for deadline := time.Now().Add(5 * time.Second); published == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, p := range strings.Split(leasedPorts(e.root), ",") {
+			if strings.HasPrefix(p, "127.0.0.1:") {
+				published = p
+			}
+		}
+	}
+	if host, _, ok := strings.Cut(published, ":80/tcp"); !ok || !strings.HasPrefix(host, "127.0.0.1:") {
+		t.Errorf("ephemeral port: leases say %q", published)
+	} else if body := httpGet(t, "http://"+host+"/"); body != "hello-from-web\n" {
+		t.Errorf("%s answered %q", host, body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitOf(t, cmd)
 	for _, bad := range []string{"0:80", "80:70000", "1-3:80-81", "80/sctp", "x:1:2"} {
 		if r := e.run("", e.runArgs([]string{"-p", bad}, "true")...); r.code != 125 || !strings.Contains(r.stderr, "-p ") {
 			t.Errorf("-p %s: exit %d %q", bad, r.code, r.stderr)
@@ -224,6 +244,25 @@ func TestConcurrentAddresses(t *testing.T) {
 		}
 		t.Errorf("%d containers, %d distinct addresses: %v", len(entries), len(ips), names)
 	}
+}
+
+// leasedPorts lists the ports published by the containers of a state root.
+func leasedPorts(root string) string {
+	s, err := gbnet.OpenStore()
+	if err != nil {
+		return ""
+	}
+	defer s.Close()
+	all, _ := s.List()
+	var out []string
+	for _, n := range all {
+		for _, l := range n.Leases {
+			if strings.HasPrefix(l.Dir, root+"/") {
+				out = append(out, gbnet.FormatPorts(l.Ports))
+			}
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func freePort(t *testing.T) int {

@@ -18,10 +18,19 @@ type Port struct {
 	Proto         string `json:"proto"` // tcp or udp
 }
 
+// String writes the port as -p takes it; an ephemeral host port not yet
+// chosen (0) is left out.
 func (p Port) String() string {
-	s := fmt.Sprintf("%d:%d/%s", p.HostPort, p.ContainerPort, p.Proto)
-	if p.HostIP != "" {
-		s = p.HostIP + ":" + s
+	host := ""
+	if p.HostPort != 0 {
+		host = strconv.Itoa(int(p.HostPort))
+	}
+	s := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+	switch {
+	case p.HostIP != "":
+		s = p.HostIP + ":" + host + ":" + s
+	case host != "":
+		s = host + ":" + s
 	}
 	return s
 }

@@ -171,6 +171,13 @@ func Waterfall(w io.Writer, f *File, color bool) {
 	if args := root.Attr("process.command_args"); args != "" {
 		fmt.Fprintln(w, paint(dim, "  "+args))
 	}
+	if ip := root.Attr("network.local.address"); ip != "" {
+		line := "  network " + root.Attr("glassbox.network.name") + ": " + ip
+		if ports := root.Attr("glassbox.network.ports"); ports != "" {
+			line += " · published " + ports
+		}
+		fmt.Fprintln(w, paint(dim, line))
+	}
 	if peak := root.Attr("glassbox.usage.memory_peak_bytes"); peak != "" {
 		us, _ := strconv.ParseInt(root.Attr("glassbox.usage.cpu_time_us"), 10, 64)
 		bytes, _ := strconv.ParseFloat(peak, 64)

@@ -98,6 +98,15 @@ func (t *runTrace) started(r *stages.Run) {
 			attrs = append(attrs, attribute.Int64("glassbox.ns."+ns+".inode", n))
 		}
 	}
+	if r.Name != "" {
+		attrs = append(attrs, attribute.String("container.name", r.Name))
+	}
+	if r.IP != "" { // OTel's network.local.address: the container's own
+		attrs = append(attrs, attribute.String("network.local.address", r.IP), attribute.String("glassbox.network.name", r.Spec.Annotations[spec.NetworkAnnotation]))
+	}
+	if r.Ports != "" {
+		attrs = append(attrs, attribute.String("glassbox.network.ports", r.Ports))
+	}
 	if len(r.Cgroups) > 0 {
 		attrs = append(attrs, attribute.StringSlice("glassbox.cgroup.paths", r.Cgroups))
 		if t.cgroupID != 0 {
