@@ -124,6 +124,20 @@ func resolve(rootFd int, root, path string) (string, error) {
 	return os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 }
 
+// OpenDirInRoot returns an O_PATH descriptor of directory path inside the
+// root rootFd is open on, creating missing directories on the way (0755),
+// with every symlink and ".." resolved inside the root. Image layers are
+// unpacked through it, so an entry can never be written outside its layer.
+func OpenDirInRoot(rootFd int, path string) (int, error) {
+	fd, err := openInRoot(rootFd, path)
+	if errors.Is(err, unix.ENOENT) {
+		if err = mkdirInRoot(rootFd, "", path, Dir, 0); err == nil {
+			fd, err = openInRoot(rootFd, path)
+		}
+	}
+	return fd, err
+}
+
 func openInRoot(rootFd int, path string) (int, error) {
 	rel := strings.TrimPrefix(filepath.Clean("/"+path), "/")
 	if rel == "" {

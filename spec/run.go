@@ -36,22 +36,34 @@ type RunOptions struct {
 	CgroupParent string // --cgroup-parent: the container's cgroup is <parent>/<id>
 	ID           string // the container id, for names derived from it
 
-	Network string   // --network: bridge (default), a user network, none, host, container:<name|id>
-	Publish []string // -p [ip:][hostPort:]containerPort[/proto]
+	Network    string   // --network: bridge (default), a user network, none, host, container:<name|id>
+	Publish    []string // -p [ip:][hostPort:]containerPort[/proto]
+	PublishAll bool     // -P: every port the image exposes, on an ephemeral host port
+
+	Image      *Image  // run IMAGE: its layers and config (instead of Rootfs)
+	Entrypoint *string // --entrypoint ("" clears the image's)
 }
 
 // FromRunOptions builds the Spec for a `run` with flags, starting from Default.
 // Every malformed flag is rejected here, before anything is created on the host.
 func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	s := Default()
-	if o.Rootfs == "" {
-		return nil, fmt.Errorf("--rootfs DIR or --bundle DIR is required")
+	var imageEnv []string
+	switch {
+	case o.Image != nil:
+		if err := applyImage(s, &o); err != nil {
+			return nil, err
+		}
+		imageEnv = o.Image.Env
+	case o.Rootfs == "":
+		return nil, fmt.Errorf("an image, --rootfs DIR or --bundle DIR is required")
+	default:
+		root, err := filepath.Abs(o.Rootfs)
+		if err != nil {
+			return nil, fmt.Errorf("--rootfs %s: %w", o.Rootfs, err)
+		}
+		s.Root.Path = root
 	}
-	root, err := filepath.Abs(o.Rootfs)
-	if err != nil {
-		return nil, fmt.Errorf("--rootfs %s: %w", o.Rootfs, err)
-	}
-	s.Root.Path = root
 	s.Root.Readonly = o.ReadOnly
 	if len(o.Args) == 0 {
 		return nil, fmt.Errorf("no command given: glassbox run --rootfs DIR -- CMD [ARG...]")
@@ -70,8 +82,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Docker gives every container HOSTNAME; -e and --env-file may override it.
-	s.Process.Env = mergeEnv(append(s.Process.Env, "HOSTNAME="+s.Hostname), env)
+	// The image's variables first (its PATH replaces the default), then
+	// HOSTNAME, as Docker gives every container; -e and --env-file win.
+	s.Process.Env = mergeEnv(mergeEnv(s.Process.Env, imageEnv), append([]string{"HOSTNAME=" + s.Hostname}, env...))
 	if err := applyUser(s, o.User); err != nil {
 		return nil, err
 	}

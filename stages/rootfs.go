@@ -12,8 +12,11 @@ package stages
 //	mount("overlay", "<state>/rootfs", "overlay", 0,
 //	      "lowerdir=<image>,upperdir=<state>/upper,workdir=<state>/work")
 //
-// The source directory is therefore never modified, and many containers can
-// share it. The overlay is mounted on the host (where `ls <state>/rootfs` shows
+// An image is several lower layers, one directory per layer, stacked in one
+// mount: lowerdir=<top>:<…>:<bottom>, the leftmost on top (root.path is the
+// top layer; the org.glassbox.rootfs.lowerdirs annotation lists the others).
+// The source directories are therefore never modified, and many containers
+// share them. The overlay is mounted on the host (where `ls <state>/rootfs` shows
 // it, as Docker's graph driver does); the mount stage later makes it the
 // container's "/" with pivot_root. Undo: umount2(MNT_DETACH), rmdir.
 
@@ -26,6 +29,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/spec"
 )
 
 var Rootfs = &Stage{
@@ -37,17 +42,27 @@ var Rootfs = &Stage{
 }
 
 func mountOverlay(r *Run) error {
-	lower := r.Spec.Root.Path
-	fi, err := os.Stat(lower)
-	if err != nil {
-		return callError("stat("+lower+")", err, "root.path / --rootfs must name a directory holding the container's files (make rootfs builds a busybox one)")
+	layers := []string{r.Spec.Root.Path}
+	if more := r.Spec.Annotations[spec.LowerDirsAnnotation]; more != "" {
+		layers = append(layers, strings.Split(more, ":")...)
 	}
-	if !fi.IsDir() {
-		return callError("stat("+lower+")", unix.ENOTDIR, "root.path / --rootfs must be a directory")
+	for i, dir := range layers {
+		start := time.Now()
+		fi, err := os.Stat(dir)
+		if err == nil && !fi.IsDir() {
+			err = unix.ENOTDIR
+		}
+		if len(layers) > 1 {
+			r.steps.record(fmt.Sprintf("layer %d/%d %s", len(layers)-i, len(layers), layerName(dir)), start, err, "glassbox.path", dir)
+		}
+		if err != nil {
+			return callError("stat("+dir+")", err, "root.path / --rootfs must name a directory holding the container's files (make rootfs builds a busybox one); for an image, glassbox rmi and pull it again")
+		}
+		if strings.ContainsAny(dir, ",:") {
+			return &Error{Call: "mount(overlay)", Msg: fmt.Sprintf("rootfs path %q contains ',' or ':', which overlayfs options cannot carry", dir)}
+		}
 	}
-	if strings.ContainsAny(lower, ",:") {
-		return &Error{Call: "mount(overlay)", Msg: fmt.Sprintf("rootfs path %q contains ',' or ':', which overlayfs options cannot carry", lower)}
-	}
+	lower := strings.Join(layers, ":")
 	upper, work, merged := r.Path("upper"), r.Path("work"), r.Path("rootfs")
 	for _, d := range []string{upper, work, merged} {
 		start := time.Now()
@@ -62,12 +77,21 @@ func mountOverlay(r *Run) error {
 	}
 	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
 	start := time.Now()
-	err = unix.Mount("overlay", merged, "overlay", 0, opts)
+	err := unix.Mount("overlay", merged, "overlay", 0, opts)
 	r.steps.record("mount overlay", start, err, "glassbox.mount.target", merged, "glassbox.mount.data", opts)
 	if err != nil {
 		return callError(fmt.Sprintf("mount(overlay, %s, %s)", merged, opts), err, overlayHint(err))
 	}
 	return nil
+}
+
+// layerName shortens a layer directory, named by its diff id, for a step.
+func layerName(dir string) string {
+	base := filepath.Base(dir)
+	if len(base) == 64 {
+		return "sha256:" + base[:12]
+	}
+	return dir
 }
 
 func overlayHint(err error) string {

@@ -14,18 +14,22 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 )
 
 func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
-	var bundle, traceMode, otlpEndpoint, name string
+	var bundle, traceMode, otlpEndpoint, name, entrypoint string
+	var registry image.Registry
 	var remove bool
 	cmd := &cobra.Command{
-		Use:   "run [flags] (--rootfs DIR -- CMD [ARG...] | --bundle DIR)",
+		Use:   "run [flags] (IMAGE [CMD [ARG...]] | --rootfs DIR -- CMD [ARG...] | --bundle DIR)",
 		Short: "Create and run a container through the stages, in the foreground",
-		Example: `  glassbox run --rm --trace --rootfs ./rootfs -- sh -c 'hostname; ps; ls /'
+		Example: `  glassbox run --rm --trace busybox sh -c 'hostname; ps; ls /'
+  glassbox run --rm -p 8080:80 --name web busybox httpd -f -p 80
+  glassbox run --rm --trace --rootfs ./rootfs -- sh -c 'hostname; ps; ls /'
   glassbox run --rm -e GREETING=hi -w /tmp -u nobody --rootfs ./rootfs -- env
   glassbox run --rm --bundle ./mybundle`,
 		Args: cobra.ArbitraryArgs,
@@ -39,6 +43,18 @@ func newRunCmd() *cobra.Command {
 				}
 				s, err = spec.LoadBundle(bundle)
 			} else {
+				if o.Rootfs == "" { // run IMAGE [CMD...]
+					if len(args) == 0 {
+						return fmt.Errorf("usage: glassbox run [flags] IMAGE [CMD...], or --rootfs DIR -- CMD")
+					}
+					if o.Image, err = runImage(stateRoot(cmd), args[0], registry); err != nil {
+						return err
+					}
+					args = args[1:]
+				}
+				if cmd.Flags().Changed("entrypoint") {
+					o.Entrypoint = &entrypoint
+				}
 				o.Args, o.ID = args, id
 				if o.Hostname == "" {
 					o.Hostname = container.ShortID(id)
@@ -67,6 +83,7 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.SetInterspersed(false) // as in Docker: flags after the image belong to the command
 	// Docker's -h is --hostname, so help is --help only.
 	f.Bool("help", false, "help for run")
 	f.StringVar(&o.Rootfs, "rootfs", "", "directory with the container's files (lower layer of the overlay; never modified)")
@@ -89,6 +106,10 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.Network, "network", "", "bridge (default), a network from glassbox network create, none, host,\nor container:NAME|ID to share another container's network namespace")
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [ip:][hostPort:]containerPort[/tcp|udp], ranges like 8080-8081:80-81")
 	f.StringVar(&name, "name", "", "a unique name; containers on the same network resolve it")
+	f.BoolVarP(&o.PublishAll, "publish-all", "P", false, "publish every port the image exposes on an ephemeral host port")
+	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
+	f.StringArrayVar(&registry.Insecure, "insecure-registry", nil, "pull from this registry (host:port) over plain HTTP")
+	f.StringVar(&registry.Platform, "platform", "", "os/arch to pull, for a multi-platform image")
 	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
 	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
@@ -103,7 +124,8 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("--bundle runs config.json's process.args; drop the command after --")
 	}
 	for _, name := range []string{"rootfs", "env", "env-file", "workdir", "user", "hostname", "volume", "tmpfs", "read-only",
-		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "publish"} {
+		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "publish",
+		"publish-all", "entrypoint", "platform", "insecure-registry"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}

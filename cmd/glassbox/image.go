@@ -1,0 +1,384 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/spec"
+)
+
+// registryFlags are the flags of commands that talk to registries.
+func registryFlags(cmd *cobra.Command, o *image.Registry) {
+	cmd.Flags().StringArrayVar(&o.Insecure, "insecure-registry", nil, "reach this registry (host:port) over plain HTTP (localhost ones always are)")
+}
+
+func newPullCmd() *cobra.Command {
+	var o image.Registry
+	cmd := &cobra.Command{
+		Use:   "pull NAME[:TAG|@DIGEST]",
+		Short: "Fetch an image from a registry into the image store",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := image.Open(stateRoot(cmd))
+			if err != nil {
+				return err
+			}
+			o.Progress = progressBar()
+			rec, err := s.Pull(context.Background(), args[0], o)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s: %s (manifest %s)\n", image.Familiar(args[0]), rec.ID, rec.Manifest)
+			return nil
+		},
+	}
+	registryFlags(cmd, &o)
+	cmd.Flags().StringVar(&o.Platform, "platform", "", "os/arch[/variant] to pick from a multi-platform image (default linux/<this machine>)")
+	return cmd
+}
+
+func newPushCmd() *cobra.Command {
+	var o image.Registry
+	cmd := &cobra.Command{
+		Use:   "push NAME[:TAG]",
+		Short: "Send an image to a registry (tag it with the registry's name first)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := image.Open(stateRoot(cmd))
+			if err != nil {
+				return err
+			}
+			return s.Push(context.Background(), args[0], o)
+		},
+	}
+	registryFlags(cmd, &o)
+	return cmd
+}
+
+func newLoginCmd() *cobra.Command {
+	var o image.Registry
+	var user string
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "login [-u USER] [--password-stdin] REGISTRY",
+		Short: "Check credentials with a registry and keep them in ~/.docker/config.json",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := bufio.NewReader(os.Stdin)
+			if user == "" {
+				fmt.Fprint(os.Stderr, "Username: ")
+				line, _ := in.ReadString('\n')
+				user = strings.TrimSpace(line)
+			}
+			var password string
+			if !passwordStdin && term.IsTerminal(int(os.Stdin.Fd())) {
+				fmt.Fprint(os.Stderr, "Password: ")
+				b, err := term.ReadPassword(int(os.Stdin.Fd()))
+				fmt.Fprintln(os.Stderr)
+				if err != nil {
+					return err
+				}
+				password = string(b)
+			} else {
+				line, _ := in.ReadString('\n')
+				password = strings.TrimRight(line, "\r\n")
+			}
+			if err := image.Login(context.Background(), args[0], user, password, o); err != nil {
+				return err
+			}
+			fmt.Println("Login Succeeded")
+			return nil
+		},
+	}
+	registryFlags(cmd, &o)
+	cmd.Flags().StringVarP(&user, "username", "u", "", "user name")
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+	return cmd
+}
+
+func newImportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE|DIR [NAME[:TAG]]",
+		Short: "Add images from a docker save archive, an OCI layout (dir or tar), or a rootfs tarball",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := image.Open(stateRoot(cmd))
+			if err != nil {
+				return err
+			}
+			tag := ""
+			if len(args) == 2 {
+				tag = args[1]
+			}
+			recs, err := s.Import(args[0], tag)
+			for _, r := range recs {
+				tags := "(untagged)"
+				if len(r.Tags) > 0 {
+					tags = image.Familiar(r.Tags[0])
+				}
+				fmt.Printf("%s %s\n", tags, r.ID)
+			}
+			return err
+		},
+	}
+}
+
+func newSaveCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "save -o FILE IMAGE...",
+		Short: "Write images as an OCI image layout tar",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := image.Open(stateRoot(cmd))
+			if err != nil {
+				return err
+			}
+			if output == "" {
+				if term.IsTerminal(int(os.Stdout.Fd())) {
+					return fmt.Errorf("refusing to write a tar to a terminal: use -o FILE or redirect")
+				}
+				return s.Save(args, os.Stdout)
+			}
+			f, err := os.Create(output)
+			if err != nil {
+				return err
+			}
+			if err := s.Save(args, f); err != nil {
+				f.Close()
+				os.Remove(output)
+				return err
+			}
+			return f.Close()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of standard output")
+	return cmd
+}
+
+func newImagesCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "List images",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := image.Open(stateRoot(cmd))
+			if err != nil {
+				return err
+			}
+			all, err := s.List()
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(all)
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+			for _, r := range all {
+				id := strings.TrimPrefix(r.ID, "sha256:")[:12]
+				tags := r.Tags
+				if len(tags) == 0 {
+					tags = []string{"<none>:<none>"}
+				}
+				for _, t := range tags {
+					repo, tag := splitTag(image.Familiar(t))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, ago(r.Created), humanBytes(uint64(r.Size())))
+				}
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "", "json: the image records")
+	return cmd
+}
+
+func newRmiCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rmi IMAGE...",
+		Short: "Remove images (and the layers no other image shares)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := stateRoot(cmd)
+			s, err := image.Open(root)
+			if err != nil {
+				return err
+			}
+			inUse := func(id string) bool {
+				all, _ := container.List(root)
+				for _, c := range all {
+					if c.Spec != nil && c.Spec.Annotations[spec.ImageAnnotation] == id {
+						return true
+					}
+				}
+				return false
+			}
+			for _, ref := range args {
+				out, err := s.Remove(ref, force, inUse)
+				for _, line := range out {
+					fmt.Println(line)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove even if a container uses it")
+	return cmd
+}
+
+func newTagCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE TARGET",
+		Short: "Give an image another name",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := image.Open(stateRoot(cmd))
+			if err != nil {
+				return err
+			}
+			return s.Tag(args[0], args[1])
+		},
+	}
+}
+
+func newImageCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "image", Short: "Image commands (inspect; the others are top-level, as in Docker)"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "inspect IMAGE",
+		Short: "Print an image's record, config (with history) and manifest as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := image.Open(stateRoot(cmd))
+			if err != nil {
+				return err
+			}
+			rec, err := s.Find(args[0])
+			if err != nil {
+				return err
+			}
+			img, err := s.Image(rec)
+			if err != nil {
+				return err
+			}
+			cfg, err := img.ConfigFile()
+			if err != nil {
+				return err
+			}
+			m, err := img.Manifest()
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"record": rec, "config": cfg, "manifest": m})
+		},
+	})
+	return cmd
+}
+
+// progressBar draws one line per layer on a terminal; elsewhere it is quiet.
+func progressBar() image.Progress {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return nil
+	}
+	last := time.Time{}
+	return func(i, n int, digest, what string, sofar, size int64, done bool) {
+		if !done && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		const width = 30
+		fill := width
+		if size > 0 && !done {
+			fill = int(float64(sofar) / float64(size) * width)
+		}
+		fill = min(max(fill, 0), width)
+		fmt.Fprintf(os.Stderr, "\r\x1b[Klayer %d/%d %s %-8s [%s%s] %s / %s", i+1, n, strings.TrimPrefix(digest, "sha256:")[:12], what,
+			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), humanBytes(uint64(max(sofar, 0))), humanBytes(uint64(max(size, 0))))
+		if done && what == "unpack" {
+			fmt.Fprintln(os.Stderr)
+		}
+	}
+}
+
+func splitTag(ref string) (string, string) {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, "<none>"
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "seconds ago"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// runImage finds an image for `run`, pulling it when the store lacks it (as
+// Docker does), and returns its layers and config.
+func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
+	s, err := image.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.Find(ref)
+	if errors.Is(err, image.ErrNotFound) {
+		fmt.Fprintf(os.Stderr, "glassbox: unable to find image '%s' locally: pulling\n", ref)
+		o.Progress = progressBar()
+		rec, err = s.Pull(context.Background(), ref, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.Image(rec)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: config: %w", ref, err)
+	}
+	out := &spec.Image{
+		ID: rec.ID, Name: ref,
+		Entrypoint: cfg.Config.Entrypoint, Cmd: cfg.Config.Cmd, Env: cfg.Config.Env,
+		WorkingDir: cfg.Config.WorkingDir, User: cfg.Config.User,
+	}
+	for p := range cfg.Config.ExposedPorts {
+		out.ExposedPorts = append(out.ExposedPorts, p)
+	}
+	sort.Strings(out.ExposedPorts)
+	for _, l := range rec.Layers {
+		out.Layers = append(out.Layers, s.LayerDir(l.DiffID))
+	}
+	return out, nil
+}

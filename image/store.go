@@ -1,0 +1,356 @@
+// Package image is glassbox's image store: content-addressed blobs, layers
+// unpacked once and shared by every image that has them, and image records
+// by name:tag and id. The rootfs stage stacks an image's layer directories
+// as overlayfs lower layers under each container's writable layer.
+//
+//	<root>/images/
+//	  lock                        flock(2): one writer of index.json at a time
+//	  index.json                  image records, and tags → image id
+//	  blobs/sha256/<hex>          manifests, configs, compressed layers, as pulled
+//	  layers/<diffid hex>/        unpacked layers: overlay lower directories
+//
+// A blob or a layer appears under its digest only by rename(2), after its
+// content was hashed and matched the digest: a pull killed half-way leaves a
+// .tmp-* entry that nothing trusts and the next pull or `glassbox rmi`
+// removes. Two pulls of one layer race harmlessly: both verify, one rename
+// wins.
+package image
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/sys/unix"
+)
+
+// Record is one image.
+type Record struct {
+	ID          string    `json:"id"`       // the config's digest, as Docker shows it
+	Manifest    string    `json:"manifest"` // the manifest's digest: what a registry calls the image
+	MediaType   string    `json:"mediaType"`
+	Tags        []string  `json:"tags,omitempty"`        // index.docker.io/library/busybox:latest
+	RepoDigests []string  `json:"repoDigests,omitempty"` // name@sha256:…
+	Layers      []Layer   `json:"layers"`                // bottom first
+	Created     time.Time `json:"created,omitzero"`      // from the config
+	Added       time.Time `json:"added"`
+	Platform    string    `json:"platform,omitempty"`
+}
+
+// Layer is one layer: its blob (compressed, as stored and pushed) and its
+// diff id (the digest of the uncompressed tar, which names the directory).
+type Layer struct {
+	Digest    string `json:"digest"`
+	DiffID    string `json:"diffID"`
+	Size      int64  `json:"size"` // of the blob
+	MediaType string `json:"mediaType"`
+}
+
+// Size is the sum of the image's blob sizes.
+func (r *Record) Size() int64 {
+	var n int64
+	for _, l := range r.Layers {
+		n += l.Size
+	}
+	return n
+}
+
+// Store is the image store of one state root.
+type Store struct {
+	dir string
+}
+
+type index struct {
+	Images map[string]*Record `json:"images"` // by id
+	Tags   map[string]string  `json:"tags"`   // full reference → id
+}
+
+// Open returns the store under root, making its directories.
+func Open(root string) (*Store, error) {
+	s := &Store{dir: filepath.Join(root, "images")}
+	for _, d := range []string{s.dir, s.path("blobs", "sha256"), s.path("layers")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("image store: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Store) path(elem ...string) string { return filepath.Join(append([]string{s.dir}, elem...)...) }
+
+// blobPath is where a blob with digest "sha256:<hex>" lives.
+func (s *Store) blobPath(digest string) string {
+	return s.path("blobs", "sha256", strings.TrimPrefix(digest, "sha256:"))
+}
+
+// LayerDir is the unpacked directory of a layer, by diff id.
+func (s *Store) LayerDir(diffID string) string {
+	return s.path("layers", strings.TrimPrefix(diffID, "sha256:"))
+}
+
+// locked runs f with the index loaded under the store's lock, and saves the
+// index (atomically) if f says it changed it.
+func (s *Store) locked(f func(*index) (bool, error)) error {
+	lock, err := os.OpenFile(s.path("lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("flock %s: %w", lock.Name(), err)
+	}
+	idx, err := s.load()
+	if err != nil {
+		return err
+	}
+	changed, err := f(idx)
+	if err != nil || !changed {
+		return err
+	}
+	data, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.path(".index.json.tmp")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	return os.Rename(tmp, s.path("index.json"))
+}
+
+func (s *Store) load() (*index, error) {
+	idx := &index{Images: map[string]*Record{}, Tags: map[string]string{}}
+	data, err := os.ReadFile(s.path("index.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return idx, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
+	if err := json.Unmarshal(data, idx); err != nil {
+		return nil, fmt.Errorf("image store: %s: %w", s.path("index.json"), err)
+	}
+	return idx, nil
+}
+
+// List returns every image, newest first.
+func (s *Store) List() ([]*Record, error) {
+	idx, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Record
+	for _, r := range idx.Images {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Added.After(out[j].Added) })
+	return out, nil
+}
+
+// ErrNotFound: no image by that name or id.
+var ErrNotFound = errors.New("no such image")
+
+// Find looks an image up by reference (busybox, busybox:1.36,
+// name@sha256:…), by id or id prefix (at least 4 hex digits).
+func (s *Store) Find(ref string) (*Record, error) {
+	idx, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	return idx.find(ref)
+}
+
+func (idx *index) find(ref string) (*Record, error) {
+	if r, err := name.ParseReference(ref); err == nil {
+		if id, ok := idx.Tags[r.Name()]; ok {
+			return idx.Images[id], nil
+		}
+		if d, ok := r.(name.Digest); ok {
+			for _, rec := range idx.Images {
+				if rec.Manifest == d.DigestStr() || rec.ID == d.DigestStr() {
+					return rec, nil
+				}
+			}
+		}
+	}
+	hex := strings.TrimPrefix(ref, "sha256:")
+	if len(hex) >= 4 && strings.Trim(hex, "0123456789abcdef") == "" {
+		var found *Record
+		for id, rec := range idx.Images {
+			if strings.HasPrefix(strings.TrimPrefix(id, "sha256:"), hex) {
+				if found != nil {
+					return nil, fmt.Errorf("image id prefix %q is ambiguous", ref)
+				}
+				found = rec
+			}
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+}
+
+// Tag points a reference at an image.
+func (s *Store) Tag(source, target string) error {
+	ref, err := name.ParseReference(target)
+	if err != nil {
+		return fmt.Errorf("tag %q: %w", target, err)
+	}
+	if _, ok := ref.(name.Tag); !ok {
+		return fmt.Errorf("tag %q: expected name[:tag]", target)
+	}
+	return s.locked(func(idx *index) (bool, error) {
+		rec, err := idx.find(source)
+		if err != nil {
+			return false, err
+		}
+		idx.tag(rec, ref.Name())
+		return true, nil
+	})
+}
+
+// tag moves a reference to rec, taking it from the image that had it.
+func (idx *index) tag(rec *Record, ref string) {
+	if old, ok := idx.Tags[ref]; ok && old != rec.ID {
+		if o := idx.Images[old]; o != nil {
+			o.Tags = without(o.Tags, ref)
+		}
+	}
+	idx.Tags[ref] = rec.ID
+	if !contains(rec.Tags, ref) {
+		rec.Tags = append(rec.Tags, ref)
+	}
+}
+
+// Remove untags ref, or removes the image ref names: with its last tag, or
+// by id, the record goes, and then every blob and layer no other image uses.
+// inUse says whether a container uses an image (by id); force removes it
+// anyway. It returns what it removed, for the user.
+func (s *Store) Remove(ref string, force bool, inUse func(id string) bool) ([]string, error) {
+	var out []string
+	err := s.locked(func(idx *index) (bool, error) {
+		rec, err := idx.find(ref)
+		if err != nil {
+			return false, err
+		}
+		full := ""
+		if r, err := name.ParseReference(ref); err == nil && idx.Tags[r.Name()] == rec.ID {
+			full = r.Name()
+		}
+		if full != "" && len(rec.Tags) > 1 {
+			delete(idx.Tags, full)
+			rec.Tags = without(rec.Tags, full)
+			out = append(out, "untagged "+Familiar(full))
+			return true, nil
+		}
+		if inUse(rec.ID) && !force {
+			return false, fmt.Errorf("image %s is used by a container (glassbox rm it first, or rmi -f)", Familiar(ref))
+		}
+		for _, t := range rec.Tags {
+			delete(idx.Tags, t)
+			out = append(out, "untagged "+Familiar(t))
+		}
+		delete(idx.Images, rec.ID)
+		out = append(out, "deleted "+rec.ID)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	freed, err := s.Prune()
+	return append(out, freed...), err
+}
+
+// Prune deletes the blobs and layers no image refers to, and whatever an
+// interrupted pull or import left (.tmp-*). It waits for pulls in progress
+// (they hold the gc lock shared).
+func (s *Store) Prune() ([]string, error) {
+	gc, err := os.OpenFile(s.path("gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer gc.Close()
+	if err := unix.Flock(int(gc.Fd()), unix.LOCK_EX); err != nil {
+		return nil, err
+	}
+	var out []string
+	err = s.locked(func(idx *index) (bool, error) {
+		keep := map[string]bool{}
+		for _, rec := range idx.Images {
+			keep[strings.TrimPrefix(rec.ID, "sha256:")] = true
+			keep[strings.TrimPrefix(rec.Manifest, "sha256:")] = true
+			for _, l := range rec.Layers {
+				keep[strings.TrimPrefix(l.Digest, "sha256:")] = true
+				keep[strings.TrimPrefix(l.DiffID, "sha256:")] = true
+			}
+		}
+		var errs []error
+		for _, dir := range []string{s.path("blobs", "sha256"), s.path("layers")} {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if keep[e.Name()] {
+					continue
+				}
+				if err := removeAll(filepath.Join(dir, e.Name())); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if !strings.HasPrefix(e.Name(), ".tmp-") && filepath.Base(dir) == "layers" {
+					out = append(out, "deleted layer sha256:"+e.Name())
+				}
+			}
+		}
+		return false, errors.Join(errs...)
+	})
+	return out, err
+}
+
+// removeAll removes a layer directory; an opaque directory's xattr or a
+// whiteout device do not stop it, but a read-only mode could: make it
+// writable first.
+func removeAll(p string) error {
+	filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(path, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(p)
+}
+
+// Familiar writes a reference the way Docker shows it: busybox:latest rather
+// than index.docker.io/library/busybox:latest.
+func Familiar(ref string) string {
+	for _, p := range []string{"index.docker.io/library/", "docker.io/library/", "index.docker.io/", "docker.io/"} {
+		if s, ok := strings.CutPrefix(ref, p); ok {
+			return s
+		}
+	}
+	return ref
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func without(list []string, s string) []string {
+	var out []string
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
