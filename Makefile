@@ -6,8 +6,9 @@ export CGO_ENABLED := 0
 
 BIN    := bin/glassbox
 ROOTFS := rootfs
+IMAGE  := build/busybox-oci
 
-.PHONY: build generate demo test vmtest unit bench rootfs clean
+.PHONY: build generate demo image test vmtest unit bench rootfs clean
 
 build:
 	go build -o $(BIN) ./cmd/glassbox
@@ -25,9 +26,17 @@ $(ROOTFS)/bin/busybox:
 
 rootfs: $(ROOTFS)/bin/busybox
 
-# The demo: a traced container on a busybox rootfs that needs no internet.
-demo: build rootfs
-	$(BIN) run --rm --trace --rootfs $(ROOTFS) -- sh -c 'hostname; ps; ls /'
+# The demo image: Debian's busybox-static as a one-layer OCI image layout,
+# imported into the image store as busybox:latest (no registry needed).
+$(IMAGE)/index.json: $(ROOTFS)/bin/busybox
+	go run ./hack/mkimage $(ROOTFS) $(IMAGE) busybox:latest
+
+image: build $(IMAGE)/index.json
+	$(BIN) import $(IMAGE) busybox:latest
+
+# The demo: a traced container from the busybox image.
+demo: image
+	$(BIN) run --rm --trace busybox sh -c 'hostname; ps; ls /'
 
 # Unit tests and the integration suite (real containers; needs root).
 test:
@@ -46,4 +55,4 @@ bench:
 	hack/bench.sh
 
 clean:
-	rm -rf bin $(ROOTFS)
+	rm -rf bin build $(ROOTFS)

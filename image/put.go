@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -144,7 +145,7 @@ func (s *Store) unpackLayer(l Layer, counted func(int64)) error {
 		return fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	defer tarStream.Close()
-	tmp, err := os.MkdirTemp(s.path("layers"), ".tmp-")
+	tmp, err := os.MkdirTemp(s.path("layers"), tmpPrefix())
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (s *Store) writeBlob(digest string, r io.Reader, size int64, counted func(i
 	if exists(s.blobPath(digest)) {
 		return nil
 	}
-	tmp, err := os.CreateTemp(s.path("blobs", "sha256"), ".tmp-")
+	tmp, err := os.CreateTemp(s.path("blobs", "sha256"), tmpPrefix())
 	if err != nil {
 		return err
 	}
@@ -209,7 +210,9 @@ func decompress(r *bufio.Reader) (io.ReadCloser, error) {
 }
 
 // busy holds the store's gc lock shared while blobs and layers are written,
-// so that a concurrent Prune does not take a pull's temporary files.
+// so that a concurrent Prune does not take a pull's temporary files. It
+// first removes what killed pulls left: temporary entries carry their
+// writer's pid.
 func (s *Store) busy() (func(), error) {
 	f, err := os.OpenFile(s.path("gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -219,8 +222,20 @@ func (s *Store) busy() (func(), error) {
 		f.Close()
 		return nil, err
 	}
+	for _, dir := range []string{s.path("blobs", "sha256"), s.path("layers")} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			var pid int
+			if _, err := fmt.Sscanf(e.Name(), ".tmp-%d-", &pid); err == nil && unix.Kill(pid, 0) == unix.ESRCH {
+				removeAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 	return func() { f.Close() }, nil
 }
+
+// tmpPrefix names a temporary entry after this process.
+func tmpPrefix() string { return fmt.Sprintf(".tmp-%d-", os.Getpid()) }
 
 // Image gives a stored image back as a v1.Image (for push and save).
 func (s *Store) Image(rec *Record) (v1.Image, error) {
@@ -252,10 +267,12 @@ type storedLayer struct {
 	l Layer
 }
 
-func (l *storedLayer) Digest() (v1.Hash, error)            { return v1.NewHash(l.l.Digest) }
-func (l *storedLayer) Size() (int64, error)                { return l.l.Size, nil }
-func (l *storedLayer) MediaType() (types.MediaType, error) { return types.MediaType(l.l.MediaType), nil }
-func (l *storedLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.s.blobPath(l.l.Digest)) }
+func (l *storedLayer) Digest() (v1.Hash, error) { return v1.NewHash(l.l.Digest) }
+func (l *storedLayer) Size() (int64, error)     { return l.l.Size, nil }
+func (l *storedLayer) MediaType() (types.MediaType, error) {
+	return types.MediaType(l.l.MediaType), nil
+}
+func (l *storedLayer) Compressed() (io.ReadCloser, error) { return os.Open(l.s.blobPath(l.l.Digest)) }
 
 type countingReader struct {
 	r       io.Reader

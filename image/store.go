@@ -82,7 +82,9 @@ func Open(root string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) path(elem ...string) string { return filepath.Join(append([]string{s.dir}, elem...)...) }
+func (s *Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.dir}, elem...)...)
+}
 
 // blobPath is where a blob with digest "sha256:<hex>" lives.
 func (s *Store) blobPath(digest string) string {
@@ -117,7 +119,7 @@ func (s *Store) locked(f func(*index) (bool, error)) error {
 	if err != nil {
 		return err
 	}
-	tmp := s.path(".index.json.tmp")
+	tmp := s.path(tmpPrefix() + "index.json")
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("image store: %w", err)
 	}

@@ -164,7 +164,7 @@ func (s *Store) Import(src, tag string) ([]*Record, error) {
 	}
 	switch {
 	case names["oci-layout"] && names["index.json"]:
-		dir, err := os.MkdirTemp(s.path(), ".tmp-import-")
+		dir, err := os.MkdirTemp(s.path(), tmpPrefix()+"import-")
 		if err != nil {
 			return nil, err
 		}
@@ -286,7 +286,7 @@ func refsOf(given, own string, images int) []string {
 // Save writes images as one OCI image layout tar (glassbox import and most
 // tools read it back; `docker load` reads OCI layouts too).
 func (s *Store) Save(refs []string, w io.Writer) error {
-	dir, err := os.MkdirTemp(s.path(), ".tmp-save-")
+	dir, err := os.MkdirTemp(s.path(), tmpPrefix()+"save-")
 	if err != nil {
 		return err
 	}

@@ -23,12 +23,14 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/netns"
 )
 
 var (
-	glassbox string // path of the binary under test
-	rootfs   string // busybox rootfs, never modified by the tests
+	glassbox      string // path of the binary under test
+	rootfs        string // busybox rootfs, never modified by the tests
+	busyboxLayout string // the same rootfs as a one-layer OCI image layout, busybox:latest
 )
 
 func TestMain(m *testing.M) {
@@ -73,7 +75,8 @@ func setup(tmp string) error {
 			return fmt.Errorf("mkrootfs: %v\n%s", err, out)
 		}
 	}
-	return nil
+	busyboxLayout = filepath.Join(tmp, "busybox-oci")
+	return image.WriteLayout(rootfs, busyboxLayout, "busybox:latest")
 }
 
 // result is one glassbox invocation.

@@ -340,8 +340,12 @@ func ago(t time.Time) string {
 		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
 	case d < 48*time.Hour:
 		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+	case d < 60*24*time.Hour:
+		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	case d < 2*365*24*time.Hour:
+		return fmt.Sprintf("%d months ago", int(d.Hours()/24/30))
 	}
-	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	return fmt.Sprintf("%d years ago", int(d.Hours()/24/365))
 }
 
 // runImage finds an image for `run`, pulling it when the store lacks it (as

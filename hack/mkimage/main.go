@@ -1,25 +1,12 @@
 // mkimage ROOTFS OUT NAME:TAG — write a root filesystem directory as a
-// one-layer OCI image layout (what `make image` imports as busybox:latest, so
-// the demo and the tests need no registry). File times are set to the epoch
-// and owners kept, so the same rootfs always gives the same digests.
+// one-layer OCI image layout (see image.WriteLayout).
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
-	"runtime"
-	"syscall"
-	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/glassbox-dev/glassbox/image"
 )
 
 func main() {
@@ -27,90 +14,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: mkimage ROOTFS OUT NAME:TAG")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2], os.Args[3]); err != nil {
+	if err := image.WriteLayout(os.Args[1], os.Args[2], os.Args[3]); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
-}
-
-func run(rootfs, out, ref string) error {
-	data, err := tarDir(rootfs)
-	if err != nil {
-		return err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		return err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return err
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
-	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	cfg.Config.Cmd = []string{"sh"}
-	cfg.History = []v1.History{{Created: cfg.Created, CreatedBy: "hack/mkimage " + filepath.Base(rootfs) + " (Debian's busybox-static)"}}
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		return err
-	}
-	os.RemoveAll(out)
-	p, err := layout.Write(out, empty.Index)
-	if err != nil {
-		return err
-	}
-	return p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref}))
-}
-
-// tarDir archives a directory tree in name order, with times at the epoch.
-func tarDir(root string) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	err := filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
-		if err != nil || path == root {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		link := ""
-		if fi.Mode()&os.ModeSymlink != 0 {
-			if link, err = os.Readlink(path); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if fi.IsDir() {
-			hdr.Name += "/"
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = int(st.Uid), int(st.Gid), "", ""
-		hdr.ModTime, hdr.AccessTime, hdr.ChangeTime = time.Unix(0, 0), time.Time{}, time.Time{}
-		hdr.Format = tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = tw.Close()
-	return buf.Bytes(), err
 }
