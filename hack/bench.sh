@@ -6,14 +6,14 @@
 #   unshare -fpmuin --mount-proc  (the floor: namespaces and nothing else)
 # and prints glassbox's time as a ratio of runc's and of the floor; then a run
 # on the default bridge network against --network none, TCP throughput from a
-# container to the host against host loopback, and the kernel observer's
-# throughput under a system call storm.
+# container to the host against host loopback, image import against umoci,
+# and the kernel observer's throughput under a system call storm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-50}
 
 need=()
-for tool in hyperfine runc jq; do command -v $tool >/dev/null || need+=("$tool"); done
+for tool in hyperfine runc jq umoci; do command -v $tool >/dev/null || need+=("$tool"); done
 if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -q >/dev/null
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
@@ -57,6 +57,12 @@ jq -r '
 ' "$work/net.json"
 echo "TCP, container -> host over the bridge vs host loopback (1 GiB, 1 MiB writes):"
 go test -run XXX -bench TCPThroughput -benchtime=1x ./integration | grep Benchmark
+
+# Images: importing a 100 MB four-layer OCI layout (decompress, verify,
+# unpack) against umoci unpack of the same layout.
+echo
+echo "image import vs umoci unpack (100 MB, 4 layers):"
+go test -run XXX -bench ImportVsUmoci -benchtime=1x ./image | grep Benchmark
 
 # The kernel observer under a storm of reported system calls (each is two ring
 # buffer events: entry and exit): how many arrive, and where loss starts.

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // WriteLayout writes a root filesystem directory as a one-layer OCI image
@@ -26,11 +27,11 @@ func WriteLayout(rootfs, out, ref string) error {
 	if err != nil {
 		return err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := mutate.AppendLayers(ociImage(), layer)
 	if err != nil {
 		return err
 	}
@@ -101,4 +102,10 @@ func tarDir(root string) ([]byte, error) {
 	}
 	err = tw.Close()
 	return buf.Bytes(), err
+}
+
+// ociImage is an empty image with OCI media types (go-containerregistry's
+// empty image is a Docker v2 one).
+func ociImage() v1.Image {
+	return mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 }

@@ -126,10 +126,24 @@ func Login(ctx context.Context, registry, user, password string, o Registry) err
 		return fmt.Errorf("registry %q: %w", registry, err)
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
-	// Making an authenticated transport performs the registry's handshake
-	// (ping, then a token or basic auth): bad credentials fail here.
-	if _, err := transport.NewWithContext(ctx, reg, auth, http.DefaultTransport, []string{reg.Scope(transport.PullScope)}); err != nil {
+	// The authenticated transport does the registry's handshake (a bearer
+	// token exchange fails here on bad credentials); then GET /v2/ with it,
+	// as Docker does, which basic auth only answers 200 with good ones.
+	rt, err := transport.NewWithContext(ctx, reg, auth, http.DefaultTransport, []string{reg.Scope(transport.PullScope)})
+	if err != nil {
 		return fmt.Errorf("login to %s: %w", registry, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, reg.Scheme()+"://"+reg.RegistryStr()+"/v2/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return fmt.Errorf("login to %s: %w", registry, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("login to %s: %s (wrong user name or password?)", registry, resp.Status)
 	}
 	cf, err := config.Load(config.Dir())
 	if err != nil {

@@ -167,7 +167,10 @@ func (u *unpacker) attributes(dirFd int, base string, hdr *tar.Header, mode uint
 	}
 	for key, value := range hdr.PAXRecords {
 		if attr, ok := strings.CutPrefix(key, "SCHILY.xattr."); ok {
-			if err := unix.Lsetxattr(procPath(dirFd, base), attr, []byte(value), 0); err != nil {
+			err := unix.Lsetxattr(procPath(dirFd, base), attr, []byte(value), 0)
+			// A filesystem may not hold every namespace (tmpfs before 6.6
+			// has no user.*): skipped, as Docker does.
+			if err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
 				return fmt.Errorf("setxattr %s: %w", attr, err)
 			}
 		}

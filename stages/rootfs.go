@@ -52,7 +52,7 @@ func mountOverlay(r *Run) error {
 		if err == nil && !fi.IsDir() {
 			err = unix.ENOTDIR
 		}
-		if len(layers) > 1 {
+		if r.Spec.Annotations[spec.ImageAnnotation] != "" {
 			r.steps.record(fmt.Sprintf("layer %d/%d %s", len(layers)-i, len(layers), layerName(dir)), start, err, "glassbox.path", dir)
 		}
 		if err != nil {
