@@ -103,5 +103,3 @@ func writeBenchLayout(b *testing.B, out string, layers, perLayer int) int64 {
 	}
 	return total
 }
-
-

@@ -23,10 +23,11 @@ import (
 // it, so the demo and the tests need no registry). File times are set to the
 // epoch and owners kept, so the same tree always gives the same digests.
 func WriteLayout(rootfs, out, ref string) error {
-	data, err := tarDir(rootfs)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := writeTree(&buf, rootfs); err != nil {
 		return err
 	}
+	data := buf.Bytes()
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return err
@@ -56,10 +57,10 @@ func WriteLayout(rootfs, out, ref string) error {
 	return p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref}))
 }
 
-// tarDir archives a directory tree in name order, with times at the epoch.
-func tarDir(root string) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+// writeTree archives a directory tree in name order, with owners and modes
+// kept and times at the epoch (the same tree gives the same bytes).
+func writeTree(w io.Writer, root string) error {
+	tw := tar.NewWriter(w)
 	err := filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
 		if err != nil || path == root {
 			return err
@@ -98,10 +99,9 @@ func tarDir(root string) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = tw.Close()
-	return buf.Bytes(), err
+	return tw.Close()
 }
 
 // ociImage is an empty image with OCI media types (go-containerregistry's

@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -328,7 +327,7 @@ func (s *Store) Save(refs []string, w io.Writer) error {
 			return err
 		}
 	}
-	return writeTar(dir, w)
+	return writeTree(w, dir)
 }
 
 // tarNames lists the top-level regular files of a tar archive.
@@ -364,35 +363,4 @@ func extractPlain(path, dir string) error {
 	defer f.Close()
 	_, err = Unpack(f, dir)
 	return err
-}
-
-// writeTar archives a directory of regular files.
-func writeTar(dir string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	err := filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
-		if err != nil || path == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		hdr, err := tar.FileInfoHeader(fi, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
-	})
-	return errors.Join(err, tw.Close())
 }

@@ -116,7 +116,7 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("leaked nftables rules: %v", diff(containerRules(nat), containerRules(natBefore)))
 		}
 		if leases := leasesUnder(e.root); len(leases) > 0 {
-			t.Errorf("leaked address leases: %v", leases)
+			t.Errorf("leaked address leases: %+v", leases)
 		}
 		if extra := diff(mountPoints(t), mountsBefore); len(extra) > 0 {
 			t.Errorf("leaked mounts: %v", extra)
@@ -228,18 +228,18 @@ func containerRules(owners []string) []string {
 }
 
 // leasesUnder lists the address leases of containers of a state root.
-func leasesUnder(root string) []string {
+func leasesUnder(root string) []netns.Lease {
 	s, err := netns.OpenStore()
 	if err != nil {
-		return []string{err.Error()}
+		panic(err)
 	}
 	defer s.Close()
 	all, _ := s.List()
-	var out []string
+	var out []netns.Lease
 	for _, n := range all {
-		for ip, l := range n.Leases {
+		for _, l := range n.Leases {
 			if strings.HasPrefix(l.Dir, root+"/") {
-				out = append(out, n.Name+":"+ip)
+				out = append(out, l)
 			}
 		}
 	}

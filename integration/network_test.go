@@ -248,19 +248,9 @@ func TestConcurrentAddresses(t *testing.T) {
 
 // leasedPorts lists the ports published by the containers of a state root.
 func leasedPorts(root string) string {
-	s, err := gbnet.OpenStore()
-	if err != nil {
-		return ""
-	}
-	defer s.Close()
-	all, _ := s.List()
 	var out []string
-	for _, n := range all {
-		for _, l := range n.Leases {
-			if strings.HasPrefix(l.Dir, root+"/") {
-				out = append(out, gbnet.FormatPorts(l.Ports))
-			}
-		}
+	for _, l := range leasesUnder(root) {
+		out = append(out, gbnet.FormatPorts(l.Ports))
 	}
 	return strings.Join(out, ",")
 }

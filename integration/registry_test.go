@@ -255,5 +255,3 @@ func TestRegistryKilledPull(t *testing.T) {
 	}
 	e.run("", "rmi", tag.String())
 }
-
-

@@ -26,17 +26,13 @@ bridge and NAT rules exist while containers use it.`,
 		Short: "Create a network (the subnet is picked from a pool unless --subnet says)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := netns.OpenStore()
-			if err != nil {
+			return withNetworks(func(s *netns.Store) error {
+				n, err := s.Create(args[0], subnet)
+				if err == nil {
+					fmt.Printf("%s %s (gateway %s, bridge %s)\n", n.Name, n.Subnet, n.Gateway, n.Bridge)
+				}
 				return err
-			}
-			defer s.Close()
-			n, err := s.Create(args[0], subnet)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%s %s (gateway %s, bridge %s)\n", n.Name, n.Subnet, n.Gateway, n.Bridge)
-			return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&subnet, "subnet", "", "IPv4 subnet, like 10.10.0.0/24")
@@ -45,21 +41,18 @@ bridge and NAT rules exist while containers use it.`,
 		Short: "List networks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := netns.OpenStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			all, err := s.List()
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSUBNET\tGATEWAY\tBRIDGE\tCONTAINERS")
-			for _, n := range all {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", n.Name, n.Subnet, n.Gateway, n.Bridge, len(n.Leases))
-			}
-			return w.Flush()
+			return withNetworks(func(s *netns.Store) error {
+				all, err := s.List()
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "NAME\tSUBNET\tGATEWAY\tBRIDGE\tCONTAINERS")
+				for _, n := range all {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", n.Name, n.Subnet, n.Gateway, n.Bridge, len(n.Leases))
+				}
+				return w.Flush()
+			})
 		},
 	}
 	inspect := &cobra.Command{
@@ -67,18 +60,15 @@ bridge and NAT rules exist while containers use it.`,
 		Short: "Print a network and its leases as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := netns.OpenStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			n, err := s.Get(args[0])
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(n)
+			return withNetworks(func(s *netns.Store) error {
+				n, err := s.Get(args[0])
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(n)
+			})
 		},
 	}
 	rm := &cobra.Command{
@@ -86,20 +76,27 @@ bridge and NAT rules exist while containers use it.`,
 		Short: "Remove networks no container uses",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := netns.OpenStore()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			for _, name := range args {
-				if err := s.Remove(name); err != nil {
-					return err
+			return withNetworks(func(s *netns.Store) error {
+				for _, name := range args {
+					if err := s.Remove(name); err != nil {
+						return err
+					}
+					fmt.Println(name)
 				}
-				fmt.Println(name)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(create, ls, inspect, rm)
 	return cmd
+}
+
+// withNetworks runs f with the network store locked.
+func withNetworks(f func(*netns.Store) error) error {
+	s, err := netns.OpenStore()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return f(s)
 }
