@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -85,7 +84,7 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 		return nil, fmt.Errorf("state root %s: %w", root, err)
 	}
 	if name != "" {
-		if !validName.MatchString(name) {
+		if !ValidName(name) {
 			return nil, fmt.Errorf("--name %q: use letters, digits, _ . - (starting with a letter or digit)", name)
 		}
 		names, err := os.OpenFile(filepath.Join(root, "names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
@@ -211,7 +210,21 @@ func List(root string) ([]*Container, error) {
 	return out, nil
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// ValidName says whether s can name a container or a network, as in Docker:
+// letters, digits, _ . - after a first letter or digit, at most 64 bytes.
+// (A loop, not a regexp: compiling one costs every glassbox start ~0.5 ms.)
+func ValidName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, c := range s {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Find returns the container with this name, or whose id starts with prefix
 // (which must then be unique).

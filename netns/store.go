@@ -21,13 +21,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/container"
 )
 
 // DefaultNetwork is the network of `glassbox run` without --network, on
@@ -86,8 +87,6 @@ func OpenStore() (*Store, error) {
 
 func (s *Store) Close() { s.lock.Close() }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
-
 // Get returns a network; the default one is created on first use.
 func (s *Store) Get(name string) (*Network, error) {
 	data, err := os.ReadFile(s.path(name))
@@ -114,7 +113,7 @@ func (s *Store) Get(name string) (*Network, error) {
 // that no host route and no other network uses. Its bridge appears with its
 // first container.
 func (s *Store) Create(name, subnet string) (*Network, error) {
-	if !validName.MatchString(name) || name == "host" || name == "none" || strings.HasPrefix(name, "container:") {
+	if !container.ValidName(name) || name == "host" || name == "none" || strings.HasPrefix(name, "container:") {
 		return nil, fmt.Errorf("network name %q: use letters, digits, _ . - (and not host, none or container:…)", name)
 	}
 	if _, err := os.Stat(s.path(name)); err == nil {
