@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -243,5 +244,28 @@ func TestRmiInUse(t *testing.T) {
 	}
 	if r := e.run("", "rmi", "busybox"); r.code != 0 {
 		t.Errorf("rmi after rm: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// -P publishes the ports the image exposes, each on an ephemeral host port.
+func TestPublishAll(t *testing.T) {
+	e := newEnv(t)
+	img, _ := mutate.AppendLayers(busyboxImage(t), tarLayer(t, [2]string{"www/", ""}, [2]string{"www/index.html", "exposed\n"}))
+	cfg, _ := img.ConfigFile()
+	cfg = cfg.DeepCopy()
+	cfg.Config.ExposedPorts = map[string]struct{}{"80/tcp": {}}
+	img, _ = mutate.ConfigFile(img, cfg)
+	if r := e.run("", "import", dockerArchive(t, map[string]v1.Image{"web:1": img})); r.code != 0 {
+		t.Fatalf("import: %s", r.stderr)
+	}
+	cmd, _ := startGlassbox(t, e, "run", "--rm", "-P", "web:1", "sh", "-c", `trap "exit 0" TERM; httpd -p 80 -h /www; echo ready; sleep 1000 & wait $!`)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); exitOf(t, cmd) }()
+	published := leasedPorts(e.root)
+	host, _, ok := strings.Cut(published, ":80/tcp")
+	if !ok {
+		t.Fatalf("-P published %q, want an ephemeral port for 80/tcp", published)
+	}
+	if body := httpGet(t, "http://127.0.0.1:"+host+"/"); body != "exposed\n" {
+		t.Errorf("127.0.0.1:%s answered %q", host, body)
 	}
 }
