@@ -128,7 +128,11 @@ func (s *Store) putLayer(l v1.Layer, diffID string, i, n int, progress Progress)
 		report("unpack", size, true)
 		return lr, nil
 	}
-	return lr, s.unpackLayer(lr, func(n int64) { report("unpack", n, false) })
+	if err := s.unpackLayer(lr, func(n int64) { report("unpack", n, false) }); err != nil {
+		return lr, err
+	}
+	report("unpack", size, true)
+	return lr, nil
 }
 
 // unpackLayer unpacks a stored blob into layers/<diff id>, by way of a
