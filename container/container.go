@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -251,4 +253,27 @@ func Find(root, prefix string) (*Container, error) {
 		return nil, fmt.Errorf("no such container: %s", prefix)
 	}
 	return found, nil
+}
+
+// ProcessStartTime is field 22 of /proc/<pid>/stat (clock ticks since boot); 0
+// when the process is gone. With the pid it identifies a process uniquely.
+func ProcessStartTime(pid int) uint64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may contain spaces; fields resume after its ')'.
+	rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
+	fields := strings.Fields(rest)
+	if len(fields) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(fields[19], 10, 64)
+	return v
+}
+
+// Alive says whether the container's init is still the process the record
+// names (a pid alone may have been reused).
+func (c *Container) Alive() bool {
+	return c.Pid > 0 && c.PidStart != 0 && ProcessStartTime(c.Pid) == c.PidStart
 }

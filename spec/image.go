@@ -14,6 +14,7 @@ import (
 const (
 	LowerDirsAnnotation = "org.glassbox.rootfs.lowerdirs"
 	ImageAnnotation     = "org.glassbox.image"
+	ImageNameAnnotation = "org.glassbox.image.name" // as the user named it, for ps
 )
 
 // Image is what a run takes from an image: its layers and its config.
@@ -47,6 +48,7 @@ func applyImage(s *specs.Spec, o *RunOptions) error {
 		setAnnotation(s, LowerDirsAnnotation, strings.Join(lowers, ":"))
 	}
 	setAnnotation(s, ImageAnnotation, img.ID)
+	setAnnotation(s, ImageNameAnnotation, img.Name)
 	entrypoint, cmd := img.Entrypoint, o.Args
 	if o.Entrypoint != nil {
 		entrypoint = nil

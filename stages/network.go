@@ -113,7 +113,7 @@ func teardownNetwork(r *Run) error {
 	}
 	// A live init (a stage failed; gc) still holds the namespace and its veth.
 	r.mu.Lock()
-	alive := r.init != nil && !r.reaped || r.init == nil && r.Pid > 0 && processStartTime(r.Pid) == r.PidStart
+	alive := r.init != nil && !r.reaped || r.init == nil && r.Alive()
 	r.mu.Unlock()
 	return netns.Disconnect(network, r.ID, alive, r.steps.record)
 }

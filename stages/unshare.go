@@ -43,6 +43,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
@@ -130,7 +131,7 @@ func cloneInit(r *Run) error {
 	r.mu.Lock()
 	r.init = proc
 	r.mu.Unlock()
-	r.Pid, r.PidStart = proc.Pid, processStartTime(proc.Pid)
+	r.Pid, r.PidStart = proc.Pid, container.ProcessStartTime(proc.Pid)
 	if err := r.Save(); err != nil {
 		return err
 	}
@@ -221,29 +222,12 @@ func killInit(r *Run) error {
 	}
 	// From the record (gc): the pid may have been reused since, so compare the
 	// process start time before killing anything.
-	if r.Pid > 0 && r.PidStart != 0 && processStartTime(r.Pid) == r.PidStart {
+	if r.Alive() {
 		if err := unix.Kill(r.Pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 			return callError(fmt.Sprintf("kill(%d, SIGKILL)", r.Pid), err, "")
 		}
 	}
 	return nil
-}
-
-// processStartTime is field 22 of /proc/<pid>/stat (clock ticks since boot); 0
-// when the process is gone. With the pid it identifies a process uniquely.
-func processStartTime(pid int) uint64 {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may contain spaces; fields resume after its ')'.
-	rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
-	fields := strings.Fields(rest)
-	if len(fields) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(fields[19], 10, 64)
-	return v
 }
 
 var cloneFlagTable = []struct {

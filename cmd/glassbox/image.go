@@ -333,21 +333,26 @@ func ago(t time.Time) string {
 		return "-"
 	}
 	d := time.Since(t)
+	n, unit := 0, ""
 	switch {
 	case d < time.Minute:
 		return "seconds ago"
 	case d < time.Hour:
-		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+		n, unit = int(d.Minutes()), "minute"
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+		n, unit = int(d.Hours()), "hour"
 	case d < 60*24*time.Hour:
-		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+		n, unit = int(d.Hours()/24), "day"
 	case d < 2*365*24*time.Hour:
-		return fmt.Sprintf("%d months ago", int(d.Hours()/24/30))
+		n, unit = int(d.Hours()/24/30), "month"
+	default:
+		n, unit = int(d.Hours()/24/365), "year"
 	}
-	return fmt.Sprintf("%d years ago", int(d.Hours()/24/365))
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("%d %s ago", n, unit)
 }
-
 // runImage finds an image for `run`, pulling it when the store lacks it (as
 // Docker does), and returns its layers and config.
 func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
@@ -386,3 +391,4 @@ func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
 	}
 	return out, nil
 }
+

@@ -66,7 +66,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
-	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd(), newTraceCmd(), newNetworkCmd(),
+	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd(), newTraceCmd(), newNetworkCmd(), newMonitorCmd(),
+		newPsCmd(), newLogsCmd(), newStopCmd(), newKillCmd(), newWaitCmd(), newInspectCmd(),
 		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd())
 	return root
 }

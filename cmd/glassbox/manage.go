@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/netns"
@@ -76,19 +78,26 @@ without --rm are left alone (glassbox rm removes those).`,
 }
 
 func newRmCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "rm ID...",
-		Short: "Remove exited containers (their record and writable layer)",
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rm [-f] CONTAINER...",
+		Short: "Remove exited containers (their record and writable layer); -f kills running ones first",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, ids []string) error {
 			var errs []error
 			for _, id := range ids {
 				c, err := container.Find(stateRoot(cmd), id)
+				if err == nil && force && running(c) {
+					signalInit(c, unix.SIGKILL)
+					if !waitGone(c, 10*time.Second) {
+						err = fmt.Errorf("container %s did not stop", id)
+					}
+				}
 				if err == nil {
 					err = c.Lock()
 				}
 				if errors.Is(err, container.ErrLocked) {
-					err = fmt.Errorf("container %s is running; stop it first", id)
+					err = fmt.Errorf("container %s is running; stop it first, or rm -f", id)
 				}
 				if err == nil {
 					err = stages.Cleanup(c)
@@ -97,11 +106,13 @@ func newRmCmd() *cobra.Command {
 					errs = append(errs, err)
 					continue
 				}
-				fmt.Println(container.ShortID(c.ID))
+				fmt.Println(id)
 			}
 			return errors.Join(errs...)
 		},
 	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
+	return cmd
 }
 
 func newStagesCmd() *cobra.Command {

@@ -23,7 +23,7 @@ func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
 	var bundle, traceMode, otlpEndpoint, name, entrypoint string
 	var registry image.Registry
-	var remove bool
+	var remove, detach bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] (IMAGE [CMD [ARG...]] | --rootfs DIR -- CMD [ARG...] | --bundle DIR)",
 		Short: "Create and run a container through the stages, in the foreground",
@@ -76,10 +76,18 @@ func newRunCmd() *cobra.Command {
 			if traceMode != "" && traceMode != "true" && traceMode != "false" {
 				return fmt.Errorf("--trace=%s: expected true or false", traceMode)
 			}
-			return runContainer(s, stages.Options{
+			opts := stages.Options{
 				Root: stateRoot(cmd), ID: id, Name: name, Remove: remove,
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-			}, traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint})
+			}
+			to := traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint}
+			if detach {
+				if to.show {
+					return fmt.Errorf("--trace prints the waterfall when the container ends: not with -d (glassbox trace show reads it later)")
+				}
+				return startMonitor(s, opts, to)
+			}
+			return runContainer(s, opts, to, runHooks{})
 		},
 	}
 	f := cmd.Flags()
@@ -111,6 +119,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&registry.Insecure, "insecure-registry", nil, "pull from this registry (host:port) over plain HTTP")
 	f.StringVar(&registry.Platform, "platform", "", "os/arch to pull, for a multi-platform image")
 	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
+	f.BoolVarP(&detach, "detach", "d", false, "run in the background under a monitor process; print the container id")
 	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
 	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
@@ -145,7 +154,14 @@ type traceOptions struct {
 	endpoint string // --otlp-endpoint
 }
 
-func runContainer(s *specs.Spec, opts stages.Options, to traceOptions) error {
+// runHooks let the monitor of a detached container (monitor.go) follow a run.
+type runHooks struct {
+	created  func(*stages.Run) // the state directory exists
+	started  func(error)       // the program runs, or the stages failed
+	detached bool              // observe the kernel during the stages only
+}
+
+func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks runHooks) error {
 	// Catch signals before anything exists on the host: one that arrives while
 	// the state directory is being made waits in the channel, and aborts the run.
 	sigs := make(chan os.Signal, 8)
@@ -187,7 +203,13 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	r, err := stages.New(s, opts)
 	if err != nil {
 		tr.end(nil, err, 0)
+		if hooks.started != nil {
+			hooks.started(err)
+		}
 		return err
+	}
+	if hooks.created != nil {
+		hooks.created(r)
 	}
 	if tr != nil {
 		tr.run = r
@@ -198,12 +220,18 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions) error {
 		}
 	}()
 	err = r.Start()
+	if hooks.started != nil {
+		hooks.started(err)
+	}
 	if err != nil {
 		clearLine() // a stage before exec failed with its line showing
 		tr.end(r, err, 0)
 		return err
 	}
 	tr.started(r)
+	if hooks.detached {
+		tr.stopObserving() // a long-lived container's own system calls are not the trace's subject
+	}
 	code := r.Wait()
 	tr.exited(code)
 	if err := r.Teardown(); err != nil {

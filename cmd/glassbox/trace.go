@@ -123,15 +123,22 @@ func (t *runTrace) exited(code int) {
 	t.sess.Span("container", t.execEnd, time.Now(), nil, attribute.Int("process.exit.code", code))
 }
 
+// stopObserving ends the kernel observation and places its events.
+func (t *runTrace) stopObserving() {
+	if t == nil || t.obs == nil {
+		return
+	}
+	events, lost := t.obs.Stop()
+	t.sess.Kernel(events, lost, t.obs.Probes)
+	t.obs = nil
+}
+
 // end closes the trace, reports an export problem, and prints the waterfall for --trace.
 func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 	if t == nil {
 		return
 	}
-	if t.obs != nil {
-		events, lost := t.obs.Stop()
-		t.sess.Kernel(events, lost, t.obs.Probes)
-	}
+	t.stopObserving()
 	var attrs []attribute.KeyValue
 	if runErr == nil {
 		attrs = append(attrs, attribute.Int("process.exit.code", code))

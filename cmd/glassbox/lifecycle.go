@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/spec"
+)
+
+// A container's glassbox (the foreground run, or the monitor of a detached
+// one) holds its lock until the teardown is done: a free lock on a record
+// that never reached "exited" is a leftover for gc. These commands read
+// records without taking the lock, and signal the init directly, as
+// `docker kill` makes runc do.
+
+func newPsCmd() *cobra.Command {
+	var all, quiet bool
+	var format string
+	cmd := &cobra.Command{
+		Use:   "ps",
+		Short: "List containers (running ones; -a: all)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			list, err := container.List(stateRoot(cmd))
+			if err != nil {
+				return err
+			}
+			var shown []*container.Container
+			for _, c := range list {
+				if all || c.Status == container.Running {
+					shown = append(shown, c)
+				}
+			}
+			switch {
+			case quiet:
+				for _, c := range shown {
+					fmt.Println(container.ShortID(c.ID))
+				}
+				return nil
+			case format == "json":
+				return printJSON(records(shown))
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			for _, c := range shown {
+				fmt.Fprintf(w, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", container.ShortID(c.ID), imageOf(c), commandOf(c), ago(c.Created), statusOf(c), c.Ports, c.Name)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "also exited containers")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "ids only")
+	cmd.Flags().StringVar(&format, "format", "", "json: the records")
+	return cmd
+}
+
+func records(cs []*container.Container) []container.Record {
+	out := []container.Record{}
+	for _, c := range cs {
+		out = append(out, c.Record)
+	}
+	return out
+}
+
+func imageOf(c *container.Container) string {
+	if c.Spec == nil {
+		return ""
+	}
+	if n := c.Spec.Annotations[spec.ImageNameAnnotation]; n != "" {
+		return image.Familiar(n)
+	}
+	return c.Spec.Root.Path
+}
+
+func commandOf(c *container.Container) string {
+	if c.Spec == nil || c.Spec.Process == nil {
+		return ""
+	}
+	cmd := strings.Join(c.Spec.Process.Args, " ")
+	if len(cmd) > 30 {
+		cmd = cmd[:29] + "…"
+	}
+	return cmd
+}
+
+func statusOf(c *container.Container) string {
+	switch c.Status {
+	case container.Running:
+		if !c.Alive() {
+			return "Dead (glassbox gc removes it)"
+		}
+		return "Up " + strings.TrimSuffix(ago(c.Created), " ago")
+	case container.Exited:
+		s := fmt.Sprintf("Exited (%d) %s", c.ExitCode, ago(c.Finished))
+		if c.OOMKilled {
+			s += " OOM"
+		}
+		return s
+	}
+	return "Created"
+}
+
+func newLogsCmd() *cobra.Command {
+	var follow, timestamps bool
+	var tail int
+	cmd := &cobra.Command{
+		Use:   "logs [-f] [--tail N] [-t] CONTAINER",
+		Short: "Print a detached container's output (stdout and stderr kept apart)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Find(stateRoot(cmd), args[0])
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(c.Path(LogFile))
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // no output yet, or not a detached container
+			}
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			print := func(line []byte) {
+				var l LogLine
+				if json.Unmarshal(line, &l) != nil {
+					return
+				}
+				out := os.Stdout
+				if l.Stream == "stderr" {
+					out = os.Stderr
+				}
+				if timestamps {
+					fmt.Fprint(out, l.Time.Format(time.RFC3339Nano)+" ")
+				}
+				fmt.Fprint(out, l.Log)
+			}
+			r := bufio.NewReader(f)
+			var lines [][]byte
+			for {
+				line, err := r.ReadBytes('\n')
+				if err != nil {
+					break
+				}
+				if tail >= 0 {
+					lines = append(lines, line)
+					if len(lines) > tail {
+						lines = lines[1:]
+					}
+				} else {
+					print(line)
+				}
+			}
+			for _, l := range lines {
+				print(l)
+			}
+			for follow {
+				line, err := r.ReadBytes('\n')
+				if err == nil {
+					print(line)
+					continue
+				}
+				if !running(c) {
+					// Whatever the monitor wrote before it let go.
+					rest, _ := io.ReadAll(r)
+					for _, l := range strings.SplitAfter(string(line)+string(rest), "\n") {
+						print([]byte(l))
+					}
+					return nil
+				}
+				time.Sleep(50 * time.Millisecond)
+				r = bufio.NewReader(io.MultiReader(strings.NewReader(string(line)), f))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing until the container exits")
+	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "prefix each line with its time")
+	cmd.Flags().IntVar(&tail, "tail", -1, "only the last N lines")
+	return cmd
+}
+
+// running says whether a container's glassbox still holds it (the program
+// runs, or its teardown does).
+func running(c *container.Container) bool {
+	probe := &container.Container{Dir: c.Dir}
+	if err := probe.Lock(); err != nil {
+		return errors.Is(err, container.ErrLocked)
+	}
+	probe.Unlock()
+	return false
+}
+
+// waitGone waits until a container's glassbox lets go of it, at most d.
+func waitGone(c *container.Container, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if !running(c) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// signalInit sends sig to the container's init, if the record still names it.
+func signalInit(c *container.Container, sig unix.Signal) error {
+	if c.Status != container.Running || !c.Alive() {
+		return fmt.Errorf("container %s is not running", container.ShortID(c.ID))
+	}
+	if err := unix.Kill(c.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill(%d, %s): %w", c.Pid, unix.SignalName(sig), err)
+	}
+	return nil
+}
+
+func newStopCmd() *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "stop [-t SECONDS] CONTAINER...",
+		Short: "Stop containers: SIGTERM, then SIGKILL after the timeout",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd, args, func(c *container.Container) error {
+				if !running(c) {
+					return nil // already stopped: as Docker, not an error
+				}
+				if err := signalInit(c, unix.SIGTERM); err == nil && waitGone(c, time.Duration(timeout)*time.Second) {
+					return nil
+				}
+				// pid 1 of a namespace ignores SIGTERM unless it handles it.
+				signalInit(c, unix.SIGKILL)
+				if !waitGone(c, 10*time.Second) {
+					return fmt.Errorf("container %s did not stop", container.ShortID(c.ID))
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait after SIGTERM before SIGKILL")
+	return cmd
+}
+
+func newKillCmd() *cobra.Command {
+	var sig string
+	cmd := &cobra.Command{
+		Use:   "kill [-s SIGNAL] CONTAINER...",
+		Short: "Send a signal to containers' first process (default SIGKILL)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(sig), "SIG"))
+			if n, err := strconv.Atoi(sig); err == nil {
+				s = unix.Signal(n)
+			}
+			if s <= 0 || s > 64 {
+				return fmt.Errorf("-s %s: no such signal", sig)
+			}
+			return eachContainer(cmd, args, func(c *container.Container) error { return signalInit(c, s) })
+		},
+	}
+	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal name or number")
+	return cmd
+}
+
+func newWaitCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "wait CONTAINER",
+		Short: "Wait for a container to exit and print its exit code",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Find(stateRoot(cmd), args[0])
+			if err != nil {
+				return err
+			}
+			waitGone(c, 365*24*time.Hour)
+			done, err := container.Load(c.Dir)
+			if err != nil {
+				return fmt.Errorf("container %s was removed when it exited (--rm): its exit code went with it", args[0])
+			}
+			fmt.Println(done.ExitCode)
+			return nil
+		},
+	}
+}
+
+func newInspectCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect CONTAINER...",
+		Short: "Print container records as JSON",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var cs []*container.Container
+			err := eachContainer(cmd, args, func(c *container.Container) error {
+				cs = append(cs, c)
+				return nil
+			})
+			if len(cs) > 0 {
+				printJSON(records(cs))
+			}
+			return err
+		},
+	}
+}
+
+// eachContainer runs f on each named container, printing the name as Docker
+// does, and joins the errors.
+func eachContainer(cmd *cobra.Command, args []string, f func(*container.Container) error) error {
+	var errs []error
+	for _, a := range args {
+		c, err := container.Find(stateRoot(cmd), a)
+		if err == nil {
+			err = f(c)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if cmd.Name() != "inspect" {
+			fmt.Println(a)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,202 @@
+package main
+
+// A detached container (`run -d`) needs a process that outlives the command
+// that started it: something must be the container init's parent (only a
+// parent can wait(2) for it and learn its exit status), hold its output
+// pipes and write them to a log, keep the container's lock, and run the
+// teardown when it exits. Docker has containerd-shim for this, Podman conmon;
+// glassbox has `glassbox monitor`:
+//
+//	glassbox run -d …  ──fork/exec──▶  glassbox monitor (setsid: no terminal)
+//	   │ writes the Spec on its stdin       │ runs the stages, the init its child
+//	   │ reads "ok" or the error on fd 3 ◀──┤ reports, then waits for the init
+//	   ▼ prints the id, exits               │ logs stdout/stderr as JSON lines
+//	                                         ▼ records the exit code, tears down
+//
+// If the monitor is killed, the init's parent-death signal kills the
+// container, the lock is released, and `glassbox gc` cleans up.
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+
+	"github.com/glassbox-dev/glassbox/stages"
+)
+
+// LogFile is a container's output, in its state directory: one JSON object
+// per line, like Docker's json-file driver.
+const LogFile = "container-log.json"
+
+// LogLine is one line of a container's output.
+type LogLine struct {
+	Stream string    `json:"stream"` // stdout or stderr
+	Time   time.Time `json:"time"`
+	Log    string    `json:"log"`
+}
+
+// startMonitor starts the container under a monitor and returns once the
+// container runs (printing its id) or the stages failed (their error).
+func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
+	specJSON, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer statusR.Close()
+	args := []string{"monitor", "--root", opts.Root, "--id", opts.ID, "--name", opts.Name,
+		"--rm=" + strconv.FormatBool(opts.Remove), "--trace=" + strconv.FormatBool(!to.off), "--otlp-endpoint", to.endpoint}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Args[0] = "glassbox" // ps shows "glassbox monitor --id …"
+	cmd.Stdin = strings.NewReader(string(specJSON))
+	cmd.ExtraFiles = []*os.File{statusW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal, no job control signals
+	if err := cmd.Start(); err != nil {
+		statusW.Close()
+		return fmt.Errorf("start the monitor: %w", err)
+	}
+	statusW.Close()
+	go cmd.Wait() // the monitor outlives this command; this only reaps it if it fails early
+	line, _ := bufio.NewReader(statusR).ReadString('\n')
+	switch {
+	case line == "ok\n":
+		fmt.Println(opts.ID)
+		return nil
+	case strings.HasPrefix(line, "error "):
+		code, msg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(line, "error "), "\n"), " ")
+		n, _ := strconv.Atoi(code)
+		fmt.Fprintln(os.Stderr, "glassbox:", msg)
+		return exitCode(n)
+	}
+	return fmt.Errorf("the monitor exited before reporting (see glassbox gc)")
+}
+
+func newMonitorCmd() *cobra.Command {
+	var opts stages.Options
+	var trace bool
+	var endpoint string
+	cmd := &cobra.Command{
+		Use:    "monitor",
+		Short:  "Supervise a detached container (started by run -d)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var s specs.Spec
+			if err := json.NewDecoder(os.Stdin).Decode(&s); err != nil {
+				return err
+			}
+			status := os.NewFile(3, "status")
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return err
+			}
+			outR, outW, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			errR, errW, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			opts.Stdin, opts.Stdout, opts.Stderr = null, outW, errW
+			// The monitor itself writes nowhere: errors go to the status pipe
+			// while the CLI listens, and to the log after.
+			os.Stdout, os.Stderr = null, null
+			var logs sync.WaitGroup
+			hooks := runHooks{detached: true}
+			hooks.created = func(r *stages.Run) {
+				log := &logWriter{path: r.Path(LogFile)}
+				for _, p := range []struct {
+					r      io.Reader
+					stream string
+				}{{outR, "stdout"}, {errR, "stderr"}} {
+					logs.Add(1)
+					go func() {
+						defer logs.Done()
+						log.copy(p.r, p.stream)
+					}()
+				}
+			}
+			hooks.started = func(err error) {
+				// The init has its own copies of the pipes' write ends now.
+				outW.Close()
+				errW.Close()
+				if err == nil {
+					fmt.Fprint(status, "ok\n")
+				} else {
+					code := 125
+					var se *stages.Error
+					if errors.As(err, &se) && se.ExitCode != 0 {
+						code = se.ExitCode
+					}
+					fmt.Fprintf(status, "error %d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
+				}
+				status.Close()
+			}
+			err = runContainer(&s, opts, traceOptions{off: !trace, endpoint: endpoint}, hooks)
+			logs.Wait()
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Root, "root", "", "state root")
+	f.StringVar(&opts.ID, "id", "", "container id")
+	f.StringVar(&opts.Name, "name", "", "container name")
+	f.BoolVar(&opts.Remove, "rm", false, "remove the container when it exits")
+	f.BoolVar(&trace, "trace", true, "trace the run")
+	f.StringVar(&endpoint, "otlp-endpoint", "", "OTLP endpoint")
+	return cmd
+}
+
+// logWriter appends a container's output to its log, a line at a time.
+type logWriter struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+	enc  *json.Encoder
+}
+
+func (w *logWriter) copy(r io.Reader, stream string) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadString('\n')
+		if line != "" {
+			w.write(LogLine{Stream: stream, Time: time.Now().UTC(), Log: line})
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (w *logWriter) write(l LogLine) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return // the state directory is gone (--rm): nothing to keep
+		}
+		w.f, w.enc = f, json.NewEncoder(f)
+	}
+	w.enc.Encode(l)
+}
