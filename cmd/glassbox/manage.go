@@ -91,6 +91,9 @@ func newRmCmd() *cobra.Command {
 					signalInit(c, unix.SIGKILL)
 					if !waitGone(c, 10*time.Second) {
 						err = fmt.Errorf("container %s did not stop", id)
+					} else if _, serr := os.Stat(c.Dir); errors.Is(serr, os.ErrNotExist) {
+						fmt.Println(id) // run --rm: its glassbox removed it
+						continue
 					}
 				}
 				if err == nil {
