@@ -155,3 +155,32 @@ func monitorOf(t *testing.T, id string) int {
 	t.Fatal("no monitor process for", id)
 	return 0
 }
+
+// exec joins a running container: its pid namespace, hostname, filesystem,
+// network, cgroup and user; -u, -w, -e, and the exit code.
+func TestExec(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	e.runDetached([]string{"--name", "target", "-h", "exechost"}, "busybox", "sh", "-c", "echo from-container > /tmp/marker; exec sleep 100")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if r := e.run("", "exec", "target", "test", "-f", "/tmp/marker"); r.code == 0 {
+			break
+		}
+	}
+	r := e.run("", "exec", "target", "sh", "-c", "hostname; cat /tmp/marker; cat /proc/1/cmdline | tr '\\0' ' '; echo; cat /proc/self/cgroup | grep '^0::'; ip -4 addr show eth0 | grep -c inet")
+	want := "exechost\nfrom-container\nsleep 100 \n0::/\n1\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("exec: exit %d, stdout %q (want %q), stderr %q", r.code, r.stdout, want, r.stderr)
+	}
+	r = e.run("", "exec", "-u", "1000", "-w", "/tmp", "-e", "X=y", "target", "sh", "-c", "echo $(id -u) $(pwd) $X; exit 3")
+	if r.code != 3 || r.stdout != "1000 /tmp y\n" {
+		t.Errorf("exec -u -w -e: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run("", "exec", "target", "nosuchcommand"); r.code != 127 {
+		t.Errorf("exec of a missing command: exit %d %q", r.code, r.stderr)
+	}
+	e.run("", "rm", "-f", "target")
+	if r := e.run("", "exec", "target", "true"); r.code != 125 {
+		t.Errorf("exec into a removed container: exit %d", r.code)
+	}
+}

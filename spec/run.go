@@ -316,3 +316,41 @@ func applyNetwork(s *specs.Spec, network string, publish []string) error {
 	}
 	return nil
 }
+
+// ForExec makes the Spec of a process joining a container (glassbox exec)
+// from the container's: args, then the container's environment with -e on
+// top, -w and -u as for run.
+func ForExec(s *specs.Spec, args, env []string, workdir, user string) (*specs.Spec, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("no command given: glassbox exec CONTAINER CMD [ARG...]")
+	}
+	p := *s.Process
+	caps := *p.Capabilities
+	p.Capabilities = &caps
+	p.Args, p.Terminal = args, false
+	extra, err := buildEnv(nil, env)
+	if err != nil {
+		return nil, err
+	}
+	p.Env = mergeEnv(p.Env, extra)
+	if workdir != "" {
+		if !filepath.IsAbs(workdir) {
+			return nil, fmt.Errorf("-w %s: the working directory must be an absolute path", workdir)
+		}
+		p.Cwd = filepath.Clean(workdir)
+	}
+	out := *s
+	out.Process = &p
+	out.Annotations = map[string]string{}
+	for k, v := range s.Annotations {
+		out.Annotations[k] = v
+	}
+	if user != "" {
+		p.User = specs.User{}
+		delete(out.Annotations, UserAnnotation)
+		if err := applyUser(&out, user); err != nil {
+			return nil, err
+		}
+	}
+	return &out, nil
+}

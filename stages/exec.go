@@ -48,7 +48,7 @@ var Exec = &Stage{
 func execProgram(in *Init) error {
 	s := in.Spec
 	p := s.Process
-	if spec.HasNamespace(s, specs.UTSNamespace) {
+	if newNamespace(s, specs.UTSNamespace) { // a joined one keeps its name
 		if s.Hostname != "" {
 			start := time.Now()
 			err := unix.Sethostname([]byte(s.Hostname))

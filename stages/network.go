@@ -62,9 +62,13 @@ func bridgeNetwork(s *specs.Spec) string {
 	return mode
 }
 
-func newNetNamespace(s *specs.Spec) bool {
+func newNetNamespace(s *specs.Spec) bool { return newNamespace(s, specs.NetworkNamespace) }
+
+// newNamespace says whether the Spec asks for a new namespace of type t (not
+// one joined by path).
+func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
-		return ns.Type == specs.NetworkNamespace && ns.Path == ""
+		return ns.Type == t && ns.Path == ""
 	})
 }
 

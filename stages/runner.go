@@ -49,11 +49,12 @@ type Run struct {
 	Cgroup     *cgroupsv2.Cgroup
 	Usage      cgroupsv2.Usage // read just before the cgroup is removed
 
-	init    *os.Process // the container's init; nil before clone and after reaping
-	reaped  bool
-	sync    *syncSocket
-	started []*Stage // stages whose work has begun, in order: what undo reverses
-	steps   steps    // the current host-side stage half's steps
+	init     *os.Process // the container's init; nil before clone and after reaping
+	reaped   bool
+	reapedCh chan struct{} // closed once reaped, when someone waits for that (Join)
+	sync     *syncSocket
+	started  []*Stage // stages whose work has begun, in order: what undo reverses
+	steps    steps    // the current host-side stage half's steps
 
 	mu        sync.Mutex
 	execed    bool // the user's program is running: signals are forwarded to it
@@ -120,6 +121,12 @@ func (r *Run) runStage(st *Stage) (err error) {
 			return err
 		}
 	}
+	return r.containerHalf(st, &t)
+}
+
+// containerHalf has the init run the stage's container-side half and
+// collects its steps into t.
+func (r *Run) containerHalf(st *Stage, t *Timing) error {
 	if st.Container == nil {
 		return nil
 	}
@@ -199,6 +206,9 @@ func (r *Run) reap() int {
 	r.mu.Lock()
 	r.reaped = true
 	r.mu.Unlock()
+	if r.reapedCh != nil {
+		close(r.reapedCh)
+	}
 	if err != nil {
 		return 255
 	}

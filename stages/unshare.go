@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -172,21 +173,57 @@ func cloneHint(err error) string {
 
 // joinAndUnshare is the init's half: it joins the namespaces the Spec names
 // by path (setns(2): --network container:<id> shares that container's
-// network namespace), then creates its cgroup namespace.
+// network namespace; `glassbox exec` joins all of a running container's),
+// then creates its cgroup namespace unless it joined one. Every namespace
+// file is opened before the first setns, and the mount namespace is joined
+// last: after it, /proc is the container's, where the paths mean nothing.
 func joinAndUnshare(in *Init) error {
+	type joined struct {
+		ns specs.LinuxNamespace
+		f  *os.File
+	}
+	var join []joined
+	defer func() {
+		for _, j := range join {
+			j.f.Close()
+		}
+	}()
 	for _, ns := range in.Spec.Linux.Namespaces {
-		if ns.Path == "" {
-			continue
+		if ns.Path == "" || ns.Type == specs.PIDNamespace {
+			continue // a pid namespace is entered by being cloned into it (see exec.go's Join)
+		}
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			return callError("open("+ns.Path+")", err, "is the container whose namespace this joins still running?")
+		}
+		join = append(join, joined{ns, f})
+	}
+	slices.SortStableFunc(join, func(a, b joined) int {
+		return boolInt(a.ns.Type == specs.MountNamespace) - boolInt(b.ns.Type == specs.MountNamespace)
+	})
+	cgroupJoined := false
+	for _, j := range join {
+		flag := cloneFlags[j.ns.Type]
+		if j.ns.Type == specs.MountNamespace {
+			// setns(CLONE_NEWNS) refuses a thread that shares its root and
+			// working directory with others (CLONE_FS), as Go's threads do:
+			// this thread, the one that will execve, gets its own first.
+			start := time.Now()
+			err := unix.Unshare(unix.CLONE_FS)
+			in.steps.record("unshare CLONE_FS", start, err)
+			if err != nil {
+				return callError("unshare(CLONE_FS)", err, "")
+			}
 		}
 		start := time.Now()
-		err := setns(ns.Path, int(cloneFlags[ns.Type]))
-		in.steps.record("setns "+ns.Path+" "+CloneFlagNames(uint64(cloneFlags[ns.Type])), start, err)
+		err := unix.Setns(int(j.f.Fd()), int(flag))
+		in.steps.record("setns "+j.ns.Path+" "+CloneFlagNames(uint64(flag)), start, err)
 		if err != nil {
-			return callError(fmt.Sprintf("setns(%s, %s)", ns.Path, CloneFlagNames(uint64(cloneFlags[ns.Type]))), err,
-				"is the container whose namespace this joins still running?")
+			return callError(fmt.Sprintf("setns(%s, %s)", j.ns.Path, CloneFlagNames(uint64(flag))), err, "")
 		}
+		cgroupJoined = cgroupJoined || j.ns.Type == specs.CgroupNamespace
 	}
-	if !spec.HasNamespace(in.Spec, specs.CgroupNamespace) {
+	if !spec.HasNamespace(in.Spec, specs.CgroupNamespace) || cgroupJoined {
 		return nil
 	}
 	start := time.Now()
@@ -199,14 +236,11 @@ func joinAndUnshare(in *Init) error {
 	return nil
 }
 
-// setns joins the namespace at path on this thread (the one that will execve).
-func setns(path string, nstype int) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+func boolInt(b bool) int {
+	if b {
+		return 1
 	}
-	defer f.Close()
-	return unix.Setns(int(f.Fd()), nstype)
+	return 0
 }
 
 func killInit(r *Run) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	ossignal "os/signal"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,9 +16,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
+	"github.com/glassbox-dev/glassbox/stages"
 )
 
 // A container's glassbox (the foreground run, or the monitor of a detached
@@ -338,4 +341,65 @@ func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func newExecCmd() *cobra.Command {
+	var env []string
+	var workdir, user, traceMode string
+	cmd := &cobra.Command{
+		Use:   "exec [-e NAME=VALUE] [-w DIR] [-u USER] CONTAINER CMD [ARG...]",
+		Short: "Run a command in a running container: its namespaces, cgroup, user and capabilities",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := stateRoot(cmd)
+			c, err := container.Find(root, args[0])
+			if err != nil {
+				return err
+			}
+			if c.Status != container.Running || !c.Alive() {
+				return fmt.Errorf("container %s is not running", args[0])
+			}
+			s, err := spec.ForExec(stages.JoinSpec(c, c.Spec.Process), args[1:], env, workdir, user)
+			if err != nil {
+				return err
+			}
+			opts := stages.Options{Root: root, ID: c.ID, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+			var tr *runTrace
+			if traceMode != "false" {
+				if tr, err = startRunTrace(s, opts, traceOptions{command: "exec"}); err != nil {
+					return err
+				}
+				opts.After = tr.stage
+				if tr.obs != nil {
+					if id, _, err := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).ID(); err == nil && id != 0 {
+						tr.obs.WatchCgroup(id)
+					}
+				}
+			}
+			sigs := make(chan os.Signal, 8)
+			ossignal.Notify(sigs, forwardedSignals...)
+			defer ossignal.Stop(sigs)
+			r, err := stages.Join(c, s, opts)
+			if err != nil {
+				tr.end(nil, err, 0)
+				return err
+			}
+			go func() {
+				for sig := range sigs {
+					r.Signal(sig)
+				}
+			}()
+			code := r.Wait()
+			tr.exited(code)
+			tr.end(nil, nil, code)
+			return exitCode(code)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.StringArrayVarP(&env, "env", "e", nil, "set NAME=VALUE")
+	f.StringVarP(&workdir, "workdir", "w", "", "working directory in the container")
+	f.StringVarP(&user, "user", "u", "", "uid[:gid] or name[:group] from the container's /etc/passwd")
+	f.StringVar(&traceMode, "trace", "", "--trace=false: no trace")
+	return cmd
 }

@@ -149,6 +149,7 @@ var forwardedSignals = []os.Signal{
 }
 
 type traceOptions struct {
+	command  string // the root span's name: "glassbox <command>" (default run)
 	off      bool   // --trace=false
 	show     bool   // --trace: print the waterfall at the end
 	endpoint string // --otlp-endpoint

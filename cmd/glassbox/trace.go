@@ -40,8 +40,12 @@ type runTrace struct {
 }
 
 func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTrace, error) {
+	name := "glassbox run"
+	if to.command != "" {
+		name = "glassbox " + to.command
+	}
 	sess, err := trace.Start(trace.Config{
-		Dir: tracesDir(opts.Root), Name: "glassbox run", Endpoint: to.endpoint, Start: processStart,
+		Dir: tracesDir(opts.Root), Name: name, Endpoint: to.endpoint, Start: processStart,
 	},
 		attribute.String("container.id", opts.ID),
 		attribute.String("process.command_args", strings.Join(s.Process.Args, " ")),

@@ -1,0 +1,166 @@
+package stages
+
+// Join — a new process in a running container (`glassbox exec`).
+//
+// Nothing is created: the process enters what the container's init already
+// has. Most namespaces are joined with setns(2) on a file of
+// /proc/<pid>/ns/; a pid namespace cannot be entered that way (setns with
+// CLONE_NEWPID only decides where the caller's *children* go), so the host
+// side calls setns(CLONE_NEWPID) on one of its own threads and clones
+// glassbox-init from that thread: the child is born in the container's pid
+// namespace. It is born in the container's cgroup2 cgroup too
+// (CLONE_INTO_CGROUP), and written into the v1 trees' cgroup.procs. Then the
+// init runs two container-side halves over the sync socket:
+//
+//	unshare  setns(2) into ipc, uts, net, cgroup and — last — mnt
+//	exec     user, capabilities, no_new_privs, execve(2), as for the container's own process
+//
+// A Join has no teardown: the process exits, the kernel reaps it.
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
+	"github.com/glassbox-dev/glassbox/container"
+)
+
+// JoinSpec is the Spec for a process joining c: c's Spec, with process p and
+// every namespace given by its /proc/<pid>/ns/ path.
+func JoinSpec(c *container.Container, p *specs.Process) *specs.Spec {
+	s := *c.Spec
+	s.Process = p
+	s.Mounts, s.Hooks = nil, nil
+	linux := *s.Linux
+	linux.Namespaces = nil
+	for _, ns := range c.Spec.Linux.Namespaces {
+		ns.Path = fmt.Sprintf("/proc/%d/ns/%s", c.Pid, nsFile[ns.Type])
+		linux.Namespaces = append(linux.Namespaces, ns)
+	}
+	s.Linux = &linux
+	return &s
+}
+
+// nsFile names each namespace type's file in /proc/<pid>/ns/.
+var nsFile = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.MountNamespace: "mnt", specs.UTSNamespace: "uts",
+	specs.IPCNamespace: "ipc", specs.NetworkNamespace: "net", specs.CgroupNamespace: "cgroup",
+	specs.UserNamespace: "user", specs.TimeNamespace: "time",
+}
+
+// Join starts s's process in running container c and returns a Run to Wait
+// for and Signal; opts gives its stdio and the timing callback (its stages
+// are named "join" and "exec" in the trace).
+func Join(c *container.Container, s *specs.Spec, opts Options) (*Run, error) {
+	if c.Status != container.Running || !c.Alive() {
+		return nil, &Error{Msg: fmt.Sprintf("container %s is not running", container.ShortID(c.ID))}
+	}
+	r := &Run{Container: &container.Container{Record: c.Record, Dir: c.Dir}, Opts: opts, reapedCh: make(chan struct{})}
+	r.Spec = s
+	r.CgroupMode, _ = cgroupsv2.Detect()
+	start := time.Now()
+	err := r.cloneIntoContainer(c)
+	r.timed(Timing{Stage: "join", Start: start, End: time.Now(), Err: err, Steps: r.hostSteps()})
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range []*Stage{Unshare, Exec} {
+		t := Timing{Stage: st.Name, Start: time.Now()}
+		err := r.containerHalf(st, &t)
+		t.End, t.Err = time.Now(), err
+		r.timed(t)
+		if err != nil {
+			r.init.Kill()
+			r.reap()
+			return nil, asStageError(st.Name, err)
+		}
+	}
+	r.mu.Lock()
+	r.execed = true
+	r.mu.Unlock()
+	return r, nil
+}
+
+// cloneIntoContainer starts glassbox-init in c's pid namespace and cgroup,
+// and sends it its configuration.
+func (r *Run) cloneIntoContainer(c *container.Container) error {
+	host, init, err := newSyncSockets()
+	if err != nil {
+		return err
+	}
+	defer init.Close()
+	r.sync = &syncSocket{f: host}
+	cg := &cgroupsv2.Cgroup{Dirs: c.Cgroups, Trace: r.cgroupStep}
+	// No Pdeathsig here: Go's child checks getppid() right after setting it,
+	// and across a pid namespace boundary the parent shows as 0, which the
+	// check takes for a dead parent. The exec stage sets it before execve;
+	// until then, the init exits when the sync socket closes.
+	sys := &syscall.SysProcAttr{}
+	_, bornIn, _ := cg.ID()
+	if bornIn != "" {
+		dir, err := os.Open(bornIn)
+		if err != nil {
+			return err
+		}
+		defer dir.Close()
+		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
+	}
+	path, argv := InitProgram()
+	attr := &os.ProcAttr{Env: []string{}, Files: []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}, Sys: sys}
+	pidns := fmt.Sprintf("/proc/%d/ns/pid", c.Pid)
+	type started struct {
+		p   *os.Process
+		err error
+	}
+	done := make(chan started, 1)
+	start := time.Now()
+	go func() {
+		// This thread's children go to the container's pid namespace from
+		// here on; it is never unlocked, so Go retires it with the goroutine.
+		runtime.LockOSThread()
+		f, err := os.Open(pidns)
+		if err != nil {
+			done <- started{nil, err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWPID); err != nil {
+			done <- started{nil, fmt.Errorf("setns(%s, CLONE_NEWPID): %w", pidns, err)}
+			return
+		}
+		p, err := os.StartProcess(path, argv, attr)
+		done <- started{p, err}
+		if err == nil {
+			// The child's parent-death signal is tied to this thread: it
+			// must live as long as the child.
+			<-r.reapedCh
+		}
+	}()
+	res := <-done
+	name := "setns " + pidns + " CLONE_NEWPID, clone"
+	if bornIn != "" {
+		name = "setns " + pidns + " CLONE_NEWPID, clone3 CLONE_INTO_CGROUP"
+	}
+	r.steps.record(name, start, res.err, "glassbox.init.pid", fmt.Sprint(pidOf(res.p)))
+	if res.err != nil {
+		return &Error{Msg: res.err.Error()}
+	}
+	r.init, r.Pid = res.p, res.p.Pid
+	if err := cg.Attach(res.p.Pid, bornIn); err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/"}})
+}
+
+func pidOf(p *os.Process) int {
+	if p == nil {
+		return 0
+	}
+	return p.Pid
+}
