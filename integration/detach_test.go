@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,5 +183,82 @@ func TestExec(t *testing.T) {
 	e.run("", "rm", "-f", "target")
 	if r := e.run("", "exec", "target", "true"); r.code != 125 {
 		t.Errorf("exec into a removed container: exit %d", r.code)
+	}
+}
+
+// run -it, driven through tmux like a person at a terminal: the prompt, pid
+// 1, the hostname, Ctrl-C reaching the container's foreground job, a window
+// resize seen by stty, and the exit code.
+func TestInteractiveTTY(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("GLASSBOX_VMTEST") == "1" {
+			t.Skip("the terminal test runs in the host suite (the VM image has no tmux)")
+		}
+		t.Fatal("tmux is not installed (.ci/run installs it)")
+	}
+	e := newEnv(t)
+	e.importBusybox()
+	session := fmt.Sprintf("glassbox-it-%d", os.Getpid())
+	tmux := func(args ...string) string {
+		out, err := exec.Command("tmux", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v %s", args, err, out)
+		}
+		return string(out)
+	}
+	tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "env", "-i", "PATH=/usr/bin:/bin", "PS1=outer$ ", "bash", "--norc")
+	defer exec.Command("tmux", "kill-session", "-t", session).Run()
+	screen := func() string { return tmux("capture-pane", "-p", "-t", session) }
+	waitFor := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if strings.Contains(screen(), what) {
+				return
+			}
+		}
+		t.Fatalf("the terminal never showed %q:\n%s", what, screen())
+	}
+	tmux("send-keys", "-t", session, fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm -it -h ttyhost busybox sh", e.root, glassbox), "Enter")
+	waitFor("/ #") // capture-pane drops trailing spaces
+	tmux("send-keys", "-t", session, "echo pid=$$; hostname", "Enter")
+	waitFor("ttyhost")
+	tmux("send-keys", "-t", session, "sleep 30", "Enter")
+	time.Sleep(300 * time.Millisecond)
+	tmux("send-keys", "-t", session, "C-c")
+	tmux("send-keys", "-t", session, "echo after-ctrl-c", "Enter")
+	waitFor("\nafter-ctrl-c")
+	tmux("resize-window", "-t", session, "-x", "80", "-y", "20")
+	time.Sleep(200 * time.Millisecond)
+	tmux("send-keys", "-t", session, "stty size", "Enter")
+	waitFor("20 80")
+	tmux("send-keys", "-t", session, "exit 3", "Enter")
+	// Back at the outer shell: its prompt is the last line.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		lines := strings.Fields(strings.TrimSpace(screen()))
+		if len(lines) > 0 && lines[len(lines)-1] == "outer$" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no outer prompt after exit:\n%s", screen())
+		}
+	}
+	tmux("send-keys", "-t", session, "echo outer-exit=$?", "Enter")
+	waitFor("outer-exit=3")
+	if s := screen(); !strings.Contains(s, "pid=1") {
+		t.Errorf("the shell should be pid 1:\n%s", s)
+	}
+	e.noState()
+	// Closing the terminal (the session's hangup) ends the container and
+	// its teardown runs.
+	tmux("send-keys", "-t", session, fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm -it busybox sh", e.root, glassbox), "Enter")
+	waitRunning(t, e)
+	tmux("kill-session", "-t", session)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if entries, _ := os.ReadDir(filepath.Join(e.root, "containers")); len(entries) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the container outlived its closed terminal")
+		}
 	}
 }

@@ -193,10 +193,14 @@ func TestNoDescriptorLeaks(t *testing.T) {
 func TestStdinPipedThrough(t *testing.T) {
 	e := newEnv(t)
 	input := strings.Repeat("line of input\n", 2000)
-	r := e.run(input, e.runArgs(nil, "sha256sum")...)
+	r := e.run(input, e.runArgs([]string{"-i"}, "sha256sum")...)
 	sum := sha256.Sum256([]byte(input))
 	if r.code != 0 || !strings.HasPrefix(r.stdout, hex.EncodeToString(sum[:])) {
-		t.Errorf("stdin did not arrive whole: exit %d, %q (stderr %q)", r.code, r.stdout, r.stderr)
+		t.Errorf("stdin did not arrive whole with -i: exit %d, %q (stderr %q)", r.code, r.stdout, r.stderr)
+	}
+	// Without -i, as in Docker, the container's stdin is /dev/null.
+	if r := e.run(input, e.runArgs(nil, "wc", "-c")...); strings.TrimSpace(r.stdout) != "0" {
+		t.Errorf("without -i the container read %q bytes of stdin", r.stdout)
 	}
 	r = e.run("", e.runArgs(nil, "sh", "-c", "echo out; echo err >&2")...)
 	if r.stdout != "out\n" || r.stderr != "err\n" {

@@ -52,7 +52,6 @@ func Validate(s *specs.Spec) error {
 		set   bool
 		field string
 	}{
-		{p.Terminal, "process.terminal"},
 		{p.ConsoleSize != nil, "process.consoleSize"},
 		{p.ApparmorProfile != "", "process.apparmorProfile"},
 		{p.SelinuxLabel != "", "process.selinuxLabel"},

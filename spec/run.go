@@ -40,6 +40,7 @@ type RunOptions struct {
 	Publish    []string // -p [ip:][hostPort:]containerPort[/proto]
 	PublishAll bool     // -P: every port the image exposes, on an ephemeral host port
 
+	Terminal   bool    // -t: the process gets a pseudo-terminal as its controlling terminal
 	Image      *Image  // run IMAGE: its layers and config (instead of Rootfs)
 	Entrypoint *string // --entrypoint ("" clears the image's)
 }
@@ -69,6 +70,7 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		return nil, fmt.Errorf("no command given: glassbox run --rootfs DIR -- CMD [ARG...]")
 	}
 	s.Process.Args = o.Args
+	s.Process.Terminal = o.Terminal
 	if o.Hostname != "" {
 		s.Hostname = o.Hostname
 	}

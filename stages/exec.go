@@ -4,6 +4,8 @@ package stages
 //
 // Everything left is per-process state that execve(2) keeps:
 //
+//   - with process.terminal (-t), a new session whose controlling terminal is
+//     the pseudo-terminal glassbox passed as stdin (setsid(2), TIOCSCTTY);
 //   - sethostname(2) in the new UTS namespace;
 //   - rlimits (setrlimit(2)) and /proc/self/oom_score_adj;
 //   - the working directory (created if missing, as Docker does);
@@ -64,6 +66,21 @@ func execProgram(in *Init) error {
 			if err != nil {
 				return callError("setdomainname("+s.Domainname+")", err, "")
 			}
+		}
+	}
+	if p.Terminal {
+		// A terminal belongs to a session: a new one, led by this process,
+		// with the pseudo-terminal on fd 0 as its controlling terminal. The
+		// terminal's line discipline then turns Ctrl-C into SIGINT for the
+		// foreground process group, as in any shell.
+		start := time.Now()
+		_, err := unix.Setsid()
+		if err == nil {
+			err = unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)
+		}
+		in.steps.record("setsid, ioctl TIOCSCTTY", start, err)
+		if err != nil {
+			return callError("setsid + ioctl(0, TIOCSCTTY)", err, "process.terminal needs a terminal on stdin")
 		}
 	}
 	start := time.Now()

@@ -25,6 +25,8 @@ type Options struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
+	// Interactive (-i): the caller's input goes to the container.
+	Interactive bool
 	// Before runs as each stage begins (a live progress line uses it).
 	Before func(*Stage)
 	// After runs after each stage, and after teardown, with its timing and steps.

@@ -353,6 +353,7 @@ func ago(t time.Time) string {
 	}
 	return fmt.Sprintf("%d %s ago", n, unit)
 }
+
 // runImage finds an image for `run`, pulling it when the store lacks it (as
 // Docker does), and returns its layers and config.
 func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
@@ -391,4 +392,3 @@ func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
 	}
 	return out, nil
 }
-

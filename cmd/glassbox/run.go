@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
 	var bundle, traceMode, otlpEndpoint, name, entrypoint string
 	var registry image.Registry
-	var remove, detach bool
+	var remove, detach, interactive bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] (IMAGE [CMD [ARG...]] | --rootfs DIR -- CMD [ARG...] | --bundle DIR)",
 		Short: "Create and run a container through the stages, in the foreground",
@@ -76,14 +77,24 @@ func newRunCmd() *cobra.Command {
 			if traceMode != "" && traceMode != "true" && traceMode != "false" {
 				return fmt.Errorf("--trace=%s: expected true or false", traceMode)
 			}
+			// As in Docker, the container reads the caller's stdin only with -i.
+			stdin := os.Stdin
+			if !interactive {
+				if stdin, err = os.Open(os.DevNull); err != nil {
+					return err
+				}
+			}
 			opts := stages.Options{
 				Root: stateRoot(cmd), ID: id, Name: name, Remove: remove,
-				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+				Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive,
 			}
 			to := traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint}
 			if detach {
 				if to.show {
 					return fmt.Errorf("--trace prints the waterfall when the container ends: not with -d (glassbox trace show reads it later)")
+				}
+				if s.Process.Terminal || interactive {
+					return fmt.Errorf("-d with -i or -t: attaching to a detached container is not supported yet; run it in the foreground")
 				}
 				return startMonitor(s, opts, to)
 			}
@@ -120,6 +131,8 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&registry.Platform, "platform", "", "os/arch to pull, for a multi-platform image")
 	f.BoolVar(&remove, "rm", false, "remove the container's state and writable layer when it exits")
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background under a monitor process; print the container id")
+	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open: the container reads it")
+	f.BoolVarP(&o.Terminal, "tty", "t", false, "give the container a pseudo-terminal (with -i: an interactive session)")
 	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
 	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
@@ -201,6 +214,14 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 			fmt.Fprint(os.Stderr, "\r\x1b[K")
 		}
 	}
+	var con *console
+	if s.Process.Terminal {
+		var err error
+		if con, err = openConsole(); err != nil {
+			return fmt.Errorf("pseudo-terminal: %w", err)
+		}
+		opts.Stdin, opts.Stdout, opts.Stderr = con.slave, con.slave, con.slave
+	}
 	r, err := stages.New(s, opts)
 	if err != nil {
 		tr.end(nil, err, 0)
@@ -217,6 +238,19 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	}
 	go func() {
 		for sig := range sigs {
+			if sig == unix.SIGWINCH && con != nil {
+				con.resize() // the kernel signals the container's foreground group
+				continue
+			}
+			if sig == unix.SIGHUP && con != nil {
+				// Our terminal is gone: hang up the container's too, and if
+				// its pid 1 ignores that (a namespace's init does, without a
+				// handler), end it — a foreground run has no one left.
+				con.master.Close()
+				r.Signal(unix.SIGHUP)
+				time.AfterFunc(time.Second, func() { r.Signal(unix.SIGKILL) })
+				continue
+			}
 			r.Signal(sig)
 		}
 	}()
@@ -224,16 +258,26 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	if hooks.started != nil {
 		hooks.started(err)
 	}
+	if err != nil && con != nil {
+		con.slave.Close()
+		con.master.Close()
+	}
 	if err != nil {
 		clearLine() // a stage before exec failed with its line showing
 		tr.end(r, err, 0)
 		return err
+	}
+	if con != nil {
+		con.attach(opts.Interactive)
 	}
 	tr.started(r)
 	if hooks.detached {
 		tr.stopObserving() // a long-lived container's own system calls are not the trace's subject
 	}
 	code := r.Wait()
+	if con != nil {
+		con.close()
+	}
 	tr.exited(code)
 	if err := r.Teardown(); err != nil {
 		fmt.Fprintf(os.Stderr, "glassbox: teardown of %s: %v (glassbox gc retries)\n", container.ShortID(r.ID), err)
