@@ -346,8 +346,9 @@ func printJSON(v any) error {
 func newExecCmd() *cobra.Command {
 	var env []string
 	var workdir, user, traceMode string
+	var interactive bool
 	cmd := &cobra.Command{
-		Use:   "exec [-e NAME=VALUE] [-w DIR] [-u USER] CONTAINER CMD [ARG...]",
+		Use:   "exec [-i] [-e NAME=VALUE] [-w DIR] [-u USER] CONTAINER CMD [ARG...]",
 		Short: "Run a command in a running container: its namespaces, cgroup, user and capabilities",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -363,7 +364,13 @@ func newExecCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := stages.Options{Root: root, ID: c.ID, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+			stdin := os.Stdin
+			if !interactive {
+				if stdin, err = os.Open(os.DevNull); err != nil {
+					return err
+				}
+			}
+			opts := stages.Options{Root: root, ID: c.ID, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 			var tr *runTrace
 			if traceMode != "false" {
 				if tr, err = startRunTrace(s, opts, traceOptions{command: "exec"}); err != nil {
@@ -397,6 +404,7 @@ func newExecCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
+	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open: the process reads it")
 	f.StringArrayVarP(&env, "env", "e", nil, "set NAME=VALUE")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory in the container")
 	f.StringVarP(&user, "user", "u", "", "uid[:gid] or name[:group] from the container's /etc/passwd")
