@@ -7,6 +7,7 @@
 # and prints glassbox's time as a ratio of runc's and of the floor; then a run
 # on the default bridge network against --network none, TCP throughput from a
 # container to the host against host loopback, image import against umoci,
+# the resident memory of a detached container's monitor,
 # and the kernel observer's throughput under a system call storm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,11 @@ go test -run XXX -bench TCPThroughput -benchtime=1x ./integration | grep Benchma
 echo
 echo "image import vs umoci unpack (100 MB, 4 layers):"
 go test -run XXX -bench ImportVsUmoci -benchtime=1x ./image | grep Benchmark
+
+# Lifecycle: the monitor process of a detached container, idle.
+echo
+echo "monitor of a detached container, idle (target <= 2 MB RSS):"
+go test -run XXX -bench MonitorMemory -benchtime=1x ./integration | grep Benchmark
 
 # The kernel observer under a storm of reported system calls (each is two ring
 # buffer events: entry and exit): how many arrive, and where loss starts.

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -261,4 +263,81 @@ func TestInteractiveTTY(t *testing.T) {
 			t.Fatal("the container outlived its closed terminal")
 		}
 	}
+}
+
+// 50 detached containers started at once: all listed, with distinct names
+// and addresses; all removed cleanly.
+func TestFiftyDetached(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	const n = 50
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := e.cmd("run", "-d", "--name", fmt.Sprintf("many-%d", i), "busybox", "sleep", "300")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("run -d many-%d: %v %s", i, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	var recs []struct{ Name, IP string }
+	r := e.run("", "ps", "--format", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil {
+		t.Fatalf("ps --format json: %v", err)
+	}
+	names, ips := map[string]bool{}, map[string]bool{}
+	for _, rec := range recs {
+		names[rec.Name], ips[rec.IP] = true, true
+	}
+	if len(recs) != n || len(names) != n || len(ips) != n {
+		t.Errorf("ps lists %d containers, %d names, %d addresses; want %d of each", len(recs), len(names), len(ips), n)
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := e.cmd("rm", "-f", fmt.Sprintf("many-%d", i)).CombinedOutput(); err != nil {
+				t.Errorf("rm -f many-%d: %v %s", i, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	e.noState()
+}
+
+// BenchmarkMonitorMemory starts detached containers and reports their
+// monitors' resident memory: all of it, and the part that is the monitor's
+// own (anonymous pages; the rest is the glassbox binary, shared).
+func BenchmarkMonitorMemory(b *testing.B) {
+	t := &testing.T{}
+	e := &env{t: t, root: b.TempDir()}
+	e.importBusybox()
+	const n = 5
+	var rss, anon float64
+	for range n {
+		out, err := e.cmd("run", "-d", "--rm", "busybox", "sleep", "60").Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := strings.TrimSpace(string(out))
+		time.Sleep(200 * time.Millisecond) // settled: logs copied, trace written
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", monitorOf(t, id)))
+		for _, line := range strings.Split(string(status), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "VmRSS:" {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				rss += v / 1024
+			}
+			if len(f) >= 2 && f[0] == "RssAnon:" {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				anon += v / 1024
+			}
+		}
+		defer e.cmd("rm", "-f", id).Run()
+	}
+	b.ReportMetric(rss/n, "monitor_RSS_MB")
+	b.ReportMetric(anon/n, "monitor_anon_MB")
 }

@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,6 +152,9 @@ func newMonitorCmd() *cobra.Command {
 					fmt.Fprintf(status, "error %d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
 				}
 				status.Close()
+				// From here on the monitor idles for as long as the container
+				// runs: give the stages' garbage back to the kernel.
+				debug.FreeOSMemory()
 			}
 			err = runContainer(&s, opts, traceOptions{off: !trace, endpoint: endpoint}, hooks)
 			logs.Wait()
