@@ -102,15 +102,11 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	// check takes for a dead parent. The exec stage sets it before execve;
 	// until then, the init exits when the sync socket closes.
 	sys := &syscall.SysProcAttr{}
-	_, bornIn, _ := cg.ID()
-	if bornIn != "" {
-		dir, err := os.Open(bornIn)
-		if err != nil {
-			return err
-		}
-		defer dir.Close()
-		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
+	bornIn, release, err := cloneIntoCgroup(sys, cg)
+	if err != nil {
+		return err
 	}
+	defer release()
 	path, argv := InitProgram()
 	attr := &os.ProcAttr{Env: []string{}, Files: []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}, Sys: sys}
 	pidns := fmt.Sprintf("/proc/%d/ns/pid", c.Pid)

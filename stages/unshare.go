@@ -44,6 +44,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/spec"
 )
@@ -90,15 +91,11 @@ func cloneInit(r *Run) error {
 		// If glassbox dies, so does the container (and with it its pid namespace).
 		Pdeathsig: unix.SIGKILL,
 	}
-	_, bornIn, _ := r.Cgroup.ID()
-	if bornIn != "" {
-		dir, err := os.Open(bornIn)
-		if err != nil {
-			return &Error{Msg: fmt.Sprintf("open %s: %v", bornIn, err)}
-		}
-		defer dir.Close()
-		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
+	bornIn, release, err := cloneIntoCgroup(sys, r.Cgroup)
+	if err != nil {
+		return err
 	}
+	defer release()
 	start := time.Now()
 	attr := &os.ProcAttr{
 		Env:   []string{}, // the container's environment comes from the Spec, in the exec stage
@@ -144,6 +141,22 @@ func cloneInit(r *Run) error {
 		return fmt.Errorf("sync socket: send config: %w", err)
 	}
 	return nil
+}
+
+// cloneIntoCgroup makes the clone place the child in the container's cgroup2
+// directory (CLONE_INTO_CGROUP, with a descriptor of it), if there is one,
+// and returns that directory; release closes the descriptor after the clone.
+func cloneIntoCgroup(sys *syscall.SysProcAttr, cg *cgroupsv2.Cgroup) (bornIn string, release func(), err error) {
+	_, bornIn, _ = cg.ID()
+	if bornIn == "" {
+		return "", func() {}, nil
+	}
+	dir, err := os.Open(bornIn)
+	if err != nil {
+		return "", nil, &Error{Msg: fmt.Sprintf("open %s: %v", bornIn, err)}
+	}
+	sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
+	return bornIn, func() { dir.Close() }, nil
 }
 
 // InitProgram is what the unshare stage clones: glassbox-init from beside the
