@@ -218,6 +218,56 @@ func waitGone(c *container.Container, d time.Duration) bool {
 	}
 }
 
+// initExited waits, at most d, for the container's init to die. A pidfd
+// (pidfd_open(2)) becomes readable when its process exits; opening it before
+// checking the start time rules out a recycled pid.
+func initExited(c *container.Container, d time.Duration) bool {
+	fd, err := unix.PidfdOpen(c.Pid, 0)
+	if err != nil {
+		return !c.Alive() // ESRCH: gone already
+	}
+	defer unix.Close(fd)
+	if !c.Alive() {
+		return true
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for deadline := time.Now().Add(d); ; {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if n > 0 {
+			return true
+		}
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return !c.Alive()
+		}
+	}
+}
+
+// teardownTimeout bounds the wait for a container's glassbox to finish its
+// teardown once the init is dead. It is long: fifty containers stopped at
+// once on a slow machine queue behind each other for the kernel's network
+// lock, and the wait ends anyway when that glassbox does.
+const teardownTimeout = 2 * time.Minute
+
+// killAndWait sends sig to the container's init, waits up to grace for it to
+// die (then SIGKILLs it, and waits up to 10 s more), and then waits for its
+// glassbox to finish the teardown.
+func killAndWait(c *container.Container, sig unix.Signal, grace time.Duration) error {
+	if err := signalInit(c, sig); err == nil && sig != unix.SIGKILL && !initExited(c, grace) {
+		signalInit(c, unix.SIGKILL) // pid 1 of a namespace ignores signals it does not handle
+	}
+	if !initExited(c, 10*time.Second) {
+		return fmt.Errorf("container %s did not stop: its init (pid %d) outlived SIGKILL by 10 s; see /proc/%d/stack", container.ShortID(c.ID), c.Pid, c.Pid)
+	}
+	if !waitGone(c, teardownTimeout) {
+		return fmt.Errorf("container %s stopped, but its glassbox is still tearing it down after %s; try again later, or run glassbox gc", container.ShortID(c.ID), teardownTimeout)
+	}
+	return nil
+}
+
 // signalInit sends sig to the container's init, if the record still names it.
 func signalInit(c *container.Container, sig unix.Signal) error {
 	if c.Status != container.Running || !c.Alive() {
@@ -240,15 +290,7 @@ func newStopCmd() *cobra.Command {
 				if !running(c) {
 					return nil // already stopped: as Docker, not an error
 				}
-				if err := signalInit(c, unix.SIGTERM); err == nil && waitGone(c, time.Duration(timeout)*time.Second) {
-					return nil
-				}
-				// pid 1 of a namespace ignores SIGTERM unless it handles it.
-				signalInit(c, unix.SIGKILL)
-				if !waitGone(c, 10*time.Second) {
-					return fmt.Errorf("container %s did not stop", container.ShortID(c.ID))
-				}
-				return nil
+				return killAndWait(c, unix.SIGTERM, time.Duration(timeout)*time.Second)
 			})
 		},
 	}

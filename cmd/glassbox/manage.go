@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -88,10 +87,8 @@ func newRmCmd() *cobra.Command {
 			for _, id := range ids {
 				c, err := container.Find(stateRoot(cmd), id)
 				if err == nil && force && running(c) {
-					signalInit(c, unix.SIGKILL)
-					if !waitGone(c, 10*time.Second) {
-						err = fmt.Errorf("container %s did not stop", id)
-					} else if _, serr := os.Stat(c.Dir); errors.Is(serr, os.ErrNotExist) {
+					err = killAndWait(c, unix.SIGKILL, 0)
+					if _, serr := os.Stat(c.Dir); err == nil && errors.Is(serr, os.ErrNotExist) {
 						fmt.Println(id) // run --rm: its glassbox removed it
 						continue
 					}
