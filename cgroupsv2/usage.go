@@ -49,31 +49,43 @@ func (c *Cgroup) Usage() Usage {
 	return u
 }
 
-// readUint reads a control file holding one number.
+// readUint reads a control file holding one number, and traces the read.
 func (c *Cgroup) readUint(dir, file string) (uint64, bool) {
-	p := filepath.Join(dir, file)
 	start := time.Now()
-	data, err := os.ReadFile(p)
+	v, ok := fileUint(dir, file)
+	if ok {
+		c.trace("read", filepath.Join(dir, file), strconv.FormatUint(v, 10), start, nil)
+	}
+	return v, ok
+}
+
+// readKey reads one "key value" line of a flat-keyed control file, and
+// traces the read.
+func (c *Cgroup) readKey(dir, file, key string) (uint64, bool) {
+	start := time.Now()
+	v, ok := fileKey(dir, file, key)
+	if ok {
+		c.trace("read", filepath.Join(dir, file), key+" "+strconv.FormatUint(v, 10), start, nil)
+	}
+	return v, ok
+}
+
+func fileUint(dir, file string) (uint64, bool) {
+	data, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		return 0, false
 	}
-	value := strings.TrimSpace(string(data))
-	c.trace("read", p, value, start, nil)
-	v, err := strconv.ParseUint(value, 10, 64)
+	v, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
 	return v, err == nil
 }
 
-// readKey reads one "key value" line of a flat-keyed control file.
-func (c *Cgroup) readKey(dir, file, key string) (uint64, bool) {
-	p := filepath.Join(dir, file)
-	start := time.Now()
-	data, err := os.ReadFile(p)
+func fileKey(dir, file, key string) (uint64, bool) {
+	data, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		return 0, false
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if k, v, ok := strings.Cut(line, " "); ok && k == key {
-			c.trace("read", p, line, start, nil)
 			n, err := strconv.ParseUint(v, 10, 64)
 			return n, err == nil
 		}

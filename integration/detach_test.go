@@ -188,6 +188,47 @@ func TestExec(t *testing.T) {
 	}
 }
 
+// top lists the processes of the container's cgroup with their pids inside;
+// stats reads its cgroup's counters and its network namespace's.
+func TestTopAndStats(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	// A busy loop (CPU), a ping of the gateway (network traffic), pid 1 asleep.
+	id := e.runDetached([]string{"--name", "busy", "-m", "64m"}, "busybox", "sh", "-c",
+		`while :; do :; done & ping -c 3 -i 0.2 $(ip route | awk '/default/ {print $3}') >/dev/null; exec sleep 100`)
+	asleep := regexp.MustCompile(`(?m)^\d+\s+\d+\s+1\s+0\s+\S+\s+\S+\s+sleep 100$`)
+	var top string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if top = e.run("", "top", "busy").stdout; asleep.MatchString(top) {
+			break
+		}
+	}
+	if lines := strings.Split(strings.TrimSpace(top), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "PID ") || !asleep.MatchString(top) {
+		t.Errorf("top: want a header, pid 1 asleep and the loop:\n%s", top)
+	}
+	r := e.run("", "stats", "--no-stream", "--format", "json", "busy")
+	var st struct {
+		ID                                string
+		CPUPercent                        float64
+		Memory, MemoryLimit, NetRx, NetTx uint64
+		Pids                              uint64
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("stats --format json: %v %q %q", err, r.stdout, r.stderr)
+	}
+	if st.ID != id[:12] || st.CPUPercent < 5 || st.Memory == 0 || st.MemoryLimit != 64<<20 || st.NetRx == 0 || st.NetTx == 0 || st.Pids != 2 {
+		t.Errorf("stats: %+v", st)
+	}
+	if r := e.run("", "stats", "--no-stream"); !strings.Contains(r.stdout, "MEM USAGE / LIMIT") || !strings.Contains(r.stdout, "/ 64 MiB") {
+		t.Errorf("stats --no-stream:\n%s", r.stdout)
+	}
+	e.run("", "rm", "-f", "busy")
+	if r := e.run("", "top", "busy"); r.code != 125 {
+		t.Errorf("top of a removed container: exit %d", r.code)
+	}
+	e.noState()
+}
+
 // run -it, driven through tmux like a person at a terminal: the prompt, pid
 // 1, the hostname, Ctrl-C reaching the container's foreground job, a window
 // resize seen by stty, and the exit code.
