@@ -185,14 +185,14 @@ func (o *Observer) WatchCgroup(id uint64) error {
 // Stop unsubscribes the run, drains its ring buffer and returns the events in
 // time order, and how many did not fit in the ring buffer. The probes stay.
 func (o *Observer) Stop() ([]KernelEvent, uint64) {
-	// Out of the maps first, so nothing new arrives; Flush then makes Read
-	// return what is left in the ring buffer, followed by ErrFlushed.
-	o.unsubscribe()
+	// Out of the routing maps first, so nothing new arrives; Flush then makes
+	// Read return what is left in the ring buffer, followed by ErrFlushed.
+	o.stopEvents()
 	o.rd.Flush()
 	<-o.done
 	var lost uint64
 	o.lost.Lookup(o.id, &lost)
-	o.lost.Delete(o.id)
+	o.unsubscribe()
 	o.release()
 	events := o.records
 	for _, c := range o.calls {
@@ -215,14 +215,30 @@ func (o *Observer) Stop() ([]KernelEvent, uint64) {
 // and then every entry of its run id goes, which also frees its ring buffer.
 // Only proven-dead runs are touched: other runs come and go while the maps
 // are read, and a live run must never lose its entries to a sweep.
+//
+// A run's pid leaves last (unsubscribe), so a run id in runs or lost with no
+// pid in tgids was orphaned by a glassbox killed mid-unsubscribe. Those ids
+// are read before tgids: a run subscribing meanwhile puts its pid first, so
+// any of its entries seen here has its pid seen too.
 func (o *Observer) sweep() {
 	dead := map[uint32]bool{}
+	var id uint32
+	var lost uint64
+	for it := o.lost.Iterate(); it.Next(&id, &lost); {
+		dead[id] = true
+	}
+	var inner ebpf.MapID
+	for it := o.runs.Iterate(); it.Next(&id, &inner); {
+		dead[id] = true
+	}
 	var pid, run uint32
 	var gone []uint32
 	for it := o.tgids.Iterate(); it.Next(&pid, &run); {
 		if unix.Kill(int(pid), 0) == unix.ESRCH {
 			dead[run] = true
 			gone = append(gone, pid)
+		} else {
+			delete(dead, run)
 		}
 	}
 	if len(dead) == 0 {
@@ -275,12 +291,21 @@ func (o *Observer) openPinned(dir string) error {
 	return nil
 }
 
-func (o *Observer) unsubscribe() {
-	o.tgids.Delete(o.pid)
+// stopEvents takes the run out of the maps the BPF programs route events by.
+func (o *Observer) stopEvents() {
 	if o.cgroup != 0 {
 		o.cgroups.Delete(o.cgroup)
 	}
 	o.runs.Delete(o.id)
+}
+
+// unsubscribe removes every entry of the run. Its pid goes last: while that
+// entry exists, a sweep by another run cleans up after this one if it is
+// killed half-way (a detached container's monitor can be killed right here).
+func (o *Observer) unsubscribe() {
+	o.stopEvents()
+	o.lost.Delete(o.id)
+	o.tgids.Delete(o.pid)
 }
 
 func (o *Observer) release() {
