@@ -44,6 +44,7 @@ type Record struct {
 	Name      string      `json:"name,omitempty"`
 	Status    string      `json:"status"`
 	Created   time.Time   `json:"created"`
+	Started   time.Time   `json:"started,omitzero"` // the latest execve of its program (run, start)
 	Finished  time.Time   `json:"finished,omitzero"`
 	Pid       int         `json:"pid,omitempty"`
 	PidStart  uint64      `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
@@ -117,6 +118,32 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 	}
 	if err := c.Save(); err != nil {
 		c.Remove()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Reopen takes the lock of an exited container to start it again (glassbox
+// start): same id, name and writable layer, and s, its Spec as the caller
+// re-resolved it; the figures of its last run are reset.
+func Reopen(root, id string, s *specs.Spec) (*Container, error) {
+	c, err := Load(filepath.Join(ContainersDir(root), id))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Lock(); errors.Is(err, ErrLocked) {
+		return nil, fmt.Errorf("container %s is already running", ShortID(id))
+	} else if err != nil {
+		return nil, err
+	}
+	if c.Status != Exited {
+		c.Unlock()
+		return nil, fmt.Errorf("container %s is %s, not exited: glassbox gc cleans up a dead one", ShortID(id), c.Status)
+	}
+	last := c.Record
+	c.Record = Record{ID: last.ID, Name: last.Name, Status: Creating, Created: last.Created, Spec: s}
+	if err := c.Save(); err != nil {
+		c.Unlock()
 		return nil, err
 	}
 	return c, nil

@@ -141,6 +141,7 @@ func TestMonitorKilledThenGC(t *testing.T) {
 		t.Errorf("gc: %q %q", r.stdout, r.stderr)
 	}
 	e.noState()
+	noSubscriptions(t) // the monitor may have died while leaving the observer
 }
 
 // monitorOf finds the monitor process of a container.
@@ -186,6 +187,51 @@ func TestExec(t *testing.T) {
 	if r := e.run("", "exec", "target", "true"); r.code != 125 {
 		t.Errorf("exec into a removed container: exit %d", r.code)
 	}
+}
+
+// start runs an exited container again through every stage, with its
+// writable layer: detached (logs, wait) or attached (-a: output and exit code).
+// A start whose stage fails leaves the container exited, and nothing else.
+func TestStartAgain(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	counter := []string{"busybox", "sh", "-c", "echo run >> /count; wc -l < /count; exit 4"}
+	if r := e.run("", append([]string{"run", "--name", "again"}, counter...)...); r.code != 4 || r.stdout != "1\n" {
+		t.Fatalf("run: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run("", "start", "again"); r.code != 0 || r.stdout != "again\n" {
+		t.Errorf("start: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run("", "wait", "again"); r.stdout != "4\n" {
+		t.Errorf("wait after start: %q %q", r.stdout, r.stderr)
+	}
+	if r := e.run("", "logs", "again"); r.stdout != "2\n" {
+		t.Errorf("logs after start: %q (the writable layer should have kept /count)", r.stdout)
+	}
+	if r := e.run("", "start", "-a", "again"); r.code != 4 || r.stdout != "3\n" {
+		t.Errorf("start -a: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run("", "trace", "ls"); strings.Count(r.stdout, "glassbox start") != 2 || strings.Count(r.stdout, "glassbox run") != 1 {
+		t.Errorf("trace ls: want one run and two starts:\n%s", r.stdout)
+	}
+	e.runDetached([]string{"--name", "long"}, "busybox", "sleep", "100")
+	if r := e.run("", "start", "long"); r.code == 0 || !strings.Contains(r.stderr, "already running") {
+		t.Errorf("start of a running container: exit %d %q", r.code, r.stderr)
+	}
+	vol := t.TempDir()
+	if r := e.run("", "run", "--name", "vol", "-v", vol+":/x", "busybox", "true"); r.code != 0 {
+		t.Fatalf("run -v: %q", r.stderr)
+	}
+	os.Remove(vol)
+	r := e.run("", "start", "-a", "vol")
+	if r.code != 125 || !strings.Contains(r.stderr, "stage mount") {
+		t.Errorf("start with a stage that fails: exit %d %q", r.code, r.stderr)
+	}
+	if r := e.run("", "ps", "-a"); !regexp.MustCompile(`Exited \(125\).*vol`).MatchString(r.stdout) {
+		t.Errorf("after a failed start, ps -a:\n%s", r.stdout)
+	}
+	e.run("", "rm", "-f", "again", "long", "vol")
+	e.noState()
 }
 
 // top lists the processes of the container's cgroup with their pids inside;

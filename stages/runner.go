@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -22,9 +23,12 @@ type Options struct {
 	ID     string
 	Name   string // --name: unique, and how other containers on its network resolve it
 	Remove bool   // --rm: delete the state directory (and the writable layer) on exit
-	Stdin  *os.File
-	Stdout *os.File
-	Stderr *os.File
+	// Restart starts an exited container again (glassbox start): its record,
+	// Spec and writable layer exist, and stay if the stages fail.
+	Restart bool
+	Stdin   *os.File
+	Stdout  *os.File
+	Stderr  *os.File
 	// Interactive (-i): the caller's input goes to the container.
 	Interactive bool
 	// Before runs as each stage begins (a live progress line uses it).
@@ -63,9 +67,16 @@ type Run struct {
 	interrupt int  // interrupts seen while stages were running
 }
 
-// New creates the container's state directory and record; nothing else yet.
+// New creates the container's state directory and record (or, with
+// opts.Restart, takes over an exited container's); nothing else yet.
 func New(s *specs.Spec, opts Options) (*Run, error) {
-	c, err := container.Create(opts.Root, opts.ID, opts.Name, s)
+	var c *container.Container
+	var err error
+	if opts.Restart {
+		c, err = container.Reopen(opts.Root, opts.ID, s)
+	} else {
+		c, err = container.Create(opts.Root, opts.ID, opts.Name, s)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -77,8 +88,7 @@ func New(s *specs.Spec, opts Options) (*Run, error) {
 func (r *Run) Start() error {
 	for _, st := range Pipeline {
 		if err := r.interrupted(); err != nil {
-			r.fail()
-			return asStageError(st.Name, err)
+			return r.fail(st, err)
 		}
 		if r.Opts.Before != nil {
 			r.Opts.Before(st)
@@ -88,8 +98,7 @@ func (r *Run) Start() error {
 			if ierr := r.interrupted(); ierr != nil {
 				err = ierr // the init was killed on purpose; say why
 			}
-			r.fail()
-			return asStageError(st.Name, err)
+			return r.fail(st, err)
 		}
 	}
 	// An interrupt during the exec stage killed the init; its EOF looked like a
@@ -100,10 +109,9 @@ func (r *Run) Start() error {
 	r.execed = !interrupted
 	r.mu.Unlock()
 	if interrupted {
-		r.fail()
-		return asStageError(Exec.Name, errInterrupted())
+		return r.fail(Exec, errInterrupted())
 	}
-	r.Status = container.Running
+	r.Status, r.Started = container.Running, time.Now().UTC()
 	return r.Save()
 }
 
@@ -287,10 +295,20 @@ func (r *Run) Teardown() error {
 	return err
 }
 
-// fail tears down a run that did not start, leaving nothing behind.
-func (r *Run) fail() {
+// fail tears down a run whose stage st failed, leaving nothing behind; a
+// restarted container is left as it was, exited, with the error's exit code.
+func (r *Run) fail(st *Stage, err error) *Error {
+	e := asStageError(st.Name, err)
 	r.undo()
-	r.Remove()
+	if !r.Opts.Restart {
+		r.Remove()
+		return e
+	}
+	r.Status, r.Pid, r.PidStart, r.Finished = container.Exited, 0, 0, time.Now().UTC()
+	r.ExitCode = cmp.Or(e.ExitCode, 125)
+	r.Save()
+	r.Unlock()
+	return e
 }
 
 func (r *Run) undo() error {

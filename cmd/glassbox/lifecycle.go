@@ -2,17 +2,20 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	ossignal "os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -105,7 +108,7 @@ func statusOf(c *container.Container) string {
 		if !c.Alive() {
 			return "Dead (glassbox gc removes it)"
 		}
-		return "Up " + strings.TrimSuffix(ago(c.Created), " ago")
+		return "Up " + strings.TrimSuffix(ago(cmp.Or(c.Started, c.Created)), " ago")
 	case container.Exited:
 		s := fmt.Sprintf("Exited (%d) %s", c.ExitCode, ago(c.Finished))
 		if c.OOMKilled {
@@ -295,6 +298,67 @@ func newStopCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait after SIGTERM before SIGKILL")
+	return cmd
+}
+
+func newStartCmd() *cobra.Command {
+	var attach, interactive bool
+	var traceMode, otlpEndpoint string
+	cmd := &cobra.Command{
+		Use:   "start [-a [-i]] CONTAINER...",
+		Short: "Start exited containers again through every stage, with their writable layer (-a: in the foreground)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			attach = attach || interactive // as in Docker, -i attaches too
+			if attach && len(args) > 1 {
+				return fmt.Errorf("-a attaches to one container; start the others without it")
+			}
+			if traceMode != "" && traceMode != "false" {
+				return fmt.Errorf("--trace=%s: only --trace=false is known here (glassbox trace show reads the trace)", traceMode)
+			}
+			to := traceOptions{command: "start", off: traceMode == "false", endpoint: otlpEndpoint}
+			restart := func(c *container.Container, stdin *os.File) (*specs.Spec, stages.Options, error) {
+				s := c.Spec
+				// This start is a trace of its own: the last run's context goes.
+				s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "TRACEPARENT=") })
+				opts := stages.Options{Root: stateRoot(cmd), ID: c.ID, Name: c.Name, Restart: true,
+					Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive}
+				return s, opts, joinNetworkOf(s, opts.Root)
+			}
+			if attach {
+				c, err := container.Find(stateRoot(cmd), args[0])
+				if err != nil {
+					return err
+				}
+				stdin := os.Stdin
+				if !interactive {
+					if stdin, err = os.Open(os.DevNull); err != nil {
+						return err
+					}
+				}
+				s, opts, err := restart(c, stdin)
+				if err != nil {
+					return err
+				}
+				return runContainer(s, opts, to, runHooks{})
+			}
+			return eachContainer(cmd, args, func(c *container.Container) error {
+				if c.Spec.Process.Terminal {
+					return fmt.Errorf("container %s has a terminal (-t): start it attached, glassbox start -ai %s", container.ShortID(c.ID), container.ShortID(c.ID))
+				}
+				s, opts, err := restart(c, nil)
+				if err != nil {
+					return err
+				}
+				return startMonitor(s, opts, to)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&attach, "attach", "a", false, "stay in the foreground with the container's output, and return its exit code")
+	f.BoolVarP(&interactive, "interactive", "i", false, "attach stdin too (implies -a)")
+	f.StringVar(&traceMode, "trace", "", "--trace=false: no trace")
+	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL")
 	return cmd
 }
 

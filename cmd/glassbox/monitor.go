@@ -18,6 +18,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ type LogLine struct {
 }
 
 // startMonitor starts the container under a monitor and returns once the
-// container runs (printing its id) or the stages failed (their error).
+// container runs, or the stages failed (their error).
 func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	specJSON, err := json.Marshal(s)
 	if err != nil {
@@ -61,7 +62,7 @@ func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	}
 	defer statusR.Close()
 	args := []string{"monitor", "--root", opts.Root, "--id", opts.ID, "--name", opts.Name,
-		"--rm=" + strconv.FormatBool(opts.Remove), "--trace=" + strconv.FormatBool(!to.off), "--otlp-endpoint", to.endpoint}
+		"--rm=" + strconv.FormatBool(opts.Remove), "--restart=" + strconv.FormatBool(opts.Restart), "--trace=" + strconv.FormatBool(!to.off), "--otlp-endpoint", to.endpoint, "--command", cmp.Or(to.command, "run")}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -80,7 +81,6 @@ func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	line, _ := bufio.NewReader(statusR).ReadString('\n')
 	switch {
 	case line == "ok\n":
-		fmt.Println(opts.ID)
 		return nil
 	case strings.HasPrefix(line, "error "):
 		code, msg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(line, "error "), "\n"), " ")
@@ -94,7 +94,7 @@ func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
 func newMonitorCmd() *cobra.Command {
 	var opts stages.Options
 	var trace bool
-	var endpoint string
+	var endpoint, command string
 	cmd := &cobra.Command{
 		Use:    "monitor",
 		Short:  "Supervise a detached container (started by run -d)",
@@ -156,7 +156,7 @@ func newMonitorCmd() *cobra.Command {
 				// runs: give the stages' garbage back to the kernel.
 				debug.FreeOSMemory()
 			}
-			err = runContainer(&s, opts, traceOptions{off: !trace, endpoint: endpoint}, hooks)
+			err = runContainer(&s, opts, traceOptions{off: !trace, endpoint: endpoint, command: command}, hooks)
 			logs.Wait()
 			return err
 		},
@@ -166,8 +166,10 @@ func newMonitorCmd() *cobra.Command {
 	f.StringVar(&opts.ID, "id", "", "container id")
 	f.StringVar(&opts.Name, "name", "", "container name")
 	f.BoolVar(&opts.Remove, "rm", false, "remove the container when it exits")
+	f.BoolVar(&opts.Restart, "restart", false, "start the exited container --id again")
 	f.BoolVar(&trace, "trace", true, "trace the run")
 	f.StringVar(&endpoint, "otlp-endpoint", "", "OTLP endpoint")
+	f.StringVar(&command, "command", "run", "the command the trace is named after (run, start)")
 	return cmd
 }
 

@@ -96,7 +96,11 @@ func newRunCmd() *cobra.Command {
 				if s.Process.Terminal || interactive {
 					return fmt.Errorf("-d with -i or -t: attaching to a detached container is not supported yet; run it in the foreground")
 				}
-				return startMonitor(s, opts, to)
+				if err := startMonitor(s, opts, to); err != nil {
+					return err
+				}
+				fmt.Println(id)
+				return nil
 			}
 			return runContainer(s, opts, to, runHooks{})
 		},

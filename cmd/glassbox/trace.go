@@ -181,13 +181,13 @@ func newTraceCmd() *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "TRACE ID\tCONTAINER\tSTARTED\tDURATION\tRESULT")
+			fmt.Fprintln(w, "TRACE ID\tCOMMAND\tCONTAINER\tSTARTED\tDURATION\tRESULT")
 			for _, s := range all {
 				result := "exit " + s.Exit
 				if s.Error != "" {
 					result = s.Error
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.TraceID[:16], container.ShortID(s.Container),
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.TraceID[:16], s.Name, container.ShortID(s.Container),
 					s.Start.Format("2006-01-02 15:04:05"), strconv.FormatFloat(float64(s.Duration)/1e6, 'f', 2, 64)+" ms", result)
 			}
 			return w.Flush()
