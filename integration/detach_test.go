@@ -320,22 +320,36 @@ func TestInteractiveTTY(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	tmux("send-keys", "-t", session, "stty size", "Enter")
 	waitFor("20 80")
-	tmux("send-keys", "-t", session, "exit 3", "Enter")
-	// Back at the outer shell: its prompt is the last line.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		lines := strings.Fields(strings.TrimSpace(screen()))
-		if len(lines) > 0 && lines[len(lines)-1] == "outer$" {
-			break
+	// Back at the outer shell: its prompt is the last line, and $? the exit code.
+	exitedWith := func(code int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			lines := strings.Fields(strings.TrimSpace(screen()))
+			if len(lines) > 0 && lines[len(lines)-1] == "outer$" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no outer prompt after exit:\n%s", screen())
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no outer prompt after exit:\n%s", screen())
-		}
+		tmux("send-keys", "-t", session, "echo outer-exit=$?", "Enter")
+		waitFor(fmt.Sprintf("outer-exit=%d", code))
 	}
-	tmux("send-keys", "-t", session, "echo outer-exit=$?", "Enter")
-	waitFor("outer-exit=3")
+	tmux("send-keys", "-t", session, "exit 3", "Enter")
 	if s := screen(); !strings.Contains(s, "pid=1") {
 		t.Errorf("the shell should be pid 1:\n%s", s)
 	}
+	exitedWith(3)
+	e.noState()
+	// exec -it: a second terminal session in a running container.
+	e.runDetached([]string{"--name", "bg"}, "busybox", "sleep", "100")
+	tmux("send-keys", "-t", session, fmt.Sprintf("GLASSBOX_ROOT=%s %s exec -it bg sh", e.root, glassbox), "Enter")
+	waitFor("/ #")
+	tmux("send-keys", "-t", session, "[ -t 0 ] && echo tty-$TERM-$(cat /proc/1/comm)", "Enter")
+	waitFor("tty-xterm-sleep")
+	tmux("send-keys", "-t", session, "stty size; exit 5", "Enter")
+	exitedWith(5)
+	e.run("", "rm", "-f", "bg")
 	e.noState()
 	// Closing the terminal (the session's hangup) ends the container and
 	// its teardown runs.

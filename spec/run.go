@@ -87,6 +87,7 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	// The image's variables first (its PATH replaces the default), then
 	// HOSTNAME, as Docker gives every container; -e and --env-file win.
 	s.Process.Env = mergeEnv(mergeEnv(s.Process.Env, imageEnv), append([]string{"HOSTNAME=" + s.Hostname}, env...))
+	s.Process.Env = termEnv(s.Process.Env, o.Terminal)
 	if err := applyUser(s, o.User); err != nil {
 		return nil, err
 	}
@@ -186,6 +187,15 @@ func HasEnv(env []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// termEnv gives a process with a terminal TERM=xterm unless it has a TERM,
+// as Docker does: programs look there for how to draw on the terminal.
+func termEnv(env []string, terminal bool) []string {
+	if terminal && !HasEnv(env, "TERM") {
+		return append(env, "TERM=xterm")
+	}
+	return env
 }
 
 // mergeEnv appends add to base; a later NAME replaces an earlier one in place.
@@ -321,20 +331,20 @@ func applyNetwork(s *specs.Spec, network string, publish []string) error {
 
 // ForExec makes the Spec of a process joining a container (glassbox exec)
 // from the container's: args, then the container's environment with -e on
-// top, -w and -u as for run.
-func ForExec(s *specs.Spec, args, env []string, workdir, user string) (*specs.Spec, error) {
+// top, -w, -u and -t as for run.
+func ForExec(s *specs.Spec, args, env []string, workdir, user string, terminal bool) (*specs.Spec, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("no command given: glassbox exec CONTAINER CMD [ARG...]")
 	}
 	p := *s.Process
 	caps := *p.Capabilities
 	p.Capabilities = &caps
-	p.Args, p.Terminal = args, false
+	p.Args, p.Terminal = args, terminal
 	extra, err := buildEnv(nil, env)
 	if err != nil {
 		return nil, err
 	}
-	p.Env = mergeEnv(p.Env, extra)
+	p.Env = termEnv(mergeEnv(p.Env, extra), terminal)
 	if workdir != "" {
 		if !filepath.IsAbs(workdir) {
 			return nil, fmt.Errorf("-w %s: the working directory must be an absolute path", workdir)

@@ -452,7 +452,7 @@ func printJSON(v any) error {
 func newExecCmd() *cobra.Command {
 	var env []string
 	var workdir, user, traceMode string
-	var interactive bool
+	var interactive, tty bool
 	cmd := &cobra.Command{
 		Use:   "exec [-i] [-e NAME=VALUE] [-w DIR] [-u USER] CONTAINER CMD [ARG...]",
 		Short: "Run a command in a running container: its namespaces, cgroup, user and capabilities",
@@ -466,7 +466,7 @@ func newExecCmd() *cobra.Command {
 			if c.Status != container.Running || !c.Alive() {
 				return fmt.Errorf("container %s is not running", args[0])
 			}
-			s, err := spec.ForExec(stages.JoinSpec(c, c.Spec.Process), args[1:], env, workdir, user)
+			s, err := spec.ForExec(stages.JoinSpec(c, c.Spec.Process), args[1:], env, workdir, user, tty)
 			if err != nil {
 				return err
 			}
@@ -477,6 +477,13 @@ func newExecCmd() *cobra.Command {
 				}
 			}
 			opts := stages.Options{Root: root, ID: c.ID, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+			var con *console
+			if tty {
+				if con, err = openConsole(); err != nil {
+					return fmt.Errorf("pseudo-terminal: %w", err)
+				}
+				opts.Stdin, opts.Stdout, opts.Stderr = con.slave, con.slave, con.slave
+			}
 			var tr *runTrace
 			if traceMode != "false" {
 				if tr, err = startRunTrace(s, opts, traceOptions{command: "exec"}); err != nil {
@@ -494,15 +501,20 @@ func newExecCmd() *cobra.Command {
 			defer ossignal.Stop(sigs)
 			r, err := stages.Join(c, s, opts)
 			if err != nil {
+				if con != nil {
+					con.discard()
+				}
 				tr.end(nil, err, 0)
 				return err
 			}
-			go func() {
-				for sig := range sigs {
-					r.Signal(sig)
-				}
-			}()
+			go forwardSignals(sigs, r, con)
+			if con != nil {
+				con.attach(interactive)
+			}
 			code := r.Wait()
+			if con != nil {
+				con.close()
+			}
 			tr.exited(code)
 			tr.end(nil, nil, code)
 			return exitCode(code)
@@ -511,6 +523,7 @@ func newExecCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open: the process reads it")
+	f.BoolVarP(&tty, "tty", "t", false, "give the process a pseudo-terminal (with -i: an interactive session)")
 	f.StringArrayVarP(&env, "env", "e", nil, "set NAME=VALUE")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory in the container")
 	f.StringVarP(&user, "user", "u", "", "uid[:gid] or name[:group] from the container's /etc/passwd")

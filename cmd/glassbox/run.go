@@ -172,6 +172,28 @@ type traceOptions struct {
 	endpoint string // --otlp-endpoint
 }
 
+// forwardSignals passes the signals glassbox receives to the container's
+// process; with a terminal, a window change becomes the terminal's new size
+// and a hangup of ours a hangup of its terminal.
+func forwardSignals(sigs <-chan os.Signal, r *stages.Run, con *console) {
+	for sig := range sigs {
+		if sig == unix.SIGWINCH && con != nil {
+			con.resize() // the kernel signals the container's foreground group
+			continue
+		}
+		if sig == unix.SIGHUP && con != nil {
+			// Our terminal is gone: hang up the container's too, and if its
+			// process ignores that (a namespace's init does, without a
+			// handler), end it — a foreground process has no one left.
+			con.master.Close()
+			r.Signal(unix.SIGHUP)
+			time.AfterFunc(time.Second, func() { r.Signal(unix.SIGKILL) })
+			continue
+		}
+		r.Signal(sig)
+	}
+}
+
 // runHooks let the monitor of a detached container (monitor.go) follow a run.
 type runHooks struct {
 	created  func(*stages.Run) // the state directory exists
@@ -240,31 +262,13 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	if tr != nil {
 		tr.run = r
 	}
-	go func() {
-		for sig := range sigs {
-			if sig == unix.SIGWINCH && con != nil {
-				con.resize() // the kernel signals the container's foreground group
-				continue
-			}
-			if sig == unix.SIGHUP && con != nil {
-				// Our terminal is gone: hang up the container's too, and if
-				// its pid 1 ignores that (a namespace's init does, without a
-				// handler), end it — a foreground run has no one left.
-				con.master.Close()
-				r.Signal(unix.SIGHUP)
-				time.AfterFunc(time.Second, func() { r.Signal(unix.SIGKILL) })
-				continue
-			}
-			r.Signal(sig)
-		}
-	}()
+	go forwardSignals(sigs, r, con)
 	err = r.Start()
 	if hooks.started != nil {
 		hooks.started(err)
 	}
 	if err != nil && con != nil {
-		con.slave.Close()
-		con.master.Close()
+		con.discard()
 	}
 	if err != nil {
 		clearLine() // a stage before exec failed with its line showing

@@ -70,6 +70,12 @@ func (c *console) attach(interactive bool) {
 	}()
 }
 
+// discard closes the pair of a process that never started.
+func (c *console) discard() {
+	c.slave.Close()
+	c.master.Close()
+}
+
 // close waits for the last output and gives the caller's terminal back.
 func (c *console) close() {
 	<-c.done
