@@ -69,6 +69,13 @@ func TestDetachedLifecycle(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("stop took %s with -t 1", d)
 	}
+	// stop is traced like run: its steps, and the kernel's view of them.
+	r = e.run("", "trace", "show", id)
+	for _, want := range []string{"glassbox stop", "kill(", "SIGTERM", "▸ kill(", "SIGKILL", "sched_process_exit", "wait for the teardown"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the trace of stop has no %q:\n%s", want, r.stdout)
+		}
+	}
 	done := make(chan error, 1)
 	go func() { io0(lines); done <- follow.Wait() }()
 	select {

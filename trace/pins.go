@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -30,11 +32,20 @@ import (
 // BPFFSDir is where the BPF filesystem is mounted on current systems.
 const BPFFSDir = "/sys/fs/bpf"
 
-// PinDir is where this build's probes are pinned.
-func PinDir() string {
-	sum := sha256.Sum256(_ObserverBytes)
-	return filepath.Join(BPFFSDir, "glassbox", "observer-"+hex.EncodeToString(sum[:6]))
-}
+// PinDir is where this build's probes are pinned: named after the BPF
+// programs and the system calls they are told to report, so a build that
+// changes either attaches its own.
+func PinDir() string { return pinDir }
+
+var pinDir = func() string {
+	h := sha256.New()
+	h.Write(_ObserverBytes)
+	nrs := slices.Sorted(maps.Keys(syscallTable))
+	for _, nr := range nrs {
+		fmt.Fprintf(h, "%d:%d;", nr, syscallTable[nr].want())
+	}
+	return filepath.Join(BPFFSDir, "glassbox", "observer-"+hex.EncodeToString(h.Sum(nil)[:6]))
+}()
 
 // ProbeMode says how one probe is attached: Mode is "tracepoint", "kprobe" or
 // "fentry", or empty when none worked, and Why says what was tried.

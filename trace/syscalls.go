@@ -79,6 +79,14 @@ var syscallTable = map[int]syscallInfo{
 		return fmt.Sprintf("%d, %d, %d", int32(a[0]), int32(a[1]), int32(a[2]))
 	}},
 	unix.SYS_SETGROUPS: {name: "setgroups", show: func(a [6]uint64, _ []string) string { return fmt.Sprintf("%d groups", a[0]) }},
+	// Signals: how stop and kill end a container, and run forwards Ctrl-C.
+	unix.SYS_KILL: {name: "kill", show: func(a [6]uint64, _ []string) string {
+		return fmt.Sprintf("%d, %s", int32(a[0]), unix.SignalName(unix.Signal(a[1])))
+	}},
+	unix.SYS_PIDFD_OPEN: {name: "pidfd_open", show: func(a [6]uint64, _ []string) string { return fmt.Sprintf("%d, %#x", int32(a[0]), a[1]) }},
+	unix.SYS_PIDFD_SEND_SIGNAL: {name: "pidfd_send_signal", show: func(a [6]uint64, _ []string) string {
+		return fmt.Sprintf("%d, %s", int32(a[0]), unix.SignalName(unix.Signal(a[1])))
+	}},
 	unix.SYS_CLOSE_RANGE: {name: "close_range", show: func(a [6]uint64, _ []string) string {
 		flags := "0"
 		if a[2]&unix.CLOSE_RANGE_CLOEXEC != 0 {

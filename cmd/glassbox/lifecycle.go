@@ -17,9 +17,9 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sys/unix"
 
-	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
@@ -257,18 +257,48 @@ const teardownTimeout = 2 * time.Minute
 
 // killAndWait sends sig to the container's init, waits up to grace for it to
 // die (then SIGKILLs it, and waits up to 10 s more), and then waits for its
-// glassbox to finish the teardown.
-func killAndWait(c *container.Container, sig unix.Signal, grace time.Duration) error {
-	if err := signalInit(c, sig); err == nil && sig != unix.SIGKILL && !initExited(c, grace) {
-		signalInit(c, unix.SIGKILL) // pid 1 of a namespace ignores signals it does not handle
+// glassbox to finish the teardown. Each step is a span of tr.
+func killAndWait(tr *runTrace, c *container.Container, sig unix.Signal, grace time.Duration) error {
+	err := tracedSignal(tr, c, sig)
+	if err == nil && sig != unix.SIGKILL {
+		start := time.Now()
+		exited := initExited(c, grace)
+		tr.step("wait for the init to exit (pidfd)", start, nil, attribute.Bool("glassbox.exited", exited), attribute.String("glassbox.timeout", grace.String()))
+		if !exited {
+			tracedSignal(tr, c, unix.SIGKILL) // pid 1 of a namespace ignores signals it does not handle
+		}
 	}
+	start := time.Now()
 	if !initExited(c, 10*time.Second) {
-		return fmt.Errorf("container %s did not stop: its init (pid %d) outlived SIGKILL by 10 s; see /proc/%d/stack", container.ShortID(c.ID), c.Pid, c.Pid)
+		err := fmt.Errorf("container %s did not stop: its init (pid %d) outlived SIGKILL by 10 s; see /proc/%d/stack", container.ShortID(c.ID), c.Pid, c.Pid)
+		tr.step("wait for the init to exit (pidfd)", start, err)
+		return err
 	}
+	tr.step("wait for the init to exit (pidfd)", start, nil)
+	start = time.Now()
 	if !waitGone(c, teardownTimeout) {
-		return fmt.Errorf("container %s stopped, but its glassbox is still tearing it down after %s; try again later, or run glassbox gc", container.ShortID(c.ID), teardownTimeout)
+		err := fmt.Errorf("container %s stopped, but its glassbox is still tearing it down after %s; try again later, or run glassbox gc", container.ShortID(c.ID), teardownTimeout)
+		tr.step("wait for the teardown (the container's lock)", start, err)
+		return err
 	}
+	tr.step("wait for the teardown (the container's lock)", start, nil)
 	return nil
+}
+
+// tracedSignal is signalInit as a span of tr.
+func tracedSignal(tr *runTrace, c *container.Container, sig unix.Signal) error {
+	start := time.Now()
+	err := signalInit(c, sig)
+	tr.step(fmt.Sprintf("kill(%d, %s)", c.Pid, unix.SignalName(sig)), start, err, attribute.Int("process.pid", c.Pid))
+	return err
+}
+
+// exitAttrs is the exit code a stopped container's record holds, for its trace.
+func exitAttrs(c *container.Container) []attribute.KeyValue {
+	if done, err := container.Load(c.Dir); err == nil && done.Status == container.Exited {
+		return []attribute.KeyValue{attribute.Int("process.exit.code", done.ExitCode)}
+	}
+	return nil // removed on exit (--rm)
 }
 
 // signalInit sends sig to the container's init, if the record still names it.
@@ -293,7 +323,10 @@ func newStopCmd() *cobra.Command {
 				if !running(c) {
 					return nil // already stopped: as Docker, not an error
 				}
-				return killAndWait(c, unix.SIGTERM, time.Duration(timeout)*time.Second)
+				tr := traceLifecycle(cmd, c)
+				err := killAndWait(tr, c, unix.SIGTERM, time.Duration(timeout)*time.Second)
+				tr.endLifecycle(err, exitAttrs(c)...)
+				return err
 			})
 		},
 	}
@@ -376,7 +409,12 @@ func newKillCmd() *cobra.Command {
 			if s <= 0 || s > 64 {
 				return fmt.Errorf("-s %s: no such signal", sig)
 			}
-			return eachContainer(cmd, args, func(c *container.Container) error { return signalInit(c, s) })
+			return eachContainer(cmd, args, func(c *container.Container) error {
+				tr := traceLifecycle(cmd, c)
+				err := tracedSignal(tr, c, s)
+				tr.endLifecycle(err)
+				return err
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal name or number")
@@ -486,14 +524,8 @@ func newExecCmd() *cobra.Command {
 			}
 			var tr *runTrace
 			if traceMode != "false" {
-				if tr, err = startRunTrace(s, opts, traceOptions{command: "exec"}); err != nil {
-					return err
-				}
-				opts.After = tr.stage
-				if tr.obs != nil {
-					if id, _, err := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).ID(); err == nil && id != 0 {
-						tr.obs.WatchCgroup(id)
-					}
+				if tr = traceContainer("exec", c, s, root); tr != nil {
+					opts.After = tr.stage
 				}
 			}
 			sigs := make(chan os.Signal, 8)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -82,37 +83,51 @@ func newRmCmd() *cobra.Command {
 		Use:   "rm [-f] CONTAINER...",
 		Short: "Remove exited containers (their record and writable layer); -f kills running ones first",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, ids []string) error {
+		RunE: func(cmd *cobra.Command, refs []string) error {
 			var errs []error
-			for _, id := range ids {
-				c, err := container.Find(stateRoot(cmd), id)
-				if err == nil && force && running(c) {
-					err = killAndWait(c, unix.SIGKILL, 0)
-					if _, serr := os.Stat(c.Dir); err == nil && errors.Is(serr, os.ErrNotExist) {
-						fmt.Println(id) // run --rm: its glassbox removed it
-						continue
-					}
-				}
-				if err == nil {
-					err = c.Lock()
-				}
-				if errors.Is(err, container.ErrLocked) {
-					err = fmt.Errorf("container %s is running; stop it first, or rm -f", id)
-				}
-				if err == nil {
-					err = stages.Cleanup(c)
-				}
-				if err != nil {
+			for _, ref := range refs {
+				if err := removeContainer(cmd, ref, force); err != nil {
 					errs = append(errs, err)
 					continue
 				}
-				fmt.Println(id)
+				fmt.Println(ref)
 			}
 			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
 	return cmd
+}
+
+// removeContainer removes one container, killing it first with force; traced.
+func removeContainer(cmd *cobra.Command, ref string, force bool) error {
+	c, err := container.Find(stateRoot(cmd), ref)
+	if err != nil {
+		return err
+	}
+	tr := traceLifecycle(cmd, c)
+	err = func() error {
+		if force && running(c) {
+			if err := killAndWait(tr, c, unix.SIGKILL, 0); err != nil {
+				return err
+			}
+			if _, err := os.Stat(c.Dir); errors.Is(err, os.ErrNotExist) {
+				return nil // run --rm: its glassbox removed it
+			}
+		}
+		start := time.Now()
+		err := c.Lock()
+		if errors.Is(err, container.ErrLocked) {
+			err = fmt.Errorf("container %s is running; stop it first, or rm -f", ref)
+		}
+		if err == nil {
+			err = stages.Cleanup(c)
+		}
+		tr.step("remove the record and the writable layer", start, err)
+		return err
+	}()
+	tr.endLifecycle(err)
+	return err
 }
 
 func newStagesCmd() *cobra.Command {

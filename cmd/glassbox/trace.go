@@ -155,14 +155,62 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 			attribute.Int64("glassbox.usage.pids_peak", int64(r.Usage.PidsPeak)),
 			attribute.Int64("glassbox.usage.oom_kills", int64(r.Usage.OOMKills)))
 	}
-	path, err := t.sess.End(runErr, attrs...)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "glassbox: trace:", err)
-	}
+	path := t.finish(runErr, attrs...)
 	if t.show && path != "" {
 		if f, err := trace.Load(path); err == nil {
 			trace.Waterfall(os.Stderr, f, term.IsTerminal(int(os.Stderr.Fd())))
 		}
+	}
+}
+
+// finish ends the root span and writes the trace, warning if that fails.
+func (t *runTrace) finish(err error, attrs ...attribute.KeyValue) string {
+	path, werr := t.sess.End(err, attrs...)
+	if werr != nil {
+		fmt.Fprintln(os.Stderr, "glassbox: trace:", werr)
+	}
+	return path
+}
+
+// traceContainer traces a command on an existing container (exec, stop, kill,
+// rm) as a root span of its own, with the kernel events of this process and
+// of the container's cgroup. A trace that cannot start is a warning, and nil.
+func traceContainer(command string, c *container.Container, s *specs.Spec, root string) *runTrace {
+	tr, err := startRunTrace(s, stages.Options{Root: root, ID: c.ID}, traceOptions{command: command})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "glassbox: warning: no trace:", err)
+		return nil
+	}
+	if c.Name != "" {
+		tr.sess.SetAttributes(attribute.String("container.name", c.Name))
+	}
+	if id, _, err := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).ID(); tr.obs != nil && err == nil && id != 0 {
+		tr.obs.WatchCgroup(id)
+	}
+	return tr
+}
+
+// traceLifecycle traces a command that starts no process (stop, kill, rm).
+// The Spec is a copy: startRunTrace gives its process a TRACEPARENT.
+func traceLifecycle(cmd *cobra.Command, c *container.Container) *runTrace {
+	s := *c.Spec
+	p := *s.Process
+	s.Process = &p
+	return traceContainer(cmd.Name(), c, &s, stateRoot(cmd))
+}
+
+// step records one step of a lifecycle command, from start to now.
+func (t *runTrace) step(name string, start time.Time, err error, attrs ...attribute.KeyValue) {
+	if t != nil {
+		t.sess.Span(name, start, time.Now(), err, attrs...)
+	}
+}
+
+// endLifecycle closes a lifecycle command's trace.
+func (t *runTrace) endLifecycle(err error, attrs ...attribute.KeyValue) {
+	if t != nil {
+		t.stopObserving()
+		t.finish(err, attrs...)
 	}
 }
 
@@ -184,8 +232,11 @@ func newTraceCmd() *cobra.Command {
 			fmt.Fprintln(w, "TRACE ID\tCOMMAND\tCONTAINER\tSTARTED\tDURATION\tRESULT")
 			for _, s := range all {
 				result := "exit " + s.Exit
-				if s.Error != "" {
+				switch {
+				case s.Error != "":
 					result = s.Error
+				case s.Exit == "":
+					result = "ok" // stop, kill, rm: no program of theirs exited
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.TraceID[:16], s.Name, container.ShortID(s.Container),
 					s.Start.Format("2006-01-02 15:04:05"), strconv.FormatFloat(float64(s.Duration)/1e6, 'f', 2, 64)+" ms", result)
