@@ -13,6 +13,7 @@ IMAGE  := build/busybox-oci
 build:
 	go build -o $(BIN) ./cmd/glassbox
 	go build -o $(BIN)-init ./cmd/glassbox-init
+	go build -o $(BIN)-shim ./cmd/glassbox-shim
 
 # Rebuild the BPF objects (trace/observer_bpfel.o and its Go loader) from
 # trace/bpf/*.c; they are committed, so a plain build needs no clang.

@@ -149,6 +149,27 @@ func Reopen(root, id string, s *specs.Spec) (*Container, error) {
 	return c, nil
 }
 
+// Adopt loads a container whose lock this process inherited as file
+// descriptor fd (a detached container's monitor hands it from program to
+// program across execve(2), so the flock never lapses).
+func Adopt(dir string, fd int) (*Container, error) {
+	c, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	unix.CloseOnExec(fd)
+	c.lock = os.NewFile(uintptr(fd), filepath.Join(dir, "lock"))
+	return c, nil
+}
+
+// InheritLock lets the lock's file descriptor survive execve(2) and returns
+// its number, for Adopt in the next program.
+func (c *Container) InheritLock() (int, error) {
+	fd := int(c.lock.Fd())
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
+	return fd, err
+}
+
 // Load reads a container's record without locking it.
 func Load(dir string) (*Container, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "state.json"))

@@ -79,6 +79,7 @@ t0=$(date +%s)
 mkdir -p "$work/tests"
 go build -o "$work/glassbox" ./cmd/glassbox
 go build -o "$work/glassbox-init" ./cmd/glassbox-init
+go build -o "$work/glassbox-shim" ./cmd/glassbox-shim
 hack/mkrootfs.sh "$work/rootfs" >/dev/null
 : > "$work/packages"
 for pkg in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do
@@ -159,7 +160,7 @@ if [ ! -f "$initrd" ]; then
 	exec >>/vmtest/out 2>&1
 	echo "vm: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 	# The payload is copied off 9p: overlayfs wants a real filesystem below it.
-	cp /vmtest/glassbox /vmtest/glassbox-init /bin/ && cp -a /vmtest/rootfs /tmp/rootfs
+	cp /vmtest/glassbox /vmtest/glassbox-init /vmtest/glassbox-shim /bin/ && cp -a /vmtest/rootfs /tmp/rootfs
 	# GLASSBOX_VMTEST tells the tests this is the stock kernel: what most users
 	# have (kprobes, fentry, cgroup v2 controllers) must work here, not be skipped.
 	export GLASSBOX_BIN=/bin/glassbox GLASSBOX_TEST_ROOTFS=/tmp/rootfs GLASSBOX_VMTEST=1

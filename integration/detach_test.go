@@ -151,13 +151,15 @@ func TestMonitorKilledThenGC(t *testing.T) {
 	noSubscriptions(t) // the monitor may have died while leaving the observer
 }
 
-// monitorOf finds the monitor process of a container.
+// monitorOf finds the monitor process of a container (glassbox monitor while
+// the stages run, glassbox-shim after).
 func monitorOf(t *testing.T, id string) int {
 	t.Helper()
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		data, _ := os.ReadFile(p)
-		if strings.HasPrefix(string(data), "glassbox\x00monitor\x00") && strings.Contains(string(data), id) {
+		cmdline := string(data)
+		if (strings.HasPrefix(cmdline, "glassbox\x00monitor\x00") || strings.HasPrefix(cmdline, "glassbox-shim\x00")) && strings.Contains(cmdline, id) {
 			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
 				return pid
 			}

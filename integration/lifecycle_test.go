@@ -417,7 +417,8 @@ func TestDoctor(t *testing.T) {
 	}
 }
 
-// Without glassbox-init beside it, glassbox re-executes itself as the init.
+// Without glassbox-init beside it, glassbox re-executes itself as the init;
+// without glassbox-shim, a detached container's monitor stays glassbox.
 func TestInitFallback(t *testing.T) {
 	e := newEnv(t)
 	alone := filepath.Join(t.TempDir(), "glassbox")
@@ -433,6 +434,24 @@ func TestInitFallback(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "1\n" {
 		t.Errorf("run with the fallback init: %v %q", err, out)
 	}
+	// Without glassbox-shim, a detached container's monitor stays glassbox.
+	run := func(args ...string) string {
+		cmd := exec.Command(alone, args...)
+		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("%v: %v %s", args, err, out)
+		}
+		return string(out)
+	}
+	run("run", "-d", "--name", "fallback", "--rootfs", rootfs, "--", "sh", "-c", "echo detached; sleep 0.2; exit 3")
+	if code := run("wait", "fallback"); code != "3\n" {
+		t.Errorf("wait, with the monitor as glassbox: %q", code)
+	}
+	if logs := run("logs", "fallback"); logs != "detached\n" {
+		t.Errorf("logs, with the monitor as glassbox: %q", logs)
+	}
+	run("rm", "fallback")
 	e.noState()
 }
 

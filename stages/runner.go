@@ -328,15 +328,26 @@ func (r *Run) undo() error {
 	return errors.Join(errs...)
 }
 
+// Resume is the Run of a container whose init has exited, or whose glassbox
+// is gone, rebuilt from its record alone: what the stages made is written
+// there, and Teardown (or Cleanup) undoes it. A detached container's shim
+// waits for the init and then has glassbox resume the run this way with the
+// exit code it saw. The caller must hold the container's lock.
+func Resume(c *container.Container, opts Options, exitCode int) *Run {
+	r := &Run{Container: c, Opts: opts, started: Pipeline, reaped: true}
+	r.ExitCode = exitCode
+	if len(c.Cgroups) > 0 {
+		r.CgroupMode, _ = cgroupsv2.Detect()
+		r.Cgroup = &cgroupsv2.Cgroup{Dirs: c.Cgroups, Trace: r.cgroupStep}
+	}
+	return r
+}
+
 // Cleanup undoes a container whose glassbox process is gone (killed, or the host
 // rebooted), using only its record, and removes its state directory. The caller
 // must hold the container's lock.
 func Cleanup(c *container.Container) error {
-	r := &Run{Container: c, started: Pipeline}
-	if len(c.Cgroups) > 0 {
-		r.Cgroup = &cgroupsv2.Cgroup{Dirs: c.Cgroups}
-	}
-	return errors.Join(r.undo(), c.Remove())
+	return errors.Join(Resume(c, Options{}, c.ExitCode).undo(), c.Remove())
 }
 
 func describeExit(code int) string {

@@ -524,7 +524,7 @@ func newExecCmd() *cobra.Command {
 			}
 			var tr *runTrace
 			if traceMode != "false" {
-				if tr = traceContainer("exec", c, s, root); tr != nil {
+				if tr = traceContainer(traceOptions{command: "exec"}, c, s, root); tr != nil {
 					opts.After = tr.stage
 				}
 			}

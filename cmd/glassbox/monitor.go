@@ -5,13 +5,16 @@ package main
 // parent can wait(2) for it and learn its exit status), hold its output
 // pipes and write them to a log, keep the container's lock, and run the
 // teardown when it exits. Docker has containerd-shim for this, Podman conmon;
-// glassbox has `glassbox monitor`:
+// glassbox has `glassbox monitor`, which slims down to glassbox-shim once the
+// container runs — one process, three programs:
 //
 //	glassbox run -d …  ──fork/exec──▶  glassbox monitor (setsid: no terminal)
 //	   │ writes the Spec on its stdin       │ runs the stages, the init its child
-//	   │ reads "ok" or the error on fd 3 ◀──┤ reports, then waits for the init
-//	   ▼ prints the id, exits               │ logs stdout/stderr as JSON lines
-//	                                         ▼ records the exit code, tears down
+//	   │ reads "ok" or the error on fd 3 ◀──┤ reports, ends the run's trace
+//	   ▼ prints the id, exits               │ execve ▶ glassbox-shim (~2 MB): logs
+//	                                        │ stdout/stderr as JSON lines, wait4(init)
+//	                                        │ execve ▶ glassbox monitor --exit-code N:
+//	                                        ▼ records it, tears down ("glassbox exit" trace)
 //
 // If the monitor is killed, the init's parent-death signal kills the
 // container, the lock is released, and `glassbox gc` cleans up.
@@ -25,6 +28,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -34,7 +39,10 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/attribute"
+	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/stages"
 )
 
@@ -95,12 +103,21 @@ func newMonitorCmd() *cobra.Command {
 	var opts stages.Options
 	var trace bool
 	var endpoint, command string
+	var exitCode, lockFd int
 	cmd := &cobra.Command{
 		Use:    "monitor",
 		Short:  "Supervise a detached container (started by run -d)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			to := traceOptions{off: !trace, endpoint: endpoint, command: command}
+			if cmd.Flags().Changed("exit-code") {
+				return monitorExit(opts, to, lockFd, exitCode)
+			}
+			// The init's parent-death signal fires when the *thread* that
+			// cloned it ends, and execve(2) ends every thread but the caller:
+			// the stages and the execve of the shim must run on one thread.
+			runtime.LockOSThread()
 			var s specs.Spec
 			if err := json.NewDecoder(os.Stdin).Decode(&s); err != nil {
 				return err
@@ -124,19 +141,6 @@ func newMonitorCmd() *cobra.Command {
 			os.Stdout, os.Stderr = null, null
 			var logs sync.WaitGroup
 			hooks := runHooks{detached: true}
-			hooks.created = func(r *stages.Run) {
-				log := &logWriter{path: r.Path(LogFile)}
-				for _, p := range []struct {
-					r      io.Reader
-					stream string
-				}{{outR, "stdout"}, {errR, "stderr"}} {
-					logs.Add(1)
-					go func() {
-						defer logs.Done()
-						log.copy(p.r, p.stream)
-					}()
-				}
-			}
 			hooks.started = func(err error) {
 				// The init has its own copies of the pipes' write ends now.
 				outW.Close()
@@ -152,11 +156,29 @@ func newMonitorCmd() *cobra.Command {
 					fmt.Fprintf(status, "error %d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
 				}
 				status.Close()
-				// From here on the monitor idles for as long as the container
-				// runs: give the stages' garbage back to the kernel.
+			}
+			hooks.running = func(r *stages.Run, tr *runTrace) {
+				if shim := shimProgram(); shim != "" {
+					err := becomeShim(shim, r, tr, outR, errR, to)
+					// Still here: the execve failed, and this monitor stays.
+					(&logWriter{path: r.Path(LogFile)}).write(LogLine{Stream: "stderr", Time: time.Now().UTC(), Log: "glassbox: " + err.Error() + "\n"})
+				}
+				log := &logWriter{path: r.Path(LogFile)}
+				for _, p := range []struct {
+					r      io.Reader
+					stream string
+				}{{outR, "stdout"}, {errR, "stderr"}} {
+					logs.Add(1)
+					go func() {
+						defer logs.Done()
+						log.copy(p.r, p.stream)
+					}()
+				}
+				// The monitor idles for as long as the container runs: give
+				// the stages' garbage back to the kernel.
 				debug.FreeOSMemory()
 			}
-			err = runContainer(&s, opts, traceOptions{off: !trace, endpoint: endpoint, command: command}, hooks)
+			err = runContainer(&s, opts, to, hooks)
 			logs.Wait()
 			return err
 		},
@@ -170,7 +192,82 @@ func newMonitorCmd() *cobra.Command {
 	f.BoolVar(&trace, "trace", true, "trace the run")
 	f.StringVar(&endpoint, "otlp-endpoint", "", "OTLP endpoint")
 	f.StringVar(&command, "command", "run", "the command the trace is named after (run, start)")
+	f.IntVar(&exitCode, "exit-code", 0, "the init exited with this code: record it and tear down (run by glassbox-shim)")
+	f.IntVar(&lockFd, "lock-fd", -1, "with --exit-code: the inherited descriptor holding the container's lock")
 	return cmd
+}
+
+// shimProgram is glassbox-shim beside glassbox, or "" (the monitor then
+// stays the full glassbox until the container exits).
+func shimProgram() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), "glassbox-shim")
+	if unix.Access(p, unix.X_OK) != nil {
+		return ""
+	}
+	return p
+}
+
+// becomeShim ends the run's trace and execve(2)s glassbox-shim in this
+// process, handing it the init's output pipes and the container's lock; the
+// shim runs `glassbox monitor --exit-code` when the init exits. It returns
+// only if the execve failed.
+func becomeShim(shim string, r *stages.Run, tr *runTrace, outR, errR *os.File, to traceOptions) error {
+	lockFd, err := r.InheritLock()
+	if err != nil {
+		return fmt.Errorf("keep the container's lock across execve: %w", err)
+	}
+	pipes := []string{}
+	for _, f := range []*os.File{outR, errR} {
+		fd := f.Fd()
+		if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("keep the output pipes across execve: %w", err)
+		}
+		pipes = append(pipes, strconv.Itoa(int(fd)))
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	argv := append([]string{"glassbox-shim", strconv.Itoa(r.Pid)}, pipes...)
+	argv = append(argv, r.Path(LogFile), "--", exe, "glassbox", "monitor", "--root", r.Opts.Root, "--id", r.ID,
+		"--lock-fd", strconv.Itoa(lockFd), "--rm="+strconv.FormatBool(r.Opts.Remove),
+		"--trace="+strconv.FormatBool(!to.off), "--otlp-endpoint", to.endpoint)
+	// The run's trace ends with the program started; `glassbox exit` traces
+	// the rest.
+	tr.endLifecycle(nil, attribute.Bool("glassbox.detached", true))
+	// One P: the Go runtime then starts fewer threads, each costing memory.
+	return syscall.Exec(shim, argv, append(os.Environ(), shimGOMAXPROCS))
+}
+
+// shimGOMAXPROCS is in the shim's environment only; it drops it again for the
+// teardown.
+const shimGOMAXPROCS = "GOMAXPROCS=1"
+
+// monitorExit records a detached container's exit code and tears it down,
+// with the lock the shim handed on; traced as "glassbox exit", from the
+// program's start to the end of the teardown.
+func monitorExit(opts stages.Options, to traceOptions, lockFd, code int) error {
+	c, err := container.Adopt(filepath.Join(container.ContainersDir(opts.Root), opts.ID), lockFd)
+	if err != nil {
+		return err
+	}
+	var tr *runTrace
+	if !to.off {
+		to.command, to.start = "exit", c.Started
+		if tr = traceContainer(to, c, c.Spec, opts.Root); tr != nil {
+			opts.After = tr.stage
+			tr.execEnd = c.Started
+			tr.exited(code)
+		}
+	}
+	r := stages.Resume(c, opts, code)
+	err = r.Teardown()
+	tr.end(r, nil, code)
+	return err
 }
 
 // logWriter appends a container's output to its log, a line at a time.

@@ -166,10 +166,11 @@ var forwardedSignals = []os.Signal{
 }
 
 type traceOptions struct {
-	command  string // the root span's name: "glassbox <command>" (default run)
-	off      bool   // --trace=false
-	show     bool   // --trace: print the waterfall at the end
-	endpoint string // --otlp-endpoint
+	command  string    // the root span's name: "glassbox <command>" (default run)
+	off      bool      // --trace=false
+	show     bool      // --trace: print the waterfall at the end
+	endpoint string    // --otlp-endpoint
+	start    time.Time // the root span's start, if not when this process began
 }
 
 // forwardSignals passes the signals glassbox receives to the container's
@@ -196,9 +197,9 @@ func forwardSignals(sigs <-chan os.Signal, r *stages.Run, con *console) {
 
 // runHooks let the monitor of a detached container (monitor.go) follow a run.
 type runHooks struct {
-	created  func(*stages.Run) // the state directory exists
-	started  func(error)       // the program runs, or the stages failed
-	detached bool              // observe the kernel during the stages only
+	started  func(error)                  // the program runs, or the stages failed
+	running  func(*stages.Run, *runTrace) // after started(nil); the monitor may become the shim here
+	detached bool                         // observe the kernel during the stages only
 }
 
 func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks runHooks) error {
@@ -256,9 +257,6 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 		}
 		return err
 	}
-	if hooks.created != nil {
-		hooks.created(r)
-	}
 	if tr != nil {
 		tr.run = r
 	}
@@ -281,6 +279,9 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	tr.started(r)
 	if hooks.detached {
 		tr.stopObserving() // a long-lived container's own system calls are not the trace's subject
+	}
+	if hooks.running != nil {
+		hooks.running(r, tr)
 	}
 	code := r.Wait()
 	if con != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -37,6 +38,7 @@ type runTrace struct {
 	namespaces map[string]string // "pid" -> "4026532190", as the steps observed them
 	cgroupID   uint64            // the container's cgroup2 id, once the cgroup stage made it
 	cgroupDir  string
+	finished   bool // the trace is written
 }
 
 func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTrace, error) {
@@ -45,7 +47,7 @@ func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTra
 		name = "glassbox " + to.command
 	}
 	sess, err := trace.Start(trace.Config{
-		Dir: tracesDir(opts.Root), Name: name, Endpoint: to.endpoint, Start: processStart,
+		Dir: tracesDir(opts.Root), Name: name, Endpoint: to.endpoint, Start: cmp.Or(to.start, processStart),
 	},
 		attribute.String("container.id", opts.ID),
 		attribute.String("process.command_args", strings.Join(s.Process.Args, " ")),
@@ -163,8 +165,13 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 	}
 }
 
-// finish ends the root span and writes the trace, warning if that fails.
+// finish ends the root span and writes the trace, warning if that fails;
+// only once.
 func (t *runTrace) finish(err error, attrs ...attribute.KeyValue) string {
+	if t.finished {
+		return ""
+	}
+	t.finished = true
 	path, werr := t.sess.End(err, attrs...)
 	if werr != nil {
 		fmt.Fprintln(os.Stderr, "glassbox: trace:", werr)
@@ -173,10 +180,11 @@ func (t *runTrace) finish(err error, attrs ...attribute.KeyValue) string {
 }
 
 // traceContainer traces a command on an existing container (exec, stop, kill,
-// rm) as a root span of its own, with the kernel events of this process and
-// of the container's cgroup. A trace that cannot start is a warning, and nil.
-func traceContainer(command string, c *container.Container, s *specs.Spec, root string) *runTrace {
-	tr, err := startRunTrace(s, stages.Options{Root: root, ID: c.ID}, traceOptions{command: command})
+// rm, a detached container's exit) as a root span of its own, with the kernel
+// events of this process and of the container's cgroup. A trace that cannot
+// start is a warning, and nil.
+func traceContainer(to traceOptions, c *container.Container, s *specs.Spec, root string) *runTrace {
+	tr, err := startRunTrace(s, stages.Options{Root: root, ID: c.ID}, to)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "glassbox: warning: no trace:", err)
 		return nil
@@ -196,7 +204,7 @@ func traceLifecycle(cmd *cobra.Command, c *container.Container) *runTrace {
 	s := *c.Spec
 	p := *s.Process
 	s.Process = &p
-	return traceContainer(cmd.Name(), c, &s, stateRoot(cmd))
+	return traceContainer(traceOptions{command: cmd.Name()}, c, &s, stateRoot(cmd))
 }
 
 // step records one step of a lifecycle command, from start to now.
@@ -319,7 +327,12 @@ costs them two map lookups. trace off detaches them now.`,
 	return cmd
 }
 
+// loadTrace loads a trace named by its id, or the newest of a container named
+// by id or name.
 func loadTrace(cmd *cobra.Command, id string) (*trace.File, string, error) {
+	if c, err := container.Find(stateRoot(cmd), id); err == nil {
+		id = c.ID
+	}
 	path, err := trace.Find(tracesDir(stateRoot(cmd)), id)
 	if err != nil {
 		return nil, "", err
