@@ -40,20 +40,23 @@ const (
 // Record is state.json. Everything a cleanup needs is in it, so `gc` can undo a
 // run whose glassbox process was killed.
 type Record struct {
-	ID        string      `json:"id"`
-	Name      string      `json:"name,omitempty"`
-	Status    string      `json:"status"`
-	Created   time.Time   `json:"created"`
-	Started   time.Time   `json:"started,omitzero"` // the latest execve of its program (run, start)
-	Finished  time.Time   `json:"finished,omitzero"`
-	Pid       int         `json:"pid,omitempty"`
-	PidStart  uint64      `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
-	ExitCode  int         `json:"exitCode"`
-	OOMKilled bool        `json:"oomKilled,omitempty"` // the OOM killer killed a process of the container
-	IP        string      `json:"ip,omitempty"`        // its address on a bridge network
-	Ports     string      `json:"ports,omitempty"`     // published: [ip:]hostPort:containerPort/proto,…
-	Cgroups   []string    `json:"cgroups,omitempty"`   // cgroup directories, created or about to be
-	Spec      *specs.Spec `json:"spec"`
+	ID     string `json:"id"`
+	Name   string `json:"name,omitempty"`
+	Status string `json:"status"`
+	// Breakpoint is where a run is paused (--break-at/--break-after), e.g.
+	// "before mount".
+	Breakpoint string      `json:"breakpoint,omitempty"`
+	Created    time.Time   `json:"created"`
+	Started    time.Time   `json:"started,omitzero"` // the latest execve of its program (run, start)
+	Finished   time.Time   `json:"finished,omitzero"`
+	Pid        int         `json:"pid,omitempty"`
+	PidStart   uint64      `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
+	ExitCode   int         `json:"exitCode"`
+	OOMKilled  bool        `json:"oomKilled,omitempty"` // the OOM killer killed a process of the container
+	IP         string      `json:"ip,omitempty"`        // its address on a bridge network
+	Ports      string      `json:"ports,omitempty"`     // published: [ip:]hostPort:containerPort/proto,…
+	Cgroups    []string    `json:"cgroups,omitempty"`   // cgroup directories, created or about to be
+	Spec       *specs.Spec `json:"spec"`
 }
 
 // Container is one container's state directory and record.

@@ -54,12 +54,13 @@ var nsFile = map[specs.LinuxNamespaceType]string{
 	specs.UserNamespace: "user", specs.TimeNamespace: "time",
 }
 
-// Join starts s's process in running container c and returns a Run to Wait
+// Join starts s's process in container c, whose init must be alive (running,
+// or paused at a breakpoint), and returns a Run to Wait
 // for and Signal; opts gives its stdio and the timing callback (its stages
 // are named "join" and "exec" in the trace).
 func Join(c *container.Container, s *specs.Spec, opts Options) (*Run, error) {
-	if c.Status != container.Running || !c.Alive() {
-		return nil, &Error{Msg: fmt.Sprintf("container %s is not running", container.ShortID(c.ID))}
+	if !c.Alive() { // running, or paused at a breakpoint after its init was cloned
+		return nil, &Error{Msg: fmt.Sprintf("container %s has no process to join", container.ShortID(c.ID))}
 	}
 	r := &Run{Container: &container.Container{Record: c.Record, Dir: c.Dir}, Opts: opts, reapedCh: make(chan struct{})}
 	r.Spec = s

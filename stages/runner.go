@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +35,10 @@ type Options struct {
 	Interactive bool
 	// Before runs as each stage begins (a live progress line uses it).
 	Before func(*Stage)
+	// Breakpoints pause the run (see control.go); Paused is told when it
+	// pauses at one, to say so.
+	Breakpoints []Breakpoint
+	Paused      func(*Run, Breakpoint)
 	// After runs after each stage, and after teardown, with its timing and steps.
 	After func(Timing)
 }
@@ -62,6 +68,8 @@ type Run struct {
 	started  []*Stage // stages whose work has begun, in order: what undo reverses
 	steps    steps    // the current host-side stage half's steps
 
+	controller net.Conn // the glassbox continue/abort that resumed a paused run
+
 	mu        sync.Mutex
 	execed    bool // the user's program is running: signals are forwarded to it
 	interrupt int  // interrupts seen while stages were running
@@ -90,6 +98,9 @@ func (r *Run) Start() error {
 		if err := r.interrupted(); err != nil {
 			return r.fail(st, err)
 		}
+		if err := r.pauseAt(Breakpoint{st, Before}); err != nil {
+			return r.fail(st, err)
+		}
 		if r.Opts.Before != nil {
 			r.Opts.Before(st)
 		}
@@ -99,6 +110,11 @@ func (r *Run) Start() error {
 				err = ierr // the init was killed on purpose; say why
 			}
 			return r.fail(st, err)
+		}
+		if st != Exec {
+			if err := r.pauseAt(Breakpoint{st, After}); err != nil {
+				return r.fail(st, err)
+			}
 		}
 	}
 	// An interrupt during the exec stage killed the init; its EOF looked like a
@@ -112,7 +128,9 @@ func (r *Run) Start() error {
 		return r.fail(Exec, errInterrupted())
 	}
 	r.Status, r.Started = container.Running, time.Now().UTC()
-	return r.Save()
+	err := r.Save()
+	r.report("running")
+	return err
 }
 
 func (r *Run) runStage(st *Stage) (err error) {
@@ -300,6 +318,11 @@ func (r *Run) Teardown() error {
 func (r *Run) fail(st *Stage, err error) *Error {
 	e := asStageError(st.Name, err)
 	r.undo()
+	if errors.Is(err, ErrAborted) {
+		r.report("aborted")
+	} else {
+		r.report("error " + strings.ReplaceAll(e.Error(), "\n", " "))
+	}
 	if !r.Opts.Restart {
 		r.Remove()
 		return e

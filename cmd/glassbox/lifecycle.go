@@ -116,6 +116,9 @@ func statusOf(c *container.Container) string {
 		}
 		return s
 	}
+	if c.Breakpoint != "" {
+		return "Paused " + c.Breakpoint
+	}
 	return "Created"
 }
 
@@ -487,6 +490,57 @@ func printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// joinAndWait starts s's process in container c (stages.Join), with a
+// pseudo-terminal if s asks for one and the caller's stdin if interactive,
+// forwards signals, and returns its exit code as glassbox's; traced as
+// "glassbox exec".
+func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive, traced bool) error {
+	stdin := os.Stdin
+	if !interactive {
+		var err error
+		if stdin, err = os.Open(os.DevNull); err != nil {
+			return err
+		}
+	}
+	opts := stages.Options{Root: root, ID: c.ID, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	var con *console
+	if s.Process.Terminal {
+		var err error
+		if con, err = openConsole(); err != nil {
+			return fmt.Errorf("pseudo-terminal: %w", err)
+		}
+		opts.Stdin, opts.Stdout, opts.Stderr = con.slave, con.slave, con.slave
+	}
+	var tr *runTrace
+	if traced {
+		if tr = traceContainer(traceOptions{command: "exec"}, c, s, root); tr != nil {
+			opts.After = tr.stage
+		}
+	}
+	sigs := make(chan os.Signal, 8)
+	ossignal.Notify(sigs, forwardedSignals...)
+	defer ossignal.Stop(sigs)
+	r, err := stages.Join(c, s, opts)
+	if err != nil {
+		if con != nil {
+			con.discard()
+		}
+		tr.end(nil, err, 0)
+		return err
+	}
+	go forwardSignals(sigs, r, con)
+	if con != nil {
+		con.attach(interactive)
+	}
+	code := r.Wait()
+	if con != nil {
+		con.close()
+	}
+	tr.exited(code)
+	tr.end(nil, nil, code)
+	return exitCode(code)
+}
+
 func newExecCmd() *cobra.Command {
 	var env []string
 	var workdir, user, traceMode string
@@ -508,48 +562,7 @@ func newExecCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			stdin := os.Stdin
-			if !interactive {
-				if stdin, err = os.Open(os.DevNull); err != nil {
-					return err
-				}
-			}
-			opts := stages.Options{Root: root, ID: c.ID, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-			var con *console
-			if tty {
-				if con, err = openConsole(); err != nil {
-					return fmt.Errorf("pseudo-terminal: %w", err)
-				}
-				opts.Stdin, opts.Stdout, opts.Stderr = con.slave, con.slave, con.slave
-			}
-			var tr *runTrace
-			if traceMode != "false" {
-				if tr = traceContainer(traceOptions{command: "exec"}, c, s, root); tr != nil {
-					opts.After = tr.stage
-				}
-			}
-			sigs := make(chan os.Signal, 8)
-			ossignal.Notify(sigs, forwardedSignals...)
-			defer ossignal.Stop(sigs)
-			r, err := stages.Join(c, s, opts)
-			if err != nil {
-				if con != nil {
-					con.discard()
-				}
-				tr.end(nil, err, 0)
-				return err
-			}
-			go forwardSignals(sigs, r, con)
-			if con != nil {
-				con.attach(interactive)
-			}
-			code := r.Wait()
-			if con != nil {
-				con.close()
-			}
-			tr.exited(code)
-			tr.end(nil, nil, code)
-			return exitCode(code)
+			return joinAndWait(c, s, root, interactive, traceMode != "false")
 		},
 	}
 	f := cmd.Flags()

@@ -71,6 +71,9 @@ func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	defer statusR.Close()
 	args := []string{"monitor", "--root", opts.Root, "--id", opts.ID, "--name", opts.Name,
 		"--rm=" + strconv.FormatBool(opts.Remove), "--restart=" + strconv.FormatBool(opts.Restart), "--trace=" + strconv.FormatBool(!to.off), "--otlp-endpoint", to.endpoint, "--command", cmp.Or(to.command, "run")}
+	for _, b := range opts.Breakpoints {
+		args = append(args, "--break-"+map[stages.When]string{stages.Before: "at", stages.After: "after"}[b.When], b.Stage.Name)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -90,6 +93,9 @@ func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	switch {
 	case line == "ok\n":
 		return nil
+	case strings.HasPrefix(line, "paused "):
+		fmt.Fprint(os.Stderr, pausedMessage(opts.ID, strings.TrimSpace(strings.TrimPrefix(line, "paused "))))
+		return nil
 	case strings.HasPrefix(line, "error "):
 		code, msg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(line, "error "), "\n"), " ")
 		n, _ := strconv.Atoi(code)
@@ -104,13 +110,17 @@ func newMonitorCmd() *cobra.Command {
 	var trace bool
 	var endpoint, command string
 	var exitCode, lockFd int
+	var breakAt, breakAfter []string
 	cmd := &cobra.Command{
 		Use:    "monitor",
 		Short:  "Supervise a detached container (started by run -d)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			to := traceOptions{off: !trace, endpoint: endpoint, command: command}
+			if opts.Breakpoints, err = breakpoints(breakAt, breakAfter); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("exit-code") {
 				return monitorExit(opts, to, lockFd, exitCode)
 			}
@@ -141,10 +151,23 @@ func newMonitorCmd() *cobra.Command {
 			os.Stdout, os.Stderr = null, null
 			var logs sync.WaitGroup
 			hooks := runHooks{detached: true}
+			// run -d returns at the first breakpoint; the run waits there
+			// for glassbox continue, which then hears how it goes on.
+			reported := false
+			opts.Paused = func(r *stages.Run, b stages.Breakpoint) {
+				if !reported {
+					fmt.Fprintf(status, "paused %s\n", b)
+					status.Close()
+					reported = true
+				}
+			}
 			hooks.started = func(err error) {
 				// The init has its own copies of the pipes' write ends now.
 				outW.Close()
 				errW.Close()
+				if reported {
+					return // glassbox continue hears how the run goes on
+				}
 				if err == nil {
 					fmt.Fprint(status, "ok\n")
 				} else {
@@ -192,6 +215,8 @@ func newMonitorCmd() *cobra.Command {
 	f.BoolVar(&trace, "trace", true, "trace the run")
 	f.StringVar(&endpoint, "otlp-endpoint", "", "OTLP endpoint")
 	f.StringVar(&command, "command", "run", "the command the trace is named after (run, start)")
+	f.StringArrayVar(&breakAt, "break-at", nil, "pause before this stage")
+	f.StringArrayVar(&breakAfter, "break-after", nil, "pause after this stage")
 	f.IntVar(&exitCode, "exit-code", 0, "the init exited with this code: record it and tear down (run by glassbox-shim)")
 	f.IntVar(&lockFd, "lock-fd", -1, "with --exit-code: the inherited descriptor holding the container's lock")
 	return cmd

@@ -25,6 +25,7 @@ func newRunCmd() *cobra.Command {
 	var bundle, traceMode, otlpEndpoint, name, entrypoint string
 	var registry image.Registry
 	var remove, detach, interactive bool
+	var breakAt, breakAfter []string
 	cmd := &cobra.Command{
 		Use:   "run [flags] (IMAGE [CMD [ARG...]] | --rootfs DIR -- CMD [ARG...] | --bundle DIR)",
 		Short: "Create and run a container through the stages, in the foreground",
@@ -88,6 +89,9 @@ func newRunCmd() *cobra.Command {
 				Root: stateRoot(cmd), ID: id, Name: name, Remove: remove,
 				Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive,
 			}
+			if opts.Breakpoints, err = breakpoints(breakAt, breakAfter); err != nil {
+				return err
+			}
 			to := traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint}
 			if detach {
 				if to.show {
@@ -137,6 +141,8 @@ func newRunCmd() *cobra.Command {
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background under a monitor process; print the container id")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open: the container reads it")
 	f.BoolVarP(&o.Terminal, "tty", "t", false, "give the container a pseudo-terminal (with -i: an interactive session)")
+	f.StringArrayVar(&breakAt, "break-at", nil, "pause before this stage (repeatable): look inside with glassbox debug,\nthen glassbox continue or abort")
+	f.StringArrayVar(&breakAfter, "break-after", nil, "pause after this stage (repeatable)")
 	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
 	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
@@ -239,6 +245,12 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	clearLine := func() {
 		if live {
 			fmt.Fprint(os.Stderr, "\r\x1b[K")
+		}
+	}
+	if opts.Paused == nil { // the monitor of a detached run reports pauses itself
+		opts.Paused = func(r *stages.Run, b stages.Breakpoint) {
+			clearLine()
+			fmt.Fprint(os.Stderr, pausedMessage(r.ID, b.String()))
 		}
 	}
 	var con *console

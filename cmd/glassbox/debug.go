@@ -1,0 +1,190 @@
+package main
+
+// Stage-by-stage debugging: run --break-at/--break-after pause the pipeline
+// (stages/control.go); debug looks inside the half-built container; continue
+// and abort end the pause.
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/spec"
+	"github.com/glassbox-dev/glassbox/stages"
+)
+
+// breakpoints turns --break-at and --break-after values into breakpoints.
+func breakpoints(at, after []string) ([]stages.Breakpoint, error) {
+	var out []stages.Breakpoint
+	for _, list := range []struct {
+		names []string
+		when  stages.When
+	}{{at, stages.Before}, {after, stages.After}} {
+		for _, name := range list.names {
+			b, err := stages.ParseBreakpoint(name, list.when)
+			if err != nil {
+				return nil, fmt.Errorf("--break-%s %s: %w", map[stages.When]string{stages.Before: "at", stages.After: "after"}[list.when], name, err)
+			}
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// pausedMessage says where a run stopped and what to do next.
+func pausedMessage(id, where string) string {
+	id = container.ShortID(id)
+	return fmt.Sprintf("glassbox: paused %s stage (container %s)\n"+
+		"  look inside:  glassbox debug %s\n"+
+		"  go on:        glassbox continue %s\n"+
+		"  give up:      glassbox abort %s\n", where, id, id, id, id)
+}
+
+func newContinueCmd() *cobra.Command {
+	return controlCmd("continue", "Resume a run paused at a breakpoint")
+}
+func newAbortCmd() *cobra.Command {
+	return controlCmd("abort", "End a run paused at a breakpoint, undoing what its stages made")
+}
+
+func controlCmd(command, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   command + " CONTAINER",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Find(stateRoot(cmd), args[0])
+			if err != nil {
+				return err
+			}
+			outcome, err := stages.Control(c.Dir, command)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", command, args[0], err)
+			}
+			fmt.Println(outcome) // paused after …, running, aborted
+			return nil
+		},
+	}
+}
+
+func newDebugCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "debug CONTAINER [CMD [ARG...]]",
+		Short: "Open a shell (or run CMD) in the namespaces and cgroup a paused or running container has now",
+		Long: `debug joins what a container has at this moment. Paused at a breakpoint
+before the unshare stage, there is nothing to join yet: the shell runs on the
+host, in the state directory. From then on it joins the init's namespaces and
+cgroup; before the mount stage's pivot_root, the mount namespace is a copy of
+the host's, so the shell sees the host's files and the container's root-to-be
+at <state dir>/rootfs. The shell runs as root with the container's capabilities.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Find(stateRoot(cmd), args[0])
+			if err != nil {
+				return err
+			}
+			where := c.Breakpoint
+			if where == "" {
+				if c.Status != container.Running {
+					return fmt.Errorf("container %s is neither paused at a breakpoint nor running", args[0])
+				}
+				where = "running"
+			}
+			command := args[1:]
+			interactive := len(command) == 0
+			tty := interactive && term.IsTerminal(int(os.Stdin.Fd()))
+			if interactive {
+				command = []string{"/bin/sh"}
+			}
+			fmt.Fprint(os.Stderr, debugBanner(c, where))
+			if !c.Alive() {
+				return hostShell(c, command)
+			}
+			return joinAndWait(c, debugSpec(c, command, where, tty), stateRoot(cmd), interactive, true)
+		},
+	}
+}
+
+// pivoted says whether the mount stage's pivot_root has run at where
+// ("before mount", "after network", …, or "running").
+func pivoted(where string) bool {
+	when, stage, _ := strings.Cut(where, " ")
+	i := slices.Index(stages.Pipeline, stages.ByName(stage))
+	mount := slices.Index(stages.Pipeline, stages.Mount)
+	return where == "running" || i > mount || (i == mount && when == string(stages.After))
+}
+
+// debugBanner explains what exists at this point and whose files the shell sees.
+func debugBanner(c *container.Container, where string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "glassbox debug: container %s, %s\n", container.ShortID(c.ID), where)
+	if !c.Alive() {
+		fmt.Fprintf(&b, "  no namespaces yet: the init is cloned in the unshare stage. This shell runs on\n"+
+			"  the host, in the state directory %s.\n", c.Dir)
+	} else {
+		var fresh []string
+		for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net", "cgroup"} {
+			self, _ := os.Readlink("/proc/self/ns/" + ns)
+			theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", c.Pid, ns))
+			if theirs != "" && theirs != self {
+				fresh = append(fresh, theirs)
+			}
+		}
+		fmt.Fprintf(&b, "  namespaces (this shell joins them): %s\n", strings.Join(fresh, " "))
+		if pivoted(where) {
+			b.WriteString("  files: the container's own root (pivot_root has run)\n")
+		} else {
+			fmt.Fprintf(&b, "  files: the host's, as copied into the new mount namespace — pivot_root has not\n"+
+				"  run yet, and /proc is still the host's; the container's root-to-be is\n  %s\n", c.Dir+"/rootfs")
+		}
+		if len(c.Cgroups) > 0 {
+			fmt.Fprintf(&b, "  cgroup: %s\n", c.Cgroups[len(c.Cgroups)-1])
+		}
+		if c.IP != "" {
+			fmt.Fprintf(&b, "  network: eth0 %s\n", c.IP)
+		}
+	}
+	if c.Breakpoint != "" {
+		fmt.Fprintf(&b, "  when done: glassbox continue %s (or abort)\n", container.ShortID(c.ID))
+	}
+	return b.String()
+}
+
+// debugSpec is a root process with the container's capabilities, joining
+// every namespace the container's init has.
+func debugSpec(c *container.Container, command []string, where string, tty bool) *specs.Spec {
+	p := *c.Spec.Process
+	p.Args, p.Terminal, p.Cwd = command, tty, "/"
+	p.User = specs.User{}
+	p.NoNewPrivileges = false
+	p.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PS1=[debug " + container.ShortID(c.ID) + " " + where + "] \\w # ", "TERM=" + os.Getenv("TERM")}
+	s := stages.JoinSpec(c, &p)
+	s.Annotations = maps.Clone(s.Annotations)
+	delete(s.Annotations, spec.UserAnnotation) // root, not the container's -u
+	return s
+}
+
+// hostShell runs command on the host, in the state directory: before the
+// unshare stage there is no container process to join.
+func hostShell(c *container.Container, command []string) error {
+	sh := exec.Command(command[0], command[1:]...)
+	sh.Dir = c.Dir
+	sh.Env = append(os.Environ(), "PS1=[debug "+container.ShortID(c.ID)+" "+c.Breakpoint+", on the host] \\w # ")
+	sh.Stdin, sh.Stdout, sh.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := sh.Run(); err != nil {
+		if code := sh.ProcessState.ExitCode(); code > 0 {
+			return exitCode(code)
+		}
+		return err
+	}
+	return nil
+}
