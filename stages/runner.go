@@ -318,19 +318,20 @@ func (r *Run) Teardown() error {
 func (r *Run) fail(st *Stage, err error) *Error {
 	e := asStageError(st.Name, err)
 	r.undo()
+	if !r.Opts.Restart {
+		r.Remove()
+	} else {
+		r.Status, r.Pid, r.PidStart, r.Finished = container.Exited, 0, 0, time.Now().UTC()
+		r.ExitCode = cmp.Or(e.ExitCode, 125)
+		r.Save()
+		r.Unlock()
+	}
+	// Once all is undone: the continue or abort that led here hears of it.
 	if errors.Is(err, ErrAborted) {
 		r.report("aborted")
 	} else {
 		r.report("error " + strings.ReplaceAll(e.Error(), "\n", " "))
 	}
-	if !r.Opts.Restart {
-		r.Remove()
-		return e
-	}
-	r.Status, r.Pid, r.PidStart, r.Finished = container.Exited, 0, 0, time.Now().UTC()
-	r.ExitCode = cmp.Or(e.ExitCode, 125)
-	r.Save()
-	r.Unlock()
 	return e
 }
 

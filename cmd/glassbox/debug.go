@@ -76,7 +76,7 @@ func controlCmd(command, short string) *cobra.Command {
 }
 
 func newDebugCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "debug CONTAINER [CMD [ARG...]]",
 		Short: "Open a shell (or run CMD) in the namespaces and cgroup a paused or running container has now",
 		Long: `debug joins what a container has at this moment. Paused at a breakpoint
@@ -111,6 +111,8 @@ at <state dir>/rootfs. The shell runs as root with the container's capabilities.
 			return joinAndWait(c, debugSpec(c, command, where, tty), stateRoot(cmd), interactive, true)
 		},
 	}
+	cmd.Flags().SetInterspersed(false) // flags after CONTAINER belong to CMD
+	return cmd
 }
 
 // pivoted says whether the mount stage's pivot_root has run at where

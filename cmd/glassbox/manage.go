@@ -107,6 +107,12 @@ func removeContainer(cmd *cobra.Command, ref string, force bool) error {
 	}
 	tr := traceLifecycle(cmd, c)
 	err = func() error {
+		if force && c.Breakpoint != "" {
+			// Paused between stages: the run undoes them itself.
+			start := time.Now()
+			_, err := stages.Control(c.Dir, "abort")
+			tr.step("abort the paused run", start, err)
+		}
 		if force && running(c) {
 			if err := killAndWait(tr, c, unix.SIGKILL, 0); err != nil {
 				return err

@@ -1,0 +1,189 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// record reads a container's state.json.
+func (e *env) record(id string) (rec struct {
+	Pid        int
+	IP         string
+	Breakpoint string
+	Cgroups    []string
+}) {
+	e.t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.root, "containers", id, "state.json"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		e.t.Fatal(err)
+	}
+	return rec
+}
+
+// The pipeline paused at every point between stages, without a terminal:
+// what exists is checked from the host (and with glassbox debug), then the
+// run goes on and ends normally.
+func TestBreakpointsAtEveryStage(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	type point struct{ flag, stage string }
+	var points []point
+	for _, st := range []string{"rootfs", "cgroup", "unshare", "network", "mount", "exec"} {
+		points = append(points, point{"--break-at", st})
+		if st != "exec" {
+			points = append(points, point{"--break-after", st})
+		}
+	}
+	order := func(p point) int { // how many stages have run at this point
+		i := slices.Index([]string{"rootfs", "cgroup", "unshare", "network", "mount", "exec"}, p.stage)
+		if p.flag == "--break-after" {
+			i++
+		}
+		return i
+	}
+	for _, p := range points {
+		where := strings.TrimPrefix(p.flag, "--break-") + " " + p.stage
+		where = strings.Replace(where, "at ", "before ", 1)
+		t.Run(where, func(t *testing.T) {
+			r := e.run("", "run", "-d", p.flag, p.stage, "busybox", "sh", "-c", "hostname; exit 3")
+			id := strings.TrimSpace(r.stdout)
+			t.Cleanup(func() { e.run("", "rm", "-f", id) }) // after a failure: no paused leftovers
+			if r.code != 0 || !strings.Contains(r.stderr, "paused "+where+" stage") {
+				t.Fatalf("run -d %s %s: exit %d %q %q", p.flag, p.stage, r.code, r.stdout, r.stderr)
+			}
+			rec := e.record(id)
+			if rec.Breakpoint != where {
+				t.Errorf("record: breakpoint %q, want %q", rec.Breakpoint, where)
+			}
+			if ps := e.run("", "ps", "-a").stdout; !strings.Contains(ps, "Paused "+where) {
+				t.Errorf("ps -a:\n%s", ps)
+			}
+			ran := order(p)
+			rootfs := filepath.Join(e.root, "containers", id, "rootfs")
+			if mounted := slices.Contains(mountPoints(t), rootfs); mounted != (ran >= 1) {
+				t.Errorf("overlay mounted: %v, after %d stages", mounted, ran)
+			}
+			cgroupsExist := len(rec.Cgroups) > 0
+			for _, dir := range rec.Cgroups {
+				if _, err := os.Stat(dir); err != nil {
+					cgroupsExist = false
+				}
+			}
+			if cgroupsExist != (ran >= 2) {
+				t.Errorf("cgroup directories exist: %v (%v), after %d stages", cgroupsExist, rec.Cgroups, ran)
+			}
+			if (rec.Pid != 0) != (ran >= 3) {
+				t.Errorf("init pid %d after %d stages", rec.Pid, ran)
+			}
+			if ran >= 3 {
+				net, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", rec.Pid))
+				if net == hostNet || net == "" {
+					t.Errorf("the init's network namespace %q is the host's", net)
+				}
+				// Inside: eth0's address once the network stage ran; the
+				// container's own /proc (its pid 1 is glassbox-init) once the
+				// mount stage did; the hostname only in the exec stage.
+				d := e.run("", "debug", id, "sh", "-c", "ip -4 -o addr show eth0 2>/dev/null | grep -c inet; cat /proc/1/comm; hostname")
+				lines := strings.Split(strings.TrimSpace(d.stdout), "\n")
+				if d.code != 0 || len(lines) != 3 {
+					t.Fatalf("debug: exit %d %q %q", d.code, d.stdout, d.stderr)
+				}
+				if want := map[bool]string{true: "1", false: "0"}[ran >= 4]; lines[0] != want {
+					t.Errorf("eth0 addresses seen by debug: %s, want %s", lines[0], want)
+				}
+				if ownProc := lines[1] == "glassbox-init"; ownProc != (ran >= 5) {
+					t.Errorf("/proc/1/comm seen by debug: %q after %d stages", lines[1], ran)
+				}
+				if lines[2] == id[:12] {
+					t.Errorf("the hostname is set before the exec stage")
+				}
+				if !strings.Contains(d.stderr, "glassbox debug: container "+id[:12]+", "+where) {
+					t.Errorf("debug banner: %q", d.stderr)
+				}
+			} else if d := e.run("", "debug", id, "pwd"); d.stdout != filepath.Join(e.root, "containers", id)+"\n" || !strings.Contains(d.stderr, "no namespaces yet") {
+				t.Errorf("debug with no init yet: %q %q", d.stdout, d.stderr)
+			}
+			if c := e.run("", "continue", id); c.code != 0 || c.stdout != "running\n" {
+				t.Errorf("continue: exit %d %q %q", c.code, c.stdout, c.stderr)
+			}
+			if w := e.run("", "wait", id); w.stdout != "3\n" {
+				t.Errorf("wait: %q %q", w.stdout, w.stderr)
+			}
+			if l := e.run("", "logs", id); l.stdout != id[:12]+"\n" {
+				t.Errorf("logs: %q", l.stdout)
+			}
+			e.run("", "rm", id)
+			// Abort at the same point undoes everything made so far.
+			r = e.run("", "run", "-d", p.flag, p.stage, "busybox", "true")
+			aborted := strings.TrimSpace(r.stdout)
+			t.Cleanup(func() { e.run("", "rm", "-f", aborted) })
+			if a := e.run("", "abort", aborted); a.code != 0 || a.stdout != "aborted\n" {
+				t.Errorf("abort: exit %d %q %q", a.code, a.stdout, a.stderr)
+			}
+			e.noState()
+		})
+	}
+}
+
+// Breakpoints in a foreground run: continue goes from one to the next; a
+// failure after a pause is reported to the continue that caused it; errors
+// in the flags are refused before anything exists.
+func TestBreakpointsForeground(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	cmd := exec.Command(glassbox, "run", "--rm", "--break-after", "unshare", "--break-at", "mount", "-v", "/nonexistent-src:/x", "busybox", "true")
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitPaused := func(where string) string {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			dirs, _ := os.ReadDir(filepath.Join(e.root, "containers"))
+			for _, d := range dirs {
+				if data, err := os.ReadFile(filepath.Join(e.root, "containers", d.Name(), "state.json")); err == nil && strings.Contains(string(data), `"breakpoint": "`+where+`"`) {
+					return d.Name()
+				}
+			}
+		}
+		cmd.Process.Kill()
+		t.Fatalf("never paused %s; stderr %q", where, stderr.String())
+		return ""
+	}
+	id := waitPaused("after unshare")
+	if c := e.run("", "continue", id); c.stdout != "paused before mount\n" {
+		t.Errorf("continue to the next breakpoint: %q %q", c.stdout, c.stderr)
+	}
+	c := e.run("", "continue", id)
+	if c.code == 0 || !strings.Contains(c.stderr, "stage mount") || !strings.Contains(c.stderr, "/nonexistent-src") {
+		t.Errorf("continue into a failing stage: exit %d %q", c.code, c.stderr)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(stderr.String(), "paused after unshare stage") {
+		t.Errorf("the run should fail after saying where it paused: %v %q", err, stderr.String())
+	}
+	if c := e.run("", "continue", id); c.code == 0 {
+		t.Error("continue of a gone container should fail")
+	}
+	e.noState()
+	for _, args := range [][]string{{"--break-at", "nosuch"}, {"--break-after", "exec"}} {
+		r := e.run("", append(append([]string{"run"}, args...), "busybox", "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, args[0]+" "+args[1]) {
+			t.Errorf("run %v: exit %d %q", args, r.code, r.stderr)
+		}
+	}
+	e.noState()
+}
