@@ -362,11 +362,14 @@ func TestInteractiveTTY(t *testing.T) {
 	e.noState()
 	// Closing the terminal (the session's hangup) ends the container and
 	// its teardown runs.
+	traces := func() int { done, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json")); return len(done) }
+	before := traces()
 	tmux("send-keys", "-t", session, fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm -it busybox sh", e.root, glassbox), "Enter")
 	waitRunning(t, e)
 	tmux("kill-session", "-t", session)
+	// Gone: the state directory, and glassbox itself (its trace, written last).
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if entries, _ := os.ReadDir(filepath.Join(e.root, "containers")); len(entries) == 0 {
+		if entries, _ := os.ReadDir(filepath.Join(e.root, "containers")); len(entries) == 0 && traces() > before {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -58,7 +58,6 @@ func Validate(s *specs.Spec) error {
 		{p.IOPriority != nil, "process.ioPriority"},
 		{p.Scheduler != nil, "process.scheduler"},
 		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
-		{s.Hooks != nil, "hooks"},
 		{len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0, "linux.uidMappings/gidMappings"},
 		{len(l.Sysctl) > 0, "linux.sysctl"},
 		{l.Seccomp != nil, "linux.seccomp"},
@@ -71,6 +70,16 @@ func Validate(s *specs.Spec) error {
 	for _, u := range unsupported {
 		if u.set {
 			return fmt.Errorf("%s: not supported by glassbox yet; remove it from config.json", u.field)
+		}
+	}
+	if h := s.Hooks; h != nil {
+		for kind, list := range map[string][]specs.Hook{"prestart": h.Prestart, "createRuntime": h.CreateRuntime,
+			"createContainer": h.CreateContainer, "startContainer": h.StartContainer, "poststart": h.Poststart, "poststop": h.Poststop} {
+			for i, hook := range list {
+				if !filepath.IsAbs(hook.Path) {
+					return fmt.Errorf("hooks.%s[%d].path %q must be absolute", kind, i, hook.Path)
+				}
+			}
 		}
 	}
 	if err := validateResources(l.Resources); err != nil {

@@ -50,6 +50,11 @@ var Exec = &Stage{
 func execProgram(in *Init) error {
 	s := in.Spec
 	p := s.Process
+	if s.Hooks != nil { // in the container, before anything of the program's
+		if err := in.runInitHooks("startContainer", s.Hooks.StartContainer); err != nil {
+			return err
+		}
+	}
 	if newNamespace(s, specs.UTSNamespace) { // a joined one keeps its name
 		if s.Hostname != "" {
 			start := time.Now()

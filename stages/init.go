@@ -13,10 +13,12 @@ import (
 // by the unshare stage, already inside the new namespaces, waiting on the sync
 // socket to be told which stage to run next.
 type Init struct {
-	Spec   *specs.Spec
-	Rootfs string // host path of the overlay mount, until pivot_root makes it "/"
-	sock   *syncSocket
-	steps  steps // the current stage's steps
+	Spec    *specs.Spec
+	Rootfs  string   // host path of the overlay mount, until pivot_root makes it "/"
+	State   []byte   // for hooks: the OCI state
+	HookEnv []string // for hooks: the container's facts
+	sock    *syncSocket
+	steps   steps // the current stage's steps
 }
 
 // InitMain is `glassbox init`. It never returns: the exec stage replaces it with
@@ -41,7 +43,7 @@ func InitMain() {
 		os.Exit(1)
 	}
 	cfg := m.Config
-	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, sock: sock}
+	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, sock: sock}
 	var mismatch error
 	if cfg.Protocol != protocol {
 		mismatch = fmt.Errorf("the container's init speaks sync protocol %d, glassbox %d: they come from different builds; install them together (make build)", protocol, cfg.Protocol)

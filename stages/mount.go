@@ -71,6 +71,11 @@ func setupMounts(in *Init) error {
 	if err := in.createDevices(s.Linux.Devices); err != nil {
 		return err
 	}
+	if h := s.Hooks; h != nil { // in the container's namespaces, before pivot_root
+		if err := in.runInitHooks("createContainer", h.CreateContainer); err != nil {
+			return err
+		}
+	}
 	if err := in.pivotRoot(); err != nil {
 		return err
 	}

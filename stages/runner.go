@@ -39,6 +39,12 @@ type Options struct {
 	// pauses at one, to say so.
 	Breakpoints []Breakpoint
 	Paused      func(*Run, Breakpoint)
+	// Hooks run the user's commands at points of the pipeline; Replace runs
+	// a command instead of a host-side stage (see hooks.go).
+	Hooks   []Hook
+	Replace map[string]string
+	// Bundle is the OCI bundle directory, if the Spec came from one.
+	Bundle string
 	// After runs after each stage, and after teardown, with its timing and steps.
 	After func(Timing)
 }
@@ -98,7 +104,7 @@ func (r *Run) Start() error {
 		if err := r.interrupted(); err != nil {
 			return r.fail(st, err)
 		}
-		if err := r.pauseAt(Breakpoint{st, Before}); err != nil {
+		if err := r.at(Breakpoint{st, Before}); err != nil {
 			return r.fail(st, err)
 		}
 		if r.Opts.Before != nil {
@@ -111,8 +117,18 @@ func (r *Run) Start() error {
 			}
 			return r.fail(st, err)
 		}
+		if st == Network && r.Spec.Hooks != nil {
+			// The runtime environment exists; pivot_root is yet to come.
+			err := r.runOCIHooks("prestart", r.Spec.Hooks.Prestart, specs.StateCreating)
+			if err == nil {
+				err = r.runOCIHooks("createRuntime", r.Spec.Hooks.CreateRuntime, specs.StateCreating)
+			}
+			if err != nil {
+				return r.fail(st, err)
+			}
+		}
 		if st != Exec {
-			if err := r.pauseAt(Breakpoint{st, After}); err != nil {
+			if err := r.at(Breakpoint{st, After}); err != nil {
 				return r.fail(st, err)
 			}
 		}
@@ -130,6 +146,11 @@ func (r *Run) Start() error {
 	r.Status, r.Started = container.Running, time.Now().UTC()
 	err := r.Save()
 	r.report("running")
+	if r.Spec.Hooks != nil {
+		if herr := r.runOCIHooks("poststart", r.Spec.Hooks.Poststart, specs.StateRunning); herr != nil {
+			fmt.Fprintln(r.stderr(), "glassbox: warning:", herr) // the program runs: the spec says warn
+		}
+	}
 	return err
 }
 
@@ -143,7 +164,11 @@ func (r *Run) runStage(st *Stage) (err error) {
 		if err := injectFailure(st.Name, os.Getenv("GLASSBOX_TEST_FAIL")); err != nil {
 			return err
 		}
-		err := st.Host(r)
+		host := st.Host
+		if command := r.Opts.Replace[st.Name]; command != "" {
+			host = func(r *Run) error { return r.replaced(st, command) }
+		}
+		err := host(r)
 		t.Steps = append(t.Steps, r.hostSteps()...)
 		if err != nil {
 			return err
@@ -302,6 +327,11 @@ func (r *Run) Teardown() error {
 	start := time.Now()
 	err := r.undo()
 	r.timed(Timing{Stage: "teardown", Start: start, End: time.Now(), Err: err, Steps: r.hostSteps()})
+	if r.Spec.Hooks != nil {
+		if herr := r.runOCIHooks("poststop", r.Spec.Hooks.Poststop, specs.StateStopped); herr != nil {
+			fmt.Fprintln(r.stderr(), "glassbox: warning:", herr)
+		}
+	}
 	if r.Opts.Remove {
 		return errors.Join(err, r.Remove())
 	}
@@ -311,6 +341,21 @@ func (r *Run) Teardown() error {
 	err = errors.Join(err, r.Save())
 	r.Unlock()
 	return err
+}
+
+// at is a point between stages: the user's hooks there, then a breakpoint.
+func (r *Run) at(b Breakpoint) error {
+	if err := r.runUserHooks(b); err != nil {
+		return err
+	}
+	return r.pauseAt(b)
+}
+
+func (r *Run) stderr() *os.File {
+	if r.Opts.Stderr != nil {
+		return r.Opts.Stderr
+	}
+	return os.Stderr
 }
 
 // fail tears down a run whose stage st failed, leaving nothing behind; a

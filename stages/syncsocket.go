@@ -44,6 +44,10 @@ type InitConfig struct {
 	Spec     *specs.Spec `json:"spec"`
 	Rootfs   string      `json:"rootfs"`         // host path of the mounted rootfs
 	Fail     string      `json:"fail,omitempty"` // GLASSBOX_TEST_FAIL, for failure-injection tests
+	// For config.json's createContainer and startContainer hooks, which the
+	// init runs: the container's state and facts (hooks.go).
+	State   []byte   `json:"state,omitempty"`
+	HookEnv []string `json:"hookEnv,omitempty"`
 }
 
 type syncSocket struct {

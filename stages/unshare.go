@@ -31,6 +31,7 @@ package stages
 // namespace) and reap it.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -137,6 +138,10 @@ func cloneInit(r *Run) error {
 		return &Error{Msg: err.Error()}
 	}
 	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.Path("rootfs"), Fail: os.Getenv("GLASSBOX_TEST_FAIL")}
+	if r.Spec.Hooks != nil {
+		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
+		cfg.HookEnv = r.HookEnv("mount", "oci")
+	}
 	if err := r.sync.send(message{Kind: "config", Config: cfg}); err != nil {
 		return fmt.Errorf("sync socket: send config: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/container"
@@ -21,22 +22,68 @@ import (
 	"github.com/glassbox-dev/glassbox/stages"
 )
 
-// breakpoints turns --break-at and --break-after values into breakpoints.
-func breakpoints(at, after []string) ([]stages.Breakpoint, error) {
-	var out []stages.Breakpoint
-	for _, list := range []struct {
-		names []string
-		when  stages.When
-	}{{at, stages.Before}, {after, stages.After}} {
-		for _, name := range list.names {
-			b, err := stages.ParseBreakpoint(name, list.when)
-			if err != nil {
-				return nil, fmt.Errorf("--break-%s %s: %w", map[stages.When]string{stages.Before: "at", stages.After: "after"}[list.when], name, err)
-			}
-			out = append(out, b)
+// pipelineFlags are run's flags that steer the stages rather than shape the
+// Spec: breakpoints, hooks, replaced stages. run -d hands them to the monitor
+// as they were given.
+type pipelineFlags struct {
+	breakAt, breakAfter, hooks, replace []string
+}
+
+func (p *pipelineFlags) register(f *pflag.FlagSet) {
+	f.StringArrayVar(&p.breakAt, "break-at", nil, "pause before this stage (repeatable): look inside with glassbox debug,\nthen glassbox continue or abort")
+	f.StringArrayVar(&p.breakAfter, "break-after", nil, "pause after this stage (repeatable)")
+	f.StringArrayVar(&p.hooks, "hook", nil, "run a command on the host at a point: STAGE:before=CMD or STAGE:after=CMD\n(repeatable; glassbox explain hooks lists its environment)")
+	f.StringArrayVar(&p.replace, "replace-stage", nil, "do a host-side stage yourself: rootfs=CMD or network=CMD")
+}
+
+// apply parses the flags into opts.
+func (p *pipelineFlags) apply(opts *stages.Options) error {
+	for _, name := range p.breakAt {
+		b, err := stages.ParseBreakpoint(name, stages.Before)
+		if err != nil {
+			return fmt.Errorf("--break-at %s: %w", name, err)
+		}
+		opts.Breakpoints = append(opts.Breakpoints, b)
+	}
+	for _, name := range p.breakAfter {
+		b, err := stages.ParseBreakpoint(name, stages.After)
+		if err != nil {
+			return fmt.Errorf("--break-after %s: %w", name, err)
+		}
+		opts.Breakpoints = append(opts.Breakpoints, b)
+	}
+	for _, v := range p.hooks {
+		h, err := stages.ParseHook(v)
+		if err != nil {
+			return err
+		}
+		opts.Hooks = append(opts.Hooks, h)
+	}
+	for _, v := range p.replace {
+		stage, command, err := stages.ParseReplace(v)
+		if err != nil {
+			return err
+		}
+		if opts.Replace == nil {
+			opts.Replace = map[string]string{}
+		}
+		opts.Replace[stage] = command
+	}
+	return nil
+}
+
+// args gives the flags back, for the monitor's command line.
+func (p *pipelineFlags) args() []string {
+	var out []string
+	for _, f := range []struct {
+		name   string
+		values []string
+	}{{"--break-at", p.breakAt}, {"--break-after", p.breakAfter}, {"--hook", p.hooks}, {"--replace-stage", p.replace}} {
+		for _, v := range f.values {
+			out = append(out, f.name, v)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // pausedMessage says where a run stopped and what to do next.

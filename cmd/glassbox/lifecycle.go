@@ -386,7 +386,7 @@ func newStartCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return startMonitor(s, opts, to)
+				return startMonitor(s, opts, to, nil)
 			})
 		},
 	}

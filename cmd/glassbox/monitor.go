@@ -59,7 +59,7 @@ type LogLine struct {
 
 // startMonitor starts the container under a monitor and returns once the
 // container runs, or the stages failed (their error).
-func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
+func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions, pipeline []string) error {
 	specJSON, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -71,9 +71,7 @@ func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions) error {
 	defer statusR.Close()
 	args := []string{"monitor", "--root", opts.Root, "--id", opts.ID, "--name", opts.Name,
 		"--rm=" + strconv.FormatBool(opts.Remove), "--restart=" + strconv.FormatBool(opts.Restart), "--trace=" + strconv.FormatBool(!to.off), "--otlp-endpoint", to.endpoint, "--command", cmp.Or(to.command, "run")}
-	for _, b := range opts.Breakpoints {
-		args = append(args, "--break-"+map[stages.When]string{stages.Before: "at", stages.After: "after"}[b.When], b.Stage.Name)
-	}
+	args = append(append(args, "--bundle", opts.Bundle), pipeline...)
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -110,7 +108,7 @@ func newMonitorCmd() *cobra.Command {
 	var trace bool
 	var endpoint, command string
 	var exitCode, lockFd int
-	var breakAt, breakAfter []string
+	var pipeline pipelineFlags
 	cmd := &cobra.Command{
 		Use:    "monitor",
 		Short:  "Supervise a detached container (started by run -d)",
@@ -118,7 +116,7 @@ func newMonitorCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			to := traceOptions{off: !trace, endpoint: endpoint, command: command}
-			if opts.Breakpoints, err = breakpoints(breakAt, breakAfter); err != nil {
+			if err := pipeline.apply(&opts); err != nil {
 				return err
 			}
 			if cmd.Flags().Changed("exit-code") {
@@ -215,8 +213,8 @@ func newMonitorCmd() *cobra.Command {
 	f.BoolVar(&trace, "trace", true, "trace the run")
 	f.StringVar(&endpoint, "otlp-endpoint", "", "OTLP endpoint")
 	f.StringVar(&command, "command", "run", "the command the trace is named after (run, start)")
-	f.StringArrayVar(&breakAt, "break-at", nil, "pause before this stage")
-	f.StringArrayVar(&breakAfter, "break-after", nil, "pause after this stage")
+	pipeline.register(f)
+	f.StringVar(&opts.Bundle, "bundle", "", "the OCI bundle directory")
 	f.IntVar(&exitCode, "exit-code", 0, "the init exited with this code: record it and tear down (run by glassbox-shim)")
 	f.IntVar(&lockFd, "lock-fd", -1, "with --exit-code: the inherited descriptor holding the container's lock")
 	return cmd

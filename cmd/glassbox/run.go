@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ func newRunCmd() *cobra.Command {
 	var bundle, traceMode, otlpEndpoint, name, entrypoint string
 	var registry image.Registry
 	var remove, detach, interactive bool
-	var breakAt, breakAfter []string
+	var pipeline pipelineFlags
 	cmd := &cobra.Command{
 		Use:   "run [flags] (IMAGE [CMD [ARG...]] | --rootfs DIR -- CMD [ARG...] | --bundle DIR)",
 		Short: "Create and run a container through the stages, in the foreground",
@@ -89,8 +90,11 @@ func newRunCmd() *cobra.Command {
 				Root: stateRoot(cmd), ID: id, Name: name, Remove: remove,
 				Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive,
 			}
-			if opts.Breakpoints, err = breakpoints(breakAt, breakAfter); err != nil {
+			if err := pipeline.apply(&opts); err != nil {
 				return err
+			}
+			if bundle != "" {
+				opts.Bundle, _ = filepath.Abs(bundle)
 			}
 			to := traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint}
 			if detach {
@@ -100,7 +104,7 @@ func newRunCmd() *cobra.Command {
 				if s.Process.Terminal || interactive {
 					return fmt.Errorf("-d with -i or -t: attaching to a detached container is not supported yet; run it in the foreground")
 				}
-				if err := startMonitor(s, opts, to); err != nil {
+				if err := startMonitor(s, opts, to, pipeline.args()); err != nil {
 					return err
 				}
 				fmt.Println(id)
@@ -141,8 +145,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background under a monitor process; print the container id")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open: the container reads it")
 	f.BoolVarP(&o.Terminal, "tty", "t", false, "give the container a pseudo-terminal (with -i: an interactive session)")
-	f.StringArrayVar(&breakAt, "break-at", nil, "pause before this stage (repeatable): look inside with glassbox debug,\nthen glassbox continue or abort")
-	f.StringArrayVar(&breakAfter, "break-after", nil, "pause after this stage (repeatable)")
+	pipeline.register(f)
 	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
 	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
