@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,11 +81,23 @@ func TestReplaceNetworkStage(t *testing.T) {
 	e := newEnv(t)
 	e.importBusybox()
 	host := fmt.Sprintf("gbt%d", os.Getpid()%100000)
-	script := `set -e
-ip link add ` + host + ` type veth peer name eth0 netns $GLASSBOX_PID
-ip addr add 10.200.9.1/24 dev ` + host + `
-ip link set ` + host + ` up
-nsenter --net=$GLASSBOX_NETNS sh -c 'ip link set lo up; ip addr add 10.200.9.2/24 dev eth0; ip link set eth0 up'`
+	// iproute2's ip and util-linux's nsenter by path: a busybox sh would
+	// run its own, smaller applets of those names.
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Fatal("iproute2's ip is missing (.ci/run installs it)")
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		t.Fatal("nsenter is missing (.ci/run installs util-linux)")
+	}
+	script := strings.NewReplacer("IP", ip, "NSENTER", nsenter, "HOST", host).Replace(`set -e
+IP link add HOST type veth peer name eth0 netns $GLASSBOX_PID
+IP addr add 10.200.9.1/24 dev HOST
+IP link set HOST up
+NSENTER --net=$GLASSBOX_NETNS IP link set lo up
+NSENTER --net=$GLASSBOX_NETNS IP addr add 10.200.9.2/24 dev eth0
+NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up`)
 	r := e.run("", "run", "--rm", "--replace-stage", "network="+script, "busybox", "sh", "-c",
 		"ip -4 -o addr show eth0 | grep -o '10.200.9.2/24'; ping -c 1 -W 2 10.200.9.1 >/dev/null && echo reached")
 	if r.code != 0 || r.stdout != "10.200.9.2/24\nreached\n" {
