@@ -187,3 +187,20 @@ func TestBreakpointsForeground(t *testing.T) {
 	}
 	e.noState()
 }
+
+// Every stage has its page, embedded in the binary.
+func TestExplain(t *testing.T) {
+	e := newEnv(t)
+	for i, st := range []string{"rootfs", "cgroup", "unshare", "network", "mount", "exec"} {
+		r := e.run("", "explain", st)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, fmt.Sprintf("# Stage %d — %s", i+1, st)) || !strings.Contains(r.stdout, "## See it") {
+			t.Errorf("explain %s: exit %d %q", st, r.code, r.stdout[:min(80, len(r.stdout))])
+		}
+	}
+	if r := e.run("", "explain", "hooks"); !strings.Contains(r.stdout, "GLASSBOX_NETNS") {
+		t.Errorf("explain hooks: %q", r.stdout[:min(80, len(r.stdout))])
+	}
+	if r := e.run("", "explain", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "rootfs, cgroup") {
+		t.Errorf("explain nosuch: exit %d %q", r.code, r.stderr)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/docs"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 )
@@ -236,4 +237,29 @@ func hostShell(c *container.Container, command []string) error {
 		return err
 	}
 	return nil
+}
+
+func newExplainCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "explain [STAGE|hooks]",
+		Short: "Show a stage's page: what the kernel does there, how to see it, what fails",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			topics := []string{}
+			for _, st := range stages.Pipeline {
+				topics = append(topics, st.Name)
+			}
+			topics = append(topics, "hooks")
+			if len(args) == 0 {
+				fmt.Println("glassbox explain TOPIC, where TOPIC is one of:", strings.Join(topics, ", "))
+				return nil
+			}
+			page, err := docs.Stages.ReadFile("stages/" + args[0] + ".md")
+			if err != nil || !slices.Contains(topics, args[0]) {
+				return fmt.Errorf("no page for %q; the topics are %s", args[0], strings.Join(topics, ", "))
+			}
+			_, err = os.Stdout.Write(page)
+			return err
+		},
+	}
 }

@@ -153,7 +153,11 @@ func newStagesCmd() *cobra.Command {
 				}
 				fmt.Fprintf(w, "%d. %s\t%s\t%s\n\t\t%s\n", i+1, s.Name, side, s.Purpose, s.Kernel)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Println("\nglassbox explain STAGE: a stage's page; run --break-at STAGE / --step: stop there and look")
+			return nil
 		},
 	}
 }

@@ -1,0 +1,11 @@
+// Package docs holds glassbox's documentation; the stage pages are embedded
+// in the binary for `glassbox explain`.
+package docs
+
+import "embed"
+
+// Stages are docs/stages/*.md: a page per stage, and one on hooks and
+// breakpoints.
+//
+//go:embed stages/*.md
+var Stages embed.FS
