@@ -39,6 +39,9 @@ type Options struct {
 	// pauses at one, to say so.
 	Breakpoints []Breakpoint
 	Paused      func(*Run, Breakpoint)
+	// Step, if set, is asked before each stage whether to run it (run
+	// --step); an error aborts the run.
+	Step func(*Run, *Stage) error
 	// Hooks run the user's commands at points of the pipeline; Replace runs
 	// a command instead of a host-side stage (see hooks.go).
 	Hooks   []Hook
@@ -343,12 +346,19 @@ func (r *Run) Teardown() error {
 	return err
 }
 
-// at is a point between stages: the user's hooks there, then a breakpoint.
+// at is a point between stages: the user's hooks there, a breakpoint, and
+// before a stage, --step's question.
 func (r *Run) at(b Breakpoint) error {
 	if err := r.runUserHooks(b); err != nil {
 		return err
 	}
-	return r.pauseAt(b)
+	if err := r.pauseAt(b); err != nil {
+		return err
+	}
+	if b.When == Before && r.Opts.Step != nil {
+		return r.Opts.Step(r, b.Stage)
+	}
+	return nil
 }
 
 func (r *Run) stderr() *os.File {

@@ -5,6 +5,7 @@ package main
 // and abort end the pause.
 
 import (
+	"bufio"
 	"fmt"
 	"maps"
 	"os"
@@ -152,11 +153,7 @@ at <state dir>/rootfs. The shell runs as root with the container's capabilities.
 			if interactive {
 				command = []string{"/bin/sh"}
 			}
-			fmt.Fprint(os.Stderr, debugBanner(c, where))
-			if !c.Alive() {
-				return hostShell(c, command)
-			}
-			return joinAndWait(c, debugSpec(c, command, where, tty), stateRoot(cmd), interactive, true)
+			return debugIn(c, where, command, interactive, tty, true, stateRoot(cmd))
 		},
 	}
 	cmd.Flags().SetInterspersed(false) // flags after CONTAINER belong to CMD
@@ -216,19 +213,32 @@ func debugSpec(c *container.Container, command []string, where string, tty bool)
 	p.User = specs.User{}
 	p.NoNewPrivileges = false
 	p.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"PS1=[debug " + container.ShortID(c.ID) + " " + where + "] \\w # ", "TERM=" + os.Getenv("TERM")}
+		"PS1=[debug " + container.ShortID(c.ID) + " " + where + "] # ", "TERM=" + os.Getenv("TERM")}
 	s := stages.JoinSpec(c, &p)
 	s.Annotations = maps.Clone(s.Annotations)
 	delete(s.Annotations, spec.UserAnnotation) // root, not the container's -u
 	return s
 }
 
+// debugIn runs command (a shell, when interactive) in what container c has
+// at point where, after a banner saying what that is.
+//
+// traced makes it a "glassbox exec" trace; not from within a run, whose own
+// kernel observer is subscribed under this same pid.
+func debugIn(c *container.Container, where string, command []string, interactive, tty, traced bool, root string) error {
+	fmt.Fprint(os.Stderr, debugBanner(c, where))
+	if !c.Alive() {
+		return hostShell(c, where, command)
+	}
+	return joinAndWait(c, debugSpec(c, command, where, tty), root, interactive, traced)
+}
+
 // hostShell runs command on the host, in the state directory: before the
 // unshare stage there is no container process to join.
-func hostShell(c *container.Container, command []string) error {
+func hostShell(c *container.Container, where string, command []string) error {
 	sh := exec.Command(command[0], command[1:]...)
 	sh.Dir = c.Dir
-	sh.Env = append(os.Environ(), "PS1=[debug "+container.ShortID(c.ID)+" "+c.Breakpoint+", on the host] \\w # ")
+	sh.Env = append(os.Environ(), "PS1=[debug "+container.ShortID(c.ID)+" "+where+", on the host] # ")
 	sh.Stdin, sh.Stdout, sh.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := sh.Run(); err != nil {
 		if code := sh.ProcessState.ExitCode(); code > 0 {
@@ -262,4 +272,65 @@ func newExplainCmd() *cobra.Command {
 			return err
 		},
 	}
+}
+
+// stepper is run --step: before each stage it shows the stage's plan and asks
+// what to do. Keys: Enter runs the stage, s opens a debug shell at this point,
+// c runs the rest without asking, q aborts (and undoes everything).
+func stepper(root string) func(*stages.Run, *stages.Stage) error {
+	auto := false
+	return func(r *stages.Run, st *stages.Stage) error {
+		if auto {
+			return nil
+		}
+		n := slices.Index(stages.Pipeline, st) + 1
+		fmt.Fprintf(os.Stderr, "\r\x1b[K\n▸ stage %d/%d %s: %s\n", n, len(stages.Pipeline), st.Name, st.Purpose)
+		for _, line := range r.Plan(st) {
+			fmt.Fprintf(os.Stderr, "    %s\n", line)
+		}
+		for {
+			fmt.Fprint(os.Stderr, "  [Enter] run it · s: shell here · c: run the rest · q: abort > ")
+			key, err := readKey()
+			fmt.Fprintln(os.Stderr)
+			switch {
+			case err != nil || key == 'q' || key == 3 || key == 4: // q, Ctrl-C, Ctrl-D
+				return stages.ErrAborted
+			case key == 's':
+				err := debugIn(r.Container, "before "+st.Name, []string{"/bin/sh"}, true, term.IsTerminal(int(os.Stdin.Fd())), false, root)
+				if err != nil {
+					if _, exited := err.(exitCode); !exited {
+						fmt.Fprintln(os.Stderr, "glassbox: debug shell:", err)
+					}
+				}
+			case key == 'c':
+				auto = true
+				return nil
+			case key == '\r' || key == '\n':
+				return nil
+			}
+		}
+	}
+}
+
+// readKey reads one key from the terminal (raw mode: no Enter needed), or
+// the first character of a line when there is no terminal.
+func readKey() (byte, error) {
+	tty, err := os.Open("/dev/tty")
+	if err == nil && term.IsTerminal(int(tty.Fd())) {
+		defer tty.Close()
+		if state, err := term.MakeRaw(int(tty.Fd())); err == nil {
+			defer term.Restore(int(tty.Fd()), state)
+		}
+		var b [1]byte
+		_, err := tty.Read(b[:])
+		return b[0], err
+	}
+	if tty != nil {
+		tty.Close()
+	}
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if line == "" {
+		return 0, err
+	}
+	return line[0], nil
 }

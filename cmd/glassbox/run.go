@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
 	var bundle, traceMode, otlpEndpoint, name, entrypoint string
 	var registry image.Registry
-	var remove, detach, interactive bool
+	var remove, detach, interactive, step bool
 	var pipeline pipelineFlags
 	cmd := &cobra.Command{
 		Use:   "run [flags] (IMAGE [CMD [ARG...]] | --rootfs DIR -- CMD [ARG...] | --bundle DIR)",
@@ -93,6 +94,12 @@ func newRunCmd() *cobra.Command {
 			if err := pipeline.apply(&opts); err != nil {
 				return err
 			}
+			if step {
+				if detach {
+					return fmt.Errorf("--step asks before each stage: not with -d (use --break-at, then glassbox continue)")
+				}
+				opts.Step = stepper(opts.Root)
+			}
 			if bundle != "" {
 				opts.Bundle, _ = filepath.Abs(bundle)
 			}
@@ -146,6 +153,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open: the container reads it")
 	f.BoolVarP(&o.Terminal, "tty", "t", false, "give the container a pseudo-terminal (with -i: an interactive session)")
 	pipeline.register(f)
+	f.BoolVar(&step, "step", false, "before each stage, show what it will do and ask: Enter runs it, s opens a shell\nthere, c runs the rest, q aborts")
 	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
 	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
@@ -212,6 +220,11 @@ type runHooks struct {
 }
 
 func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks runHooks) error {
+	// The init's parent-death signal fires when the *thread* that cloned it
+	// ends, and Go ends a thread when a goroutine that locked it returns
+	// (stages.Join does, and netns helpers could). The stages therefore run
+	// on a thread no other goroutine can take, for as long as the run lasts.
+	runtime.LockOSThread()
 	// Catch signals before anything exists on the host: one that arrives while
 	// the state directory is being made waits in the channel, and aborts the run.
 	sigs := make(chan os.Signal, 8)
