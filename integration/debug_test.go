@@ -283,3 +283,43 @@ func TestStepThroughTmux(t *testing.T) {
 	}
 	e.noState()
 }
+
+// At a terminal, a failed run prints its one-line error and under it the
+// report: the stage, the kernel call and errno, the stage's last system
+// calls as the kernel saw them, the hint, and where to look next. A failure
+// at every stage names that stage.
+func TestFailureReport(t *testing.T) {
+	e := newEnv(t)
+	atTerminal := func(env []string, args ...string) (string, int) {
+		t.Helper()
+		line := strings.Join(append([]string{glassbox}, args...), " ")
+		cmd := exec.Command("script", "-qec", line, "/dev/null")
+		cmd.Env = append(append(os.Environ(), "GLASSBOX_ROOT="+e.root), env...)
+		out, _ := cmd.CombinedOutput()
+		return strings.ReplaceAll(string(out), "\r\n", "\n"), cmd.ProcessState.ExitCode()
+	}
+	out, code := atTerminal(nil, e.runArgs([]string{"-v", "/nonexistent-src:/x"}, "true")...)
+	for _, want := range []string{
+		"glassbox: stage mount: stat(/nonexistent-src): no such file or directory",
+		"  stage:   mount — ",
+		"  call:    stat(/nonexistent-src) → ENOENT (no such file or directory)",
+		"  kernel:  the stage's last system calls, as the kernel saw them:",
+		`mount("`,
+		"  hint:    the source of the mount on /x must exist on the host",
+		"  more:    glassbox trace show ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 125 {
+		t.Errorf("exit %d, want 125", code)
+	}
+	for _, st := range []string{"rootfs", "cgroup", "unshare", "network", "mount", "exec"} {
+		out, code := atTerminal([]string{"GLASSBOX_TEST_FAIL=" + st}, e.runArgs(nil, "true")...)
+		if code != 125 || !strings.Contains(out, "glassbox: stage "+st+": failure injected") || !strings.Contains(out, "  stage:   "+st+" — ") {
+			t.Errorf("a failure in %s: exit %d\n%s", st, code, out)
+		}
+	}
+	e.noState()
+}

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Stage is one step of creating a container.
@@ -56,7 +58,8 @@ func ByName(name string) *Stage {
 // error, and what to do about it. It crosses the sync socket as JSON.
 type Error struct {
 	Stage    string `json:"stage"`
-	Call     string `json:"call,omitempty"` // e.g. "pivot_root(/var/lib/glassbox/…/rootfs)"
+	Call     string `json:"call,omitempty"`  // e.g. "pivot_root(/var/lib/glassbox/…/rootfs)"
+	Errno    string `json:"errno,omitempty"` // e.g. "EINVAL", when the call failed with one
 	Msg      string `json:"msg"`
 	Hint     string `json:"hint,omitempty"`
 	ExitCode int    `json:"exitCode,omitempty"` // 126/127 when the command cannot be run
@@ -79,9 +82,22 @@ func callError(call string, err error, hint string) *Error {
 	e := &Error{Call: call, Msg: err.Error(), Hint: hint}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		e.Msg = errno.Error()
+		e.Msg, e.Errno = errno.Error(), unix.ErrnoName(errno)
+		if e.Hint == "" {
+			e.Hint = errnoHints[errno]
+		}
 	}
 	return e
+}
+
+// errnoHints say what an errno usually means in a container's creation, for
+// a call that has no more specific hint.
+var errnoHints = map[syscall.Errno]string{
+	unix.EPERM:  "the kernel refused: glassbox needs root, and a capability or a security module (seccomp, AppArmor, SELinux) may forbid this call here",
+	unix.EACCES: "permission denied on a path: check its mode and owner, and for volumes the host directory",
+	unix.ENOENT: "a path does not exist: check the volume's source, the rootfs, the working directory",
+	unix.EBUSY:  "something is using it: a mount on top, or a process in the cgroup",
+	unix.ENOSPC: "a kernel limit was reached (namespaces, cgroups, or disk space)",
 }
 
 // asStageError attaches the stage to any error a stage returned.

@@ -49,8 +49,13 @@ func run() int {
 		return 0
 	}
 	fmt.Fprintln(os.Stderr, "glassbox:", err)
-	// Like Docker: 125 when glassbox itself fails, 126/127 when the command
-	// cannot be run; 130 when interrupted during the stages.
+	return exitCodeOf(err)
+}
+
+// exitCodeOf is glassbox's exit status for an error. Like Docker: 125 when
+// glassbox itself fails, 126/127 when the command cannot be run; 130 when
+// interrupted during the stages.
+func exitCodeOf(err error) int {
 	var se *stages.Error
 	if errors.As(err, &se) && se.ExitCode != 0 {
 		return se.ExitCode

@@ -299,6 +299,13 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	if err != nil {
 		clearLine() // a stage before exec failed with its line showing
 		tr.end(r, err, 0)
+		if live { // at a terminal: the one-line error, then the report under it
+			if report := tr.failureReport(err); report != "" {
+				fmt.Fprintln(os.Stderr, "glassbox:", err)
+				fmt.Fprint(os.Stderr, report)
+				return exitCode(exitCodeOf(err))
+			}
+		}
 		return err
 	}
 	if con != nil {

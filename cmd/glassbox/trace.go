@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,7 +39,9 @@ type runTrace struct {
 	namespaces map[string]string // "pid" -> "4026532190", as the steps observed them
 	cgroupID   uint64            // the container's cgroup2 id, once the cgroup stage made it
 	cgroupDir  string
-	finished   bool // the trace is written
+	finished   bool                // the trace is written
+	failed     stages.Timing       // the stage that failed, if one did
+	events     []trace.KernelEvent // what the kernel observer saw
 }
 
 func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTrace, error) {
@@ -68,6 +71,9 @@ func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTra
 }
 
 func (t *runTrace) stage(st stages.Timing) {
+	if st.Err != nil && t.failed.Stage == "" {
+		t.failed = st
+	}
 	if st.Stage == stages.Exec.Name && st.Err == nil {
 		t.execEnd = st.End
 	}
@@ -135,6 +141,7 @@ func (t *runTrace) stopObserving() {
 		return
 	}
 	events, lost := t.obs.Stop()
+	t.events = events
 	t.sess.Kernel(events, lost, t.obs.Probes)
 	t.obs = nil
 }
@@ -163,6 +170,57 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 			trace.Waterfall(os.Stderr, f, term.IsTerminal(int(os.Stderr.Fd())))
 		}
 	}
+}
+
+// failureReport explains a failed run in one screen, below its one-line
+// error: the stage, the kernel call and its errno, the last system calls of
+// that stage as the kernel saw them, the hint, and where the trace is.
+func (t *runTrace) failureReport(err error) string {
+	var se *stages.Error
+	if t == nil || !errors.As(err, &se) {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  stage:   %s", se.Stage)
+	if st := stages.ByName(se.Stage); st != nil {
+		fmt.Fprintf(&b, " — %s", st.Purpose)
+	}
+	b.WriteString("\n")
+	if se.Call != "" {
+		fmt.Fprintf(&b, "  call:    %s", se.Call)
+		if se.Errno != "" {
+			fmt.Fprintf(&b, " → %s (%s)", se.Errno, se.Msg)
+		}
+		b.WriteString("\n")
+	}
+	var seen []trace.KernelEvent
+	for _, ev := range t.events {
+		if t.failed.Stage != "" && !ev.Start.Before(t.failed.Start) && !ev.Start.After(t.failed.End) && ev.Call != "" {
+			seen = append(seen, ev)
+		}
+	}
+	if len(seen) > 0 {
+		b.WriteString("  kernel:  the stage's last system calls, as the kernel saw them:\n")
+		short := strings.NewReplacer() // the state directory, once, as $STATE
+		if t.run != nil {
+			short = strings.NewReplacer(t.run.Dir, "$STATE")
+		}
+		for _, ev := range seen[max(0, len(seen)-8):] {
+			mark := " "
+			if ev.Err != "" {
+				mark = "✗"
+			}
+			fmt.Fprintf(&b, "         %s %s\n", mark, short.Replace(ev.Call))
+		}
+		if t.run != nil {
+			fmt.Fprintf(&b, "           ($STATE is %s)\n", t.run.Dir)
+		}
+	}
+	if se.Hint != "" {
+		fmt.Fprintf(&b, "  hint:    %s\n", se.Hint)
+	}
+	fmt.Fprintf(&b, "  more:    glassbox trace show %s · glassbox explain %s\n", t.sess.TraceID()[:16], se.Stage)
+	return b.String()
 }
 
 // finish ends the root span and writes the trace, warning if that fails;
