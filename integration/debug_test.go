@@ -323,3 +323,23 @@ func TestFailureReport(t *testing.T) {
 	}
 	e.noState()
 }
+
+// glassbox demo runs its narrated steps through and cleans up after itself.
+func TestDemo(t *testing.T) {
+	e := newEnv(t)
+	if r := e.run("", "demo", "--no-pause"); r.code != 125 || !strings.Contains(r.stderr, "make image") {
+		t.Errorf("demo without the busybox image: exit %d %q", r.code, r.stderr)
+	}
+	e.importBusybox()
+	r := e.run("", "demo", "--no-pause")
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d %q\n%s", r.code, r.stderr, r.stdout)
+	}
+	for _, want := range []string{"1/10", "$ glassbox images", "hello from a container", "glassbox run   ", "  mount   ",
+		"pid 1 on ", "Exited (0)", "paused before mount", "pid 1 is ", "running\n", "resumed\n", "10/10"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the demo's output lacks %q", want)
+		}
+	}
+	e.noState()
+}

@@ -158,6 +158,15 @@ func TestOCIHooks(t *testing.T) {
 			t.Errorf("hook %d: %q, want %s %s, in the container's mount namespace: %v", i, lines[i], w.kind, w.status, inside)
 		}
 	}
+	// Each hook is in the run's trace: the host's as spans, the init's as
+	// steps of its stage.
+	ls := strings.Fields(strings.Split(e.run("", "trace", "ls").stdout, "\n")[1])
+	show := e.run("", "trace", "show", ls[0]).stdout
+	for _, want := range []string{"prestart hook", "createRuntime hook", "createContainer hook /bin/sh", "startContainer hook /bin/sh", "poststart hook", "poststop hook"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("the trace has no %q:\n%s", want, show)
+		}
+	}
 	bad := writeBundle(t, func(s map[string]any) {
 		s["hooks"] = map[string]any{"createRuntime": []any{map[string]any{"path": "/bin/false"}}}
 	})
