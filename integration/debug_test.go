@@ -210,75 +210,38 @@ func TestExplain(t *testing.T) {
 // run it, s for a shell in the half-built container, c for the rest, and q
 // to abort, which leaves nothing behind.
 func TestStepThroughTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("GLASSBOX_VMTEST") == "1" {
-			t.Skip("the terminal test runs in the host suite (the VM image has no tmux)")
-		}
-		t.Fatal("tmux is not installed (.ci/run installs it)")
-	}
+	term := newTerminal(t, 150, 50)
 	e := newEnv(t)
 	e.importBusybox()
-	session := fmt.Sprintf("glassbox-step-%d", os.Getpid())
-	tmux := func(args ...string) string {
-		out, err := exec.Command("tmux", args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v %s", args, err, out)
-		}
-		return string(out)
-	}
-	tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "50", "env", "-i", "PATH=/usr/bin:/bin", "PS1=outer$ ", "bash", "--norc")
-	defer exec.Command("tmux", "kill-session", "-t", session).Run()
-	screen := func() string { return tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session) }
-	waitFor := func(what string) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if strings.Contains(screen(), what) {
-				return
-			}
-		}
-		t.Fatalf("the terminal never showed %q:\n%s", what, screen())
-	}
-	key := func(keys ...string) { tmux(append([]string{"send-keys", "-t", session}, keys...)...) }
-	key(fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm --step -m 16m busybox sh -c 'echo stepped-$(hostname)'", e.root, glassbox), "Enter")
-	waitFor("▸ stage 1/6 rootfs")
-	waitFor(`mount("overlay"`)
-	key("Enter")
-	waitFor("▸ stage 2/6 cgroup")
-	waitFor("= 16777216") // the memory limit it is about to write
-	key("Enter")
-	waitFor("▸ stage 3/6 unshare")
-	waitFor("clone3(")
-	key("Enter")
-	waitFor("▸ stage 4/6 network")
-	key("s")
-	waitFor("before network] #")
-	key("echo debug-$(ip -o link | grep -c UP)-$(ip -o link | wc -l); exit", "Enter")
-	waitFor("debug-0-1") // the namespace exists, with lo (down); eth0 does not yet
-	key("c")
-	for deadline := time.Now().Add(10 * time.Second); !regexp.MustCompile(`(?m)^stepped-[0-9a-f]{12}$`).MatchString(screen()); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the program's output never came:\n%s", screen())
-		}
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if lines := strings.Fields(strings.TrimSpace(screen())); lines[len(lines)-1] == "outer$" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no outer prompt after the run:\n%s", screen())
-		}
-	}
+	term.keys(fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm --step -m 16m busybox sh -c 'echo stepped-$(hostname)'", e.root, glassbox), "Enter")
+	term.waitFor("▸ stage 1/6 rootfs")
+	term.waitFor(`mount("overlay"`)
+	term.keys("Enter")
+	term.waitFor("▸ stage 2/6 cgroup")
+	term.waitFor("= 16777216") // the memory limit it is about to write
+	term.keys("Enter")
+	term.waitFor("▸ stage 3/6 unshare")
+	term.waitFor("clone3(")
+	term.keys("Enter")
+	term.waitFor("▸ stage 4/6 network")
+	term.keys("s")
+	term.waitFor("before network] #")
+	term.keys("echo debug-$(ip -o link | grep -c UP)-$(ip -o link | wc -l); exit", "Enter")
+	term.waitFor("debug-0-1") // the namespace exists, with lo (down); eth0 does not yet
+	term.keys("c")
+	term.waitUntil("the program's output never came", regexp.MustCompile(`(?m)^stepped-[0-9a-f]{12}$`).MatchString)
+	term.exitedWith(0)
 	e.noState()
-	key("clear", "Enter")
-	key(fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm --step busybox true; echo exit=$?", e.root, glassbox), "Enter")
-	waitFor("▸ stage 1/6 rootfs")
-	key("Enter")
-	waitFor("▸ stage 2/6 cgroup")
-	key("Enter")
-	waitFor("▸ stage 3/6 unshare")
-	key("q")
-	waitFor("exit=125")
-	if s := screen(); !strings.Contains(s, "aborted") {
+	term.keys("clear", "Enter")
+	term.keys(fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm --step busybox true", e.root, glassbox), "Enter")
+	term.waitFor("▸ stage 1/6 rootfs")
+	term.keys("Enter")
+	term.waitFor("▸ stage 2/6 cgroup")
+	term.keys("Enter")
+	term.waitFor("▸ stage 3/6 unshare")
+	term.keys("q")
+	term.exitedWith(125)
+	if s := term.screen(); !strings.Contains(s, "aborted") {
 		t.Errorf("q should say it aborted:\n%s", s)
 	}
 	e.noState()

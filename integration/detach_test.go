@@ -288,85 +288,45 @@ func TestTopAndStats(t *testing.T) {
 // 1, the hostname, Ctrl-C reaching the container's foreground job, a window
 // resize seen by stty, and the exit code.
 func TestInteractiveTTY(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("GLASSBOX_VMTEST") == "1" {
-			t.Skip("the terminal test runs in the host suite (the VM image has no tmux)")
-		}
-		t.Fatal("tmux is not installed (.ci/run installs it)")
-	}
+	term := newTerminal(t, 100, 30)
 	e := newEnv(t)
 	e.importBusybox()
-	session := fmt.Sprintf("glassbox-it-%d", os.Getpid())
-	tmux := func(args ...string) string {
-		out, err := exec.Command("tmux", args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v %s", args, err, out)
-		}
-		return string(out)
-	}
-	tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "env", "-i", "PATH=/usr/bin:/bin", "PS1=outer$ ", "bash", "--norc")
-	defer exec.Command("tmux", "kill-session", "-t", session).Run()
-	screen := func() string { return tmux("capture-pane", "-p", "-t", session) }
-	waitFor := func(what string) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if strings.Contains(screen(), what) {
-				return
-			}
-		}
-		t.Fatalf("the terminal never showed %q:\n%s", what, screen())
-	}
-	tmux("send-keys", "-t", session, fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm -it -h ttyhost busybox sh", e.root, glassbox), "Enter")
-	waitFor("/ #") // capture-pane drops trailing spaces
-	tmux("send-keys", "-t", session, "echo pid=$$; hostname", "Enter")
-	waitFor("ttyhost")
-	tmux("send-keys", "-t", session, "sleep 30", "Enter")
+	term.keys(fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm -it -h ttyhost busybox sh", e.root, glassbox), "Enter")
+	term.waitFor("/ #") // capture-pane drops trailing spaces
+	term.keys("echo pid=$$; hostname", "Enter")
+	term.waitFor("ttyhost")
+	term.keys("sleep 30", "Enter")
 	time.Sleep(300 * time.Millisecond)
-	tmux("send-keys", "-t", session, "C-c")
-	tmux("send-keys", "-t", session, "echo after-ctrl-c", "Enter")
-	waitFor("\nafter-ctrl-c")
-	tmux("resize-window", "-t", session, "-x", "80", "-y", "20")
+	term.keys("C-c")
+	term.keys("echo after-ctrl-c", "Enter")
+	term.waitFor("\nafter-ctrl-c")
+	term.tmux("resize-window", "-t", term.session, "-x", "80", "-y", "20")
 	time.Sleep(200 * time.Millisecond)
-	tmux("send-keys", "-t", session, "stty size", "Enter")
-	waitFor("20 80")
-	// Back at the outer shell: its prompt is the last line, and $? the exit code.
-	exitedWith := func(code int) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			lines := strings.Fields(strings.TrimSpace(screen()))
-			if len(lines) > 0 && lines[len(lines)-1] == "outer$" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no outer prompt after exit:\n%s", screen())
-			}
-		}
-		tmux("send-keys", "-t", session, "echo outer-exit=$?", "Enter")
-		waitFor(fmt.Sprintf("outer-exit=%d", code))
-	}
-	tmux("send-keys", "-t", session, "exit 3", "Enter")
-	if s := screen(); !strings.Contains(s, "pid=1") {
+	term.keys("stty size", "Enter")
+	term.waitFor("20 80")
+	term.keys("exit 3", "Enter")
+	if s := term.screen(); !strings.Contains(s, "pid=1") {
 		t.Errorf("the shell should be pid 1:\n%s", s)
 	}
-	exitedWith(3)
+	term.exitedWith(3)
 	e.noState()
 	// exec -it: a second terminal session in a running container.
 	e.runDetached([]string{"--name", "bg"}, "busybox", "sleep", "100")
-	tmux("send-keys", "-t", session, fmt.Sprintf("GLASSBOX_ROOT=%s %s exec -it bg sh", e.root, glassbox), "Enter")
-	waitFor("/ #")
-	tmux("send-keys", "-t", session, "[ -t 0 ] && echo tty-$TERM-$(cat /proc/1/comm)", "Enter")
-	waitFor("tty-xterm-sleep")
-	tmux("send-keys", "-t", session, "stty size; exit 5", "Enter")
-	exitedWith(5)
+	term.keys(fmt.Sprintf("clear; GLASSBOX_ROOT=%s %s exec -it bg sh", e.root, glassbox), "Enter")
+	term.waitFor("/ #")
+	term.keys("[ -t 0 ] && echo tty-$TERM-$(cat /proc/1/comm)", "Enter")
+	term.waitFor("tty-xterm-sleep")
+	term.keys("stty size; exit 5", "Enter")
+	term.exitedWith(5)
 	e.run("", "rm", "-f", "bg")
 	e.noState()
 	// Closing the terminal (the session's hangup) ends the container and
 	// its teardown runs.
 	traces := func() int { done, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json")); return len(done) }
 	before := traces()
-	tmux("send-keys", "-t", session, fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm -it busybox sh", e.root, glassbox), "Enter")
+	term.keys(fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm -it busybox sh", e.root, glassbox), "Enter")
 	waitRunning(t, e)
-	tmux("kill-session", "-t", session)
+	term.kill()
 	// Gone: the state directory, and glassbox itself (its trace, written last).
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if entries, _ := os.ReadDir(filepath.Join(e.root, "containers")); len(entries) == 0 && traces() > before {

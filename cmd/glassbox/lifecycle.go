@@ -503,13 +503,9 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 		}
 	}
 	opts := stages.Options{Root: root, ID: c.ID, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	var con *console
-	if s.Process.Terminal {
-		var err error
-		if con, err = openConsole(); err != nil {
-			return fmt.Errorf("pseudo-terminal: %w", err)
-		}
-		opts.Stdin, opts.Stdout, opts.Stderr = con.slave, con.slave, con.slave
+	con, err := consoleFor(s.Process, &opts)
+	if err != nil {
+		return err
 	}
 	var tr *runTrace
 	if traced {

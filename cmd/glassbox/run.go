@@ -269,13 +269,9 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 			fmt.Fprint(os.Stderr, pausedMessage(r.ID, b.String()))
 		}
 	}
-	var con *console
-	if s.Process.Terminal {
-		var err error
-		if con, err = openConsole(); err != nil {
-			return fmt.Errorf("pseudo-terminal: %w", err)
-		}
-		opts.Stdin, opts.Stdout, opts.Stderr = con.slave, con.slave, con.slave
+	con, err := consoleFor(s.Process, &opts)
+	if err != nil {
+		return err
 	}
 	r, err := stages.New(s, opts)
 	if err != nil {

@@ -9,13 +9,17 @@ package main
 // the master, which the kernel turns into a SIGWINCH inside.
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"syscall"
 	"time"
 
 	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/term"
+
+	"github.com/glassbox-dev/glassbox/stages"
 )
 
 type console struct {
@@ -34,6 +38,20 @@ func openConsole() (*console, error) {
 	c := &console{master: master, slave: slave, restore: func() {}, done: make(chan struct{})}
 	c.resize()
 	return c, nil
+}
+
+// consoleFor gives a process that asks for a terminal a pty pair, the slave
+// as its stdin, stdout and stderr; nil when it asks for none.
+func consoleFor(p *specs.Process, opts *stages.Options) (*console, error) {
+	if !p.Terminal {
+		return nil, nil
+	}
+	con, err := openConsole()
+	if err != nil {
+		return nil, fmt.Errorf("pseudo-terminal: %w", err)
+	}
+	opts.Stdin, opts.Stdout, opts.Stderr = con.slave, con.slave, con.slave
+	return con, nil
 }
 
 // resize copies the caller's window size to the container's terminal.
