@@ -152,16 +152,19 @@ func TestMonitorKilledThenGC(t *testing.T) {
 }
 
 // monitorOf finds the monitor process of a container (glassbox monitor while
-// the stages run, glassbox-shim after).
+// the stages run, glassbox-shim after). It looks for a while: a process in
+// the middle of execve(2) shows no command line.
 func monitorOf(t *testing.T, id string) int {
 	t.Helper()
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		data, _ := os.ReadFile(p)
-		cmdline := string(data)
-		if (strings.HasPrefix(cmdline, "glassbox\x00monitor\x00") || strings.HasPrefix(cmdline, "glassbox-shim\x00")) && strings.Contains(cmdline, id) {
-			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
-				return pid
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			data, _ := os.ReadFile(p)
+			cmdline := string(data)
+			if (strings.HasPrefix(cmdline, "glassbox\x00monitor\x00") || strings.HasPrefix(cmdline, "glassbox-shim\x00")) && strings.Contains(cmdline, id) {
+				if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+					return pid
+				}
 			}
 		}
 	}

@@ -413,6 +413,11 @@ func (r *Run) undo() error {
 // waits for the init and then has glassbox resume the run this way with the
 // exit code it saw. The caller must hold the container's lock.
 func Resume(c *container.Container, opts Options, exitCode int) *Run {
+	if c.Spec == nil {
+		// A run killed before its first record: undo what the directory
+		// and the host show, with nothing asked of the Spec.
+		c.Spec = &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
+	}
 	r := &Run{Container: c, Opts: opts, started: Pipeline, reaped: true}
 	r.ExitCode = exitCode
 	if len(c.Cgroups) > 0 {
