@@ -9,3 +9,8 @@ import "embed"
 //
 //go:embed stages/*.md
 var Stages embed.FS
+
+// Labs are docs/labs/*.md: the workshop's labs (glassbox lab show N).
+//
+//go:embed labs/*.md
+var Labs embed.FS

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/glassbox-dev/glassbox/lab"
+)
+
+func newLabCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Workshop labs: list, show N, start N, check N, hint N, reset N",
+	}
+	env := func(cmd *cobra.Command) (*lab.Env, error) {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		home := os.Getenv("GLASSBOX_LABS")
+		if home == "" {
+			h, err := os.UserHomeDir()
+			if err != nil {
+				return nil, err
+			}
+			home = filepath.Join(h, "glassbox-labs")
+		}
+		return &lab.Env{Root: stateRoot(cmd), Glassbox: exe, Home: home}, nil
+	}
+	// each wraps a subcommand that works on lab N.
+	each := func(use, short string, f func(*lab.Env, *lab.Lab, *lab.Progress) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " N", Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				n, err := strconv.Atoi(args[0])
+				if err != nil {
+					return fmt.Errorf("lab %s: a lab number, like 1", args[0])
+				}
+				l, err := lab.Find(n)
+				if err != nil {
+					return err
+				}
+				e, err := env(cmd)
+				if err != nil {
+					return err
+				}
+				p, err := lab.LoadProgress()
+				if err != nil {
+					return err
+				}
+				return f(e, l, p)
+			},
+		}
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use: "list", Short: "The labs, with the ones you passed ticked", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := lab.LoadProgress()
+			if err != nil {
+				return err
+			}
+			for _, l := range lab.All {
+				mark := " "
+				if p.Done(l.N) {
+					mark = "✓"
+				}
+				fmt.Printf("%s %2d  %s\n", mark, l.N, l.Title)
+			}
+			return nil
+		},
+	},
+		each("show", "The lab's page: concept, exercises, man pages, how it is checked", func(_ *lab.Env, l *lab.Lab, _ *lab.Progress) error {
+			fmt.Print(l.Page())
+			return nil
+		}),
+		each("start", "Prepare what the lab needs (files in ~/glassbox-labs/NN-…)", func(e *lab.Env, l *lab.Lab, _ *lab.Progress) error {
+			if l.Start != nil {
+				if err := l.Start(e); err != nil {
+					return fmt.Errorf("lab %d: start: %w", l.N, err)
+				}
+			}
+			fmt.Printf("lab %d: %s — ready. Its files: %s\n", l.N, l.Title, e.Dir(l))
+			return nil
+		}),
+		each("check", "Check your result against the kernel and the traces", func(e *lab.Env, l *lab.Lab, p *lab.Progress) error {
+			missing := l.Check(e)
+			if len(missing) == 0 {
+				p.Pass(l.N)
+				fmt.Printf("✓ lab %d passed: %s\n", l.N, l.Title)
+				return p.Save()
+			}
+			for _, m := range missing {
+				fmt.Printf("✗ %s\n", m)
+			}
+			fmt.Printf("lab %d is not done yet (glassbox lab hint %d)\n", l.N, l.N)
+			return exitCode(1)
+		}),
+		each("hint", "The next hint (each call shows one more)", func(_ *lab.Env, l *lab.Lab, p *lab.Progress) error {
+			shown := min(p.Hints[l.N]+1, len(l.Hints))
+			for i, h := range l.Hints[:shown] {
+				fmt.Printf("hint %d/%d: %s\n", i+1, len(l.Hints), h)
+			}
+			p.Hints[l.N] = shown
+			return p.Save()
+		}),
+		each("reset", "Forget the lab: its progress, its files, its containers (named labN…)", func(e *lab.Env, l *lab.Lab, p *lab.Progress) error {
+			return lab.Reset(e, l, p)
+		}),
+	)
+	return cmd
+}

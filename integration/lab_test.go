@@ -1,0 +1,81 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Each lab, as an attendee does it: check fails first, naming what is
+// missing; the solution; check passes and lab list ticks it; reset forgets.
+func TestLabs(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	home, state := t.TempDir(), t.TempDir()
+	lab := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(glassbox, append([]string{"lab"}, args...)...)
+		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "GLASSBOX_LABS="+home, "XDG_STATE_HOME="+state)
+		out, _ := cmd.CombinedOutput()
+		return result{stdout: string(out), code: cmd.ProcessState.ExitCode()}
+	}
+	ip, _ := exec.LookPath("ip")
+	nsenter, _ := exec.LookPath("nsenter")
+	for _, c := range []struct {
+		n        int
+		missing  string
+		solution func()
+	}{
+		{1, "no traced run that exited 0", func() { e.run("", "run", "--rm", "--trace", "busybox", "echo", "hello") }},
+		{2, "no running container named lab2", func() {
+			e.runDetached([]string{"--name", "lab2", "-h", "lab2-host"}, "busybox", "sleep", "3600")
+		}},
+		{3, "no container named lab3 paused before the mount stage", func() {
+			e.run("", "run", "-d", "--name", "lab3", "--break-at", "mount", "busybox", "true")
+			r := e.run("", "debug", "lab3", "cat", "/proc/1/comm")
+			os.WriteFile(filepath.Join(home, "03-before-pivot-root", "answer"), []byte(r.stdout), 0o644)
+		}},
+		{4, "no container named lab4", func() { e.run("", "run", "--name", "lab4", "-m", "16m", "busybox", "tail", "/dev/zero") }},
+		{5, "the container did not reach 10.200.5.1", func() {
+			script := strings.NewReplacer("IP", ip, "NSENTER", nsenter).Replace(`#!/bin/sh
+set -e
+IP link add lab5host type veth peer name eth0 netns $GLASSBOX_PID
+IP addr add 10.200.5.1/24 dev lab5host
+IP link set lab5host up
+NSENTER --net=$GLASSBOX_NETNS IP link set lo up
+NSENTER --net=$GLASSBOX_NETNS IP addr add 10.200.5.2/24 dev eth0
+NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
+`)
+			os.WriteFile(filepath.Join(home, "05-network-yourself", "net.sh"), []byte(script), 0o755)
+		}},
+	} {
+		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
+			if r := lab("show", fmt.Sprint(c.n)); !strings.HasPrefix(r.stdout, fmt.Sprintf("# Lab %d — ", c.n)) {
+				t.Errorf("lab show: %.80q", r.stdout)
+			}
+			if r := lab("start", fmt.Sprint(c.n)); r.code != 0 {
+				t.Fatalf("lab start: %s", r.stdout)
+			}
+			if r := lab("check", fmt.Sprint(c.n)); r.code != 1 || !strings.Contains(r.stdout, "✗ "+c.missing) {
+				t.Errorf("lab check before the solution: exit %d\n%s", r.code, r.stdout)
+			}
+			if r := lab("hint", fmt.Sprint(c.n)); !strings.HasPrefix(r.stdout, "hint 1/") || strings.Contains(r.stdout, "hint 2/") {
+				t.Errorf("the first hint: %q", r.stdout)
+			}
+			c.solution()
+			if r := lab("check", fmt.Sprint(c.n)); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("✓ lab %d passed", c.n)) {
+				t.Errorf("lab check after the solution: exit %d\n%s", r.code, r.stdout)
+			}
+			if r := lab("list"); !strings.Contains(r.stdout, fmt.Sprintf("✓ %2d  ", c.n)) {
+				t.Errorf("lab list does not tick %d:\n%s", c.n, r.stdout)
+			}
+			if r := lab("reset", fmt.Sprint(c.n)); r.code != 0 || strings.Contains(lab("list").stdout, fmt.Sprintf("✓ %2d  ", c.n)) {
+				t.Errorf("lab reset: exit %d %s", r.code, r.stdout)
+			}
+		})
+	}
+	e.noState()
+}
