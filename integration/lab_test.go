@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Each lab, as an attendee does it: check fails first, naming what is
@@ -50,6 +52,42 @@ NSENTER --net=$GLASSBOX_NETNS IP addr add 10.200.5.2/24 dev eth0
 NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 `)
 			os.WriteFile(filepath.Join(home, "05-network-yourself", "net.sh"), []byte(script), 0o755)
+		}},
+		{6, "no container named lab6", func() {
+			e.run("", "run", "--name", "lab6", "busybox", "sh", "-c", "echo written > /lab6.txt; rm /etc/group")
+		}},
+		{7, "no container named lab7", func() {
+			e.run("", "run", "--name", "lab7", "--pids-limit", "20", "busybox", "sh", "-c", "for i in $(seq 40); do sleep 1 & done; wait")
+		}},
+		{8, "no container named lab8", func() {
+			e.run("", "run", "--name", "lab8", "--cpus", "0.5", "busybox", "sh", "-c", "timeout 2 sh -c 'while :; do :; done'; echo stopped")
+		}},
+		{9, "no running container named lab9", func() {
+			e.runDetached([]string{"--name", "lab9", "-p", "8089:80"}, "busybox", "sh", "-c", "mkdir /www; echo lab9 > /www/index.html; exec httpd -f -p 80 -h /www")
+			for range 50 { // httpd takes a moment to listen
+				if lab("check", "9").code == 0 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}},
+		{10, "no running container named lab10", func() {
+			e.runDetached([]string{"--name", "lab10"}, "busybox", "sleep", "3600")
+			e.run("", "exec", "lab10", "sh", "-c", "sleep 3600 >/dev/null 2>&1 &")
+		}},
+		{11, "no answer yet", func() {
+			ls := strings.Fields(strings.Split(e.run("", "trace", "ls").stdout, "\n")[1])
+			show := e.run("", "trace", "show", ls[0]).stdout
+			mode := regexp.MustCompile(`kernel events \(▸\): (\S+) mode`).FindStringSubmatch(show)
+			if mode == nil {
+				t.Fatalf("no mode in the trace header:\n%s", show)
+			}
+			os.WriteFile(filepath.Join(home, "11-observer-modes", "answer"), []byte(mode[1]+"\n"), 0o644)
+		}},
+		{12, "the bundle does not run yet", func() {
+			path := filepath.Join(home, "12-broken-config", "config.json")
+			data, _ := os.ReadFile(path)
+			os.WriteFile(path, []byte(strings.Replace(string(data), `"rootfsPropagation": "shared"`, `"rootfsPropagation": "private"`, 1)), 0o644)
 		}},
 	} {
 		t.Run(fmt.Sprint(c.n), func(t *testing.T) {

@@ -1,21 +1,31 @@
 package lab
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/trace"
 )
 
 // The labs' directories under Env.Home (Env.Dir names them the same way;
 // spelled out here because the labs' own functions cannot refer to All).
 const (
-	lab3Dir = "03-before-pivot-root"
-	lab5Dir = "05-network-yourself"
+	lab3Dir  = "03-before-pivot-root"
+	lab5Dir  = "05-network-yourself"
+	lab11Dir = "11-observer-modes"
+	lab12Dir = "12-broken-config"
 )
 
 // All the labs, in order.
@@ -54,6 +64,51 @@ var All = []*Lab{
 			"Your script runs on the host with GLASSBOX_PID and GLASSBOX_NETNS set; the container's namespace has only lo, down.",
 			"A veth pair: ip link add lab5host type veth peer name eth0 netns $GLASSBOX_PID",
 			"Inside, with nsenter --net=$GLASSBOX_NETNS: lo up, 10.200.5.2/24 on eth0, eth0 up. Outside: 10.200.5.1/24 on lab5host, up.",
+		}},
+	{N: 6, Slug: "overlay-whiteouts", Title: "The writable layer: copy-up and whiteouts",
+		Check: checkOverlay,
+		Hints: []string{
+			"Keep the container's record (no --rm): its writable layer stays in the state directory, upper/.",
+			"glassbox run --name lab6 busybox sh -c 'echo written > /lab6.txt; rm /etc/group'",
+		}},
+	{N: 7, Slug: "pids-limit", Title: "A pids limit against a fork bomb",
+		Check: checkPids,
+		Hints: []string{
+			"--pids-limit writes pids.max; the forks beyond it fail with EAGAIN, the container goes on.",
+			"glassbox run --name lab7 --pids-limit 20 busybox sh -c 'for i in $(seq 40); do sleep 2 & done; wait'",
+		}},
+	{N: 8, Slug: "cpu-quota", Title: "A CPU quota: half a CPU, whatever the program wants",
+		Check: checkCPU,
+		Hints: []string{
+			"--cpus 0.5 writes cpu.max = 50000 100000: 50 ms of CPU time per 100 ms period.",
+			`glassbox run --name lab8 --cpus 0.5 busybox sh -c "timeout 2 sh -c 'while :; do :; done'; echo stopped"`,
+		}},
+	{N: 9, Slug: "published-ports", Title: "Published ports: DNAT in nftables",
+		Check: checkPorts,
+		Hints: []string{
+			"-p HOST:CONTAINER adds a DNAT rule to the table ip glassbox (nft list table ip glassbox).",
+			"glassbox run -d --name lab9 -p 8089:80 busybox sh -c 'mkdir /www; echo lab9 > /www/index.html; httpd -f -p 80 -h /www'",
+		}},
+	{N: 10, Slug: "exec-setns", Title: "exec: setns into a running container",
+		Check: checkExec,
+		Hints: []string{
+			"glassbox exec joins the namespaces and the cgroup of a running container; a process it leaves behind stays in there.",
+			"glassbox run -d --name lab10 busybox sleep 3600; glassbox exec lab10 sh -c 'sleep 3600 &'",
+		}},
+	{N: 11, Slug: "observer-modes", Title: "How the kernel is watched: kprobe, fentry or tracepoint",
+		Start: func(e *Env) error { return os.MkdirAll(filepath.Join(e.Home, lab11Dir), 0o755) },
+		Check: checkObserverMode,
+		Hints: []string{
+			"glassbox doctor tells what this kernel allows; a trace's header says what a run used.",
+			"glassbox trace show ID: the line 'kernel events (▸): MODE mode, …'; write MODE into the answer file.",
+		}},
+	{N: 12, Slug: "broken-config", Title: "Debug a broken config.json from its failure report",
+		Start: startBrokenConfig,
+		Check: checkBrokenConfig,
+		Hints: []string{
+			"Run it at a terminal: glassbox run --rm --bundle DIR. The report names the stage, the call, its errno and a hint.",
+			"EINVAL from pivot_root: the new root's mount must not be shared. Which field of config.json asks for shared?",
+			"Remove linux.rootfsPropagation (or make it private) and run it again.",
 		}},
 }
 
@@ -175,4 +230,184 @@ func checkNetwork(e *Env) []string {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	return []string{"the container did not reach 10.200.5.1 through your stage (exit " + strconv.Itoa(code) + "): " + lines[len(lines)-1]}
+}
+
+// traceOf is the root span of the newest trace of container c.
+func (e *Env) traceOf(c *container.Container) (trace.Span, bool) {
+	all, _ := trace.List(filepath.Join(e.Root, "traces"))
+	for _, s := range all {
+		if s.Container == c.ID && s.Name == "glassbox run" {
+			if f, err := trace.Load(s.Path); err == nil {
+				return f.Root()
+			}
+		}
+	}
+	return trace.Span{}, false
+}
+
+func checkOverlay(e *Env) []string {
+	c := e.container("lab6")
+	if c == nil {
+		return []string{"no container named lab6 (run it without --rm, so its writable layer stays)"}
+	}
+	var missing []string
+	if data, err := os.ReadFile(filepath.Join(c.Dir, "upper", "lab6.txt")); err != nil || strings.TrimSpace(string(data)) != "written" {
+		missing = append(missing, "lab6's writable layer has no /lab6.txt saying written")
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(c.Dir, "upper", "etc", "group"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		missing = append(missing, "lab6's writable layer has no whiteout for /etc/group (delete it in the container)")
+	}
+	if _, err := os.Stat(filepath.Join(c.Spec.Root.Path, "etc", "group")); err != nil {
+		missing = append(missing, "the image's own /etc/group is gone: the image must never change")
+	}
+	return missing
+}
+
+func checkPids(e *Env) []string {
+	c := e.container("lab7")
+	if c == nil {
+		return []string{"no container named lab7 (without --rm)"}
+	}
+	r := c.Spec.Linux.Resources
+	if r == nil || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit <= 0 || *r.Pids.Limit > 32 {
+		return []string{"lab7 has no pids limit of 32 or less"}
+	}
+	root, ok := e.traceOf(c)
+	if peak, _ := strconv.ParseInt(root.Attr("glassbox.usage.pids_peak"), 10, 64); !ok || peak < *r.Pids.Limit {
+		return []string{fmt.Sprintf("lab7 never reached its limit of %d processes (peak %s): fork more", *r.Pids.Limit, root.Attr("glassbox.usage.pids_peak"))}
+	}
+	return nil
+}
+
+func checkCPU(e *Env) []string {
+	c := e.container("lab8")
+	if c == nil {
+		return []string{"no container named lab8 (without --rm)"}
+	}
+	r := c.Spec.Linux.Resources
+	if r == nil || r.CPU == nil || r.CPU.Quota == nil || r.CPU.Period == nil || *r.CPU.Quota*2 != int64(*r.CPU.Period) {
+		return []string{"lab8 has no CPU quota of half a CPU (--cpus 0.5)"}
+	}
+	root, ok := e.traceOf(c)
+	cpu, _ := strconv.ParseFloat(root.Attr("glassbox.usage.cpu_time_us"), 64)
+	wall := c.Finished.Sub(c.Started).Microseconds()
+	if !ok || wall < 1e6 || cpu < 0.3*float64(wall) {
+		return []string{fmt.Sprintf("lab8 did not keep a CPU busy for a second or more (CPU %.0f ms in %d ms)", cpu/1e3, wall/1000)}
+	}
+	if cpu > 0.65*float64(wall) {
+		return []string{fmt.Sprintf("lab8 used %.0f ms of CPU in %d ms: more than half a CPU?", cpu/1e3, wall/1000)}
+	}
+	return nil
+}
+
+func checkPorts(e *Env) []string {
+	c := e.container("lab9")
+	if c == nil || c.Status != container.Running {
+		return []string{"no running container named lab9"}
+	}
+	if !strings.Contains(c.Ports, ":8089:80/tcp") && !strings.HasPrefix(c.Ports, "8089:80/tcp") {
+		return []string{fmt.Sprintf("lab9 publishes %q, not host port 8089 to its port 80", c.Ports)}
+	}
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Get("http://127.0.0.1:8089/")
+	if err != nil {
+		return []string{"nothing answers on 127.0.0.1:8089: " + err.Error()}
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.TrimSpace(string(body)) != "lab9" {
+		return []string{fmt.Sprintf("127.0.0.1:8089 answers %q (HTTP %d), not lab9", strings.TrimSpace(string(body)), resp.StatusCode)}
+	}
+	return nil
+}
+
+func checkExec(e *Env) []string {
+	c := e.container("lab10")
+	if c == nil || c.Status != container.Running || !c.Alive() {
+		return []string{"no running container named lab10"}
+	}
+	pids, _ := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).Procs()
+	for _, pid := range pids {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+		theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.Pid))
+		if pid != c.Pid && strings.TrimSpace(string(comm)) == "sleep" && ns == theirs {
+			return nil
+		}
+	}
+	return []string{"lab10's cgroup holds no sleep besides its pid 1: start one with glassbox exec"}
+}
+
+func checkObserverMode(e *Env) []string {
+	all, _ := trace.List(filepath.Join(e.Root, "traces"))
+	mode := ""
+	for _, s := range all {
+		if f, err := trace.Load(s.Path); err == nil {
+			if root, ok := f.Root(); ok && root.Attr("glassbox.observer.mode") != "" {
+				mode = root.Attr("glassbox.observer.mode")
+				break
+			}
+		}
+	}
+	if mode == "" {
+		return []string{"no traced run with the kernel observer yet"}
+	}
+	answer, err := os.ReadFile(filepath.Join(e.Home, lab11Dir, "answer"))
+	if err != nil {
+		return []string{"no answer yet: the observer's mode of your last traced run, into " + filepath.Join(e.Home, lab11Dir, "answer")}
+	}
+	if strings.TrimSpace(string(answer)) != mode {
+		return []string{fmt.Sprintf("the answer %q is not the mode the trace records", strings.TrimSpace(string(answer)))}
+	}
+	return nil
+}
+
+// startBrokenConfig writes a bundle over the busybox image whose config.json
+// asks for shared root propagation: pivot_root refuses.
+func startBrokenConfig(e *Env) error {
+	dir := filepath.Join(e.Home, lab12Dir)
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return nil // keep the attendee's work
+	}
+	store, err := image.Open(e.Root)
+	if err != nil {
+		return err
+	}
+	img, err := store.Find("busybox")
+	if err != nil {
+		return fmt.Errorf("lab 12 runs the busybox image: make image builds it")
+	}
+	out, code := e.glassbox("spec")
+	if code != 0 {
+		return fmt.Errorf("glassbox spec: %s", out)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+		return err
+	}
+	cfg["root"] = map[string]any{"path": store.LayerDir(img.Layers[len(img.Layers)-1].DiffID)}
+	cfg["process"].(map[string]any)["args"] = []string{"echo", "lab 12 runs"}
+	cfg["linux"].(map[string]any)["rootfsPropagation"] = "shared"
+	data, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+}
+
+func checkBrokenConfig(e *Env) []string {
+	dir := filepath.Join(e.Home, lab12Dir)
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return []string{"no bundle yet: glassbox lab start 12"}
+	}
+	if !strings.Contains(string(data), `"lab 12 runs"`) {
+		return []string{"the bundle's process.args changed: fix the config, keep the program"}
+	}
+	out, code := e.glassbox("run", "--rm", "--bundle", dir)
+	if code != 0 || strings.TrimSpace(out) != "lab 12 runs" {
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		return []string{"the bundle does not run yet: " + lines[0]}
+	}
+	return nil
 }
