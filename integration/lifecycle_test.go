@@ -523,3 +523,28 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// Without root, the commands that build containers stop before touching
+// anything, and say why.
+func TestNotRoot(t *testing.T) {
+	e := newEnv(t)
+	dir, err := os.MkdirTemp("", "glassbox-nobody-") // t.TempDir's parent is root's alone
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "glassbox")
+	data, _ := os.ReadFile(glassbox)
+	os.WriteFile(bin, data, 0o755)
+	for _, args := range [][]string{{"run", "--rm", "--rootfs", rootfs, "--", "true"}, {"exec", "x", "true"}, {"gc"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 125 || !strings.Contains(string(out), "needs root") {
+			t.Errorf("glassbox %s as nobody: exit %d (%v) %q, want 125 and \"needs root\"", args[0], code, err, out)
+		}
+	}
+	e.noState()
+}

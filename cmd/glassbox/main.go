@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 
@@ -48,7 +49,11 @@ func run() int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "glassbox:", err)
+	if os.Geteuid() != 0 && errors.Is(err, fs.ErrPermission) {
+		fmt.Fprintln(os.Stderr, "glassbox:", err, "— glassbox needs root for namespaces, mounts and cgroups: run it as root (sudo glassbox …)")
+	} else {
+		fmt.Fprintln(os.Stderr, "glassbox:", err)
+	}
 	return exitCodeOf(err)
 }
 
@@ -69,12 +74,25 @@ func newRootCmd() *cobra.Command {
 		Short:         "A see-through container runtime: every stage of a container's creation, visible",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 && makesKernelObjects[cmd.Name()] {
+				return fmt.Errorf("%s needs root: containers are made of namespaces, mounts and cgroups, which only root may create (sudo glassbox %s …)", cmd.CommandPath(), cmd.Name())
+			}
+			return nil
+		},
 	}
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
 	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd(), newTraceCmd(), newNetworkCmd(), newMonitorCmd(),
 		newPsCmd(), newLogsCmd(), newStartCmd(), newStopCmd(), newKillCmd(), newWaitCmd(), newInspectCmd(), newExecCmd(), newTopCmd(), newStatsCmd(), newDebugCmd(), newContinueCmd(), newAbortCmd(), newExplainCmd(), newDemoCmd(), newLabCmd(),
 		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd())
 	return root
+}
+
+// makesKernelObjects are the commands that create or remove containers'
+// kernel objects; they refuse to start without root rather than fail half-way.
+var makesKernelObjects = map[string]bool{
+	"run": true, "exec": true, "start": true, "stop": true, "kill": true, "rm": true, "gc": true,
+	"debug": true, "continue": true, "abort": true, "demo": true, "monitor": true,
 }
 
 func defaultRoot() string {
