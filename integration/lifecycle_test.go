@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -546,5 +548,42 @@ func TestNotRoot(t *testing.T) {
 			t.Errorf("glassbox %s as nobody: exit %d (%v) %q, want 125 and \"needs root\"", args[0], code, err, out)
 		}
 	}
+	e.noState()
+}
+
+// A Spec asking for shared root propagation runs, and on a host whose mounts
+// are shared (as on systemd hosts) none of the container's mounts appear in
+// the host's namespace: only the rootfs overlay glassbox mounted there.
+func TestSharedRootPropagation(t *testing.T) {
+	e := newEnv(t)
+	if err := unix.Mount(e.root, e.root, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(e.root, unix.MNT_DETACH) })
+	// A peer group of its own: a bind of a shared /tmp would join /tmp's.
+	for _, flag := range []uintptr{unix.MS_PRIVATE, unix.MS_SHARED} {
+		if err := unix.Mount("", e.root, "", flag, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["rootfsPropagation"] = "shared"
+		s["process"].(map[string]any)["args"] = []string{"sleep", "60"}
+	})
+	r := e.run("", "run", "-d", "--bundle", bundle)
+	if r.code != 0 {
+		t.Fatalf("run -d with rootfsPropagation shared: exit %d %s", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+	var onHost []string
+	for _, m := range mountPoints(t) {
+		if strings.HasPrefix(m, filepath.Join(e.root, "containers", id)) {
+			onHost = append(onHost, m)
+		}
+	}
+	if len(onHost) != 1 {
+		t.Errorf("the host sees %d mounts in the container's directory, want only its rootfs: %v", len(onHost), onHost)
+	}
+	e.run("", "rm", "-f", id)
 	e.noState()
 }

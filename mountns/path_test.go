@@ -30,3 +30,21 @@ func TestMkdirInRootStaysInside(t *testing.T) {
 		t.Errorf("File kind should create a regular file: %v %v", fi, err)
 	}
 }
+
+func TestUnescapeMountinfo(t *testing.T) {
+	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/tab\011`: "/tab\t", `/bad\09`: `/bad\09`} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMountOf(t *testing.T) {
+	mnt, _, err := MountOf("/proc/self")
+	if err != nil || mnt != "/proc" {
+		t.Errorf("MountOf(/proc/self) = %q, %v; want /proc", mnt, err)
+	}
+	if mnt, _, _ := MountOf("/"); mnt != "/" {
+		t.Errorf("MountOf(/) = %q", mnt)
+	}
+}

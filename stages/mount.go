@@ -9,6 +9,9 @@ package stages
 //     "shared", so mounts and unmounts would propagate back to the host — and
 //     pivot_root(2) fails with EINVAL when the new root or its parent mount is
 //     shared. rprivate cuts both ties (the Spec may ask for rslave instead).
+//     If it asks for rshared, the rootfs's own mount is made private, as runc
+//     does: otherwise every mount below would also appear in the host's
+//     namespace, where no one would unmount it.
 //  2. mount(rootfs, rootfs, MS_BIND|MS_REC): pivot_root needs the new root to be
 //     a mount point; a bind mount onto itself makes any directory one.
 //  3. The Spec's mounts, in order, under the rootfs: proc (shows the new pid
@@ -59,6 +62,13 @@ func setupMounts(in *Init) error {
 	}
 	if err := in.mount("", "/", "", prop, ""); err != nil {
 		return err
+	}
+	if prop&unix.MS_SHARED != 0 {
+		if mnt, shared, err := mountns.MountOf(root); err == nil && shared {
+			if err := in.mount("", mnt, "", unix.MS_PRIVATE, ""); err != nil {
+				return err
+			}
+		}
 	}
 	if err := in.mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
@@ -115,7 +125,7 @@ func (in *Init) mount(source, target, fstype string, flags uintptr, data string)
 		"glassbox.mount.fstype", fstype, "glassbox.mount.flags", mountns.FlagNames(flags), "glassbox.mount.data", data)
 	if err != nil {
 		call := fmt.Sprintf("mount(%q, %s, %q, %s, %q)", source, target, fstype, mountns.FlagNames(flags), data)
-		return callError(call, err, mountHint(err, source, fstype))
+		return callError(call, err, mountHint(err, source, fstype, data))
 	}
 	return nil
 }
@@ -128,8 +138,10 @@ func (in *Init) containerPath(p string) string {
 	return p
 }
 
-func mountHint(err error, source, fstype string) string {
+func mountHint(err error, source, fstype, data string) string {
 	switch {
+	case errors.Is(err, unix.EINVAL) && fstype != "" && data != "":
+		return fmt.Sprintf("EINVAL does not say which argument is wrong: is every option in %q one that %s accepts (man 5 %s)?", data, fstype, fstype)
 	case errors.Is(err, unix.ENOENT) && fstype == "":
 		return "the bind mount source " + source + " does not exist on the host"
 	case errors.Is(err, unix.EPERM):
@@ -348,7 +360,7 @@ func (in *Init) pivotRoot() error {
 
 func pivotHint(err error) string {
 	if errors.Is(err, unix.EINVAL) {
-		return "is the root mount shared (linux.rootfsPropagation), or is / the initramfs, which pivot_root cannot move?"
+		return "pivot_root refuses a shared new root or parent mount, and an initramfs root it cannot move: see /proc/self/mountinfo (shared:N), and boot from a real root filesystem"
 	}
 	return ""
 }
