@@ -87,7 +87,7 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 		{12, "the bundle does not run yet", func() {
 			path := filepath.Join(home, "12-broken-config", "config.json")
 			data, _ := os.ReadFile(path)
-			os.WriteFile(path, []byte(strings.Replace(string(data), `"rootfsPropagation": "shared"`, `"rootfsPropagation": "private"`, 1)), 0o644)
+			os.WriteFile(path, []byte(strings.Replace(string(data), `"uid=nobody"`, `"uid=65534"`, 1)), 0o644)
 		}},
 	} {
 		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
@@ -112,6 +112,9 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 			}
 			if r := lab("reset", fmt.Sprint(c.n)); r.code != 0 || strings.Contains(lab("list").stdout, fmt.Sprintf("✓ %2d  ", c.n)) {
 				t.Errorf("lab reset: exit %d %s", r.code, r.stdout)
+			}
+			if r := e.run("", "ps", "-a"); strings.Count(r.stdout, "\n") > 1 {
+				t.Errorf("lab reset %d leaves containers:\n%s", c.n, r.stdout)
 			}
 		})
 	}

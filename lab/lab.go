@@ -132,14 +132,14 @@ func (p *Progress) Pass(n int) {
 }
 
 // Reset forgets lab n and removes its directory and its containers (those
-// named lab<N>…).
+// named lab<N> or lab<N>-…).
 func Reset(e *Env, l *Lab, p *Progress) error {
 	out, _ := e.glassbox("ps", "-a", "--format", "json")
 	var recs []struct{ ID, Name string }
 	json.Unmarshal([]byte(out), &recs)
 	prefix := fmt.Sprintf("lab%d", l.N)
 	for _, r := range recs {
-		if strings.HasPrefix(r.Name, prefix) {
+		if r.Name == prefix || strings.HasPrefix(r.Name, prefix+"-") {
 			e.glassbox("rm", "-f", r.ID)
 		}
 	}

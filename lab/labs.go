@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,10 @@ const (
 	lab11Dir = "11-observer-modes"
 	lab12Dir = "12-broken-config"
 )
+
+// lab12Program is lab 12's container program: it passes only if /dev/shm is
+// mounted as the config asks.
+const lab12Program = "grep -q ' /dev/shm tmpfs ' /proc/mounts && echo lab 12 runs"
 
 // All the labs, in order.
 var All = []*Lab{
@@ -107,8 +112,8 @@ var All = []*Lab{
 		Check: checkBrokenConfig,
 		Hints: []string{
 			"Run it at a terminal: glassbox run --rm --bundle DIR. The report names the stage, the call, its errno and a hint.",
-			"EINVAL from pivot_root: the new root's mount must not be shared. Which field of config.json asks for shared?",
-			"Remove linux.rootfsPropagation (or make it private) and run it again.",
+			"EINVAL from mount(2) says one argument is wrong, not which: the report shows them all. Which of the tmpfs options would tmpfs(5) refuse?",
+			"tmpfs takes uid= as a number. Change the /dev/shm mount's uid=nobody to uid=65534 (or drop it), keep the mount, and run the bundle again.",
 		}},
 }
 
@@ -363,7 +368,8 @@ func checkObserverMode(e *Env) []string {
 }
 
 // startBrokenConfig writes a bundle over the busybox image whose config.json
-// asks for shared root propagation: pivot_root refuses.
+// gives /dev/shm's tmpfs an option the kernel refuses (uid= takes a number),
+// and whose program checks that /dev/shm is a tmpfs.
 func startBrokenConfig(e *Env) error {
 	dir := filepath.Join(e.Home, lab12Dir)
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
@@ -386,8 +392,12 @@ func startBrokenConfig(e *Env) error {
 		return err
 	}
 	cfg["root"] = map[string]any{"path": store.LayerDir(img.Layers[len(img.Layers)-1].DiffID)}
-	cfg["process"].(map[string]any)["args"] = []string{"echo", "lab 12 runs"}
-	cfg["linux"].(map[string]any)["rootfsPropagation"] = "shared"
+	cfg["process"].(map[string]any)["args"] = []string{"sh", "-c", lab12Program}
+	for _, m := range cfg["mounts"].([]any) {
+		if m := m.(map[string]any); m["destination"] == "/dev/shm" {
+			m["options"] = append(m["options"].([]any), "uid=nobody")
+		}
+	}
 	data, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -401,8 +411,20 @@ func checkBrokenConfig(e *Env) []string {
 	if err != nil {
 		return []string{"no bundle yet: glassbox lab start 12"}
 	}
-	if !strings.Contains(string(data), `"lab 12 runs"`) {
+	var cfg struct {
+		Process struct{ Args []string }
+		Mounts  []struct{ Destination, Type string }
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return []string{"config.json is no longer valid JSON: " + err.Error()}
+	}
+	if len(cfg.Process.Args) != 3 || cfg.Process.Args[2] != lab12Program {
 		return []string{"the bundle's process.args changed: fix the config, keep the program"}
+	}
+	if !slices.ContainsFunc(cfg.Mounts, func(m struct{ Destination, Type string }) bool {
+		return m.Destination == "/dev/shm" && m.Type == "tmpfs"
+	}) {
+		return []string{"the tmpfs on /dev/shm is gone: fix its options, keep the mount"}
 	}
 	out, code := e.glassbox("run", "--rm", "--bundle", dir)
 	if code != 0 || strings.TrimSpace(out) != "lab 12 runs" {
