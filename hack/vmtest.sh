@@ -100,8 +100,8 @@ modules="virtio_pci virtio_rng 9pnet_virtio 9p crc32c_generic overlay veth bridg
 	nf_conntrack nf_nat nf_tables nft_chain_nat nft_masq nft_nat nft_ct nft_fib nft_fib_ipv4 nf_conntrack_netlink
 	tun dummy loop"
 # Host programs some tests need that busybox lacks (or has a smaller ip of),
-# copied in with their libraries.
-tools="script ip nsenter"
+# copied in with their libraries; bash runs the docs' examples as readers would.
+tools="script ip nsenter bash"
 key=$( { echo "$kver $modules $tools"; sha1sum "$busybox" "$0" | cut -c1-40; for t in $tools; do sha1sum "$(command -v "$t")"; done; } | sha1sum | cut -c1-12)
 initrd=$cache/initrd-$kver-$key.cpio
 if [ ! -f "$initrd" ]; then

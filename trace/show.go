@@ -76,14 +76,15 @@ func unixNano(s string) time.Time {
 
 // Summary is one line of `glassbox trace ls`.
 type Summary struct {
-	TraceID   string
-	Path      string
-	Name      string
-	Start     time.Time
-	Duration  time.Duration
-	Container string
-	Exit      string
-	Error     string
+	TraceID       string
+	Path          string
+	Name          string
+	Start         time.Time
+	Duration      time.Duration
+	Container     string // its id
+	ContainerName string // its name, if it had one
+	Exit          string
+	Error         string
 }
 
 // List summarises every trace in dir, newest first.
@@ -103,7 +104,7 @@ func List(dir string) ([]Summary, error) {
 			continue
 		}
 		sum := Summary{TraceID: root.TraceID, Path: p, Name: root.Name, Start: root.StartTime(),
-			Duration: root.Duration(), Container: root.Attr("container.id"), Exit: root.Attr("process.exit.code")}
+			Duration: root.Duration(), Container: root.Attr("container.id"), ContainerName: root.Attr("container.name"), Exit: root.Attr("process.exit.code")}
 		if root.Status != nil && root.Status.Code == 2 {
 			sum.Error = root.Status.Message
 		}
@@ -113,15 +114,15 @@ func List(dir string) ([]Summary, error) {
 	return out, nil
 }
 
-// Find resolves a trace id or container id prefix to a trace file; with
-// several traces for one container, the newest wins.
+// Find resolves a trace id or container id prefix, or a container name, to
+// a trace file; with several traces for one container, the newest wins.
 func Find(dir, prefix string) (string, error) {
 	all, err := List(dir)
 	if err != nil {
 		return "", err
 	}
 	for _, s := range all {
-		if strings.HasPrefix(s.TraceID, prefix) || strings.HasPrefix(s.Container, prefix) {
+		if strings.HasPrefix(s.TraceID, prefix) || strings.HasPrefix(s.Container, prefix) || s.ContainerName == prefix {
 			return s.Path, nil
 		}
 	}

@@ -147,7 +147,7 @@ at <state dir>/rootfs. The shell runs as root with the container's capabilities.
 				}
 				where = "running"
 			}
-			command := args[1:]
+			command := commandAfter(args)
 			interactive := len(command) == 0
 			tty := interactive && term.IsTerminal(int(os.Stdin.Fd()))
 			if interactive {

@@ -335,8 +335,10 @@ func ago(t time.Time) string {
 	d := time.Since(t)
 	n, unit := 0, ""
 	switch {
+	case d < time.Second:
+		return "Less than a second ago"
 	case d < time.Minute:
-		return "seconds ago"
+		n, unit = int(d.Seconds()), "second"
 	case d < time.Hour:
 		n, unit = int(d.Minutes()), "minute"
 	case d < 48*time.Hour:

@@ -37,7 +37,7 @@ func newPsCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "ps",
-		Short: "List containers (running ones; -a: all)",
+		Short: "List containers (running and paused ones; -a: all)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			list, err := container.List(stateRoot(cmd))
@@ -46,7 +46,7 @@ func newPsCmd() *cobra.Command {
 			}
 			var shown []*container.Container
 			for _, c := range list {
-				if all || c.Status == container.Running {
+				if all || c.Status == container.Running || c.Breakpoint != "" {
 					shown = append(shown, c)
 				}
 			}
@@ -537,6 +537,15 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 	return exitCode(code)
 }
 
+// commandAfter is the command after CONTAINER in `exec`/`debug CONTAINER
+// [--] CMD...`: with flag parsing stopped at CONTAINER, cobra keeps a "--".
+func commandAfter(args []string) []string {
+	if len(args) > 1 && args[1] == "--" {
+		return args[2:]
+	}
+	return args[1:]
+}
+
 func newExecCmd() *cobra.Command {
 	var env []string
 	var workdir, user, traceMode string
@@ -554,7 +563,11 @@ func newExecCmd() *cobra.Command {
 			if c.Status != container.Running || !c.Alive() {
 				return fmt.Errorf("container %s is not running", args[0])
 			}
-			s, err := spec.ForExec(stages.JoinSpec(c, c.Spec.Process), args[1:], env, workdir, user, tty)
+			command := commandAfter(args)
+			if len(command) == 0 {
+				return fmt.Errorf("usage: glassbox exec [flags] CONTAINER CMD [ARG...]")
+			}
+			s, err := spec.ForExec(stages.JoinSpec(c, c.Spec.Process), command, env, workdir, user, tty)
 			if err != nil {
 				return err
 			}

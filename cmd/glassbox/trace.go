@@ -386,7 +386,7 @@ costs them two map lookups. trace off detaches them now.`,
 }
 
 // loadTrace loads a trace named by its id, or the newest of a container named
-// by id or name.
+// by id or name (also of a container since removed).
 func loadTrace(cmd *cobra.Command, id string) (*trace.File, string, error) {
 	if c, err := container.Find(stateRoot(cmd), id); err == nil {
 		id = c.ID
