@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,8 +15,19 @@ func TestLabsAreComplete(t *testing.T) {
 		if l.N != i+1 || l.Check == nil || len(l.Hints) == 0 {
 			t.Errorf("lab %d (%s): number, check or hints missing", l.N, l.Slug)
 		}
-		if page := l.Page(); !strings.HasPrefix(page, "# Lab ") || !strings.Contains(page, "## Check") {
+		page := l.Page()
+		if !strings.HasPrefix(page, fmt.Sprintf("# Lab %d — ", l.N)) {
 			t.Errorf("lab %d: page %.60q", l.N, page)
+		}
+		// Each page, in this order: what a workshop page needs.
+		at := 0
+		for _, section := range []string{"## Concept", "## Exercises", "## Man pages", "## Expected output", "## Check"} {
+			i := strings.Index(page[at:], "\n"+section+"\n")
+			if i < 0 {
+				t.Errorf("lab %d: no %q after byte %d of its page", l.N, section, at)
+				break
+			}
+			at += i + 1
 		}
 	}
 	for n, dir := range map[int]string{3: lab3Dir, 5: lab5Dir, 11: lab11Dir, 12: lab12Dir} {
