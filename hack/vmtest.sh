@@ -145,6 +145,9 @@ if [ ! -f "$initrd" ]; then
 	cat > "$st/init2" <<-'EOF'
 	#!/bin/busybox sh
 	/bin/busybox --install -s /bin
+	# /bin/sh as on a distribution: busybox's sh runs its own applets (its
+	# small ip) before the programs on PATH.
+	ln -sf /usr/bin/bash /bin/sh
 	export PATH=/usr/bin:/bin:/sbin HOME=/root TMPDIR=/tmp
 	mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 	mkdir -p /dev/pts /dev/shm; mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm
