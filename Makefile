@@ -14,6 +14,7 @@ build:
 	go build -o $(BIN) ./cmd/glassbox
 	go build -o $(BIN)-init ./cmd/glassbox-init
 	go build -o $(BIN)-shim ./cmd/glassbox-shim
+	ln -sf glassbox $(BIN)-runc   # the OCI runtime command set (docs/oci.md)
 
 # Rebuild the BPF objects (trace/observer_bpfel.o and its Go loader) from
 # trace/bpf/*.c; they are committed, so a plain build needs no clang.

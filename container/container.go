@@ -33,6 +33,7 @@ const DefaultRoot = "/var/lib/glassbox"
 // Status of a container's record.
 const (
 	Creating = "creating" // stages are running
+	Created  = "created"  // OCI create is done: the init waits for start before execve
 	Running  = "running"  // the user's process has been exec'd
 	Exited   = "exited"   // kept without --rm: the writable layer stays until `glassbox rm`
 )
@@ -45,18 +46,23 @@ type Record struct {
 	Status string `json:"status"`
 	// Breakpoint is where a run is paused (--break-at/--break-after), e.g.
 	// "before mount".
-	Breakpoint string      `json:"breakpoint,omitempty"`
-	Created    time.Time   `json:"created"`
-	Started    time.Time   `json:"started,omitzero"` // the latest execve of its program (run, start)
-	Finished   time.Time   `json:"finished,omitzero"`
-	Pid        int         `json:"pid,omitempty"`
-	PidStart   uint64      `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
-	ExitCode   int         `json:"exitCode"`
-	OOMKilled  bool        `json:"oomKilled,omitempty"` // the OOM killer killed a process of the container
-	IP         string      `json:"ip,omitempty"`        // its address on a bridge network
-	Ports      string      `json:"ports,omitempty"`     // published: [ip:]hostPort:containerPort/proto,…
-	Cgroups    []string    `json:"cgroups,omitempty"`   // cgroup directories, created or about to be
-	Spec       *specs.Spec `json:"spec"`
+	Breakpoint string    `json:"breakpoint,omitempty"`
+	Created    time.Time `json:"created"`
+	Started    time.Time `json:"started,omitzero"` // the latest execve of its program (run, start)
+	Finished   time.Time `json:"finished,omitzero"`
+	Pid        int       `json:"pid,omitempty"`
+	PidStart   uint64    `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"` // the OOM killer killed a process of the container
+	IP         string    `json:"ip,omitempty"`        // its address on a bridge network
+	Ports      string    `json:"ports,omitempty"`     // published: [ip:]hostPort:containerPort/proto,…
+	Cgroups    []string  `json:"cgroups,omitempty"`   // cgroup directories, created or about to be
+	// OCI: created by an OCI caller (glassbox-runc create). No glassbox
+	// process owns it after create, so a free lock does not make it a
+	// leftover while its init lives; delete tears it down.
+	OCI    bool        `json:"oci,omitempty"`
+	Bundle string      `json:"bundle,omitempty"` // the OCI bundle directory, if it came from one
+	Spec   *specs.Spec `json:"spec"`
 }
 
 // Container is one container's state directory and record.
@@ -309,22 +315,34 @@ func Find(root, prefix string) (*Container, error) {
 // ProcessStartTime is field 22 of /proc/<pid>/stat (clock ticks since boot); 0
 // when the process is gone. With the pid it identifies a process uniquely.
 func ProcessStartTime(pid int) uint64 {
+	start, _ := processStat(pid)
+	return start
+}
+
+// processStat reads a process's start time and state (R, S, Z, …) from
+// /proc/<pid>/stat.
+func processStat(pid int) (start uint64, state string) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return 0, ""
 	}
 	// The command name (field 2) may contain spaces; fields resume after its ')'.
 	rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
 	fields := strings.Fields(rest)
 	if len(fields) < 20 {
-		return 0
+		return 0, ""
 	}
-	v, _ := strconv.ParseUint(fields[19], 10, 64)
-	return v
+	start, _ = strconv.ParseUint(fields[19], 10, 64)
+	return start, fields[0]
 }
 
 // Alive says whether the container's init is still the process the record
-// names (a pid alone may have been reused).
+// names (a pid alone may have been reused), and has not exited: a zombie
+// waiting for its parent (an OCI caller's wait) is not alive.
 func (c *Container) Alive() bool {
-	return c.Pid > 0 && c.PidStart != 0 && ProcessStartTime(c.Pid) == c.PidStart
+	if c.Pid <= 0 || c.PidStart == 0 {
+		return false
+	}
+	start, state := processStat(c.Pid)
+	return start == c.PidStart && state != "Z"
 }

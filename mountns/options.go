@@ -6,6 +6,7 @@ package mountns
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -43,6 +44,20 @@ var propagationOptions = map[string]uintptr{
 	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
 	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
 	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// OptionNames are the mount options glassbox turns into mount(2) flags and
+// propagation, sorted (for the OCI features document).
+func OptionNames() []string {
+	var names []string
+	for n := range flagOptions {
+		names = append(names, n)
+	}
+	for n := range propagationOptions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // ParseOptions splits options into flags, propagation and data; anything that is

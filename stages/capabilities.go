@@ -3,6 +3,7 @@ package stages
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,16 @@ var capabilityNumbers = map[string]int{
 
 // capSet is a set of capabilities as the kernel stores it: a 64-bit mask.
 type capSet uint64
+
+// CapabilityNames are the capabilities glassbox knows, sorted.
+func CapabilityNames() []string {
+	var names []string
+	for n := range capabilityNumbers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
 
 func parseCaps(field string, names []string, last int) (capSet, error) {
 	var s capSet

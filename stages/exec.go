@@ -138,9 +138,12 @@ func execProgram(in *Init) error {
 		}
 	}
 	// The kernel clears the parent-death signal when the uid changes; set it
-	// again so the container still dies with glassbox.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return callError("prctl(PR_SET_PDEATHSIG)", err, "")
+	// again so the container still dies with glassbox (unless an OCI caller
+	// owns it: then glassbox create exits before it runs).
+	if !in.execFifo {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return callError("prctl(PR_SET_PDEATHSIG)", err, "")
+		}
 	}
 	umask := 0o022
 	if p.User.Umask != nil {
@@ -158,6 +161,9 @@ func execProgram(in *Init) error {
 	if err := in.beforeExecve(path); err != nil {
 		return fmt.Errorf("sync socket: %w", err)
 	}
+	if in.execFifo {
+		in.waitForStart() // and from here on, nobody listens on the sync socket
+	}
 	err = unix.Exec(path, p.Args, env)
 	e := callError(fmt.Sprintf("execve(%s)", path), err, "")
 	e.ExitCode = 126
@@ -165,7 +171,29 @@ func execProgram(in *Init) error {
 		e.ExitCode = 127
 		e.Hint = "the program or its ELF interpreter (dynamic loader) is missing in the rootfs"
 	}
+	if in.execFifo {
+		fmt.Fprintln(os.Stderr, "glassbox init:", e)
+		os.Exit(e.ExitCode)
+	}
 	return e
+}
+
+// waitForStart blocks until `start` (OCI): opening the exec FIFO for writing
+// waits for a reader, which only start provides; start then reads the one
+// byte written here. The FIFO lives in the state directory, out of the
+// container's sight; the init reaches it through the descriptor it was born
+// with, reopened by its /proc/self/fd link.
+func (in *Init) waitForStart() {
+	fifo, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", execFifoFd), os.O_WRONLY, 0)
+	if err == nil {
+		_, err = fifo.Write([]byte{0})
+		fifo.Close()
+	}
+	unix.Close(execFifoFd)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "glassbox init: waiting for start on the exec FIFO:", err)
+		os.Exit(1)
+	}
 }
 
 // lookPath finds the program in the container's PATH, as a shell would. Not

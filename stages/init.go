@@ -17,8 +17,10 @@ type Init struct {
 	Rootfs  string   // host path of the overlay mount, until pivot_root makes it "/"
 	State   []byte   // for hooks: the OCI state
 	HookEnv []string // for hooks: the container's facts
-	sock    *syncSocket
-	steps   steps // the current stage's steps
+	// execFifo: an OCI create; the exec stage waits for start (exec.go).
+	execFifo bool
+	sock     *syncSocket
+	steps    steps // the current stage's steps
 }
 
 // InitMain is `glassbox init`. It never returns: the exec stage replaces it with
@@ -43,7 +45,7 @@ func InitMain() {
 		os.Exit(1)
 	}
 	cfg := m.Config
-	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, sock: sock}
+	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, sock: sock}
 	var mismatch error
 	if cfg.Protocol != protocol {
 		mismatch = fmt.Errorf("the container's init speaks sync protocol %d, glassbox %d: they come from different builds; install them together (make build)", protocol, cfg.Protocol)

@@ -48,6 +48,11 @@ type Options struct {
 	Replace map[string]string
 	// Bundle is the OCI bundle directory, if the Spec came from one.
 	Bundle string
+	// ExecFifo makes the run an OCI create: Start ends with the init waiting
+	// on this FIFO (opened O_PATH, in the state directory) for `start`, in
+	// the "created" state; nothing here waits for the container or tears it
+	// down — `delete` does.
+	ExecFifo *os.File
 	// After runs after each stage, and after teardown, with its timing and steps.
 	After func(Timing)
 }
@@ -146,15 +151,28 @@ func (r *Run) Start() error {
 	if interrupted {
 		return r.fail(Exec, errInterrupted())
 	}
+	if r.Opts.ExecFifo != nil {
+		r.Status, r.OCI = container.Created, true
+		err := r.Save()
+		r.report("created")
+		return err
+	}
 	r.Status, r.Started = container.Running, time.Now().UTC()
 	err := r.Save()
 	r.report("running")
-	if r.Spec.Hooks != nil {
-		if herr := r.runOCIHooks("poststart", r.Spec.Hooks.Poststart, specs.StateRunning); herr != nil {
-			fmt.Fprintln(r.stderr(), "glassbox: warning:", herr) // the program runs: the spec says warn
-		}
+	if herr := r.PoststartHooks(); herr != nil {
+		fmt.Fprintln(r.stderr(), "glassbox: warning:", herr) // the program runs: the spec says warn
 	}
 	return err
+}
+
+// PoststartHooks runs config.json's poststart hooks: the program runs (after
+// run's execve, or OCI start's).
+func (r *Run) PoststartHooks() error {
+	if r.Spec.Hooks == nil {
+		return nil
+	}
+	return r.runOCIHooks("poststart", r.Spec.Hooks.Poststart, specs.StateRunning)
 }
 
 func (r *Run) runStage(st *Stage) (err error) {
@@ -195,6 +213,9 @@ func (r *Run) containerHalf(st *Stage, t *Timing) error {
 		// execve succeeded and closed the init's end of the socket; the host
 		// times the call itself, from the init's last word to the EOF.
 		t.Steps = append(t.Steps, r.initSteps(m.Steps)...)
+		if r.Opts.ExecFifo != nil {
+			return nil // the init now waits for start; the execve is start's
+		}
 		m, err = r.sync.recv()
 		if errors.Is(err, io.EOF) {
 			t.Steps[len(t.Steps)-1].End = time.Now().UnixNano()

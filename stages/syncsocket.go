@@ -21,6 +21,9 @@ import (
 // The init's end is close-on-exec, so a successful execve(2) closes it and the
 // host reads EOF: that is how glassbox learns the user's program is running.
 
+// execFifoFd is the exec FIFO's descriptor number in an OCI-created init.
+const execFifoFd = 4
+
 // initFd is the sync socket's descriptor number in the container's init.
 const initFd = 3
 
@@ -48,6 +51,10 @@ type InitConfig struct {
 	// init runs: the container's state and facts (hooks.go).
 	State   []byte   `json:"state,omitempty"`
 	HookEnv []string `json:"hookEnv,omitempty"`
+	// ExecFifo (OCI create): the init waits for `start` on the exec FIFO, its
+	// fd execFifoFd, before execve; it outlives the glassbox that made it, so
+	// it has no parent-death signal.
+	ExecFifo bool `json:"execFifo,omitempty"`
 }
 
 type syncSocket struct {

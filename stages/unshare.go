@@ -87,10 +87,12 @@ func cloneInit(r *Run) error {
 	r.sync = &syncSocket{f: host}
 
 	path, argv := InitProgram()
-	sys := &syscall.SysProcAttr{
-		Cloneflags: flags,
-		// If glassbox dies, so does the container (and with it its pid namespace).
-		Pdeathsig: unix.SIGKILL,
+	sys := &syscall.SysProcAttr{Cloneflags: flags}
+	files := []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}
+	if r.Opts.ExecFifo != nil {
+		files = append(files, r.Opts.ExecFifo) // execFifoFd; an OCI caller owns the init
+	} else {
+		sys.Pdeathsig = unix.SIGKILL // if glassbox dies, so does the container (and its pid namespace)
 	}
 	bornIn, release, err := cloneIntoCgroup(sys, r.Cgroup)
 	if err != nil {
@@ -100,7 +102,7 @@ func cloneInit(r *Run) error {
 	start := time.Now()
 	attr := &os.ProcAttr{
 		Env:   []string{}, // the container's environment comes from the Spec, in the exec stage
-		Files: []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init},
+		Files: files,
 		Sys:   sys,
 	}
 	proc, err := os.StartProcess(path, argv, attr)
@@ -137,7 +139,7 @@ func cloneInit(r *Run) error {
 	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.Path("rootfs"), Fail: os.Getenv("GLASSBOX_TEST_FAIL")}
+	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.Path("rootfs"), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil}
 	if r.Spec.Hooks != nil {
 		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
 		cfg.HookEnv = r.HookEnv("mount", "oci")

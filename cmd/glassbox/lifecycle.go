@@ -398,6 +398,18 @@ func newStartCmd() *cobra.Command {
 	return cmd
 }
 
+// parseSignal reads a signal as a name (KILL, SIGKILL, kill) or a number.
+func parseSignal(sig string) (unix.Signal, error) {
+	s := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(sig), "SIG"))
+	if n, err := strconv.Atoi(sig); err == nil {
+		s = unix.Signal(n)
+	}
+	if s <= 0 || s > 64 {
+		return 0, fmt.Errorf("%s: no such signal", sig)
+	}
+	return s, nil
+}
+
 func newKillCmd() *cobra.Command {
 	var sig string
 	cmd := &cobra.Command{
@@ -405,12 +417,9 @@ func newKillCmd() *cobra.Command {
 		Short: "Send a signal to containers' first process (default SIGKILL)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(sig), "SIG"))
-			if n, err := strconv.Atoi(sig); err == nil {
-				s = unix.Signal(n)
-			}
-			if s <= 0 || s > 64 {
-				return fmt.Errorf("-s %s: no such signal", sig)
+			s, err := parseSignal(sig)
+			if err != nil {
+				return fmt.Errorf("-s %w", err)
 			}
 			return eachContainer(cmd, args, func(c *container.Container) error {
 				tr := traceLifecycle(cmd, c)

@@ -51,7 +51,9 @@ without --rm are left alone (glassbox rm removes those).`,
 				if err := c.Lock(); err != nil {
 					continue // a live glassbox owns it
 				}
-				if c.Status == container.Exited {
+				// Kept exited containers; OCI ones live on after create, their
+				// caller owns them (delete removes them).
+				if c.Status == container.Exited || (c.OCI && c.Alive()) {
 					c.Unlock()
 					continue
 				}

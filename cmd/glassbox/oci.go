@@ -1,0 +1,503 @@
+package main
+
+// glassbox as an OCI runtime, for callers that drive runc: podman's conmon,
+// containerd's shim. They speak runc's command line and the runtime-spec's
+// lifecycle (runtime.md):
+//
+//	create ID   the stages up to just before execve: namespaces, cgroup,
+//	            mounts, pivot_root done; the init waits on <state>/exec.fifo.
+//	            glassbox exits, so the init is re-parented to the caller
+//	            (a child subreaper), which is who waits for it.
+//	start ID    opens the FIFO for reading: the init's blocked open(O_WRONLY)
+//	            returns, it writes one byte, and execve(2)s the program.
+//	state ID    the spec's state JSON: creating, created, running, stopped.
+//	kill ID SIG kill(2) on the init.
+//	delete ID   the stages' undo, from the record: cgroups, mounts, state.
+//
+// The same commands are `glassbox oci …` and, when the binary is invoked as
+// glassbox-runc (a symlink `make build` makes), its top level — so the
+// Docker-style `run`, `kill`, `ps` keep their meaning and runc's keep theirs.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/creack/pty"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/mountns"
+	"github.com/glassbox-dev/glassbox/spec"
+	"github.com/glassbox-dev/glassbox/stages"
+)
+
+// ociName is the name under which glassbox behaves as runc does.
+const ociName = "glassbox-runc"
+
+// ociRoot is where OCI containers' state lives unless --root says otherwise:
+// like runc's /run/runc, on a tmpfs that a reboot empties.
+const ociRoot = "/run/glassbox-runc"
+
+// execFifo is the FIFO in the state directory the created init waits on.
+const execFifo = "exec.fifo"
+
+// ociLog is where errors go besides stderr: callers (containerd) read the
+// --log file, as JSON lines with --log-format json.
+type ociLog struct {
+	path, format string
+}
+
+func (l ociLog) error(err error) {
+	if l.path == "" {
+		return
+	}
+	f, ferr := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if ferr != nil {
+		return
+	}
+	defer f.Close()
+	if l.format == "json" {
+		json.NewEncoder(f).Encode(map[string]string{"level": "error", "msg": err.Error(), "time": time.Now().Format(time.RFC3339Nano)})
+		return
+	}
+	fmt.Fprintf(f, "%s error: %v\n", time.Now().Format(time.RFC3339), err)
+}
+
+// newOCICmd is runc's command set. use is "oci" under glassbox, or
+// glassbox-runc as a top level of its own.
+func newOCICmd(use string) *cobra.Command {
+	var log ociLog
+	var systemdCgroup, debug bool
+	cmd := &cobra.Command{
+		Use:           use,
+		Short:         "The OCI runtime command set (runc's): create, start, state, kill, delete, run, spec, features",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Long: `glassbox as an OCI runtime, for podman --runtime, containerd's shim or any
+caller that drives runc. Invoked as glassbox-runc, these are its top-level
+commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	f := cmd.PersistentFlags()
+	f.String("root", ociRoot, "state root for the containers")
+	f.StringVar(&log.path, "log", "", "also write errors to this file")
+	f.StringVar(&log.format, "log-format", "text", "text or json (for --log)")
+	f.BoolVar(&systemdCgroup, "systemd-cgroup", false, `accepted; linux.cgroupsPath "slice:prefix:name" then names the cgroupfs directory slice/prefix-name.scope (glassbox writes cgroupfs itself, never through systemd)`)
+	f.BoolVar(&debug, "debug", false, "accepted; every run is traced anyway (glassbox trace ls)")
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if os.Geteuid() != 0 && c != cmd && c.Name() != "features" && c.Name() != "spec" && c.Name() != "help" {
+			return fmt.Errorf("%s needs root: containers are made of namespaces, mounts and cgroups", c.CommandPath())
+		}
+		return nil
+	}
+	wrap := func(run func(c *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			var code exitCode
+			if err != nil && !errors.As(err, &code) {
+				log.error(err)
+			}
+			return err
+		}
+	}
+	create := &ociCreate{systemdCgroup: &systemdCgroup}
+	cmd.AddCommand(create.command("create", wrap), create.command("run", wrap),
+		&cobra.Command{Use: "start ID", Short: "Let a created container execve its program", Args: cobra.ExactArgs(1),
+			RunE: wrap(func(c *cobra.Command, args []string) error { return ociStart(stateRoot(c), args[0]) })},
+		&cobra.Command{Use: "state ID", Short: "Print the container's state (runtime-spec JSON)", Args: cobra.ExactArgs(1),
+			RunE: wrap(func(c *cobra.Command, args []string) error { return ociState(stateRoot(c), args[0]) })},
+		newOCIKillCmd(wrap), newOCIDeleteCmd(wrap), newOCISpecCmd(wrap), newOCIFeaturesCmd())
+	return cmd
+}
+
+// ociIDPattern is what runc accepts as a container id.
+var ociIDPattern = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ociContainer finds an OCI container by its caller's id (kept as the name).
+func ociContainer(root, id string) (*container.Container, error) {
+	all, err := container.List(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range all {
+		if c.OCI && c.Name == id {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("container %q does not exist", id)
+}
+
+// ociStatus is the runtime-spec status of a record.
+func ociStatus(c *container.Container) specs.ContainerState {
+	switch {
+	case c.Status == container.Creating:
+		return specs.StateCreating
+	case c.Status == container.Created && c.Alive():
+		return specs.StateCreated
+	case c.Status == container.Running && c.Alive():
+		return specs.StateRunning
+	}
+	return specs.StateStopped
+}
+
+type ociCreate struct {
+	bundle, pidFile, consoleSocket string
+	noPivot, noNewKeyring, detach  bool
+	preserveFds                    int
+	systemdCgroup                  *bool
+}
+
+func (o *ociCreate) command(use string, wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+	short := "Create a container from a bundle, up to just before its program runs (start runs it)"
+	if use == "run" {
+		short = "create and start a container; without --detach, wait for it and delete it, exiting with its status"
+	}
+	cmd := &cobra.Command{
+		Use: use + " [--bundle DIR] [--pid-file F] [--console-socket S] ID", Short: short, Args: cobra.ExactArgs(1),
+		RunE: wrap(func(c *cobra.Command, args []string) error { return o.run(stateRoot(c), args[0], use == "run") }),
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.bundle, "bundle", "b", ".", "the bundle directory (config.json and rootfs)")
+	f.StringVar(&o.pidFile, "pid-file", "", "write the container's init pid to this file")
+	f.StringVar(&o.consoleSocket, "console-socket", "", "with process.terminal: send the pty master over this unix socket (SCM_RIGHTS)")
+	f.BoolVar(&o.noPivot, "no-pivot", false, "refused: glassbox always uses pivot_root")
+	f.BoolVar(&o.noNewKeyring, "no-new-keyring", false, "accepted: glassbox makes no session keyring anyway")
+	f.IntVar(&o.preserveFds, "preserve-fds", 0, "refused unless 0: no descriptors beyond stdio are passed yet")
+	if use == "run" {
+		f.BoolVarP(&o.detach, "detach", "d", false, "return once the program runs")
+	}
+	return cmd
+}
+
+func (o *ociCreate) run(root, id string, andStart bool) error {
+	switch {
+	case !ociIDPattern.MatchString(id):
+		return fmt.Errorf("invalid container id %q: use letters, digits, _ + - .", id)
+	case o.noPivot:
+		return errors.New("--no-pivot: glassbox always uses pivot_root (see glassbox explain mount)")
+	case o.preserveFds != 0:
+		return errors.New("--preserve-fds: not supported by glassbox yet")
+	}
+	if _, err := ociContainer(root, id); err == nil {
+		return fmt.Errorf("container %q already exists", id)
+	}
+	bundle, err := filepath.Abs(o.bundle)
+	if err != nil {
+		return err
+	}
+	s, err := spec.LoadBundle(bundle)
+	if err != nil {
+		return err
+	}
+	if *o.systemdCgroup {
+		s.Linux.CgroupsPath = systemdCgroupPath(s.Linux.CgroupsPath)
+	}
+	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if s.Process.Terminal {
+		if o.consoleSocket == "" {
+			return errors.New("process.terminal needs --console-socket: the pty master is sent there")
+		}
+		tty, err := sendConsole(o.consoleSocket)
+		if err != nil {
+			return err
+		}
+		defer tty.Close()
+		opts.Stdin, opts.Stdout, opts.Stderr = tty, tty, tty
+	}
+	tr, err := startRunTrace(s, opts, traceOptions{command: "create"})
+	if err != nil {
+		return err
+	}
+	opts.After = tr.stage
+	r, err := stages.New(s, opts)
+	if err != nil {
+		tr.end(nil, err, 0)
+		return err
+	}
+	tr.run = r
+	r.Bundle = bundle
+	if err := unix.Mkfifo(r.Path(execFifo), 0o600); err != nil {
+		r.Remove()
+		tr.end(r, err, 0)
+		return fmt.Errorf("mkfifo %s: %w", r.Path(execFifo), err)
+	}
+	fifo, err := os.OpenFile(r.Path(execFifo), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		r.Remove()
+		tr.end(r, err, 0)
+		return err
+	}
+	r.Opts.ExecFifo = fifo
+	err = r.Start()
+	fifo.Close()
+	tr.end(r, err, 0)
+	if err != nil {
+		return err
+	}
+	if o.pidFile != "" {
+		if err := writeFileAtomic(o.pidFile, fmt.Sprint(r.Pid)); err != nil {
+			return err
+		}
+	}
+	if !andStart {
+		return nil
+	}
+	if err := ociStart(root, id); err != nil {
+		return err
+	}
+	if o.detach {
+		return nil
+	}
+	code := r.Wait() // glassbox run cloned the init: it is this process's child
+	r.Opts.After, r.Opts.Remove = nil, true // the trace ended with create
+	if err := r.Teardown(); err != nil {
+		return err
+	}
+	return exitCode(code)
+}
+
+// systemdCgroupPath turns systemd's "slice:prefix:name" into the cgroupfs
+// path systemd would use (slice/prefix-name.scope); other paths stay.
+func systemdCgroupPath(p string) string {
+	parts := strings.Split(p, ":")
+	if len(parts) != 3 {
+		return p
+	}
+	return "/" + filepath.Join(parts[0], parts[1]+"-"+parts[2]+".scope")
+}
+
+// sendConsole makes a pseudo-terminal, sends its master to the caller's
+// unix socket (SCM_RIGHTS, as runc does) and returns the side for the
+// container.
+func sendConsole(socket string) (*os.File, error) {
+	master, tty, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open a pseudo-terminal: %w", err)
+	}
+	defer master.Close()
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		tty.Close()
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	defer conn.Close()
+	_, _, err = conn.(*net.UnixConn).WriteMsgUnix([]byte(master.Name()), unix.UnixRights(int(master.Fd())), nil)
+	if err != nil {
+		tty.Close()
+		return nil, fmt.Errorf("--console-socket: send the pty master: %w", err)
+	}
+	return tty, nil
+}
+
+func writeFileAtomic(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ociStart opens the exec FIFO for reading, which lets the init's open for
+// writing return; the byte it writes says it goes on to execve.
+func ociStart(root, id string) error {
+	c, err := ociContainer(root, id)
+	if err != nil {
+		return err
+	}
+	if st := ociStatus(c); st != specs.StateCreated {
+		return fmt.Errorf("cannot start container %q: it is %s, not created", id, st)
+	}
+	fifo, err := os.OpenFile(filepath.Join(c.Dir, execFifo), os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("cannot start container %q: %w", id, err)
+	}
+	defer fifo.Close()
+	fds := []unix.PollFd{{Fd: int32(fifo.Fd()), Events: unix.POLLIN}}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if n, _ := unix.Poll(fds, 100); n > 0 {
+			var b [1]byte
+			if n, _ := fifo.Read(b[:]); n == 1 {
+				break
+			}
+		}
+		if !c.Alive() {
+			return fmt.Errorf("cannot start container %q: its init (pid %d) is gone", id, c.Pid)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cannot start container %q: its init (pid %d) did not answer on %s in 10 s", id, c.Pid, execFifo)
+		}
+	}
+	os.Remove(filepath.Join(c.Dir, execFifo))
+	c.Status, c.Started = container.Running, time.Now().UTC()
+	if err := c.Save(); err != nil {
+		return err
+	}
+	if h := c.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := stages.Resume(c, stages.Options{Stderr: os.Stderr}, 0).PoststartHooks(); err != nil {
+			fmt.Fprintln(os.Stderr, "glassbox: warning:", err) // the program runs: the spec says warn
+		}
+	}
+	return nil
+}
+
+func ociState(root, id string) error {
+	c, err := ociContainer(root, id)
+	if err != nil {
+		return err
+	}
+	st := specs.State{Version: specs.Version, ID: id, Status: ociStatus(c), Bundle: c.Bundle, Annotations: c.Spec.Annotations}
+	if st.Status == specs.StateCreated || st.Status == specs.StateRunning {
+		st.Pid = c.Pid
+	}
+	// runc's extra fields, which callers read too.
+	out := struct {
+		specs.State
+		Rootfs  string    `json:"rootfs"`
+		Created time.Time `json:"created"`
+		Owner   string    `json:"owner"`
+	}{st, c.Spec.Root.Path, c.Created, ""}
+	return printJSON(out)
+}
+
+func newOCIKillCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use: "kill ID [SIGNAL]", Short: "Send a signal to the container's init (default SIGTERM)", Args: cobra.RangeArgs(1, 2),
+		RunE: wrap(func(c *cobra.Command, args []string) error {
+			sig := unix.SIGTERM
+			if len(args) == 2 {
+				var err error
+				if sig, err = parseSignal(args[1]); err != nil {
+					return err
+				}
+			}
+			ct, err := ociContainer(stateRoot(c), args[0])
+			if err != nil {
+				return err
+			}
+			if st := ociStatus(ct); st != specs.StateCreated && st != specs.StateRunning {
+				return fmt.Errorf("cannot kill container %q: it is %s", args[0], st)
+			}
+			if all {
+				return signalCgroup(ct, sig)
+			}
+			if err := unix.Kill(ct.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("kill(%d, %s): %w", ct.Pid, unix.SignalName(sig), err)
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process in the container's cgroup")
+	return cmd
+}
+
+// signalCgroup signals every process listed in the container's cgroups.
+func signalCgroup(c *container.Container, sig unix.Signal) error {
+	var errs []error
+	for _, dir := range c.Cgroups {
+		data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			continue // a v1 tree the process was never in
+		}
+		for _, f := range strings.Fields(string(data)) {
+			var pid int
+			fmt.Sscan(f, &pid)
+			if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("kill(%d, %s): %w", pid, unix.SignalName(sig), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func newOCIDeleteCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use: "delete [--force] ID", Short: "Tear down a stopped (or, with --force, any) container: cgroups, mounts, state", Args: cobra.ExactArgs(1),
+		RunE: wrap(func(c *cobra.Command, args []string) error {
+			ct, err := ociContainer(stateRoot(c), args[0])
+			if err != nil {
+				return err
+			}
+			switch st := ociStatus(ct); {
+			case st == specs.StateRunning && !force:
+				return fmt.Errorf("cannot delete container %q: it is running (stop it, or delete --force)", args[0])
+			case st == specs.StateCreated || st == specs.StateRunning:
+				// A created container is deleted as runc does: its init dies.
+				unix.Kill(ct.Pid, unix.SIGKILL)
+				if !initExited(ct, 10*time.Second) {
+					return fmt.Errorf("container %q: its init (pid %d) outlived SIGKILL by 10 s", args[0], ct.Pid)
+				}
+			}
+			return ociTeardown(ct)
+		}),
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill it first if it is running")
+	return cmd
+}
+
+// ociTeardown undoes the stages from the record, runs the poststop hooks and
+// removes the state directory.
+func ociTeardown(c *container.Container) error {
+	if err := c.Lock(); err != nil {
+		return fmt.Errorf("container %q is busy (another delete?): %w", c.Name, err)
+	}
+	return stages.Resume(c, stages.Options{Remove: true, Stderr: os.Stderr}, 0).Teardown()
+}
+
+func newOCISpecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+	var bundle string
+	cmd := &cobra.Command{
+		Use: "spec [--bundle DIR]", Short: "Write a default config.json into the bundle directory, as runc spec does", Args: cobra.NoArgs,
+		RunE: wrap(func(*cobra.Command, []string) error {
+			path := filepath.Join(bundle, "config.json")
+			if _, err := os.Stat(path); err == nil {
+				return fmt.Errorf("%s exists: remove it first", path)
+			}
+			data, err := json.MarshalIndent(spec.Default(), "", "  ")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(path, append(data, '\n'), 0o644)
+		}),
+	}
+	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "the bundle directory")
+	return cmd
+}
+
+// newOCIFeaturesCmd prints what glassbox supports, in the runtime-spec's
+// features.md format, so callers can check before they create.
+func newOCIFeaturesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "features", Short: "Print what this runtime supports (runtime-spec features.md JSON)", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			yes, no := true, false
+			return printJSON(features.Features{
+				OCIVersionMin: "1.0.0",
+				OCIVersionMax: specs.Version,
+				Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+				MountOptions:  mountns.OptionNames(),
+				Linux: &features.Linux{
+					Namespaces:   []string{"pid", "network", "mount", "uts", "ipc", "cgroup"},
+					Capabilities: stages.CapabilityNames(),
+					Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
+					Seccomp:      &features.Seccomp{Enabled: &no},
+					Apparmor:     &features.Apparmor{Enabled: &no},
+					Selinux:      &features.Selinux{Enabled: &no},
+				},
+				Annotations: map[string]string{"org.glassbox.runtime": "glassbox"},
+			})
+		},
+	}
+}

@@ -1,0 +1,286 @@
+package integration
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// oci runs `glassbox oci --root <test root> ARGS…`.
+func (e *env) oci(args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(glassbox, append([]string{"oci", "--root", e.root}, args...)...)
+	// Files, not pipes: a created init keeps the caller's stdio open, and
+	// reading a pipe to its end would wait for the container.
+	out, _ := os.CreateTemp(e.t.TempDir(), "stdout")
+	errf, _ := os.CreateTemp(e.t.TempDir(), "stderr")
+	defer out.Close()
+	defer errf.Close()
+	cmd.Stdout, cmd.Stderr = out, errf
+	err := cmd.Run()
+	if err != nil && cmd.ProcessState == nil {
+		e.t.Fatal(err)
+	}
+	stdout, _ := os.ReadFile(out.Name())
+	stderr, _ := os.ReadFile(errf.Name())
+	return result{stdout: string(stdout), stderr: string(stderr), code: cmd.ProcessState.ExitCode()}
+}
+
+// ociState is `state ID`, decoded.
+func (e *env) ociState(id string) (st struct {
+	ID, Status, Bundle string
+	Pid                int
+}) {
+	e.t.Helper()
+	r := e.oci("state", id)
+	if r.code != 0 {
+		e.t.Fatalf("state %s: exit %d %s", id, r.code, r.stderr)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		e.t.Fatalf("state %s: %v\n%s", id, err, r.stdout)
+	}
+	return st
+}
+
+// The runtime-spec lifecycle as conmon or containerd's shim drive it: the
+// caller is a child subreaper, create leaves the init waiting before execve
+// (its stdio the caller's), start lets it run, the caller reaps it, state
+// follows along, delete leaves nothing behind.
+func TestOCILifecycle(t *testing.T) {
+	e := newEnv(t)
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "echo out; echo err >&2; read x; exit 7"}
+	})
+	out, _ := os.Create(filepath.Join(t.TempDir(), "out"))
+	defer out.Close()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	stdinR, stdinW, _ := os.Pipe()
+	cmd := exec.Command(glassbox, "oci", "--root", e.root, "create", "--bundle", bundle, "--pid-file", pidFile, "c1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, out, out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	stdinR.Close()
+	data, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(string(data))
+	st := e.ociState("c1")
+	if st.Status != "created" || st.Pid != pid || pid == 0 || st.Bundle != bundle {
+		t.Errorf("after create: %+v (pid file %q, bundle %s)", st, data, bundle)
+	}
+	if comm, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm")); string(comm) != "glassbox-init\n" {
+		t.Errorf("a created container's init is %q, want glassbox-init waiting before execve", comm)
+	}
+	if ppid := parentOf(pid); ppid != os.Getpid() {
+		t.Errorf("the init's parent is %d, want the caller (subreaper) %d", ppid, os.Getpid())
+	}
+	for _, bad := range [][]string{{"create", "--bundle", bundle, "c1"}, {"delete", "nosuch"}, {"create", "--bundle", bundle, "bad/id"}} {
+		if r := e.oci(bad...); r.code == 0 || !strings.Contains(r.stderr, "glassbox:") {
+			t.Errorf("%v: exit %d %q, want an error", bad, r.code, r.stderr)
+		}
+	}
+	if r := e.oci("start", "c1"); r.code != 0 {
+		t.Fatalf("start: exit %d %s", r.code, r.stderr)
+	}
+	if r := e.oci("start", "c1"); r.code == 0 || !strings.Contains(r.stderr, "not created") {
+		t.Errorf("start twice: exit %d %q", r.code, r.stderr)
+	}
+	if st := e.ociState("c1"); st.Status != "running" || st.Pid != pid {
+		t.Errorf("after start: %+v", st)
+	}
+	if r := e.oci("delete", "c1"); r.code == 0 || !strings.Contains(r.stderr, "running") {
+		t.Errorf("delete of a running container: exit %d %q", r.code, r.stderr)
+	}
+	stdinW.Close() // `read x` returns: the program exits 7
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 7 {
+		t.Errorf("the caller reaps the init: %v, status %d, want 7", err, ws.ExitStatus())
+	}
+	if st := e.ociState("c1"); st.Status != "stopped" || st.Pid != 0 {
+		t.Errorf("after exit: %+v", st)
+	}
+	if got, _ := os.ReadFile(out.Name()); string(got) != "out\nerr\n" {
+		t.Errorf("the program's output went to %q, want the caller's stdout and stderr", got)
+	}
+	if r := e.oci("kill", "c1", "TERM"); r.code == 0 {
+		t.Errorf("kill of a stopped container succeeded")
+	}
+	if r := e.oci("delete", "c1"); r.code != 0 {
+		t.Errorf("delete: exit %d %s", r.code, r.stderr)
+	}
+	e.noState()
+}
+
+func parentOf(pid int) int {
+	data, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
+}
+
+// kill works on created and running containers; delete --force removes a
+// running one, delete a created one (its init dies, as with runc).
+func TestOCIKillAndDelete(t *testing.T) {
+	e := newEnv(t)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["process"].(map[string]any)["args"] = []string{"sleep", "60"}
+	})
+	for _, id := range []string{"k1", "k2", "k3"} {
+		if r := e.oci("create", "--bundle", bundle, id); r.code != 0 {
+			t.Fatalf("create %s: exit %d %s", id, r.code, r.stderr)
+		}
+	}
+	e.oci("start", "k1")
+	e.oci("start", "k2")
+	// No glassbox process owns them, but their caller does: gc keeps them.
+	e.run("", "gc")
+	for _, id := range []string{"k1", "k2", "k3"} {
+		if st := e.ociState(id); st.Status != map[string]string{"k1": "running", "k2": "running", "k3": "created"}[id] {
+			t.Errorf("after gc, %s is %s", id, st.Status)
+		}
+	}
+	if r := e.oci("kill", "k1", "KILL"); r.code != 0 {
+		t.Errorf("kill k1: exit %d %s", r.code, r.stderr)
+	}
+	waitStatus(t, e, "k1", "stopped")
+	if r := e.oci("kill", "k2", "nosuchsignal"); r.code == 0 {
+		t.Errorf("kill with a bad signal succeeded")
+	}
+	for _, args := range [][]string{{"delete", "k1"}, {"delete", "--force", "k2"}, {"delete", "k3"}} {
+		if r := e.oci(args...); r.code != 0 {
+			t.Errorf("%v: exit %d %s", args, r.code, r.stderr)
+		}
+	}
+	e.noState()
+}
+
+func waitStatus(t *testing.T, e *env, id, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st := e.ociState(id)
+		if st.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %s after 5 s, want %s", id, st.Status, want)
+		}
+	}
+}
+
+// `run` is create and start in one: in the foreground it exits with the
+// program's status and deletes the container.
+func TestOCIRun(t *testing.T) {
+	e := newEnv(t)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "echo ran; exit 3"}
+	})
+	r := e.oci("run", "--bundle", bundle, "r1")
+	if r.code != 3 || r.stdout != "ran\n" {
+		t.Errorf("run: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	e.noState()
+}
+
+// process.terminal: the pty master goes to the caller over --console-socket
+// (SCM_RIGHTS); the program's output comes out of it.
+func TestOCIConsoleSocket(t *testing.T) {
+	e := newEnv(t)
+	bundle := writeBundle(t, func(s map[string]any) {
+		p := s["process"].(map[string]any)
+		p["terminal"] = true
+		p["args"] = []string{"sh", "-c", "test -t 0 && test -t 1 && echo on-the-pty"}
+	})
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	master := make(chan *os.File, 1)
+	go func() {
+		conn, err := l.AcceptUnix()
+		if err != nil {
+			master <- nil
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, _ := conn.ReadMsgUnix(buf, oob)
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) == 1 {
+			if fds, _ := unix.ParseUnixRights(&msgs[0]); len(fds) == 1 {
+				master <- os.NewFile(uintptr(fds[0]), "pty master")
+				return
+			}
+		}
+		master <- nil
+	}()
+	if r := e.oci("create", "--bundle", bundle, "--console-socket", sock, "t1"); r.code != 0 {
+		t.Fatalf("create: exit %d %s", r.code, r.stderr)
+	}
+	m := <-master
+	if m == nil {
+		t.Fatal("no pty master arrived on the console socket")
+	}
+	defer m.Close()
+	if r := e.oci("start", "t1"); r.code != 0 {
+		t.Fatalf("start: exit %d %s", r.code, r.stderr)
+	}
+	m.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got strings.Builder
+	buf := make([]byte, 256)
+	for !strings.Contains(got.String(), "on-the-pty") {
+		n, err := m.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if !strings.Contains(got.String(), "on-the-pty\r\n") {
+		t.Errorf("read from the pty master: %q", got.String())
+	}
+	waitStatus(t, e, "t1", "stopped")
+	if r := e.oci("delete", "t1"); r.code != 0 {
+		t.Errorf("delete: exit %d %s", r.code, r.stderr)
+	}
+	e.noState()
+}
+
+// Invoked as glassbox-runc, the binary is the OCI command set; features
+// says what it supports in the runtime-spec's format.
+func TestOCIName(t *testing.T) {
+	dir := t.TempDir()
+	runc := filepath.Join(dir, "glassbox-runc")
+	if err := os.Symlink(glassbox, runc); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(runc, "features").Output()
+	var f struct {
+		OCIVersionMax string
+		Hooks         []string
+		Linux         struct{ Namespaces []string }
+	}
+	if err != nil || json.Unmarshal(out, &f) != nil || f.OCIVersionMax == "" || len(f.Hooks) != 6 || len(f.Linux.Namespaces) == 0 {
+		t.Errorf("glassbox-runc features: %v %s", err, out)
+	}
+	if err := exec.Command(runc, "spec", "--bundle", dir).Run(); err != nil {
+		t.Errorf("glassbox-runc spec: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		t.Errorf("spec wrote no config.json: %v", err)
+	}
+	if out, _ := exec.Command(runc, "ps").CombinedOutput(); !strings.Contains(string(out), "unknown command") {
+		t.Errorf("glassbox-runc ps should not be the Docker-style ps: %s", out)
+	}
+}
