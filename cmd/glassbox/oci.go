@@ -259,8 +259,10 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	if o.detach {
 		return nil
 	}
-	code := r.Wait() // glassbox run cloned the init: it is this process's child
-	r.Opts.After, r.Opts.Remove = nil, true // the trace ended with create
+	// glassbox run cloned the init: it is this process's child. The trace
+	// ended with create.
+	code := r.Wait()
+	r.Opts.After, r.Opts.Remove = nil, true
 	if err := r.Teardown(); err != nil {
 		return err
 	}
