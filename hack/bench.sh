@@ -3,6 +3,7 @@
 # running /bin/true from the same busybox bundle under:
 #   glassbox run --rm --trace=false --bundle B, and traced (the default)
 #   runc run --bundle B           (Debian's runc: the reference to beat)
+#   glassbox-runc run --bundle B  (the same, through glassbox's OCI command set)
 #   unshare -fpmuin --mount-proc  (the floor: namespaces and nothing else)
 # and prints glassbox's time as a ratio of runc's and of the floor; then a run
 # on the default bridge network against --network none, TCP throughput from a
@@ -35,11 +36,13 @@ hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$work/result.json" \
 	-n glassbox "bin/glassbox run --rm --trace=false --bundle $work/bundle" \
 	-n glassbox-traced "bin/glassbox run --rm --bundle $work/bundle" \
 	-n runc "runc --root $work/runc run --bundle $work/bundle bench-$$" \
+	-n glassbox-runc "bin/glassbox-runc --root $work/gbrunc run --bundle $work/bundle bench-$$" \
 	-n unshare-floor "unshare -fpmuin --mount-proc $work/bundle/rootfs/bin/true"
 
 jq -r '
 	(.results | map({(.command): (.median * 1000)}) | add) as $m
 	| "median ms: glassbox \($m.glassbox | floor), traced \($m["glassbox-traced"] | floor), runc \($m.runc | floor), floor \($m["unshare-floor"] | floor)",
+	  "glassbox-runc run (runc'"'"'s CLI: create, start, wait, delete; traced) \($m["glassbox-runc"] | floor) ms = \($m["glassbox-runc"] / $m.runc * 100 | round / 100)x runc",
 	  "glassbox / runc  = \($m.glassbox / $m.runc * 100 | round / 100)x  (target <= 1.0x)",
 	  "tracing adds       \($m["glassbox-traced"] - $m.glassbox | . * 10 | round / 10) ms  (target <= 30 ms)",
 	  "glassbox / floor = \($m.glassbox / $m["unshare-floor"] * 100 | round / 100)x"
