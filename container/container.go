@@ -60,9 +60,11 @@ type Record struct {
 	// OCI: created by an OCI caller (glassbox-runc create). No glassbox
 	// process owns it after create, so a free lock does not make it a
 	// leftover while its init lives; delete tears it down.
-	OCI    bool        `json:"oci,omitempty"`
-	Bundle string      `json:"bundle,omitempty"` // the OCI bundle directory, if it came from one
-	Spec   *specs.Spec `json:"spec"`
+	OCI    bool   `json:"oci,omitempty"`
+	Bundle string `json:"bundle,omitempty"` // the OCI bundle directory, if it came from one
+	// Traceparent is create's trace context: start's spans join that trace.
+	Traceparent string      `json:"traceparent,omitempty"`
+	Spec        *specs.Spec `json:"spec"`
 }
 
 // Container is one container's state directory and record.

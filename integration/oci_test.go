@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/trace"
 )
 
 // oci runs `glassbox oci --root <test root> ARGS…`.
@@ -98,6 +100,21 @@ func TestOCILifecycle(t *testing.T) {
 	}
 	if st := e.ociState("c1"); st.Status != "running" || st.Pid != pid {
 		t.Errorf("after start: %+v", st)
+	}
+	// create and start are one trace: start's span is a child of create's root.
+	if files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json")); len(files) != 1 {
+		t.Errorf("traces after create and start: %v, want one", files)
+	} else if f, err := trace.Load(files[0]); err != nil {
+		t.Error(err)
+	} else {
+		root, _ := f.Root()
+		var started bool
+		for _, sp := range f.Spans() {
+			started = started || (sp.Name == "glassbox start" && sp.ParentSpanID == root.SpanID)
+		}
+		if root.Name != "glassbox create" || !started {
+			t.Errorf("trace root %q, a start span under it: %v", root.Name, started)
+		}
 	}
 	if r := e.oci("delete", "c1"); r.code == 0 || !strings.Contains(r.stderr, "running") {
 		t.Errorf("delete of a running container: exit %d %q", r.code, r.stderr)

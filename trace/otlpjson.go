@@ -129,8 +129,13 @@ func (f *fileExporter) Shutdown(context.Context) error {
 		Resource:   f.res,
 		ScopeSpans: []ScopeSpans{{Scope: Scope{Name: "glassbox"}, Spans: f.spans}},
 	}}}
-	data := file.AppendJSON(make([]byte, 0, 256<<10))
 	f.path = filepath.Join(f.dir, f.spans[0].TraceID+".json")
+	// Another process of the same trace wrote first (OCI create, then
+	// start): each process is a resource of its own in one file.
+	if earlier, err := Load(f.path); err == nil {
+		file.ResourceSpans = append(earlier.ResourceSpans, file.ResourceSpans...)
+	}
+	data := file.AppendJSON(make([]byte, 0, 256<<10))
 	tmp := f.path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		f.err = fmt.Errorf("trace store: %w", err)

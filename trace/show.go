@@ -195,7 +195,12 @@ func Waterfall(w io.Writer, f *File, color bool) {
 			fmt.Fprintln(w, paint(dim, "  not watched on this kernel: "+unwatched+" (glassbox doctor says why)"))
 		}
 	}
+	// The axis spans every span: one may outlive the root (OCI start's, after
+	// create's root has ended).
 	t0, total := root.StartTime(), root.Duration()
+	for _, s := range f.Spans() {
+		total = max(total, s.EndTime().Sub(t0))
+	}
 	const width = 36
 	var draw func(s Span, depth int)
 	draw = func(s Span, depth int) {

@@ -226,7 +226,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		return err
 	}
 	tr.run = r
-	r.Bundle = bundle
+	r.Bundle, r.Traceparent = bundle, tr.sess.Traceparent()
 	if err := unix.Mkfifo(r.Path(execFifo), 0o600); err != nil {
 		r.Remove()
 		tr.end(r, err, 0)
@@ -311,8 +311,9 @@ func writeFileAtomic(path, content string) error {
 }
 
 // ociStart opens the exec FIFO for reading, which lets the init's open for
-// writing return; the byte it writes says it goes on to execve.
-func ociStart(root, id string) error {
+// writing return; the byte it writes says it goes on to execve. Its spans
+// join create's trace.
+func ociStart(root, id string) (err error) {
 	c, err := ociContainer(root, id)
 	if err != nil {
 		return err
@@ -320,6 +321,31 @@ func ociStart(root, id string) error {
 	if st := ociStatus(c); st != specs.StateCreated {
 		return fmt.Errorf("cannot start container %q: it is %s, not created", id, st)
 	}
+	if c.Traceparent != "" {
+		os.Setenv("TRACEPARENT", c.Traceparent)
+	}
+	tr := traceContainer(traceOptions{command: "start"}, c, c.Spec, root)
+	defer func() { tr.endLifecycle(err) }()
+	start := time.Now()
+	err = releaseInit(c, id)
+	tr.step("open exec.fifo O_RDONLY: the init's open(O_WRONLY) returns, it writes a byte and execve(2)s", start, err)
+	if err != nil {
+		return err
+	}
+	c.Status, c.Started = container.Running, time.Now().UTC()
+	if err := c.Save(); err != nil {
+		return err
+	}
+	if h := c.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := stages.Resume(c, stages.Options{Stderr: os.Stderr}, 0).PoststartHooks(); err != nil {
+			fmt.Fprintln(os.Stderr, "glassbox: warning:", err) // the program runs: the spec says warn
+		}
+	}
+	return nil
+}
+
+// releaseInit reads the created init's byte from the exec FIFO.
+func releaseInit(c *container.Container, id string) error {
 	fifo, err := os.OpenFile(filepath.Join(c.Dir, execFifo), os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return fmt.Errorf("cannot start container %q: %w", id, err)
@@ -340,17 +366,7 @@ func ociStart(root, id string) error {
 			return fmt.Errorf("cannot start container %q: its init (pid %d) did not answer on %s in 10 s", id, c.Pid, execFifo)
 		}
 	}
-	os.Remove(filepath.Join(c.Dir, execFifo))
-	c.Status, c.Started = container.Running, time.Now().UTC()
-	if err := c.Save(); err != nil {
-		return err
-	}
-	if h := c.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
-		if err := stages.Resume(c, stages.Options{Stderr: os.Stderr}, 0).PoststartHooks(); err != nil {
-			fmt.Fprintln(os.Stderr, "glassbox: warning:", err) // the program runs: the spec says warn
-		}
-	}
-	return nil
+	return os.Remove(filepath.Join(c.Dir, execFifo))
 }
 
 func ociState(root, id string) error {
