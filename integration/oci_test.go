@@ -301,3 +301,40 @@ func TestOCIName(t *testing.T) {
 		t.Errorf("glassbox-runc ps should not be the Docker-style ps: %s", out)
 	}
 }
+
+// exec runs another process in a running container: from arguments, waited
+// for, with its exit status; from --process JSON with --detach, left to the
+// caller (a child subreaper) to reap.
+func TestOCIExec(t *testing.T) {
+	e := newEnv(t)
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["hostname"] = "oci-exec"
+		s["process"].(map[string]any)["args"] = []string{"sleep", "60"}
+	})
+	if r := e.oci("run", "--detach", "--bundle", bundle, "x1"); r.code != 0 {
+		t.Fatalf("run --detach: exit %d %s", r.code, r.stderr)
+	}
+	if r := e.oci("exec", "x1", "sh", "-c", "hostname; cat /proc/1/comm; exit 4"); r.code != 4 || r.stdout != "oci-exec\nsleep\n" {
+		t.Errorf("exec: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	process := filepath.Join(t.TempDir(), "process.json")
+	os.WriteFile(process, []byte(`{"args": ["sh", "-c", "exit 9"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}`), 0o644)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	if r := e.oci("exec", "--process", process, "--detach", "--pid-file", pidFile, "x1"); r.code != 0 {
+		t.Fatalf("exec --process --detach: exit %d %s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(string(data))
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 9 {
+		t.Errorf("the caller reaps the exec'd process %d: %v, status %d, want 9", pid, err, ws.ExitStatus())
+	}
+	if r := e.oci("delete", "--force", "x1"); r.code != 0 {
+		t.Errorf("delete: exit %d %s", r.code, r.stderr)
+	}
+	e.noState()
+}

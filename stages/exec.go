@@ -140,7 +140,7 @@ func execProgram(in *Init) error {
 	// The kernel clears the parent-death signal when the uid changes; set it
 	// again so the container still dies with glassbox (unless an OCI caller
 	// owns it: then glassbox create exits before it runs).
-	if !in.execFifo {
+	if !in.detached {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 			return callError("prctl(PR_SET_PDEATHSIG)", err, "")
 		}

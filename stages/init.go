@@ -18,9 +18,10 @@ type Init struct {
 	State   []byte   // for hooks: the OCI state
 	HookEnv []string // for hooks: the container's facts
 	// execFifo: an OCI create; the exec stage waits for start (exec.go).
-	execFifo bool
-	sock     *syncSocket
-	steps    steps // the current stage's steps
+	// detached: no parent-death signal; an OCI caller waits for the process.
+	execFifo, detached bool
+	sock               *syncSocket
+	steps              steps // the current stage's steps
 }
 
 // InitMain is `glassbox init`. It never returns: the exec stage replaces it with
@@ -45,7 +46,7 @@ func InitMain() {
 		os.Exit(1)
 	}
 	cfg := m.Config
-	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, sock: sock}
+	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, sock: sock}
 	var mismatch error
 	if cfg.Protocol != protocol {
 		mismatch = fmt.Errorf("the container's init speaks sync protocol %d, glassbox %d: they come from different builds; install them together (make build)", protocol, cfg.Protocol)

@@ -152,7 +152,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	if err := cg.Attach(res.p.Pid, bornIn); err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/"}})
+	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/", Detached: r.Opts.Detached}})
 }
 
 func pidOf(p *os.Process) int {

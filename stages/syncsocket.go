@@ -52,9 +52,11 @@ type InitConfig struct {
 	State   []byte   `json:"state,omitempty"`
 	HookEnv []string `json:"hookEnv,omitempty"`
 	// ExecFifo (OCI create): the init waits for `start` on the exec FIFO, its
-	// fd execFifoFd, before execve; it outlives the glassbox that made it, so
-	// it has no parent-death signal.
+	// fd execFifoFd, before execve.
 	ExecFifo bool `json:"execFifo,omitempty"`
+	// Detached (OCI create, exec --detach): the process outlives the glassbox
+	// that made it — its caller waits for it — so no parent-death signal.
+	Detached bool `json:"detached,omitempty"`
 }
 
 type syncSocket struct {

@@ -117,7 +117,7 @@ commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 			RunE: wrap(func(c *cobra.Command, args []string) error { return ociStart(stateRoot(c), args[0]) })},
 		&cobra.Command{Use: "state ID", Short: "Print the container's state (runtime-spec JSON)", Args: cobra.ExactArgs(1),
 			RunE: wrap(func(c *cobra.Command, args []string) error { return ociState(stateRoot(c), args[0]) })},
-		newOCIKillCmd(wrap), newOCIDeleteCmd(wrap), newOCISpecCmd(wrap), newOCIFeaturesCmd())
+		newOCIKillCmd(wrap), newOCIDeleteCmd(wrap), newOCIExecCmd(wrap), newOCISpecCmd(wrap), newOCIFeaturesCmd())
 	return cmd
 }
 
@@ -386,6 +386,83 @@ func ociState(root, id string) error {
 		Owner   string    `json:"owner"`
 	}{st, c.Spec.Root.Path, c.Created, ""}
 	return printJSON(out)
+}
+
+func newOCIExecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+	var processFile, pidFile, consoleSocket, cwd, user string
+	var env []string
+	var detach, tty bool
+	cmd := &cobra.Command{
+		Use:   "exec [--process FILE | CMD ARGS…] [--detach] [--pid-file F] [--console-socket S] ID",
+		Short: "Run another process in a running container (setns into its namespaces and cgroup)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: wrap(func(c *cobra.Command, args []string) error {
+			ct, err := ociContainer(stateRoot(c), args[0])
+			if err != nil {
+				return err
+			}
+			if st := ociStatus(ct); st != specs.StateRunning {
+				return fmt.Errorf("cannot exec in container %q: it is %s", args[0], st)
+			}
+			var s *specs.Spec
+			if processFile != "" {
+				var p specs.Process
+				data, err := os.ReadFile(processFile)
+				if err == nil {
+					err = json.Unmarshal(data, &p)
+				}
+				if err != nil {
+					return fmt.Errorf("--process %s: %w", processFile, err)
+				}
+				if len(p.Args) == 0 || !filepath.IsAbs(p.Cwd) {
+					return fmt.Errorf("--process %s: args must not be empty and cwd must be absolute", processFile)
+				}
+				s = stages.JoinSpec(ct, &p)
+			} else if s, err = spec.ForExec(stages.JoinSpec(ct, ct.Spec.Process), args[1:], env, cwd, user, tty); err != nil {
+				return err
+			}
+			root := stateRoot(c)
+			opts := stages.Options{Root: root, ID: ct.ID, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Detached: detach}
+			if s.Process.Terminal {
+				if consoleSocket == "" {
+					return errors.New("a terminal needs --console-socket: the pty master is sent there")
+				}
+				pts, err := sendConsole(consoleSocket)
+				if err != nil {
+					return err
+				}
+				defer pts.Close()
+				opts.Stdin, opts.Stdout, opts.Stderr = pts, pts, pts
+			}
+			tr := traceContainer(traceOptions{command: "exec"}, ct, s, root)
+			if tr != nil {
+				opts.After = tr.stage
+			}
+			r, err := stages.Join(ct, s, opts)
+			if err == nil && pidFile != "" {
+				err = writeFileAtomic(pidFile, fmt.Sprint(r.Pid))
+			}
+			if err != nil || detach { // detached, the process is the caller's now (a child subreaper's)
+				tr.endLifecycle(err)
+				return err
+			}
+			code := r.Wait()
+			tr.exited(code)
+			tr.end(nil, nil, code)
+			return exitCode(code)
+		}),
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false) // flags after ID belong to the command
+	f.StringVarP(&processFile, "process", "p", "", "the process as runtime-spec JSON (config.json's process)")
+	f.BoolVarP(&detach, "detach", "d", false, "return once it runs; the caller waits for it")
+	f.StringVar(&pidFile, "pid-file", "", "write its pid to this file")
+	f.StringVar(&consoleSocket, "console-socket", "", "with a terminal: send the pty master over this unix socket")
+	f.BoolVarP(&tty, "tty", "t", false, "a terminal (needs --console-socket)")
+	f.StringVar(&cwd, "cwd", "", "working directory")
+	f.StringArrayVarP(&env, "env", "e", nil, "NAME=VALUE")
+	f.StringVarP(&user, "user", "u", "", "uid[:gid]")
+	return cmd
 }
 
 func newOCIKillCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
