@@ -64,7 +64,13 @@ func TestOCILifecycle(t *testing.T) {
 	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 	bundle := writeBundle(t, func(s map[string]any) {
 		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "echo out; echo err >&2; read x; exit 7"}
+		// In the container, as part of start (runtime-spec), not of create.
+		s["hooks"] = map[string]any{"startContainer": []map[string]any{{"path": "/bin/sh", "args": []string{"sh", "-c", "touch /start-hook-ran"}}}}
 	})
+	hookRan := func() bool {
+		found, _ := filepath.Glob(filepath.Join(e.root, "containers", "*", "upper", "start-hook-ran"))
+		return len(found) == 1
+	}
 	out, _ := os.Create(filepath.Join(t.TempDir(), "out"))
 	defer out.Close()
 	pidFile := filepath.Join(t.TempDir(), "pid")
@@ -92,8 +98,17 @@ func TestOCILifecycle(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want an error", bad, r.code, r.stderr)
 		}
 	}
+	if hookRan() {
+		t.Errorf("the startContainer hook ran at create")
+	}
 	if r := e.oci("start", "c1"); r.code != 0 {
 		t.Fatalf("start: exit %d %s", r.code, r.stderr)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !hookRan() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !hookRan() {
+		t.Errorf("the startContainer hook did not run at start")
 	}
 	if r := e.oci("start", "c1"); r.code == 0 || !strings.Contains(r.stderr, "not created") {
 		t.Errorf("start twice: exit %d %q", r.code, r.stderr)

@@ -50,7 +50,9 @@ var Exec = &Stage{
 func execProgram(in *Init) error {
 	s := in.Spec
 	p := s.Process
-	if s.Hooks != nil { // in the container, before anything of the program's
+	// In the container, before anything of the program's; under OCI create,
+	// once start has released the init (waitForStart).
+	if s.Hooks != nil && !in.execFifo {
 		if err := in.runInitHooks("startContainer", s.Hooks.StartContainer); err != nil {
 			return err
 		}
@@ -163,6 +165,12 @@ func execProgram(in *Init) error {
 	}
 	if in.execFifo {
 		in.waitForStart() // and from here on, nobody listens on the sync socket
+		if s.Hooks != nil {
+			if err := in.runInitHooks("startContainer", s.Hooks.StartContainer); err != nil {
+				fmt.Fprintln(os.Stderr, "glassbox init:", err)
+				os.Exit(1)
+			}
+		}
 	}
 	err = unix.Exec(path, p.Args, env)
 	e := callError(fmt.Sprintf("execve(%s)", path), err, "")
