@@ -58,10 +58,7 @@ func (e *env) ociState(id string) (st struct {
 // follows along, delete leaves nothing behind.
 func TestOCILifecycle(t *testing.T) {
 	e := newEnv(t)
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	beSubreaper(t)
 	bundle := writeBundle(t, func(s map[string]any) {
 		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "echo out; echo err >&2; read x; exit 7"}
 		// In the container, as part of start (runtime-spec), not of create.
@@ -152,6 +149,15 @@ func TestOCILifecycle(t *testing.T) {
 		t.Errorf("delete: exit %d %s", r.code, r.stderr)
 	}
 	e.noState()
+}
+
+// beSubreaper makes the test a child subreaper for its duration, as conmon
+// and containerd's shim are: orphans below it are re-parented to it.
+func beSubreaper(t *testing.T) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
 }
 
 func parentOf(pid int) int {
@@ -322,10 +328,7 @@ func TestOCIName(t *testing.T) {
 // caller (a child subreaper) to reap.
 func TestOCIExec(t *testing.T) {
 	e := newEnv(t)
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	beSubreaper(t)
 	bundle := writeBundle(t, func(s map[string]any) {
 		s["hostname"] = "oci-exec"
 		s["process"].(map[string]any)["args"] = []string{"sleep", "60"}

@@ -53,8 +53,8 @@ type Options struct {
 	// the "created" state; nothing here waits for the container or tears it
 	// down — `delete` does.
 	ExecFifo *os.File
-	// Detached (OCI exec --detach): the joined process outlives glassbox; its
-	// caller waits for it.
+	// Detached (OCI create, exec --detach): the container's process outlives
+	// glassbox, so it gets no parent-death signal; its caller waits for it.
 	Detached bool
 	// After runs after each stage, and after teardown, with its timing and steps.
 	After func(Timing)

@@ -27,6 +27,12 @@ package stages
 // cgroup namespace, with unshare(CLONE_NEWCGROUP): a cgroup namespace's root is
 // the cgroup its creator is in at that moment, so it must come after the move.
 //
+// The init gets a parent-death signal (PR_SET_PDEATHSIG, SIGKILL): if glassbox
+// dies, the container goes with it. Not under OCI create (Detached): glassbox
+// exits there, and the kernel re-parents the init to the nearest child
+// subreaper (prctl PR_SET_CHILD_SUBREAPER) above it — the caller, conmon or a
+// containerd shim, which waits for it.
+//
 // Undo: SIGKILL the init (the kernel then kills every process in its pid
 // namespace) and reap it.
 
@@ -90,8 +96,9 @@ func cloneInit(r *Run) error {
 	sys := &syscall.SysProcAttr{Cloneflags: flags}
 	files := []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}
 	if r.Opts.ExecFifo != nil {
-		files = append(files, r.Opts.ExecFifo) // execFifoFd; an OCI caller owns the init
-	} else {
+		files = append(files, r.Opts.ExecFifo) // execFifoFd
+	}
+	if !r.Opts.Detached {
 		sys.Pdeathsig = unix.SIGKILL // if glassbox dies, so does the container (and its pid namespace)
 	}
 	bornIn, release, err := cloneIntoCgroup(sys, r.Cgroup)
@@ -139,7 +146,7 @@ func cloneInit(r *Run) error {
 	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.Path("rootfs"), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil, Detached: r.Opts.ExecFifo != nil}
+	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.Path("rootfs"), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil, Detached: r.Opts.Detached}
 	if r.Spec.Hooks != nil {
 		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
 		cfg.HookEnv = r.HookEnv("mount", "oci")

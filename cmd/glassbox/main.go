@@ -75,16 +75,11 @@ func exitCodeOf(err error) int {
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "glassbox",
-		Short:         "A see-through container runtime: every stage of a container's creation, visible",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Geteuid() != 0 && makesKernelObjects[cmd.Name()] {
-				return fmt.Errorf("%s needs root: containers are made of namespaces, mounts and cgroups, which only root may create (sudo glassbox %s …)", cmd.CommandPath(), cmd.Name())
-			}
-			return nil
-		},
+		Use:               "glassbox",
+		Short:             "A see-through container runtime: every stage of a container's creation, visible",
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: refuseWithoutRoot,
 	}
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
 	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd(), newTraceCmd(), newNetworkCmd(), newMonitorCmd(),
@@ -93,11 +88,21 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
-// makesKernelObjects are the commands that create or remove containers'
-// kernel objects; they refuse to start without root rather than fail half-way.
+// makesKernelObjects are the commands, of glassbox and of its OCI set, that
+// create or remove containers' kernel objects; they refuse to start without
+// root rather than fail half-way.
 var makesKernelObjects = map[string]bool{
 	"run": true, "exec": true, "start": true, "stop": true, "kill": true, "rm": true, "gc": true,
 	"debug": true, "continue": true, "abort": true, "demo": true, "monitor": true,
+	"create": true, "delete": true,
+}
+
+// refuseWithoutRoot is the command trees' PersistentPreRunE.
+func refuseWithoutRoot(cmd *cobra.Command, _ []string) error {
+	if os.Geteuid() != 0 && makesKernelObjects[cmd.Name()] {
+		return fmt.Errorf("%s needs root: containers are made of namespaces, mounts and cgroups, which only root may create (sudo %s …)", cmd.CommandPath(), cmd.CommandPath())
+	}
+	return nil
 }
 
 func defaultRoot() string {

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -95,14 +96,17 @@ commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 	f.StringVar(&log.format, "log-format", "text", "text or json (for --log)")
 	f.BoolVar(&systemdCgroup, "systemd-cgroup", false, `accepted; linux.cgroupsPath "slice:prefix:name" then names the cgroupfs directory slice/prefix-name.scope (glassbox writes cgroupfs itself, never through systemd)`)
 	f.BoolVar(&debug, "debug", false, "accepted; every run is traced anyway (glassbox trace ls)")
-	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
-		if os.Geteuid() != 0 && c != cmd && c.Name() != "features" && c.Name() != "spec" && c.Name() != "help" {
-			return fmt.Errorf("%s needs root: containers are made of namespaces, mounts and cgroups", c.CommandPath())
-		}
-		return nil
-	}
-	wrap := func(run func(c *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
-		return func(c *cobra.Command, args []string) error {
+	cmd.PersistentPreRunE = refuseWithoutRoot
+	cmd.AddCommand((&ociCreate{systemdCgroup: &systemdCgroup}).command("create"), (&ociCreate{systemdCgroup: &systemdCgroup}).command("run"),
+		&cobra.Command{Use: "start ID", Short: "Let a created container execve its program", Args: cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error { return ociStart(stateRoot(c), args[0]) }},
+		&cobra.Command{Use: "state ID", Short: "Print the container's state (runtime-spec JSON)", Args: cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error { return ociState(stateRoot(c), args[0]) }},
+		newOCIKillCmd(), newOCIDeleteCmd(), newOCIExecCmd(), newOCISpecCmd(), newOCIFeaturesCmd())
+	// Every command's error also goes to --log, for callers that read it there.
+	for _, sub := range cmd.Commands() {
+		run := sub.RunE
+		sub.RunE = func(c *cobra.Command, args []string) error {
 			err := run(c, args)
 			var code exitCode
 			if err != nil && !errors.As(err, &code) {
@@ -111,13 +115,6 @@ commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 			return err
 		}
 	}
-	create := &ociCreate{systemdCgroup: &systemdCgroup}
-	cmd.AddCommand(create.command("create", wrap), create.command("run", wrap),
-		&cobra.Command{Use: "start ID", Short: "Let a created container execve its program", Args: cobra.ExactArgs(1),
-			RunE: wrap(func(c *cobra.Command, args []string) error { return ociStart(stateRoot(c), args[0]) })},
-		&cobra.Command{Use: "state ID", Short: "Print the container's state (runtime-spec JSON)", Args: cobra.ExactArgs(1),
-			RunE: wrap(func(c *cobra.Command, args []string) error { return ociState(stateRoot(c), args[0]) })},
-		newOCIKillCmd(wrap), newOCIDeleteCmd(wrap), newOCIExecCmd(wrap), newOCISpecCmd(wrap), newOCIFeaturesCmd())
 	return cmd
 }
 
@@ -158,14 +155,14 @@ type ociCreate struct {
 	systemdCgroup                  *bool
 }
 
-func (o *ociCreate) command(use string, wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+func (o *ociCreate) command(use string) *cobra.Command {
 	short := "Create a container from a bundle, up to just before its program runs (start runs it)"
 	if use == "run" {
 		short = "create and start a container; without --detach, wait for it and delete it, exiting with its status"
 	}
 	cmd := &cobra.Command{
 		Use: use + " [--bundle DIR] [--pid-file F] [--console-socket S] ID", Short: short, Args: cobra.ExactArgs(1),
-		RunE: wrap(func(c *cobra.Command, args []string) error { return o.run(stateRoot(c), args[0], use == "run") }),
+		RunE: func(c *cobra.Command, args []string) error { return o.run(stateRoot(c), args[0], use == "run") },
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.bundle, "bundle", "b", ".", "the bundle directory (config.json and rootfs)")
@@ -203,7 +200,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	if *o.systemdCgroup {
 		s.Linux.CgroupsPath = systemdCgroupPath(s.Linux.CgroupsPath)
 	}
-	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Detached: true}
 	if s.Process.Terminal {
 		if o.consoleSocket == "" {
 			return errors.New("process.terminal needs --console-socket: the pty master is sent there")
@@ -246,7 +243,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		return err
 	}
 	if o.pidFile != "" {
-		if err := writeFileAtomic(o.pidFile, fmt.Sprint(r.Pid)); err != nil {
+		if err := writePidFile(o.pidFile, r.Pid); err != nil {
 			return err
 		}
 	}
@@ -302,12 +299,12 @@ func sendConsole(socket string) (*os.File, error) {
 	return tty, nil
 }
 
-func writeFileAtomic(path, content string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+// writePidFile writes --pid-file at once (a caller may be polling for it).
+func writePidFile(path string, pid int) error {
+	return writeOutput(path, func(w io.Writer) error {
+		_, err := fmt.Fprint(w, pid)
 		return err
-	}
-	return os.Rename(tmp, path)
+	})
 }
 
 // ociStart opens the exec FIFO for reading, which lets the init's open for
@@ -388,7 +385,7 @@ func ociState(root, id string) error {
 	return printJSON(out)
 }
 
-func newOCIExecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+func newOCIExecCmd() *cobra.Command {
 	var processFile, pidFile, consoleSocket, cwd, user string
 	var env []string
 	var detach, tty bool
@@ -396,7 +393,7 @@ func newOCIExecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.C
 		Use:   "exec [--process FILE | CMD ARGS…] [--detach] [--pid-file F] [--console-socket S] ID",
 		Short: "Run another process in a running container (setns into its namespaces and cgroup)",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: wrap(func(c *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			ct, err := ociContainer(stateRoot(c), args[0])
 			if err != nil {
 				return err
@@ -440,7 +437,7 @@ func newOCIExecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.C
 			}
 			r, err := stages.Join(ct, s, opts)
 			if err == nil && pidFile != "" {
-				err = writeFileAtomic(pidFile, fmt.Sprint(r.Pid))
+				err = writePidFile(pidFile, r.Pid)
 			}
 			if err != nil || detach { // detached, the process is the caller's now (a child subreaper's)
 				tr.endLifecycle(err)
@@ -450,7 +447,7 @@ func newOCIExecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.C
 			tr.exited(code)
 			tr.end(nil, nil, code)
 			return exitCode(code)
-		}),
+		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false) // flags after ID belong to the command
@@ -465,11 +462,11 @@ func newOCIExecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.C
 	return cmd
 }
 
-func newOCIKillCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+func newOCIKillCmd() *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use: "kill ID [SIGNAL]", Short: "Send a signal to the container's init (default SIGTERM)", Args: cobra.RangeArgs(1, 2),
-		RunE: wrap(func(c *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
 				var err error
@@ -491,7 +488,7 @@ func newOCIKillCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.C
 				return fmt.Errorf("kill(%d, %s): %w", ct.Pid, unix.SignalName(sig), err)
 			}
 			return nil
-		}),
+		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process in the container's cgroup")
 	return cmd
@@ -516,11 +513,11 @@ func signalCgroup(c *container.Container, sig unix.Signal) error {
 	return errors.Join(errs...)
 }
 
-func newOCIDeleteCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+func newOCIDeleteCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use: "delete [--force] ID", Short: "Tear down a stopped (or, with --force, any) container: cgroups, mounts, state", Args: cobra.ExactArgs(1),
-		RunE: wrap(func(c *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			ct, err := ociContainer(stateRoot(c), args[0])
 			if err != nil {
 				return err
@@ -536,7 +533,7 @@ func newOCIDeleteCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra
 				}
 			}
 			return ociTeardown(ct)
-		}),
+		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill it first if it is running")
 	return cmd
@@ -551,11 +548,11 @@ func ociTeardown(c *container.Container) error {
 	return stages.Resume(c, stages.Options{Remove: true, Stderr: os.Stderr}, 0).Teardown()
 }
 
-func newOCISpecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.Command, []string) error) *cobra.Command {
+func newOCISpecCmd() *cobra.Command {
 	var bundle string
 	cmd := &cobra.Command{
 		Use: "spec [--bundle DIR]", Short: "Write a default config.json into the bundle directory, as runc spec does", Args: cobra.NoArgs,
-		RunE: wrap(func(*cobra.Command, []string) error {
+		RunE: func(*cobra.Command, []string) error {
 			path := filepath.Join(bundle, "config.json")
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("%s exists: remove it first", path)
@@ -565,7 +562,7 @@ func newOCISpecCmd(wrap func(func(*cobra.Command, []string) error) func(*cobra.C
 				return err
 			}
 			return os.WriteFile(path, append(data, '\n'), 0o644)
-		}),
+		},
 	}
 	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "the bundle directory")
 	return cmd
