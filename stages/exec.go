@@ -16,9 +16,14 @@ package stages
 //     permitted and inheritable sets and prctl(PR_CAP_AMBIENT) the ambient one;
 //   - no_new_privs (prctl PR_SET_NO_NEW_PRIVS): setuid binaries and file
 //     capabilities cannot raise privileges from here on;
+//   - the parent-death signal again (prctl PR_SET_PDEATHSIG: a uid change
+//     clears it), unless the process is Detached — an OCI caller waits for it;
 //   - every descriptor above 2 is marked close-on-exec (close_range(2)), so
 //     nothing of glassbox's leaks into the container — the sync socket included,
 //     whose closing tells the host side that execve succeeded;
+//   - under OCI create, a wait for `start`: open(2) of a FIFO for writing
+//     blocks until someone opens it for reading, which only start does; then
+//     the startContainer hooks;
 //   - execve(2) of the program, looked up in the container's PATH.
 //
 // Credentials and capabilities are per-thread in the kernel. The init's main
@@ -167,7 +172,7 @@ func execProgram(in *Init) error {
 		in.waitForStart() // and from here on, nobody listens on the sync socket
 		if s.Hooks != nil {
 			if err := in.runInitHooks("startContainer", s.Hooks.StartContainer); err != nil {
-				fmt.Fprintln(os.Stderr, "glassbox init:", err)
+				fmt.Fprintln(os.Stderr, "glassbox:", asStageError("exec", err)) // after start, only stderr listens
 				os.Exit(1)
 			}
 		}
@@ -180,7 +185,7 @@ func execProgram(in *Init) error {
 		e.Hint = "the program or its ELF interpreter (dynamic loader) is missing in the rootfs"
 	}
 	if in.execFifo {
-		fmt.Fprintln(os.Stderr, "glassbox init:", e)
+		fmt.Fprintln(os.Stderr, "glassbox:", asStageError("exec", e))
 		os.Exit(e.ExitCode)
 	}
 	return e
@@ -199,7 +204,7 @@ func (in *Init) waitForStart() {
 	}
 	unix.Close(execFifoFd)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "glassbox init: waiting for start on the exec FIFO:", err)
+		fmt.Fprintf(os.Stderr, "glassbox: stage exec: open(/proc/self/fd/%d, O_WRONLY), the exec FIFO start opens: %v\n", execFifoFd, err)
 		os.Exit(1)
 	}
 }
