@@ -19,7 +19,6 @@
 package cgroupsv2
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +30,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/mountns"
 )
 
 // Mountpoint is where cgroupfs lives on every mainstream distribution.
@@ -305,37 +306,28 @@ func Hierarchies() ([]Hierarchy, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountns.Mounts()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var out []Hierarchy
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-		fields := strings.Fields(sc.Text())
-		sep := indexOf(fields, "-")
-		if sep < 0 || sep+3 >= len(fields) || len(fields) < 5 {
+	for _, m := range mounts {
+		if !strings.HasPrefix(m.Mountpoint, Mountpoint) {
 			continue
 		}
-		root, mnt, fstype, super := fields[3], fields[4], fields[sep+1], fields[sep+3]
-		if !strings.HasPrefix(mnt, Mountpoint) {
-			continue
-		}
-		switch fstype {
+		switch m.FSType {
 		case "cgroup2":
 			if p, ok := own[""]; ok {
-				out = append(out, Hierarchy{Mount: mnt, Own: relTo(p, root)})
+				out = append(out, Hierarchy{Mount: m.Mountpoint, Own: relTo(p, m.Root)})
 			}
 		case "cgroup":
-			key := v1Controllers(super)
+			key := v1Controllers(m.Super)
 			if p, ok := own[key]; ok && key != "" {
-				out = append(out, Hierarchy{Mount: mnt, Own: relTo(p, root), Controllers: key, V1: true})
+				out = append(out, Hierarchy{Mount: m.Mountpoint, Own: relTo(p, m.Root), Controllers: key, V1: true})
 			}
 		}
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // ownCgroups parses /proc/self/cgroup: "4:memory:/path", "0::/path" for v2.
@@ -380,14 +372,6 @@ func relTo(p, root string) string {
 	return p
 }
 
-func indexOf(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
-}
 
 func unwrap(err error) error {
 	var pe *fs.PathError

@@ -4,42 +4,63 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// MountOf finds the mount that path is on, in this process's mount namespace
-// (/proc/self/mountinfo, see proc(5)): its mount point, and whether it is
-// shared, i.e. in a peer group whose mounts and unmounts propagate to other
-// namespaces ("shared:N" among the optional fields).
-func MountOf(path string) (mountpoint string, shared bool, err error) {
+// Mount is one line of /proc/self/mountinfo (proc(5)):
+//
+//	id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+type Mount struct {
+	Root       string // the path inside the filesystem that is mounted here
+	Mountpoint string
+	FSType     string
+	Super      string // the superblock's options (a v1 cgroup tree's controllers)
+	// Shared: in a peer group ("shared:N" among the optional fields), whose
+	// mounts and unmounts propagate to other namespaces.
+	Shared bool
+}
+
+// Mounts lists this process's mount namespace, in mount order.
+func Mounts() ([]Mount, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	defer f.Close()
-	path = filepath.Clean(path)
+	var out []Mount
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 7 {
+		sep := slices.Index(fields, "-")
+		if sep < 6 || sep+3 >= len(fields) {
 			continue
 		}
-		mnt := unescapeMountinfo(fields[4])
-		if !within(path, mnt) || len(mnt) < len(mountpoint) {
-			continue
+		m := Mount{Root: unescapeMountinfo(fields[3]), Mountpoint: unescapeMountinfo(fields[4]), FSType: fields[sep+1], Super: fields[sep+3]}
+		for _, opt := range fields[6:sep] {
+			m.Shared = m.Shared || strings.HasPrefix(opt, "shared:")
 		}
-		// Later lines are mounted later: for a stacked mount point, the last wins.
-		mountpoint, shared = mnt, false
-		for _, opt := range fields[6:] {
-			if opt == "-" {
-				break
-			}
-			shared = shared || strings.HasPrefix(opt, "shared:")
+		out = append(out, m)
+	}
+	return out, sc.Err()
+}
+
+// MountOf finds the mount that path is on: the longest mount point above it,
+// and of several mounts stacked there the last.
+func MountOf(path string) (Mount, error) {
+	all, err := Mounts()
+	if err != nil {
+		return Mount{}, err
+	}
+	path = filepath.Clean(path)
+	var found Mount
+	for _, m := range all {
+		if within(path, m.Mountpoint) && len(m.Mountpoint) >= len(found.Mountpoint) {
+			found = m
 		}
 	}
-	return mountpoint, shared, sc.Err()
+	return found, nil
 }
 
 // within reports whether path is dir or below it.

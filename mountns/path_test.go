@@ -40,11 +40,11 @@ func TestUnescapeMountinfo(t *testing.T) {
 }
 
 func TestMountOf(t *testing.T) {
-	mnt, _, err := MountOf("/proc/self")
-	if err != nil || mnt != "/proc" {
-		t.Errorf("MountOf(/proc/self) = %q, %v; want /proc", mnt, err)
+	m, err := MountOf("/proc/self")
+	if err != nil || m.Mountpoint != "/proc" || m.FSType != "proc" {
+		t.Errorf("MountOf(/proc/self) = %+v, %v; want the proc mount on /proc", m, err)
 	}
-	if mnt, _, _ := MountOf("/"); mnt != "/" {
-		t.Errorf("MountOf(/) = %q", mnt)
+	if m, _ := MountOf("/"); m.Mountpoint != "/" {
+		t.Errorf("MountOf(/) = %+v", m)
 	}
 }

@@ -64,8 +64,8 @@ func setupMounts(in *Init) error {
 		return err
 	}
 	if prop&unix.MS_SHARED != 0 {
-		if mnt, shared, err := mountns.MountOf(root); err == nil && shared {
-			if err := in.mount("", mnt, "", unix.MS_PRIVATE, ""); err != nil {
+		if m, err := mountns.MountOf(root); err == nil && m.Shared {
+			if err := in.mount("", m.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
 				return err
 			}
 		}
