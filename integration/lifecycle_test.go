@@ -223,12 +223,17 @@ func TestRealFailuresNameTheirStage(t *testing.T) {
 func TestGCAfterKill(t *testing.T) {
 	e := newEnv(t)
 	cmd, _ := startGlassbox(t, e, e.runArgs(nil, "sh", "-c", "echo ready; sleep 60")...)
-	cmd.Process.Kill() // SIGKILL: no teardown runs
-	cmd.Wait()
 	dirs, _ := filepath.Glob(filepath.Join(e.root, "containers", "*"))
 	if len(dirs) != 1 {
-		t.Fatalf("expected the killed run's state directory, found %v", dirs)
+		t.Fatalf("expected the run's state directory, found %v", dirs)
 	}
+	// The container's pid namespace, to find its processes by after the kill.
+	pidns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", e.record(filepath.Base(dirs[0])).Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Kill() // SIGKILL: no teardown runs
+	cmd.Wait()
 	if !strings.Contains(string(must(os.ReadFile("/proc/self/mountinfo"))), dirs[0]) {
 		t.Error("expected the killed run's overlay to still be mounted before gc")
 	}
@@ -245,7 +250,7 @@ func TestGCAfterKill(t *testing.T) {
 	// namespace's teardown, which a loaded machine may take a moment over).
 	var pids []string
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if pids = processesRunning("sleep\x0060"); len(pids) == 0 || time.Now().After(deadline) {
+		if pids = processesIn(pidns); len(pids) == 0 || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -508,11 +513,13 @@ func TestCgroupPlacement(t *testing.T) {
 }
 
 // processesRunning lists pids whose NUL-separated command line contains cmdline.
-func processesRunning(cmdline string) []string {
+// processesIn lists the processes in the pid namespace named by its
+// /proc/<pid>/ns/pid link text ("pid:[4026532256]").
+func processesIn(pidns string) []string {
 	var pids []string
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
-		if data, err := os.ReadFile(d + "/cmdline"); err == nil && strings.Contains(string(data), cmdline) {
+		if link, err := os.Readlink(d + "/ns/pid"); err == nil && link == pidns {
 			pids = append(pids, filepath.Base(d))
 		}
 	}
