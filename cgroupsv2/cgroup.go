@@ -372,7 +372,6 @@ func relTo(p, root string) string {
 	return p
 }
 
-
 func unwrap(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -103,9 +103,8 @@ func Validate(s *specs.Spec) error {
 }
 
 // validateResources accepts the limits the cgroup stage applies (memory and
-// swap, CPU bandwidth, shares and cpuset, pids, raw v2 files) and names any
-// other field. The device rule `runc spec` writes (deny all) is accepted; see
-// docs/cgroups.md.
+// swap, CPU bandwidth, shares and cpuset, pids, raw v2 files, device rules)
+// and names any other field.
 func validateResources(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
@@ -153,11 +152,6 @@ func validateResources(r *specs.LinuxResources) error {
 	}
 	if len(unsupported) > 0 {
 		return fmt.Errorf("linux.resources.%s: not supported by glassbox yet; remove it from config.json", strings.Join(unsupported, ", "))
-	}
-	for i, d := range r.Devices {
-		if d.Allow {
-			return fmt.Errorf("linux.resources.devices[%d]: device allow rules are not supported yet", i)
-		}
 	}
 	return nil
 }

@@ -14,6 +14,10 @@ package stages
 // cgroupsv2/resources.go for the v1 and v2 files). On v2 the controllers are
 // first enabled in cgroup.subtree_control down the path.
 //
+// Last, which device nodes the container may open or create: devices.deny and
+// devices.allow lines on v1, a BPF_CGROUP_DEVICE program on v2 (see
+// cgroupsv2/devices.go).
+//
 // The init does not exist yet: the unshare stage writes its pid into
 // cgroup.procs right after clone(2), before the init runs a single step of its
 // own, so nothing the container does escapes accounting or limits.
@@ -27,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 )
@@ -34,7 +40,7 @@ import (
 var Cgroup = &Stage{
 	Name:    "cgroup",
 	Purpose: "create the container's control group (the init joins it right after clone)",
-	Kernel:  "mkdir(2) in cgroupfs, cgroup.subtree_control (v2), limit files (memory.max, cpu.max, pids.max …)",
+	Kernel:  "mkdir(2) in cgroupfs, cgroup.subtree_control (v2), limit files (memory.max, cpu.max, pids.max …), devices.allow/deny (v1) or a BPF_CGROUP_DEVICE program (v2)",
 	Host:    createCgroup,
 	Undo:    destroyCgroup,
 }
@@ -67,7 +73,43 @@ func createCgroup(r *Run) error {
 	for _, s := range skipped {
 		fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: this kernel has no %s (no swap accounting): memory is limited without swap\n", s.File)
 	}
+	devices, err := cgroupsv2.NewDevicePolicy(deviceRules(r.Spec))
+	if err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	if err := cg.LimitDevices(devices); err != nil {
+		return &Error{Msg: err.Error(), Hint: "check linux.resources.devices; on cgroup v2 the kernel needs CONFIG_CGROUP_BPF"}
+	}
 	return nil
+}
+
+// deviceRules are the Spec's device rules followed, as runc does, by rules
+// allowing every node the container is given: the runtime-spec's default
+// devices, /dev/console, /dev/ptmx and the pty slaves (major 136), and
+// linux.devices. A Spec that starts with "deny all" thus still has a working
+// /dev/null and terminal.
+func deviceRules(s *specs.Spec) []specs.LinuxDeviceCgroup {
+	var rules []specs.LinuxDeviceCgroup
+	if s.Linux.Resources != nil {
+		rules = append(rules, s.Linux.Resources.Devices...)
+	}
+	allow := func(typ string, major, minor int64) {
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	for _, d := range defaultDevices {
+		allow(d.Type, d.Major, d.Minor)
+	}
+	allow("c", 5, 1)    // /dev/console
+	allow("c", 5, 2)    // /dev/ptmx
+	allow("c", 136, -1) // /dev/pts/*
+	for _, d := range s.Linux.Devices {
+		if d.Type == "b" {
+			allow("b", d.Major, d.Minor)
+		} else if d.Type != "p" {
+			allow("c", d.Major, d.Minor)
+		}
+	}
+	return rules
 }
 
 func destroyCgroup(r *Run) error {
@@ -97,6 +139,8 @@ func (r *Run) cgroupStep(call, path, value string, start time.Time, err error) {
 		name = "write " + filepath.Base(path) + "=" + value + " in " + tree + ":" + filepath.Dir(rel)
 	case "read":
 		name = "read " + filepath.Base(path) + ": " + value
+	case "bpf":
+		name = "attach " + value + " to " + tree + ":" + rel
 	}
 	r.steps.record(name, start, err, "glassbox.cgroup.path", path, "glassbox.cgroup.value", value)
 }
