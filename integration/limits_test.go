@@ -219,3 +219,64 @@ mknod /tmp/kmsg c 1 11 2>&1; mknod /tmp/null c 1 3 && echo mknod-null-ok`)
 	}
 	e.noState()
 }
+
+// linux.sysctl: namespaced keys are written in the container's own copy;
+// a key that would change the host is refused before anything starts.
+func TestSysctl(t *testing.T) {
+	e := newEnv(t)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["sysctl"] = map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; echo 0 > /proc/sys/net/ipv4/ip_forward"}
+	})
+	hostForward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	r := e.run("", "run", "--rm", "--bundle", bundle)
+	if r.code == 0 || !strings.HasPrefix(r.stdout, "1\n1234\n") || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("want the values set and /proc/sys read-only afterwards; exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if now, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(now) != string(hostForward) {
+		t.Errorf("the host's ip_forward changed: %q → %q", hostForward, now)
+	}
+	refused := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["sysctl"] = map[string]string{"kernel.pid_max": "4096"}
+	})
+	r = e.run("", "run", "--rm", "--bundle", refused)
+	if r.code != 125 || !strings.Contains(r.stderr, `linux.sysctl "kernel.pid_max"`) {
+		t.Errorf("kernel.pid_max: exit %d, %q; want a refusal naming it", r.code, r.stderr)
+	}
+	e.noState()
+}
+
+// linux.seccomp: the kernel runs the compiled filter on every call of the
+// container; the Spec's errno comes back, argument conditions hold, and the
+// filter survives execve into children.
+func TestSeccomp(t *testing.T) {
+	e := newEnv(t)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["seccomp"] = map[string]any{
+			"defaultAction": "SCMP_ACT_ALLOW",
+			"syscalls": []map[string]any{
+				{"names": []string{"mkdir", "mkdirat"}, "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+				// fchmodat(dirfd, path, mode): refuse only mode 0777
+				{"names": []string{"fchmodat", "chmod"}, "action": "SCMP_ACT_ERRNO",
+					"args": []map[string]any{{"index": 1, "value": 0o777, "op": "SCMP_CMP_EQ"}}},
+				{"names": []string{"fchmodat"}, "action": "SCMP_ACT_ERRNO",
+					"args": []map[string]any{{"index": 2, "value": 0o777, "op": "SCMP_CMP_EQ"}}},
+			},
+		}
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c",
+			"grep ^Seccomp: /proc/self/status; mkdir /tmp/d 2>&1; touch /tmp/f; chmod 0755 /tmp/f && echo chmod-755-ok; chmod 0777 /tmp/f 2>&1; true"}
+	})
+	r := e.run("", "run", "--rm", "--bundle", bundle)
+	for _, want := range []string{"Seccomp:\t2", "mkdir: can't create directory '/tmp/d': Permission denied", "chmod-755-ok", "chmod: /tmp/f: Operation not permitted"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("want %q in %q (stderr %q)", want, r.stdout, r.stderr)
+		}
+	}
+	refused := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["seccomp"] = map[string]any{"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/x.sock"}
+	})
+	if r := e.run("", "oci", "--root", e.root, "create", "--bundle", refused, "s1"); r.code == 0 || !strings.Contains(r.stderr, "linux.seccomp.listenerPath") {
+		t.Errorf("a seccomp listener: exit %d, %q; want a refusal naming linux.seccomp.listenerPath", r.code, r.stderr)
+	}
+	e.noState()
+}

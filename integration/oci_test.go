@@ -59,14 +59,14 @@ func (e *env) ociState(id string) (st struct {
 func TestOCILifecycle(t *testing.T) {
 	e := newEnv(t)
 	beSubreaper(t)
-	bundle := writeBundle(t, func(s map[string]any) {
+	bundle := ociBundle(t, func(s map[string]any) {
 		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "echo out; echo err >&2; read x; exit 7"}
 		// In the container, as part of start (runtime-spec), not of create.
 		s["hooks"] = map[string]any{"startContainer": []map[string]any{{"path": "/bin/sh", "args": []string{"sh", "-c", "touch /start-hook-ran"}}}}
 	})
-	hookRan := func() bool {
-		found, _ := filepath.Glob(filepath.Join(e.root, "containers", "*", "upper", "start-hook-ran"))
-		return len(found) == 1
+	hookRan := func() bool { // in the bundle's rootfs: glassbox-runc uses it in place, as runc does
+		_, err := os.Stat(filepath.Join(bundle, "rootfs", "start-hook-ran"))
+		return err == nil
 	}
 	out, _ := os.Create(filepath.Join(t.TempDir(), "out"))
 	defer out.Close()
@@ -171,7 +171,7 @@ func parentOf(pid int) int {
 // running one, delete a created one (its init dies, as with runc).
 func TestOCIKillAndDelete(t *testing.T) {
 	e := newEnv(t)
-	bundle := writeBundle(t, func(s map[string]any) {
+	bundle := ociBundle(t, func(s map[string]any) {
 		s["process"].(map[string]any)["args"] = []string{"sleep", "60"}
 	})
 	for _, id := range []string{"k1", "k2", "k3"} {
@@ -220,7 +220,7 @@ func waitStatus(t *testing.T, e *env, id, want string) {
 // program's status and deletes the container.
 func TestOCIRun(t *testing.T) {
 	e := newEnv(t)
-	bundle := writeBundle(t, func(s map[string]any) {
+	bundle := ociBundle(t, func(s map[string]any) {
 		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "echo ran; exit 3"}
 	})
 	r := e.oci("run", "--bundle", bundle, "r1")
@@ -234,7 +234,7 @@ func TestOCIRun(t *testing.T) {
 // (SCM_RIGHTS); the program's output comes out of it.
 func TestOCIConsoleSocket(t *testing.T) {
 	e := newEnv(t)
-	bundle := writeBundle(t, func(s map[string]any) {
+	bundle := ociBundle(t, func(s map[string]any) {
 		p := s["process"].(map[string]any)
 		p["terminal"] = true
 		p["args"] = []string{"sh", "-c", "test -t 0 && test -t 1 && echo on-the-pty"}
@@ -329,7 +329,7 @@ func TestOCIName(t *testing.T) {
 func TestOCIExec(t *testing.T) {
 	e := newEnv(t)
 	beSubreaper(t)
-	bundle := writeBundle(t, func(s map[string]any) {
+	bundle := ociBundle(t, func(s map[string]any) {
 		s["hostname"] = "oci-exec"
 		s["process"].(map[string]any)["args"] = []string{"sleep", "60"}
 	})
@@ -355,4 +355,18 @@ func TestOCIExec(t *testing.T) {
 		t.Errorf("delete: exit %d %s", r.code, r.stderr)
 	}
 	e.noState()
+}
+
+// ociBundle is a bundle as podman or containerd hand one over: config.json
+// and a rootfs of the container's own, which glassbox-runc uses in place.
+func ociBundle(t *testing.T, edit func(map[string]any)) string {
+	t.Helper()
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["root"] = map[string]any{"path": "rootfs"}
+		edit(s)
+	})
+	if out, err := exec.Command("cp", "-a", rootfs, filepath.Join(bundle, "rootfs")).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a %s: %v %s", rootfs, err, out)
+	}
+	return bundle
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox-dev/glassbox/seccomp"
 )
 
 // LoadBundle reads DIR/config.json and makes root.path absolute (it is relative
@@ -59,8 +61,6 @@ func Validate(s *specs.Spec) error {
 		{p.Scheduler != nil, "process.scheduler"},
 		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
 		{len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0, "linux.uidMappings/gidMappings"},
-		{len(l.Sysctl) > 0, "linux.sysctl"},
-		{l.Seccomp != nil, "linux.seccomp"},
 		{l.Personality != nil, "linux.personality"},
 		{l.IntelRdt != nil, "linux.intelRdt"},
 		{l.MountLabel != "", "linux.mountLabel"},
@@ -98,6 +98,44 @@ func Validate(s *specs.Spec) error {
 	}
 	if !HasNamespace(s, specs.MountNamespace) {
 		return fmt.Errorf("linux.namespaces: a mount namespace is required (pivot_root happens in it)")
+	}
+	if l.Seccomp != nil {
+		if _, err := seccomp.Compile(l.Seccomp); err != nil {
+			return err
+		}
+	}
+	for key := range l.Sysctl {
+		if err := namespacedSysctl(s, key); err != nil {
+			return fmt.Errorf("linux.sysctl %q: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// ipcSysctls are the kernel.* settings the IPC namespace owns.
+var ipcSysctls = []string{"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+	"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+// namespacedSysctl accepts only the settings that belong to a namespace the
+// container has of its own: written from inside, any other one would change
+// the host.
+func namespacedSysctl(s *specs.Spec, key string) error {
+	k := strings.ReplaceAll(key, "/", ".")
+	switch {
+	case slices.Contains(ipcSysctls, k) || strings.HasPrefix(k, "fs.mqueue."):
+		if !HasNamespace(s, specs.IPCNamespace) {
+			return fmt.Errorf("needs an IPC namespace (linux.namespaces)")
+		}
+	case strings.HasPrefix(k, "net."):
+		if !HasNamespace(s, specs.NetworkNamespace) {
+			return fmt.Errorf("needs a network namespace (linux.namespaces)")
+		}
+	case k == "kernel.domainname":
+		if !HasNamespace(s, specs.UTSNamespace) {
+			return fmt.Errorf("needs a UTS namespace (linux.namespaces)")
+		}
+	default:
+		return fmt.Errorf("not in a namespace the container owns: setting it would change the host")
 	}
 	return nil
 }

@@ -16,6 +16,10 @@ package stages
 //     permitted and inheritable sets and prctl(PR_CAP_AMBIENT) the ambient one;
 //   - no_new_privs (prctl PR_SET_NO_NEW_PRIVS): setuid binaries and file
 //     capabilities cannot raise privileges from here on;
+//   - linux.seccomp: a BPF program the kernel runs on every system call
+//     (seccomp(2), see the seccomp package), installed before the capabilities
+//     go when there is no no_new_privs (it then needs CAP_SYS_ADMIN), else
+//     as late as possible, right before the last word to the host;
 //   - the parent-death signal again (prctl PR_SET_PDEATHSIG: a uid change
 //     clears it), unless the process is Detached — an OCI caller waits for it;
 //   - every descriptor above 2 is marked close-on-exec (close_range(2)), so
@@ -42,13 +46,14 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/seccomp"
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
 var Exec = &Stage{
 	Name:      "exec",
 	Purpose:   "set hostname, limits, user, capabilities and no_new_privs, then execve the program",
-	Kernel:    "sethostname(2), setrlimit(2), setresuid/setresgid(2), capset(2), prctl(2), close_range(2), execve(2)",
+	Kernel:    "sethostname(2), setrlimit(2), setresuid/setresgid(2), capset(2), prctl(2), seccomp(2), close_range(2), execve(2)",
 	Container: execProgram,
 }
 
@@ -133,6 +138,13 @@ func execProgram(in *Init) error {
 	if err != nil {
 		return err
 	}
+	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it
+	// while the init still has every capability.
+	if s.Linux.Seccomp != nil && !p.NoNewPrivileges {
+		if err := in.loadSeccomp(s.Linux.Seccomp); err != nil {
+			return err
+		}
+	}
 	if err := in.setCredentials(user, p.Capabilities); err != nil {
 		return err
 	}
@@ -163,6 +175,13 @@ func execProgram(in *Init) error {
 	if err != nil {
 		return err
 	}
+	// With no_new_privs, as close to execve as possible: the fewer calls
+	// after it, the fewer a profile must allow.
+	if s.Linux.Seccomp != nil && p.NoNewPrivileges {
+		if err := in.loadSeccomp(s.Linux.Seccomp); err != nil {
+			return err
+		}
+	}
 	// The last word to the host: its steps. After a successful execve nothing
 	// of this program is left to say anything.
 	if err := in.beforeExecve(path); err != nil {
@@ -189,6 +208,24 @@ func execProgram(in *Init) error {
 		os.Exit(e.ExitCode)
 	}
 	return e
+}
+
+// loadSeccomp compiles linux.seccomp and installs it on every thread of the
+// init; execve keeps it for the program.
+func (in *Init) loadSeccomp(profile *specs.LinuxSeccomp) error {
+	start := time.Now()
+	f, err := seccomp.Compile(profile)
+	if err == nil {
+		err = f.Load()
+	}
+	if err != nil {
+		in.steps.record("seccomp(SECCOMP_SET_MODE_FILTER)", start, err)
+		return callError("seccomp(SECCOMP_SET_MODE_FILTER)", err, "check linux.seccomp")
+	}
+	in.steps.record(fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER): %d rules, %d BPF instructions", f.Rules, len(f.Program)), start, nil,
+		"glassbox.seccomp.default_action", string(profile.DefaultAction),
+		"glassbox.seccomp.unknown_names", strings.Join(f.Unknown, ","))
+	return nil
 }
 
 // waitForStart blocks until `start` (OCI): opening the exec FIFO for writing

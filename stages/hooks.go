@@ -52,7 +52,7 @@ func (r *Run) HookEnv(stage string, when string) []string {
 	env := []string{
 		"GLASSBOX_STAGE=" + stage, "GLASSBOX_WHEN=" + when,
 		"GLASSBOX_ID=" + r.ID, "GLASSBOX_NAME=" + r.Name,
-		"GLASSBOX_STATE_DIR=" + r.Dir, "GLASSBOX_ROOTFS=" + r.Path("rootfs"),
+		"GLASSBOX_STATE_DIR=" + r.Dir, "GLASSBOX_ROOTFS=" + r.rootfsDir(),
 		"GLASSBOX_BUNDLE=" + r.Opts.Bundle,
 	}
 	if r.Pid != 0 {

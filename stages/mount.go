@@ -25,9 +25,12 @@ package stages
 //  5. pivot_root(".", "."): chdir into the rootfs and make it "/". The old root
 //     ends up mounted on top of the new one; umount2(".", MNT_DETACH) lets it go.
 //     Unlike chroot(2), nothing of the host's tree is reachable afterwards.
-//  6. Read-only paths (/proc/sys, …: bind + remount read-only) and masked paths
+//  6. linux.sysctl: a write to /proc/sys/<key> each. Only keys of namespaces the
+//     container owns are accepted (net.* for the network namespace, kernel.shm*
+//     and fs.mqueue.* for IPC…), so the new /proc writes the container's copy.
+//  7. Read-only paths (/proc/sys, …: bind + remount read-only) and masked paths
 //     (/proc/kcore, …: /dev/null or an empty read-only tmpfs on top).
-//  7. --read-only: remount "/" read-only.
+//  8. --read-only: remount "/" read-only.
 //
 // Undo: nothing. Every mount here lives in the container's mount namespace and
 // disappears with its last process.
@@ -35,8 +38,10 @@ package stages
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +92,9 @@ func setupMounts(in *Init) error {
 		}
 	}
 	if err := in.pivotRoot(); err != nil {
+		return err
+	}
+	if err := in.writeSysctls(s.Linux.Sysctl); err != nil {
 		return err
 	}
 	for _, p := range s.Linux.ReadonlyPaths {
@@ -363,6 +371,27 @@ func pivotHint(err error) string {
 		return "pivot_root refuses a shared new root or parent mount, and an initramfs root it cannot move: see /proc/self/mountinfo (shared:N), and boot from a real root filesystem"
 	}
 	return ""
+}
+
+// writeSysctls writes each setting to its /proc/sys file, before /proc/sys is
+// made read-only. A key with a "/" is a path already (an interface name may
+// hold a dot: net/ipv4/conf/eth0.100/forwarding).
+func (in *Init) writeSysctls(sysctl map[string]string) error {
+	keys := slices.Sorted(maps.Keys(sysctl))
+	for _, key := range keys {
+		rel := key
+		if !strings.Contains(key, "/") {
+			rel = strings.ReplaceAll(key, ".", "/")
+		}
+		path := filepath.Join("/proc/sys", rel)
+		start := time.Now()
+		err := os.WriteFile(path, []byte(sysctl[key]), 0)
+		in.steps.record("sysctl "+key+"="+sysctl[key], start, err, "glassbox.path", path)
+		if err != nil {
+			return callError(fmt.Sprintf("write %s=%q", path, sysctl[key]), err, "check linux.sysctl: does this kernel have the setting, and is the value valid?")
+		}
+	}
+	return nil
 }
 
 // readonlyPath bind-mounts p onto itself and remounts it read-only.

@@ -22,6 +22,9 @@ func (r *Run) Plan(st *Stage) []string {
 	s := r.Spec
 	switch st {
 	case Rootfs:
+		if r.Opts.RootfsInPlace {
+			return []string{"use root.path in place (OCI): " + s.Root.Path}
+		}
 		layers := []string{s.Root.Path}
 		if more := s.Annotations[spec.LowerDirsAnnotation]; more != "" {
 			layers = append(layers, strings.Split(more, ":")...)
@@ -93,7 +96,7 @@ func (r *Run) Plan(st *Stage) []string {
 			plan = append(plan, fmt.Sprintf("mount %s %s on %s (%s)", m.Type, m.Source, m.Destination, strings.Join(m.Options, ",")))
 		}
 		plan = append(plan, "mknod the device nodes (null, zero, full, random, urandom, tty, and linux.devices)",
-			"pivot_root(\".\", \".\") in "+r.Path("rootfs")+", then umount2(old root, MNT_DETACH)",
+			"pivot_root(\".\", \".\") in "+r.rootfsDir()+", then umount2(old root, MNT_DETACH)",
 			fmt.Sprintf("mask %d path(s), make %d read-only", len(s.Linux.MaskedPaths), len(s.Linux.ReadonlyPaths)))
 		return plan
 	case Exec:

@@ -19,6 +19,10 @@ package stages
 // share them. The overlay is mounted on the host (where `ls <state>/rootfs` shows
 // it, as Docker's graph driver does); the mount stage later makes it the
 // container's "/" with pivot_root. Undo: umount2(MNT_DETACH), rmdir.
+//
+// Under OCI create (glassbox-runc) there is no overlay: root.path is used in
+// place, as runc does, since the caller (podman, containerd) already made it
+// the container's own writable layer.
 
 import (
 	"errors"
@@ -42,6 +46,18 @@ var Rootfs = &Stage{
 }
 
 func mountOverlay(r *Run) error {
+	if r.Opts.RootfsInPlace {
+		start := time.Now()
+		fi, err := os.Stat(r.Spec.Root.Path)
+		if err == nil && !fi.IsDir() {
+			err = unix.ENOTDIR
+		}
+		r.steps.record("use root.path in place (OCI): "+r.Spec.Root.Path, start, err, "glassbox.path", r.Spec.Root.Path)
+		if err != nil {
+			return callError("stat("+r.Spec.Root.Path+")", err, "root.path in config.json must name the container's root directory")
+		}
+		return nil
+	}
 	layers := []string{r.Spec.Root.Path}
 	if more := r.Spec.Annotations[spec.LowerDirsAnnotation]; more != "" {
 		layers = append(layers, strings.Split(more, ":")...)
@@ -102,6 +118,14 @@ func overlayHint(err error) string {
 		return "upperdir and workdir must be on one filesystem that supports overlay upper layers (not overlayfs itself); try another --root"
 	}
 	return ""
+}
+
+// rootfsDir is the container's root directory on the host until pivot_root.
+func (r *Run) rootfsDir() string {
+	if r.Opts.RootfsInPlace {
+		return r.Spec.Root.Path
+	}
+	return r.Path("rootfs")
 }
 
 func unmountOverlay(r *Run) error {

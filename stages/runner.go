@@ -17,6 +17,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/spec"
 )
 
 // Options are the parts of a run that are not the container's Spec.
@@ -53,6 +54,10 @@ type Options struct {
 	// the "created" state; nothing here waits for the container or tears it
 	// down — `delete` does.
 	ExecFifo *os.File
+	// RootfsInPlace (OCI create): root.path is the container's "/" itself,
+	// as with runc; its owner (podman's, containerd's snapshotter) made it
+	// writable or not. Without it the rootfs stage stacks an overlay on it.
+	RootfsInPlace bool
 	// Detached (OCI create, exec --detach): the container's process outlives
 	// glassbox, so it gets no parent-death signal; its caller waits for it.
 	Detached bool
@@ -92,9 +97,13 @@ type Run struct {
 	interrupt int  // interrupts seen while stages were running
 }
 
-// New creates the container's state directory and record (or, with
+// New checks the Spec (every front end's, so no field is ignored in silence)
+// and creates the container's state directory and record (or, with
 // opts.Restart, takes over an exited container's); nothing else yet.
 func New(s *specs.Spec, opts Options) (*Run, error) {
+	if err := spec.Validate(s); err != nil {
+		return nil, err
+	}
 	var c *container.Container
 	var err error
 	if opts.Restart {

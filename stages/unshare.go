@@ -146,7 +146,7 @@ func cloneInit(r *Run) error {
 	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.Path("rootfs"), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil, Detached: r.Opts.Detached}
+	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil, Detached: r.Opts.Detached}
 	if r.Spec.Hooks != nil {
 		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
 		cfg.HookEnv = r.HookEnv("mount", "oci")

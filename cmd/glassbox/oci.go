@@ -200,7 +200,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	if *o.systemdCgroup {
 		s.Linux.CgroupsPath = systemdCgroupPath(s.Linux.CgroupsPath)
 	}
-	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Detached: true}
+	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Detached: true, RootfsInPlace: true}
 	if s.Process.Terminal {
 		if o.consoleSocket == "" {
 			return errors.New("process.terminal needs --console-socket: the pty master is sent there")

@@ -71,9 +71,6 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := spec.Validate(s); err != nil {
-				return err
-			}
 			for _, w := range spec.Warnings(s) {
 				fmt.Fprintln(os.Stderr, "glassbox: warning:", w)
 			}

@@ -1,0 +1,177 @@
+package seccomp
+
+import (
+	"encoding/binary"
+	"runtime"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// run executes the filter on one system call in x/net/bpf's interpreter, as
+// the kernel would. The interpreter loads words in network byte order, so the
+// seccomp_data is written as the 32-bit words the kernel's loads would see.
+func run(t *testing.T, f *Filter, arch uint32, nr uint32, args ...uint64) uint32 {
+	t.Helper()
+	raw := make([]bpf.RawInstruction, len(f.Program))
+	for i, in := range f.Program {
+		raw[i] = bpf.RawInstruction{Op: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	insns, ok := bpf.Disassemble(raw)
+	if !ok {
+		t.Fatal("the program does not disassemble")
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[dataNr:], nr)
+	binary.BigEndian.PutUint32(data[dataArch:], arch)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(data[dataArgs+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(data[dataArgs+8*i+4:], uint32(a>>32))
+	}
+	ret, err := vm.Run(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(ret)
+}
+
+func native(t *testing.T) uint32 {
+	a, ok := nativeArch[runtime.GOARCH]
+	if !ok {
+		t.Skip("no table for", runtime.GOARCH)
+	}
+	return a.audit
+}
+
+func errno(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e) }
+
+func ptr[T any](v T) *T { return &v }
+
+func TestCompileRules(t *testing.T) {
+	arch := native(t)
+	nr := func(name string) uint32 { return syscallNumbers[name] }
+	s := &specs.LinuxSeccomp{
+		DefaultAction:   specs.ActErrno,
+		DefaultErrnoRet: ptr(uint(unix.ENOSYS)),
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "write", "no_such_call"}, Action: specs.ActAllow},
+			{Names: []string{"mkdirat"}, Action: specs.ActErrno, ErrnoRet: ptr(uint(unix.EACCES))},
+			{Names: []string{"read"}, Action: specs.ActKillProcess}, // a later plain rule for read: the first wins
+			{Names: []string{"personality"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0xffffffff, Op: specs.OpEqualTo}}},
+			{Names: []string{"socket"}, Action: specs.ActErrno, ErrnoRet: ptr(uint(unix.EINVAL)),
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 16, Op: specs.OpEqualTo}, {Index: 2, Value: 9, Op: specs.OpEqualTo}}},
+			{Names: []string{"socket"}, Action: specs.ActAllow},
+			{Names: []string{"clone"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.CLONE_NEWNS | unix.CLONE_NEWUSER, ValueTwo: 0, Op: specs.OpMaskedEqual}}},
+			{Names: []string{"lseek"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 1, Value: 1 << 33, Op: specs.OpLessEqual}}},
+			{Names: []string{"dup3"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 2, Value: 1 << 32, Op: specs.OpGreaterThan}}},
+			{Names: []string{"kill"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 1, Value: 9, Op: specs.OpNotEqual}}},
+		},
+	}
+	f, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Unknown) != 1 || f.Unknown[0] != "no_such_call" {
+		t.Errorf("unknown names: %v", f.Unknown)
+	}
+	for _, c := range []struct {
+		what string
+		nr   uint32
+		args []uint64
+		want uint32
+	}{
+		{"read", nr("read"), nil, unix.SECCOMP_RET_ALLOW},
+		{"write", nr("write"), nil, unix.SECCOMP_RET_ALLOW},
+		{"mkdirat: its own errno", nr("mkdirat"), nil, errno(unix.EACCES)},
+		{"a call no rule names: the default", nr("getpid"), nil, errno(unix.ENOSYS)},
+		{"personality(0xffffffff)", nr("personality"), []uint64{0xffffffff}, unix.SECCOMP_RET_ALLOW},
+		{"personality(0x1ffffffff): the high word counts", nr("personality"), []uint64{0x1ffffffff}, errno(unix.ENOSYS)},
+		{"socket(AF_NETLINK, 0, NETLINK_AUDIT)", nr("socket"), []uint64{16, 0, 9}, errno(unix.EINVAL)},
+		{"socket(AF_NETLINK, 0, NETLINK_ROUTE)", nr("socket"), []uint64{16, 0, 0}, unix.SECCOMP_RET_ALLOW},
+		{"clone without NEWNS/NEWUSER", nr("clone"), []uint64{unix.CLONE_NEWPID | uint64(unix.SIGCHLD)}, unix.SECCOMP_RET_ALLOW},
+		{"clone with NEWUSER", nr("clone"), []uint64{unix.CLONE_NEWUSER}, errno(unix.ENOSYS)},
+		{"lseek to 1<<33", nr("lseek"), []uint64{0, 1 << 33}, unix.SECCOMP_RET_ALLOW},
+		{"lseek to 1<<33+1", nr("lseek"), []uint64{0, 1<<33 + 1}, errno(unix.ENOSYS)},
+		{"lseek to 5", nr("lseek"), []uint64{0, 5}, unix.SECCOMP_RET_ALLOW},
+		{"dup3 flags 1<<32", nr("dup3"), []uint64{0, 0, 1 << 32}, errno(unix.ENOSYS)},
+		{"dup3 flags 1<<32+1", nr("dup3"), []uint64{0, 0, 1<<32 + 1}, unix.SECCOMP_RET_ALLOW},
+		{"dup3 flags 1<<33", nr("dup3"), []uint64{0, 0, 1 << 33}, unix.SECCOMP_RET_ALLOW},
+		{"kill(…, 15)", nr("kill"), []uint64{1, 15}, unix.SECCOMP_RET_ALLOW},
+		{"kill(…, 9)", nr("kill"), []uint64{1, 9}, errno(unix.ENOSYS)},
+	} {
+		if got := run(t, f, arch, c.nr, c.args...); got != c.want {
+			t.Errorf("%s: %#x, want %#x", c.what, got, c.want)
+		}
+	}
+	if got := run(t, f, unix.AUDIT_ARCH_I386, nr("read")); got != errno(unix.ENOSYS) {
+		t.Errorf("another ABI's call: %#x, want the default action", got)
+	}
+	if runtime.GOARCH == "amd64" {
+		if got := run(t, f, arch, x32Bit|nr("read")); got != errno(unix.ENOSYS) {
+			t.Errorf("an x32 call: %#x, want the default action", got)
+		}
+	}
+}
+
+// A profile the size of Docker's and podman's (every call this architecture
+// has, but a few) needs its runs of jumps cut in pieces of reachable length.
+func TestCompileLargeProfile(t *testing.T) {
+	arch := native(t)
+	var allowed []string
+	for name := range syscallNumbers {
+		if name != "mount" && name != "kexec_load" {
+			allowed = append(allowed, name)
+		}
+	}
+	f, err := Compile(&specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno, DefaultErrnoRet: ptr(uint(unix.ENOSYS)),
+		Syscalls: []specs.LinuxSyscall{
+			{Names: allowed, Action: specs.ActAllow},
+			{Names: []string{"kexec_load"}, Action: specs.ActErrno},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Program) > len(syscallNumbers)+20 {
+		t.Errorf("%d instructions for %d calls", len(f.Program), len(syscallNumbers))
+	}
+	for _, name := range allowed {
+		if got := run(t, f, arch, syscallNumbers[name]); got != unix.SECCOMP_RET_ALLOW {
+			t.Errorf("%s: %#x, want allowed", name, got)
+		}
+	}
+	if got := run(t, f, arch, syscallNumbers["kexec_load"]); got != errno(unix.EPERM) {
+		t.Errorf("kexec_load: %#x, want EPERM (the errno when errnoRet is not given)", got)
+	}
+	if got := run(t, f, arch, syscallNumbers["mount"]); got != errno(unix.ENOSYS) {
+		t.Errorf("mount: %#x, want the default", got)
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	native(t)
+	for field, s := range map[string]specs.LinuxSeccomp{
+		"defaultAction":      {DefaultAction: "SCMP_ACT_NOPE"},
+		"listenerPath":       {DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock"},
+		"architectures":      {DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchS390X}},
+		"flags":              {DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}},
+		"syscalls[0].action": {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActNotify}}},
+		"syscalls[0].args[0].index": {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}}}},
+		"syscalls[0].args[0].op": {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 1, Op: "SCMP_CMP_NOPE"}}}}},
+	} {
+		_, err := Compile(&s)
+		if err == nil || !strings.Contains(err.Error(), "linux.seccomp."+field) {
+			t.Errorf("%s: got %v, want an error naming linux.seccomp.%s", field, err, field)
+		}
+	}
+}
