@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -277,10 +278,16 @@ func gateway(t *testing.T) string {
 	return addrs[0].IP.String()
 }
 
+// httpGet fetches a URL from a container's server, retrying for a moment
+// while the server comes up.
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
 	c := &http.Client{Timeout: 3 * time.Second}
 	resp, err := c.Get(url)
+	for deadline := time.Now().Add(3 * time.Second); errors.Is(err, syscall.ECONNREFUSED) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		resp, err = c.Get(url)
+	}
 	if err != nil {
 		t.Errorf("GET %s: %v", url, err)
 		return ""
