@@ -115,6 +115,10 @@ func TestContainerdDetachedExecKill(t *testing.T) {
 	if out := c.must("task", "exec", "--exec-id", "e1", "c2", "sh", "-c", "echo exec-ok; cat /proc/1/cmdline"); !strings.Contains(out, "exec-ok") || !strings.Contains(out, "trap") {
 		t.Errorf("ctr task exec: %s", out)
 	}
+	// ctr task ps asks the shim, which runs glassbox-runc ps --format json.
+	if out := c.must("task", "ps", "c2"); len(strings.Split(strings.TrimSpace(out), "\n")) < 2 {
+		t.Errorf("ctr task ps: %s", out)
+	}
 	c.must("task", "kill", "c2")
 	var tasks string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,6 +188,14 @@ func TestOCIKillAndDelete(t *testing.T) {
 		if st := e.ociState(id); st.Status != map[string]string{"k1": "running", "k2": "running", "k3": "created"}[id] {
 			t.Errorf("after gc, %s is %s", id, st.Status)
 		}
+	}
+	// ps: the cgroup's processes, as JSON pids (containerd's shim) or ps(1)'s table.
+	pid := e.ociState("k2").Pid
+	if r := e.oci("ps", "--format", "json", "k2"); r.code != 0 || strings.TrimSpace(r.stdout) != "["+strconv.Itoa(pid)+"]" {
+		t.Errorf("ps --format json k2: exit %d, %q, want [%d] (%s)", r.code, r.stdout, pid, r.stderr)
+	}
+	if r := e.oci("ps", "k2", "-o", "pid,args"); r.code != 0 || !regexp.MustCompile(`(?m)^\s*PID COMMAND\n\s*`+strconv.Itoa(pid)+` sleep 60\n$`).MatchString(r.stdout) {
+		t.Errorf("ps k2 -o pid,args: exit %d, %q (%s)", r.code, r.stdout, r.stderr)
 	}
 	if r := e.oci("kill", "k1", "KILL"); r.code != 0 {
 		t.Errorf("kill k1: exit %d %s", r.code, r.stderr)

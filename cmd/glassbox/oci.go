@@ -25,8 +25,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +40,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/mountns"
 	"github.com/glassbox-dev/glassbox/spec"
@@ -82,7 +86,7 @@ func newOCICmd(use string) *cobra.Command {
 	var systemdCgroup, debug bool
 	cmd := &cobra.Command{
 		Use:           use,
-		Short:         "The OCI runtime command set (runc's): create, start, state, kill, delete, run, spec, features",
+		Short:         "The OCI runtime command set (runc's): create, start, state, kill, delete, run, exec, ps, spec, features",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Long: `glassbox as an OCI runtime, for podman --runtime, containerd's shim or any
@@ -102,7 +106,7 @@ commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 			RunE: func(c *cobra.Command, args []string) error { return ociStart(stateRoot(c), args[0]) }},
 		&cobra.Command{Use: "state ID", Short: "Print the container's state (runtime-spec JSON)", Args: cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error { return ociState(stateRoot(c), args[0]) }},
-		newOCIKillCmd(), newOCIDeleteCmd(), newOCIExecCmd(), newOCISpecCmd(), newOCIFeaturesCmd())
+		newOCIKillCmd(), newOCIDeleteCmd(), newOCIExecCmd(), newOCIPsCmd(), newOCISpecCmd(), newOCIFeaturesCmd())
 	// Every command's error also goes to --log, for callers that read it there.
 	for _, sub := range cmd.Commands() {
 		run := sub.RunE
@@ -494,23 +498,77 @@ func newOCIKillCmd() *cobra.Command {
 	return cmd
 }
 
-// signalCgroup signals every process listed in the container's cgroups.
+// signalCgroup signals every process listed in the container's cgroup.
 func signalCgroup(c *container.Container, sig unix.Signal) error {
+	pids, err := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).Procs()
+	if err != nil {
+		return fmt.Errorf("read cgroup.procs of %s: %w", c.Name, err)
+	}
 	var errs []error
-	for _, dir := range c.Cgroups {
-		data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-		if err != nil {
-			continue // a v1 tree the process was never in
-		}
-		for _, f := range strings.Fields(string(data)) {
-			var pid int
-			fmt.Sscan(f, &pid)
-			if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-				errs = append(errs, fmt.Errorf("kill(%d, %s): %w", pid, unix.SignalName(sig), err))
-			}
+	for _, pid := range pids {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill(%d, %s): %w", pid, unix.SignalName(sig), err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// newOCIPsCmd lists the processes in the container's cgroup: their host pids
+// as a JSON array (what containerd's shim reads for ctr task ps), or ps(1)'s
+// table cut down to them.
+func newOCIPsCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use: "ps [--format table|json] ID [PS OPTIONS…]", Short: "List the container's processes (cgroup.procs)", Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ct, err := ociContainer(stateRoot(c), args[0])
+			if err != nil {
+				return err
+			}
+			pids, err := (&cgroupsv2.Cgroup{Dirs: ct.Cgroups}).Procs()
+			if err != nil {
+				return fmt.Errorf("read cgroup.procs of %s: %w", args[0], err)
+			}
+			slices.Sort(pids)
+			switch format {
+			case "json":
+				return json.NewEncoder(os.Stdout).Encode(append([]int{}, pids...))
+			case "table":
+				return psTable(pids, args[1:])
+			}
+			return fmt.Errorf("--format %q: table or json", format)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
+	cmd.Flags().SetInterspersed(false) // what follows ID is for ps(1), as with runc
+	return cmd
+}
+
+// psTable runs ps(1) (with -ef unless given options) and keeps its header
+// and the rows of the given pids.
+func psTable(pids []int, options []string) error {
+	if len(options) == 0 {
+		options = []string{"-ef"}
+	}
+	out, err := exec.Command("ps", options...).Output()
+	if err != nil {
+		return fmt.Errorf("ps %s: %w", strings.Join(options, " "), err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	column := slices.Index(strings.Fields(lines[0]), "PID")
+	if column < 0 {
+		return fmt.Errorf("ps %s: no PID column in its output", strings.Join(options, " "))
+	}
+	fmt.Println(lines[0])
+	for _, line := range lines[1:] {
+		fields := strings.Fields(line)
+		if len(fields) > column {
+			if pid, err := strconv.Atoi(fields[column]); err == nil && slices.Contains(pids, pid) {
+				fmt.Println(line)
+			}
+		}
+	}
+	return nil
 }
 
 func newOCIDeleteCmd() *cobra.Command {
