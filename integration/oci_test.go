@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -378,4 +379,42 @@ func ociBundle(t *testing.T, edit func(map[string]any)) string {
 		t.Fatalf("cp -a %s: %v %s", rootfs, err, out)
 	}
 	return bundle
+}
+
+// linux.namespaces[].path: a second container joins the first's pid, IPC,
+// UTS and network namespaces, as a pod's containers do; a mount namespace
+// path is refused by name.
+func TestOCIJoinNamespacesByPath(t *testing.T) {
+	e := newEnv(t)
+	beSubreaper(t)
+	pod := ociBundle(t, func(s map[string]any) {
+		s["hostname"] = "podhost"
+		s["process"].(map[string]any)["args"] = []string{"sleep", "60"}
+	})
+	if r := e.oci("run", "--detach", "--bundle", pod, "pod"); r.code != 0 {
+		t.Fatalf("run --detach pod: exit %d %s", r.code, r.stderr)
+	}
+	defer e.oci("delete", "--force", "pod")
+	podPid := e.ociState("pod").Pid
+	ns := func(kind string) string { return fmt.Sprintf("/proc/%d/ns/%s", podPid, kind) }
+	ipc, _ := os.Readlink(ns("ipc"))
+	member := ociBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["namespaces"] = []map[string]any{
+			{"type": "pid", "path": ns("pid")}, {"type": "ipc", "path": ns("ipc")}, {"type": "uts", "path": ns("uts")},
+			{"type": "network", "path": ns("net")}, {"type": "mount"},
+		}
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "hostname; readlink /proc/self/ns/ipc; ps -o pid,args"}
+	})
+	r := e.oci("run", "--bundle", member, "member")
+	for _, want := range []string{"podhost\n", ipc + "\n", "1 sleep 60"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("want %q in the member's output; exit %d, %q %q", want, r.code, r.stdout, r.stderr)
+		}
+	}
+	mountJoin := ociBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["namespaces"] = []map[string]any{{"type": "mount", "path": ns("mnt")}}
+	})
+	if r := e.oci("run", "--bundle", mountJoin, "m"); r.code == 0 || !strings.Contains(r.stderr, "linux.namespaces[0].path") {
+		t.Errorf("joining a mount namespace: exit %d, %q; want a refusal naming the field", r.code, r.stderr)
+	}
 }

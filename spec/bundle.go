@@ -92,8 +92,8 @@ func Validate(s *specs.Spec) error {
 		default:
 			return fmt.Errorf("linux.namespaces[%d]: %q namespaces are not supported yet", i, ns.Type)
 		}
-		if ns.Path != "" && ns.Type != specs.NetworkNamespace {
-			return fmt.Errorf("linux.namespaces[%d].path: joining an existing %s namespace is not supported yet", i, ns.Type)
+		if ns.Path != "" && ns.Type == specs.MountNamespace {
+			return fmt.Errorf("linux.namespaces[%d].path: joining an existing mount namespace is not supported: the mount stage builds the container's tree in a new one", i)
 		}
 	}
 	if !HasNamespace(s, specs.MountNamespace) {

@@ -111,48 +111,58 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	path, argv := InitProgram()
 	attr := &os.ProcAttr{Env: []string{}, Files: []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}, Sys: sys}
 	pidns := fmt.Sprintf("/proc/%d/ns/pid", c.Pid)
+	start := time.Now()
+	proc, err := r.startInPidNamespace(pidns, path, argv, attr)
+	name := "setns " + pidns + " CLONE_NEWPID, clone"
+	if bornIn != "" {
+		name = "setns " + pidns + " CLONE_NEWPID, clone3 CLONE_INTO_CGROUP"
+	}
+	r.steps.record(name, start, err, "glassbox.init.pid", fmt.Sprint(pidOf(proc)))
+	if err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	r.init, r.Pid = proc, proc.Pid
+	if err := cg.Attach(proc.Pid, bornIn); err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/", Detached: r.Opts.Detached}})
+}
+
+// startInPidNamespace starts a program whose pid namespace is an existing
+// one: setns(CLONE_NEWPID) on a thread of glassbox's own decides where that
+// thread's children go, and the clone happens on it. The thread is never
+// unlocked, so Go retires it with the goroutine; until the child is reaped
+// it waits, since a child's parent-death signal is tied to the thread that
+// cloned it.
+func (r *Run) startInPidNamespace(nsPath, path string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+	if r.reapedCh == nil {
+		r.reapedCh = make(chan struct{})
+	}
 	type started struct {
 		p   *os.Process
 		err error
 	}
 	done := make(chan started, 1)
-	start := time.Now()
 	go func() {
-		// This thread's children go to the container's pid namespace from
-		// here on; it is never unlocked, so Go retires it with the goroutine.
 		runtime.LockOSThread()
-		f, err := os.Open(pidns)
+		f, err := os.Open(nsPath)
 		if err != nil {
 			done <- started{nil, err}
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWPID); err != nil {
-			done <- started{nil, fmt.Errorf("setns(%s, CLONE_NEWPID): %w", pidns, err)}
+			done <- started{nil, fmt.Errorf("setns(%s, CLONE_NEWPID): %w", nsPath, err)}
 			return
 		}
 		p, err := os.StartProcess(path, argv, attr)
 		done <- started{p, err}
-		if err == nil {
-			// The child's parent-death signal is tied to this thread: it
-			// must live as long as the child.
+		if err == nil && !r.Opts.Detached {
 			<-r.reapedCh
 		}
 	}()
 	res := <-done
-	name := "setns " + pidns + " CLONE_NEWPID, clone"
-	if bornIn != "" {
-		name = "setns " + pidns + " CLONE_NEWPID, clone3 CLONE_INTO_CGROUP"
-	}
-	r.steps.record(name, start, res.err, "glassbox.init.pid", fmt.Sprint(pidOf(res.p)))
-	if res.err != nil {
-		return &Error{Msg: res.err.Error()}
-	}
-	r.init, r.Pid = res.p, res.p.Pid
-	if err := cg.Attach(res.p.Pid, bornIn); err != nil {
-		return &Error{Msg: err.Error()}
-	}
-	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/", Detached: r.Opts.Detached}})
+	return res.p, res.err
 }
 
 func pidOf(p *os.Process) int {

@@ -33,6 +33,12 @@ package stages
 // subreaper (prctl PR_SET_CHILD_SUBREAPER) above it — the caller, conmon or a
 // containerd shim, which waits for it.
 //
+// A namespace the Spec gives by path (linux.namespaces[].path: a pod's shared
+// network, IPC or UTS namespace) is joined instead of created: the init calls
+// setns(2) on it, except for a pid namespace, which cannot be entered that
+// way — setns(CLONE_NEWPID) only decides where the caller's children go, so
+// glassbox calls it on a thread of its own and clones the init from there.
+//
 // Undo: SIGKILL the init (the kernel then kills every process in its pid
 // namespace) and reap it.
 
@@ -77,9 +83,12 @@ var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 
 func cloneInit(r *Run) error {
 	var flags uintptr
+	pidns := "" // an existing pid namespace to be born in
 	for _, ns := range r.Spec.Linux.Namespaces {
 		if ns.Path == "" { // an existing namespace is joined by the init (setns)
 			flags |= cloneFlags[ns.Type]
+		} else if ns.Type == specs.PIDNamespace {
+			pidns = ns.Path
 		}
 	}
 	if err := r.writeNetworkFiles(); err != nil {
@@ -98,8 +107,12 @@ func cloneInit(r *Run) error {
 	if r.Opts.ExecFifo != nil {
 		files = append(files, r.Opts.ExecFifo) // execFifoFd
 	}
-	if !r.Opts.Detached {
-		sys.Pdeathsig = unix.SIGKILL // if glassbox dies, so does the container (and its pid namespace)
+	// If glassbox dies, so does the container (and its pid namespace). Not
+	// when born into an existing pid namespace: Go's child checks getppid()
+	// after setting it, and across the boundary the parent shows as 0 (the
+	// exec stage sets it before execve).
+	if !r.Opts.Detached && pidns == "" {
+		sys.Pdeathsig = unix.SIGKILL
 	}
 	bornIn, release, err := cloneIntoCgroup(sys, r.Cgroup)
 	if err != nil {
@@ -112,13 +125,22 @@ func cloneInit(r *Run) error {
 		Files: files,
 		Sys:   sys,
 	}
-	proc, err := os.StartProcess(path, argv, attr)
+	startProcess := os.StartProcess
+	if pidns != "" {
+		startProcess = func(path string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+			return r.startInPidNamespace(pidns, path, argv, attr)
+		}
+	}
+	proc, err := startProcess(path, argv, attr)
 	if err != nil && sys.UseCgroupFD && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.E2BIG)) {
 		// A kernel before 5.7: plain clone, then the cgroup.procs write.
 		sys.UseCgroupFD, bornIn = false, ""
-		proc, err = os.StartProcess(path, argv, attr)
+		proc, err = startProcess(path, argv, attr)
 	}
 	step := "clone " + CloneFlagNames(uint64(flags))
+	if pidns != "" {
+		step = "setns " + pidns + " CLONE_NEWPID, " + step
+	}
 	if sys.UseCgroupFD {
 		step = "clone3 " + CloneFlagNames(uint64(flags)|unix.CLONE_INTO_CGROUP)
 	}
@@ -217,7 +239,7 @@ func joinAndUnshare(in *Init) error {
 	}()
 	for _, ns := range in.Spec.Linux.Namespaces {
 		if ns.Path == "" || ns.Type == specs.PIDNamespace {
-			continue // a pid namespace is entered by being cloned into it (see exec.go's Join)
+			continue // a pid namespace is entered by being cloned into it (startInPidNamespace)
 		}
 		f, err := os.Open(ns.Path)
 		if err != nil {
