@@ -325,10 +325,10 @@ func TestBundle(t *testing.T) {
 	if r := e.run("", "run", "--rm", "--bundle", bad); r.code != 125 || !strings.Contains(r.stderr, `ociVersion "2.0.0"`) {
 		t.Errorf("ociVersion 2.0.0: exit %d, %q", r.code, r.stderr)
 	}
-	seccomp := writeBundle(t, func(s map[string]any) {
-		s["linux"].(map[string]any)["seccomp"] = map[string]any{"defaultAction": "SCMP_ACT_ALLOW"}
+	unsupported := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["intelRdt"] = map[string]any{"closID": "gold"}
 	})
-	if r := e.run("", "run", "--rm", "--bundle", seccomp); r.code != 125 || !strings.Contains(r.stderr, "linux.seccomp: not supported") {
+	if r := e.run("", "run", "--rm", "--bundle", unsupported); r.code != 125 || !strings.Contains(r.stderr, "linux.intelRdt: not supported") {
 		t.Errorf("unsupported field: exit %d, %q", r.code, r.stderr)
 	}
 	e.noState()

@@ -108,7 +108,11 @@ func TestValidate(t *testing.T) {
 		{func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, `"user" namespaces`},
-		{func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }, "linux.namespaces[0].path"},
+		{func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }, ""},
+		{func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt" }, "linux.namespaces[4].path"},
+		{func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }, ""},
+		{func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, `linux.sysctl "vm.swappiness"`},
+		{func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"} }, "linux.seccomp.defaultAction"},
 		{func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "a mount namespace is required"},
 	} {
 		s := Default()
