@@ -129,6 +129,22 @@ func (c *Cgroup) freezeAndKill() error {
 func (c *Cgroup) Freeze() error { return c.setFrozen(true) }
 func (c *Cgroup) Thaw() error   { return c.setFrozen(false) }
 
+// Frozen reports whether the kernel holds the container frozen, in the tree
+// setFrozen writes.
+func (c *Cgroup) Frozen() bool {
+	for _, dir := range c.Dirs {
+		switch {
+		case exists(filepath.Join(dir, "cgroup.freeze")):
+			data, _ := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+			return strings.Contains(string(data), "frozen 1")
+		case exists(filepath.Join(dir, "freezer.state")):
+			data, _ := os.ReadFile(filepath.Join(dir, "freezer.state"))
+			return strings.TrimSpace(string(data)) == "FROZEN"
+		}
+	}
+	return false
+}
+
 func (c *Cgroup) setFrozen(frozen bool) error {
 	for _, dir := range c.Dirs {
 		var file, value, check, want string

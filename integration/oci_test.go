@@ -198,6 +198,17 @@ func TestOCIKillAndDelete(t *testing.T) {
 	if r := e.oci("ps", "k2", "-o", "pid,args"); r.code != 0 || !regexp.MustCompile(`(?m)^\s*PID COMMAND\n\s*`+strconv.Itoa(pid)+` sleep 60\n$`).MatchString(r.stdout) {
 		t.Errorf("ps k2 -o pid,args: exit %d, %q (%s)", r.code, r.stdout, r.stderr)
 	}
+	// pause freezes the cgroup (state reads the kernel's freezer), resume thaws it.
+	if r := e.oci("pause", "k2"); r.code != 0 || e.ociState("k2").Status != "paused" {
+		t.Errorf("pause k2: exit %d %s; state %s", r.code, r.stderr, e.ociState("k2").Status)
+	}
+	if r := e.oci("pause", "k2"); r.code == 0 || !strings.Contains(r.stderr, "it is paused") {
+		t.Errorf("pause twice: exit %d %q", r.code, r.stderr)
+	}
+	if r := e.oci("resume", "k2"); r.code != 0 || e.ociState("k2").Status != "running" {
+		t.Errorf("resume k2: exit %d %s; state %s", r.code, r.stderr, e.ociState("k2").Status)
+	}
+	e.oci("pause", "k2") // delete --force must kill it frozen
 	if r := e.oci("kill", "k1", "KILL"); r.code != 0 {
 		t.Errorf("kill k1: exit %d %s", r.code, r.stderr)
 	}

@@ -86,7 +86,7 @@ func newOCICmd(use string) *cobra.Command {
 	var systemdCgroup, debug bool
 	cmd := &cobra.Command{
 		Use:           use,
-		Short:         "The OCI runtime command set (runc's): create, start, state, kill, delete, run, exec, ps, spec, features",
+		Short:         "The OCI runtime command set (runc's): create, start, state, kill, delete, run, exec, ps, pause, resume, spec, features",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Long: `glassbox as an OCI runtime, for podman --runtime, containerd's shim or any
@@ -106,7 +106,9 @@ commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 			RunE: func(c *cobra.Command, args []string) error { return ociStart(stateRoot(c), args[0]) }},
 		&cobra.Command{Use: "state ID", Short: "Print the container's state (runtime-spec JSON)", Args: cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error { return ociState(stateRoot(c), args[0]) }},
-		newOCIKillCmd(), newOCIDeleteCmd(), newOCIExecCmd(), newOCIPsCmd(), newOCISpecCmd(), newOCIFeaturesCmd())
+		newOCIKillCmd(), newOCIDeleteCmd(), newOCIExecCmd(), newOCIPsCmd(), newOCISpecCmd(), newOCIFeaturesCmd(),
+		newOCIFreezeCmd("pause", specs.StateRunning, "Freeze every process of the container (its cgroup's freezer)"),
+		newOCIFreezeCmd("resume", statePaused, "Thaw a paused container"))
 	// Every command's error also goes to --log, for callers that read it there.
 	for _, sub := range cmd.Commands() {
 		run := sub.RunE
@@ -147,9 +149,38 @@ func ociStatus(c *container.Container) specs.ContainerState {
 	case c.Status == container.Created && c.Alive():
 		return specs.StateCreated
 	case c.Status == container.Running && c.Alive():
+		if (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).Frozen() {
+			return statePaused
+		}
 		return specs.StateRunning
 	}
 	return specs.StateStopped
+}
+
+// statePaused is runc's word for a frozen container; the runtime-spec's
+// states do not name it.
+const statePaused specs.ContainerState = "paused"
+
+// newOCIFreezeCmd is pause (freeze every process of the container's cgroup:
+// cgroup.freeze on v2, freezer.state on v1) or resume (thaw them).
+func newOCIFreezeCmd(use string, from specs.ContainerState, short string) *cobra.Command {
+	return &cobra.Command{
+		Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ct, err := ociContainer(stateRoot(c), args[0])
+			if err != nil {
+				return err
+			}
+			if st := ociStatus(ct); st != from {
+				return fmt.Errorf("cannot %s container %q: it is %s", use, args[0], st)
+			}
+			cg := &cgroupsv2.Cgroup{Dirs: ct.Cgroups}
+			if use == "pause" {
+				return cg.Freeze()
+			}
+			return cg.Thaw()
+		},
+	}
 }
 
 type ociCreate struct {
@@ -482,7 +513,7 @@ func newOCIKillCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if st := ociStatus(ct); st != specs.StateCreated && st != specs.StateRunning {
+			if st := ociStatus(ct); st != specs.StateCreated && st != specs.StateRunning && st != statePaused {
 				return fmt.Errorf("cannot kill container %q: it is %s", args[0], st)
 			}
 			if all {
@@ -581,11 +612,14 @@ func newOCIDeleteCmd() *cobra.Command {
 				return err
 			}
 			switch st := ociStatus(ct); {
-			case st == specs.StateRunning && !force:
-				return fmt.Errorf("cannot delete container %q: it is running (stop it, or delete --force)", args[0])
-			case st == specs.StateCreated || st == specs.StateRunning:
+			case (st == specs.StateRunning || st == statePaused) && !force:
+				return fmt.Errorf("cannot delete container %q: it is %s (stop it, or delete --force)", args[0], st)
+			case st == specs.StateCreated || st == specs.StateRunning || st == statePaused:
 				// A created container is deleted as runc does: its init dies.
 				unix.Kill(ct.Pid, unix.SIGKILL)
+				if st == statePaused {
+					(&cgroupsv2.Cgroup{Dirs: ct.Cgroups}).Thaw() // a v1-frozen task dies only once thawed
+				}
 				if !initExited(ct, 10*time.Second) {
 					return fmt.Errorf("container %q: its init (pid %d) outlived SIGKILL by 10 s", args[0], ct.Pid)
 				}
