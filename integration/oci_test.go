@@ -258,7 +258,8 @@ func TestOCIConsoleSocket(t *testing.T) {
 	bundle := ociBundle(t, func(s map[string]any) {
 		p := s["process"].(map[string]any)
 		p["terminal"] = true
-		p["args"] = []string{"sh", "-c", "test -t 0 && test -t 1 && echo on-the-pty"}
+		p["consoleSize"] = map[string]int{"height": 33, "width": 101}
+		p["args"] = []string{"sh", "-c", "test -t 0 && test -t 1 && echo on-the-pty $(stty size)"}
 	})
 	sock := filepath.Join(t.TempDir(), "console.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -299,14 +300,14 @@ func TestOCIConsoleSocket(t *testing.T) {
 	m.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var got strings.Builder
 	buf := make([]byte, 256)
-	for !strings.Contains(got.String(), "on-the-pty") {
+	for !strings.Contains(got.String(), "\r\n") {
 		n, err := m.Read(buf)
 		got.Write(buf[:n])
 		if err != nil {
 			break
 		}
 	}
-	if !strings.Contains(got.String(), "on-the-pty\r\n") {
+	if !strings.Contains(got.String(), "on-the-pty 33 101\r\n") { // consoleSize became the pty's size
 		t.Errorf("read from the pty master: %q", got.String())
 	}
 	waitStatus(t, e, "t1", "stopped")

@@ -54,7 +54,7 @@ func Validate(s *specs.Spec) error {
 		set   bool
 		field string
 	}{
-		{p.ConsoleSize != nil, "process.consoleSize"},
+		{p.ConsoleSize != nil && !p.Terminal, "process.consoleSize (without process.terminal)"},
 		{p.ApparmorProfile != "", "process.apparmorProfile"},
 		{p.SelinuxLabel != "", "process.selinuxLabel"},
 		{p.IOPriority != nil, "process.ioPriority"},

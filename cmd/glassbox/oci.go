@@ -240,7 +240,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		if o.consoleSocket == "" {
 			return errors.New("process.terminal needs --console-socket: the pty master is sent there")
 		}
-		tty, err := sendConsole(o.consoleSocket)
+		tty, err := sendConsole(o.consoleSocket, s.Process.ConsoleSize)
 		if err != nil {
 			return err
 		}
@@ -314,12 +314,18 @@ func systemdCgroupPath(p string) string {
 // sendConsole makes a pseudo-terminal, sends its master to the caller's
 // unix socket (SCM_RIGHTS, as runc does) and returns the side for the
 // container.
-func sendConsole(socket string) (*os.File, error) {
+func sendConsole(socket string, size *specs.Box) (*os.File, error) {
 	master, tty, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open a pseudo-terminal: %w", err)
 	}
 	defer master.Close()
+	if size != nil { // process.consoleSize: the terminal's size before the caller's first resize
+		if err := pty.Setsize(master, &pty.Winsize{Rows: uint16(size.Height), Cols: uint16(size.Width)}); err != nil {
+			tty.Close()
+			return nil, fmt.Errorf("process.consoleSize: TIOCSWINSZ: %w", err)
+		}
+	}
 	conn, err := net.Dial("unix", socket)
 	if err != nil {
 		tty.Close()
@@ -459,7 +465,7 @@ func newOCIExecCmd() *cobra.Command {
 				if consoleSocket == "" {
 					return errors.New("a terminal needs --console-socket: the pty master is sent there")
 				}
-				pts, err := sendConsole(consoleSocket)
+				pts, err := sendConsole(consoleSocket, s.Process.ConsoleSize)
 				if err != nil {
 					return err
 				}
