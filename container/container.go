@@ -92,6 +92,11 @@ func ShortID(id string) string { return id[:min(12, len(id))] }
 // Create makes the state directory, takes its lock and writes the first
 // record. A name must be unique among the state root's containers: the check
 // and the record are made under a lock, so two runs cannot take one name.
+//
+// The state root and the containers' directories are searchable by all
+// (0711; their files stay the owner's): a container with a user namespace
+// reaches its rootfs below them as the namespace's root, a host uid of no
+// privilege.
 func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 	dir := filepath.Join(ContainersDir(root), id)
 	if err := os.MkdirAll(ContainersDir(root), 0o711); err != nil {

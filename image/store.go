@@ -74,6 +74,9 @@ type index struct {
 // Open returns the store under root, making its directories.
 func Open(root string) (*Store, error) {
 	s := &Store{dir: filepath.Join(root, "images")}
+	if err := os.MkdirAll(root, 0o711); err != nil { // searchable: see container.Create
+		return nil, fmt.Errorf("image store: %w", err)
+	}
 	for _, d := range []string{s.dir, s.path("blobs", "sha256"), s.path("layers")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)

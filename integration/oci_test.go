@@ -431,3 +431,61 @@ func TestOCIJoinNamespacesByPath(t *testing.T) {
 		t.Errorf("joining a mount namespace: exit %d, %q; want a refusal naming the field", r.code, r.stderr)
 	}
 }
+
+// A user namespace: uid 0 in the container is host uid 100000 (the rootfs is
+// chowned to it, as podman's storage does for --uidmap). The container's root
+// writes its files; the host sees them, and the process, as 100000; device
+// nodes are the host's, bind-mounted (mknod is refused in a user namespace);
+// exec into it is refused by name.
+func TestOCIUserNamespace(t *testing.T) {
+	e := newEnv(t)
+	beSubreaper(t)
+	bundle := ociBundle(t, func(s map[string]any) {
+		l := s["linux"].(map[string]any)
+		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "user"})
+		l["uidMappings"] = []map[string]any{{"containerID": 0, "hostID": 100000, "size": 65536}}
+		l["gidMappings"] = []map[string]any{{"containerID": 0, "hostID": 100000, "size": 65536}}
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "id -u; cat /proc/self/uid_map; touch /etc/made-by-root && echo x > /dev/null && echo ok; sleep 60"}
+	})
+	if out, err := exec.Command("chown", "-R", "100000:100000", filepath.Join(bundle, "rootfs")).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	// The namespace's root must reach the rootfs: the test's temporary
+	// directories above it (0700) become searchable.
+	for _, d := range []string{bundle, filepath.Dir(bundle)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.oci("run", "--detach", "--bundle", bundle, "u1"); r.code != 0 {
+		t.Fatalf("run --detach: exit %d %s", r.code, r.stderr)
+	}
+	defer e.oci("delete", "--force", "u1")
+	pid := e.ociState("u1").Pid
+	var status string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if status = string(data); strings.Contains(status, "sleep") {
+			break
+		}
+	}
+	if !regexp.MustCompile(`(?m)^Uid:\s+100000\s+100000`).MatchString(status) {
+		t.Errorf("the container's process on the host:\n%s", status)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(bundle, "rootfs", "etc", "made-by-root"), &st); err != nil || st.Uid != 100000 {
+		t.Errorf("a file the container's root made: %v, owner %d, want 100000", err, st.Uid)
+	}
+	if r := e.oci("exec", "u1", "true"); r.code == 0 || !strings.Contains(r.stderr, "user namespace") {
+		t.Errorf("exec into a user namespace: exit %d, %q; want a refusal naming it", r.code, r.stderr)
+	}
+	noRoot := ociBundle(t, func(s map[string]any) {
+		l := s["linux"].(map[string]any)
+		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "user"})
+		l["uidMappings"] = []map[string]any{{"containerID": 1, "hostID": 100000, "size": 10}}
+		l["gidMappings"] = []map[string]any{{"containerID": 0, "hostID": 100000, "size": 10}}
+	})
+	if r := e.oci("run", "--bundle", noRoot, "u2"); r.code == 0 || !strings.Contains(r.stderr, "linux.uidMappings must map the container's uid 0") {
+		t.Errorf("a map without uid 0: exit %d, %q", r.code, r.stderr)
+	}
+}

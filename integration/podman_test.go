@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,12 @@ func TestPodmanRun(t *testing.T) {
 			t.Errorf("want %q in the container's output:\n%s", want, out)
 		}
 	}
+	// --uidmap: a user namespace, with the layer chowned by podman's storage.
+	out = p.must(append(run, "--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536", p.image, "sh", "-c",
+		"id -u; cat /proc/self/uid_map; touch /etc/made && echo wrote")...)
+	if !regexp.MustCompile(`^0\n\s+0\s+200000\s+65536\nwrote\n$`).MatchString(out) {
+		t.Errorf("podman run --uidmap 0:200000:65536:\n%s", out)
+	}
 	// Written in place: podman sees the container's changes in its layer.
 	id := strings.TrimSpace(p.must(append([]string{"create", "--network", "none", "--cgroup-parent", parent}, append(podmanUlimits, p.image, "touch", "/made-here")...)...))
 	p.must("start", "--attach", id)
@@ -205,4 +212,3 @@ func linkExists(name string) bool {
 	_, err := netlink.LinkByName(name)
 	return err == nil
 }
-

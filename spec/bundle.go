@@ -60,7 +60,6 @@ func Validate(s *specs.Spec) error {
 		{p.IOPriority != nil, "process.ioPriority"},
 		{p.Scheduler != nil, "process.scheduler"},
 		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
-		{len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0, "linux.uidMappings/gidMappings"},
 		{l.Personality != nil, "linux.personality"},
 		{l.IntelRdt != nil, "linux.intelRdt"},
 		{l.MountLabel != "", "linux.mountLabel"},
@@ -88,16 +87,22 @@ func Validate(s *specs.Spec) error {
 	for i, ns := range l.Namespaces {
 		switch ns.Type {
 		case specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace,
-			specs.UTSNamespace, specs.MountNamespace, specs.CgroupNamespace:
+			specs.UTSNamespace, specs.MountNamespace, specs.CgroupNamespace, specs.UserNamespace:
 		default:
 			return fmt.Errorf("linux.namespaces[%d]: %q namespaces are not supported yet", i, ns.Type)
 		}
 		if ns.Path != "" && ns.Type == specs.MountNamespace {
 			return fmt.Errorf("linux.namespaces[%d].path: joining an existing mount namespace is not supported: the mount stage builds the container's tree in a new one", i)
 		}
+		if ns.Path != "" && ns.Type == specs.UserNamespace {
+			return fmt.Errorf("linux.namespaces[%d].path: joining an existing user namespace is not supported: setns(CLONE_NEWUSER) needs a single-threaded process, and glassbox's init is a Go program", i)
+		}
 	}
 	if !HasNamespace(s, specs.MountNamespace) {
 		return fmt.Errorf("linux.namespaces: a mount namespace is required (pivot_root happens in it)")
+	}
+	if err := validateIDMappings(s); err != nil {
+		return err
 	}
 	if l.Seccomp != nil {
 		if _, err := seccomp.Compile(l.Seccomp); err != nil {
@@ -110,6 +115,35 @@ func Validate(s *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// validateIDMappings: a user namespace needs both maps, and they must give
+// the container a root — the init sets the container up as that root.
+func validateIDMappings(s *specs.Spec) error {
+	l := s.Linux
+	if !HasNamespace(s, specs.UserNamespace) {
+		if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
+			return fmt.Errorf("linux.uidMappings/gidMappings: they map ids into a user namespace, and linux.namespaces has none")
+		}
+		return nil
+	}
+	if _, ok := HostID(l.UIDMappings, 0); !ok {
+		return fmt.Errorf("linux.uidMappings must map the container's uid 0 (a user namespace needs both maps, and glassbox sets the container up as its root)")
+	}
+	if _, ok := HostID(l.GIDMappings, 0); !ok {
+		return fmt.Errorf("linux.gidMappings must map the container's gid 0 (a user namespace needs both maps, and glassbox sets the container up as its root)")
+	}
+	return nil
+}
+
+// HostID is the host's id for a container id under a user namespace's map.
+func HostID(m []specs.LinuxIDMapping, id uint32) (uint32, bool) {
+	for _, r := range m {
+		if id >= r.ContainerID && id-r.ContainerID < r.Size {
+			return r.HostID + id - r.ContainerID, true
+		}
+	}
+	return 0, false
 }
 
 // ipcSysctls are the kernel.* settings the IPC namespace owns.

@@ -107,7 +107,18 @@ func TestValidate(t *testing.T) {
 		}, ""},
 		{func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		}, `"user" namespaces`},
+		}, "linux.uidMappings must map the container's uid 0"},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, ""},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
+		}, "joining an existing user namespace"},
+		{func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "linux.namespaces has none"},
 		{func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }, ""},
 		{func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt" }, "linux.namespaces[4].path"},
 		{func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }, ""},
@@ -121,6 +132,18 @@ func TestValidate(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("want %q, got %v", c.want, err)
 		}
+	}
+}
+
+func TestHostID(t *testing.T) {
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1000}, {ContainerID: 1000, HostID: 1000, Size: 1}}
+	for id, want := range map[uint32]uint32{0: 100000, 999: 100999, 1000: 1000} {
+		if got, ok := HostID(m, id); !ok || got != want {
+			t.Errorf("HostID(%d) = %d %v, want %d", id, got, ok, want)
+		}
+	}
+	if _, ok := HostID(m, 1001); ok {
+		t.Error("1001 is not mapped")
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/spec"
 )
 
 // JoinSpec is the Spec for a process joining c: c's Spec, with process p and
@@ -61,6 +62,9 @@ var nsFile = map[specs.LinuxNamespaceType]string{
 func Join(c *container.Container, s *specs.Spec, opts Options) (*Run, error) {
 	if !c.Alive() { // running, or paused at a breakpoint after its init was cloned
 		return nil, &Error{Msg: fmt.Sprintf("container %s has no process to join", container.ShortID(c.ID))}
+	}
+	if spec.HasNamespace(c.Spec, specs.UserNamespace) {
+		return nil, &Error{Msg: fmt.Sprintf("container %s has a user namespace, and entering one needs setns(CLONE_NEWUSER) from a single-threaded process, which a Go program is not: exec into it is not supported", container.ShortID(c.ID))}
 	}
 	r := &Run{Container: &container.Container{Record: c.Record, Dir: c.Dir}, Opts: opts, reapedCh: make(chan struct{})}
 	r.Spec = s

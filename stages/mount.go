@@ -20,8 +20,9 @@ package stages
 //     Destinations are resolved inside the rootfs (mountns.MkdirInRoot) so an
 //     image's symlinks cannot point a mount at the host.
 //  4. /dev: mknod(2) for null, zero, full, random, urandom, tty (the devices the
-//     runtime-spec requires) and the Spec's devices; the ptmx, fd, stdin, stdout,
-//     stderr symlinks.
+//     runtime-spec requires) and the Spec's devices — in a user namespace,
+//     where mknod of a device is refused, bind mounts of the host's nodes;
+//     the ptmx, fd, stdin, stdout, stderr symlinks.
 //  5. pivot_root(".", "."): chdir into the rootfs and make it "/". The old root
 //     ends up mounted on top of the new one; umount2(".", MNT_DETACH) lets it go.
 //     Unlike chroot(2), nothing of the host's tree is reachable afterwards.
@@ -50,6 +51,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/mountns"
+	"github.com/glassbox-dev/glassbox/spec"
 )
 
 var Mount = &Stage{
@@ -133,7 +135,12 @@ func (in *Init) mount(source, target, fstype string, flags uintptr, data string)
 		"glassbox.mount.fstype", fstype, "glassbox.mount.flags", mountns.FlagNames(flags), "glassbox.mount.data", data)
 	if err != nil {
 		call := fmt.Sprintf("mount(%q, %s, %q, %s, %q)", source, target, fstype, mountns.FlagNames(flags), data)
-		return callError(call, err, mountHint(err, source, fstype, data))
+		hint := mountHint(err, source, fstype, data)
+		if errors.Is(err, unix.EACCES) && newNamespace(in.Spec, specs.UserNamespace) {
+			uid, _ := spec.HostID(in.Spec.Linux.UIDMappings, 0)
+			hint = fmt.Sprintf("in a user namespace the mounts are made as its root, host uid %d, which must be able to reach both paths: make the directories above them searchable (chmod o+x)", uid)
+		}
+		return callError(call, err, hint)
 	}
 	return nil
 }
@@ -228,12 +235,29 @@ func (in *Init) mountCgroupfs(m specs.Mount) error {
 	if err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	if mode == cgroupsv2.Unified {
-		return in.mount("cgroup2", dest, "cgroup2", opts.Flags, "")
-	}
 	trees, err := cgroupsv2.Hierarchies()
 	if err != nil {
 		return &Error{Msg: err.Error()}
+	}
+	// A user namespace's root may mount cgroupfs only in a cgroup namespace
+	// of its own; without one, the container's own cgroups are bind-mounted
+	// from the host's trees instead, as runc does.
+	bind := newNamespace(in.Spec, specs.UserNamespace) && !newNamespace(in.Spec, specs.CgroupNamespace)
+	mountTree := func(t cgroupsv2.Hierarchy, target string) error {
+		if bind {
+			if err := in.mount(filepath.Join(t.Mount, t.Own), target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				return err
+			}
+			return in.mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|opts.Flags, "")
+		}
+		fstype, data := "cgroup", t.Controllers
+		if !t.V1 {
+			fstype, data = "cgroup2", ""
+		}
+		return in.mount(fstype, target, fstype, opts.Flags, data)
+	}
+	if mode == cgroupsv2.Unified {
+		return mountTree(trees[0], dest)
 	}
 	if err := in.mount("tmpfs", dest, "tmpfs", opts.Flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
@@ -243,11 +267,7 @@ func (in *Init) mountCgroupfs(m specs.Mount) error {
 		if err := os.Mkdir(sub, 0o755); err != nil {
 			return callError("mkdir("+sub+")", err, "")
 		}
-		fstype, data := "cgroup", t.Controllers
-		if !t.V1 {
-			fstype, data = "cgroup2", ""
-		}
-		if err := in.mount(fstype, sub, fstype, opts.Flags, data); err != nil {
+		if err := mountTree(t, sub); err != nil {
 			return err
 		}
 	}
@@ -296,6 +316,12 @@ func (in *Init) createDevices(extra []specs.LinuxDevice) error {
 			mode |= unix.S_IFIFO
 		default:
 			return &Error{Call: "mknod " + d.Path, Msg: fmt.Sprintf("linux.devices: unknown type %q", d.Type)}
+		}
+		if newNamespace(in.Spec, specs.UserNamespace) {
+			if err := in.bindDevice(d.Path, path); err != nil {
+				return err
+			}
+			continue
 		}
 		start := time.Now()
 		err = unix.Mknod(path, mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
@@ -371,6 +397,18 @@ func pivotHint(err error) string {
 		return "pivot_root refuses a shared new root or parent mount, and an initramfs root it cannot move: see /proc/self/mountinfo (shared:N), and boot from a real root filesystem"
 	}
 	return ""
+}
+
+// bindDevice gives a user namespace's container a host device node: the
+// kernel refuses mknod(2) of devices there, so an empty file is made and the
+// host's node (still reachable: pivot_root comes later) bind-mounted on it.
+func (in *Init) bindDevice(host, target string) error {
+	f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return callError("create "+target+" (for a bind mount of "+host+")", err, "")
+	}
+	f.Close()
+	return in.mount(host, target, "", unix.MS_BIND, "")
 }
 
 // writeSysctls writes each setting to its /proc/sys file, before /proc/sys is

@@ -79,6 +79,7 @@ var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.UTSNamespace:     unix.CLONE_NEWUTS,
 	specs.IPCNamespace:     unix.CLONE_NEWIPC,
 	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
 }
 
 func cloneInit(r *Run) error {
@@ -113,6 +114,9 @@ func cloneInit(r *Run) error {
 	// exec stage sets it before execve).
 	if !r.Opts.Detached && pidns == "" {
 		sys.Pdeathsig = unix.SIGKILL
+	}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		mapIDs(sys, r.Spec.Linux)
 	}
 	bornIn, release, err := cloneIntoCgroup(sys, r.Cgroup)
 	if err != nil {
@@ -227,6 +231,11 @@ func cloneHint(err error) string {
 // file is opened before the first setns, and the mount namespace is joined
 // last: after it, /proc is the container's, where the paths mean nothing.
 func joinAndUnshare(in *Init) error {
+	if newNamespace(in.Spec, specs.UserNamespace) {
+		if err := becomeNamespaceRoot(in); err != nil {
+			return err
+		}
+	}
 	type joined struct {
 		ns specs.LinuxNamespace
 		f  *os.File
@@ -281,6 +290,48 @@ func joinAndUnshare(in *Init) error {
 	in.steps.record("unshare CLONE_NEWCGROUP", start, err, "glassbox.ns.cgroup", link)
 	if err != nil {
 		return callError("unshare(CLONE_NEWCGROUP)", err, "")
+	}
+	return nil
+}
+
+// mapIDs has Go's fork code write the init's uid_map and gid_map (from
+// glassbox, which is privileged in the parent namespace: any range may be
+// mapped, and setgroups stays allowed) before the child execs. The child
+// keeps its host uid 0, which is no one in the new namespace, so execve would
+// drop its capabilities; raised as ambient ones (every one glassbox may hold)
+// they survive it. The init then becomes the namespace's root
+// (becomeNamespaceRoot).
+func mapIDs(sys *syscall.SysProcAttr, l *specs.Linux) {
+	for _, m := range l.UIDMappings {
+		sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	for _, m := range l.GIDMappings {
+		sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	sys.GidMappingsEnableSetgroups = true
+	for c := 0; c <= lastCap(); c++ {
+		if ok, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); ok == 1 {
+			sys.AmbientCaps = append(sys.AmbientCaps, uintptr(c))
+		}
+	}
+}
+
+// becomeNamespaceRoot switches the init to uid and gid 0 of its user
+// namespace (the host ids linux.uidMappings gives them): files it creates in
+// the container's own mounts (the /dev tmpfs) need an owner the namespace
+// can name, and the kernel raises the effective capabilities to the
+// permitted ones as the euid becomes the namespace's root. The ambient
+// capabilities have served; they go.
+func becomeNamespaceRoot(in *Init) error {
+	start := time.Now()
+	err := setIDs(execUser{})
+	if err == nil {
+		err = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	}
+	uidMap, _ := os.ReadFile("/proc/self/uid_map")
+	in.steps.record("setresuid 0, setresgid 0 (root of the user namespace)", start, err, "glassbox.ns.uid_map", strings.Join(strings.Fields(string(uidMap)), " "))
+	if err != nil {
+		return callError("setresuid/setresgid(0) in the user namespace", err, "")
 	}
 	return nil
 }

@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,7 +66,12 @@ type window struct {
 // Start begins the trace. A TRACEPARENT in glassbox's own environment (set by
 // an instrumented caller, such as containerd or a CI system) becomes the parent.
 func Start(cfg Config, attrs ...attribute.KeyValue) (*Session, error) {
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+	// The state root above is searchable (see container.Create); the
+	// traces are the owner's.
+	if err := os.MkdirAll(filepath.Dir(cfg.Dir), 0o711); err != nil {
+		return nil, fmt.Errorf("trace store: %w", err)
+	}
+	if err := os.Mkdir(cfg.Dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("trace store: %w", err)
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName(serviceName())))

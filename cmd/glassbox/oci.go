@@ -259,10 +259,10 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	}
 	tr.run = r
 	r.Bundle, r.Traceparent = bundle, tr.sess.Traceparent()
-	if err := unix.Mkfifo(r.Path(execFifo), 0o600); err != nil {
+	if err := makeExecFifo(r.Path(execFifo), s); err != nil {
 		r.Remove()
 		tr.end(r, err, 0)
-		return fmt.Errorf("mkfifo %s: %w", r.Path(execFifo), err)
+		return err
 	}
 	fifo, err := os.OpenFile(r.Path(execFifo), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -303,6 +303,22 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 
 // systemdCgroupPath turns systemd's "slice:prefix:name" into the cgroupfs
 // path systemd would use (slice/prefix-name.scope); other paths stay.
+// makeExecFifo makes the FIFO the init waits on for start. Under a user
+// namespace it belongs to the container's root, which is who opens it then.
+func makeExecFifo(path string, s *specs.Spec) error {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return fmt.Errorf("mkfifo %s: %w", path, err)
+	}
+	if spec.HasNamespace(s, specs.UserNamespace) {
+		uid, _ := spec.HostID(s.Linux.UIDMappings, 0)
+		gid, _ := spec.HostID(s.Linux.GIDMappings, 0)
+		if err := os.Chown(path, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("chown %s to the container's root: %w", path, err)
+		}
+	}
+	return nil
+}
+
 func systemdCgroupPath(p string) string {
 	parts := strings.Split(p, ":")
 	if len(parts) != 3 {
