@@ -119,6 +119,28 @@ func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
 	return cg, nil
 }
 
+// Reopen is a container's existing cgroup, from the directories its record
+// lists, each matched with its mounted tree.
+func Reopen(dirs []string) (*Cgroup, error) {
+	trees, err := Hierarchies()
+	if err != nil {
+		return nil, err
+	}
+	cg := &Cgroup{}
+	for _, dir := range dirs {
+		for _, h := range trees {
+			if strings.HasPrefix(dir, h.Mount+"/") {
+				cg.Dirs, cg.trees = append(cg.Dirs, dir), append(cg.trees, h)
+				break
+			}
+		}
+	}
+	if len(cg.Dirs) == 0 {
+		return nil, fmt.Errorf("none of the container's cgroups %v is in a mounted tree", dirs)
+	}
+	return cg, nil
+}
+
 // Create makes every directory. In a v1 cpuset tree a new cgroup starts with no
 // CPUs and no memory nodes, and a process cannot join it (ENOSPC), so those two
 // files are copied down from the parent at each level glassbox creates.

@@ -198,6 +198,22 @@ func TestOCIKillAndDelete(t *testing.T) {
 	if r := e.oci("ps", "k2", "-o", "pid,args"); r.code != 0 || !regexp.MustCompile(`(?m)^\s*PID COMMAND\n\s*`+strconv.Itoa(pid)+` sleep 60\n$`).MatchString(r.stdout) {
 		t.Errorf("ps k2 -o pid,args: exit %d, %q (%s)", r.code, r.stdout, r.stderr)
 	}
+	// update writes the cgroup's limit files, from flags and from linux.resources JSON on stdin.
+	if r := e.oci("update", "--memory", "64m", "k2"); r.code != 0 {
+		t.Errorf("update --memory 64m: exit %d %s", r.code, r.stderr)
+	}
+	update := exec.Command(glassbox, "oci", "--root", e.root, "update", "--resources", "-", "k2")
+	update.Stdin = strings.NewReader(`{"pids": {"limit": 42}}`)
+	if out, err := update.CombinedOutput(); err != nil {
+		t.Errorf("update --resources -: %v %s", err, out)
+	}
+	limits := e.oci("exec", "k2", "sh", "-c", "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max")
+	if limits.stdout != "67108864\n42\n" {
+		t.Errorf("limits inside after update: %q (%s)", limits.stdout, limits.stderr)
+	}
+	if r := e.oci("update", "--resources", "-", "k2"); r.code == 0 {
+		t.Errorf("update with empty JSON on stdin succeeded")
+	}
 	// pause freezes the cgroup (state reads the kernel's freezer), resume thaws it.
 	if r := e.oci("pause", "k2"); r.code != 0 || e.ociState("k2").Status != "paused" {
 		t.Errorf("pause k2: exit %d %s; state %s", r.code, r.stderr, e.ociState("k2").Status)

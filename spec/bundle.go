@@ -81,7 +81,7 @@ func Validate(s *specs.Spec) error {
 			}
 		}
 	}
-	if err := validateResources(l.Resources); err != nil {
+	if err := ValidateResources(l.Resources); err != nil {
 		return err
 	}
 	for i, ns := range l.Namespaces {
@@ -174,10 +174,10 @@ func namespacedSysctl(s *specs.Spec, key string) error {
 	return nil
 }
 
-// validateResources accepts the limits the cgroup stage applies (memory and
+// ValidateResources accepts the limits the cgroup stage applies (memory and
 // swap, CPU bandwidth, shares and cpuset, pids, raw v2 files, device rules)
 // and names any other field.
-func validateResources(r *specs.LinuxResources) error {
+func ValidateResources(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}

@@ -86,7 +86,7 @@ func newOCICmd(use string) *cobra.Command {
 	var systemdCgroup, debug bool
 	cmd := &cobra.Command{
 		Use:           use,
-		Short:         "The OCI runtime command set (runc's): create, start, state, kill, delete, run, exec, ps, pause, resume, spec, features",
+		Short:         "The OCI runtime command set (runc's): create, start, state, kill, delete, run, exec, ps, update, pause, resume, spec, features",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Long: `glassbox as an OCI runtime, for podman --runtime, containerd's shim or any
@@ -106,7 +106,7 @@ commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 			RunE: func(c *cobra.Command, args []string) error { return ociStart(stateRoot(c), args[0]) }},
 		&cobra.Command{Use: "state ID", Short: "Print the container's state (runtime-spec JSON)", Args: cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error { return ociState(stateRoot(c), args[0]) }},
-		newOCIKillCmd(), newOCIDeleteCmd(), newOCIExecCmd(), newOCIPsCmd(), newOCISpecCmd(), newOCIFeaturesCmd(),
+		newOCIKillCmd(), newOCIDeleteCmd(), newOCIExecCmd(), newOCIPsCmd(), newOCIUpdateCmd(), newOCISpecCmd(), newOCIFeaturesCmd(),
 		newOCIFreezeCmd("pause", specs.StateRunning, "Freeze every process of the container (its cgroup's freezer)"),
 		newOCIFreezeCmd("resume", statePaused, "Thaw a paused container"))
 	// Every command's error also goes to --log, for callers that read it there.
@@ -564,6 +564,184 @@ func signalCgroup(c *container.Container, sig unix.Signal) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// newOCIUpdateCmd changes a live container's limits: the same control-file
+// writes as the cgroup stage, from linux.resources JSON (--resources FILE,
+// or - for stdin, as containerd's shim sends it) and runc's flags.
+func newOCIUpdateCmd() *cobra.Command {
+	var resources, memory, memorySwap, cpusetCpus, cpusetMems string
+	var cpuQuota, cpuPeriod, cpuShares, pidsLimit int64
+	cmd := &cobra.Command{
+		Use: "update [--resources FILE|-] [--memory N] [--cpu-quota N] [--pids-limit N] … ID", Short: "Change a running container's cgroup limits", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ct, err := ociContainer(stateRoot(c), args[0])
+			if err != nil {
+				return err
+			}
+			if st := ociStatus(ct); st != specs.StateCreated && st != specs.StateRunning && st != statePaused {
+				return fmt.Errorf("cannot update container %q: it is %s", args[0], st)
+			}
+			r := &specs.LinuxResources{}
+			if resources != "" {
+				in := os.Stdin
+				if resources != "-" {
+					if in, err = os.Open(resources); err != nil {
+						return fmt.Errorf("--resources: %w", err)
+					}
+					defer in.Close()
+				}
+				if err := json.NewDecoder(in).Decode(r); err != nil {
+					return fmt.Errorf("--resources %s: linux.resources JSON: %w", resources, err)
+				}
+			}
+			f := c.Flags()
+			mem := func() *specs.LinuxMemory {
+				if r.Memory == nil {
+					r.Memory = &specs.LinuxMemory{}
+				}
+				return r.Memory
+			}
+			cpu := func() *specs.LinuxCPU {
+				if r.CPU == nil {
+					r.CPU = &specs.LinuxCPU{}
+				}
+				return r.CPU
+			}
+			for _, size := range []struct {
+				flag, value string
+				to          func() **int64
+			}{
+				{"memory", memory, func() **int64 { return &mem().Limit }},
+				{"memory-swap", memorySwap, func() **int64 { return &mem().Swap }},
+			} {
+				if f.Changed(size.flag) {
+					n, err := parseLimit(size.value)
+					if err != nil {
+						return fmt.Errorf("--%s %q: %w", size.flag, size.value, err)
+					}
+					*size.to() = &n
+				}
+			}
+			if f.Changed("cpu-quota") {
+				cpu().Quota = &cpuQuota
+			}
+			if f.Changed("cpu-period") {
+				p := uint64(cpuPeriod)
+				cpu().Period = &p
+			}
+			if f.Changed("cpu-share") {
+				s := uint64(cpuShares)
+				cpu().Shares = &s
+			}
+			if f.Changed("cpuset-cpus") {
+				cpu().Cpus = cpusetCpus
+			}
+			if f.Changed("cpuset-mems") {
+				cpu().Mems = cpusetMems
+			}
+			if f.Changed("pids-limit") {
+				r.Pids = &specs.LinuxPids{Limit: &pidsLimit}
+			}
+			if len(r.Devices) > 0 {
+				return errors.New("linux.resources.devices: device rules are set at create, not updated")
+			}
+			if err := spec.ValidateResources(r); err != nil {
+				return err
+			}
+			cg, err := cgroupsv2.Reopen(ct.Cgroups)
+			if err != nil {
+				return err
+			}
+			mode, err := cgroupsv2.Detect()
+			if err != nil {
+				return err
+			}
+			settings, err := cgroupsv2.Settings(r, mode != cgroupsv2.Unified)
+			if err != nil {
+				return err
+			}
+			if _, err := cg.Apply(settings); err != nil {
+				return err
+			}
+			ct.Spec.Linux.Resources = mergeResources(ct.Spec.Linux.Resources, r)
+			return ct.Save()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&resources, "resources", "r", "", "linux.resources JSON from this file, or - for stdin")
+	f.StringVar(&memory, "memory", "", "memory limit in bytes (k, m, g suffixes; -1 for none)")
+	f.StringVar(&memorySwap, "memory-swap", "", "memory and swap together, in bytes (-1 for no swap limit)")
+	f.Int64Var(&cpuQuota, "cpu-quota", 0, "CPU time per period, in µs (-1 for none)")
+	f.Int64Var(&cpuPeriod, "cpu-period", 0, "CPU period, in µs")
+	f.Int64Var(&cpuShares, "cpu-share", 0, "CPU shares (relative weight)")
+	f.StringVar(&cpusetCpus, "cpuset-cpus", "", "CPUs the container may use (0-3, 0,1)")
+	f.StringVar(&cpusetMems, "cpuset-mems", "", "memory nodes the container may use")
+	f.Int64Var(&pidsLimit, "pids-limit", 0, "maximum number of tasks (-1 for none)")
+	return cmd
+}
+
+// parseLimit reads a size, or -1 for no limit.
+func parseLimit(v string) (int64, error) {
+	if v == "-1" {
+		return -1, nil
+	}
+	return spec.ParseSize(v)
+}
+
+// mergeResources keeps the record's limits up to date: what an update sets
+// replaces what was there.
+func mergeResources(old, update *specs.LinuxResources) *specs.LinuxResources {
+	if old == nil {
+		return update
+	}
+	merged := *old
+	if update.Memory != nil {
+		m := specs.LinuxMemory{}
+		if old.Memory != nil {
+			m = *old.Memory
+		}
+		if update.Memory.Limit != nil {
+			m.Limit = update.Memory.Limit
+		}
+		if update.Memory.Swap != nil {
+			m.Swap = update.Memory.Swap
+		}
+		merged.Memory = &m
+	}
+	if update.CPU != nil {
+		c := specs.LinuxCPU{}
+		if old.CPU != nil {
+			c = *old.CPU
+		}
+		u := update.CPU
+		if u.Shares != nil {
+			c.Shares = u.Shares
+		}
+		if u.Quota != nil {
+			c.Quota = u.Quota
+		}
+		if u.Period != nil {
+			c.Period = u.Period
+		}
+		if u.Cpus != "" {
+			c.Cpus = u.Cpus
+		}
+		if u.Mems != "" {
+			c.Mems = u.Mems
+		}
+		merged.CPU = &c
+	}
+	if update.Pids != nil {
+		merged.Pids = update.Pids
+	}
+	for k, v := range update.Unified {
+		if merged.Unified == nil {
+			merged.Unified = map[string]string{}
+		}
+		merged.Unified[k] = v
+	}
+	return &merged
 }
 
 // newOCIPsCmd lists the processes in the container's cgroup: their host pids
