@@ -197,6 +197,12 @@ func TestPodmanDetachedExecStop(t *testing.T) {
 	if out := p.must("exec", id, "sh", "-c", "echo exec-ok; ip -4 addr show eth0"); !strings.Contains(out, "exec-ok") || !strings.Contains(out, ip+"/") {
 		t.Errorf("podman exec: %s", out)
 	}
+	// podman update → glassbox-runc update --resources FILE; the container
+	// sees its own cgroup (bind-mounted: podman gives it no cgroup namespace on v1).
+	p.must("update", "--memory", "100m", id)
+	if out := p.must("exec", id, "sh", "-c", "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"); strings.TrimSpace(out) != "104857600" {
+		t.Errorf("memory limit inside after podman update --memory 100m: %q", out)
+	}
 	start := time.Now()
 	p.must("stop", "-t", "5", id)
 	if took := time.Since(start); took > 4*time.Second {

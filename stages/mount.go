@@ -239,10 +239,12 @@ func (in *Init) mountCgroupfs(m specs.Mount) error {
 	if err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	// A user namespace's root may mount cgroupfs only in a cgroup namespace
-	// of its own; without one, the container's own cgroups are bind-mounted
-	// from the host's trees instead, as runc does.
-	bind := newNamespace(in.Spec, specs.UserNamespace) && !newNamespace(in.Spec, specs.CgroupNamespace)
+	// In a cgroup namespace of its own, a cgroupfs mount shows the container
+	// its own cgroup as the root. Without one it would show the host's whole
+	// tree (and a user namespace's root may not mount it at all), so the
+	// container's own cgroups are bind-mounted from the host's trees, as runc
+	// does.
+	bind := !newNamespace(in.Spec, specs.CgroupNamespace)
 	mountTree := func(t cgroupsv2.Hierarchy, target string) error {
 		if bind {
 			if err := in.mount(filepath.Join(t.Mount, t.Own), target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
