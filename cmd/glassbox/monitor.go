@@ -278,19 +278,25 @@ func monitorExit(opts stages.Options, to traceOptions, lockFd, code int) error {
 	if err != nil {
 		return err
 	}
-	var tr *runTrace
+	var r *stages.Run
 	if !to.off {
 		to.command, to.start = "exit", c.Started
-		if tr = traceContainer(to, c, c.Spec, opts.Root); tr != nil {
-			opts.After = tr.stage
+		if tr := traceContainer(to, c, c.Spec, opts.Root); tr != nil {
 			tr.execEnd = c.Started
 			tr.exited(code)
+			opts.After = func(t stages.Timing) {
+				tr.stage(t)
+				if t.Stage == "teardown" {
+					// Written before --rm removes the state directory and the
+					// lock goes: whoever waits for the teardown (rm -f, stop)
+					// then finds the trace in the store.
+					tr.end(r, nil, code)
+				}
+			}
 		}
 	}
-	r := stages.Resume(c, opts, code)
-	err = r.Teardown()
-	tr.end(r, nil, code)
-	return err
+	r = stages.Resume(c, opts, code)
+	return r.Teardown()
 }
 
 // logWriter appends a container's output to its log, a line at a time.
