@@ -88,14 +88,11 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	}
 	f := &Filter{Flags: unix.SECCOMP_FILTER_FLAG_TSYNC}
 	for _, flag := range s.Flags {
-		switch flag {
-		case specs.LinuxSeccompFlagLog:
-			f.Flags |= unix.SECCOMP_FILTER_FLAG_LOG
-		case specs.LinuxSeccompFlagSpecAllow:
-			f.Flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
-		default:
+		v, ok := filterFlags[flag]
+		if !ok {
 			return nil, fmt.Errorf("linux.seccomp.flags: %q is not supported by glassbox", flag)
 		}
+		f.Flags |= v
 	}
 	defaultRet, err := action(s.DefaultAction, s.DefaultErrnoRet, 1)
 	if err != nil {
@@ -178,33 +175,60 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	return f, nil
 }
 
+// filterFlags are the linux.seccomp.flags seccomp(2) is given.
+var filterFlags = map[specs.LinuxSeccompFlag]uintptr{
+	specs.LinuxSeccompFlagLog:       unix.SECCOMP_FILTER_FLAG_LOG,
+	specs.LinuxSeccompFlagSpecAllow: unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+}
+
+// actions are the SCMP_ACT_* names and their SECCOMP_RET_* values.
+var actions = map[specs.LinuxSeccompAction]uint32{
+	specs.ActAllow: unix.SECCOMP_RET_ALLOW, specs.ActLog: unix.SECCOMP_RET_LOG,
+	specs.ActErrno: unix.SECCOMP_RET_ERRNO, specs.ActTrace: unix.SECCOMP_RET_TRACE,
+	specs.ActKill: unix.SECCOMP_RET_KILL_THREAD, specs.ActKillThread: unix.SECCOMP_RET_KILL_THREAD,
+	specs.ActKillProcess: unix.SECCOMP_RET_KILL_PROCESS, specs.ActTrap: unix.SECCOMP_RET_TRAP,
+}
+
 // action turns an SCMP_ACT_* name into a SECCOMP_RET_* value. errnoRet is the
 // errno of SCMP_ACT_ERRNO (EPERM when not given) or the data of
 // SCMP_ACT_TRACE.
 func action(a specs.LinuxSeccompAction, errnoRet *uint, fallback uint) (uint32, error) {
-	data := uint32(fallback)
-	if errnoRet != nil {
-		data = uint32(*errnoRet)
-	}
-	switch a {
-	case specs.ActAllow:
-		return unix.SECCOMP_RET_ALLOW, nil
-	case specs.ActErrno:
-		return unix.SECCOMP_RET_ERRNO | data&unix.SECCOMP_RET_DATA, nil
-	case specs.ActTrace:
-		return unix.SECCOMP_RET_TRACE | data&unix.SECCOMP_RET_DATA, nil
-	case specs.ActKill, specs.ActKillThread:
-		return unix.SECCOMP_RET_KILL_THREAD, nil
-	case specs.ActKillProcess:
-		return unix.SECCOMP_RET_KILL_PROCESS, nil
-	case specs.ActTrap:
-		return unix.SECCOMP_RET_TRAP, nil
-	case specs.ActLog:
-		return unix.SECCOMP_RET_LOG, nil
-	case specs.ActNotify:
+	if a == specs.ActNotify {
 		return 0, fmt.Errorf("%s: seccomp user notification is not supported by glassbox", a)
 	}
-	return 0, fmt.Errorf("%q: unknown action", a)
+	ret, ok := actions[a]
+	if !ok {
+		return 0, fmt.Errorf("%q: unknown action", a)
+	}
+	if a == specs.ActErrno || a == specs.ActTrace {
+		data := uint32(fallback)
+		if errnoRet != nil {
+			data = uint32(*errnoRet)
+		}
+		ret |= data & unix.SECCOMP_RET_DATA
+	}
+	return ret, nil
+}
+
+// Features is what the compiler supports, for the runtime-spec's features
+// document: actions, comparisons, flags, and this machine's architecture.
+func Features() (actionNames, operators, flags, archs []string) {
+	for a := range actions {
+		actionNames = append(actionNames, string(a))
+	}
+	for op := range comparisons {
+		operators = append(operators, string(op))
+	}
+	for f := range filterFlags {
+		flags = append(flags, string(f))
+	}
+	if a, ok := nativeArch[runtime.GOARCH]; ok {
+		archs = []string{string(a.scmp)}
+	}
+	slices.Sort(actionNames)
+	slices.Sort(operators)
+	slices.Sort(flags)
+	return
 }
 
 // Load installs the filter on every thread of the calling process

@@ -43,6 +43,7 @@ import (
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/mountns"
+	"github.com/glassbox-dev/glassbox/seccomp"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 )
@@ -867,18 +868,20 @@ func newOCIFeaturesCmd() *cobra.Command {
 		Use: "features", Short: "Print what this runtime supports (runtime-spec features.md JSON)", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			yes, no := true, false
+			actions, operators, flags, archs := seccomp.Features()
 			return printJSON(features.Features{
 				OCIVersionMin: "1.0.0",
 				OCIVersionMax: specs.Version,
 				Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 				MountOptions:  mountns.OptionNames(),
 				Linux: &features.Linux{
-					Namespaces:   []string{"pid", "network", "mount", "uts", "ipc", "cgroup"},
+					Namespaces:   []string{"pid", "network", "mount", "uts", "ipc", "cgroup", "user"},
 					Capabilities: stages.CapabilityNames(),
 					Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
-					Seccomp:      &features.Seccomp{Enabled: &no},
-					Apparmor:     &features.Apparmor{Enabled: &no},
-					Selinux:      &features.Selinux{Enabled: &no},
+					Seccomp: &features.Seccomp{Enabled: &yes, Actions: actions, Operators: operators, Archs: archs,
+						KnownFlags: flags, SupportedFlags: flags},
+					Apparmor: &features.Apparmor{Enabled: &no},
+					Selinux:  &features.Selinux{Enabled: &no},
 				},
 				Annotations: map[string]string{"org.glassbox.runtime": "glassbox"},
 			})
