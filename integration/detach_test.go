@@ -296,8 +296,10 @@ func TestInteractiveTTY(t *testing.T) {
 	e.importBusybox()
 	term.keys(fmt.Sprintf("GLASSBOX_ROOT=%s %s run --rm -it -h ttyhost busybox sh", e.root, glassbox), "Enter")
 	term.waitFor("/ #") // capture-pane drops trailing spaces
-	term.keys("echo pid=$$; hostname", "Enter")
+	term.keys("echo pid=$$; hostname; echo on-$(tty)", "Enter")
 	term.waitFor("ttyhost")
+	// The pty is the container's own, made in its devpts: tty(1) finds it.
+	term.waitFor("on-/dev/pts/0")
 	term.keys("sleep 30", "Enter")
 	time.Sleep(300 * time.Millisecond)
 	term.keys("C-c")
@@ -317,8 +319,8 @@ func TestInteractiveTTY(t *testing.T) {
 	e.runDetached([]string{"--name", "bg"}, "busybox", "sleep", "100")
 	term.keys(fmt.Sprintf("clear; GLASSBOX_ROOT=%s %s exec -it bg sh", e.root, glassbox), "Enter")
 	term.waitFor("/ #")
-	term.keys("[ -t 0 ] && echo tty-$TERM-$(cat /proc/1/comm)", "Enter")
-	term.waitFor("tty-xterm-sleep")
+	term.keys("[ -t 0 ] && echo tty-$TERM-$(cat /proc/1/comm)-$(tty)", "Enter")
+	term.waitFor("tty-xterm-sleep-/dev/pts/0")
 	term.keys("stty size; exit 5", "Enter")
 	term.exitedWith(5)
 	e.run("", "rm", "-f", "bg")

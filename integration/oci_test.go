@@ -195,7 +195,7 @@ func TestOCIKillAndDelete(t *testing.T) {
 	if r := e.oci("ps", "--format", "json", "k2"); r.code != 0 || strings.TrimSpace(r.stdout) != "["+strconv.Itoa(pid)+"]" {
 		t.Errorf("ps --format json k2: exit %d, %q, want [%d] (%s)", r.code, r.stdout, pid, r.stderr)
 	}
-	if r := e.oci("ps", "k2", "-o", "pid,args"); r.code != 0 || !regexp.MustCompile(`(?m)^\s*PID COMMAND\n\s*`+strconv.Itoa(pid)+` sleep 60\n$`).MatchString(r.stdout) {
+	if r := e.oci("ps", "k2", "-o", "pid,args"); r.code != 0 || !regexp.MustCompile(`(?m)^\s*PID\s+COMMAND\n\s*`+strconv.Itoa(pid)+`\s+sleep 60\n$`).MatchString(r.stdout) { // procps or busybox ps
 		t.Errorf("ps k2 -o pid,args: exit %d, %q (%s)", r.code, r.stdout, r.stderr)
 	}
 	// update writes the cgroup's limit files, from flags and from linux.resources JSON on stdin.
@@ -275,7 +275,7 @@ func TestOCIConsoleSocket(t *testing.T) {
 		p := s["process"].(map[string]any)
 		p["terminal"] = true
 		p["consoleSize"] = map[string]int{"height": 33, "width": 101}
-		p["args"] = []string{"sh", "-c", "test -t 0 && test -t 1 && echo on-the-pty $(stty size)"}
+		p["args"] = []string{"sh", "-c", "test -t 0 && test -t 1 && echo on-the-pty $(stty size) $(tty)"}
 	})
 	sock := filepath.Join(t.TempDir(), "console.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -323,7 +323,9 @@ func TestOCIConsoleSocket(t *testing.T) {
 			break
 		}
 	}
-	if !strings.Contains(got.String(), "on-the-pty 33 101\r\n") { // consoleSize became the pty's size
+	// consoleSize became the pty's size; the pty is the container's own
+	// (its devpts), so tty(1) can name it there.
+	if !strings.Contains(got.String(), "on-the-pty 33 101 /dev/pts/0\r\n") {
 		t.Errorf("read from the pty master: %q", got.String())
 	}
 	waitStatus(t, e, "t1", "stopped")

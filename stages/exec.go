@@ -4,8 +4,9 @@ package stages
 //
 // Everything left is per-process state that execve(2) keeps:
 //
-//   - with process.terminal (-t), a new session whose controlling terminal is
-//     the pseudo-terminal glassbox passed as stdin (setsid(2), TIOCSCTTY);
+//   - with process.terminal (-t), the pseudo-terminal, made in the
+//     container's devpts (console.go), and a new session whose controlling
+//     terminal it is (setsid(2), TIOCSCTTY);
 //   - sethostname(2) in the new UTS namespace;
 //   - rlimits (setrlimit(2)) and /proc/self/oom_score_adj;
 //   - the working directory (created if missing, as Docker does);
@@ -85,6 +86,11 @@ func execProgram(in *Init) error {
 			}
 		}
 	}
+	if p.Terminal && in.consoleFd != 0 {
+		if err := in.setupConsole(p.ConsoleSize); err != nil {
+			return err
+		}
+	}
 	if p.Terminal {
 		// A terminal belongs to a session: a new one, led by this process,
 		// with the pseudo-terminal on fd 0 as its controlling terminal. The
@@ -106,6 +112,13 @@ func execProgram(in *Init) error {
 		"glassbox.uid", strconv.FormatUint(uint64(user.UID), 10), "glassbox.gid", strconv.FormatUint(uint64(user.GID), 10))
 	if err != nil {
 		return err
+	}
+	if p.Terminal && in.consoleFd != 0 && user.UID != 0 {
+		// The terminal is the user's, as login(1) would make it: a program
+		// that reopens /dev/tty must be allowed to.
+		if err := unix.Fchown(0, int(user.UID), -1); err != nil {
+			return callError(fmt.Sprintf("fchown(the terminal, %d)", user.UID), err, "")
+		}
 	}
 	env := p.Env
 	if !spec.HasEnv(env, "HOME") {

@@ -20,6 +20,7 @@ type Init struct {
 	// execFifo: an OCI create; the exec stage waits for start (exec.go).
 	// detached: no parent-death signal; an OCI caller waits for the process.
 	execFifo, detached bool
+	consoleFd          int // where to send the pty master (console.go); 0 for none
 	sock               *syncSocket
 	steps              steps // the current stage's steps
 }
@@ -46,7 +47,7 @@ func InitMain() {
 		os.Exit(1)
 	}
 	cfg := m.Config
-	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, sock: sock}
+	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, consoleFd: cfg.ConsoleFd, sock: sock}
 	var mismatch error
 	if cfg.Protocol != protocol {
 		mismatch = fmt.Errorf("the container's init speaks sync protocol %d, glassbox %d: they come from different builds; install them together (make build)", protocol, cfg.Protocol)

@@ -113,7 +113,12 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	}
 	defer release()
 	path, argv := InitProgram()
-	attr := &os.ProcAttr{Env: []string{}, Files: []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}, Sys: sys}
+	files := []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}
+	consoleFd := 0
+	if r.Opts.Console != nil {
+		files, consoleFd = append(files, r.Opts.Console), len(files)
+	}
+	attr := &os.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pidns := fmt.Sprintf("/proc/%d/ns/pid", c.Pid)
 	start := time.Now()
 	proc, err := r.startInPidNamespace(pidns, path, argv, attr)
@@ -129,7 +134,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	if err := cg.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/", Detached: r.Opts.Detached}})
+	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/", Detached: r.Opts.Detached, ConsoleFd: consoleFd}})
 }
 
 // startInPidNamespace starts a program whose pid namespace is an existing

@@ -58,6 +58,10 @@ type Options struct {
 	// as with runc; its owner (podman's, containerd's snapshotter) made it
 	// writable or not. Without it the rootfs stage stacks an overlay on it.
 	RootfsInPlace bool
+	// Console (with process.terminal): a unix socket. The init makes the
+	// pseudo-terminal inside the container (console.go) and sends its
+	// master here; the slave becomes the process's stdin, stdout, stderr.
+	Console *os.File
 	// Detached (OCI create, exec --detach): the container's process outlives
 	// glassbox, so it gets no parent-death signal; its caller waits for it.
 	Detached bool

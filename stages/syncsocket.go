@@ -39,7 +39,7 @@ type message struct {
 
 // protocol is the sync socket's version. glassbox-init can come from another
 // build than glassbox; bump this whenever a message changes shape or meaning.
-const protocol = 1
+const protocol = 2
 
 // InitConfig is what the init needs to know that is not in its namespaces already.
 type InitConfig struct {
@@ -57,6 +57,9 @@ type InitConfig struct {
 	// Detached (OCI create, exec --detach): the process outlives the glassbox
 	// that made it — its caller waits for it — so no parent-death signal.
 	Detached bool `json:"detached,omitempty"`
+	// ConsoleFd: where the init sends the master of the pseudo-terminal it
+	// makes (Options.Console); 0 for none.
+	ConsoleFd int `json:"consoleFd,omitempty"`
 }
 
 type syncSocket struct {

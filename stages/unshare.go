@@ -108,6 +108,10 @@ func cloneInit(r *Run) error {
 	if r.Opts.ExecFifo != nil {
 		files = append(files, r.Opts.ExecFifo) // execFifoFd
 	}
+	consoleFd := 0
+	if r.Opts.Console != nil {
+		files, consoleFd = append(files, r.Opts.Console), len(files)
+	}
 	// If glassbox dies, so does the container (and its pid namespace). Not
 	// when born into an existing pid namespace: Go's child checks getppid()
 	// after setting it, and across the boundary the parent shows as 0 (the
@@ -172,7 +176,7 @@ func cloneInit(r *Run) error {
 	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil, Detached: r.Opts.Detached}
+	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil, Detached: r.Opts.Detached, ConsoleFd: consoleFd}
 	if r.Spec.Hooks != nil {
 		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
 		cfg.HookEnv = r.HookEnv("mount", "oci")

@@ -535,7 +535,9 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 	}
 	go forwardSignals(sigs, r, con)
 	if con != nil {
-		con.attach(interactive)
+		if err := con.attach(interactive); err != nil {
+			fmt.Fprintln(os.Stderr, "glassbox:", err)
+		}
 	}
 	code := r.Wait()
 	if con != nil {

@@ -38,8 +38,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/creack/pty"
-
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/mountns"
@@ -241,12 +239,12 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		if o.consoleSocket == "" {
 			return errors.New("process.terminal needs --console-socket: the pty master is sent there")
 		}
-		tty, err := sendConsole(o.consoleSocket, s.Process.ConsoleSize)
+		conn, err := dialConsole(o.consoleSocket)
 		if err != nil {
 			return err
 		}
-		defer tty.Close()
-		opts.Stdin, opts.Stdout, opts.Stderr = tty, tty, tty
+		defer conn.Close()
+		opts.Console = conn
 	}
 	tr, err := startRunTrace(s, opts, traceOptions{command: "create"})
 	if err != nil {
@@ -328,33 +326,20 @@ func systemdCgroupPath(p string) string {
 	return "/" + filepath.Join(parts[0], parts[1]+"-"+parts[2]+".scope")
 }
 
-// sendConsole makes a pseudo-terminal, sends its master to the caller's
-// unix socket (SCM_RIGHTS, as runc does) and returns the side for the
-// container.
-func sendConsole(socket string, size *specs.Box) (*os.File, error) {
-	master, tty, err := pty.Open()
-	if err != nil {
-		return nil, fmt.Errorf("open a pseudo-terminal: %w", err)
-	}
-	defer master.Close()
-	if size != nil { // process.consoleSize: the terminal's size before the caller's first resize
-		if err := pty.Setsize(master, &pty.Winsize{Rows: uint16(size.Height), Cols: uint16(size.Width)}); err != nil {
-			tty.Close()
-			return nil, fmt.Errorf("process.consoleSize: TIOCSWINSZ: %w", err)
-		}
-	}
+// dialConsole connects to the caller's --console-socket. The connection goes
+// to the init, which makes the pseudo-terminal inside the container and sends
+// its master there (SCM_RIGHTS, as runc does; stages/console.go).
+func dialConsole(socket string) (*os.File, error) {
 	conn, err := net.Dial("unix", socket)
 	if err != nil {
-		tty.Close()
 		return nil, fmt.Errorf("--console-socket: %w", err)
 	}
 	defer conn.Close()
-	_, _, err = conn.(*net.UnixConn).WriteMsgUnix([]byte(master.Name()), unix.UnixRights(int(master.Fd())), nil)
+	f, err := conn.(*net.UnixConn).File()
 	if err != nil {
-		tty.Close()
-		return nil, fmt.Errorf("--console-socket: send the pty master: %w", err)
+		return nil, fmt.Errorf("--console-socket: %w", err)
 	}
-	return tty, nil
+	return f, nil
 }
 
 // writePidFile writes --pid-file at once (a caller may be polling for it).
@@ -482,12 +467,12 @@ func newOCIExecCmd() *cobra.Command {
 				if consoleSocket == "" {
 					return errors.New("a terminal needs --console-socket: the pty master is sent there")
 				}
-				pts, err := sendConsole(consoleSocket, s.Process.ConsoleSize)
+				conn, err := dialConsole(consoleSocket)
 				if err != nil {
 					return err
 				}
-				defer pts.Close()
-				opts.Stdin, opts.Stdout, opts.Stderr = pts, pts, pts
+				defer conn.Close()
+				opts.Console = conn
 			}
 			tr := traceContainer(traceOptions{command: "exec"}, ct, s, root)
 			if tr != nil {

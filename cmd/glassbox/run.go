@@ -200,7 +200,7 @@ func forwardSignals(sigs <-chan os.Signal, r *stages.Run, con *console) {
 			// Our terminal is gone: hang up the container's too, and if its
 			// process ignores that (a namespace's init does, without a
 			// handler), end it — a foreground process has no one left.
-			con.master.Close()
+			con.hangUp()
 			r.Signal(unix.SIGHUP)
 			time.AfterFunc(time.Second, func() { r.Signal(unix.SIGKILL) })
 			continue
@@ -302,7 +302,9 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 		return err
 	}
 	if con != nil {
-		con.attach(opts.Interactive)
+		if err := con.attach(opts.Interactive); err != nil {
+			fmt.Fprintln(os.Stderr, "glassbox:", err)
+		}
 	}
 	tr.started(r)
 	if hooks.detached {

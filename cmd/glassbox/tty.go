@@ -1,70 +1,109 @@
 package main
 
-// run -t: the container's process gets a pseudo-terminal. glassbox opens the
-// pair (/dev/ptmx: the master it keeps, /dev/pts/N: the slave the container
-// gets as stdin, stdout and stderr and makes its controlling terminal), puts
-// the caller's own terminal in raw mode so that every key — Ctrl-C, Ctrl-D,
-// Ctrl-Z — reaches the container's terminal unchanged, and copies bytes both
-// ways. A SIGWINCH (the caller's window changed) is passed on as TIOCSWINSZ on
-// the master, which the kernel turns into a SIGWINCH inside.
+// run -t: the container's process gets a pseudo-terminal. The init makes the
+// pair inside the container (stages/console.go: /dev/ptmx of the container's
+// own devpts, so tty(1) there names its /dev/pts/N) and sends the master back
+// over a socketpair; the slave is the process's stdin, stdout and stderr and
+// its controlling terminal. glassbox puts the caller's own terminal in raw
+// mode so that every key — Ctrl-C, Ctrl-D, Ctrl-Z — reaches the container's
+// terminal unchanged, and copies bytes both ways. A SIGWINCH (the caller's
+// window changed) is passed on as TIOCSWINSZ on the master, which the kernel
+// turns into a SIGWINCH inside.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/stages"
 )
 
 type console struct {
-	master, slave *os.File
-	in            *os.File // the caller's terminal, read without blocking
-	restore       func()
-	done          chan struct{} // the container's output has all been copied
+	socket  *os.File // our end of the socketpair the master comes over
+	initEnd *os.File // the init's end: ours is closed once the init has its copy
+	mu      sync.Mutex
+	master  *os.File // nil until it has come
+	in      *os.File // the caller's terminal, read without blocking
+	restore func()
+	done    chan struct{} // the container's output has all been copied
 }
 
-// openConsole makes the pty pair, sized like the caller's terminal.
-func openConsole() (*console, error) {
-	master, slave, err := pty.Open()
-	if err != nil {
-		return nil, err
-	}
-	c := &console{master: master, slave: slave, restore: func() {}, done: make(chan struct{})}
-	c.resize()
-	return c, nil
-}
-
-// consoleFor gives a process that asks for a terminal a pty pair, the slave
-// as its stdin, stdout and stderr; nil when it asks for none.
+// consoleFor prepares a terminal for a process that asks for one (nil when
+// it asks for none): a socketpair whose other end goes to the init, and the
+// caller's window size as process.consoleSize, so the program starts with
+// it. Until the init has the pty, its stdin is /dev/null.
 func consoleFor(p *specs.Process, opts *stages.Options) (*console, error) {
 	if !p.Terminal {
 		return nil, nil
 	}
-	con, err := openConsole()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("pseudo-terminal: %w", err)
+		return nil, fmt.Errorf("pseudo-terminal: socketpair: %w", err)
 	}
-	opts.Stdin, opts.Stdout, opts.Stderr = con.slave, con.slave, con.slave
-	return con, nil
+	if size, err := pty.GetsizeFull(os.Stdin); err == nil {
+		p.ConsoleSize = &specs.Box{Height: uint(size.Rows), Width: uint(size.Cols)}
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	opts.Stdin = null
+	c := &console{socket: os.NewFile(uintptr(fds[0]), "console socket"), initEnd: os.NewFile(uintptr(fds[1]), "console socket (init's end)"),
+		restore: func() {}, done: make(chan struct{})}
+	opts.Console = c.initEnd
+	return c, nil
+}
+
+// receive takes the master the init sent (it did so before execve, so it is
+// already waiting in the socket).
+func (c *console) receive() error {
+	c.initEnd.Close()
+	buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+	c.socket.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, oobn, _, _, err := unix.Recvmsg(int(c.socket.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	c.socket.Close()
+	if err != nil {
+		return fmt.Errorf("receive the container's pty master: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return errors.New("receive the container's pty master: no descriptor came")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return errors.New("receive the container's pty master: no descriptor came")
+	}
+	c.mu.Lock()
+	c.master = os.NewFile(uintptr(fds[0]), "pty master")
+	c.mu.Unlock()
+	return nil
 }
 
 // resize copies the caller's window size to the container's terminal.
 func (c *console) resize() {
-	if size, err := pty.GetsizeFull(os.Stdin); err == nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if size, err := pty.GetsizeFull(os.Stdin); err == nil && c.master != nil {
 		pty.Setsize(c.master, size)
 	}
 }
 
-// attach starts copying, once the container has the slave: stdin to the
-// master only when interactive (-i), the master to stdout always.
-func (c *console) attach(interactive bool) {
-	c.slave.Close() // the container has its own copy
+// attach starts copying, once the process runs: stdin to the master only
+// when interactive (-i), the master to stdout always.
+func (c *console) attach(interactive bool) error {
+	if err := c.receive(); err != nil {
+		close(c.done)
+		return err
+	}
 	if interactive && term.IsTerminal(int(os.Stdin.Fd())) {
 		if state, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
 			c.restore = func() { term.Restore(int(os.Stdin.Fd()), state) }
@@ -86,12 +125,22 @@ func (c *console) attach(interactive bool) {
 		io.Copy(os.Stdout, c.master) // ends with EIO once the last holder of the slave exits
 		close(c.done)
 	}()
+	return nil
 }
 
-// discard closes the pair of a process that never started.
+// discard closes the sockets of a process that never started.
 func (c *console) discard() {
-	c.slave.Close()
-	c.master.Close()
+	c.socket.Close()
+	c.initEnd.Close()
+}
+
+// hangUp closes the master: the container's terminal hangs up.
+func (c *console) hangUp() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.master != nil {
+		c.master.Close()
+	}
 }
 
 // close waits for the last output and gives the caller's terminal back.
@@ -102,5 +151,7 @@ func (c *console) close() {
 		c.in.Close()
 	}
 	c.restore()
-	c.master.Close()
+	if c.master != nil {
+		c.master.Close()
+	}
 }
