@@ -156,6 +156,10 @@ func TestPodmanRun(t *testing.T) {
 			t.Errorf("want %q in the container's output:\n%s", want, out)
 		}
 	}
+	// -t: conmon's console socket gets the master of a pty made in the container.
+	if out := p.must(append(run, "-t", p.image, "tty")...); strings.TrimSpace(out) != "/dev/pts/0" {
+		t.Errorf("podman run -t … tty: %q", out)
+	}
 	// --uidmap: a user namespace, with the layer chowned by podman's storage.
 	out = p.must(append(run, "--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536", p.image, "sh", "-c",
 		"id -u; cat /proc/self/uid_map; touch /etc/made && echo wrote")...)
