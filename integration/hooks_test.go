@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A --hook at every point sees the documented environment and the OCI state
@@ -103,7 +104,14 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up`)
 	if r.code != 0 || r.stdout != "10.200.9.2/24\nreached\n" {
 		t.Errorf("a hand-made network: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
-	if _, err := net.InterfaceByName(host); err == nil {
+	// The kernel destroys a network namespace (and its veths) in a
+	// workqueue, a moment after its last process: give it that moment.
+	gone := false
+	for deadline := time.Now().Add(3 * time.Second); !gone && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, err := net.InterfaceByName(host)
+		gone = err != nil
+	}
+	if !gone {
 		t.Errorf("%s outlived the container's network namespace", host)
 	}
 	r = e.run("", "run", "--rm", "--replace-stage", "network=exit 4", "busybox", "true")

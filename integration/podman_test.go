@@ -95,9 +95,30 @@ func ociLeftovers() []string {
 	return found
 }
 
+// caller runs a program that drives glassbox-runc (podman, ctr) with the
+// test's global flags.
+type caller struct {
+	t       *testing.T
+	program string
+	global  []string
+}
+
+func (c *caller) try(args ...string) (string, error) {
+	out, err := exec.Command(c.program, append(append([]string{}, c.global...), args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (c *caller) must(args ...string) string {
+	c.t.Helper()
+	out, err := c.try(args...)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v\n%s", c.program, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
 type podman struct {
-	t     *testing.T
-	args  []string
+	caller
 	image string // busybox's image id: a name could send podman to a registry
 }
 
@@ -108,12 +129,12 @@ type podman struct {
 func newPodman(t *testing.T) *podman {
 	needCallers(t, "podman", "conmon")
 	dir := t.TempDir()
-	p := &podman{t: t, args: []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
-		"--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", runcLink(t)}}
+	p := &podman{caller: caller{t: t, program: "podman", global: []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
+		"--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", runcLink(t)}}}
 	before := ociLeftovers()
 	t.Cleanup(func() {
-		exec.Command("podman", append(p.args, "rm", "--all", "--force")...).Run()
-		exec.Command("podman", append(p.args, "system", "reset", "--force")...).Run()
+		p.try("rm", "--all", "--force")
+		p.try("system", "reset", "--force")
 		if extra := diff(ociLeftovers(), before); len(extra) > 0 {
 			t.Errorf("glassbox-runc state left behind: %v", extra)
 		}
@@ -121,21 +142,6 @@ func newPodman(t *testing.T) *podman {
 	lines := strings.Fields(p.must("pull", "oci:"+busyboxLayout))
 	p.image = lines[len(lines)-1]
 	return p
-}
-
-func (p *podman) run(args ...string) (string, error) {
-	p.t.Helper()
-	out, err := exec.Command("podman", append(p.args, args...)...).CombinedOutput()
-	return string(out), err
-}
-
-func (p *podman) must(args ...string) string {
-	p.t.Helper()
-	out, err := p.run(args...)
-	if err != nil {
-		p.t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
 }
 
 // podman's default hard limits (nofile 1048576) are above this host's, and
