@@ -43,7 +43,10 @@ demo: image
 # Unit tests and the integration suite (real containers; needs root).
 test:
 	go vet ./...
-	go test -count=1 -v ./... 2>&1 | hack/summarize.sh host
+	# -p 1: one package at a time. The integration tests check the whole
+	# host for leftovers (cgroups, observer entries), which another package's
+	# tests, running alongside, would otherwise seem to leave.
+	go test -count=1 -p 1 -v ./... 2>&1 | hack/summarize.sh host
 
 # The same suites inside a VM booted from Debian 12's stock kernel (cgroup v2,
 # kprobes, fentry): see hack/vmtest.sh.

@@ -36,10 +36,11 @@ type Setting struct {
 	Controller string // memory, cpu, cpuset, pids
 	File       string
 	Value      string
-	// Optional settings are skipped, with a warning, when the kernel lacks the
-	// file: swap limits need swap accounting, which some kernels leave out
-	// (Docker does the same).
-	Optional bool
+	// IfMissing, when set, makes the setting optional: skipped when the
+	// kernel lacks the file, with this warning — swap limits need swap
+	// accounting, I/O weights an I/O scheduler with weights (BFQ), which some
+	// kernels leave out (Docker does the same).
+	IfMissing string
 }
 
 // Settings translates the Spec's linux.resources into control-file writes,
@@ -59,7 +60,8 @@ func Settings(r *specs.LinuxResources, v1 bool) ([]Setting, error) {
 		}
 		if m.Swap != nil {
 			// OCI and Docker count memory+swap; v2 limits swap alone.
-			s := Setting{Controller: "memory", File: "memory.memsw.limit_in_bytes", Value: strconv.FormatInt(*m.Swap, 10), Optional: true}
+			s := Setting{Controller: "memory", File: "memory.memsw.limit_in_bytes", Value: strconv.FormatInt(*m.Swap, 10),
+				IfMissing: "no swap accounting: memory is limited without swap"}
 			if !v1 {
 				s.File, s.Value = "memory.swap.max", "max"
 				if *m.Swap >= 0 && limit >= 0 {
@@ -103,6 +105,9 @@ func Settings(r *specs.LinuxResources, v1 bool) ([]Setting, error) {
 	if p := r.Pids; p != nil && p.Limit != nil {
 		add("pids", "pids.max", max2(*p.Limit))
 	}
+	if b := r.BlockIO; b != nil {
+		out = append(out, blockIO(b, v1)...)
+	}
 	if len(r.Unified) > 0 {
 		if v1 {
 			return nil, fmt.Errorf("linux.resources.unified sets cgroup v2 files, but this host's controllers are on cgroup v1")
@@ -118,6 +123,44 @@ func Settings(r *specs.LinuxResources, v1 bool) ([]Setting, error) {
 		}
 	}
 	return out, nil
+}
+
+// blockIO: the weight and the per-device throttles.
+//
+//	OCI blockIO                 cgroup v1                          cgroup v2
+//	weight (10…1000)            blkio.weight (CFQ's; BFQ's blkio.bfq.weight is not written) io.weight "default N" (1…10000)
+//	throttleReadBpsDevice       blkio.throttle.read_bps_device "8:0 N"  io.max "8:0 rbps=N"
+//	throttleWriteBpsDevice      blkio.throttle.write_bps_device         io.max "8:0 wbps=N"
+//	throttleRead/WriteIOPSDevice blkio.throttle.read/write_iops_device  io.max "8:0 riops=N / wiops=N"
+func blockIO(b *specs.LinuxBlockIO, v1 bool) []Setting {
+	var out []Setting
+	if b.Weight != nil {
+		s := Setting{Controller: "blkio", File: "blkio.weight", Value: strconv.Itoa(int(*b.Weight)),
+			IfMissing: "no I/O weights (the block devices' I/O scheduler has none; BFQ does): the container's I/O is not weighted"}
+		if !v1 {
+			s.Controller, s.File, s.Value = "io", "io.weight", "default "+strconv.Itoa(int(1+(uint64(*b.Weight)-10)*9999/990))
+		}
+		out = append(out, s)
+	}
+	for _, t := range []struct {
+		devices    []specs.LinuxThrottleDevice
+		file, key string
+	}{
+		{b.ThrottleReadBpsDevice, "blkio.throttle.read_bps_device", "rbps"},
+		{b.ThrottleWriteBpsDevice, "blkio.throttle.write_bps_device", "wbps"},
+		{b.ThrottleReadIOPSDevice, "blkio.throttle.read_iops_device", "riops"},
+		{b.ThrottleWriteIOPSDevice, "blkio.throttle.write_iops_device", "wiops"},
+	} {
+		for _, d := range t.devices {
+			dev := fmt.Sprintf("%d:%d", d.Major, d.Minor)
+			if v1 {
+				out = append(out, Setting{Controller: "blkio", File: t.file, Value: fmt.Sprintf("%s %d", dev, d.Rate)})
+			} else {
+				out = append(out, Setting{Controller: "io", File: "io.max", Value: fmt.Sprintf("%s %s=%d", dev, t.key, d.Rate)})
+			}
+		}
+	}
+	return out
 }
 
 // SharesToWeight maps v1 cpu.shares (2…262144, default 1024) onto v2
@@ -159,7 +202,7 @@ func (c *Cgroup) Apply(settings []Setting) (skipped []Setting, err error) {
 			return nil, err
 		}
 		err = c.write(dir, s.File, s.Value)
-		if s.Optional && errors.Is(err, fs.ErrNotExist) {
+		if s.IfMissing != "" && errors.Is(err, fs.ErrNotExist) {
 			skipped = append(skipped, s)
 			continue
 		}

@@ -45,6 +45,19 @@ func TestSettings(t *testing.T) {
 	if got := show(v2); got != "memory/memory.max=67108864 memory/memory.swap.max=max pids/pids.max=max" {
 		t.Errorf("unlimited: %s", got)
 	}
+	weight := uint16(500)
+	io := &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &weight,
+		ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1048576}},
+		ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 16}, Rate: 100}},
+	}}
+	v2, _ = Settings(io, false)
+	if got := show(v2); got != "io/io.weight=default 4950 io/io.max=8:0 rbps=1048576 io/io.max=8:16 wiops=100" {
+		t.Errorf("blockIO v2: %s", got)
+	}
+	v1, _ = Settings(io, true)
+	if got := show(v1); got != "blkio/blkio.weight=500 blkio/blkio.throttle.read_bps_device=8:0 1048576 blkio/blkio.throttle.write_iops_device=8:16 100" {
+		t.Errorf("blockIO v1: %s", got)
+	}
 	if _, err := Settings(&specs.LinuxResources{Unified: map[string]string{"memory.high": "1m"}}, true); err == nil {
 		t.Error("unified on v1 must be refused")
 	}

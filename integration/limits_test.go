@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -277,6 +278,41 @@ func TestSeccomp(t *testing.T) {
 	})
 	if r := e.run("", "oci", "--root", e.root, "create", "--bundle", refused, "s1"); r.code == 0 || !strings.Contains(r.stderr, "linux.seccomp.listenerPath") {
 		t.Errorf("a seccomp listener: exit %d, %q; want a refusal naming linux.seccomp.listenerPath", r.code, r.stderr)
+	}
+	e.noState()
+}
+
+// linux.resources.blockIO: a read throttle on a block device is written to
+// the cgroup (blkio.throttle.* on v1, io.max on v2); a weight this kernel
+// cannot apply (no I/O scheduler with weights) is a warning, as in Docker.
+func TestBlockIO(t *testing.T) {
+	mode := cgroupMode(t)
+	e := newEnv(t)
+	devs, _ := filepath.Glob("/sys/block/*/dev")
+	if len(devs) == 0 {
+		t.Skip("no block device")
+	}
+	data, _ := os.ReadFile(devs[0])
+	dev := strings.TrimSpace(string(data))
+	var major, minor int
+	fmt.Sscanf(dev, "%d:%d", &major, &minor)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["resources"] = map[string]any{"blockIO": map[string]any{
+			"weight":                500,
+			"throttleReadBpsDevice": []map[string]any{{"major": major, "minor": minor, "rate": 1048576}},
+		}}
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "cat /sys/fs/cgroup/io.max 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"}
+	})
+	r := e.run("", "run", "--rm", "--bundle", bundle)
+	want := dev + " 1048576"
+	if mode == cgroupsv2.Unified {
+		want = dev + " rbps=1048576"
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("want %q inside; exit %d, %q %q", want, r.code, r.stdout, r.stderr)
+	}
+	if r.stderr != "" && !strings.Contains(r.stderr, "no I/O weights") {
+		t.Errorf("stderr: %q", r.stderr)
 	}
 	e.noState()
 }

@@ -175,7 +175,8 @@ func namespacedSysctl(s *specs.Spec, key string) error {
 }
 
 // ValidateResources accepts the limits the cgroup stage applies (memory and
-// swap, CPU bandwidth, shares and cpuset, pids, raw v2 files, device rules)
+// swap, CPU bandwidth, shares and cpuset, pids, block I/O weight and
+// throttles, raw v2 files, device rules)
 // and names any other field.
 func ValidateResources(r *specs.LinuxResources) error {
 	if r == nil {
@@ -210,8 +211,13 @@ func ValidateResources(r *specs.LinuxResources) error {
 			unsupported = append(unsupported, "cpu.idle/burst")
 		}
 	}
-	if r.BlockIO != nil {
-		unsupported = append(unsupported, "blockIO")
+	if b := r.BlockIO; b != nil {
+		if b.LeafWeight != nil || len(b.WeightDevice) > 0 {
+			unsupported = append(unsupported, "blockIO.leafWeight/weightDevice")
+		}
+		if b.Weight != nil && (*b.Weight < 10 || *b.Weight > 1000) {
+			return fmt.Errorf("linux.resources.blockIO.weight %d: between 10 and 1000", *b.Weight)
+		}
 	}
 	if len(r.HugepageLimits) > 0 {
 		unsupported = append(unsupported, "hugepageLimits")

@@ -96,8 +96,12 @@ func TestValidate(t *testing.T) {
 			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: new(int64)}}
 		}, ""},
 		{func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{}}
-		}, "linux.resources.blockIO: not supported"},
+			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: new(uint16)}}
+		}, "linux.resources.blockIO.leafWeight/weightDevice: not supported"},
+		{func(s *specs.Spec) {
+			w := uint16(5)
+			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &w}}
+		}, "between 10 and 1000"},
 		{func(s *specs.Spec) {
 			limit, swap := int64(64<<20), int64(32<<20)
 			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &swap}}

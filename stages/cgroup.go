@@ -71,7 +71,7 @@ func createCgroup(r *Run) error {
 		return &Error{Msg: err.Error(), Hint: "check the limit's value; glassbox doctor lists the controllers this host has"}
 	}
 	for _, s := range skipped {
-		fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: this kernel has no %s (no swap accounting): memory is limited without swap\n", s.File)
+		fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: this kernel has no %s (%s)\n", s.File, s.IfMissing)
 	}
 	devices, err := cgroupsv2.NewDevicePolicy(deviceRules(r.Spec))
 	if err != nil {
