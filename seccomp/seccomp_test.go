@@ -175,3 +175,19 @@ func TestCompileRefuses(t *testing.T) {
 		}
 	}
 }
+
+// The cost on the exec stage of a profile the size of Docker's: compiling it
+// (loading is one seccomp(2) call).
+func BenchmarkCompileLargeProfile(b *testing.B) {
+	names := make([]string, 0, len(syscallNumbers))
+	for name := range syscallNumbers {
+		names = append(names, name)
+	}
+	s := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: names, Action: specs.ActAllow},
+		{Names: []string{"personality"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 8, Op: specs.OpEqualTo}}}}}
+	for b.Loop() {
+		if _, err := Compile(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
