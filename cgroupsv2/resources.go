@@ -143,7 +143,7 @@ func blockIO(b *specs.LinuxBlockIO, v1 bool) []Setting {
 		out = append(out, s)
 	}
 	for _, t := range []struct {
-		devices    []specs.LinuxThrottleDevice
+		devices   []specs.LinuxThrottleDevice
 		file, key string
 	}{
 		{b.ThrottleReadBpsDevice, "blkio.throttle.read_bps_device", "rbps"},

@@ -12,6 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	// The cgroup stage runs here, never in glassbox-init: only this binary
+	// links the BPF device program (and cilium/ebpf with it).
+	_ "github.com/glassbox-dev/glassbox/cgroupsv2/devicebpf"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/stages"
 )
