@@ -16,7 +16,7 @@ package stages
 //
 // Last, which device nodes the container may open or create: devices.deny and
 // devices.allow lines on v1, a BPF_CGROUP_DEVICE program on v2 (see
-// cgroupsv2/devices.go).
+// cgroupsv2/devices.go and cgroupsv2/devicebpf).
 //
 // The init does not exist yet: the unshare stage writes its pid into
 // cgroup.procs right after clone(2), before the init runs a single step of its
