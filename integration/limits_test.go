@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -313,6 +314,29 @@ func TestBlockIO(t *testing.T) {
 	}
 	if r.stderr != "" && !strings.Contains(r.stderr, "no I/O weights") {
 		t.Errorf("stderr: %q", r.stderr)
+	}
+	e.noState()
+}
+
+// linux.personality and process.ioPriority survive execve into the program.
+func TestPersonalityAndIOPriority(t *testing.T) {
+	e := newEnv(t)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["personality"] = map[string]any{"domain": "LINUX32"}
+		p := s["process"].(map[string]any)
+		p["ioPriority"] = map[string]any{"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+		p["args"] = []string{"sh", "-c", "uname -m; ionice -p $$"}
+	})
+	r := e.run("", "run", "--rm", "--bundle", bundle)
+	machine := map[string]string{"amd64": "i686", "arm64": "armv8l"}[runtime.GOARCH]
+	if r.code != 0 || !strings.HasPrefix(r.stdout, machine+"\n") || !strings.Contains(r.stdout, "idle") {
+		t.Errorf("want %s and the idle class; exit %d, %q %q", machine, r.code, r.stdout, r.stderr)
+	}
+	bad := writeBundle(t, func(s map[string]any) {
+		s["process"].(map[string]any)["ioPriority"] = map[string]any{"class": "IOPRIO_CLASS_BE", "priority": 9}
+	})
+	if r := e.run("", "run", "--rm", "--bundle", bad); r.code != 125 || !strings.Contains(r.stderr, "process.ioPriority.priority 9") {
+		t.Errorf("priority 9: exit %d %q", r.code, r.stderr)
 	}
 	e.noState()
 }

@@ -57,10 +57,8 @@ func Validate(s *specs.Spec) error {
 		{p.ConsoleSize != nil && !p.Terminal, "process.consoleSize (without process.terminal)"},
 		{p.ApparmorProfile != "", "process.apparmorProfile"},
 		{p.SelinuxLabel != "", "process.selinuxLabel"},
-		{p.IOPriority != nil, "process.ioPriority"},
 		{p.Scheduler != nil, "process.scheduler"},
 		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
-		{l.Personality != nil, "linux.personality"},
 		{l.IntelRdt != nil, "linux.intelRdt"},
 		{l.MountLabel != "", "linux.mountLabel"},
 		{len(l.NetDevices) > 0, "linux.netDevices"},
@@ -104,6 +102,22 @@ func Validate(s *specs.Spec) error {
 	if err := validateIDMappings(s); err != nil {
 		return err
 	}
+	if pers := l.Personality; pers != nil {
+		if pers.Domain != specs.PerLinux && pers.Domain != specs.PerLinux32 {
+			return fmt.Errorf("linux.personality.domain %q: LINUX or LINUX32", pers.Domain)
+		}
+		if len(pers.Flags) > 0 {
+			return fmt.Errorf("linux.personality.flags: none are defined by the runtime-spec")
+		}
+	}
+	if io := p.IOPriority; io != nil {
+		if _, ok := IOPriorityClasses[io.Class]; !ok {
+			return fmt.Errorf("process.ioPriority.class %q: IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE", io.Class)
+		}
+		if io.Priority < 0 || io.Priority > 7 {
+			return fmt.Errorf("process.ioPriority.priority %d: between 0 (highest) and 7", io.Priority)
+		}
+	}
 	if l.Seccomp != nil {
 		if _, err := seccomp.Compile(l.Seccomp); err != nil {
 			return err
@@ -116,6 +130,9 @@ func Validate(s *specs.Spec) error {
 	}
 	return nil
 }
+
+// IOPriorityClasses are ioprio_set(2)'s scheduling classes.
+var IOPriorityClasses = map[specs.IOPriorityClass]int{specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3}
 
 // validateIDMappings: a user namespace needs both maps, and they must give
 // the container a root — the init sets the container up as that root.

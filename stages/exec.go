@@ -9,6 +9,7 @@ package stages
 //     terminal it is (setsid(2), TIOCSCTTY);
 //   - sethostname(2) in the new UTS namespace;
 //   - rlimits (setrlimit(2)) and /proc/self/oom_score_adj;
+//   - linux.personality (personality(2)) and process.ioPriority (ioprio_set(2));
 //   - the working directory (created if missing, as Docker does);
 //   - the user: setgroups(2), setresgid(2), setresuid(2) — with
 //     PR_SET_KEEPCAPS so the capabilities survive the switch away from uid 0;
@@ -127,6 +128,9 @@ func execProgram(in *Init) error {
 	if err := in.setRlimits(p.Rlimits); err != nil {
 		return err
 	}
+	if err := in.setPersonalityAndIOPriority(s.Linux.Personality, p.IOPriority); err != nil {
+		return err
+	}
 	if p.OOMScoreAdj != nil {
 		v := strconv.Itoa(*p.OOMScoreAdj)
 		start := time.Now()
@@ -219,6 +223,43 @@ func execProgram(in *Init) error {
 	if in.execFifo {
 		fmt.Fprintln(os.Stderr, "glassbox:", asStageError("exec", e))
 		os.Exit(e.ExitCode)
+	}
+	return e
+}
+
+// setPersonalityAndIOPriority: linux.personality (personality(2): LINUX32
+// makes uname(2) report a 32-bit machine, for 32-bit builds) and
+// process.ioPriority (ioprio_set(2) for this process, IOPRIO_WHO_PROCESS 0:
+// class << 13 | priority), while the capabilities an RT class needs are
+// still there. Both survive execve.
+func (in *Init) setPersonalityAndIOPriority(pers *specs.LinuxPersonality, io *specs.LinuxIOPriority) error {
+	if pers != nil {
+		persona := uintptr(0) // PER_LINUX
+		if pers.Domain == specs.PerLinux32 {
+			persona = 0x0008 // PER_LINUX32
+		}
+		start := time.Now()
+		_, _, errno := unix.Syscall(unix.SYS_PERSONALITY, persona, 0, 0)
+		in.steps.record("personality "+string(pers.Domain), start, errnoErr(errno))
+		if errno != 0 {
+			return callError(fmt.Sprintf("personality(%#x)", persona), errno, "")
+		}
+	}
+	if io != nil {
+		value := uintptr(spec.IOPriorityClasses[io.Class]<<13 | io.Priority)
+		start := time.Now()
+		_, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, 1 /* IOPRIO_WHO_PROCESS */, 0, value)
+		in.steps.record(fmt.Sprintf("ioprio_set %s %d", io.Class, io.Priority), start, errnoErr(errno))
+		if errno != 0 {
+			return callError(fmt.Sprintf("ioprio_set(IOPRIO_WHO_PROCESS, 0, %#x)", value), errno, "")
+		}
+	}
+	return nil
+}
+
+func errnoErr(e unix.Errno) error {
+	if e == 0 {
+		return nil
 	}
 	return e
 }
