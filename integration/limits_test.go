@@ -318,19 +318,22 @@ func TestBlockIO(t *testing.T) {
 	e.noState()
 }
 
-// linux.personality and process.ioPriority survive execve into the program.
+// linux.personality, process.ioPriority and process.scheduler survive execve
+// into the program.
 func TestPersonalityAndIOPriority(t *testing.T) {
 	e := newEnv(t)
 	bundle := writeBundle(t, func(s map[string]any) {
 		s["linux"].(map[string]any)["personality"] = map[string]any{"domain": "LINUX32"}
 		p := s["process"].(map[string]any)
 		p["ioPriority"] = map[string]any{"class": "IOPRIO_CLASS_IDLE", "priority": 0}
-		p["args"] = []string{"sh", "-c", "uname -m; ionice -p $$"}
+		p["scheduler"] = map[string]any{"policy": "SCHED_BATCH", "nice": 7}
+		// /proc/self/stat fields 19 and 41: nice and policy (SCHED_BATCH is 3).
+		p["args"] = []string{"sh", "-c", "uname -m; ionice -p $$; cut -d' ' -f19,41 /proc/self/stat"}
 	})
 	r := e.run("", "run", "--rm", "--bundle", bundle)
 	machine := map[string]string{"amd64": "i686", "arm64": "armv8l"}[runtime.GOARCH]
-	if r.code != 0 || !strings.HasPrefix(r.stdout, machine+"\n") || !strings.Contains(r.stdout, "idle") {
-		t.Errorf("want %s and the idle class; exit %d, %q %q", machine, r.code, r.stdout, r.stderr)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, machine+"\n") || !strings.Contains(r.stdout, "idle") || !strings.HasSuffix(r.stdout, "\n7 3\n") {
+		t.Errorf("want %s, the idle class, nice 7 and SCHED_BATCH; exit %d, %q %q", machine, r.code, r.stdout, r.stderr)
 	}
 	bad := writeBundle(t, func(s map[string]any) {
 		s["process"].(map[string]any)["ioPriority"] = map[string]any{"class": "IOPRIO_CLASS_BE", "priority": 9}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/seccomp"
 )
@@ -57,7 +58,6 @@ func Validate(s *specs.Spec) error {
 		{p.ConsoleSize != nil && !p.Terminal, "process.consoleSize (without process.terminal)"},
 		{p.ApparmorProfile != "", "process.apparmorProfile"},
 		{p.SelinuxLabel != "", "process.selinuxLabel"},
-		{p.Scheduler != nil, "process.scheduler"},
 		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
 		{l.IntelRdt != nil, "linux.intelRdt"},
 		{l.MountLabel != "", "linux.mountLabel"},
@@ -110,6 +110,16 @@ func Validate(s *specs.Spec) error {
 			return fmt.Errorf("linux.personality.flags: none are defined by the runtime-spec")
 		}
 	}
+	if sch := p.Scheduler; sch != nil {
+		if _, ok := SchedulerPolicies[sch.Policy]; !ok {
+			return fmt.Errorf("process.scheduler.policy %q: SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR or SCHED_DEADLINE", sch.Policy)
+		}
+		for _, f := range sch.Flags {
+			if _, ok := SchedulerFlags[f]; !ok {
+				return fmt.Errorf("process.scheduler.flags: %q is not a sched_setattr(2) flag", f)
+			}
+		}
+	}
 	if io := p.IOPriority; io != nil {
 		if _, ok := IOPriorityClasses[io.Class]; !ok {
 			return fmt.Errorf("process.ioPriority.class %q: IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE", io.Class)
@@ -129,6 +139,20 @@ func Validate(s *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// SchedulerPolicies and SchedulerFlags are sched_setattr(2)'s (SCHED_ISO,
+// which mainline Linux never had, is not among them).
+var SchedulerPolicies = map[specs.LinuxSchedulerPolicy]uint32{
+	specs.SchedOther: unix.SCHED_NORMAL, specs.SchedFIFO: unix.SCHED_FIFO, specs.SchedRR: unix.SCHED_RR,
+	specs.SchedBatch: unix.SCHED_BATCH, specs.SchedIdle: unix.SCHED_IDLE, specs.SchedDeadline: unix.SCHED_DEADLINE,
+}
+
+var SchedulerFlags = map[specs.LinuxSchedulerFlag]uint64{
+	specs.SchedFlagResetOnFork: unix.SCHED_FLAG_RESET_ON_FORK, specs.SchedFlagReclaim: unix.SCHED_FLAG_RECLAIM,
+	specs.SchedFlagDLOverrun: unix.SCHED_FLAG_DL_OVERRUN, specs.SchedFlagKeepPolicy: unix.SCHED_FLAG_KEEP_POLICY,
+	specs.SchedFlagKeepParams: unix.SCHED_FLAG_KEEP_PARAMS, specs.SchedFlagUtilClampMin: unix.SCHED_FLAG_UTIL_CLAMP_MIN,
+	specs.SchedFlagUtilClampMax: unix.SCHED_FLAG_UTIL_CLAMP_MAX,
 }
 
 // IOPriorityClasses are ioprio_set(2)'s scheduling classes.

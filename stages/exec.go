@@ -9,7 +9,8 @@ package stages
 //     terminal it is (setsid(2), TIOCSCTTY);
 //   - sethostname(2) in the new UTS namespace;
 //   - rlimits (setrlimit(2)) and /proc/self/oom_score_adj;
-//   - linux.personality (personality(2)) and process.ioPriority (ioprio_set(2));
+//   - linux.personality (personality(2)), process.ioPriority (ioprio_set(2))
+//     and process.scheduler (sched_setattr(2));
 //   - the working directory (created if missing, as Docker does);
 //   - the user: setgroups(2), setresgid(2), setresuid(2) — with
 //     PR_SET_KEEPCAPS so the capabilities survive the switch away from uid 0;
@@ -130,6 +131,20 @@ func execProgram(in *Init) error {
 	}
 	if err := in.setPersonalityAndIOPriority(s.Linux.Personality, p.IOPriority); err != nil {
 		return err
+	}
+	if sch := p.Scheduler; sch != nil {
+		attr := unix.SchedAttr{Policy: spec.SchedulerPolicies[sch.Policy], Nice: sch.Nice, Priority: uint32(sch.Priority),
+			Runtime: sch.Runtime, Deadline: sch.Deadline, Period: sch.Period}
+		for _, f := range sch.Flags {
+			attr.Flags |= spec.SchedulerFlags[f]
+		}
+		start := time.Now()
+		err := unix.SchedSetAttr(0, &attr, 0)
+		in.steps.record(fmt.Sprintf("sched_setattr %s nice %d priority %d", sch.Policy, sch.Nice, sch.Priority), start, err)
+		if err != nil {
+			return callError(fmt.Sprintf("sched_setattr(0, {%s, nice %d, priority %d})", sch.Policy, sch.Nice, sch.Priority), err,
+				"real-time policies need CAP_SYS_NICE and a priority of 1–99; SCHED_DEADLINE needs runtime ≤ deadline ≤ period")
+		}
 	}
 	if p.OOMScoreAdj != nil {
 		v := strconv.Itoa(*p.OOMScoreAdj)
