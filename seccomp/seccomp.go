@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -132,7 +133,7 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 			}
 		}
 		for _, name := range rule.Names {
-			nr, ok := syscallNumbers[name]
+			nr, ok := lookupSyscall(name)
 			if !ok {
 				f.Unknown = append(f.Unknown, name)
 				continue
@@ -187,6 +188,21 @@ var actions = map[specs.LinuxSeccompAction]uint32{
 	specs.ActErrno: unix.SECCOMP_RET_ERRNO, specs.ActTrace: unix.SECCOMP_RET_TRACE,
 	specs.ActKill: unix.SECCOMP_RET_KILL_THREAD, specs.ActKillThread: unix.SECCOMP_RET_KILL_THREAD,
 	specs.ActKillProcess: unix.SECCOMP_RET_KILL_PROCESS, specs.ActTrap: unix.SECCOMP_RET_TRAP,
+}
+
+// syscallNumber is one entry of syscalls_linux_<arch>.go's table.
+type syscallNumber struct {
+	name string
+	nr   uint32
+}
+
+// lookupSyscall finds a system call's number by name in the sorted table.
+func lookupSyscall(name string) (uint32, bool) {
+	i, found := slices.BinarySearchFunc(syscallTable[:], name, func(e syscallNumber, name string) int { return strings.Compare(e.name, name) })
+	if !found {
+		return 0, false
+	}
+	return syscallTable[i].nr, true
 }
 
 // action turns an SCMP_ACT_* name into a SECCOMP_RET_* value. errnoRet is the

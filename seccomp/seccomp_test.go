@@ -42,6 +42,26 @@ func run(t *testing.T, f *Filter, arch uint32, nr uint32, args ...uint64) uint32
 	return uint32(ret)
 }
 
+// syscallNumbers is the table as a map, for the tests.
+var syscallNumbers = func() map[string]uint32 {
+	m := map[string]uint32{}
+	for _, e := range syscallTable {
+		m[e.name] = e.nr
+	}
+	return m
+}()
+
+func TestLookupSyscall(t *testing.T) {
+	for _, e := range syscallTable {
+		if nr, ok := lookupSyscall(e.name); !ok || nr != e.nr {
+			t.Errorf("lookupSyscall(%q) = %d %v, want %d (is the table sorted?)", e.name, nr, ok, e.nr)
+		}
+	}
+	if _, ok := lookupSyscall("no_such_call"); ok {
+		t.Error("no_such_call found")
+	}
+}
+
 func native(t *testing.T) uint32 {
 	a, ok := nativeArch[runtime.GOARCH]
 	if !ok {
