@@ -45,6 +45,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		t.Fatal(err)
 	}
 	runtimeRoot := filepath.Join("/run/containerd/runc", ns)
+	// The shim keeps its sockets and FIFOs under /run/containerd whatever
+	// containerd's config says.
+	removeIfMadeHere(t, "/run/containerd")
 	t.Cleanup(func() {
 		leftover, _ := filepath.Glob(filepath.Join(runtimeRoot, "containers", "*"))
 		if len(leftover) > 0 {

@@ -84,6 +84,16 @@ func callerCgroup(t *testing.T, name string) string {
 	return parent
 }
 
+// removeIfMadeHere removes, when the test ends, those of the paths that do
+// not exist yet: state a caller keeps in fixed places.
+func removeIfMadeHere(t *testing.T, paths ...string) {
+	for _, p := range paths {
+		if _, err := os.Stat(p); os.IsNotExist(err) {
+			t.Cleanup(func() { os.RemoveAll(p) })
+		}
+	}
+}
+
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
@@ -131,6 +141,9 @@ func newPodman(t *testing.T) *podman {
 	dir := t.TempDir()
 	p := &podman{caller: caller{t: t, program: "podman", global: []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
 		"--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", runcLink(t)}}}
+	// Whatever --root says, podman keeps its blob cache in /var/lib/containers
+	// and CNI its leases in /var/lib/cni.
+	removeIfMadeHere(t, "/var/lib/containers", "/run/containers", "/var/lib/cni")
 	before := ociLeftovers()
 	t.Cleanup(func() {
 		p.try("rm", "--all", "--force")
