@@ -275,7 +275,7 @@ func TestOCIConsoleSocket(t *testing.T) {
 		p := s["process"].(map[string]any)
 		p["terminal"] = true
 		p["consoleSize"] = map[string]int{"height": 33, "width": 101}
-		p["args"] = []string{"sh", "-c", "test -t 0 && test -t 1 && echo on-the-pty $(stty size) $(tty)"}
+		p["args"] = []string{"sh", "-c", "test -t 0 && test -t 1 && test /dev/console -ef $(tty) && echo on-the-pty $(stty size) $(tty)"}
 	})
 	sock := filepath.Join(t.TempDir(), "console.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -324,7 +324,7 @@ func TestOCIConsoleSocket(t *testing.T) {
 		}
 	}
 	// consoleSize became the pty's size; the pty is the container's own
-	// (its devpts), so tty(1) can name it there.
+	// (its devpts), so tty(1) can name it there; /dev/console is it too.
 	if !strings.Contains(got.String(), "on-the-pty 33 101 /dev/pts/0\r\n") {
 		t.Errorf("read from the pty master: %q", got.String())
 	}
@@ -459,10 +459,7 @@ func TestOCIUserNamespace(t *testing.T) {
 	e := newEnv(t)
 	beSubreaper(t)
 	bundle := ociBundle(t, func(s map[string]any) {
-		l := s["linux"].(map[string]any)
-		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "user"})
-		l["uidMappings"] = []map[string]any{{"containerID": 0, "hostID": 100000, "size": 65536}}
-		l["gidMappings"] = []map[string]any{{"containerID": 0, "hostID": 100000, "size": 65536}}
+		withUserNamespace(s, 0, 65536)
 		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "id -u; cat /proc/self/uid_map; touch /etc/made-by-root && echo x > /dev/null && echo ok; sleep 60"}
 	})
 	if out, err := exec.Command("chown", "-R", "100000:100000", filepath.Join(bundle, "rootfs")).CombinedOutput(); err != nil {
@@ -498,12 +495,18 @@ func TestOCIUserNamespace(t *testing.T) {
 		t.Errorf("exec into a user namespace: exit %d, %q; want a refusal naming it", r.code, r.stderr)
 	}
 	noRoot := ociBundle(t, func(s map[string]any) {
-		l := s["linux"].(map[string]any)
-		l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "user"})
-		l["uidMappings"] = []map[string]any{{"containerID": 1, "hostID": 100000, "size": 10}}
-		l["gidMappings"] = []map[string]any{{"containerID": 0, "hostID": 100000, "size": 10}}
+		withUserNamespace(s, 1, 10) // no container uid 0
 	})
 	if r := e.oci("run", "--bundle", noRoot, "u2"); r.code == 0 || !strings.Contains(r.stderr, "linux.uidMappings must map the container's uid 0") {
 		t.Errorf("a map without uid 0: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// withUserNamespace gives a bundle a user namespace whose uids from
+// firstUID (and gids from 0), size of them, are host ids from 100000.
+func withUserNamespace(s map[string]any, firstUID, size int) {
+	l := s["linux"].(map[string]any)
+	l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "user"})
+	l["uidMappings"] = []map[string]any{{"containerID": firstUID, "hostID": 100000, "size": size}}
+	l["gidMappings"] = []map[string]any{{"containerID": 0, "hostID": 100000, "size": size}}
 }

@@ -13,7 +13,8 @@ package stages
 //
 // So the init, in the container's mounts, opens /dev/ptmx (O_NOCTTY), unlocks
 // the slave (ioctl TIOCSPTLCK), asks its number (TIOCGPTN), opens
-// /dev/pts/N, gives it process.consoleSize (TIOCSWINSZ), sends the master to
+// /dev/pts/N (bind-mounted on /dev/console for the container's own process),
+// gives it process.consoleSize (TIOCSWINSZ), sends the master to
 // whoever waits for it over a unix socket (SCM_RIGHTS), and puts the slave on
 // fds 0, 1 and 2 (dup3). The exec stage then makes it the controlling
 // terminal of a new session.
@@ -49,6 +50,14 @@ func (in *Init) setupConsole(size *specs.Box) error {
 		return callError("open("+name+")", err, "")
 	}
 	defer slave.Close()
+	// The container's own process (not one joined by exec) also gets the
+	// terminal as /dev/console, as with runc and Docker: a bind mount of
+	// /dev/pts/N onto it.
+	if newNamespace(in.Spec, specs.MountNamespace) {
+		if err := in.bindDevice(name, "/dev/console"); err != nil {
+			return err
+		}
+	}
 	if size != nil {
 		if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}); err != nil {
 			return callError("ioctl(/dev/ptmx, TIOCSWINSZ)", err, "process.consoleSize")
