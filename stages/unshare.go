@@ -313,7 +313,7 @@ func mapIDs(sys *syscall.SysProcAttr, l *specs.Linux) {
 		sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 	}
 	sys.GidMappingsEnableSetgroups = true
-	for c := 0; c <= lastCap(); c++ {
+	for c, last := 0, lastCap(); c <= last; c++ {
 		if ok, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); ok == 1 {
 			sys.AmbientCaps = append(sys.AmbientCaps, uintptr(c))
 		}

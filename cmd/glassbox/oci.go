@@ -300,8 +300,6 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	return exitCode(code)
 }
 
-// systemdCgroupPath turns systemd's "slice:prefix:name" into the cgroupfs
-// path systemd would use (slice/prefix-name.scope); other paths stay.
 // makeExecFifo makes the FIFO the init waits on for start. Under a user
 // namespace it belongs to the container's root, which is who opens it then.
 func makeExecFifo(path string, s *specs.Spec) error {
@@ -318,6 +316,8 @@ func makeExecFifo(path string, s *specs.Spec) error {
 	return nil
 }
 
+// systemdCgroupPath turns systemd's "slice:prefix:name" into the cgroupfs
+// path systemd would use (slice/prefix-name.scope); other paths stay.
 func systemdCgroupPath(p string) string {
 	parts := strings.Split(p, ":")
 	if len(parts) != 3 {
@@ -415,8 +415,8 @@ func ociState(root, id string) error {
 		return err
 	}
 	st := specs.State{Version: specs.Version, ID: id, Status: ociStatus(c), Bundle: c.Bundle, Annotations: c.Spec.Annotations}
-	if st.Status == specs.StateCreated || st.Status == specs.StateRunning {
-		st.Pid = c.Pid
+	if st.Status != specs.StateStopped && st.Status != specs.StateCreating {
+		st.Pid = c.Pid // created, running or paused: the init lives
 	}
 	// runc's extra fields, which callers read too.
 	out := struct {
