@@ -552,12 +552,23 @@ func signalCgroup(c *container.Container, sig unix.Signal) error {
 	return errors.Join(errs...)
 }
 
+// updateFlags are runc update's flags: the linux.resources field each sets.
+var updateFlags = []struct{ flag, group, field, usage string }{
+	{"memory", "memory", "limit", "memory limit in bytes (k, m, g suffixes; -1 for none)"},
+	{"memory-swap", "memory", "swap", "memory and swap together, in bytes (-1 for no swap limit)"},
+	{"cpu-quota", "cpu", "quota", "CPU time per period, in µs (-1 for none)"},
+	{"cpu-period", "cpu", "period", "CPU period, in µs"},
+	{"cpu-share", "cpu", "shares", "CPU shares (relative weight)"},
+	{"cpuset-cpus", "cpu", "cpus", "CPUs the container may use (0-3, 0,1)"},
+	{"cpuset-mems", "cpu", "mems", "memory nodes the container may use"},
+	{"pids-limit", "pids", "limit", "maximum number of tasks (-1 for none)"},
+}
+
 // newOCIUpdateCmd changes a live container's limits: the same control-file
 // writes as the cgroup stage, from linux.resources JSON (--resources FILE,
-// or - for stdin, as containerd's shim sends it) and runc's flags.
+// or - for stdin, as containerd's shim sends it) and runc's flags on top.
 func newOCIUpdateCmd() *cobra.Command {
-	var resources, memory, memorySwap, cpusetCpus, cpusetMems string
-	var cpuQuota, cpuPeriod, cpuShares, pidsLimit int64
+	var resources string
 	cmd := &cobra.Command{
 		Use: "update [--resources FILE|-] [--memory N] [--cpu-quota N] [--pids-limit N] … ID", Short: "Change a running container's cgroup limits", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -581,53 +592,29 @@ func newOCIUpdateCmd() *cobra.Command {
 					return fmt.Errorf("--resources %s: linux.resources JSON: %w", resources, err)
 				}
 			}
-			f := c.Flags()
-			mem := func() *specs.LinuxMemory {
-				if r.Memory == nil {
-					r.Memory = &specs.LinuxMemory{}
+			flags := map[string]map[string]any{}
+			for _, u := range updateFlags {
+				if !c.Flags().Changed(u.flag) {
+					continue
 				}
-				return r.Memory
-			}
-			cpu := func() *specs.LinuxCPU {
-				if r.CPU == nil {
-					r.CPU = &specs.LinuxCPU{}
+				text := c.Flags().Lookup(u.flag).Value.String()
+				var v any = text
+				switch {
+				case u.group == "memory":
+					v, err = parseLimit(text)
+				case u.field != "cpus" && u.field != "mems":
+					v, err = strconv.ParseInt(text, 10, 64)
 				}
-				return r.CPU
-			}
-			for _, size := range []struct {
-				flag, value string
-				to          func() **int64
-			}{
-				{"memory", memory, func() **int64 { return &mem().Limit }},
-				{"memory-swap", memorySwap, func() **int64 { return &mem().Swap }},
-			} {
-				if f.Changed(size.flag) {
-					n, err := parseLimit(size.value)
-					if err != nil {
-						return fmt.Errorf("--%s %q: %w", size.flag, size.value, err)
-					}
-					*size.to() = &n
+				if err != nil {
+					return fmt.Errorf("--%s %q: %w", u.flag, text, err)
 				}
+				if flags[u.group] == nil {
+					flags[u.group] = map[string]any{}
+				}
+				flags[u.group][u.field] = v
 			}
-			if f.Changed("cpu-quota") {
-				cpu().Quota = &cpuQuota
-			}
-			if f.Changed("cpu-period") {
-				p := uint64(cpuPeriod)
-				cpu().Period = &p
-			}
-			if f.Changed("cpu-share") {
-				s := uint64(cpuShares)
-				cpu().Shares = &s
-			}
-			if f.Changed("cpuset-cpus") {
-				cpu().Cpus = cpusetCpus
-			}
-			if f.Changed("cpuset-mems") {
-				cpu().Mems = cpusetMems
-			}
-			if f.Changed("pids-limit") {
-				r.Pids = &specs.LinuxPids{Limit: &pidsLimit}
+			if err := overlayResources(r, flags); err != nil {
+				return fmt.Errorf("update flags: %w", err)
 			}
 			if len(r.Devices) > 0 {
 				return errors.New("linux.resources.devices: device rules are set at create, not updated")
@@ -650,84 +637,41 @@ func newOCIUpdateCmd() *cobra.Command {
 			if _, err := cg.Apply(settings); err != nil {
 				return err
 			}
-			ct.Spec.Linux.Resources = mergeResources(ct.Spec.Linux.Resources, r)
+			// The record keeps the limits in force: what the update set, over what was.
+			merged := &specs.LinuxResources{}
+			if old := ct.Spec.Linux.Resources; old != nil {
+				*merged = *old
+			}
+			if err := overlayResources(merged, r); err != nil {
+				return err
+			}
+			ct.Spec.Linux.Resources = merged
 			return ct.Save()
 		},
 	}
-	f := cmd.Flags()
-	f.StringVarP(&resources, "resources", "r", "", "linux.resources JSON from this file, or - for stdin")
-	f.StringVar(&memory, "memory", "", "memory limit in bytes (k, m, g suffixes; -1 for none)")
-	f.StringVar(&memorySwap, "memory-swap", "", "memory and swap together, in bytes (-1 for no swap limit)")
-	f.Int64Var(&cpuQuota, "cpu-quota", 0, "CPU time per period, in µs (-1 for none)")
-	f.Int64Var(&cpuPeriod, "cpu-period", 0, "CPU period, in µs")
-	f.Int64Var(&cpuShares, "cpu-share", 0, "CPU shares (relative weight)")
-	f.StringVar(&cpusetCpus, "cpuset-cpus", "", "CPUs the container may use (0-3, 0,1)")
-	f.StringVar(&cpusetMems, "cpuset-mems", "", "memory nodes the container may use")
-	f.Int64Var(&pidsLimit, "pids-limit", 0, "maximum number of tasks (-1 for none)")
+	cmd.Flags().StringVarP(&resources, "resources", "r", "", "linux.resources JSON from this file, or - for stdin")
+	for _, u := range updateFlags {
+		cmd.Flags().String(u.flag, "", u.usage)
+	}
 	return cmd
 }
 
-// parseLimit reads a size, or -1 for no limit.
+// overlayResources sets in r every field the JSON form of from has: decoding
+// into a struct that already holds values replaces only the fields present.
+func overlayResources(r *specs.LinuxResources, from any) error {
+	data, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, r)
+}
+
+// parseLimit reads a size (k, m, g suffixes), or -1 for no limit.
 func parseLimit(v string) (int64, error) {
 	if v == "-1" {
 		return -1, nil
 	}
 	return spec.ParseSize(v)
-}
-
-// mergeResources keeps the record's limits up to date: what an update sets
-// replaces what was there.
-func mergeResources(old, update *specs.LinuxResources) *specs.LinuxResources {
-	if old == nil {
-		return update
-	}
-	merged := *old
-	if update.Memory != nil {
-		m := specs.LinuxMemory{}
-		if old.Memory != nil {
-			m = *old.Memory
-		}
-		if update.Memory.Limit != nil {
-			m.Limit = update.Memory.Limit
-		}
-		if update.Memory.Swap != nil {
-			m.Swap = update.Memory.Swap
-		}
-		merged.Memory = &m
-	}
-	if update.CPU != nil {
-		c := specs.LinuxCPU{}
-		if old.CPU != nil {
-			c = *old.CPU
-		}
-		u := update.CPU
-		if u.Shares != nil {
-			c.Shares = u.Shares
-		}
-		if u.Quota != nil {
-			c.Quota = u.Quota
-		}
-		if u.Period != nil {
-			c.Period = u.Period
-		}
-		if u.Cpus != "" {
-			c.Cpus = u.Cpus
-		}
-		if u.Mems != "" {
-			c.Mems = u.Mems
-		}
-		merged.CPU = &c
-	}
-	if update.Pids != nil {
-		merged.Pids = update.Pids
-	}
-	for k, v := range update.Unified {
-		if merged.Unified == nil {
-			merged.Unified = map[string]string{}
-		}
-		merged.Unified[k] = v
-	}
-	return &merged
 }
 
 // newOCIPsCmd lists the processes in the container's cgroup: their host pids
