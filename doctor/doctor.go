@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
+	"github.com/glassbox-dev/glassbox/cgroupsv2/devicebpf"
 	gbnet "github.com/glassbox-dev/glassbox/netns"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
@@ -39,7 +41,7 @@ type Check struct {
 // Run performs every check, in the order of the stages that need them.
 func Run() []Check {
 	checks := namespaces()
-	checks = append(checks, initProgram(), cgroups(), overlay(), pivotRoot())
+	checks = append(checks, initProgram(), cgroups(), deviceControl(), seccompFilter(), overlay(), pivotRoot())
 	checks = append(checks, network()...)
 	checks = append(checks, defaultNetwork())
 	checks = append(checks, btf())
@@ -51,7 +53,7 @@ func Run() []Check {
 var namespaceTypes = []struct{ file, name, action string }{
 	{"pid", "pid", "required"}, {"mnt", "mount", "required"}, {"uts", "uts", "required"},
 	{"ipc", "ipc", "required"}, {"net", "network", "required"}, {"cgroup", "cgroup", "required by the default Spec"},
-	{"user", "user", "not used yet: containers run as real root"}, {"time", "time", "not used"},
+	{"user", "user", "a config.json with linux.uidMappings cannot run; without, containers run as real root"}, {"time", "time", "not used"},
 }
 
 func namespaces() []Check {
@@ -107,6 +109,44 @@ func cgroups() Check {
 		c.Action = "containers nest beneath glassbox's own cgroup in every tree; limits are memory.limit_in_bytes, cpu.cfs_quota_us, pids.max …"
 	}
 	return c
+}
+
+// deviceControl: which device nodes a container may open is the v1 devices
+// controller's job, or on v2 a BPF_CGROUP_DEVICE program's — so load one.
+func deviceControl() Check {
+	mode, err := cgroupsv2.Detect()
+	if err != nil {
+		return Check{Name: "device control", Detail: err.Error()}
+	}
+	if mode != cgroupsv2.Unified {
+		trees, _ := cgroupsv2.Hierarchies()
+		for _, t := range trees {
+			if t.V1 && slices.Contains(strings.Split(t.Controllers, ","), "devices") {
+				return Check{Name: "device control", OK: true, Detail: "the v1 devices controller at " + t.Mount}
+			}
+		}
+		return Check{Name: "device control", Detail: "no v1 devices controller is mounted",
+			Action: "the cgroup stage fails for any container: mount the devices controller (CONFIG_CGROUP_DEVICE)"}
+	}
+	policy, _ := cgroupsv2.NewDevicePolicy(nil)
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.CGroupDevice, License: "Apache-2.0", Instructions: devicebpf.Program(policy)})
+	if err != nil {
+		return Check{Name: "device control", Detail: "a BPF_CGROUP_DEVICE program was refused: " + err.Error(),
+			Action: "the cgroup stage fails for any container with device rules (CONFIG_CGROUP_BPF)"}
+	}
+	prog.Close()
+	return Check{Name: "device control", OK: true, Detail: "a BPF_CGROUP_DEVICE program loads (cgroup v2)"}
+}
+
+// seccompFilter: linux.seccomp profiles (Docker's, podman's) need filter mode
+// and the return actions they use.
+func seccompFilter() Check {
+	avail, err := os.ReadFile("/proc/sys/kernel/seccomp/actions_avail")
+	if err != nil {
+		return Check{Name: "seccomp", Detail: "no /proc/sys/kernel/seccomp (CONFIG_SECCOMP_FILTER off?)",
+			Action: "a config.json with linux.seccomp fails in the exec stage"}
+	}
+	return Check{Name: "seccomp", OK: true, Detail: "filter mode, actions: " + strings.TrimSpace(string(avail))}
 }
 
 func overlay() Check {

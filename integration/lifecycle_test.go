@@ -402,12 +402,12 @@ func TestDoctor(t *testing.T) {
 			status[f[1]] = f[0]
 		}
 	}
-	for _, name := range []string{"pid namespace", "mount namespace", "cgroup namespace", "cgroups", "overlayfs", "pivot_root", "veth", "bridge", "nftables", "BTF", "tracefs", "kprobes", "fentry", "tracepoints"} {
+	for _, name := range []string{"pid namespace", "mount namespace", "cgroup namespace", "cgroups", "device control", "seccomp", "overlayfs", "pivot_root", "veth", "bridge", "nftables", "BTF", "tracefs", "kprobes", "fentry", "tracepoints"} {
 		if status[name] == "" {
 			t.Errorf("doctor does not report %q:\n%s", name, r.stdout)
 		}
 	}
-	for _, name := range []string{"pid namespace", "mount namespace", "cgroups", "overlayfs", "tracefs", "tracepoints"} {
+	for _, name := range []string{"pid namespace", "mount namespace", "cgroups", "device control", "seccomp", "overlayfs", "tracefs", "tracepoints"} {
 		if status[name] != "ok" {
 			t.Errorf("%s should be ok on every kernel glassbox is tested on:\n%s", name, r.stdout)
 		}
