@@ -123,25 +123,18 @@ func (p *program) compare(a specs.LinuxSeccompArg, pass, fail string) {
 		p.load(lo)
 		p.and(vlo)
 		p.jump(unix.BPF_JEQ, uint32(w), pass, fail)
-	case specs.OpGreaterThan, specs.OpGreaterEqual:
+	case specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpLessThan, specs.OpLessEqual:
+		// < is the opposite of ≥, and ≤ of >: the same test, with the
+		// outcomes swapped.
+		op := map[specs.LinuxSeccompOperator]uint16{specs.OpGreaterThan: unix.BPF_JGT, specs.OpGreaterEqual: unix.BPF_JGE,
+			specs.OpLessThan: unix.BPF_JGE, specs.OpLessEqual: unix.BPF_JGT}[a.Op]
+		if a.Op == specs.OpLessThan || a.Op == specs.OpLessEqual {
+			pass, fail = fail, pass
+		}
 		p.load(hi)
 		p.jump(unix.BPF_JGT, vhi, pass, "")
 		p.jump(unix.BPF_JEQ, vhi, "", fail)
 		p.load(lo)
-		op := uint16(unix.BPF_JGT)
-		if a.Op == specs.OpGreaterEqual {
-			op = unix.BPF_JGE
-		}
 		p.jump(op, vlo, pass, fail)
-	case specs.OpLessThan, specs.OpLessEqual: // the opposite of ≥ and >
-		p.load(hi)
-		p.jump(unix.BPF_JGT, vhi, fail, "")
-		p.jump(unix.BPF_JEQ, vhi, "", pass)
-		p.load(lo)
-		op := uint16(unix.BPF_JGE)
-		if a.Op == specs.OpLessEqual {
-			op = unix.BPF_JGT
-		}
-		p.jump(op, vlo, fail, pass)
 	}
 }

@@ -30,6 +30,7 @@ import (
 type console struct {
 	socket  *os.File // our end of the socketpair the master comes over
 	initEnd *os.File // the init's end: ours is closed once the init has its copy
+	null    *os.File // the init's stdin until it has the pty
 	mu      sync.Mutex
 	master  *os.File // nil until it has come
 	in      *os.File // the caller's terminal, read without blocking
@@ -58,7 +59,7 @@ func consoleFor(p *specs.Process, opts *stages.Options) (*console, error) {
 	}
 	opts.Stdin = null
 	c := &console{socket: os.NewFile(uintptr(fds[0]), "console socket"), initEnd: os.NewFile(uintptr(fds[1]), "console socket (init's end)"),
-		restore: func() {}, done: make(chan struct{})}
+		null: null, restore: func() {}, done: make(chan struct{})}
 	opts.Console = c.initEnd
 	return c, nil
 }
@@ -67,6 +68,7 @@ func consoleFor(p *specs.Process, opts *stages.Options) (*console, error) {
 // already waiting in the socket).
 func (c *console) receive() error {
 	c.initEnd.Close()
+	c.null.Close()
 	buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
 	c.socket.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, oobn, _, _, err := unix.Recvmsg(int(c.socket.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
@@ -132,6 +134,7 @@ func (c *console) attach(interactive bool) error {
 func (c *console) discard() {
 	c.socket.Close()
 	c.initEnd.Close()
+	c.null.Close()
 }
 
 // hangUp closes the master: the container's terminal hangs up.
