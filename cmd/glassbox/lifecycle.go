@@ -134,9 +134,9 @@ func newLogsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f, err := os.Open(c.Path(LogFile))
+			f, err := openLog(c, follow)
 			if errors.Is(err, os.ErrNotExist) {
-				return nil // no output yet, or not a detached container
+				return nil // no output, and none to come
 			}
 			if err != nil {
 				return err
@@ -199,6 +199,19 @@ func newLogsCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "prefix each line with its time")
 	cmd.Flags().IntVar(&tail, "tail", -1, "only the last N lines")
 	return cmd
+}
+
+// openLog opens a container's log. The shim makes it as it starts, which can
+// be just after run -d returned: following a container whose log is not there
+// yet waits for it, for as long as the container runs.
+func openLog(c *container.Container, follow bool) (*os.File, error) {
+	for {
+		f, err := os.Open(c.Path(LogFile))
+		if !errors.Is(err, os.ErrNotExist) || !follow || !running(c) {
+			return f, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // running says whether a container's glassbox still holds it (the program
