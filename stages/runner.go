@@ -67,6 +67,10 @@ type Options struct {
 	Detached bool
 	// After runs after each stage, and after teardown, with its timing and steps.
 	After func(Timing)
+	// Failed hears a failed run's error once everything is undone, before
+	// whoever resumed the run (continue, abort) is told how it ended: a
+	// trace written here is in the store when they look.
+	Failed func(*Run, error)
 }
 
 // Timing is one stage as it ran — both halves, host and container — with its
@@ -419,6 +423,9 @@ func (r *Run) fail(st *Stage, err error) *Error {
 		r.Unlock()
 	}
 	// Once all is undone: the continue or abort that led here hears of it.
+	if r.Opts.Failed != nil {
+		r.Opts.Failed(r, e)
+	}
 	if errors.Is(err, ErrAborted) {
 		r.report("aborted")
 	} else {

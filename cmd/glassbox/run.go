@@ -235,6 +235,7 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 			return err
 		}
 		opts.After = tr.stage
+		opts.Failed = func(r *stages.Run, err error) { tr.write(r, err, 0) }
 	}
 	// On a terminal, one line shows the stage in progress; it is erased before
 	// the program starts, so its output is untouched.

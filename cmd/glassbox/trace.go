@@ -40,6 +40,7 @@ type runTrace struct {
 	cgroupID   uint64            // the container's cgroup2 id, once the cgroup stage made it
 	cgroupDir  string
 	finished   bool                // the trace is written
+	path       string              // where
 	failed     stages.Timing       // the stage that failed, if one did
 	events     []trace.KernelEvent // what the kernel observer saw
 }
@@ -151,6 +152,20 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 	if t == nil {
 		return
 	}
+	t.write(r, runErr, code)
+	if t.show && t.path != "" {
+		if f, err := trace.Load(t.path); err == nil {
+			trace.Waterfall(os.Stderr, f, term.IsTerminal(int(os.Stderr.Fd())))
+		}
+	}
+}
+
+// write closes the trace and writes it to the store (once), with what the
+// container used.
+func (t *runTrace) write(r *stages.Run, runErr error, code int) {
+	if t.finished {
+		return
+	}
 	t.stopObserving()
 	var attrs []attribute.KeyValue
 	if runErr == nil {
@@ -164,12 +179,7 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 			attribute.Int64("glassbox.usage.pids_peak", int64(r.Usage.PidsPeak)),
 			attribute.Int64("glassbox.usage.oom_kills", int64(r.Usage.OOMKills)))
 	}
-	path := t.finish(runErr, attrs...)
-	if t.show && path != "" {
-		if f, err := trace.Load(path); err == nil {
-			trace.Waterfall(os.Stderr, f, term.IsTerminal(int(os.Stderr.Fd())))
-		}
-	}
+	t.path = t.finish(runErr, attrs...)
 }
 
 // failureReport explains a failed run in one screen, below its one-line
