@@ -346,10 +346,14 @@ func processStat(pid int) (start uint64, state string) {
 // Alive says whether the container's init is still the process the record
 // names (a pid alone may have been reused), and has not exited: a zombie
 // waiting for its parent (an OCI caller's wait) is not alive.
-func (c *Container) Alive() bool {
-	if c.Pid <= 0 || c.PidStart == 0 {
+func (c *Container) Alive() bool { return ProcessAlive(c.Pid, c.PidStart) }
+
+// ProcessAlive says whether pid is still the process that started at start
+// (its ProcessStartTime), and has not exited: a zombie is not alive.
+func ProcessAlive(pid int, start uint64) bool {
+	if pid <= 0 || start == 0 {
 		return false
 	}
-	start, state := processStat(c.Pid)
-	return start == c.PidStart && state != "Z"
+	s, state := processStat(pid)
+	return s == start && state != "Z"
 }

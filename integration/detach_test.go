@@ -148,7 +148,7 @@ func TestMonitorKilledThenGC(t *testing.T) {
 		t.Errorf("gc: %q %q", r.stdout, r.stderr)
 	}
 	e.noState()
-	noSubscriptions(t) // the monitor may have died while leaving the observer
+	noStaleSubscriptions(t) // the monitor may have died while leaving the observer
 }
 
 // monitorOf finds the monitor process of a container (glassbox monitor while

@@ -19,6 +19,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/container"
 )
 
 // The observer is glassbox's view of the kernel during a run: BPF programs on
@@ -159,7 +161,8 @@ func StartObserver(pid int) (*Observer, error) {
 		o.id = binary.LittleEndian.Uint32(b[:])
 	}
 	// The pid first: it is what makes the run live for another run's sweep.
-	if err := o.tgids.Put(o.pid, o.id); err != nil {
+	me := observerWatcher{Run: o.id, Start: container.ProcessStartTime(pid)}
+	if err := o.tgids.Put(o.pid, me); err != nil {
 		return nil, fmt.Errorf("BPF map tgids: %w", err)
 	}
 	if err := o.lost.Put(o.id, uint64(0)); err != nil {
@@ -211,8 +214,10 @@ func (o *Observer) Stop() ([]KernelEvent, uint64) {
 }
 
 // sweep removes the subscriptions of runs whose glassbox died without
-// unsubscribing (killed): a run is dead when the pid it registered is gone,
-// and then every entry of its run id goes, which also frees its ring buffer.
+// unsubscribing (killed): a run is dead when the process it registered is
+// gone — its pid names no process, a zombie, or a process that started at
+// another time (pids are reused) — and then every entry of its run id goes,
+// which also frees its ring buffer.
 // Only proven-dead runs are touched: other runs come and go while the maps
 // are read, and a live run must never lose its entries to a sweep.
 //
@@ -232,13 +237,14 @@ func (o *Observer) sweep() {
 		dead[id] = true
 	}
 	var pid, run uint32
+	var w observerWatcher
 	var gone []uint32
-	for it := o.tgids.Iterate(); it.Next(&pid, &run); {
-		if unix.Kill(int(pid), 0) == unix.ESRCH {
-			dead[run] = true
-			gone = append(gone, pid)
+	for it := o.tgids.Iterate(); it.Next(&pid, &w); {
+		if container.ProcessAlive(int(pid), w.Start) {
+			delete(dead, w.Run)
 		} else {
-			delete(dead, run)
+			dead[w.Run] = true
+			gone = append(gone, pid)
 		}
 	}
 	if len(dead) == 0 {

@@ -23,6 +23,13 @@ type observerLayout struct {
 	Pad     uint16
 }
 
+type observerWatcher struct {
+	_     structs.HostLayout
+	Run   uint32
+	Pad   uint32
+	Start uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.

@@ -96,11 +96,21 @@ struct {
 	__type(value, struct layout);
 } layouts SEC(".maps");
 
+/* A watched glassbox process. Only glassbox reads start (the process's start
+ * time, field 22 of /proc/PID/stat): a pid names another process once the
+ * first is gone, and start tells a run killed before it could unsubscribe
+ * from a new process that got its pid. */
+struct watcher {
+	__u32 run;
+	__u32 _pad;
+	__u64 start;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, __u32);   /* tgid */
-	__type(value, __u32); /* run id */
+	__type(key, __u32); /* tgid */
+	__type(value, struct watcher);
 } tgids SEC(".maps");
 
 struct {
@@ -133,11 +143,11 @@ struct {
 static __always_inline __u32 run(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 *r = bpf_map_lookup_elem(&tgids, &tgid);
-	if (r)
-		return *r;
+	struct watcher *w = bpf_map_lookup_elem(&tgids, &tgid);
+	if (w)
+		return w->run;
 	__u64 cg = bpf_get_current_cgroup_id();
-	r = bpf_map_lookup_elem(&cgroups, &cg);
+	__u32 *r = bpf_map_lookup_elem(&cgroups, &cg);
 	return r ? *r : 0;
 }
 
