@@ -225,15 +225,24 @@ func running(c *container.Container) bool {
 	return false
 }
 
-// waitGone waits until a container's glassbox lets go of it, at most d.
+// waitGone waits until a container's glassbox lets go of it, at most d: a
+// blocking flock(2) on its lock, which the kernel grants once the holder has
+// closed it (its teardown is done). Not a poll: fifty `rm -f` polling at once
+// made thousands of wake-ups a second and starved the very teardowns they
+// waited for (minutes, on a busy 2-core VM).
 func waitGone(c *container.Container, d time.Duration) bool {
-	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
-		if !running(c) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
+	f, err := os.Open(c.Path("lock"))
+	if err != nil {
+		return true // the state directory is gone: run --rm removed it
+	}
+	defer f.Close()
+	got := make(chan error, 1)
+	go func() { got <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
+	select {
+	case <-got:
+		return true
+	case <-time.After(d):
+		return false
 	}
 }
 
