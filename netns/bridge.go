@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,19 +49,52 @@ func VethName(container string) string { return "gb" + container[:min(12, len(co
 // lease, the bridge and NAT rules if it is the network's first container, a
 // veth pair, eth0 configured inside, DNAT rules for ports, and /etc/hosts
 // (hostsFile) for it and for every container on the network.
+//
+// The store's lock is one for the whole host, so it is held only for what
+// the network's containers share: the leases, the bridge and the masquerade
+// rules. The veth and the DNAT rules are the container's own and are made
+// without it; concurrent runs then wait for one another for milliseconds,
+// not for each other's veths (an RCU grace period each to make).
 func Connect(network string, lease Lease, pid int, ports []Port, step Recorder) (*Attachment, error) {
-	s, err := OpenStore()
+	lease.Veth = VethName(lease.Container)
+	a, bridge, err := reserve(network, lease, ports, step)
 	if err != nil {
 		return nil, err
+	}
+	if err := addVeth(lease.Veth, bridge, pid, a, step); err != nil {
+		return nil, err
+	}
+	if len(a.Ports) > 0 {
+		// Safe without the lock: the table and chains stay while this
+		// network has masquerade rules, and it has them while it has a lease.
+		start := time.Now()
+		err = addPortNAT(lease.Container, a.IP, a.Ports)
+		step("nft dnat "+FormatPorts(a.Ports)+" → "+a.IP.String(), start, err)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if lease.Hosts == "" {
+		return a, nil
+	}
+	return a, refreshHosts(network, step)
+}
+
+// reserve leases an address and the ports, and makes sure the network's
+// bridge and masquerade rules exist, under the store's lock.
+func reserve(network string, lease Lease, ports []Port, step Recorder) (*Attachment, netlink.Link, error) {
+	s, err := lockStore(step)
+	if err != nil {
+		return nil, nil, err
 	}
 	defer s.Close()
 	n, err := s.Get(network)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	all, err := s.List()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ports = append([]Port(nil), ports...)
 	start := time.Now()
@@ -68,41 +103,33 @@ func Connect(network string, lease Lease, pid int, ports []Port, step Recorder) 
 		step("check ports "+FormatPorts(ports), start, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	lease.Veth, lease.Ports = VethName(lease.Container), ports
+	lease.Ports = ports
 	start = time.Now()
 	ip, err := n.Allocate(lease)
 	if err == nil {
 		err = s.Save(n) // before anything exists, so that an undo finds the lease
 	}
 	step(fmt.Sprintf("lease %s on %s", ip, n.Name), start, err, "glassbox.network.name", n.Name, "glassbox.network.subnet", n.Subnet)
+	if err == nil {
+		// Its own /etc/hosts now; the others' after the lock (refreshHosts).
+		err = writeHostsFiles(n, step, ip.String())
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := &Attachment{Network: n.Name, IP: ip, Prefix: n.Prefix(), Gateway: net.ParseIP(n.Gateway), Ports: ports}
 	bridge, err := ensureBridge(n, step)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	start = time.Now()
-	err = addNetworkNAT(n)
-	step("nft masquerade "+n.Subnet, start, err, "glassbox.nft.table", "ip "+TableName)
-	if err != nil {
-		return nil, err
+	added, err := addNetworkNAT(n)
+	if added || err != nil {
+		step("nft masquerade "+n.Subnet, start, err, "glassbox.nft.table", "ip "+TableName)
 	}
-	if err := addVeth(lease.Veth, bridge, pid, a, step); err != nil {
-		return nil, err
-	}
-	if len(ports) > 0 {
-		start = time.Now()
-		err = addPortNAT(lease.Container, ip, ports)
-		step("nft dnat "+FormatPorts(ports)+" → "+ip.String(), start, err)
-		if err != nil {
-			return nil, err
-		}
-	}
-	return a, writeHostsFiles(n)
+	return a, bridge, err
 }
 
 // Disconnect undoes Connect for a container: its DNAT rules, its lease, its
@@ -116,36 +143,60 @@ func Connect(network string, lease Lease, pid int, ports []Port, step Recorder) 
 // (30-45 ms here), so only deleteVeth (gc, where the namespace may be held by
 // something else) does. The bridge stays, like docker0: deleting it costs
 // 45-85 ms. `glassbox gc` and `glassbox network rm` remove idle bridges.
+//
+// Only the container's own run adds its lease, and whoever disconnects it
+// holds the container's lock: so whether it has a lease at all is read
+// without the store's lock (the records are replaced by rename(2)), and a
+// container already disconnected — by its teardown, before rm — costs no
+// wait for the lock.
 func Disconnect(network, container string, deleteVeth bool, step Recorder) error {
-	s, err := OpenStore()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	n, err := s.Get(network)
-	if err != nil {
-		return nil // the network is gone, and its leases with it
-	}
 	var errs []error
-	start := time.Now()
-	if removed, err := removeNAT("ctr:" + container); removed > 0 || err != nil {
-		step("nft delete dnat rules", start, err)
-		errs = append(errs, err)
-	}
 	if link, err := netlink.LinkByName(VethName(container)); err == nil && deleteVeth {
-		start = time.Now()
+		start := time.Now()
 		err := netlink.LinkDel(link)
 		step("RTM_DELLINK "+VethName(container), start, err)
 		if err != nil && !errors.Is(err, unix.ENODEV) {
 			errs = append(errs, fmt.Errorf("RTM_DELLINK %s: %w", VethName(container), err))
 		}
 	}
-	if _, ip, ok := n.Release(container); ok {
-		start = time.Now()
-		err := s.Save(n)
-		step("release "+ip, start, err)
+	if !hasLease(network, container) {
+		return errors.Join(errs...)
+	}
+	released, err := release(network, container, step)
+	errs = append(errs, err)
+	if released {
+		errs = append(errs, refreshHosts(network, step))
+	}
+	return errors.Join(errs...)
+}
+
+// release gives up a container's lease and its DNAT rules, and with the
+// network's last lease its masquerade rules, under the store's lock.
+func release(network, container string, step Recorder) (bool, error) {
+	s, err := lockStore(step)
+	if err != nil {
+		return false, err
+	}
+	defer s.Close()
+	n, err := s.Get(network)
+	if err != nil {
+		return false, nil // the network is gone, and its leases with it
+	}
+	l, ip, ok := n.Release(container)
+	if !ok {
+		return false, nil
+	}
+	var errs []error
+	if len(l.Ports) > 0 {
+		start := time.Now()
+		_, err := removeNAT("ctr:" + container)
+		step("nft delete dnat rules", start, err)
 		errs = append(errs, err)
 	}
+	start := time.Now()
+	err = s.Save(n)
+	step("release "+ip, start, err)
+	errs = append(errs, err)
 	if len(n.Leases) == 0 {
 		start = time.Now()
 		if removed, err := removeNAT("net:" + n.Name); removed > 0 || err != nil {
@@ -153,8 +204,30 @@ func Disconnect(network, container string, deleteVeth bool, step Recorder) error
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, writeHostsFiles(n))
-	return errors.Join(errs...)
+	return true, errors.Join(errs...)
+}
+
+// hasLease reads, without the lock, whether container has a lease on network.
+func hasLease(network, container string) bool {
+	n, err := readNetwork(network)
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist) // unreadable: let the locked path say why
+	}
+	for _, l := range n.Leases {
+		if l.Container == container {
+			return true
+		}
+	}
+	return false
+}
+
+// lockStore opens the network store as a step: its lock is held by one run
+// at a time, and the wait for it is part of what a run costs.
+func lockStore(step Recorder) (*Store, error) {
+	start := time.Now()
+	s, err := OpenStore()
+	step("flock "+filepath.Join(StoreDir, "lock"), start, err)
+	return s, err
 }
 
 // RemoveBridge deletes an idle network's bridge (and NAT rules, if any are
@@ -280,13 +353,15 @@ func addVeth(hostEnd string, bridge netlink.Link, pid int, a *Attachment, step R
 	return nil
 }
 
-// writeHostsFiles rewrites /etc/hosts of every container on the network, so
-// that each resolves the others by name. A file is rewritten in place (not
-// replaced by rename) because it is bind-mounted: the container holds its inode.
-func writeHostsFiles(n *Network) error {
+// writeHostsFiles rewrites /etc/hosts of the containers on the network at
+// the given addresses (all of them when none are given), so that each
+// resolves the others by name. A file is rewritten in place (not replaced by
+// rename) because it is bind-mounted: the container holds its inode.
+func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 	var errs []error
+	start, files := time.Now(), 0
 	for ip, l := range n.Leases {
-		if l.Hosts == "" {
+		if l.Hosts == "" || len(only) > 0 && !slices.Contains(only, ip) {
 			continue
 		}
 		var b strings.Builder
@@ -300,8 +375,47 @@ func writeHostsFiles(n *Network) error {
 		if err := os.WriteFile(l.Hosts, []byte(b.String()), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("write %s: %w", l.Hosts, err))
 		}
+		files++
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if files > 0 {
+		step(fmt.Sprintf("write /etc/hosts of %d containers on %s", files, n.Name), start, err)
+	}
+	return err
+}
+
+// refreshHosts brings every /etc/hosts on a network up to date with its
+// record, outside the store's lock. Rewriting them costs a write per
+// container, and every container that comes or goes asks for it — fifty
+// removed at once would write 2,500 files. So whoever finds another process
+// rewriting leaves the work to it: that one reads the record again when it is
+// done, and goes round once more if the record changed meanwhile. Every asker
+// changed the record (Save counts versions) before asking, so none is missed.
+func refreshHosts(network string, step Recorder) error {
+	for {
+		lock, err := os.OpenFile(filepath.Join(StoreDir, network+".hosts.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("network %s: %w", network, err)
+		}
+		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			lock.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil // the holder writes this change too
+			}
+			return fmt.Errorf("flock %s: %w", lock.Name(), err)
+		}
+		n, err := readNetwork(network)
+		if err == nil {
+			err = writeHostsFiles(n, step)
+		}
+		lock.Close()
+		if err != nil {
+			return err
+		}
+		if now, err := readNetwork(network); err != nil || now.Version == n.Version {
+			return nil
+		}
+	}
 }
 
 // LocalHosts opens every /etc/hosts glassbox writes.

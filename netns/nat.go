@@ -56,31 +56,29 @@ func chains() (pre, out, post *nftables.Chain) {
 }
 
 // addNetworkNAT makes sure the table, its chains and the network's masquerade
-// rules exist.
-func addNetworkNAT(n *Network) error {
+// rules exist, and says whether it had to add them. Every run asks, and all
+// but a network's first find them with one listing: a change (a netlink
+// batch the kernel commits) only when something is missing — the network is
+// new, or someone flushed the ruleset.
+func addNetworkNAT(n *Network) (bool, error) {
 	c, err := nftables.New()
 	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
+		return false, fmt.Errorf("nftables: %w", err)
+	}
+	owner := "net:" + n.Name
+	pre, out, post := chains()
+	if rules, err := c.GetRules(table, post); err == nil {
+		for _, r := range rules {
+			if string(r.UserData) == owner {
+				return false, nil // a run before this one added them
+			}
+		}
 	}
 	// NEWTABLE and NEWCHAIN without NLM_F_EXCL: adding what exists is a no-op.
 	c.AddTable(table)
-	pre, out, post := chains()
 	c.AddChain(pre)
 	c.AddChain(out)
 	c.AddChain(post)
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: add table ip %s: %w", TableName, err)
-	}
-	owner := "net:" + n.Name
-	rules, err := c.GetRules(table, post)
-	if err != nil {
-		return fmt.Errorf("nftables: list rules: %w", err)
-	}
-	for _, r := range rules {
-		if string(r.UserData) == owner {
-			return nil // a run before this one added them
-		}
-	}
 	subnet, mask := ipMask(n.Subnet)
 	loop, loopMask := ipMask("127.0.0.0/8")
 	for _, exprs := range [][]expr.Any{
@@ -91,9 +89,9 @@ func addNetworkNAT(n *Network) error {
 		c.AddRule(&nftables.Rule{Table: table, Chain: post, Exprs: exprs, UserData: []byte(owner)})
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: add masquerade rules for %s: %w", n.Subnet, err)
+		return false, fmt.Errorf("nftables: add table ip %s and masquerade rules for %s: %w", TableName, n.Subnet, err)
 	}
-	return nil
+	return true, nil
 }
 
 // addPortNAT adds the DNAT rules of one container's published ports.

@@ -46,6 +46,7 @@ type Network struct {
 	Gateway string           `json:"gateway"` // the bridge's address, the containers' default route
 	Created time.Time        `json:"created"`
 	Leases  map[string]Lease `json:"leases,omitempty"` // by address
+	Version uint64           `json:"version"`          // counts Saves: what refreshHosts compares
 }
 
 // Lease is one container's address on a network.
@@ -89,19 +90,27 @@ func (s *Store) Close() { s.lock.Close() }
 
 // Get returns a network; the default one is created on first use.
 func (s *Store) Get(name string) (*Network, error) {
-	data, err := os.ReadFile(s.path(name))
+	n, err := readNetwork(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		if name == DefaultNetwork {
 			return s.Create(name, "")
 		}
 		return nil, fmt.Errorf("network %q not found (glassbox network ls lists them; glassbox network create %s makes it)", name, name)
 	}
+	return n, err
+}
+
+// readNetwork reads a network's record. Records are replaced by rename(2),
+// so a reader without the lock sees one version or the next, never half.
+func readNetwork(name string) (*Network, error) {
+	path := filepath.Join(StoreDir, name+".json")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("network %s: %w", name, err)
 	}
 	var n Network
 	if err := json.Unmarshal(data, &n); err != nil {
-		return nil, fmt.Errorf("network %s: %s: %w", name, s.path(name), err)
+		return nil, fmt.Errorf("network %s: %s: %w", name, path, err)
 	}
 	if n.Leases == nil {
 		n.Leases = map[string]Lease{}
@@ -168,8 +177,10 @@ func bridgeName(network string) string {
 	return name
 }
 
-// Save writes the record atomically (rename(2) over the old one).
+// Save writes the record atomically (rename(2) over the old one), as its
+// next version.
 func (s *Store) Save(n *Network) error {
+	n.Version++
 	data, err := json.MarshalIndent(n, "", "  ")
 	if err != nil {
 		return err
@@ -212,6 +223,7 @@ func (s *Store) Remove(name string) error {
 	if err := RemoveBridge(n); err != nil {
 		return err
 	}
+	os.Remove(filepath.Join(s.dir, name+".hosts.lock"))
 	return os.Remove(s.path(name))
 }
 
