@@ -32,7 +32,10 @@
 # Env: VMTEST_CACHE (default ~/.cache/glassbox-vmtest), VMTEST_TIMEOUT seconds
 # (default 1500), VMTEST_MEM (default 3G), VMTEST_VERBOSE=1 for the console,
 # VMTEST_ACCEL=kvm|tcg to force one, VMTEST_QEMU (the QEMU binary; default
-# qemu-system-x86_64), VMTEST_KVM (the KVM device; default /dev/kvm).
+# qemu-system-x86_64), VMTEST_KVM (the KVM device; default /dev/kvm),
+# VMTEST_EXEC='bash command' to run that in the VM instead of the suites, with
+# the same payload (glassbox is /opt/glassbox/glassbox; the test binaries are
+# in /vmtest/tests), its output shown as theirs would be.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -183,6 +186,9 @@ if [ ! -f "$initrd" ]; then
 	export GLASSBOX_BIN=/opt/glassbox/glassbox GLASSBOX_TEST_ROOTFS=/tmp/rootfs GLASSBOX_VMTEST=1
 	/opt/glassbox/glassbox doctor | sed 's/^/vm: doctor: /'
 	rc=0
+	if [ -n "$vm_exec" ]; then # VMTEST_EXEC: a command instead of the suites
+		bash -c "$vm_exec" </dev/null; echo $? > /vmtest/rc; sync; /busybox/bin/poweroff -f
+	fi
 	while read -r name dir; do
 		cd "$dir"
 		echo "vm: package $name"
@@ -258,6 +264,7 @@ for pkg in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{en
 done
 {
 	printf 'repo=%q\n' "$repo"
+	printf 'vm_exec=%q\n' "${VMTEST_EXEC:-}"
 	printf 'set --'; for a in "$@"; do
 		case $a in -test.*) ;; -*) a=-test.${a#-} ;; esac
 		printf ' %q' "$a"
