@@ -243,6 +243,22 @@ func (c *Container) Remove() error {
 	return err
 }
 
+// removalMark in a state directory asks for the container's removal once the
+// glassbox that holds it lets go: rm -f, when it gives up waiting for a
+// teardown, leaves the removal to that teardown (as with --rm) and to gc.
+const removalMark = "remove-when-done"
+
+// MarkForRemoval asks for the container to be removed after its teardown.
+func (c *Container) MarkForRemoval() error {
+	return os.WriteFile(c.Path(removalMark), nil, 0o600)
+}
+
+// MarkedForRemoval says whether rm -f asked for that.
+func (c *Container) MarkedForRemoval() bool {
+	_, err := os.Stat(c.Path(removalMark))
+	return err == nil
+}
+
 // Unlock releases the lock (closing the file drops the flock).
 func (c *Container) Unlock() {
 	if c.lock != nil {

@@ -151,6 +151,44 @@ func TestMonitorKilledThenGC(t *testing.T) {
 	noStaleSubscriptions(t) // the monitor may have died while leaving the observer
 }
 
+// rm -f that gives up waiting for a teardown (its glassbox is stopped here)
+// leaves the removal to that teardown; and if the glassbox is killed instead,
+// the next gc removes the container. Nothing stays either way.
+func TestRemoveThatGivesUp(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	for _, then := range []string{"the teardown ends", "gc"} {
+		id := e.runDetached(nil, "busybox", "sleep", "100")
+		shim := monitorOf(t, id)
+		syscall.Kill(shim, syscall.SIGSTOP)
+		rm := e.cmd("rm", "-f", id)
+		rm.Env = append(rm.Env, "GLASSBOX_TEARDOWN_TIMEOUT=1s")
+		out, err := rm.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "still tearing it down after 1s; it is removed when that ends (or by glassbox gc)") {
+			t.Errorf("rm -f of a container whose glassbox is stopped: %v %s", err, out)
+		}
+		if then == "gc" {
+			syscall.Kill(shim, syscall.SIGKILL)
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if r := e.run("", "ps", "-a"); strings.Contains(r.stdout, "Dead") {
+					break
+				}
+			}
+			if r := e.run("", "gc"); !strings.Contains(r.stdout, "removed leftover container "+id[:12]) {
+				t.Errorf("gc after rm -f gave up and the glassbox was killed: %q %q", r.stdout, r.stderr)
+			}
+		} else {
+			syscall.Kill(shim, syscall.SIGCONT)
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if _, err := os.Stat(filepath.Join(e.root, "containers", id)); os.IsNotExist(err) {
+					break
+				}
+			}
+		}
+		e.noState()
+	}
+}
+
 // monitorOf finds the monitor process of a container (glassbox monitor while
 // the stages run, glassbox-shim after). It looks for a while: a process in
 // the middle of execve(2) shows no command line.

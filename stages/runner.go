@@ -376,7 +376,7 @@ func (r *Run) Teardown() error {
 			fmt.Fprintln(r.stderr(), "glassbox: warning:", herr)
 		}
 	}
-	if r.Opts.Remove {
+	if r.Opts.Remove || r.MarkedForRemoval() {
 		return errors.Join(err, r.Remove())
 	}
 	r.Status = container.Exited

@@ -275,10 +275,20 @@ func initExited(c *container.Container, d time.Duration) bool {
 }
 
 // teardownTimeout bounds the wait for a container's glassbox to finish its
-// teardown once the init is dead. It is long: fifty containers stopped at
-// once on a slow machine queue behind each other for the kernel's network
-// lock, and the wait ends anyway when that glassbox does.
-const teardownTimeout = 2 * time.Minute
+// teardown once the init is dead: GLASSBOX_TEARDOWN_TIMEOUT (a duration),
+// or two minutes — long, because the wait ends anyway when that glassbox
+// does, and fifty containers stopped at once on a slow, busy machine share
+// two CPUs for their teardowns.
+func teardownTimeout() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("GLASSBOX_TEARDOWN_TIMEOUT")); err == nil && d > 0 {
+		return d
+	}
+	return 2 * time.Minute
+}
+
+// errStillTearingDown: the container's init is dead, and its glassbox has
+// not finished tearing it down within teardownTimeout.
+var errStillTearingDown = errors.New("its glassbox is still tearing it down")
 
 // killAndWait sends sig to the container's init, waits up to grace for it to
 // die (then SIGKILLs it, and waits up to 10 s more), and then waits for its
@@ -301,8 +311,8 @@ func killAndWait(tr *runTrace, c *container.Container, sig unix.Signal, grace ti
 	}
 	tr.step("wait for the init to exit (pidfd)", start, nil)
 	start = time.Now()
-	if !waitGone(c, teardownTimeout) {
-		err := fmt.Errorf("container %s stopped, but its glassbox is still tearing it down after %s; try again later, or run glassbox gc", container.ShortID(c.ID), teardownTimeout)
+	if timeout := teardownTimeout(); !waitGone(c, timeout) {
+		err := fmt.Errorf("container %s stopped, but %w after %s", container.ShortID(c.ID), errStillTearingDown, timeout)
 		tr.step("wait for the teardown (the container's lock)", start, err)
 		return err
 	}
@@ -342,7 +352,10 @@ func newStopCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stop [-t SECONDS] CONTAINER...",
 		Short: "Stop containers: SIGTERM, then SIGKILL after the timeout",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `stop sends SIGTERM to each container's init, SIGKILL after -t seconds,
+and returns once the container's glassbox has torn it down: at most
+GLASSBOX_TEARDOWN_TIMEOUT (a duration; default 2m) after the init died.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd, args, func(c *container.Container) error {
 				if !running(c) {

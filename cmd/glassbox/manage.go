@@ -38,8 +38,9 @@ func newGCCmd() *cobra.Command {
 		Long: `gc looks at every container record under the state root. A record whose
 glassbox process is gone (its lock is free) but which never reached "exited" is a
 leftover: gc kills its processes, unmounts its rootfs, removes its cgroups and
-deletes its state directory. Containers in use and exited containers kept
-without --rm are left alone (glassbox rm removes those).`,
+deletes its state directory. So does an exited container that rm -f gave up
+waiting for. Containers in use and exited containers kept without --rm are
+left alone (glassbox rm removes those).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			all, err := container.List(stateRoot(cmd))
@@ -53,7 +54,7 @@ without --rm are left alone (glassbox rm removes those).`,
 				}
 				// Kept exited containers; OCI ones live on after create, their
 				// caller owns them (delete removes them).
-				if c.Status == container.Exited || (c.OCI && c.Alive()) {
+				if c.Status == container.Exited && !c.MarkedForRemoval() || (c.OCI && c.Alive()) {
 					c.Unlock()
 					continue
 				}
@@ -84,7 +85,11 @@ func newRmCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rm [-f] CONTAINER...",
 		Short: "Remove exited containers (their record and writable layer); -f kills running ones first",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `rm removes exited containers. With -f it SIGKILLs a running one and waits for
+its glassbox to tear it down, at most GLASSBOX_TEARDOWN_TIMEOUT (a duration;
+default 2m); if that runs out, the container is removed when its teardown
+ends, or by glassbox gc.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, refs []string) error {
 			var errs []error
 			for _, ref := range refs {
@@ -117,6 +122,9 @@ func removeContainer(cmd *cobra.Command, ref string, force bool) error {
 		}
 		if force && running(c) {
 			if err := killAndWait(tr, c, unix.SIGKILL, 0); err != nil {
+				if errors.Is(err, errStillTearingDown) && c.MarkForRemoval() == nil {
+					err = fmt.Errorf("%w; it is removed when that ends (or by glassbox gc)", err)
+				}
 				return err
 			}
 			if _, err := os.Stat(c.Dir); errors.Is(err, os.ErrNotExist) {
