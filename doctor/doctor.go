@@ -72,10 +72,14 @@ func namespaces() []Check {
 
 func initProgram() Check {
 	path, argv := stages.InitProgram()
-	if argv[0] == "glassbox-init" {
-		return Check{Name: "container init", OK: true, Detail: path}
+	if err := stages.CheckInitView(); err != nil {
+		return Check{Name: "container init", Detail: err.Error(), Action: "Linux 5.12+ is needed: containers must not be able to overwrite " + path}
 	}
-	return Check{Name: "container init", OK: true, Detail: "glassbox re-executes itself (`glassbox init`)",
+	protected := ", run from a read-only mount of the file and non-dumpable until execve: a container cannot overwrite it"
+	if argv[0] == "glassbox-init" {
+		return Check{Name: "container init", OK: true, Detail: path + protected}
+	}
+	return Check{Name: "container init", OK: true, Detail: "glassbox re-executes itself (`glassbox init`)" + protected,
 		Action: "install glassbox-init beside glassbox (make build): containers start ~10 ms faster"}
 }
 

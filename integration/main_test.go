@@ -34,6 +34,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if play, ok := roles[os.Getenv("GLASSBOX_TEST_ROLE")]; ok {
+		os.Exit(play()) // inside a container: see security_test.go
+	}
 	if os.Geteuid() != 0 {
 		fmt.Println("integration tests need root (they create namespaces, mounts and cgroups): skipped")
 		os.Exit(0)

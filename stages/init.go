@@ -33,6 +33,10 @@ type Init struct {
 // (capabilities, no_new_privs, the cgroup namespace), and the thread that
 // changed them must be the one that calls execve(2).
 func InitMain() {
+	if err := protectInit(); err != nil {
+		fmt.Fprintln(os.Stderr, "glassbox init:", err)
+		os.Exit(1)
+	}
 	// Device nodes and mount points get exactly the modes asked for; the
 	// process's umask from the Spec is set just before execve.
 	unix.Umask(0)

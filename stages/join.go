@@ -112,7 +112,11 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 		return err
 	}
 	defer release()
-	path, argv := InitProgram()
+	view, argv, err := r.openInitProgram()
+	if err != nil {
+		return err
+	}
+	defer view.Close()
 	files := []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}
 	consoleFd := 0
 	if r.Opts.Console != nil {
@@ -121,7 +125,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	attr := &os.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pidns := fmt.Sprintf("/proc/%d/ns/pid", c.Pid)
 	start := time.Now()
-	proc, err := r.startInPidNamespace(pidns, path, argv, attr)
+	proc, err := r.startInPidNamespace(pidns, view.Path(), argv, attr)
 	name := "setns " + pidns + " CLONE_NEWPID, clone"
 	if bornIn != "" {
 		name = "setns " + pidns + " CLONE_NEWPID, clone3 CLONE_INTO_CGROUP"

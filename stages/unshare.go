@@ -47,7 +47,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,7 +101,11 @@ func cloneInit(r *Run) error {
 	defer init.Close() // the init has its own copy as fd 3 once it is cloned
 	r.sync = &syncSocket{f: host}
 
-	path, argv := InitProgram()
+	view, argv, err := r.openInitProgram()
+	if err != nil {
+		return err
+	}
+	defer view.Close()
 	sys := &syscall.SysProcAttr{Cloneflags: flags}
 	files := []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}
 	if r.Opts.ExecFifo != nil {
@@ -139,11 +142,11 @@ func cloneInit(r *Run) error {
 			return r.startInPidNamespace(pidns, path, argv, attr)
 		}
 	}
-	proc, err := startProcess(path, argv, attr)
+	proc, err := startProcess(view.Path(), argv, attr)
 	if err != nil && sys.UseCgroupFD && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.E2BIG)) {
 		// A kernel before 5.7: plain clone, then the cgroup.procs write.
 		sys.UseCgroupFD, bornIn = false, ""
-		proc, err = startProcess(path, argv, attr)
+		proc, err = startProcess(view.Path(), argv, attr)
 	}
 	step := "clone " + CloneFlagNames(uint64(flags))
 	if pidns != "" {
@@ -156,7 +159,7 @@ func cloneInit(r *Run) error {
 		r.steps.record(step, start, err)
 		return callError(strings.Replace(step, " ", "(", 1)+")", err, cloneHint(err))
 	}
-	kv := []string{"glassbox.init.pid", strconv.Itoa(proc.Pid), "process.executable.path", path}
+	kv := []string{"glassbox.init.pid", strconv.Itoa(proc.Pid), "process.executable.path", view.file}
 	if bornIn != "" {
 		kv = append(kv, "glassbox.cgroup.born_in", bornIn)
 	}
@@ -201,19 +204,6 @@ func cloneIntoCgroup(sys *syscall.SysProcAttr, cg *cgroupsv2.Cgroup) (bornIn str
 	}
 	sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
 	return bornIn, func() { dir.Close() }, nil
-}
-
-// InitProgram is what the unshare stage clones: glassbox-init from beside the
-// glassbox executable when it is installed (it starts three times faster), or
-// glassbox itself as `glassbox init`.
-func InitProgram() (path string, argv []string) {
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "glassbox-init")
-		if unix.Access(p, unix.X_OK) == nil {
-			return p, []string{"glassbox-init"}
-		}
-	}
-	return "/proc/self/exe", []string{"glassbox", "init"}
 }
 
 func cloneHint(err error) string {
