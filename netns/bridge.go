@@ -127,7 +127,7 @@ func reserve(network string, lease Lease, ports []Port, step Recorder) (*Attachm
 	start = time.Now()
 	added, err := addNetworkNAT(n)
 	if added || err != nil {
-		step("nft masquerade "+n.Subnet, start, err, "glassbox.nft.table", "ip "+TableName)
+		step("nft masquerade "+n.Subnet+", drop 127.0.0.0/8 from "+n.Bridge, start, err, "glassbox.nft.table", "ip "+TableName)
 	}
 	return a, bridge, err
 }

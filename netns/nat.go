@@ -12,6 +12,8 @@ package netns
 //	    ip saddr 172.17.0.0/16 oifname != "glassbox0" masquerade     # outbound: leave with the host's address
 //	    ip saddr 127.0.0.0/8 oifname "glassbox0" masquerade          # 127.0.0.1:8080 → container
 //	    ip saddr 172.17.0.0/16 oifname "glassbox0" ct status dnat masquerade }  # hairpin
+//	  chain input       { type filter hook input priority filter;
+//	    iifname "glassbox0" ip daddr 127.0.0.0/8 ct state != { established, related } drop }
 //	}
 //
 // Rules carry their owner in the rule's user data ("net:<network>" or
@@ -26,6 +28,14 @@ package netns
 // as Docker does by default), and masquerades those packets so the container
 // sees the bridge's address as their source and can reply.
 //
+// route_localnet opens the other direction too: a container that sends a
+// packet for 127.0.0.1 to the bridge's MAC address would reach whatever
+// listens on the host's loopback — services that trust it not to be
+// reachable from outside (CVE-2020-8558, in kube-proxy). The input chain drops
+// every new connection to 127.0.0.0/8 that arrives through the bridge; the
+// replies of the host's own connections to 127.0.0.1:hostPort (established)
+// still pass.
+//
 // Hairpin: a container reaching its own published port through a host
 // address is sent back into the bridge by DNAT; masquerading it makes the reply
 // return through the host (and conntrack) instead of straight to the container.
@@ -34,6 +44,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -46,50 +57,60 @@ const TableName = "glassbox"
 
 var table = &nftables.Table{Family: nftables.TableFamilyIPv4, Name: TableName}
 
-func chains() (pre, out, post *nftables.Chain) {
-	nat := func(name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
-		return &nftables.Chain{Name: name, Table: table, Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio}
-	}
-	return nat("prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest),
-		nat("output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest),
-		nat("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+// The table's base chains.
+var (
+	preroutingChain  = natChain("prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest)
+	outputChain      = natChain("output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest)
+	postroutingChain = natChain("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+	inputChain       = &nftables.Chain{Name: "input", Table: table, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter}
+	allChains        = []*nftables.Chain{preroutingChain, outputChain, postroutingChain, inputChain}
+)
+
+func natChain(name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
+	return &nftables.Chain{Name: name, Table: table, Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio}
 }
 
-// addNetworkNAT makes sure the table, its chains and the network's masquerade
-// rules exist, and says whether it had to add them. Every run asks, and all
-// but a network's first find them with one listing: a change (a netlink
-// batch the kernel commits) only when something is missing — the network is
-// new, or someone flushed the ruleset.
+// addNetworkNAT makes sure the table, its chains, the network's masquerade
+// rules and its loopback guard exist, and says whether it had to add any.
+// Every run asks, and all but a network's first find them with a listing: a
+// change (a netlink batch the kernel commits) only when something is missing
+// — the network is new, someone flushed the ruleset, or an older glassbox
+// made the table.
 func addNetworkNAT(n *Network) (bool, error) {
 	c, err := nftables.New()
 	if err != nil {
 		return false, fmt.Errorf("nftables: %w", err)
 	}
 	owner := "net:" + n.Name
-	pre, out, post := chains()
-	if rules, err := c.GetRules(table, post); err == nil {
-		for _, r := range rules {
-			if string(r.UserData) == owner {
-				return false, nil // a run before this one added them
-			}
-		}
+	has := func(ch *nftables.Chain) bool {
+		rules, _ := c.GetRules(table, ch) // an error: no table or chain yet
+		return slices.ContainsFunc(rules, func(r *nftables.Rule) bool { return string(r.UserData) == owner })
+	}
+	masquerade, guard := has(postroutingChain), has(inputChain)
+	if masquerade && guard {
+		return false, nil // a run before this one added them
 	}
 	// NEWTABLE and NEWCHAIN without NLM_F_EXCL: adding what exists is a no-op.
 	c.AddTable(table)
-	c.AddChain(pre)
-	c.AddChain(out)
-	c.AddChain(post)
-	subnet, mask := ipMask(n.Subnet)
-	loop, loopMask := ipMask("127.0.0.0/8")
-	for _, exprs := range [][]expr.Any{
-		append(append(saddr(subnet, mask), oifname(n.Bridge, false)...), &expr.Masq{}),
-		append(append(saddr(loop, loopMask), oifname(n.Bridge, true)...), &expr.Masq{}),
-		append(append(append(saddr(subnet, mask), oifname(n.Bridge, true)...), ctDNAT()...), &expr.Masq{}),
-	} {
-		c.AddRule(&nftables.Rule{Table: table, Chain: post, Exprs: exprs, UserData: []byte(owner)})
+	for _, ch := range allChains {
+		c.AddChain(ch)
+	}
+	if !masquerade {
+		subnet, mask := ipMask(n.Subnet)
+		loop, loopMask := ipMask("127.0.0.0/8")
+		for _, exprs := range [][]expr.Any{
+			append(append(saddr(subnet, mask), oifname(n.Bridge, false)...), &expr.Masq{}),
+			append(append(saddr(loop, loopMask), oifname(n.Bridge, true)...), &expr.Masq{}),
+			append(append(append(saddr(subnet, mask), oifname(n.Bridge, true)...), ctDNAT()...), &expr.Masq{}),
+		} {
+			c.AddRule(&nftables.Rule{Table: table, Chain: postroutingChain, Exprs: exprs, UserData: []byte(owner)})
+		}
+	}
+	if !guard {
+		c.AddRule(&nftables.Rule{Table: table, Chain: inputChain, Exprs: dropLoopbackFrom(n.Bridge), UserData: []byte(owner)})
 	}
 	if err := c.Flush(); err != nil {
-		return false, fmt.Errorf("nftables: add table ip %s and masquerade rules for %s: %w", TableName, n.Subnet, err)
+		return false, fmt.Errorf("nftables: add table ip %s, masquerade rules for %s and the loopback guard of %s: %w", TableName, n.Subnet, n.Bridge, err)
 	}
 	return true, nil
 }
@@ -103,7 +124,6 @@ func addPortNAT(container string, ip net.IP, ports []Port) error {
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	pre, out, _ := chains()
 	for _, p := range ports {
 		exprs := []expr.Any{
 			// fib daddr type local: addressed to this host
@@ -128,7 +148,7 @@ func addPortNAT(container string, ip net.IP, ports []Port) error {
 			&expr.Immediate{Register: 2, Data: bigUint16(p.ContainerPort)},
 			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2},
 		)
-		for _, ch := range []*nftables.Chain{pre, out} {
+		for _, ch := range []*nftables.Chain{preroutingChain, outputChain} {
 			c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: exprs, UserData: []byte("ctr:" + container)})
 		}
 	}
@@ -149,8 +169,7 @@ func removeNAT(owners ...string) (int, error) {
 		return 0, nil // no table: nothing of ours
 	}
 	removed, left := 0, 0
-	pre, out, post := chains()
-	for _, ch := range []*nftables.Chain{pre, out, post} {
+	for _, ch := range allChains {
 		rules, err := c.GetRules(table, ch)
 		if err != nil {
 			continue // the chain is missing: a half-made table
@@ -195,8 +214,7 @@ func NATOwners() ([]string, error) {
 	}
 	seen := map[string]bool{}
 	var out []string
-	pre, o, post := chains()
-	for _, ch := range []*nftables.Chain{pre, o, post} {
+	for _, ch := range allChains {
 		rules, _ := c.GetRules(table, ch)
 		for _, r := range rules {
 			if tag := string(r.UserData); !seen[tag] {
@@ -206,6 +224,27 @@ func NATOwners() ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// dropLoopbackFrom drops new connections to 127.0.0.0/8 that come in through
+// the bridge: iifname BRIDGE ip daddr 127.0.0.0/8 ct state != { established,
+// related } drop.
+func dropLoopbackFrom(bridge string) []expr.Any {
+	const established, related = 1 << 1, 1 << 2 // NF_CT_STATE_BIT(IP_CT_ESTABLISHED), NF_CT_STATE_BIT(IP_CT_RELATED)
+	name := make([]byte, unix.IFNAMSIZ)
+	copy(name, bridge)
+	loop, mask := ipMask("127.0.0.0/8")
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: loop},
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: nativeUint32(established | related), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}
 }
 
 // saddr matches the IPv4 source address against a subnet.
