@@ -423,3 +423,35 @@ func TestContainerCannotReachHostLoopback(t *testing.T) {
 		t.Errorf("a container's SYN to the host's 127.0.0.1:\n%s", out)
 	}
 }
+
+// (uid_t)-1 is "leave unchanged" to setresuid(2): a process told to become
+// uid 4294967295 would stay root. Refused wherever an id comes in — flags,
+// config.json, exec, and the container's own /etc/passwd — with one line.
+func TestIDsThatAreNoIDs(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	refused := func(what string, r result, want string) {
+		t.Helper()
+		if r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 || r.stdout != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 125 and one line with %q", what, r.code, r.stdout, r.stderr, want)
+		}
+	}
+	refused("run -u 4294967295", e.run("", "run", "--rm", "-u", "4294967295", "busybox", "id", "-u"), "process.user.uid 4294967295 is (uid_t)-1")
+	refused("run -u 0:4294967295", e.run("", "run", "--rm", "-u", "0:4294967295", "busybox", "id", "-u"), "process.user.gid 4294967295 is (gid_t)-1")
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\nminus:x:4294967295:0::/:/bin/sh\nhuge:x:99999999999:0::/:/bin/sh\n"), 0o644)
+	for _, name := range []string{"minus", "huge"} {
+		refused("-u "+name+" from the container's /etc/passwd", e.run("", "run", "--rm", "-v", passwd+":/etc/passwd:ro", "-u", name, "busybox", "id", "-u"),
+			"/etc/passwd: "+name+" has id")
+	}
+	id := e.runDetached(nil, "busybox", "sleep", "60")
+	refused("exec -u 4294967295", e.run("", "exec", "-u", "4294967295", id, "id", "-u"), "process.user.uid 4294967295 is (uid_t)-1")
+	e.run("", "rm", "-f", id)
+	bundle := writeBundle(t, func(s map[string]any) {
+		s["process"].(map[string]any)["user"] = map[string]any{"uid": 0, "gid": 0, "additionalGids": []uint32{4294967295}}
+	})
+	refused("config.json additionalGids", e.run("", "run", "--rm", "--bundle", bundle), "process.user.additionalGids[0] 4294967295 is (gid_t)-1")
+	bundle = writeBundle(t, func(s map[string]any) { withUserNamespace(s, 4294901760, 65536) })
+	refused("a uid mapping that reaches (uid_t)-1", e.run("", "run", "--rm", "--bundle", bundle), "reach past 4294967294")
+	e.noState()
+}

@@ -50,6 +50,9 @@ func Validate(s *specs.Spec) error {
 	if s.Linux == nil {
 		return fmt.Errorf("linux: a Linux container needs the linux section")
 	}
+	if err := ValidateUser(s.Process.User, "process.user"); err != nil {
+		return err
+	}
 	p, l := s.Process, s.Linux
 	unsupported := []struct {
 		set   bool
@@ -158,10 +161,43 @@ var SchedulerFlags = map[specs.LinuxSchedulerFlag]uint64{
 // IOPriorityClasses are ioprio_set(2)'s scheduling classes.
 var IOPriorityClasses = map[specs.IOPriorityClass]int{specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3}
 
+// NoID is (uid_t)-1 and (gid_t)-1: setresuid(2) and setresgid(2) take it
+// for "leave this one unchanged", so a process told to become uid 4294967295
+// would stay root; chown(2) takes it for "do not change"; no user namespace
+// can map it. No id may be it.
+const NoID = 1<<32 - 1
+
+// ValidateUser refuses the ids no process can have (NoID).
+func ValidateUser(u specs.User, field string) error {
+	if u.UID == NoID {
+		return fmt.Errorf("%s.uid %d is (uid_t)-1, which setresuid(2) takes as \"unchanged\": a uid is below %d", field, u.UID, uint32(NoID))
+	}
+	if u.GID == NoID {
+		return fmt.Errorf("%s.gid %d is (gid_t)-1, which setresgid(2) takes as \"unchanged\": a gid is below %d", field, u.GID, uint32(NoID))
+	}
+	for i, g := range u.AdditionalGids {
+		if g == NoID {
+			return fmt.Errorf("%s.additionalGids[%d] %d is (gid_t)-1: a gid is below %d", field, i, g, uint32(NoID))
+		}
+	}
+	return nil
+}
+
 // validateIDMappings: a user namespace needs both maps, and they must give
-// the container a root — the init sets the container up as that root.
+// the container a root — the init sets the container up as that root. No
+// range may be empty or reach (uid_t)-1 on either side.
 func validateIDMappings(s *specs.Spec) error {
 	l := s.Linux
+	for field, m := range map[string][]specs.LinuxIDMapping{"uidMappings": l.UIDMappings, "gidMappings": l.GIDMappings} {
+		for i, r := range m {
+			if r.Size == 0 {
+				return fmt.Errorf("linux.%s[%d].size: 0 maps nothing", field, i)
+			}
+			if uint64(r.ContainerID)+uint64(r.Size) > NoID || uint64(r.HostID)+uint64(r.Size) > NoID {
+				return fmt.Errorf("linux.%s[%d]: %d ids from %d (container) and %d (host) reach past %d, which is (uid_t)-1 and cannot be mapped", field, i, r.Size, r.ContainerID, r.HostID, uint32(NoID)-1)
+			}
+		}
+	}
 	if !HasNamespace(s, specs.UserNamespace) {
 		if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
 			return fmt.Errorf("linux.uidMappings/gidMappings: they map ids into a user namespace, and linux.namespaces has none")

@@ -60,6 +60,9 @@ var nsFile = map[specs.LinuxNamespaceType]string{
 // for and Signal; opts gives its stdio and the timing callback (its stages
 // are named "join" and "exec" in the trace).
 func Join(c *container.Container, s *specs.Spec, opts Options) (*Run, error) {
+	if err := spec.ValidateUser(s.Process.User, "process.user"); err != nil {
+		return nil, &Error{Msg: err.Error()}
+	}
 	if !c.Alive() { // running, or paused at a breakpoint after its init was cloned
 		return nil, &Error{Msg: fmt.Sprintf("container %s has no process to join", container.ShortID(c.ID))}
 	}

@@ -66,7 +66,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := "stage " + e.Stage + ": "
+	s := ""
+	if e.Stage != "" { // an error before any stage (exec's checks) has none
+		s = "stage " + e.Stage + ": "
+	}
 	if e.Call != "" {
 		s += e.Call + ": "
 	}

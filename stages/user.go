@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox-dev/glassbox/spec"
 )
 
 // execUser is who the container's program runs as.
@@ -32,11 +34,19 @@ func resolveUser(u specs.User, flag string) (execUser, error) {
 	} else if entry = findEntry(passwd, 0, name); entry == nil {
 		return out, &Error{Msg: fmt.Sprintf("user %q: no such user in the container's /etc/passwd", name), Hint: "use a numeric uid[:gid], or a user the image defines"}
 	}
+	// The container owns /etc/passwd and /etc/group: an id there that is no
+	// id at all ("99999999999", "-1", 4294967295) must not become 0 or stay
+	// root — it is refused.
+	var err error
 	if entry != nil {
-		out.UID = parseID(entry[2])
 		out.Home = entry[5]
+		if out.UID, err = parseID(entry, 2, "/etc/passwd"); err != nil {
+			return out, err
+		}
 		if flag != "" && !hasGroup {
-			out.GID = parseID(entry[3])
+			if out.GID, err = parseID(entry, 3, "/etc/passwd"); err != nil {
+				return out, err
+			}
 		}
 	}
 	if hasGroup && !isNumeric(group) {
@@ -44,14 +54,23 @@ func resolveUser(u specs.User, flag string) (execUser, error) {
 		if g == nil {
 			return out, &Error{Msg: fmt.Sprintf("group %q: no such group in the container's /etc/group", group)}
 		}
-		out.GID = parseID(g[2])
+		if out.GID, err = parseID(g, 2, "/etc/group"); err != nil {
+			return out, err
+		}
 	}
 	if flag != "" && entry != nil {
 		for _, g := range groups {
 			if len(g) >= 4 && g[3] != "" && contains(strings.Split(g[3], ","), entry[0]) {
-				out.Groups = append(out.Groups, parseID(g[2]))
+				gid, err := parseID(g, 2, "/etc/group")
+				if err != nil {
+					return out, err
+				}
+				out.Groups = append(out.Groups, gid)
 			}
 		}
+	}
+	if err := spec.ValidateUser(specs.User{UID: out.UID, GID: out.GID, AdditionalGids: out.Groups}, "the user"); err != nil {
+		return out, &Error{Msg: err.Error()}
 	}
 	return out, nil
 }
@@ -94,9 +113,13 @@ func isNumeric(s string) bool {
 	return err == nil
 }
 
-func parseID(s string) uint32 {
-	v, _ := strconv.ParseUint(s, 10, 32)
-	return uint32(v)
+// parseID reads field i of an /etc/passwd or /etc/group line as an id.
+func parseID(entry []string, i int, file string) (uint32, error) {
+	v, err := strconv.ParseUint(entry[i], 10, 32)
+	if err != nil || v == spec.NoID {
+		return 0, &Error{Msg: fmt.Sprintf("%s: %s has id %q, which is no id (0 to %d)", file, entry[0], entry[i], uint32(spec.NoID)-1)}
+	}
+	return uint32(v), nil
 }
 
 func contains(list []string, v string) bool {
