@@ -356,7 +356,9 @@ func addVeth(hostEnd string, bridge netlink.Link, pid int, a *Attachment, step R
 // writeHostsFiles rewrites /etc/hosts of the containers on the network at
 // the given addresses (all of them when none are given), so that each
 // resolves the others by name. A file is rewritten in place (not replaced by
-// rename) because it is bind-mounted: the container holds its inode.
+// rename) because it is bind-mounted: the container holds its inode. It is
+// never created: a container whose file is gone is being removed, and a file
+// made again in its state directory would stop that.
 func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 	var errs []error
 	start, files := time.Now(), 0
@@ -372,7 +374,7 @@ func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 				fmt.Fprintf(&b, "%s\t%s\n", oip, strings.TrimSpace(o.Name+" "+o.Hostname))
 			}
 		}
-		if err := os.WriteFile(l.Hosts, []byte(b.String()), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := rewrite(l.Hosts, b.String()); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("write %s: %w", l.Hosts, err))
 		}
 		files++
@@ -382,6 +384,16 @@ func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 		step(fmt.Sprintf("write /etc/hosts of %d containers on %s", files, n.Name), start, err)
 	}
 	return err
+}
+
+// rewrite replaces the contents of an existing file.
+func rewrite(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	return errors.Join(err, f.Close())
 }
 
 // refreshHosts brings every /etc/hosts on a network up to date with its
