@@ -19,9 +19,11 @@
 //
 // The program glassbox writes, in order:
 //
-//  1. arch: a call made through another ABI of this CPU (32-bit int 0x80 on
-//     x86-64) has another arch and other numbers; it gets the default action.
-//     On x86-64, x32 calls (nr with bit 30 set) get it too.
+//  1. which ABI: a call made through another ABI of this CPU (32-bit int 0x80
+//     on x86-64, i386's numbers) has another arch; on x86-64, x32 calls have
+//     bit 30 set in nr. Each ABI the Spec's architectures list (the native
+//     one always) gets a section of rules with its own numbers; the others
+//     get the default action. Then, in each section:
 //  2. the rules with argument conditions, in the Spec's order; the first whose
 //     syscall and conditions all match returns its action. Arguments are
 //     compared as 64-bit values, 32 bits at a time (classic BPF has 32-bit
@@ -30,9 +32,9 @@
 //     per action.
 //  4. the default action.
 //
-// Names this architecture has no number for (another CPU's calls, ones newer
-// than the table in syscalls_linux_<arch>.go) are skipped, as runc skips the
-// ones libseccomp does not know.
+// Names an ABI has no number for (another CPU's calls, i386's socketcall on
+// x86-64, ones newer than the tables in syscalls_linux_<arch>.go) are skipped
+// there, as runc skips the ones libseccomp does not know.
 package seccomp
 
 //go:generate go run gen.go
@@ -51,9 +53,10 @@ import (
 // Filter is a compiled linux.seccomp.
 type Filter struct {
 	Program []unix.SockFilter
-	Flags   uintptr  // SECCOMP_FILTER_FLAG_*
-	Rules   int      // syscall rules compiled in
-	Unknown []string // names this architecture has no number for
+	Flags   uintptr      // SECCOMP_FILTER_FLAG_*
+	Rules   int          // syscall rules compiled in, for the native ABI
+	Unknown []string     // names no compiled ABI has a number for
+	Arches  []specs.Arch // the ABIs whose calls the rules apply to
 }
 
 // The seccomp_data offsets (see the package comment).
@@ -63,26 +66,29 @@ const (
 	dataArgs = 16
 )
 
-var nativeArch = map[string]struct {
+// abi is one of this CPU's system call ABIs: a call through it comes with
+// its AUDIT_ARCH_* value and its own numbers (syscalls_linux_<arch>.go).
+type abi struct {
+	arch  specs.Arch
 	audit uint32
-	scmp  specs.Arch
-}{
-	"amd64": {unix.AUDIT_ARCH_X86_64, specs.ArchX86_64},
-	"arm64": {unix.AUDIT_ARCH_AARCH64, specs.ArchAARCH64},
+	table []syscallNumber
 }
 
 // x32 system calls come in with the x86-64 arch and this bit set in nr.
 const x32Bit = 0x40000000
 
-// Compile checks a linux.seccomp section and compiles it for this machine.
-// Errors name the field.
+// Compile checks a linux.seccomp section and compiles it for this machine:
+// for its native ABI, and for each other ABI of this CPU that
+// linux.seccomp.architectures lists (a profile's archMap: x86 and x32 beside
+// x86_64, as Docker's has). Calls through an ABI not compiled get the default
+// action. Errors name the field.
 func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
-	arch, ok := nativeArch[runtime.GOARCH]
-	if !ok {
+	if len(abis) == 0 {
 		return nil, fmt.Errorf("linux.seccomp: glassbox has no system call table for %s", runtime.GOARCH)
 	}
-	if len(s.Architectures) > 0 && !slices.Contains(s.Architectures, arch.scmp) {
-		return nil, fmt.Errorf("linux.seccomp.architectures %v does not list this machine's %s", s.Architectures, arch.scmp)
+	native := abis[0]
+	if len(s.Architectures) > 0 && !slices.Contains(s.Architectures, native.arch) {
+		return nil, fmt.Errorf("linux.seccomp.architectures %v does not list this machine's %s", s.Architectures, native.arch)
 	}
 	if s.ListenerPath != "" || s.ListenerMetadata != "" {
 		return nil, fmt.Errorf("linux.seccomp.listenerPath: seccomp user notification is not supported by glassbox")
@@ -99,29 +105,10 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp.defaultAction: %w", err)
 	}
-
-	var p program
-	p.load(dataArch)
-	p.jump(unix.BPF_JEQ, arch.audit, "native", "")
-	p.ret(defaultRet)
-	p.label("native")
-	p.load(dataNr)
-	if runtime.GOARCH == "amd64" {
-		p.jump(unix.BPF_JGE, x32Bit, "", "rules")
-		p.ret(defaultRet)
-	}
-	p.label("rules")
-
-	type plain struct {
-		nr  uint32
-		ret uint32
-	}
-	var plains []plain
-	seen := map[uint32]bool{} // for plain rules: the first one for a call wins
+	rets := make([]uint32, len(s.Syscalls))
 	for i, rule := range s.Syscalls {
 		field := fmt.Sprintf("linux.seccomp.syscalls[%d]", i)
-		ret, err := action(rule.Action, rule.ErrnoRet, 1)
-		if err != nil {
+		if rets[i], err = action(rule.Action, rule.ErrnoRet, 1); err != nil {
 			return nil, fmt.Errorf("%s.action: %w", field, err)
 		}
 		for j, a := range rule.Args {
@@ -132,25 +119,103 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 				return nil, fmt.Errorf("%s.args[%d].op %q: unknown comparison", field, j, a.Op)
 			}
 		}
-		for _, name := range rule.Names {
-			nr, ok := lookupSyscall(name)
-			if !ok {
-				f.Unknown = append(f.Unknown, name)
+	}
+	var compiled []abi
+	for _, a := range abis {
+		if a.arch == native.arch || slices.Contains(s.Architectures, a.arch) {
+			compiled = append(compiled, a)
+			f.Arches = append(f.Arches, a.arch)
+		}
+	}
+
+	// Which ABI: the arch word, then, for x86-64's, the x32 bit of nr. Each
+	// ABI's rules are a section of their own, reached by a long jump.
+	var p program
+	p.load(dataArch)
+	var audits []uint32
+	for _, a := range compiled {
+		if !slices.Contains(audits, a.audit) {
+			audits = append(audits, a.audit)
+			p.jump(unix.BPF_JEQ, a.audit, "", fmt.Sprintf("not%x", a.audit))
+			p.jump(unix.BPF_JA, 0, fmt.Sprintf("audit%x", a.audit), "")
+			p.label(fmt.Sprintf("not%x", a.audit))
+		}
+	}
+	p.ret(defaultRet)
+	unknown := map[string]int{}
+	for _, audit := range audits {
+		p.label(fmt.Sprintf("audit%x", audit))
+		if audit == unix.AUDIT_ARCH_X86_64 {
+			x32 := "default"
+			if slices.ContainsFunc(compiled, func(a abi) bool { return a.arch == specs.ArchX32 }) {
+				x32 = string(specs.ArchX32)
+			}
+			p.load(dataNr)
+			p.jump(unix.BPF_JGE, x32Bit, "", string(specs.ArchX86_64))
+			p.jump(unix.BPF_JA, 0, x32, "")
+		}
+		for _, a := range compiled {
+			if a.audit != audit {
 				continue
 			}
-			f.Rules++
+			p.label(string(a.arch))
+			rules, missing := p.rules(a, s.Syscalls, rets, defaultRet)
+			if a.arch == native.arch {
+				f.Rules = rules
+			}
+			for _, name := range missing {
+				unknown[name]++
+			}
+		}
+	}
+	p.label("default")
+	p.ret(defaultRet)
+	for name, n := range unknown {
+		if n == len(compiled) {
+			f.Unknown = append(f.Unknown, name)
+		}
+	}
+	slices.Sort(f.Unknown)
+	f.Program, err = p.assemble()
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	return f, nil
+}
+
+// rules writes one ABI's section: the rules with argument conditions in the
+// Spec's order, then the plain ones as runs of "jeq nr" ending in one return
+// per action, then the default. It returns how many rules it compiled in, and
+// the names this ABI has no number for (skipped, as runc skips the ones
+// libseccomp does not know).
+func (p *program) rules(a abi, syscalls []specs.LinuxSyscall, rets []uint32, defaultRet uint32) (int, []string) {
+	type plain struct {
+		nr  uint32
+		ret uint32
+	}
+	var plains []plain
+	var missing []string
+	rules := 0
+	seen := map[uint32]bool{} // for plain rules: the first one for a call wins
+	for i, rule := range syscalls {
+		for _, name := range rule.Names {
+			nr, ok := a.lookup(name)
+			if !ok {
+				missing = append(missing, name)
+				continue
+			}
+			rules++
 			if len(rule.Args) == 0 {
 				if !seen[nr] {
 					seen[nr] = true
-					plains = append(plains, plain{nr, ret})
+					plains = append(plains, plain{nr, rets[i]})
 				}
 				continue
 			}
-			p.argRule(nr, rule.Args, ret, fmt.Sprintf("next%d.%s", i, name))
+			p.argRule(nr, rule.Args, rets[i], fmt.Sprintf("%s.next%d.%s", a.arch, i, name))
 		}
 	}
-	// Plain rules: a run of "jeq nr → return" per action. A jump reaches at
-	// most 255 instructions ahead, so long runs are cut in pieces.
+	// A jump reaches at most 255 instructions ahead: long runs are cut in pieces.
 	slices.SortStableFunc(plains, func(a, b plain) int { return int(int64(a.ret) - int64(b.ret)) })
 	p.load(dataNr) // the argument rules left an argument in the accumulator
 	for start := 0; start < len(plains); {
@@ -158,22 +223,18 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 		for end < len(plains) && plains[end].ret == plains[start].ret && end-start < 200 {
 			end++
 		}
-		hit := fmt.Sprintf("hit%d", start)
+		hit, miss := fmt.Sprintf("%s.hit%d", a.arch, start), fmt.Sprintf("%s.miss%d", a.arch, start)
 		for _, r := range plains[start:end] {
 			p.jump(unix.BPF_JEQ, r.nr, hit, "")
 		}
-		p.jump(unix.BPF_JA, 0, fmt.Sprintf("miss%d", start), "")
+		p.jump(unix.BPF_JA, 0, miss, "")
 		p.label(hit)
 		p.ret(plains[start].ret)
-		p.label(fmt.Sprintf("miss%d", start))
+		p.label(miss)
 		start = end
 	}
 	p.ret(defaultRet)
-	f.Program, err = p.assemble()
-	if err != nil {
-		return nil, fmt.Errorf("linux.seccomp: %w", err)
-	}
-	return f, nil
+	return rules, missing
 }
 
 // filterFlags are the linux.seccomp.flags seccomp(2) is given.
@@ -190,19 +251,19 @@ var actions = map[specs.LinuxSeccompAction]uint32{
 	specs.ActKillProcess: unix.SECCOMP_RET_KILL_PROCESS, specs.ActTrap: unix.SECCOMP_RET_TRAP,
 }
 
-// syscallNumber is one entry of syscalls_linux_<arch>.go's table.
+// syscallNumber is one entry of syscalls_linux_<arch>.go's tables.
 type syscallNumber struct {
 	name string
 	nr   uint32
 }
 
-// lookupSyscall finds a system call's number by name in the sorted table.
-func lookupSyscall(name string) (uint32, bool) {
-	i, found := slices.BinarySearchFunc(syscallTable[:], name, func(e syscallNumber, name string) int { return strings.Compare(e.name, name) })
+// lookup finds a system call's number by name in the ABI's sorted table.
+func (a abi) lookup(name string) (uint32, bool) {
+	i, found := slices.BinarySearchFunc(a.table, name, func(e syscallNumber, name string) int { return strings.Compare(e.name, name) })
 	if !found {
 		return 0, false
 	}
-	return syscallTable[i].nr, true
+	return a.table[i].nr, true
 }
 
 // action turns an SCMP_ACT_* name into a SECCOMP_RET_* value. errnoRet is the
@@ -238,8 +299,8 @@ func Features() (actionNames, operators, flags, archs []string) {
 	for f := range filterFlags {
 		flags = append(flags, string(f))
 	}
-	if a, ok := nativeArch[runtime.GOARCH]; ok {
-		archs = []string{string(a.scmp)}
+	for _, a := range abis {
+		archs = append(archs, string(a.arch))
 	}
 	slices.Sort(actionNames)
 	slices.Sort(operators)

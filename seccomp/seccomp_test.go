@@ -42,32 +42,35 @@ func run(t *testing.T, f *Filter, arch uint32, nr uint32, args ...uint64) uint32
 	return uint32(ret)
 }
 
-// syscallNumbers is the table as a map, for the tests.
-var syscallNumbers = func() map[string]uint32 {
+// syscallNumbers is the native ABI's table as a map, for the tests.
+var syscallNumbers = numbers(0)
+
+func numbers(i int) map[string]uint32 {
 	m := map[string]uint32{}
-	for _, e := range syscallTable {
+	for _, e := range abis[i].table {
 		m[e.name] = e.nr
 	}
 	return m
-}()
+}
 
 func TestLookupSyscall(t *testing.T) {
-	for _, e := range syscallTable {
-		if nr, ok := lookupSyscall(e.name); !ok || nr != e.nr {
-			t.Errorf("lookupSyscall(%q) = %d %v, want %d (is the table sorted?)", e.name, nr, ok, e.nr)
+	for _, a := range abis {
+		for _, e := range a.table {
+			if nr, ok := a.lookup(e.name); !ok || nr != e.nr {
+				t.Errorf("%s: lookup(%q) = %d %v, want %d (is the table sorted?)", a.arch, e.name, nr, ok, e.nr)
+			}
 		}
-	}
-	if _, ok := lookupSyscall("no_such_call"); ok {
-		t.Error("no_such_call found")
+		if _, ok := a.lookup("no_such_call"); ok {
+			t.Errorf("%s: no_such_call found", a.arch)
+		}
 	}
 }
 
 func native(t *testing.T) uint32 {
-	a, ok := nativeArch[runtime.GOARCH]
-	if !ok {
+	if len(abis) == 0 {
 		t.Skip("no table for", runtime.GOARCH)
 	}
-	return a.audit
+	return abis[0].audit
 }
 
 func errno(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e) }
@@ -137,6 +140,62 @@ func TestCompileRules(t *testing.T) {
 		if got := run(t, f, arch, x32Bit|nr("read")); got != errno(unix.ENOSYS) {
 			t.Errorf("an x32 call: %#x, want the default action", got)
 		}
+	}
+}
+
+// A profile's architectures (Docker's archMap: x86 and x32 beside x86_64)
+// get their own sections, with their own numbers; ABIs not listed get the
+// default action.
+func TestCompileOtherABIs(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the i386 and x32 ABIs are x86-64's")
+	}
+	i386, x32 := numbers(1), numbers(2)
+	s := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno, DefaultErrnoRet: ptr(uint(unix.ENOSYS)),
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"getpid", "socketcall"}, Action: specs.ActAllow},
+			{Names: []string{"personality"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 8, Op: specs.OpEqualTo}}},
+		},
+	}
+	f, err := Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what     string
+		arch, nr uint32
+		args     []uint64
+		want     uint32
+	}{
+		{"x86_64 getpid", unix.AUDIT_ARCH_X86_64, syscallNumbers["getpid"], nil, unix.SECCOMP_RET_ALLOW},
+		{"i386 getpid (20, not 39)", unix.AUDIT_ARCH_I386, i386["getpid"], nil, unix.SECCOMP_RET_ALLOW},
+		{"i386 socketcall (x86_64 has none)", unix.AUDIT_ARCH_I386, i386["socketcall"], nil, unix.SECCOMP_RET_ALLOW},
+		{"i386 nr 39 (umask there)", unix.AUDIT_ARCH_I386, 39, nil, errno(unix.ENOSYS)},
+		{"i386 personality(8)", unix.AUDIT_ARCH_I386, i386["personality"], []uint64{8}, unix.SECCOMP_RET_ALLOW},
+		{"i386 personality(9)", unix.AUDIT_ARCH_I386, i386["personality"], []uint64{9}, errno(unix.ENOSYS)},
+		{"x32 getpid", unix.AUDIT_ARCH_X86_64, x32["getpid"], nil, unix.SECCOMP_RET_ALLOW},
+		{"x32 read", unix.AUDIT_ARCH_X86_64, x32["read"], nil, errno(unix.ENOSYS)},
+		{"an ABI no profile has", unix.AUDIT_ARCH_AARCH64, 172, nil, errno(unix.ENOSYS)},
+	} {
+		if got := run(t, f, c.arch, c.nr, c.args...); got != c.want {
+			t.Errorf("%s: %#x, want %#x", c.what, got, c.want)
+		}
+	}
+	if len(f.Unknown) != 0 || f.Rules != 2 {
+		t.Errorf("unknown %v, %d rules: socketcall is i386's, and the native ABI has 2 of the 3 names", f.Unknown, f.Rules)
+	}
+	// Without them listed, their calls get the default action.
+	s.Architectures = nil
+	if f, err = Compile(s); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, f, unix.AUDIT_ARCH_I386, i386["getpid"]); got != errno(unix.ENOSYS) {
+		t.Errorf("i386 getpid, x86 not listed: %#x", got)
+	}
+	if got := run(t, f, unix.AUDIT_ARCH_X86_64, x32["getpid"]); got != errno(unix.ENOSYS) {
+		t.Errorf("x32 getpid, x32 not listed: %#x", got)
 	}
 }
 
