@@ -30,6 +30,7 @@ import (
 var roles = map[string]func() int{
 	"attack-init-binary":   attackInitBinary,
 	"attack-host-loopback": attackHostLoopback,
+	"forbidden-calls":      forbiddenCalls,
 }
 
 // attackInitBinary is CVE-2019-5736 from inside a container. exec and debug
@@ -453,5 +454,151 @@ func TestIDsThatAreNoIDs(t *testing.T) {
 	refused("config.json additionalGids", e.run("", "run", "--rm", "--bundle", bundle), "process.user.additionalGids[0] 4294967295 is (gid_t)-1")
 	bundle = writeBundle(t, func(s map[string]any) { withUserNamespace(s, 4294901760, 65536) })
 	refused("a uid mapping that reaches (uid_t)-1", e.run("", "run", "--rm", "--bundle", bundle), "reach past 4294967294")
+	e.noState()
+}
+
+// Docker's security defaults, the way a Docker-style run gets them: the
+// default seccomp profile (its allowlist, its argument checks), in run and in
+// exec, and what each security flag changes.
+func TestSeccompByDefault(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	// unshare(CLONE_NEWUSER) needs no capability: only the profile stops it.
+	probe := "grep ^Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo unshare-allowed || echo unshare-refused"
+	if out := e.run("", "run", "--rm", "busybox", "sh", "-c", probe).stdout; out != "Seccomp:\t2\nunshare-refused\n" {
+		t.Errorf("the default profile: %q", out)
+	}
+	if out := e.run("", "run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "sh", "-c", probe).stdout; out != "Seccomp:\t0\nunshare-allowed\n" {
+		t.Errorf("seccomp=unconfined: %q", out)
+	}
+	id := e.runDetached(nil, "busybox", "sleep", "60")
+	if out := e.run("", "exec", id, "sh", "-c", probe).stdout; out != "Seccomp:\t2\nunshare-refused\n" {
+		t.Errorf("exec gets the container's profile: %q", out)
+	}
+	if r := e.run("", "inspect", id); !strings.Contains(r.stdout, `"org.glassbox.seccomp": "builtin"`) {
+		t.Errorf("inspect does not name the profile:\n%s", r.stdout)
+	}
+	e.run("", "rm", "-f", id)
+	// bpf(2) and the other calls the profile refuses, made directly.
+	out := e.runOK([]string{"-v", attacker(t) + ":/attacker:ro", "-e", "GLASSBOX_TEST_ROLE=forbidden-calls"}, "/attacker")
+	for _, want := range []string{"bpf: operation not permitted", "keyctl: operation not permitted", "personality(READ_IMPLIES_EXEC): operation not permitted",
+		"socket(AF_VSOCK): operation not permitted", "clone3: function not implemented"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q from inside the container:\n%s", want, out)
+		}
+	}
+	// A profile of one's own, in Docker's format: mkdir is refused.
+	profile := filepath.Join(t.TempDir(), "no-mkdir.json")
+	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}`), 0o644)
+	r := e.run("", "run", "--rm", "--trace", "--security-opt", "seccomp="+profile, "busybox", "sh", "-c", "mkdir /tmp/x 2>&1; true")
+	if !strings.Contains(r.stdout, "Operation not permitted") {
+		t.Errorf("seccomp=%s: %q %q", profile, r.stdout, r.stderr)
+	}
+	e.noState()
+}
+
+// forbiddenCalls makes, from inside a container, calls the default profile
+// refuses, and reports each one's errno.
+func forbiddenCalls() int {
+	report := func(name string, _, _ uintptr, errno syscall.Errno) {
+		if errno == 0 {
+			fmt.Printf("%s: allowed\n", name)
+		} else {
+			fmt.Printf("%s: %v\n", name, errno)
+		}
+	}
+	r1, r2, e := unix.Syscall(unix.SYS_BPF, unix.BPF_MAP_CREATE, 0, 0)
+	report("bpf", r1, r2, e)
+	r1, r2, e = unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_GET_KEYRING_ID, 0, 0)
+	report("keyctl", r1, r2, e)
+	r1, r2, e = unix.Syscall(unix.SYS_PERSONALITY, 0x0400000, 0, 0)
+	report("personality(READ_IMPLIES_EXEC)", r1, r2, e)
+	r1, r2, e = unix.Syscall(unix.SYS_SOCKET, unix.AF_VSOCK, unix.SOCK_STREAM, 0)
+	report("socket(AF_VSOCK)", r1, r2, e)
+	r1, r2, e = unix.Syscall(unix.SYS_CLONE3, 0, 0, 0)
+	report("clone3", r1, r2, e)
+	return 0
+}
+
+// What each security flag gives, as the container and its cgroup show it.
+func TestSecurityFlags(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	capEff := func(flags ...string) string {
+		t.Helper()
+		r := e.run("", append(append([]string{"run", "--rm"}, flags...), "busybox", "grep", "^CapEff:", "/proc/self/status")...)
+		if r.code != 0 {
+			t.Fatalf("run %v: exit %d %s", flags, r.code, r.stderr)
+		}
+		return strings.TrimSpace(strings.TrimPrefix(r.stdout, "CapEff:"))
+	}
+	if got := capEff("--cap-drop", "ALL", "--cap-add", "net_admin"); got != "0000000000001000" {
+		t.Errorf("--cap-drop ALL --cap-add net_admin: CapEff %s, want only CAP_NET_ADMIN (bit 12)", got)
+	}
+	if got := capEff("--cap-drop", "CAP_CHOWN"); got != "00000000a80425fa" {
+		t.Errorf("--cap-drop CAP_CHOWN: CapEff %s, want Docker's default without bit 0", got)
+	}
+	// --privileged: what Docker gives.
+	own, _ := os.ReadFile("/proc/self/status")
+	var bounding string
+	for _, line := range strings.Split(string(own), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			bounding = strings.TrimSpace(v)
+		}
+	}
+	out := e.runOK([]string{"--privileged"}, "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; test -c /dev/loop-control && echo host-devices; "+
+		"test -s /proc/kcore -o ! -c /proc/kcore && echo kcore-unmasked; grep -q ' /sys sysfs rw' /proc/mounts && echo sys-rw")
+	for _, want := range []string{"CapEff:\t" + bounding, "Seccomp:\t0", "host-devices", "kcore-unmasked", "sys-rw"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--privileged: want %q in\n%s", want, out)
+		}
+	}
+	// --device with permissions: read, not write.
+	out = e.runOK([]string{"--device", "/dev/loop-control:/dev/lc:r"}, "sh", "-c", "exec 3</dev/lc && echo read; (exec 4<>/dev/lc) 2>/dev/null && echo write || echo no-write")
+	if out != "read\nno-write\n" {
+		t.Errorf("--device /dev/loop-control:/dev/lc:r: %q", out)
+	}
+	if out := e.runOK([]string{"--ulimit", "nofile=100:200"}, "sh", "-c", "ulimit -n; ulimit -Hn"); out != "100\n200\n" {
+		t.Errorf("--ulimit nofile=100:200: %q", out)
+	}
+	if out := e.runOK([]string{"--group-add", "1234", "--group-add", "daemon"}, "id", "-G"); out != "0 1234 1\n" && out != "0 1 1234\n" {
+		t.Errorf("--group-add 1234 --group-add daemon: id -G %q", out)
+	}
+	if out := e.runOK([]string{"--security-opt", "no-new-privileges=false"}, "grep", "^NoNewPrivs:", "/proc/self/status"); out != "NoNewPrivs:\t0\n" {
+		t.Errorf("no-new-privileges=false: %q", out)
+	}
+	e.noState()
+}
+
+// Hostile and mistaken security flags: one line each, exit 125, nothing made.
+func TestSecurityFlagsRefused(t *testing.T) {
+	e := newEnv(t)
+	null := filepath.Join(t.TempDir(), "null.json")
+	os.WriteFile(null, []byte("null"), 0o644)
+	for flag, want := range map[string]string{
+		"--cap-add=NOPE":                           "--cap-add NOPE: no such capability",
+		"--cap-drop=CAP_NOPE":                      "--cap-drop CAP_NOPE: no such capability",
+		"--security-opt=apparmor=docker-default":   "not supported by glassbox",
+		"--security-opt=label=disable":             "not supported by glassbox",
+		"--security-opt=seccomp=/nonexistent.json": "--security-opt seccomp=/nonexistent.json: open /nonexistent.json: no such file",
+		"--security-opt=seccomp=" + null:           "defaultAction: missing",
+		"--security-opt=no-new-privileges=maybe":   "true or false",
+		"--security-opt=bogus":                     `--security-opt "bogus": glassbox knows`,
+		"--device=/etc/passwd":                     "not a device node",
+		"--device=/dev/null:relative":              "both paths must be absolute",
+		"--device=/dev/null:/dev/n:rwx":            "permissions",
+		"--device=/dev/null:/":                     "both paths must be absolute, and the container's not /",
+		"--ulimit=nofile=2:1":                      "the soft limit 2 is above the hard limit 1",
+		"--ulimit=nofile=99999999999999999999":     "is not a number",
+		"--ulimit=nope=1":                          "expected NAME=SOFT[:HARD]",
+		"--group-add=4294967295":                   "(gid_t)-1",
+		"--group-add=a:b":                          "a gid or a group name",
+		"--userns=keep-id":                         "only --userns=host",
+	} {
+		r := e.run("", e.runArgs([]string{flag}, "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%s: exit %d, stderr %q; want exit 125 and one line with %q", flag, r.code, r.stderr, want)
+		}
+	}
 	e.noState()
 }

@@ -43,6 +43,8 @@ type RunOptions struct {
 	Terminal   bool    // -t: the process gets a pseudo-terminal as its controlling terminal
 	Image      *Image  // run IMAGE: its layers and config (instead of Rootfs)
 	Entrypoint *string // --entrypoint ("" clears the image's)
+
+	SecurityOptions // capabilities, seccomp, devices, … (security.go)
 }
 
 // FromRunOptions builds the Spec for a `run` with flags, starting from Default.
@@ -88,6 +90,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	// HOSTNAME, as Docker gives every container; -e and --env-file win.
 	s.Process.Env = mergeEnv(mergeEnv(s.Process.Env, imageEnv), append([]string{"HOSTNAME=" + s.Hostname}, env...))
 	s.Process.Env = termEnv(s.Process.Env, o.Terminal)
+	if err := applySecurity(s, o.SecurityOptions); err != nil {
+		return nil, err
+	}
 	if err := applyUser(s, o.User); err != nil {
 		return nil, err
 	}

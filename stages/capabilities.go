@@ -3,7 +3,6 @@ package stages
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -11,40 +10,17 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-)
 
-// capabilityNumbers are the kernel's capability numbers (linux/capability.h).
-var capabilityNumbers = map[string]int{
-	"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
-	"CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
-	"CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
-	"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
-	"CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
-	"CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
-	"CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
-	"CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
-	"CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
-	"CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
-	"CAP_CHECKPOINT_RESTORE": 40,
-}
+	"github.com/glassbox-dev/glassbox/spec"
+)
 
 // capSet is a set of capabilities as the kernel stores it: a 64-bit mask.
 type capSet uint64
 
-// CapabilityNames are the capabilities glassbox knows, sorted.
-func CapabilityNames() []string {
-	var names []string
-	for n := range capabilityNumbers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 func parseCaps(field string, names []string, last int) (capSet, error) {
 	var s capSet
 	for _, n := range names {
-		c, ok := capabilityNumbers[strings.ToUpper(n)]
+		c, ok := spec.CapabilityNumbers[strings.ToUpper(n)]
 		if !ok {
 			return 0, &Error{Msg: fmt.Sprintf("process.capabilities.%s: unknown capability %q", field, n)}
 		}

@@ -28,6 +28,7 @@ package stages
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,16 +87,22 @@ func createCgroup(r *Run) error {
 // deviceRules are the Spec's device rules followed, as runc does, by rules
 // allowing every node the container is given: the runtime-spec's default
 // devices, /dev/console, /dev/ptmx and the pty slaves (major 136), and
-// linux.devices. A Spec that starts with "deny all" thus still has a working
+// linux.devices — unless a rule of the Spec names that device already, with
+// the access it is to have (docker run --device /dev/x:/dev/x:r); such a
+// device gets "m" besides, for the mount stage's mknod (runc sets the device
+// rules only after it, which a pipeline whose cgroup stage comes first
+// cannot). A Spec that starts with "deny all" thus still has a working
 // /dev/null and terminal.
 func deviceRules(s *specs.Spec) []specs.LinuxDeviceCgroup {
-	var rules []specs.LinuxDeviceCgroup
+	var explicit []specs.LinuxDeviceCgroup
 	if s.Linux.Resources != nil {
-		rules = append(rules, s.Linux.Resources.Devices...)
+		explicit = s.Linux.Resources.Devices
 	}
-	allow := func(typ string, major, minor int64) {
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	rules := slices.Clone(explicit)
+	allowAccess := func(typ string, major, minor int64, access string) {
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access})
 	}
+	allow := func(typ string, major, minor int64) { allowAccess(typ, major, minor, "rwm") }
 	for _, d := range defaultDevices {
 		allow(d.Type, d.Major, d.Minor)
 	}
@@ -103,10 +110,21 @@ func deviceRules(s *specs.Spec) []specs.LinuxDeviceCgroup {
 	allow("c", 5, 2)    // /dev/ptmx
 	allow("c", 136, -1) // /dev/pts/*
 	for _, d := range s.Linux.Devices {
-		if d.Type == "b" {
-			allow("b", d.Major, d.Minor)
-		} else if d.Type != "p" {
-			allow("c", d.Major, d.Minor)
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ == "p" {
+			continue
+		}
+		i := slices.IndexFunc(explicit, func(r specs.LinuxDeviceCgroup) bool {
+			return r.Allow && r.Type == typ && r.Major != nil && *r.Major == d.Major && r.Minor != nil && *r.Minor == d.Minor
+		})
+		switch {
+		case i < 0:
+			allow(typ, d.Major, d.Minor)
+		case !strings.Contains(explicit[i].Access, "m"):
+			allowAccess(typ, d.Major, d.Minor, "m")
 		}
 	}
 	return rules

@@ -38,6 +38,7 @@ package stages
 // then execs, so the new program inherits exactly them.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -109,7 +110,7 @@ func execProgram(in *Init) error {
 		}
 	}
 	start := time.Now()
-	user, err := resolveUser(p.User, s.Annotations[spec.UserAnnotation])
+	user, err := resolveUser(p.User, s.Annotations[spec.UserAnnotation], s.Annotations[spec.GroupAddAnnotation])
 	in.steps.record("resolve user", start, err, "process.owner", s.Annotations[spec.UserAnnotation],
 		"glassbox.uid", strconv.FormatUint(uint64(user.UID), 10), "glassbox.gid", strconv.FormatUint(uint64(user.GID), 10))
 	if err != nil {
@@ -173,7 +174,7 @@ func execProgram(in *Init) error {
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it
 	// while the init still has every capability.
 	if s.Linux.Seccomp != nil && !p.NoNewPrivileges {
-		if err := in.loadSeccomp(s.Linux.Seccomp); err != nil {
+		if err := in.loadSeccomp(s); err != nil {
 			return err
 		}
 	}
@@ -210,7 +211,7 @@ func execProgram(in *Init) error {
 	// With no_new_privs, as close to execve as possible: the fewer calls
 	// after it, the fewer a profile must allow.
 	if s.Linux.Seccomp != nil && p.NoNewPrivileges {
-		if err := in.loadSeccomp(s.Linux.Seccomp); err != nil {
+		if err := in.loadSeccomp(s); err != nil {
 			return err
 		}
 	}
@@ -281,7 +282,8 @@ func errnoErr(e unix.Errno) error {
 
 // loadSeccomp compiles linux.seccomp and installs it on every thread of the
 // init; execve keeps it for the program.
-func (in *Init) loadSeccomp(profile *specs.LinuxSeccomp) error {
+func (in *Init) loadSeccomp(s *specs.Spec) error {
+	profile := s.Linux.Seccomp
 	start := time.Now()
 	f, err := seccomp.Compile(profile)
 	if err == nil {
@@ -291,8 +293,14 @@ func (in *Init) loadSeccomp(profile *specs.LinuxSeccomp) error {
 		in.steps.record("seccomp(SECCOMP_SET_MODE_FILTER)", start, err)
 		return callError("seccomp(SECCOMP_SET_MODE_FILTER)", err, "check linux.seccomp")
 	}
+	var arches []string
+	for _, a := range f.Arches {
+		arches = append(arches, string(a))
+	}
 	in.steps.record(fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER): %d rules, %d BPF instructions", f.Rules, len(f.Program)), start, nil,
+		"glassbox.seccomp.profile", cmp.Or(s.Annotations[spec.SeccompAnnotation], "config.json"),
 		"glassbox.seccomp.default_action", string(profile.DefaultAction),
+		"glassbox.seccomp.arches", strings.Join(arches, ","),
 		"glassbox.seccomp.unknown_names", strings.Join(f.Unknown, ","))
 	return nil
 }

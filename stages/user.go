@@ -22,8 +22,9 @@ type execUser struct {
 // resolveUser works out the user from the Spec and, when `-u` was given, from
 // the container's own /etc/passwd and /etc/group (read after pivot_root):
 // a name must exist there; a bare uid takes its primary group and home from
-// passwd when it is listed; supplementary groups come from /etc/group.
-func resolveUser(u specs.User, flag string) (execUser, error) {
+// passwd when it is listed; supplementary groups come from /etc/group, and
+// so do the gids of --group-add's names (groupAdd, comma-separated).
+func resolveUser(u specs.User, flag, groupAdd string) (execUser, error) {
 	out := execUser{UID: u.UID, GID: u.GID, Groups: u.AdditionalGids, Home: "/"}
 	passwd, _ := readColonFile("/etc/passwd") // an image without one is fine for numeric ids
 	groups, _ := readColonFile("/etc/group")
@@ -68,6 +69,20 @@ func resolveUser(u specs.User, flag string) (execUser, error) {
 				out.Groups = append(out.Groups, gid)
 			}
 		}
+	}
+	for _, name := range strings.Split(groupAdd, ",") {
+		if name == "" {
+			continue
+		}
+		g := findEntry(groups, 0, name)
+		if g == nil {
+			return out, &Error{Msg: fmt.Sprintf("--group-add %s: no such group in the container's /etc/group", name)}
+		}
+		gid, err := parseID(g, 2, "/etc/group")
+		if err != nil {
+			return out, err
+		}
+		out.Groups = append(out.Groups, gid)
 	}
 	if err := spec.ValidateUser(specs.User{UID: out.UID, GID: out.GID, AdditionalGids: out.Groups}, "the user"); err != nil {
 		return out, &Error{Msg: err.Error()}

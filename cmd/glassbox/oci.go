@@ -805,7 +805,7 @@ func newOCIFeaturesCmd() *cobra.Command {
 				MountOptions:  mountns.OptionNames(),
 				Linux: &features.Linux{
 					Namespaces:   []string{"pid", "network", "mount", "uts", "ipc", "cgroup", "user"},
-					Capabilities: stages.CapabilityNames(),
+					Capabilities: spec.CapabilityNames(),
 					Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
 					Seccomp: &features.Seccomp{Enabled: &yes, Actions: actions, Operators: operators, Archs: archs,
 						KnownFlags: flags, SupportedFlags: flags},

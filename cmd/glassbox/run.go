@@ -131,6 +131,14 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind mount /host/path:/container/path[:ro|rw]")
 	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs at /path[:options]")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
+	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "add a capability (CHOWN or CAP_CHOWN; ALL: every one)")
+	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability from Docker's default set (ALL: every one)")
+	f.BoolVar(&o.Privileged, "privileged", false, "every capability and device of the host, no seccomp, nothing masked (as Docker)")
+	f.StringArrayVar(&o.SecurityOpt, "security-opt", nil, "seccomp=unconfined|PROFILE.json (Docker's format; default: glassbox's),\nno-new-privileges[=true|false] (default true), systempaths=unconfined")
+	f.StringArrayVar(&o.Devices, "device", nil, "give the container a host device: HOST[:CONTAINER[:rwm]]")
+	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "a resource limit: NAME=SOFT[:HARD], like nofile=1024:2048 (-1: none)")
+	f.StringArrayVar(&o.GroupAdd, "group-add", nil, "a supplementary group: a gid, or a name from the container's /etc/group")
+	f.StringVar(&o.Userns, "userns", "", "host (the only mode: glassbox does not remap users)")
 	f.StringVarP(&o.Memory, "memory", "m", "", "memory limit, like 64m or 1g (the OOM killer stops the container beyond it)")
 	f.StringVar(&o.MemorySwap, "memory-swap", "", "memory plus swap limit, or -1 for unlimited swap (default: twice --memory)")
 	f.StringVar(&o.CPUs, "cpus", "", "CPU limit, like 0.5 (half of one CPU's time)")
@@ -165,7 +173,8 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 	}
 	for _, name := range []string{"rootfs", "env", "env-file", "workdir", "user", "hostname", "volume", "tmpfs", "read-only",
 		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "publish",
-		"publish-all", "entrypoint", "platform", "insecure-registry"} {
+		"publish-all", "entrypoint", "platform", "insecure-registry", "cap-add", "cap-drop", "privileged", "security-opt",
+		"device", "ulimit", "group-add", "userns"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
