@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -598,6 +599,50 @@ func TestSecurityFlagsRefused(t *testing.T) {
 		r := e.run("", e.runArgs([]string{flag}, "true")...)
 		if r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 			t.Errorf("%s: exit %d, stderr %q; want exit 125 and one line with %q", flag, r.code, r.stderr, want)
+		}
+	}
+	e.noState()
+}
+
+// A bundle is what a container's author controls: every hostile config.json
+// gets one line naming the field, exit 125, and leaves nothing behind.
+func TestHostileBundles(t *testing.T) {
+	e := newEnv(t)
+	beSubreaper(t)
+	for want, edit := range map[string]func(map[string]any){
+		`linux.cgroupsPath "../../../../x"`: func(s map[string]any) { s["linux"].(map[string]any)["cgroupsPath"] = "../../../../x" },
+		"a second pid namespace": func(s map[string]any) {
+			l := s["linux"].(map[string]any)
+			l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "pid"})
+		},
+		"needs a UTS namespace": func(s map[string]any) {
+			l := s["linux"].(map[string]any)
+			l["namespaces"] = slices.DeleteFunc(l["namespaces"].([]any), func(n any) bool { return n.(map[string]any)["type"] == "uts" })
+		},
+		`process.cwd "relative"`: func(s map[string]any) { s["process"].(map[string]any)["cwd"] = "relative" },
+		`/proc must be a proc mount`: func(s map[string]any) {
+			s["mounts"] = append(s["mounts"].([]any), map[string]any{"destination": "/proc", "type": "bind", "source": "/tmp", "options": []string{"bind"}})
+		},
+		"a mount over the container's root": func(s map[string]any) {
+			s["mounts"] = append(s["mounts"].([]any), map[string]any{"destination": "/", "type": "bind", "source": "/tmp", "options": []string{"bind"}})
+		},
+		"process: missing": func(s map[string]any) { delete(s, "process") },
+		"root: missing":    func(s map[string]any) { delete(s, "root") },
+		"setns(/proc/self/ns/ipc, CLONE_NEWCGROUP): invalid argument": func(s map[string]any) {
+			l := s["linux"].(map[string]any)
+			l["namespaces"] = append(slices.DeleteFunc(l["namespaces"].([]any), func(n any) bool { return n.(map[string]any)["type"] == "cgroup" }),
+				map[string]any{"type": "cgroup", "path": "/proc/self/ns/ipc"})
+		},
+	} {
+		bundle := ociBundle(t, edit)
+		r := e.oci("run", "--bundle", bundle, "hostile")
+		if r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%s: exit %d, stderr %q; want exit 125 and one line with it", want, r.code, r.stderr)
+		}
+	}
+	if null := ociBundle(t, func(map[string]any) {}); os.WriteFile(filepath.Join(null, "config.json"), []byte("null"), 0o644) == nil {
+		if r := e.oci("run", "--bundle", null, "null"); r.code != 125 || !strings.Contains(r.stderr, "process: missing") {
+			t.Errorf("config.json null: exit %d %q", r.code, r.stderr)
 		}
 	}
 	e.noState()

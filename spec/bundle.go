@@ -29,6 +29,15 @@ func LoadBundle(dir string) (*specs.Spec, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("bundle %s/config.json: %w", dir, err)
 	}
+	// What every front end reads before the stages check the rest.
+	for _, f := range []struct {
+		missing bool
+		field   string
+	}{{s.Process == nil, "process"}, {s.Root == nil, "root"}, {s.Linux == nil, "linux"}} {
+		if f.missing {
+			return nil, fmt.Errorf("bundle %s/config.json: %s: missing (glassbox spec prints a complete config.json)", dir, f.field)
+		}
+	}
 	if s.Root != nil && s.Root.Path != "" && !filepath.IsAbs(s.Root.Path) {
 		s.Root.Path = filepath.Join(dir, s.Root.Path)
 	}
@@ -53,7 +62,16 @@ func Validate(s *specs.Spec) error {
 	if err := ValidateUser(s.Process.User, "process.user"); err != nil {
 		return err
 	}
+	if !filepath.IsAbs(s.Process.Cwd) {
+		return fmt.Errorf("process.cwd %q: must be an absolute path", s.Process.Cwd)
+	}
+	if err := validateMounts(s.Mounts); err != nil {
+		return err
+	}
 	p, l := s.Process, s.Linux
+	if slices.Contains(strings.Split(filepath.ToSlash(l.CgroupsPath), "/"), "..") {
+		return fmt.Errorf("linux.cgroupsPath %q: .. would lead out of the cgroup it names", l.CgroupsPath)
+	}
 	unsupported := []struct {
 		set   bool
 		field string
@@ -85,7 +103,12 @@ func Validate(s *specs.Spec) error {
 	if err := ValidateResources(l.Resources); err != nil {
 		return err
 	}
+	seen := map[specs.LinuxNamespaceType]bool{}
 	for i, ns := range l.Namespaces {
+		if seen[ns.Type] {
+			return fmt.Errorf("linux.namespaces[%d]: a second %s namespace", i, ns.Type)
+		}
+		seen[ns.Type] = true
 		switch ns.Type {
 		case specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace,
 			specs.UTSNamespace, specs.MountNamespace, specs.CgroupNamespace, specs.UserNamespace:
@@ -101,6 +124,9 @@ func Validate(s *specs.Spec) error {
 	}
 	if !HasNamespace(s, specs.MountNamespace) {
 		return fmt.Errorf("linux.namespaces: a mount namespace is required (pivot_root happens in it)")
+	}
+	if (s.Hostname != "" || s.Domainname != "") && !seen[specs.UTSNamespace] {
+		return fmt.Errorf("hostname, domainname: setting them needs a UTS namespace of the container's (linux.namespaces), or they would be the host's")
 	}
 	if err := validateIDMappings(s); err != nil {
 		return err
@@ -160,6 +186,36 @@ var SchedulerFlags = map[specs.LinuxSchedulerFlag]uint64{
 
 // IOPriorityClasses are ioprio_set(2)'s scheduling classes.
 var IOPriorityClasses = map[specs.IOPriorityClass]int{specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3}
+
+// procFiles are the files in /proc a mount may cover (what lxcfs provides,
+// as runc allows); anything else in /proc, and /proc itself unless it is a
+// proc mount, would hide or replace the kernel's view the masks rely on.
+var procFiles = []string{"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+	"/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"}
+
+// validateMounts refuses a mount over the container's root, and over /proc
+// or what is in it (but for procFiles).
+func validateMounts(mounts []specs.Mount) error {
+	for i, m := range mounts {
+		if err := validateMount(m); err != nil {
+			return fmt.Errorf("mounts[%d].destination %q: %w", i, m.Destination, err)
+		}
+	}
+	return nil
+}
+
+func validateMount(m specs.Mount) error {
+	dest := filepath.Clean("/" + m.Destination)
+	switch {
+	case dest == "/":
+		return fmt.Errorf("a mount over the container's root; root.path is that")
+	case dest == "/proc" && m.Type != "proc":
+		return fmt.Errorf("/proc must be a proc mount (type proc), not %q", m.Type)
+	case strings.HasPrefix(dest, "/proc/") && !slices.Contains(procFiles, dest):
+		return fmt.Errorf("a mount in /proc would cover the kernel's files (only %s may be replaced)", strings.Join(procFiles, ", "))
+	}
+	return nil
+}
 
 // NoID is (uid_t)-1 and (gid_t)-1: setresuid(2) and setresgid(2) take it
 // for "leave this one unchanged", so a process told to become uid 4294967295

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,15 +99,21 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	}
 	for _, v := range o.Volumes {
 		m, err := parseVolume(v)
+		if err == nil {
+			err = validateMount(m)
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("-v %s: %w", v, err)
 		}
 		s.Mounts = append(s.Mounts, m)
 	}
 	for _, t := range o.Tmpfs {
 		m, err := parseTmpfs(t)
+		if err == nil {
+			err = validateMount(m)
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--tmpfs %s: %w", t, err)
 		}
 		s.Mounts = append(s.Mounts, m)
 	}
@@ -262,20 +269,20 @@ func setAnnotation(s *specs.Spec, k, v string) {
 func parseVolume(v string) (specs.Mount, error) {
 	parts := strings.Split(v, ":")
 	if len(parts) < 2 || len(parts) > 3 {
-		return specs.Mount{}, fmt.Errorf("-v %q: expected /host/path:/container/path[:ro|rw]", v)
+		return specs.Mount{}, errors.New("expected /host/path:/container/path[:ro|rw]")
 	}
 	src, dst := parts[0], parts[1]
 	if !filepath.IsAbs(src) {
-		return specs.Mount{}, fmt.Errorf("-v %q: the host path must be absolute (named volumes are not supported)", v)
+		return specs.Mount{}, errors.New("the host path must be absolute (named volumes are not supported)")
 	}
 	if !filepath.IsAbs(dst) {
-		return specs.Mount{}, fmt.Errorf("-v %q: the container path must be absolute", v)
+		return specs.Mount{}, errors.New("the container path must be absolute")
 	}
 	mode := "rw"
 	if len(parts) == 3 {
 		mode = parts[2]
 		if mode != "ro" && mode != "rw" {
-			return specs.Mount{}, fmt.Errorf("-v %q: mode must be ro or rw", v)
+			return specs.Mount{}, errors.New("mode must be ro or rw")
 		}
 	}
 	return specs.Mount{
@@ -288,7 +295,7 @@ func parseVolume(v string) (specs.Mount, error) {
 func parseTmpfs(t string) (specs.Mount, error) {
 	dst, opts, _ := strings.Cut(t, ":")
 	if !filepath.IsAbs(dst) {
-		return specs.Mount{}, fmt.Errorf("--tmpfs %q: the container path must be absolute", t)
+		return specs.Mount{}, errors.New("the container path must be absolute")
 	}
 	options := []string{"noexec", "nosuid", "nodev"}
 	if opts != "" {

@@ -1,9 +1,11 @@
 package spec
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,7 +155,7 @@ func TestHostID(t *testing.T) {
 
 func TestLoadBundleResolvesRoot(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"ociVersion":"1.0.0","root":{"path":"rootfs"}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"ociVersion":"1.0.0","root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"},"linux":{}}`), 0o644)
 	s, err := LoadBundle(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -198,4 +200,66 @@ func TestRunOptionsResources(t *testing.T) {
 	if s.Linux.CgroupsPath != "/parent/abc" {
 		t.Errorf("cgroupsPath %q", s.Linux.CgroupsPath)
 	}
+}
+
+// config.json is what a container controls before anything runs: whatever it
+// says, one error naming the field, never a panic.
+func TestHostileBundles(t *testing.T) {
+	valid := func(edit func(*specs.Spec)) []byte {
+		s := Default()
+		edit(s)
+		data, _ := json.Marshal(s)
+		return data
+	}
+	for want, data := range map[string][]byte{
+		"process: missing":  []byte(`null`),
+		"root: missing":     []byte(`{"ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"}}`),
+		"linux: missing":    []byte(`{"ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "rootfs"}}`),
+		"linux.cgroupsPath": valid(func(s *specs.Spec) { s.Linux.CgroupsPath = "../../../../x" }),
+		"a second network namespace": valid(func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+		}),
+		"needs a UTS namespace": valid(func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UTSNamespace })
+		}),
+		"process.cwd \"tmp\"": valid(func(s *specs.Spec) { s.Process.Cwd = "tmp" }),
+		"mounts[7].destination \"/\"": valid(func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/", Type: "bind", Source: "/tmp"})
+		}),
+		"/proc must be a proc mount": valid(func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc", Type: "bind", Source: "/tmp"})
+		}),
+		"a mount in /proc": valid(func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/sys", Type: "bind", Source: "/tmp"})
+		}),
+		"process.user.uid 4294967295": valid(func(s *specs.Spec) { s.Process.User.UID = NoID }),
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+		s, err := LoadBundle(dir)
+		if err == nil {
+			err = Validate(s)
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v; want one line with %q", data, err, want)
+		}
+	}
+}
+
+// FuzzBundle: no config.json may panic the loader or the checks.
+func FuzzBundle(f *testing.F) {
+	data, _ := json.Marshal(Default())
+	f.Add(data)
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"process": {"capabilities": {"ambient": ["CAP_KILL"]}}, "root": {}, "linux": {"resources": {"memory": {"swap": 1}}}}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+		s, err := LoadBundle(dir)
+		if err != nil {
+			return
+		}
+		Warnings(s)
+		Validate(s)
+	})
 }

@@ -59,7 +59,7 @@ func (r *Run) Plan(st *Stage) []string {
 			if ns.Path != "" {
 				joined = append(joined, fmt.Sprintf("setns(%s) in the init", ns.Path))
 			} else {
-				flags |= uint64(cloneFlags[ns.Type])
+				flags |= uint64(cloneFlag(ns.Type))
 			}
 		}
 		path, _ := InitProgram()

@@ -70,15 +70,26 @@ var Unshare = &Stage{
 	Undo:      killInit,
 }
 
-// cloneFlags maps the Spec's namespaces to clone(2) flags; the cgroup namespace
-// is left to the init (see above).
-var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+// namespaceFlags are the CLONE_NEW* flag of each of the Spec's namespace
+// types: clone(2)'s, and setns(2)'s, which checks that a file joined is a
+// namespace of the type it is joined as.
+var namespaceFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.PIDNamespace:     unix.CLONE_NEWPID,
 	specs.MountNamespace:   unix.CLONE_NEWNS,
 	specs.UTSNamespace:     unix.CLONE_NEWUTS,
 	specs.IPCNamespace:     unix.CLONE_NEWIPC,
 	specs.NetworkNamespace: unix.CLONE_NEWNET,
 	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+}
+
+// cloneFlag is the flag clone(2) gets for a new namespace: all but the
+// cgroup namespace, which is left to the init (see above).
+func cloneFlag(t specs.LinuxNamespaceType) uintptr {
+	if t == specs.CgroupNamespace {
+		return 0
+	}
+	return namespaceFlags[t]
 }
 
 func cloneInit(r *Run) error {
@@ -86,7 +97,7 @@ func cloneInit(r *Run) error {
 	pidns := "" // an existing pid namespace to be born in
 	for _, ns := range r.Spec.Linux.Namespaces {
 		if ns.Path == "" { // an existing namespace is joined by the init (setns)
-			flags |= cloneFlags[ns.Type]
+			flags |= cloneFlag(ns.Type)
 		} else if ns.Type == specs.PIDNamespace {
 			pidns = ns.Path
 		}
@@ -255,7 +266,7 @@ func joinAndUnshare(in *Init) error {
 	})
 	cgroupJoined := false
 	for _, j := range join {
-		flag := cloneFlags[j.ns.Type]
+		flag := namespaceFlags[j.ns.Type]
 		if j.ns.Type == specs.MountNamespace {
 			// setns(CLONE_NEWNS) refuses a thread that shares its root and
 			// working directory with others (CLONE_FS), as Go's threads do:
