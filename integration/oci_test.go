@@ -442,11 +442,33 @@ func TestOCIJoinNamespacesByPath(t *testing.T) {
 			t.Errorf("want %q in the member's output; exit %d, %q %q", want, r.code, r.stdout, r.stderr)
 		}
 	}
+	// A mount namespace by path: one that a process on the host made
+	// (unshare -m), where the bundle's paths exist; the container's tree is
+	// built there. glassbox's own (the host's) is refused: pivot_root would
+	// move the host's root.
+	holder := exec.Command("unshare", "-m", "--propagation", "private", "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	mnt := fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if a, b := readlink(mnt), readlink("/proc/self/ns/mnt"); a != "" && a != b {
+			break
+		}
+	}
 	mountJoin := ociBundle(t, func(s map[string]any) {
-		s["linux"].(map[string]any)["namespaces"] = []map[string]any{{"type": "mount", "path": ns("mnt")}}
+		s["linux"].(map[string]any)["namespaces"] = []map[string]any{{"type": "mount", "path": mnt}, {"type": "pid"}, {"type": "uts"}}
+		s["process"].(map[string]any)["args"] = []string{"readlink", "/proc/self/ns/mnt"}
 	})
-	if r := e.oci("run", "--bundle", mountJoin, "m"); r.code == 0 || !strings.Contains(r.stderr, "linux.namespaces[0].path") {
-		t.Errorf("joining a mount namespace: exit %d, %q; want a refusal naming the field", r.code, r.stderr)
+	if r := e.oci("run", "--bundle", mountJoin, "m"); r.code != 0 || strings.TrimSpace(r.stdout) != readlink(mnt) {
+		t.Errorf("joining the mount namespace %s (%s): exit %d, %q %q", mnt, readlink(mnt), r.code, r.stdout, r.stderr)
+	}
+	hostJoin := ociBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["namespaces"] = []map[string]any{{"type": "mount", "path": "/proc/self/ns/mnt"}, {"type": "uts"}}
+	})
+	if r := e.oci("run", "--bundle", hostJoin, "h"); r.code == 0 || !strings.Contains(r.stderr, "glassbox's own mount namespace") {
+		t.Errorf("joining the host's mount namespace: exit %d, %q; want a refusal", r.code, r.stderr)
 	}
 }
 
@@ -509,4 +531,29 @@ func withUserNamespace(s map[string]any, firstUID, size int) {
 	l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "user"})
 	l["uidMappings"] = []map[string]any{{"containerID": firstUID, "hostID": 100000, "size": size}}
 	l["gidMappings"] = []map[string]any{{"containerID": 0, "hostID": 100000, "size": size}}
+}
+
+func readlink(path string) string {
+	link, _ := os.Readlink(path)
+	return link
+}
+
+// A config.json that names no namespace at all: the container shares every
+// one of the host's, as runc does it — in the host's mount namespace its
+// mounts appear below the rootfs, it chroots instead of pivot_root, and its
+// teardown unmounts them all (the leak check says so).
+func TestOCINoNamespaces(t *testing.T) {
+	e := newEnv(t)
+	beSubreaper(t)
+	bundle := ociBundle(t, func(s map[string]any) {
+		s["linux"].(map[string]any)["namespaces"] = []any{}
+		delete(s, "hostname")
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "for ns in mnt pid net; do readlink /proc/self/ns/$ns; done"}
+	})
+	r := e.oci("run", "--bundle", bundle, "shared")
+	want := readlink("/proc/self/ns/mnt") + "\n" + readlink("/proc/self/ns/pid") + "\n" + readlink("/proc/self/ns/net") + "\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("no namespaces: exit %d, stdout %q (want the host's %q), stderr %q", r.code, r.stdout, want, r.stderr)
+	}
+	e.noState()
 }

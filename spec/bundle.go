@@ -115,15 +115,9 @@ func Validate(s *specs.Spec) error {
 		default:
 			return fmt.Errorf("linux.namespaces[%d]: %q namespaces are not supported yet", i, ns.Type)
 		}
-		if ns.Path != "" && ns.Type == specs.MountNamespace {
-			return fmt.Errorf("linux.namespaces[%d].path: joining an existing mount namespace is not supported: the mount stage builds the container's tree in a new one", i)
-		}
 		if ns.Path != "" && ns.Type == specs.UserNamespace {
 			return fmt.Errorf("linux.namespaces[%d].path: joining an existing user namespace is not supported: setns(CLONE_NEWUSER) needs a single-threaded process, and glassbox's init is a Go program", i)
 		}
-	}
-	if !HasNamespace(s, specs.MountNamespace) {
-		return fmt.Errorf("linux.namespaces: a mount namespace is required (pivot_root happens in it)")
 	}
 	if (s.Hostname != "" || s.Domainname != "") && !seen[specs.UTSNamespace] {
 		return fmt.Errorf("hostname, domainname: setting them needs a UTS namespace of the container's (linux.namespaces), or they would be the host's")

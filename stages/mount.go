@@ -33,8 +33,17 @@ package stages
 //     (/proc/kcore, …: /dev/null or an empty read-only tmpfs on top).
 //  8. --read-only: remount "/" read-only.
 //
-// Undo: nothing. Every mount here lives in the container's mount namespace and
-// disappears with its last process.
+// A Spec may name an existing mount namespace to join (linux.namespaces
+// path): the init joins it first, and all of the above happens there — its
+// root becomes the container's. Or it may name none: the container then
+// shares the host's mount namespace, as it asked. Steps 1 and 2 are left out
+// (they would change the host's propagation and mount table), the mounts of
+// step 3 appear on the host below the rootfs, and chroot(2) takes the place
+// of pivot_root, which would move the host's own root.
+//
+// Undo: for a container with a mount namespace of its own, nothing: every
+// mount here lives there and disappears with its last process. For one
+// sharing the host's, umount2 of everything it mounted below its rootfs.
 
 import (
 	"errors"
@@ -59,26 +68,30 @@ var Mount = &Stage{
 	Purpose:   "mount /proc, /sys, /dev and volumes in the rootfs, then pivot_root into it",
 	Kernel:    "mount(2) MS_PRIVATE/MS_BIND/proc/sysfs/tmpfs/devpts/mqueue/cgroup, mknod(2), pivot_root(2), umount2(2)",
 	Container: setupMounts,
+	Undo:      unmountFromHost,
 }
 
 func setupMounts(in *Init) error {
 	s, root := in.Spec, in.Rootfs
-	prop, err := mountns.Propagation(s.Linux.RootfsPropagation)
-	if err != nil {
-		return err
-	}
-	if err := in.mount("", "/", "", prop, ""); err != nil {
-		return err
-	}
-	if prop&unix.MS_SHARED != 0 {
-		if m, err := mountns.MountOf(root); err == nil && m.Shared {
-			if err := in.mount("", m.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
-				return err
+	ownNamespace := spec.HasNamespace(s, specs.MountNamespace)
+	if ownNamespace {
+		prop, err := mountns.Propagation(s.Linux.RootfsPropagation)
+		if err != nil {
+			return err
+		}
+		if err := in.mount("", "/", "", prop, ""); err != nil {
+			return err
+		}
+		if prop&unix.MS_SHARED != 0 {
+			if m, err := mountns.MountOf(root); err == nil && m.Shared {
+				if err := in.mount("", m.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	if err := in.mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
+		if err := in.mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
 	}
 	for _, m := range s.Mounts {
 		if err := in.mountOne(m); err != nil {
@@ -93,7 +106,11 @@ func setupMounts(in *Init) error {
 			return err
 		}
 	}
-	if err := in.pivotRoot(); err != nil {
+	enter := in.pivotRoot
+	if !ownNamespace {
+		enter = in.chrootInto
+	}
+	if err := enter(); err != nil {
 		return err
 	}
 	if err := in.writeSysctls(s.Linux.Sysctl); err != nil {
@@ -392,6 +409,55 @@ func (in *Init) pivotRoot() error {
 		return callError("chdir(/)", err, "")
 	}
 	return nil
+}
+
+// chrootInto makes the rootfs "/" for a container that shares the host's
+// mount namespace, where pivot_root would move the host's own root.
+func (in *Init) chrootInto() error {
+	if err := unix.Chdir(in.Rootfs); err != nil {
+		return callError("chdir("+in.Rootfs+")", err, "")
+	}
+	start := time.Now()
+	err := unix.Chroot(".")
+	in.steps.record("chroot (the host's mount namespace: no pivot_root)", start, err, "glassbox.mount.new_root", in.Rootfs)
+	if err != nil {
+		return callError(fmt.Sprintf("chroot(%s)", in.Rootfs), err, "")
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return callError("chdir(/)", err, "")
+	}
+	return nil
+}
+
+// unmountFromHost undoes the mounts a container without a mount namespace
+// of its own made in the host's, below its rootfs: the deepest first.
+func unmountFromHost(r *Run) error {
+	if spec.HasNamespace(r.Spec, specs.MountNamespace) {
+		return nil
+	}
+	all, err := mountns.Mounts()
+	if err != nil {
+		return err
+	}
+	var below []string
+	for _, root := range []string{r.Spec.Root.Path, r.Path("rootfs")} { // in place (OCI), or the overlay
+		for _, m := range all {
+			if strings.HasPrefix(m.Mountpoint, root+"/") && !slices.Contains(below, m.Mountpoint) {
+				below = append(below, m.Mountpoint)
+			}
+		}
+	}
+	slices.SortFunc(below, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	var errs []error
+	for _, mp := range below {
+		start := time.Now()
+		err := unix.Unmount(mp, unix.MNT_DETACH)
+		r.steps.record("umount2 "+mp+" (MNT_DETACH)", start, err)
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, callError("umount2("+mp+", MNT_DETACH)", err, ""))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func pivotHint(err error) string {

@@ -217,6 +217,14 @@ func cloneIntoCgroup(sys *syscall.SysProcAttr, cg *cgroupsv2.Cgroup) (bornIn str
 	return bornIn, func() { dir.Close() }, nil
 }
 
+// sameFile says whether f is the file at path (the same namespace, for nsfs
+// files).
+func sameFile(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
 func cloneHint(err error) string {
 	switch {
 	case errors.Is(err, unix.EPERM):
@@ -260,6 +268,9 @@ func joinAndUnshare(in *Init) error {
 			return callError("open("+ns.Path+")", err, "is the container whose namespace this joins still running?")
 		}
 		join = append(join, joined{ns, f})
+		if ns.Type == specs.MountNamespace && sameFile(f, "/proc/self/ns/mnt") {
+			return &Error{Msg: fmt.Sprintf("linux.namespaces: %s is glassbox's own mount namespace, the host's: the mount stage would pivot_root the host into the container; leave the path out for a new one, or the entry out to share it", ns.Path)}
+		}
 	}
 	slices.SortStableFunc(join, func(a, b joined) int {
 		return boolInt(a.ns.Type == specs.MountNamespace) - boolInt(b.ns.Type == specs.MountNamespace)
