@@ -87,7 +87,8 @@ type Hierarchy struct {
 // Plan decides the directories for a container without creating them, so the
 // record can list them before the first mkdir. cgroupsPath is the Spec's
 // linux.cgroupsPath: absolute means from each tree's root, relative means beneath
-// glassbox's own cgroup; empty means the default placement described above.
+// glassbox's own cgroup (on v2, beneath its parent); empty means the default
+// placement described above.
 func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
 	trees, err := Hierarchies()
 	if err != nil {
@@ -99,8 +100,13 @@ func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
 		switch {
 		case filepath.IsAbs(cgroupsPath):
 			rel = cgroupsPath
-		case cgroupsPath != "":
+		case cgroupsPath != "" && h.V1:
 			rel = filepath.Join(h.Own, cgroupsPath)
+		case cgroupsPath != "":
+			// On v2, beneath the parent of glassbox's own cgroup, as runc
+			// does: its own has a process in it (glassbox), so it cannot
+			// hand controllers down (the no-internal-process rule).
+			rel = filepath.Join(filepath.Dir(h.Own), cgroupsPath)
 		case mode == Unified:
 			rel = filepath.Join("/glassbox", id)
 		default:

@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -169,6 +170,22 @@ func TestCgroupParent(t *testing.T) {
 	paths := root.Attr("glassbox.cgroup.paths")
 	if !strings.Contains(paths, "/glassbox-test-parent/") {
 		t.Errorf("cgroup paths %s are not under --cgroup-parent", paths)
+	}
+	if cgroupMode(t) != cgroupsv2.Unified {
+		return
+	}
+	// v2: a relative parent is beneath the parent of glassbox's own cgroup,
+	// which holds glassbox and so cannot hand controllers down.
+	own := "/sys/fs/cgroup/glassbox-test-own"
+	if err := os.Mkdir(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(own); os.Remove("/sys/fs/cgroup/glassbox-test-relative") })
+	cmd := exec.Command("sh", append([]string{"-c", `echo $$ > ` + own + `/cgroup.procs && exec "$@"`, "sh", glassbox},
+		e.runArgs([]string{"--cgroup-parent", "glassbox-test-relative", "--memory", "64m"}, "true")...)...)
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("a relative --cgroup-parent with a memory limit, from a glassbox in a cgroup of its own: %v %s", err, out)
 	}
 }
 

@@ -145,7 +145,7 @@ func newRunCmd() *cobra.Command {
 	f.Int64Var(&o.CPUShares, "cpu-shares", 0, "relative CPU weight under contention (default 1024)")
 	f.StringVar(&o.CpusetCpus, "cpuset-cpus", "", "CPUs the container may run on, like 0-1,3")
 	f.Int64Var(&o.PidsLimit, "pids-limit", 0, "most processes and threads at once (0 or -1: unlimited)")
-	f.StringVar(&o.CgroupParent, "cgroup-parent", "", "put the container's cgroup under this one (absolute: from the cgroup root;\nrelative: beneath glassbox's own cgroup)")
+	f.StringVar(&o.CgroupParent, "cgroup-parent", "", "put the container's cgroup under this one (absolute: from the cgroup root;\nrelative: beneath glassbox's own cgroup on v1, its parent on v2)")
 	f.StringVar(&o.Network, "network", "", "bridge (default), a network from glassbox network create, none, host,\nor container:NAME|ID to share another container's network namespace")
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [ip:][hostPort:]containerPort[/tcp|udp], ranges like 8080-8081:80-81")
 	f.StringVar(&name, "name", "", "a unique name; containers on the same network resolve it")
@@ -237,6 +237,7 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 
+	to.off = to.off || tracingOff()
 	var tr *runTrace
 	if !to.off {
 		var err error
