@@ -6,6 +6,11 @@ package cgroupsv2
 //	OCI linux.resources   docker run       cgroup v2                  cgroup v1
 //	memory.limit          -m/--memory      memory.max                 memory.limit_in_bytes
 //	memory.swap (mem+swap) --memory-swap   memory.swap.max = swap−limit memory.memsw.limit_in_bytes
+//	memory.reservation    --memory-reservation memory.low            memory.soft_limit_in_bytes
+//	memory.swappiness     --memory-swappiness (none: a warning)      memory.swappiness
+//	memory.disableOOMKiller --oom-kill-disable (none: a warning)     memory.oom_control = 1
+//	memory.kernelTCP      —                (none: a warning)          memory.kmem.tcp.limit_in_bytes
+//	memory.kernel         —                never written, as by runc: Linux 5.16 deprecated it
 //	cpu.quota, cpu.period --cpus           cpu.max "quota period"     cpu.cfs_quota_us, cpu.cfs_period_us
 //	cpu.shares            --cpu-shares     cpu.weight (2…262144 → 1…10000) cpu.shares
 //	cpu.cpus, cpu.mems    --cpuset-cpus    cpuset.cpus, cpuset.mems   cpuset.cpus, cpuset.mems
@@ -39,8 +44,12 @@ type Setting struct {
 	// IfMissing, when set, makes the setting optional: skipped when the
 	// kernel lacks the file, with this warning — swap limits need swap
 	// accounting, I/O weights an I/O scheduler with weights (BFQ), which some
-	// kernels leave out (Docker does the same).
+	// kernels leave out (Docker does the same); v2 has no file for some of
+	// v1's settings.
 	IfMissing string
+	// Skip, when set, is a warning instead of the write: what the Spec asks
+	// is gone from Linux (kernel memory limits), and runc skips it too.
+	Skip string
 }
 
 // Settings translates the Spec's linux.resources into control-file writes,
@@ -51,6 +60,9 @@ func Settings(r *specs.LinuxResources, v1 bool) ([]Setting, error) {
 	}
 	var out []Setting
 	add := func(ctrl, file, value string) { out = append(out, Setting{Controller: ctrl, File: file, Value: value}) }
+	if m := r.Memory; m != nil {
+		out = append(out, memoryExtras(m, v1)...)
+	}
 	if m := r.Memory; m != nil && m.Limit != nil {
 		limit := *m.Limit
 		if v1 {
@@ -125,6 +137,36 @@ func Settings(r *specs.LinuxResources, v1 bool) ([]Setting, error) {
 	return out, nil
 }
 
+// memoryExtras: the reservation, swappiness, the OOM killer switch and the
+// kernel memory limits (see the table above).
+func memoryExtras(m *specs.LinuxMemory, v1 bool) []Setting {
+	var out []Setting
+	if m.Reservation != nil {
+		s := Setting{Controller: "memory", File: "memory.low", Value: max2(*m.Reservation)}
+		if v1 {
+			s.File, s.Value = "memory.soft_limit_in_bytes", strconv.FormatInt(*m.Reservation, 10)
+		}
+		out = append(out, s)
+	}
+	if m.Swappiness != nil {
+		out = append(out, Setting{Controller: "memory", File: "memory.swappiness", Value: strconv.FormatUint(*m.Swappiness, 10),
+			IfMissing: "cgroup v2 has no swappiness of a cgroup's own: the system's applies"})
+	}
+	if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
+		out = append(out, Setting{Controller: "memory", File: "memory.oom_control", Value: "1",
+			IfMissing: "cgroup v2 cannot keep the OOM killer away from a cgroup: it stays on"})
+	}
+	if m.KernelTCP != nil {
+		out = append(out, Setting{Controller: "memory", File: "memory.kmem.tcp.limit_in_bytes", Value: strconv.FormatInt(*m.KernelTCP, 10),
+			IfMissing: "cgroup v2 counts TCP buffers in memory.max: no limit of their own"})
+	}
+	if m.Kernel != nil {
+		out = append(out, Setting{Controller: "memory", File: "memory.kmem.limit_in_bytes",
+			Skip: "linux.resources.memory.kernel: kernel memory limits are deprecated since Linux 5.16 and never written (runc skips them too)"})
+	}
+	return out
+}
+
 // blockIO: the weight and the per-device throttles.
 //
 //	OCI blockIO                 cgroup v1                          cgroup v2
@@ -197,6 +239,10 @@ func (c *Cgroup) Apply(settings []Setting) (skipped []Setting, err error) {
 		}
 	}
 	for _, s := range settings {
+		if s.Skip != "" {
+			skipped = append(skipped, s)
+			continue
+		}
 		dir, err := c.dirFor(s.Controller)
 		if err != nil {
 			return nil, err

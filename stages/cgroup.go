@@ -72,7 +72,11 @@ func createCgroup(r *Run) error {
 		return &Error{Msg: err.Error(), Hint: "check the limit's value; glassbox doctor lists the controllers this host has"}
 	}
 	for _, s := range skipped {
-		fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: this kernel has no %s (%s)\n", s.File, s.IfMissing)
+		if s.Skip != "" {
+			fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: %s\n", s.Skip)
+		} else {
+			fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: this kernel has no %s (%s)\n", s.File, s.IfMissing)
+		}
 	}
 	devices, err := cgroupsv2.NewDevicePolicy(deviceRules(r.Spec))
 	if err != nil {
