@@ -8,13 +8,15 @@ BIN    := bin/glassbox
 ROOTFS := rootfs
 IMAGE  := build/busybox-oci
 
-.PHONY: build generate demo image test vmtest unit bench rootfs clean
+.PHONY: build generate demo image test vmtest oci-validation unit bench rootfs clean
 
 build:
-	go build -o $(BIN) ./cmd/glassbox
+	go build -buildvcs=auto -o $(BIN) ./cmd/glassbox   # -buildvcs: --version names the commit
 	go build -o $(BIN)-init ./cmd/glassbox-init
 	go build -o $(BIN)-shim ./cmd/glassbox-shim
-	ln -sf glassbox $(BIN)-runc   # the OCI runtime command set (docs/oci.md)
+	# The OCI runtime command set (docs/oci.md): a hard link, so that the name
+	# stays glassbox-runc however a caller resolves the path (readlink -f).
+	ln -f $(BIN) $(BIN)-runc
 
 # Rebuild the BPF objects (trace/observer_bpfel.o and its Go loader) from
 # trace/bpf/*.c; they are committed, so a plain build needs no clang.
@@ -52,6 +54,11 @@ test:
 # kprobes, fentry): see hack/vmtest.sh.
 vmtest:
 	hack/vmtest.sh
+
+# runtime-tools' OCI validation suite against glassbox-runc (hack/oci-validation.sh;
+# RUNTIME_TOOLS names the suite's source, RUNTIME another runtime to compare).
+oci-validation:
+	hack/oci-validation.sh
 
 unit:
 	go test -count=1 $$(go list ./... | grep -v /integration)

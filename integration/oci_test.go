@@ -362,6 +362,61 @@ func TestOCIName(t *testing.T) {
 	if out, _ := exec.Command(runc, "ps").CombinedOutput(); !strings.Contains(string(out), "requires at least 1 arg") {
 		t.Errorf("glassbox-runc ps should be runc's ps, not Docker's: %s", out)
 	}
+	if out, err := exec.Command(runc, "--version").Output(); err != nil || !regexp.MustCompile(`^glassbox-runc version \S+\nspec: 1\.\d+\.\d+\ngo: go`).Match(out) {
+		t.Errorf("glassbox-runc --version: %v %q", err, out)
+	}
+	// A link of another name to it, resolved (readlink -f), is glassbox:
+	// make build's glassbox-runc is a hard link, whose name stays.
+	hard := filepath.Join(dir, "hard", "glassbox-runc")
+	os.Mkdir(filepath.Dir(hard), 0o755)
+	if err := os.Link(glassbox, hard); err == nil {
+		if resolved, _ := filepath.EvalSymlinks(hard); filepath.Base(resolved) != "glassbox-runc" {
+			t.Errorf("a hard link resolves to %s", resolved)
+		}
+		if out, err := exec.Command(hard, "features").Output(); err != nil || !strings.Contains(string(out), "ociVersionMax") {
+			t.Errorf("glassbox-runc as a hard link: %v %s", err, out)
+		}
+	}
+}
+
+// runc's command line, as callers use it: list (table, -q, JSON), delete
+// --force of a container that is gone, kill of a stopped one in runc's words,
+// and exit status 1 for every error.
+func TestOCICommandLine(t *testing.T) {
+	e := newEnv(t)
+	beSubreaper(t)
+	bundle := ociBundle(t, func(s map[string]any) { s["process"].(map[string]any)["args"] = []string{"true"} })
+	if r := e.oci("create", "--bundle", bundle, "listed"); r.code != 0 {
+		t.Fatalf("create: exit %d %s", r.code, r.stderr)
+	}
+	if r := e.oci("list"); !regexp.MustCompile(`(?m)^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\nlisted\s+\d+\s+created\s+` + regexp.QuoteMeta(bundle)).MatchString(r.stdout) {
+		t.Errorf("list:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := e.oci("list", "-q"); r.stdout != "listed\n" {
+		t.Errorf("list -q: %q", r.stdout)
+	}
+	var states []struct{ ID, Status, Bundle string }
+	if r := e.oci("list", "--format", "json"); json.Unmarshal([]byte(r.stdout), &states) != nil || len(states) != 1 || states[0].ID != "listed" || states[0].Status != "created" {
+		t.Errorf("list --format json: %s", r.stdout)
+	}
+	if r := e.oci("start", "listed"); r.code != 0 {
+		t.Fatalf("start: exit %d %s", r.code, r.stderr)
+	}
+	var ws unix.WaitStatus
+	unix.Wait4(e.ociState("listed").Pid, &ws, 0, nil)
+	if r := e.oci("kill", "listed", "KILL"); r.code != 1 || !strings.Contains(r.stderr, "container not running") {
+		t.Errorf("kill of a stopped container: exit %d %q; want 1 and runc's words", r.code, r.stderr)
+	}
+	if r := e.oci("delete", "listed"); r.code != 0 {
+		t.Errorf("delete: exit %d %s", r.code, r.stderr)
+	}
+	if r := e.oci("delete", "--force", "listed"); r.code != 0 || r.stderr != "" {
+		t.Errorf("delete --force of a container that is gone: exit %d %q; want 0, as runc", r.code, r.stderr)
+	}
+	if r := e.oci("delete", "listed"); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("delete of a container that is gone: exit %d %q", r.code, r.stderr)
+	}
+	e.noState()
 }
 
 // exec runs another process in a running container: from arguments, waited

@@ -605,7 +605,7 @@ func TestSecurityFlagsRefused(t *testing.T) {
 }
 
 // A bundle is what a container's author controls: every hostile config.json
-// gets one line naming the field, exit 125, and leaves nothing behind.
+// gets one line naming the field, exit 1 (runc's), and leaves nothing behind.
 func TestHostileBundles(t *testing.T) {
 	e := newEnv(t)
 	beSubreaper(t)
@@ -636,12 +636,12 @@ func TestHostileBundles(t *testing.T) {
 	} {
 		bundle := ociBundle(t, edit)
 		r := e.oci("run", "--bundle", bundle, "hostile")
-		if r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
-			t.Errorf("%s: exit %d, stderr %q; want exit 125 and one line with it", want, r.code, r.stderr)
+		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%s: exit %d, stderr %q; want runc's exit 1 and one line with it", want, r.code, r.stderr)
 		}
 	}
 	if null := ociBundle(t, func(map[string]any) {}); os.WriteFile(filepath.Join(null, "config.json"), []byte("null"), 0o644) == nil {
-		if r := e.oci("run", "--bundle", null, "null"); r.code != 125 || !strings.Contains(r.stderr, "process: missing") {
+		if r := e.oci("run", "--bundle", null, "null"); r.code != 1 || !strings.Contains(r.stderr, "process: missing") {
 			t.Errorf("config.json null: exit %d %q", r.code, r.stderr)
 		}
 	}

@@ -42,8 +42,12 @@ var Replaceable = []*Stage{Rootfs, Network}
 // State is the container's state as the OCI runtime spec defines it: what
 // hooks read on stdin.
 func (r *Run) State(status specs.ContainerState) specs.State {
-	return specs.State{Version: specs.Version, ID: r.ID, Status: status, Pid: r.Pid,
-		Bundle: r.Opts.Bundle, Annotations: r.Spec.Annotations}
+	id := r.ID
+	if r.OCI {
+		id = r.Name
+	}
+	return specs.State{Version: specs.Version, ID: id, Status: status, Pid: r.Pid,
+		Bundle: r.Bundle, Annotations: r.Spec.Annotations}
 }
 
 // HookEnv is what a hook at point (stage, when) knows of the container, in
@@ -53,7 +57,7 @@ func (r *Run) HookEnv(stage string, when string) []string {
 		"GLASSBOX_STAGE=" + stage, "GLASSBOX_WHEN=" + when,
 		"GLASSBOX_ID=" + r.ID, "GLASSBOX_NAME=" + r.Name,
 		"GLASSBOX_STATE_DIR=" + r.Dir, "GLASSBOX_ROOTFS=" + r.rootfsDir(),
-		"GLASSBOX_BUNDLE=" + r.Opts.Bundle,
+		"GLASSBOX_BUNDLE=" + r.Bundle,
 	}
 	if r.Pid != 0 {
 		p := strconv.Itoa(r.Pid)

@@ -49,6 +49,10 @@ type Options struct {
 	Replace map[string]string
 	// Bundle is the OCI bundle directory, if the Spec came from one.
 	Bundle string
+	// OCI: a container of glassbox-runc's (create, run), known to its caller
+	// by its OCI id — its Name — which is what its state says and its hooks
+	// are told.
+	OCI bool
 	// ExecFifo makes the run an OCI create: Start ends with the init waiting
 	// on this FIFO (opened O_PATH, in the state directory) for `start`, in
 	// the "created" state; nothing here waits for the container or tears it
@@ -122,6 +126,7 @@ func New(s *specs.Spec, opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.OCI, c.Bundle = opts.OCI, opts.Bundle
 	return &Run{Container: c, Opts: opts}, nil
 }
 
@@ -172,7 +177,7 @@ func (r *Run) Start() error {
 		return r.fail(Exec, errInterrupted())
 	}
 	if r.Opts.ExecFifo != nil {
-		r.Status, r.OCI = container.Created, true
+		r.Status = container.Created
 		err := r.Save()
 		r.report("created")
 		return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -39,23 +40,49 @@ func main() {
 	os.Exit(run())
 }
 
+// version is glassbox's: the module's version, which names the commit it
+// was built from (a pseudo-version), or that commit when there is no version.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	v, dirty := "(devel)", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			v = s.Value[:min(12, len(s.Value))]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "+dirty"
+		}
+	}
+	return v + dirty
+}
+
 // exitCode makes glassbox exit with the container's status without an error message.
 type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func run() int {
-	root := newRootCmd()
-	if filepath.Base(os.Args[0]) == ociName {
+	root, oci := newRootCmd(), filepath.Base(os.Args[0]) == ociName
+	if oci {
 		root = newOCICmd(ociName)
 	}
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	var code exitCode
 	if errors.As(err, &code) {
 		return int(code)
 	}
 	if err == nil {
 		return 0
+	}
+	if oci || cmd.Parent() != nil && cmd.Parent().Name() == "oci" {
+		fmt.Fprintln(os.Stderr, "glassbox:", err)
+		return 1 // as runc, for every error: its callers test for non-zero
 	}
 	if os.Geteuid() != 0 && errors.Is(err, fs.ErrPermission) {
 		fmt.Fprintln(os.Stderr, "glassbox:", err, "— glassbox needs root for namespaces, mounts and cgroups: run it as root (sudo glassbox …)")
@@ -83,7 +110,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		PersistentPreRunE: refuseWithoutRoot,
+		Version:           version(),
 	}
+	root.SetVersionTemplate("glassbox version {{.Version}}\n")
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
 	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd(), newTraceCmd(), newNetworkCmd(), newMonitorCmd(),
 		newPsCmd(), newLogsCmd(), newStartCmd(), newStopCmd(), newKillCmd(), newWaitCmd(), newInspectCmd(), newExecCmd(), newTopCmd(), newStatsCmd(), newDebugCmd(), newContinueCmd(), newAbortCmd(), newExplainCmd(), newDemoCmd(), newLabCmd(),

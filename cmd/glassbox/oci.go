@@ -28,9 +28,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -92,7 +94,9 @@ func newOCICmd(use string) *cobra.Command {
 caller that drives runc. Invoked as glassbox-runc, these are its top-level
 commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		Version:           version(),
 	}
+	cmd.SetVersionTemplate(use + " version {{.Version}}\nspec: " + specs.Version + "\ngo: " + runtime.Version() + "\n")
 	f := cmd.PersistentFlags()
 	f.String("root", ociRoot, "state root for the containers")
 	f.StringVar(&log.path, "log", "", "also write errors to this file")
@@ -105,7 +109,7 @@ commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 			RunE: func(c *cobra.Command, args []string) error { return ociStart(stateRoot(c), args[0]) }},
 		&cobra.Command{Use: "state ID", Short: "Print the container's state (runtime-spec JSON)", Args: cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error { return ociState(stateRoot(c), args[0]) }},
-		newOCIKillCmd(), newOCIDeleteCmd(), newOCIExecCmd(), newOCIPsCmd(), newOCIUpdateCmd(), newOCISpecCmd(), newOCIFeaturesCmd(),
+		newOCIKillCmd(), newOCIDeleteCmd(), newOCIListCmd(), newOCIExecCmd(), newOCIPsCmd(), newOCIUpdateCmd(), newOCISpecCmd(), newOCIFeaturesCmd(),
 		newOCIFreezeCmd("pause", specs.StateRunning, "Freeze every process of the container (its cgroup's freezer)"),
 		newOCIFreezeCmd("resume", statePaused, "Thaw a paused container"))
 	// Every command's error also goes to --log, for callers that read it there.
@@ -137,8 +141,11 @@ func ociContainer(root, id string) (*container.Container, error) {
 			return c, nil
 		}
 	}
-	return nil, fmt.Errorf("container %q does not exist", id)
+	return nil, fmt.Errorf("container %q %w", id, errNoContainer)
 }
+
+// errNoContainer: no container of the state root has the id.
+var errNoContainer = errors.New("does not exist")
 
 // ociStatus is the runtime-spec status of a record.
 func ociStatus(c *container.Container) specs.ContainerState {
@@ -234,7 +241,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	if *o.systemdCgroup {
 		s.Linux.CgroupsPath = systemdCgroupPath(s.Linux.CgroupsPath)
 	}
-	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Detached: true, RootfsInPlace: true}
+	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Detached: true, RootfsInPlace: true, OCI: true}
 	if s.Process.Terminal {
 		if o.consoleSocket == "" {
 			return errors.New("process.terminal needs --console-socket: the pty master is sent there")
@@ -256,8 +263,10 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		tr.end(nil, err, 0)
 		return err
 	}
-	tr.run = r
-	r.Bundle, r.Traceparent = bundle, tr.sess.Traceparent()
+	if tr != nil {
+		tr.run = r
+		r.Traceparent = tr.sess.Traceparent()
+	}
 	if err := makeExecFifo(r.Path(execFifo), s); err != nil {
 		r.Remove()
 		tr.end(r, err, 0)
@@ -414,18 +423,66 @@ func ociState(root, id string) error {
 	if err != nil {
 		return err
 	}
-	st := specs.State{Version: specs.Version, ID: id, Status: ociStatus(c), Bundle: c.Bundle, Annotations: c.Spec.Annotations}
+	return printJSON(ociStateOf(c))
+}
+
+// ociContainerState is runc's state JSON: the runtime-spec's state and
+// runc's extra fields, which callers read too.
+type ociContainerState struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+func ociStateOf(c *container.Container) ociContainerState {
+	st := specs.State{Version: specs.Version, ID: c.Name, Status: ociStatus(c), Bundle: c.Bundle, Annotations: c.Spec.Annotations}
 	if st.Status != specs.StateStopped && st.Status != specs.StateCreating {
 		st.Pid = c.Pid // created, running or paused: the init lives
 	}
-	// runc's extra fields, which callers read too.
-	out := struct {
-		specs.State
-		Rootfs  string    `json:"rootfs"`
-		Created time.Time `json:"created"`
-		Owner   string    `json:"owner"`
-	}{st, c.Spec.Root.Path, c.Created, ""}
-	return printJSON(out)
+	return ociContainerState{st, c.Spec.Root.Path, c.Created, "root"}
+}
+
+// newOCIListCmd: runc list — a table, the ids alone (-q), or JSON.
+func newOCIListCmd() *cobra.Command {
+	var quiet bool
+	var format string
+	cmd := &cobra.Command{
+		Use: "list [-q] [--format table|json]", Short: "List the containers of the state root", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			all, err := container.List(stateRoot(c))
+			if err != nil {
+				return err
+			}
+			states := []ociContainerState{}
+			for _, ct := range all {
+				if ct.OCI {
+					states = append(states, ociStateOf(ct))
+				}
+			}
+			switch {
+			case quiet:
+				for _, st := range states {
+					fmt.Println(st.ID)
+				}
+			case format == "json":
+				return printJSON(states)
+			case format == "table":
+				w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+				fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
+				for _, st := range states {
+					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", st.ID, st.Pid, st.Status, st.Bundle, st.Created.Format(time.RFC3339Nano), st.Owner)
+				}
+				return w.Flush()
+			default:
+				return fmt.Errorf("--format %q: table or json", format)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "the ids alone")
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
+	return cmd
 }
 
 func newOCIExecCmd() *cobra.Command {
@@ -522,7 +579,9 @@ func newOCIKillCmd() *cobra.Command {
 				return err
 			}
 			if st := ociStatus(ct); st != specs.StateCreated && st != specs.StateRunning && st != statePaused {
-				return fmt.Errorf("cannot kill container %q: it is %s", args[0], st)
+				// runc's words, which containerd's shim looks for: it then
+				// knows the process is gone, and goes on.
+				return fmt.Errorf("cannot kill container %q: container not running (it is %s)", args[0], st)
 			}
 			if all {
 				return signalCgroup(ct, sig)
@@ -738,6 +797,9 @@ func newOCIDeleteCmd() *cobra.Command {
 		Use: "delete [--force] ID", Short: "Tear down a stopped (or, with --force, any) container: cgroups, mounts, state", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			ct, err := ociContainer(stateRoot(c), args[0])
+			if errors.Is(err, errNoContainer) && force {
+				return nil // as runc: --force of what is gone is done
+			}
 			if err != nil {
 				return err
 			}
