@@ -671,3 +671,42 @@ func noStaleSubscriptions(t *testing.T) {
 	}
 	t.Errorf("stale subscriptions in the observer's pinned maps: %v", problems)
 }
+
+// A state root keeps its newest traces (GLASSBOX_TRACE_KEEP), and
+// GLASSBOX_TRACE=off writes none — for glassbox-runc's callers too.
+func TestTraceRetentionAndOff(t *testing.T) {
+	e := newEnv(t)
+	run := func(env ...string) {
+		t.Helper()
+		cmd := exec.Command(glassbox, e.runArgs(nil, "true")...)
+		cmd.Env = append(append(os.Environ(), "GLASSBOX_ROOT="+e.root), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("run: %v %s", err, out)
+		}
+	}
+	traces := func() int {
+		files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json"))
+		return len(files)
+	}
+	for range 5 {
+		run("GLASSBOX_TRACE_KEEP=3")
+	}
+	if n := traces(); n != 3 {
+		t.Errorf("GLASSBOX_TRACE_KEEP=3, 5 runs: %d traces kept", n)
+	}
+	run("GLASSBOX_TRACE=off")
+	if n := traces(); n != 3 {
+		t.Errorf("GLASSBOX_TRACE=off wrote a trace: %d", n)
+	}
+	beSubreaper(t)
+	bundle := ociBundle(t, func(s map[string]any) { s["process"].(map[string]any)["args"] = []string{"true"} })
+	cmd := exec.Command(glassbox, "oci", "--root", e.root, "run", "--bundle", bundle, "quiet")
+	cmd.Env = append(os.Environ(), "GLASSBOX_TRACE=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("glassbox-runc run: %v %s", err, out)
+	}
+	if n := traces(); n != 3 {
+		t.Errorf("glassbox-runc run with GLASSBOX_TRACE=off wrote a trace: %d", n)
+	}
+	e.noState()
+}

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -136,15 +137,31 @@ func (f *fileExporter) Shutdown(context.Context) error {
 		file.ResourceSpans = append(earlier.ResourceSpans, file.ResourceSpans...)
 	}
 	data := file.AppendJSON(make([]byte, 0, 256<<10))
-	tmp := f.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := writeAtomically(f.path, data); err != nil {
 		f.err = fmt.Errorf("trace store: %w", err)
 		return f.err
 	}
-	if err := os.Rename(tmp, f.path); err != nil {
-		f.err = fmt.Errorf("trace store: %w", err)
+	Prune(f.dir, RetentionFromEnv(), false)
+	return nil
+}
+
+// writeAtomically writes a temporary file of its own beside path (two
+// processes of one trace may write at once) and renames it over path; on a
+// failure (a full disk) the temporary file goes too.
+func writeAtomically(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
 	}
-	return f.err
+	_, err = tmp.Write(data)
+	err = errors.Join(err, tmp.Chmod(0o600), tmp.Close())
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }
 
 func fromSDK(s sdktrace.ReadOnlySpan) Span {

@@ -70,6 +70,12 @@ left alone (glassbox rm removes those).`,
 				fmt.Println("removed", g)
 			}
 			errs = append(errs, err)
+			// Old traces, beyond GLASSBOX_TRACE_KEEP / GLASSBOX_TRACE_MAX_MB, and
+			// the temporary files of writes that never finished.
+			if n, err := trace.Prune(tracesDir(stateRoot(cmd)), trace.RetentionFromEnv(), true); n > 0 || err != nil {
+				fmt.Printf("removed %d old trace files\n", n)
+				errs = append(errs, err)
+			}
 			// Kernel probes pinned by other glassbox builds (an upgrade leaves them).
 			removed, err := trace.RemoveObservers(true)
 			for _, d := range removed {

@@ -45,7 +45,21 @@ type runTrace struct {
 	events     []trace.KernelEvent // what the kernel observer saw
 }
 
+// tracingOff: GLASSBOX_TRACE=off (or false, 0) turns every trace off, for
+// callers that want none — an OCI caller cannot pass --trace=false.
+func tracingOff() bool {
+	switch os.Getenv("GLASSBOX_TRACE") {
+	case "off", "false", "0":
+		return true
+	}
+	return false
+}
+
+// startRunTrace starts a command's trace; nil when tracing is off.
 func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTrace, error) {
+	if to.off || tracingOff() {
+		return nil, nil
+	}
 	name := "glassbox run"
 	if to.command != "" {
 		name = "glassbox " + to.command
@@ -72,6 +86,9 @@ func startRunTrace(s *specs.Spec, opts stages.Options, to traceOptions) (*runTra
 }
 
 func (t *runTrace) stage(st stages.Timing) {
+	if t == nil {
+		return
+	}
 	if st.Err != nil && t.failed.Stage == "" {
 		t.failed = st
 	}
@@ -163,7 +180,7 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 // write closes the trace and writes it to the store (once), with what the
 // container used.
 func (t *runTrace) write(r *stages.Run, runErr error, code int) {
-	if t.finished {
+	if t == nil || t.finished {
 		return
 	}
 	t.stopObserving()
@@ -256,6 +273,9 @@ func traceContainer(to traceOptions, c *container.Container, s *specs.Spec, root
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "glassbox: warning: no trace:", err)
 		return nil
+	}
+	if tr == nil {
+		return nil // tracing is off
 	}
 	if c.Name != "" {
 		tr.sess.SetAttributes(attribute.String("container.name", c.Name))

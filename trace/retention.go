@@ -1,0 +1,97 @@
+package trace
+
+// A state root keeps its traces as files, newest last written: at most
+// GLASSBOX_TRACE_KEEP of them (default 1000) and GLASSBOX_TRACE_MAX_MB
+// megabytes (default 256) — a laptop's week of workshops. Older ones go when a
+// trace is written, and at `glassbox gc`, which also sweeps the temporary
+// files a crash or a full disk left. Counting is cheap (the directory's
+// names); sizes need a stat each, so a write measures them only every 32nd
+// time, or when the count is over.
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Retention is how many traces, and how many bytes of them, a root keeps.
+type Retention struct {
+	Keep     int
+	MaxBytes int64
+}
+
+// RetentionFromEnv is the default retention, or the variables' numbers.
+func RetentionFromEnv() Retention {
+	r := Retention{Keep: 1000, MaxBytes: 256 << 20}
+	if n, err := strconv.Atoi(os.Getenv("GLASSBOX_TRACE_KEEP")); err == nil && n > 0 {
+		r.Keep = n
+	}
+	if mb, err := strconv.ParseInt(os.Getenv("GLASSBOX_TRACE_MAX_MB"), 10, 64); err == nil && mb > 0 && mb < 1<<40 {
+		r.MaxBytes = mb << 20
+	}
+	return r
+}
+
+// Prune removes the oldest traces of dir beyond the retention; thorough
+// measures sizes whatever the count, and also removes temporary files older
+// than a minute (a writer's own are younger). It returns how many files went.
+func Prune(dir string, r Retention, thorough bool) (int, error) {
+	d, err := os.Open(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return 0, err
+	}
+	traces := 0
+	for _, n := range names {
+		if strings.HasSuffix(n, ".json") {
+			traces++
+		}
+	}
+	if !thorough && traces <= r.Keep && traces%32 != 0 {
+		return 0, nil
+	}
+	type file struct {
+		path string
+		size int64
+		mod  time.Time
+	}
+	var files []file
+	removed := 0
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		switch {
+		case strings.HasSuffix(n, ".json"):
+			files = append(files, file{p, fi.Size(), fi.ModTime()})
+		case thorough && strings.Contains(n, ".tmp") && time.Since(fi.ModTime()) > time.Minute:
+			if os.Remove(p) == nil {
+				removed++
+			}
+		}
+	}
+	slices.SortFunc(files, func(a, b file) int { return b.mod.Compare(a.mod) }) // newest first
+	var total int64
+	for i, f := range files {
+		total += f.size
+		if i >= r.Keep || total > r.MaxBytes {
+			if os.Remove(f.path) == nil {
+				removed++
+			}
+		}
+	}
+	return removed, nil
+}
