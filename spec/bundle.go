@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/mountns"
 	"github.com/glassbox-dev/glassbox/seccomp"
 )
 
@@ -84,6 +85,7 @@ func Validate(s *specs.Spec) error {
 		{l.MountLabel != "", "linux.mountLabel"},
 		{len(l.NetDevices) > 0, "linux.netDevices"},
 		{l.TimeOffsets != nil, "linux.timeOffsets"},
+		{l.MemoryPolicy != nil, "linux.memoryPolicy"},
 	}
 	for _, u := range unsupported {
 		if u.set {
@@ -188,11 +190,26 @@ var procFiles = []string{"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/
 	"/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"}
 
 // validateMounts refuses a mount over the container's root, and over /proc
-// or what is in it (but for procFiles).
+// or what is in it (but for procFiles); idmapped mounts, which glassbox does
+// not make; and, on a bind mount, a bare word that is no mount flag — a
+// misspelt one ("nosiud") that the kernel would ignore. Filesystem options
+// (key=value) are passed as data, which a bind mount ignores (as with runc).
 func validateMounts(mounts []specs.Mount) error {
 	for i, m := range mounts {
 		if err := validateMount(m); err != nil {
 			return fmt.Errorf("mounts[%d].destination %q: %w", i, m.Destination, err)
+		}
+		idmap := slices.ContainsFunc(m.Options, func(o string) bool { return o == "idmap" || o == "ridmap" })
+		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 || idmap {
+			return fmt.Errorf("mounts[%d]: idmapped mounts (uidMappings, gidMappings, idmap) are not supported by glassbox yet", i)
+		}
+		opts := mountns.ParseOptions(m.Options)
+		if m.Type == "bind" || opts.Flags&unix.MS_BIND != 0 {
+			for _, o := range strings.Split(opts.Data, ",") {
+				if o != "" && !strings.Contains(o, "=") {
+					return fmt.Errorf("mounts[%d].options: %q is no mount flag (%s), and a bind mount ignores filesystem options", i, o, strings.Join(mountns.OptionNames(), " "))
+				}
+			}
 		}
 	}
 	return nil
@@ -301,10 +318,10 @@ func namespacedSysctl(s *specs.Spec, key string) error {
 	return nil
 }
 
-// ValidateResources accepts the limits the cgroup stage applies (memory and
-// swap, CPU bandwidth, shares and cpuset, pids, block I/O weight and
-// throttles, raw v2 files, device rules)
-// and names any other field.
+// ValidateResources accepts the limits the cgroup stage applies (memory,
+// swap, reservation, swappiness, the OOM killer switch and kernel memory, CPU
+// bandwidth, shares and cpuset, pids, block I/O weight and throttles, raw v2
+// files, device rules) and names any other field.
 func ValidateResources(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
@@ -315,13 +332,14 @@ func ValidateResources(r *specs.LinuxResources) error {
 			set  bool
 			name string
 		}{
-			{m.Reservation != nil, "reservation"}, {m.Kernel != nil, "kernel"}, {m.KernelTCP != nil, "kernelTCP"},
-			{m.Swappiness != nil, "swappiness"}, {m.DisableOOMKiller != nil, "disableOOMKiller"},
 			{m.UseHierarchy != nil, "useHierarchy"}, {m.CheckBeforeUpdate != nil, "checkBeforeUpdate"},
 		} {
 			if f.set {
 				unsupported = append(unsupported, "memory."+f.name)
 			}
+		}
+		if m.Swappiness != nil && *m.Swappiness > 100 {
+			return fmt.Errorf("linux.resources.memory.swappiness %d: between 0 and 100", *m.Swappiness)
 		}
 		if m.Swap != nil && m.Limit == nil {
 			return fmt.Errorf("linux.resources.memory.swap needs memory.limit: it is the limit of memory and swap together")

@@ -126,11 +126,21 @@ func TestValidate(t *testing.T) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		}, "linux.namespaces has none"},
 		{func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }, ""},
-		{func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt" }, "linux.namespaces[4].path"},
+		{func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt" }, ""}, // joined; the host's own is refused by the init
 		{func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }, ""},
 		{func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, `linux.sysctl "vm.swappiness"`},
 		{func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"} }, "linux.seccomp.defaultAction"},
-		{func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "a mount namespace is required"},
+		{func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, ""}, // the host's mount namespace, shared
+		{func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind} }, "linux.memoryPolicy: not supported"},
+		{func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}})
+		}, "idmapped mounts"},
+		{func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}})
+		}, "idmapped mounts"},
+		{func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "bogus"}})
+		}, `mounts[7].options: "bogus" is no mount flag`},
 	} {
 		s := Default()
 		c.edit(s)
