@@ -35,7 +35,9 @@
 # qemu-system-x86_64), VMTEST_KVM (the KVM device; default /dev/kvm),
 # VMTEST_EXEC='bash command' to run that in the VM instead of the suites, with
 # the same payload (glassbox is /opt/glassbox/glassbox; the test binaries are
-# in /vmtest/tests), its output shown as theirs would be.
+# in /vmtest/tests), its output shown as theirs would be;
+# VMTEST_OCI_VALIDATION=1 also runs runtime-tools' validation suite against
+# glassbox-runc there (hack/oci-validation.sh, with the suite the host built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -152,6 +154,8 @@ if [ ! -f "$initrd" ]; then
 	/busybox/busybox mkdir -p /busybox/bin && /busybox/busybox --install -s /busybox/bin
 	export PATH=/busybox/bin HOME=/root TMPDIR=/tmp
 	mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+	ln -s /proc/self/fd /dev/fd # as udev makes them (bash's <(…) needs it)
+	for i in 0 1 2; do ln -s /proc/self/fd/$i /dev/$(echo stdin stdout stderr | cut -d' ' -f$((i + 1))); done
 	. /etc/vmtest.conf
 	for m in $modules; do modprobe "$m" 2>/dev/null; done
 	# Modules the kernel asks for later come from the same place.
@@ -195,6 +199,11 @@ if [ ! -f "$initrd" ]; then
 		{ /vmtest/tests/$name.test -test.v "$@" </dev/null; echo $? > /tmp/rc; } 2>&1 | cat
 		r=$(cat /tmp/rc); [ "$r" = 0 ] || rc=$r
 	done < /vmtest/packages
+	if [ -n "$oci_validation" ]; then
+		mkdir -p /opt/runtime-tools && mount -t 9p -o $p9,cache=loose,ro ocisuite /opt/runtime-tools
+		ln /opt/glassbox/glassbox /opt/glassbox/glassbox-runc
+		OCI_VALIDATION_SUITE=/opt/runtime-tools RUNTIME=/opt/glassbox/glassbox-runc "$repo/hack/oci-validation.sh" 2>&1 || rc=1
+	fi
 	echo $rc > /vmtest/rc
 	sync; /busybox/bin/poweroff -f
 	EOF
@@ -265,11 +274,18 @@ done
 {
 	printf 'repo=%q\n' "$repo"
 	printf 'vm_exec=%q\n' "${VMTEST_EXEC:-}"
+	printf 'oci_validation=%q\n' "${VMTEST_OCI_VALIDATION:-}"
 	printf 'set --'; for a in "$@"; do
 		case $a in -test.*) ;; -*) a=-test.${a#-} ;; esac
 		printf ' %q' "$a"
 	done; echo
 } > "$work/run.conf"
+
+ocisuite=()
+if [ -n "${VMTEST_OCI_VALIDATION:-}" ]; then
+	suite=$(hack/oci-validation.sh --build)
+	ocisuite=(-fsdev local,id=o,path="$suite",security_model=none,multidevs=remap,readonly=on -device virtio-9p-pci,fsdev=o,mount_tag=ocisuite)
+fi
 
 # ---- 6. boot ---------------------------------------------------------------------
 t1=$(date +%s)
@@ -289,6 +305,7 @@ for attempt in 1 2; do
 		-fsdev local,id=r,path="$repo",security_model=none,multidevs=remap,readonly=on -device virtio-9p-pci,fsdev=r,mount_tag=repo \
 		-fsdev local,id=u,path=/usr,security_model=none,multidevs=remap,readonly=on -device virtio-9p-pci,fsdev=u,mount_tag=usr \
 		-fsdev local,id=e,path=/etc,security_model=none,multidevs=remap,readonly=on -device virtio-9p-pci,fsdev=e,mount_tag=etc \
+		"${ocisuite[@]}" \
 		-device virtio-rng-pci </dev/null >"$work/qemu.log" 2>&1 &
 	qpid=$!
 	[ "${VMTEST_VERBOSE:-}" = 1 ] && tail -n +1 -s 0.2 -f --pid=$qpid "$work/console.log" >&2 &
