@@ -439,8 +439,12 @@ func unmountFromHost(r *Run) error {
 	if err != nil {
 		return err
 	}
+	roots := []string{r.Path("rootfs")} // the overlay, or the rootfs in place (OCI)
+	if r.Spec.Root != nil {
+		roots = append(roots, r.Spec.Root.Path)
+	}
 	var below []string
-	for _, root := range []string{r.Spec.Root.Path, r.Path("rootfs")} { // in place (OCI), or the overlay
+	for _, root := range roots {
 		for _, m := range all {
 			if strings.HasPrefix(m.Mountpoint, root+"/") && !slices.Contains(below, m.Mountpoint) {
 				below = append(below, m.Mountpoint)
