@@ -85,8 +85,20 @@ func openReadOnly(file string) (*readOnlyView, error) {
 		unix.Close(fd)
 		return nil, callError(fmt.Sprintf("mount_setattr(open_tree(%q), MOUNT_ATTR_RDONLY)", file), err, viewHint(err))
 	}
-	return &readOnlyView{file: file, fd: fd}, nil
+	// Out of the way of the descriptors the child is given: Go's fork code
+	// dup2s them onto 0…n, and moves some above n, before the execve that
+	// resolves /proc/self/fd/N — a low N would name one of them by then.
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, viewFd)
+	unix.Close(fd)
+	if err != nil {
+		return nil, callError("fcntl(F_DUPFD_CLOEXEC)", err, "")
+	}
+	return &readOnlyView{file: file, fd: high}, nil
 }
+
+// viewFd is the lowest descriptor the view may have: far above the few the
+// init is born with.
+const viewFd = 100
 
 // CheckInitView says whether the init can be executed through a read-only
 // view of its file here (glassbox doctor).
