@@ -124,19 +124,88 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 			}
 		}
 	}
-	if err := os.Mkdir(dir, 0o711); err != nil {
+	// The directory appears under its name complete — locked, with its
+	// record — by rename(2) from a temporary one that ps, rm and gc pass
+	// over: a gc running meanwhile never sees a bare directory to take for
+	// a leftover. (The lock is on the file, which the rename keeps.)
+	tmp, err := os.MkdirTemp(ContainersDir(root), creatingPrefix)
+	if err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	c := &Container{Dir: dir, Record: Record{ID: id, Name: name, Status: Creating, Created: time.Now().UTC(), Spec: s}}
-	if err := c.Lock(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	c := &Container{Dir: tmp, Record: Record{ID: id, Name: name, Status: Creating, Created: time.Now().UTC(), Spec: s}}
+	err = os.Chmod(tmp, 0o711)
+	if err == nil {
+		err = c.makeLock()
 	}
-	if err := c.Save(); err != nil {
-		c.Remove()
-		return nil, err
+	if err == nil {
+		err = c.Save()
 	}
+	if err == nil {
+		err = os.Rename(tmp, dir)
+	}
+	if err != nil {
+		c.Unlock()
+		os.RemoveAll(tmp)
+		if errors.Is(err, unix.ENOSPC) {
+			return nil, fmt.Errorf("state dir: %w (the state root %s is full: free space there, or glassbox rm what is kept)", err, root)
+		}
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	c.Dir = dir
 	return c, nil
+}
+
+// A state directory being made (Create) or removed (Remove) is out of its
+// name, under one of these prefixes, where ps, rm and gc pass it by.
+const (
+	creatingPrefix = ".creating-"
+	removingPrefix = ".removing-"
+)
+
+// makeLock creates the lock file of a new state directory and takes it.
+func (c *Container) makeLock() error {
+	f, err := os.OpenFile(filepath.Join(c.Dir, "lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("flock %s/lock: %w", c.Dir, err)
+	}
+	c.lock = f
+	return nil
+}
+
+// SweepUnfinished removes the state directories whose creation or removal a
+// killed glassbox left half done. A removal holds the lock until it unlinks
+// the lock file, so a free lock there means its glassbox is gone. A creation
+// does not hold it yet between its mkdir and its flock, nor a removal after
+// the unlink: such a directory is only taken for abandoned after a minute
+// untouched (either step takes microseconds).
+func SweepUnfinished(root string) ([]string, error) {
+	removing, _ := filepath.Glob(filepath.Join(ContainersDir(root), removingPrefix+"*"))
+	creating, _ := filepath.Glob(filepath.Join(ContainersDir(root), creatingPrefix+"*"))
+	var gone []string
+	var errs []error
+	for _, dir := range append(removing, creating...) {
+		c := &Container{Dir: dir}
+		create := 0
+		if _, err := os.Stat(c.Path("lock")); err != nil || strings.HasPrefix(filepath.Base(dir), creatingPrefix) {
+			if st, err := os.Stat(dir); err != nil || time.Since(st.ModTime()) < time.Minute {
+				continue
+			}
+			create = os.O_CREATE
+		}
+		if c.take(create) != nil {
+			continue // still being made or removed
+		}
+		if err := c.Remove(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		gone = append(gone, filepath.Base(dir))
+	}
+	return gone, errors.Join(errs...)
 }
 
 // Reopen takes the lock of an exited container to start it again (glassbox
@@ -199,26 +268,79 @@ func Load(dir string) (*Container, error) {
 	return c, nil
 }
 
-// Lock takes the container's lock without waiting; ErrLocked means a live
-// glassbox process owns the container.
+// Lock takes the container's lock and rereads its record, which may have
+// changed since it was read unlocked (a run that was running when ps or gc
+// listed it may have exited since). ErrLocked means a live glassbox process
+// owns the container, ErrGone that its state directory is gone (Remove
+// renames it away first, so a directory under its name is never half
+// removed).
+//
+// It does not wait for a running container's owner. An exited container's
+// lock is held only for a moment — by a ps, gc or rm looking at it, or by its
+// glassbox between recording the exit and exiting — and that is waited for.
 func (c *Container) Lock() error {
-	f, err := os.OpenFile(filepath.Join(c.Dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	return c.take(os.O_CREATE)
+}
+
+// take is Lock; without os.O_CREATE in create, a state directory whose lock
+// file is gone (being removed) is ErrGone.
+func (c *Container) take(create int) error {
+	f, err := os.OpenFile(filepath.Join(c.Dir, "lock"), os.O_RDWR|create, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		return ErrGone
+	}
 	if err != nil {
 		return err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		if now, lerr := Load(c.Dir); lerr == nil && now.Status == Exited {
+			err = waitFlock(f, time.Second)
+		}
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return ErrLocked
 		}
 		return fmt.Errorf("flock %s/lock: %w", c.Dir, err)
 	}
+	// The lock may have been let go by a Remove, whose lock file is
+	// unlinked by then: holding that is holding nothing.
+	if held, err := f.Stat(); err != nil || !sameFile(held, filepath.Join(c.Dir, "lock")) {
+		f.Close()
+		return ErrGone
+	}
 	c.lock = f
+	if fresh, err := Load(c.Dir); err == nil {
+		c.Record = fresh.Record
+	}
 	return nil
+}
+
+// sameFile says whether path still names the file fi describes.
+func sameFile(fi os.FileInfo, path string) bool {
+	now, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, now)
+}
+
+// waitFlock tries to take f's lock for up to d. (A blocking flock(2) cannot
+// be given up on; this is for locks held a moment, so it polls.)
+func waitFlock(f *os.File, d time.Duration) error {
+	for deadline, pause := time.Now().Add(d), time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pause)
+	}
 }
 
 // ErrLocked: another live glassbox process owns this container.
 var ErrLocked = errors.New("container is in use by a running glassbox")
+
+// ErrGone: the container's state directory was removed.
+var ErrGone = errors.New("container was removed")
 
 // Save writes state.json atomically (write a temp file, then rename over).
 func (c *Container) Save() error {
@@ -228,7 +350,8 @@ func (c *Container) Save() error {
 	}
 	tmp := filepath.Join(c.Dir, ".state.json.tmp")
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
+		os.Remove(tmp)
+		return err // names the file
 	}
 	return os.Rename(tmp, filepath.Join(c.Dir, "state.json"))
 }
@@ -236,11 +359,38 @@ func (c *Container) Save() error {
 // Path returns a path inside the state directory.
 func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name) }
 
-// Remove deletes the state directory and releases the lock.
+// Remove deletes the state directory and releases the lock. The directory
+// first leaves its name by rename(2), so whoever looks it up finds it whole
+// or not at all; the lock file goes last, so that if this process dies half
+// way, gc can take the lock and finish (SweepUnfinished).
 func (c *Container) Remove() error {
-	err := os.RemoveAll(c.Dir)
-	c.Unlock()
-	return err
+	defer c.Unlock()
+	away := filepath.Join(filepath.Dir(c.Dir), removingPrefix+filepath.Base(c.Dir))
+	if !strings.HasPrefix(filepath.Base(c.Dir), ".") {
+		if err := os.Rename(c.Dir, away); err != nil {
+			return fmt.Errorf("remove state dir: %w", err)
+		}
+		c.Dir = away
+	}
+	entries, err := os.ReadDir(c.Dir)
+	if err != nil {
+		return fmt.Errorf("remove state dir: %w", err)
+	}
+	for _, e := range entries {
+		if e.Name() != "lock" {
+			if err := os.RemoveAll(c.Path(e.Name())); err != nil {
+				return fmt.Errorf("remove state dir: %w", err)
+			}
+		}
+	}
+	if err := os.Remove(c.Path("lock")); err != nil {
+		return fmt.Errorf("remove state dir: %w", err)
+	}
+	// Once the lock file is gone, gc may rmdir it first (SweepUnfinished).
+	if err := os.Remove(c.Dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove state dir: %w", err)
+	}
+	return nil
 }
 
 // removalMark in a state directory asks for the container's removal once the
@@ -278,7 +428,7 @@ func List(root string) ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") { // being made (Create)
 			continue
 		}
 		dir := filepath.Join(ContainersDir(root), e.Name())

@@ -142,7 +142,7 @@ func reserve(network string, lease Lease, ports []Port, step Recorder) (*Attachm
 // it) in a workqueue. Deleting it here would wait for an RCU grace period
 // (30-45 ms here), so only deleteVeth (gc, where the namespace may be held by
 // something else) does. The bridge stays, like docker0: deleting it costs
-// 45-85 ms. `glassbox gc` and `glassbox network rm` remove idle bridges.
+// 45-85 ms; `glassbox network rm` removes a user network's.
 //
 // Only the container's own run adds its lease, and whoever disconnects it
 // holds the container's lock: so whether it has a lease at all is read
@@ -463,9 +463,21 @@ func ResolvConf(hostNetwork bool) []byte {
 }
 
 // GC releases the leases and removes the veths and NAT rules of containers
-// whose state directory is gone, DNAT rules without a lease, and the bridges
-// of networks no container uses.
+// whose state directory is gone, and DNAT rules without a lease.
+//
+// The network store is the host's, not a state root's: a lease names its
+// container's state directory, whatever root holds it, so a gc run from any
+// root keeps what any live container uses. Bridges stay, like docker0 (see
+// the file's top); `glassbox network rm` removes a user network's.
 func GC() ([]string, error) {
+	// The NAT rules are listed before the leases are read: a run saves its
+	// lease before it adds rules and removes its rules before it releases
+	// the lease, so a rule seen here whose owner has no lease below is one
+	// no run will use (its run was killed, or it is already gone).
+	owners, err := NATOwners()
+	if err != nil {
+		return nil, err
+	}
 	s, err := OpenStore()
 	if err != nil {
 		return nil, err
@@ -489,28 +501,11 @@ func GC() ([]string, error) {
 			}
 		}
 	}
-	// DNAT rules of a run killed between adding them and saving... or after
-	// releasing its lease.
-	owners, err := NATOwners()
-	errs = append(errs, err)
 	for _, o := range owners {
 		if id, ok := strings.CutPrefix(o, "ctr:"); ok && !leased[id] {
-			gone = append(gone, "nft rules of "+id[:min(12, len(id))])
-			_, err := removeNAT(o)
-			errs = append(errs, err)
-		}
-	}
-	s, err = OpenStore()
-	if err != nil {
-		return gone, err
-	}
-	defer s.Close()
-	networks, _ = s.List()
-	for _, n := range networks {
-		if len(n.Leases) == 0 {
-			if _, err := netlink.LinkByName(n.Bridge); err == nil {
-				gone = append(gone, "idle bridge "+n.Bridge)
-				errs = append(errs, RemoveBridge(n))
+			if removed, err := removeNAT(o); removed > 0 || err != nil {
+				gone = append(gone, "nft rules of "+id[:min(12, len(id))])
+				errs = append(errs, err)
 			}
 		}
 	}

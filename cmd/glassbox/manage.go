@@ -40,7 +40,11 @@ glassbox process is gone (its lock is free) but which never reached "exited" is 
 leftover: gc kills its processes, unmounts its rootfs, removes its cgroups and
 deletes its state directory. So does an exited container that rm -f gave up
 waiting for. Containers in use and exited containers kept without --rm are
-left alone (glassbox rm removes those).`,
+left alone (glassbox rm removes those).
+
+Then what is the host's, shared by every state root: address leases whose
+container's state directory is gone (in any root), and NAT rules no lease owns.
+Bridges stay, like docker0. gc is safe while containers start and stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			all, err := container.List(stateRoot(cmd))
@@ -64,7 +68,13 @@ left alone (glassbox rm removes those).`,
 				}
 				fmt.Printf("removed leftover container %s (%s)\n", container.ShortID(c.ID), c.Status)
 			}
-			// Leases, veths, NAT rules and bridges of containers that are gone.
+			// State directories a killed glassbox was making or removing.
+			unfinished, err := container.SweepUnfinished(stateRoot(cmd))
+			for _, d := range unfinished {
+				fmt.Println("removed unfinished state directory", d)
+			}
+			errs = append(errs, err)
+			// Leases, veths and NAT rules of containers that are gone.
 			gone, err := netns.GC()
 			for _, g := range gone {
 				fmt.Println("removed", g)

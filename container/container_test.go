@@ -1,0 +1,180 @@
+package container
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// gcPass does what glassbox gc does with a state root's records: take each
+// free lock, and remove the container unless it exited (kept). It returns
+// the ids it removed.
+func gcPass(t *testing.T, root string) []string {
+	all, err := List(root)
+	if err != nil {
+		t.Error(err)
+	}
+	var removed []string
+	for _, c := range all {
+		if c.Lock() != nil {
+			continue
+		}
+		if c.Status == Exited {
+			c.Unlock()
+			continue
+		}
+		removed = append(removed, c.ID)
+		if err := c.Remove(); err != nil {
+			t.Error(err)
+		}
+	}
+	if swept, err := SweepUnfinished(root); err != nil || len(swept) > 0 {
+		t.Errorf("gc swept %v while nothing was killed: %v", swept, err)
+	}
+	return removed
+}
+
+// Containers created, run, kept or removed while gc passes run all along: gc
+// never sees a state directory half made or half removed, nor takes a
+// container that exited after it listed it for a dead one; rm is not refused
+// because gc looks at the container.
+func TestGCAlongsideCreateAndExit(t *testing.T) {
+	root := t.TempDir()
+	const n = 200
+	done := make(chan struct{})
+	var mu sync.Mutex
+	var removed []string
+	var gcs sync.WaitGroup
+	for range 3 {
+		gcs.Add(1)
+		go func() {
+			defer gcs.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					r := gcPass(t, root)
+					mu.Lock()
+					removed = append(removed, r...)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	var runs sync.WaitGroup
+	for i := range n {
+		runs.Add(1)
+		go func() {
+			defer runs.Done()
+			c, err := Create(root, NewID(), "", &specs.Spec{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Status = Running
+			if err := c.Save(); err != nil {
+				t.Error(err)
+			}
+			c.Status = Exited
+			if err := c.Save(); err != nil {
+				t.Error(err)
+			}
+			c.Unlock()
+			if i%2 == 1 {
+				return // kept
+			}
+			// rm: its lock may be held a moment by a gc looking at it.
+			if err := c.Lock(); err != nil {
+				t.Errorf("rm of an exited container alongside gc: %v", err)
+				return
+			}
+			if err := c.Remove(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	runs.Wait()
+	close(done)
+	gcs.Wait()
+	if len(removed) > 0 {
+		t.Errorf("gc removed %d healthy containers: %v", len(removed), removed)
+	}
+	all, _ := List(root)
+	if len(all) != n/2 {
+		t.Errorf("%d containers listed, want the %d kept", len(all), n/2)
+	}
+	entries, _ := os.ReadDir(ContainersDir(root))
+	if len(entries) != n/2 {
+		t.Errorf("%d entries in the state root, want %d (nothing half made or half removed)", len(entries), n/2)
+	}
+}
+
+// A container removed while another process looks it up is found whole or
+// not at all.
+func TestRemoveLeavesNothingHalfDone(t *testing.T) {
+	root := t.TempDir()
+	c, err := Create(root, NewID(), "", &specs.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(c.Path("rootfs-upper"), []byte("x"), 0o600)
+	dir := c.Dir
+	if err := c.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Container{Dir: dir}).Lock(); err != ErrGone {
+		t.Errorf("Lock of a removed container: %v, want ErrGone", err)
+	}
+	if entries, _ := os.ReadDir(ContainersDir(root)); len(entries) != 0 {
+		t.Errorf("left in the state root: %v", entries)
+	}
+}
+
+// gc finishes what a killed glassbox was making or removing, and leaves
+// alone what a live one is.
+func TestSweepUnfinished(t *testing.T) {
+	root := t.TempDir()
+	dirs := ContainersDir(root)
+	os.MkdirAll(dirs, 0o711)
+	mk := func(name string, lock bool, age time.Duration) {
+		d := filepath.Join(dirs, name)
+		os.MkdirAll(filepath.Join(d, "upper"), 0o700)
+		if lock {
+			os.WriteFile(filepath.Join(d, "lock"), nil, 0o600)
+		}
+		old := time.Now().Add(-age)
+		os.Chtimes(d, old, old)
+	}
+	mk(creatingPrefix+"killed", true, 2*time.Minute)     // killed after its lock: swept
+	mk(creatingPrefix+"abandoned", false, 2*time.Minute) // killed before its lock: swept
+	mk(removingPrefix+"killed", true, 0)                 // killed while removing: swept
+	mk(creatingPrefix+"young", true, 0)                  // between its lock file and flock: left
+	mk(removingPrefix+"unlinked", false, 0)              // its lock file just unlinked: left
+	mk(removingPrefix+"abandoned", false, 2*time.Minute) // killed after the unlink: swept
+	live := &Container{Dir: filepath.Join(dirs, removingPrefix+"live")}
+	mk(removingPrefix+"live", true, 0)
+	if err := live.Lock(); err != nil { // a live glassbox holds it
+		t.Fatal(err)
+	}
+	defer live.Unlock()
+	gone, err := SweepUnfinished(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(gone)
+	want := []string{creatingPrefix + "abandoned", creatingPrefix + "killed", removingPrefix + "abandoned", removingPrefix + "killed"}
+	if !slices.Equal(gone, want) {
+		t.Errorf("swept %v, want %v", gone, want)
+	}
+	for _, left := range []string{creatingPrefix + "young", removingPrefix + "unlinked", removingPrefix + "live"} {
+		if _, err := os.Stat(filepath.Join(dirs, left)); err != nil {
+			t.Errorf("%s: %v", left, err)
+		}
+	}
+}
