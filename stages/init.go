@@ -46,8 +46,11 @@ func InitMain() {
 	}
 	sock := &syncSocket{f: os.NewFile(initFd, "sync")}
 	m, err := sock.recv()
-	if err != nil || m.Kind != "config" || m.Config == nil || m.Config.Spec == nil {
-		fmt.Fprintln(os.Stderr, "glassbox init: no configuration on the sync socket")
+	if err == nil && (m.Kind != "config" || m.Config == nil || m.Config.Spec == nil) {
+		err = fmt.Errorf("a %q message", m.Kind)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "glassbox init: no configuration on the sync socket:", err)
 		os.Exit(1)
 	}
 	cfg := m.Config
@@ -78,7 +81,13 @@ func InitMain() {
 		if err != nil {
 			reply.Kind, reply.Err = "failed", asStageError(m.Stage, err)
 		}
-		if sock.send(reply) != nil || err != nil {
+		if serr := sock.send(reply); serr != nil {
+			// The host hears only that the init exited: its stderr (the
+			// container's) gets the reason.
+			fmt.Fprintf(os.Stderr, "glassbox init: stage %s: cannot report to glassbox: %v\n", m.Stage, serr)
+			os.Exit(1)
+		}
+		if err != nil {
 			os.Exit(1)
 		}
 	}

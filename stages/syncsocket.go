@@ -3,6 +3,7 @@ package stages
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -20,6 +21,12 @@ import (
 //
 // The init's end is close-on-exec, so a successful execve(2) closes it and the
 // host reads EOF: that is how glassbox learns the user's program is running.
+//
+// A packet carries at most packetSize bytes (a socket's buffer bounds a
+// packet), and a message can be larger — a config.json with a thousand mounts,
+// the mount stage's steps for them: it goes in as many packets as it needs,
+// each starting with one byte, 1 when more of the message follows and 0 in its
+// last.
 
 // execFifoFd is the exec FIFO's descriptor number in an OCI-created init.
 const execFifoFd = 4
@@ -39,7 +46,7 @@ type message struct {
 
 // protocol is the sync socket's version. glassbox-init can come from another
 // build than glassbox; bump this whenever a message changes shape or meaning.
-const protocol = 2
+const protocol = 3
 
 // InitConfig is what the init needs to know that is not in its namespaces already.
 type InitConfig struct {
@@ -67,8 +74,12 @@ type syncSocket struct {
 	buf []byte
 }
 
-// maxMessage bounds one packet; a config.json larger than this is refused.
-const maxMessage = 256 << 10
+// packetSize is the most one packet carries; maxMessage the most a message
+// may have in all (a config.json larger than that is refused by name).
+const (
+	packetSize = 64 << 10
+	maxMessage = 64 << 20
+)
 
 // newSyncSockets returns the host end and the init's end.
 func newSyncSockets() (host, init *os.File, err error) {
@@ -85,22 +96,53 @@ func (s *syncSocket) send(m message) error {
 		return err
 	}
 	if len(data) > maxMessage {
-		return fmt.Errorf("sync socket: %d-byte message exceeds %d bytes", len(data), maxMessage)
+		return fmt.Errorf("sync socket: a %d-byte message (the %s message: config.json, or the steps of a stage) is more than the %d glassbox carries", len(data), m.Kind, maxMessage)
 	}
-	_, err = s.f.Write(data)
-	return err
+	packet := make([]byte, 0, 1+min(len(data), packetSize))
+	for {
+		n := min(len(data), packetSize)
+		more := byte(0)
+		if n < len(data) {
+			more = 1
+		}
+		packet = append(append(packet[:0], more), data[:n]...)
+		if _, err := s.f.Write(packet); err != nil {
+			return err
+		}
+		if data = data[n:]; more == 0 {
+			return nil
+		}
+	}
 }
 
-// recv reads one message; io.EOF when the other side closed its end.
+// recv reads one message, from as many packets as it came in; io.EOF when
+// the other side closed its end.
 func (s *syncSocket) recv() (message, error) {
 	if s.buf == nil {
-		s.buf = make([]byte, maxMessage)
+		s.buf = make([]byte, 1+packetSize)
 	}
-	n, err := s.f.Read(s.buf)
-	if err != nil {
-		return message{}, err
+	var data []byte
+	for {
+		n, err := s.f.Read(s.buf)
+		if err != nil {
+			return message{}, err
+		}
+		if n == 0 {
+			return message{}, io.EOF
+		}
+		if s.buf[0] == 0 && data == nil {
+			data = s.buf[1:n] // the usual message, in one packet: no copy
+			break
+		}
+		data = append(data, s.buf[1:n]...)
+		if len(data) > maxMessage {
+			return message{}, fmt.Errorf("sync socket: a message of more than %d bytes", maxMessage)
+		}
+		if s.buf[0] == 0 {
+			break
+		}
 	}
 	var m message
-	err = json.Unmarshal(s.buf[:n], &m)
+	err := json.Unmarshal(data, &m)
 	return m, err
 }
