@@ -101,6 +101,35 @@ func portRange(s string) (uint16, uint16, error) {
 	return uint16(a), uint16(b), nil
 }
 
+// collides says whether p and q would take the same host port: same
+// protocol and port, on addresses that overlap (empty is every address).
+// Ephemeral host ports (0) never collide: the kernel picks distinct ones.
+func (p Port) collides(q Port) bool {
+	return p.HostPort != 0 && p.Proto == q.Proto && p.HostPort == q.HostPort &&
+		(p.HostIP == "" || q.HostIP == "" || p.HostIP == q.HostIP)
+}
+
+// ParsePublishes reads every -p of one run; a host port published twice is
+// refused, as Docker does (it would be two DNAT rules, one of them dead).
+func ParsePublishes(vs []string) ([]Port, error) {
+	var out []Port
+	for _, v := range vs {
+		ps, err := ParsePublish(v)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			for _, q := range out {
+				if p.collides(q) {
+					return nil, fmt.Errorf("-p %s: host port %d/%s is published twice", v, p.HostPort, p.Proto)
+				}
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // FormatPorts and ParsePorts carry published ports in a Spec annotation.
 func FormatPorts(ports []Port) string {
 	var s []string
@@ -114,15 +143,7 @@ func ParsePorts(annotation string) ([]Port, error) {
 	if annotation == "" {
 		return nil, nil
 	}
-	var out []Port
-	for _, v := range strings.Split(annotation, ",") {
-		ps, err := ParsePublish(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ps...)
-	}
-	return out, nil
+	return ParsePublishes(strings.Split(annotation, ","))
 }
 
 // PortError says a published port is taken.
@@ -140,7 +161,7 @@ func reservePorts(ports []Port, networks []*Network) error {
 		for _, n := range networks {
 			for _, l := range n.Leases {
 				for _, q := range l.Ports {
-					if q.Proto == p.Proto && q.HostPort == p.HostPort && (q.HostIP == "" || p.HostIP == "" || q.HostIP == p.HostIP) {
+					if p.collides(q) {
 						return PortError(fmt.Sprintf("port %d/%s is already published by container %s", p.HostPort, p.Proto, l.Container[:min(12, len(l.Container))]))
 					}
 				}

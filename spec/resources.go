@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,7 +42,7 @@ func applyResources(s *specs.Spec, o RunOptions) error {
 	cpu := &specs.LinuxCPU{}
 	if o.CPUs != "" {
 		n, err := strconv.ParseFloat(o.CPUs, 64)
-		if err != nil || n <= 0 {
+		if err != nil || !(n > 0) || math.IsInf(n, 1) { // NaN is not > 0
 			return fmt.Errorf("--cpus %q: expected a positive number of CPUs, like 0.5 or 2", o.CPUs)
 		}
 		if n > float64(runtime.NumCPU()) {
@@ -120,10 +121,14 @@ func ParseSize(v string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || n < 0 || s == "" || strings.ContainsAny(s, "+-eEnN") {
+	if err != nil || n < 0 || s == "" || strings.ContainsAny(s, "+-eEnNxXpP_") {
 		return 0, fmt.Errorf("expected a size like 64m, 1g or 512k")
 	}
-	return int64(n * float64(mult)), nil
+	// float64(math.MaxInt64) rounds up to 2^63, itself too large.
+	if bytes := n * float64(mult); bytes < float64(math.MaxInt64) {
+		return int64(bytes), nil
+	}
+	return 0, fmt.Errorf("more than the largest size, 8 EiB")
 }
 
 // checkCPUList validates a cpuset list ("0-2,4") against the CPUs this

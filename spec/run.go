@@ -310,13 +310,9 @@ func applyNetwork(s *specs.Spec, network string, publish []string) error {
 	if network == "" {
 		network = netns.DefaultNetwork
 	}
-	var ports []netns.Port
-	for _, p := range publish {
-		ps, err := netns.ParsePublish(p)
-		if err != nil {
-			return err
-		}
-		ports = append(ports, ps...)
+	ports, err := netns.ParsePublishes(publish)
+	if err != nil {
+		return err
 	}
 	bridged := network != "none" && network != "host" && !strings.HasPrefix(network, "container:")
 	if len(ports) > 0 && !bridged {

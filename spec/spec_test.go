@@ -67,6 +67,19 @@ func TestFromRunOptionsErrors(t *testing.T) {
 		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Tmpfs: []string{"t"}}, "container path must be absolute"},
 		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Env: []string{"=x"}}, "not a variable name"},
 		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, User: "a:"}, "expected uid[:gid]"},
+		// Numbers past what their type holds: the message names the flag and the limit.
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Memory: "99999999999g"}, `--memory "99999999999g": more than the largest size, 8 EiB`},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Memory: "1m"}, "the minimum memory limit is 6m"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Memory: "8m", MemorySwap: "99999999999t"}, "more than the largest size"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, CPUs: "NaN"}, "expected a positive number of CPUs"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, CPUs: "+Inf"}, "expected a positive number of CPUs"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, CPUs: "1e308"}, "this machine has"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, CPUs: "0.001"}, "the smallest CPU limit is 0.01"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, CPUShares: 4294967297}, "expected 2 to 262144"},
+		// One host port, two rules: refused as Docker does.
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Publish: []string{"18190:80", "18190:81"}}, "-p 18190:81: host port 18190/tcp is published twice"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Publish: []string{"127.0.0.1:18190:80", "18189-18191:81-83"}}, "host port 18190/tcp is published twice"},
+		{RunOptions{Rootfs: "/r", Args: []string{"sh"}, Publish: []string{"65536:80"}}, "expected a port number 1-65535"},
 	} {
 		if _, err := FromRunOptions(c.o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want %q", c.o, err, c.want)
@@ -187,9 +200,23 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "m", "12x", "-1m", "1e3", "inf", "1..2m"} {
+	for _, bad := range []string{"", "m", "12x", "-1m", "1e3", "inf", "1..2m", "NaN", "0x10m", "1_0m",
+		"99999999999g", "8388608t", "9223372036854775807", "1e400"} {
 		if _, err := ParseSize(bad); err == nil {
 			t.Errorf("ParseSize(%q) accepted", bad)
+		}
+	}
+}
+
+// The same host port may be published once per protocol and host address.
+func TestPublishDistinctPorts(t *testing.T) {
+	for _, p := range [][]string{
+		{"18190:80", "18190:80/udp"},
+		{"127.0.0.1:18190:80", "127.0.0.2:18190:81"},
+		{"80", "80/udp", "81"}, // ephemeral host ports are all distinct
+	} {
+		if _, err := FromRunOptions(RunOptions{Rootfs: "/r", Args: []string{"sh"}, Publish: p}); err != nil {
+			t.Errorf("-p %v: %v", p, err)
 		}
 	}
 }
