@@ -199,6 +199,9 @@ func (idx *index) find(ref string) (*Record, error) {
 			return found, nil
 		}
 	}
+	if err := CheckReference(ref); err != nil {
+		return nil, err // not a name: say so rather than "not found" (and do not pull it)
+	}
 	return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 }
 

@@ -37,6 +37,12 @@ type Registry struct {
 // ParseReference reads a reference with Docker's defaults: busybox means
 // index.docker.io/library/busybox:latest.
 func (o Registry) ParseReference(ref string) (name.Reference, error) {
+	if err := CheckReference(ref); err != nil {
+		return nil, err
+	}
+	if err := CheckReference(ref); err != nil {
+		return nil, err
+	}
 	var opts []name.Option
 	for _, reg := range o.Insecure {
 		if strings.HasPrefix(ref, reg+"/") {
