@@ -283,6 +283,27 @@ func SweepObserver() error {
 	return nil
 }
 
+// WatchingRuns counts the traced runs subscribed to the probes now, from
+// every state root and user (killed runs' subscriptions swept first).
+func WatchingRuns() (int, error) {
+	if _, err := os.Stat(filepath.Join(PinDir(), "runs")); err != nil {
+		return 0, nil
+	}
+	o := &Observer{}
+	defer o.release()
+	if err := o.openPinned(PinDir()); err != nil {
+		return 0, err
+	}
+	o.sweep()
+	n := 0
+	var id uint32
+	var inner ebpf.MapID
+	for it := o.runs.Iterate(); it.Next(&id, &inner); {
+		n++
+	}
+	return n, nil
+}
+
 // openPinned opens the shared maps a run subscribes through.
 func (o *Observer) openPinned(dir string) error {
 	for _, m := range []struct {

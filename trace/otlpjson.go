@@ -138,8 +138,11 @@ func (f *fileExporter) Shutdown(context.Context) error {
 	}
 	data := file.AppendJSON(make([]byte, 0, 256<<10))
 	if err := writeAtomically(f.path, data); err != nil {
+		// Session.End reports it, once: returned here, the SDK's Shutdown
+		// would hand it back a second time.
 		f.err = fmt.Errorf("trace store: %w", err)
-		return f.err
+		f.path = ""
+		return nil
 	}
 	Prune(f.dir, RetentionFromEnv(), false)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -132,6 +133,13 @@ func otlpExporter(flagEndpoint string) (sdktrace.SpanExporter, string, error) {
 	if kind == "none" || (endpoint == "" && kind != "otlp") {
 		return nil, "", nil
 	}
+	if err := checkEndpoint(endpoint); err != nil {
+		source := "--otlp-endpoint"
+		if flagEndpoint == "" {
+			source = "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT"
+		}
+		return nil, "", fmt.Errorf("%s %q: %w", source, endpoint, err)
+	}
 	protocol := firstEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 	ctx := context.Background()
 	var exp sdktrace.SpanExporter
@@ -154,6 +162,24 @@ func otlpExporter(flagEndpoint string) (sdktrace.SpanExporter, string, error) {
 		protocol = "http/protobuf"
 	}
 	return exp, protocol + " " + endpoint, nil
+}
+
+// checkEndpoint refuses an endpoint the SDK could not use: it would log the
+// error and send to its default localhost endpoint instead.
+func checkEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return nil // OTEL_TRACES_EXPORTER=otlp alone: the SDK's default
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return errors.New("expected a collector URL like http://127.0.0.1:4318")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("port %s: expected 1-65535", p)
+		}
+	}
+	return nil
 }
 
 func firstEnv(names ...string) string {

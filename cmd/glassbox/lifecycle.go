@@ -264,7 +264,7 @@ func initExited(c *container.Container, d time.Duration) bool {
 		if left <= 0 {
 			return false
 		}
-		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		n, err := unix.Poll(fds, int(min(left.Milliseconds()+1, 1<<30))) // poll(2) takes an int of ms
 		if n > 0 {
 			return true
 		}
@@ -357,19 +357,38 @@ and returns once the container's glassbox has torn it down: at most
 GLASSBOX_TEARDOWN_TIMEOUT (a duration; default 2m) after the init died.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			grace, err := stopGrace(timeout)
+			if err != nil {
+				return err
+			}
 			return eachContainer(cmd, args, func(c *container.Container) error {
 				if !running(c) {
 					return nil // already stopped: as Docker, not an error
 				}
 				tr := traceLifecycle(cmd, c)
-				err := killAndWait(tr, c, unix.SIGTERM, time.Duration(timeout)*time.Second)
+				err := killAndWait(tr, c, unix.SIGTERM, grace)
 				tr.endLifecycle(err, exitAttrs(c)...)
 				return err
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait after SIGTERM before SIGKILL")
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait after SIGTERM before SIGKILL (-1: no SIGKILL)")
 	return cmd
+}
+
+// forever is a wait without end that time arithmetic still holds.
+const forever = 100 * 365 * 24 * time.Hour
+
+// stopGrace reads stop's -t as Docker does: seconds, or -1 to wait for the
+// program however long it takes.
+func stopGrace(seconds int) (time.Duration, error) {
+	switch {
+	case seconds < -1:
+		return 0, fmt.Errorf("-t %d: expected seconds to wait, or -1 to wait without SIGKILL", seconds)
+	case seconds == -1 || int64(seconds) > int64(forever/time.Second):
+		return forever, nil
+	}
+	return time.Duration(seconds) * time.Second, nil
 }
 
 func newStartCmd() *cobra.Command {
@@ -565,8 +584,7 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 		if con != nil {
 			con.discard()
 		}
-		tr.end(nil, err, 0)
-		return err
+		return tr.end(nil, err, 0)
 	}
 	go forwardSignals(sigs, r, con)
 	if con != nil {

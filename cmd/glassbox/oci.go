@@ -260,8 +260,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	opts.After = tr.stage
 	r, err := stages.New(s, opts)
 	if err != nil {
-		tr.end(nil, err, 0)
-		return err
+		return tr.end(nil, err, 0)
 	}
 	if tr != nil {
 		tr.run = r
@@ -269,20 +268,17 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	}
 	if err := makeExecFifo(r.Path(execFifo), s); err != nil {
 		r.Remove()
-		tr.end(r, err, 0)
-		return err
+		return tr.end(r, err, 0)
 	}
 	fifo, err := os.OpenFile(r.Path(execFifo), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		r.Remove()
-		tr.end(r, err, 0)
-		return err
+		return tr.end(r, err, 0)
 	}
 	r.Opts.ExecFifo = fifo
 	err = r.Start()
 	fifo.Close()
-	tr.end(r, err, 0)
-	if err != nil {
+	if err := tr.end(r, err, 0); err != nil {
 		return err
 	}
 	if o.pidFile != "" {

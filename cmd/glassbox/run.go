@@ -237,12 +237,20 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 
+	// Whoever waits to hear how the start went (a detached run's CLI) hears
+	// of a failure before the stages too.
+	failed := func(err error) error {
+		if hooks.started != nil {
+			hooks.started(err)
+		}
+		return err
+	}
 	to.off = to.off || tracingOff()
 	var tr *runTrace
 	if !to.off {
 		var err error
 		if tr, err = startRunTrace(s, opts, to); err != nil {
-			return err
+			return failed(err)
 		}
 		opts.After = tr.stage
 		opts.Failed = func(r *stages.Run, err error) { tr.write(r, err, 0) }
@@ -279,15 +287,11 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	}
 	con, err := consoleFor(s.Process, &opts)
 	if err != nil {
-		return err
+		return failed(tr.end(nil, err, 0))
 	}
 	r, err := stages.New(s, opts)
 	if err != nil {
-		tr.end(nil, err, 0)
-		if hooks.started != nil {
-			hooks.started(err)
-		}
-		return err
+		return failed(tr.end(nil, err, 0))
 	}
 	if tr != nil {
 		tr.run = r
@@ -302,7 +306,7 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	}
 	if err != nil {
 		clearLine() // a stage before exec failed with its line showing
-		tr.end(r, err, 0)
+		err = tr.end(r, err, 0)
 		if live { // at a terminal: the one-line error, then the report under it
 			if report := tr.failureReport(err); report != "" {
 				fmt.Fprintln(os.Stderr, "glassbox:", err)

@@ -43,6 +43,7 @@ type runTrace struct {
 	path       string              // where
 	failed     stages.Timing       // the stage that failed, if one did
 	events     []trace.KernelEvent // what the kernel observer saw
+	lost       error               // why the trace of a failed command was not written
 }
 
 // tracingOff: GLASSBOX_TRACE=off (or false, 0) turns every trace off, for
@@ -165,9 +166,11 @@ func (t *runTrace) stopObserving() {
 }
 
 // end closes the trace, reports an export problem, and prints the waterfall for --trace.
-func (t *runTrace) end(r *stages.Run, runErr error, code int) {
+// It returns runErr, saying so when the trace could not be written either:
+// a failed command prints one line (a full disk fails both).
+func (t *runTrace) end(r *stages.Run, runErr error, code int) error {
 	if t == nil {
-		return
+		return runErr
 	}
 	t.write(r, runErr, code)
 	if t.show && t.path != "" {
@@ -175,6 +178,10 @@ func (t *runTrace) end(r *stages.Run, runErr error, code int) {
 			trace.Waterfall(os.Stderr, f, term.IsTerminal(int(os.Stderr.Fd())))
 		}
 	}
+	if runErr != nil && t.lost != nil {
+		return fmt.Errorf("%w (and no trace: %v)", runErr, t.lost)
+	}
+	return runErr
 }
 
 // write closes the trace and writes it to the store (once), with what the
@@ -258,7 +265,10 @@ func (t *runTrace) finish(err error, attrs ...attribute.KeyValue) string {
 	}
 	t.finished = true
 	path, werr := t.sess.End(err, attrs...)
-	if werr != nil {
+	switch {
+	case werr != nil && err != nil:
+		t.lost = werr // end adds it to the command's error
+	case werr != nil:
 		fmt.Fprintln(os.Stderr, "glassbox: trace:", werr)
 	}
 	return path
@@ -307,6 +317,9 @@ func (t *runTrace) endLifecycle(err error, attrs ...attribute.KeyValue) {
 	if t != nil {
 		t.stopObserving()
 		t.finish(err, attrs...)
+		if t.lost != nil {
+			fmt.Fprintln(os.Stderr, "glassbox: trace:", t.lost)
+		}
 	}
 }
 
@@ -383,22 +396,37 @@ func newTraceCmd() *cobra.Command {
 	}
 	html.Flags().StringVarP(&htmlOut, "output", "o", "", "file to write (default: standard output)")
 	cmd.AddCommand(html)
-	cmd.AddCommand(&cobra.Command{
-		Use:   "off",
-		Short: "Detach the kernel probes (the next traced run attaches them again)",
+	var forceOff bool
+	off := &cobra.Command{
+		Use:   "off [--force]",
+		Short: "Detach the kernel probes, the machine's (the next traced run attaches them again)",
 		Long: `The kernel probes (eBPF programs on tracepoints) stay attached between runs,
 pinned in /sys/fs/bpf/glassbox, because detaching them costs the kernel a
 quarter of a second. While no run watches, each system call on the machine
-costs them two map lookups. trace off detaches them now.`,
+costs them two map lookups. trace off detaches them now.
+
+The probes are the machine's, not a state root's: every glassbox on it, of any
+user and --root, shares them. While traced runs watch them, trace off refuses
+(their traces would lose their kernel events from then on) unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n, err := trace.WatchingRuns(); err != nil {
+				return err
+			} else if n > 0 && !forceOff {
+				return fmt.Errorf("trace off: %d traced run(s) on this machine, of any state root, watch the kernel probes now; detaching them ends those traces' kernel events (wait for the runs to end, or --force)", n)
+			}
 			removed, err := trace.RemoveObservers(false)
 			for _, d := range removed {
-				fmt.Println("detached", d)
+				fmt.Println("detached the machine's kernel probes (shared by every state root):", d)
+			}
+			if len(removed) == 0 && err == nil {
+				fmt.Println("no kernel probes were attached")
 			}
 			return err
 		},
-	})
+	}
+	off.Flags().BoolVar(&forceOff, "force", false, "detach even while traced runs watch")
+	cmd.AddCommand(off)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "show TRACE-OR-CONTAINER-ID",
 		Short: "Draw a trace as a waterfall of stages and steps",
