@@ -128,7 +128,7 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 	// record — by rename(2) from a temporary one that ps, rm and gc pass
 	// over: a gc running meanwhile never sees a bare directory to take for
 	// a leftover. (The lock is on the file, which the rename keeps.)
-	tmp, err := os.MkdirTemp(ContainersDir(root), creatingPrefix)
+	tmp, err := os.MkdirTemp(ContainersDir(root), inProgress(creatingPrefix)+"*")
 	if err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -156,11 +156,32 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 }
 
 // A state directory being made (Create) or removed (Remove) is out of its
-// name, under one of these prefixes, where ps, rm and gc pass it by.
+// name, where ps, rm and gc pass it by, under one that says so and which
+// process is at it: .creating-<pid>-<start time>-<random> and
+// .removing-<pid>-<start time>-<id>. gc takes it for abandoned once that
+// process is gone (Unfinished).
 const (
 	creatingPrefix = ".creating-"
 	removingPrefix = ".removing-"
 )
+
+func inProgress(prefix string) string {
+	return fmt.Sprintf("%s%d-%d-", prefix, os.Getpid(), ProcessStartTime(os.Getpid()))
+}
+
+// inProgressBy reads back the process a name of inProgress's names.
+func inProgressBy(name string) (pid int, start uint64) {
+	for _, prefix := range []string{creatingPrefix, removingPrefix} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			f := strings.SplitN(rest, "-", 3)
+			if len(f) == 3 {
+				pid, _ = strconv.Atoi(f[0])
+				start, _ = strconv.ParseUint(f[1], 10, 64)
+			}
+		}
+	}
+	return pid, start
+}
 
 // makeLock creates the lock file of a new state directory and takes it.
 func (c *Container) makeLock() error {
@@ -176,36 +197,26 @@ func (c *Container) makeLock() error {
 	return nil
 }
 
-// SweepUnfinished removes the state directories whose creation or removal a
-// killed glassbox left half done. A removal holds the lock until it unlinks
-// the lock file, so a free lock there means its glassbox is gone. A creation
-// does not hold it yet between its mkdir and its flock, nor a removal after
-// the unlink: such a directory is only taken for abandoned after a minute
-// untouched (either step takes microseconds).
-func SweepUnfinished(root string) ([]string, error) {
+// Unfinished returns, locked, the containers whose state directory a killed
+// glassbox left half made or half removed, for gc to undo and remove (a
+// removal that failed half way may have left mounts behind). The process a
+// directory's name gives must be gone: a live one may be between its mkdir
+// and its flock, or between unlinking the lock file and its rmdir, holding
+// no lock.
+func Unfinished(root string) []*Container {
 	removing, _ := filepath.Glob(filepath.Join(ContainersDir(root), removingPrefix+"*"))
 	creating, _ := filepath.Glob(filepath.Join(ContainersDir(root), creatingPrefix+"*"))
-	var gone []string
-	var errs []error
+	var out []*Container
 	for _, dir := range append(removing, creating...) {
-		c := &Container{Dir: dir}
-		create := 0
-		if _, err := os.Stat(c.Path("lock")); err != nil || strings.HasPrefix(filepath.Base(dir), creatingPrefix) {
-			if st, err := os.Stat(dir); err != nil || time.Since(st.ModTime()) < time.Minute {
-				continue
-			}
-			create = os.O_CREATE
-		}
-		if c.take(create) != nil {
-			continue // still being made or removed
-		}
-		if err := c.Remove(); err != nil {
-			errs = append(errs, err)
+		if ProcessAlive(inProgressBy(filepath.Base(dir))) {
 			continue
 		}
-		gone = append(gone, filepath.Base(dir))
+		c := &Container{Dir: dir, Record: Record{ID: filepath.Base(dir), Status: Creating}}
+		if c.Lock() == nil { // else a process it handed the lock to holds it
+			out = append(out, c)
+		}
 	}
-	return gone, errors.Join(errs...)
+	return out
 }
 
 // Reopen takes the lock of an exited container to start it again (glassbox
@@ -276,16 +287,11 @@ func Load(dir string) (*Container, error) {
 // removed).
 //
 // It does not wait for a running container's owner. An exited container's
-// lock is held only for a moment — by a ps, gc or rm looking at it, or by its
+// lock, or a created OCI one's (its caller owns it, no glassbox does), is
+// held only for a moment — by a gc, rm or delete looking at it, or by its
 // glassbox between recording the exit and exiting — and that is waited for.
 func (c *Container) Lock() error {
-	return c.take(os.O_CREATE)
-}
-
-// take is Lock; without os.O_CREATE in create, a state directory whose lock
-// file is gone (being removed) is ErrGone.
-func (c *Container) take(create int) error {
-	f, err := os.OpenFile(filepath.Join(c.Dir, "lock"), os.O_RDWR|create, 0o600)
+	f, err := os.OpenFile(filepath.Join(c.Dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrGone
 	}
@@ -294,7 +300,7 @@ func (c *Container) take(create int) error {
 	}
 	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		if now, lerr := Load(c.Dir); lerr == nil && now.Status == Exited {
+		if now, lerr := Load(c.Dir); lerr == nil && (now.Status == Exited || now.OCI && now.Status != Creating) {
 			err = waitFlock(f, time.Second)
 		}
 	}
@@ -365,7 +371,7 @@ func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name)
 // way, gc can take the lock and finish (SweepUnfinished).
 func (c *Container) Remove() error {
 	defer c.Unlock()
-	away := filepath.Join(filepath.Dir(c.Dir), removingPrefix+filepath.Base(c.Dir))
+	away := filepath.Join(filepath.Dir(c.Dir), inProgress(removingPrefix)+filepath.Base(c.Dir))
 	if !strings.HasPrefix(filepath.Base(c.Dir), ".") {
 		if err := os.Rename(c.Dir, away); err != nil {
 			return fmt.Errorf("remove state dir: %w", err)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -33,8 +32,9 @@ func gcPass(t *testing.T, root string) []string {
 			t.Error(err)
 		}
 	}
-	if swept, err := SweepUnfinished(root); err != nil || len(swept) > 0 {
-		t.Errorf("gc swept %v while nothing was killed: %v", swept, err)
+	for _, c := range Unfinished(root) {
+		t.Errorf("gc took %s for unfinished while nothing was killed", c.Dir)
+		c.Unlock()
 	}
 	return removed
 }
@@ -137,44 +137,50 @@ func TestRemoveLeavesNothingHalfDone(t *testing.T) {
 }
 
 // gc finishes what a killed glassbox was making or removing, and leaves
-// alone what a live one is.
-func TestSweepUnfinished(t *testing.T) {
+// alone what a live one is, lock or no lock.
+func TestUnfinished(t *testing.T) {
 	root := t.TempDir()
 	dirs := ContainersDir(root)
 	os.MkdirAll(dirs, 0o711)
-	mk := func(name string, lock bool, age time.Duration) {
-		d := filepath.Join(dirs, name)
-		os.MkdirAll(filepath.Join(d, "upper"), 0o700)
+	mk := func(name string, lock bool) string {
+		os.MkdirAll(filepath.Join(dirs, name, "upper"), 0o700)
 		if lock {
-			os.WriteFile(filepath.Join(d, "lock"), nil, 0o600)
+			os.WriteFile(filepath.Join(dirs, name, "lock"), nil, 0o600)
 		}
-		old := time.Now().Add(-age)
-		os.Chtimes(d, old, old)
+		return name
 	}
-	mk(creatingPrefix+"killed", true, 2*time.Minute)     // killed after its lock: swept
-	mk(creatingPrefix+"abandoned", false, 2*time.Minute) // killed before its lock: swept
-	mk(removingPrefix+"killed", true, 0)                 // killed while removing: swept
-	mk(creatingPrefix+"young", true, 0)                  // between its lock file and flock: left
-	mk(removingPrefix+"unlinked", false, 0)              // its lock file just unlinked: left
-	mk(removingPrefix+"abandoned", false, 2*time.Minute) // killed after the unlink: swept
-	live := &Container{Dir: filepath.Join(dirs, removingPrefix+"live")}
-	mk(removingPrefix+"live", true, 0)
-	if err := live.Lock(); err != nil { // a live glassbox holds it
+	dead := func(prefix string) string { return prefix + "0-0-" } // no process
+	swept := []string{
+		mk(dead(creatingPrefix)+"after-its-lock", true),
+		mk(dead(creatingPrefix)+"before-its-lock", false),
+		mk(dead(removingPrefix)+"while-removing", true),
+		mk(dead(removingPrefix)+"after-the-unlink", false),
+	}
+	left := []string{
+		mk(inProgress(creatingPrefix)+"between-mkdir-and-flock", false),
+		mk(inProgress(removingPrefix)+"between-unlink-and-rmdir", false),
+		mk(dead(removingPrefix)+"its-lock-handed-on", true),
+	}
+	heir := &Container{Dir: filepath.Join(dirs, left[2])}
+	if err := heir.Lock(); err != nil { // a process the lock went to holds it
 		t.Fatal(err)
 	}
-	defer live.Unlock()
-	gone, err := SweepUnfinished(root)
-	if err != nil {
-		t.Fatal(err)
+	defer heir.Unlock()
+	var gone []string
+	for _, c := range Unfinished(root) {
+		if err := c.Remove(); err != nil {
+			t.Fatal(err)
+		}
+		gone = append(gone, filepath.Base(c.Dir))
 	}
 	slices.Sort(gone)
-	want := []string{creatingPrefix + "abandoned", creatingPrefix + "killed", removingPrefix + "abandoned", removingPrefix + "killed"}
-	if !slices.Equal(gone, want) {
-		t.Errorf("swept %v, want %v", gone, want)
+	slices.Sort(swept)
+	if !slices.Equal(gone, swept) {
+		t.Errorf("swept %v, want %v", gone, swept)
 	}
-	for _, left := range []string{creatingPrefix + "young", removingPrefix + "unlinked", removingPrefix + "live"} {
-		if _, err := os.Stat(filepath.Join(dirs, left)); err != nil {
-			t.Errorf("%s: %v", left, err)
+	for _, name := range left {
+		if _, err := os.Stat(filepath.Join(dirs, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

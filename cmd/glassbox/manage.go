@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -69,11 +70,13 @@ Bridges stay, like docker0. gc is safe while containers start and stop.`,
 				fmt.Printf("removed leftover container %s (%s)\n", container.ShortID(c.ID), c.Status)
 			}
 			// State directories a killed glassbox was making or removing.
-			unfinished, err := container.SweepUnfinished(stateRoot(cmd))
-			for _, d := range unfinished {
-				fmt.Println("removed unfinished state directory", d)
+			for _, c := range container.Unfinished(stateRoot(cmd)) {
+				if err := stages.Cleanup(c); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", filepath.Base(c.Dir), err))
+					continue
+				}
+				fmt.Println("removed unfinished state directory", filepath.Base(c.Dir))
 			}
-			errs = append(errs, err)
 			// Leases, veths and NAT rules of containers that are gone.
 			gone, err := netns.GC()
 			for _, g := range gone {

@@ -812,7 +812,11 @@ func newOCIDeleteCmd() *cobra.Command {
 					return fmt.Errorf("container %q: its init (pid %d) outlived SIGKILL by 10 s", args[0], ct.Pid)
 				}
 			}
-			return ociTeardown(ct)
+			err = ociTeardown(ct)
+			if force && errors.Is(err, container.ErrGone) {
+				return nil // another delete finished it: done, as for one gone before
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill it first if it is running")
