@@ -472,12 +472,12 @@ func ResolvConf(hostNetwork bool) []byte {
 func GC() ([]string, error) {
 	// The NAT rules are listed before the leases are read: a run saves its
 	// lease before it adds rules and removes its rules before it releases
-	// the lease, so a rule seen here whose owner has no lease below is one
-	// no run will use (its run was killed, or it is already gone).
-	owners, err := NATOwners()
-	if err != nil {
-		return nil, err
-	}
+	// the lease, so a rule listed here whose owner has no lease once the
+	// store is locked below is one no run uses (its run was killed, or it
+	// has just ended). A run starting again (glassbox start, the same id)
+	// cannot save a lease while gc holds the lock, so its new rules come
+	// after.
+	owners, natErr := NATOwners()
 	s, err := OpenStore()
 	if err != nil {
 		return nil, err
@@ -489,16 +489,27 @@ func GC() ([]string, error) {
 	}
 	quiet := func(string, time.Time, error, ...string) {}
 	var gone []string
-	var errs []error
-	leased := map[string]bool{}
+	errs := []error{natErr}
 	for _, n := range networks {
 		for _, l := range n.Leases {
 			if _, err := os.Stat(l.Dir); errors.Is(err, os.ErrNotExist) {
 				gone = append(gone, fmt.Sprintf("lease of %s on %s", l.Container[:min(12, len(l.Container))], n.Name))
 				errs = append(errs, Disconnect(n.Name, l.Container, true, quiet))
-			} else {
-				leased[l.Container] = true
 			}
+		}
+	}
+	if s, err = OpenStore(); err != nil {
+		return gone, errors.Join(append(errs, err)...)
+	}
+	defer s.Close()
+	networks, err = s.List()
+	if err != nil {
+		return gone, errors.Join(append(errs, err)...)
+	}
+	leased := map[string]bool{}
+	for _, n := range networks {
+		for _, l := range n.Leases {
+			leased[l.Container] = true
 		}
 	}
 	for _, o := range owners {
