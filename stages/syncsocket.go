@@ -124,11 +124,17 @@ func (s *syncSocket) recv() (message, error) {
 	var data []byte
 	for {
 		n, err := s.f.Read(s.buf)
+		if n == 0 && err == nil {
+			err = io.EOF
+		}
+		if err == io.EOF && data != nil {
+			err = io.ErrUnexpectedEOF // gone half way: not an execve's EOF
+		}
 		if err != nil {
 			return message{}, err
 		}
-		if n == 0 {
-			return message{}, io.EOF
+		if s.buf[0] > 1 {
+			return message{}, fmt.Errorf("sync socket: a packet flagged %d, not 0 or 1: glassbox and its init come from different builds; install them together (make build)", s.buf[0])
 		}
 		if s.buf[0] == 0 && data == nil {
 			data = s.buf[1:n] // the usual message, in one packet: no copy

@@ -47,3 +47,31 @@ func TestSyncSocketRefusesTooLarge(t *testing.T) {
 		t.Errorf("send of %d bytes: %v", maxMessage, err)
 	}
 }
+
+// A peer that goes away half way through a message is not an execve's EOF;
+// a peer of another protocol is named as such.
+func TestSyncSocketTruncatedAndForeign(t *testing.T) {
+	for _, c := range []struct {
+		packets [][]byte
+		want    string
+	}{
+		{[][]byte{append([]byte{1}, `{"kind":"do`...)}, "unexpected EOF"},
+		{[][]byte{[]byte(`{"kind":"config"}`)}, "different builds"},
+	} {
+		host, init, err := newSyncSockets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range c.packets {
+			if _, err := host.Write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		host.Close()
+		_, err = (&syncSocket{f: init}).recv()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.packets, err, c.want)
+		}
+		init.Close()
+	}
+}
