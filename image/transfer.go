@@ -40,9 +40,6 @@ func (o Registry) ParseReference(ref string) (name.Reference, error) {
 	if err := CheckReference(ref); err != nil {
 		return nil, err
 	}
-	if err := CheckReference(ref); err != nil {
-		return nil, err
-	}
 	var opts []name.Option
 	for _, reg := range o.Insecure {
 		if strings.HasPrefix(ref, reg+"/") {
