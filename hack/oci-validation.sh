@@ -133,6 +133,10 @@ inner() {
 	mount -t proc proc /proc
 	for d in /run/glassbox-runc /run/runc; do mkdir -p "$d" && mount -t tmpfs tmpfs "$d"; done
 	cd "$suite"
+	# The tests make their bundles in TMPDIR and leave those of failures.
+	# (Searchable: a user namespace's root, host uid 1000, must reach them.)
+	export TMPDIR=$results/scratch
+	mkdir -p "$TMPDIR" && chmod 711 "$results" "$TMPDIR"
 	for t in "${tests[@]}"; do
 		RUNTIME=$RUNTIME timeout -k 5 60 "validation/$t/$t.t" > "$results/$t.tap" 2>&1 </dev/null || echo $? > "$results/$t.rc"
 	done
@@ -143,6 +147,7 @@ export tests_list="${tests[*]}" bases_list="${bases[*]}"
 say "$name: ${#tests[@]} tests of runtime-tools ($suite)"
 t0=$SECONDS
 unshare --mount --pid --fork --propagation private bash -c 'bases=($bases_list); enter'
+rm -rf "$results/scratch" # its mounts went with the namespace
 
 # TAP: "ok N" passes, "not ok N" fails, "# SKIP" skips, and a test that
 # exits non-zero fails (util.Fatal prints no "not ok"). A test whose only plan
