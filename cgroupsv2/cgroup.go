@@ -266,8 +266,9 @@ func (c *Cgroup) Attach(pid int, bornIn string) error {
 }
 
 // Destroy kills what is still inside (a leftover found by gc), then removes every
-// directory. rmdir fails with EBUSY until the last process has been released,
-// which can lag its exit by a moment, so it is retried briefly. An intermediate
+// directory, and the cgroups the container made beneath it. rmdir fails with
+// EBUSY until the last process has been released, which can lag its exit by a
+// moment, so it is retried briefly. An intermediate
 // "glassbox" directory is removed too once no container uses it.
 func (c *Cgroup) Destroy() error {
 	var errs []error
@@ -300,7 +301,23 @@ func (c *Cgroup) remove(dir string) error {
 			c.Kill()
 			killed = true
 		}
+		// A cgroup with child cgroups is busy too: the container may have
+		// made some (its cgroup namespace lets it). Theirs go first.
+		removeNested(dir)
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// removeNested removes the cgroups beneath dir, deepest first. (The only
+// directories in cgroupfs are cgroups; rmdir(2) of one ignores its files.)
+func removeNested(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			child := filepath.Join(dir, e.Name())
+			removeNested(child)
+			unix.Rmdir(child)
+		}
 	}
 }
 

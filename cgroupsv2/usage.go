@@ -3,6 +3,7 @@ package cgroupsv2
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,12 +111,19 @@ func (c *Cgroup) Kill() error {
 func (c *Cgroup) freezeAndKill() error {
 	frozen := c.Freeze() == nil
 	for _, dir := range c.Dirs {
-		data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				unix.Kill(pid, unix.SIGKILL)
+		// Every cgroup of the subtree: the container's own nested ones too.
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
 			}
-		}
+			data, _ := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+			for _, f := range strings.Fields(string(data)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+			return nil
+		})
 	}
 	if frozen {
 		return c.Thaw() // a v1-frozen task dies only once thawed

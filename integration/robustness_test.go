@@ -255,3 +255,29 @@ func TestTraceOffSpareWatchingRuns(t *testing.T) {
 		t.Errorf("trace off --force: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// Cgroups the container made beneath its own (its cgroup namespace lets it)
+// go with it: rmdir of a cgroup with children is EBUSY, and the teardown
+// used to give up there, leaving both behind.
+func TestNestedCgroupsRemoved(t *testing.T) {
+	e := newEnv(t)
+	cmd, _ := startGlassbox(t, e, e.runArgs(nil, "sh", "-c", "echo ready; sleep 60")...)
+	dirs, _ := filepath.Glob(filepath.Join(e.root, "containers", "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("expected the run's state directory, found %v", dirs)
+	}
+	id := filepath.Base(dirs[0])
+	for _, cg := range e.record(id).Cgroups {
+		if err := os.MkdirAll(filepath.Join(cg, "nested", "deeper"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.run("", "kill", id); r.code != 0 {
+		t.Fatalf("kill: exit %d %s", r.code, r.stderr)
+	}
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 137 {
+		t.Errorf("exit %d, want 137 (SIGKILL) with a clean teardown; stderr: %s", code, cmd.Stderr)
+	}
+	e.noState()
+}
