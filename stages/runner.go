@@ -382,7 +382,7 @@ func (r *Run) Teardown() error {
 		}
 	}
 	if r.Opts.Remove || r.MarkedForRemoval() {
-		return errors.Join(err, r.Remove())
+		return r.removeAfter(err)
 	}
 	r.Status = container.Exited
 	r.Finished = time.Now().UTC()
@@ -418,9 +418,9 @@ func (r *Run) stderr() *os.File {
 // restarted container is left as it was, exited, with the error's exit code.
 func (r *Run) fail(st *Stage, err error) *Error {
 	e := asStageError(st.Name, err)
-	r.undo()
+	undoErr := r.undo()
 	if !r.Opts.Restart {
-		r.Remove()
+		r.removeAfter(undoErr)
 	} else {
 		r.Status, r.Pid, r.PidStart, r.Finished = container.Exited, 0, 0, time.Now().UTC()
 		r.ExitCode = cmp.Or(e.ExitCode, 125)
@@ -480,7 +480,21 @@ func Resume(c *container.Container, opts Options, exitCode int) *Run {
 // rebooted), using only its record, and removes its state directory. The caller
 // must hold the container's lock.
 func Cleanup(c *container.Container) error {
-	return errors.Join(Resume(c, Options{}, c.ExitCode).undo(), c.Remove())
+	r := Resume(c, Options{}, c.ExitCode)
+	return r.removeAfter(r.undo())
+}
+
+// removeAfter removes the state directory if the undo went well. If some of
+// it could not be undone, the record is all a retry has to go by: it stays,
+// marked for removal, for gc. (Removed, it would leave a mount or cgroup
+// nobody knows of.)
+func (r *Run) removeAfter(undoErr error) error {
+	if undoErr == nil {
+		return r.Remove()
+	}
+	err := errors.Join(r.MarkForRemoval(), r.Save())
+	r.Unlock()
+	return errors.Join(fmt.Errorf("%w (the record stays: glassbox gc tries again)", undoErr), err)
 }
 
 func describeExit(code int) string {
