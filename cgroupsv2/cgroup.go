@@ -289,7 +289,8 @@ func (c *Cgroup) remove(dir string) error {
 	deadline := start.Add(2 * time.Second)
 	for killed := false; ; {
 		err := unix.Rmdir(dir)
-		if err == nil || errors.Is(err, unix.ENOENT) {
+		// ENOENT, ENOTDIR: never made (a run that failed at its mkdir).
+		if err == nil || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 			c.trace("rmdir", dir, "", start, nil)
 			return nil
 		}

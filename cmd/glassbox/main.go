@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -80,6 +81,8 @@ func run() int {
 	if err == nil {
 		return 0
 	}
+	// Errors joined from several undo steps come one per line; a failure is one line.
+	err = oneLine{err}
 	if oci || cmd.Parent() != nil && cmd.Parent().Name() == "oci" {
 		fmt.Fprintln(os.Stderr, "glassbox:", err)
 		return 1 // as runc, for every error: its callers test for non-zero
@@ -91,6 +94,12 @@ func run() int {
 	}
 	return exitCodeOf(err)
 }
+
+// oneLine prints an error on one line and is otherwise the error itself.
+type oneLine struct{ error }
+
+func (e oneLine) Error() string { return strings.ReplaceAll(e.error.Error(), "\n", "; ") }
+func (e oneLine) Unwrap() error { return e.error }
 
 // exitCodeOf is glassbox's exit status for an error. Like Docker: 125 when
 // glassbox itself fails, 126/127 when the command cannot be run; 130 when
