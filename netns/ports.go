@@ -101,29 +101,59 @@ func portRange(s string) (uint16, uint16, error) {
 	return uint16(a), uint16(b), nil
 }
 
-// collides says whether p and q would take the same host port: same
-// protocol and port, on addresses that overlap (empty is every address).
-// Ephemeral host ports (0) never collide: the kernel picks distinct ones.
-func (p Port) collides(q Port) bool {
-	return p.HostPort != 0 && p.Proto == q.Proto && p.HostPort == q.HostPort &&
-		(p.HostIP == "" || q.HostIP == "" || p.HostIP == q.HostIP)
+// hostPorts indexes host ports by protocol and number, with the addresses
+// each is published on ("" is every address), so that a range of thousands of
+// ports is checked in linear time.
+type hostPorts map[hostPort]map[string]string // address → who published it
+
+type hostPort struct {
+	proto string
+	port  uint16
+}
+
+// taken says who already publishes p's host port on an address that overlaps
+// p's. Ephemeral host ports (0) are never taken: the kernel picks distinct ones.
+func (h hostPorts) taken(p Port) (string, bool) {
+	if p.HostPort == 0 {
+		return "", false
+	}
+	on := h[hostPort{p.Proto, p.HostPort}]
+	if p.HostIP == "" {
+		for _, who := range on {
+			return who, true
+		}
+		return "", false
+	}
+	if who, ok := on[""]; ok {
+		return who, true
+	}
+	who, ok := on[p.HostIP]
+	return who, ok
+}
+
+func (h hostPorts) add(p Port, who string) {
+	k := hostPort{p.Proto, p.HostPort}
+	if h[k] == nil {
+		h[k] = map[string]string{}
+	}
+	h[k][p.HostIP] = who
 }
 
 // ParsePublishes reads every -p of one run; a host port published twice is
 // refused, as Docker does (it would be two DNAT rules, one of them dead).
 func ParsePublishes(vs []string) ([]Port, error) {
 	var out []Port
+	seen := hostPorts{}
 	for _, v := range vs {
 		ps, err := ParsePublish(v)
 		if err != nil {
 			return nil, err
 		}
 		for _, p := range ps {
-			for _, q := range out {
-				if p.collides(q) {
-					return nil, fmt.Errorf("-p %s: host port %d/%s is published twice", v, p.HostPort, p.Proto)
-				}
+			if _, dup := seen.taken(p); dup {
+				return nil, fmt.Errorf("-p %s: host port %d/%s is published twice", v, p.HostPort, p.Proto)
 			}
+			seen.add(p, v)
 			out = append(out, p)
 		}
 	}
@@ -156,16 +186,18 @@ func (e PortError) Error() string { return string(e) }
 // The DNAT rule does not bind the port, so a program may still bind it later;
 // only what is there now is refused.
 func reservePorts(ports []Port, networks []*Network) error {
+	published := hostPorts{}
+	for _, n := range networks {
+		for _, l := range n.Leases {
+			for _, q := range l.Ports {
+				published.add(q, l.Container[:min(12, len(l.Container))])
+			}
+		}
+	}
 	for i := range ports {
 		p := &ports[i]
-		for _, n := range networks {
-			for _, l := range n.Leases {
-				for _, q := range l.Ports {
-					if p.collides(q) {
-						return PortError(fmt.Sprintf("port %d/%s is already published by container %s", p.HostPort, p.Proto, l.Container[:min(12, len(l.Container))]))
-					}
-				}
-			}
+		if who, ok := published.taken(*p); ok {
+			return PortError(fmt.Sprintf("port %d/%s is already published by container %s", p.HostPort, p.Proto, who))
 		}
 		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort)))
 		var bound interface{ Close() error }

@@ -29,3 +29,24 @@ func TestPublishRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestPublishCollisions(t *testing.T) {
+	for _, c := range []struct {
+		ps   []string
+		dup  bool
+		note string
+	}{
+		{[]string{"18190:80", "18190:80/udp"}, false, "tcp and udp are distinct"},
+		{[]string{"127.0.0.1:18190:80", "127.0.0.2:18190:81"}, false, "distinct addresses"},
+		{[]string{"80", "80/udp", "81", "81"}, false, "ephemeral host ports are all distinct"},
+		{[]string{"18190:80", "18190:81"}, true, "same port"},
+		{[]string{"127.0.0.1:18190:80", "18190:81"}, true, "every address overlaps one"},
+		{[]string{"18190:80", "127.0.0.1:18190:81"}, true, "one overlaps every address"},
+		{[]string{"1-65535:1-65535", "127.0.0.1:65535:80"}, true, "the whole range, then its last port (linear, not quadratic)"},
+	} {
+		_, err := ParsePublishes(c.ps)
+		if (err != nil) != c.dup {
+			t.Errorf("%v (%s): err %v, want a duplicate: %v", c.ps, c.note, err, c.dup)
+		}
+	}
+}
