@@ -346,7 +346,7 @@ func waitFlock(f *os.File, d time.Duration) error {
 var ErrLocked = errors.New("container is in use by a running glassbox")
 
 // ErrGone: the container's state directory was removed.
-var ErrGone = errors.New("container was removed")
+var ErrGone = errors.New("its state directory was removed")
 
 // Save writes state.json atomically (write a temp file, then rename over).
 func (c *Container) Save() error {

@@ -375,6 +375,25 @@ func TestFlagErrorsBeforeAnything(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want 125 and %q", c.flags, r.code, r.stderr, c.want)
 		}
 	}
+	// Variables that tune glassbox are refused as flags are, not ignored.
+	for _, c := range []struct {
+		env  string
+		args []string
+	}{
+		{"GLASSBOX_TRACE_KEEP=0", e.runArgs(nil, "true")},
+		{"GLASSBOX_TRACE_MAX_MB=4294967295000", e.runArgs(nil, "true")},
+		{"GLASSBOX_TRACE_KEEP=ten", []string{"gc"}},
+		{"GLASSBOX_TEARDOWN_TIMEOUT=-1s", []string{"stop", "nosuchcontainer"}},
+		{"GLASSBOX_TEARDOWN_TIMEOUT=2", []string{"rm", "-f", "nosuchcontainer"}},
+	} {
+		name, _, _ := strings.Cut(c.env, "=")
+		t.Setenv(name, strings.TrimPrefix(c.env, name+"="))
+		r := e.run("", c.args...)
+		os.Unsetenv(name)
+		if r.code != 125 || !strings.HasPrefix(r.stderr, "glassbox: "+c.env+": expected") {
+			t.Errorf("%s glassbox %v: exit %d %q, want 125 and an error naming the variable", c.env, c.args[0], r.code, r.stderr)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(e.root, "containers")); err == nil {
 		entries, _ := os.ReadDir(filepath.Join(e.root, "containers"))
 		if len(entries) > 0 {

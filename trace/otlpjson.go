@@ -101,6 +101,7 @@ func (v AnyValue) Text() string {
 // <dir>/<trace id>.json when the provider shuts down.
 type fileExporter struct {
 	dir   string
+	keep  Retention
 	mu    sync.Mutex
 	res   Resource
 	spans []Span
@@ -144,7 +145,7 @@ func (f *fileExporter) Shutdown(context.Context) error {
 		f.path = ""
 		return nil
 	}
-	Prune(f.dir, RetentionFromEnv(), false)
+	Prune(f.dir, f.keep, false)
 	return nil
 }
 

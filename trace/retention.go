@@ -3,13 +3,14 @@ package trace
 // A state root keeps its traces as files, newest last written: at most
 // GLASSBOX_TRACE_KEEP of them (default 1000) and GLASSBOX_TRACE_MAX_MB
 // megabytes (default 256) — a laptop's week of workshops. Older ones go when a
-// trace is written, and at `glassbox gc`, which also sweeps the temporary
+// trace is written (down to 1/32 below the limit), and at `glassbox gc`, which also sweeps the temporary
 // files a crash or a full disk left. Counting is cheap (the directory's
 // names); sizes need a stat each, so a write measures them only every 32nd
 // time, or when the count is over.
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,16 +25,25 @@ type Retention struct {
 	MaxBytes int64
 }
 
-// RetentionFromEnv is the default retention, or the variables' numbers.
-func RetentionFromEnv() Retention {
+// RetentionFromEnv is the default retention, or the variables' numbers; a
+// value that is not a positive number is refused, not ignored.
+func RetentionFromEnv() (Retention, error) {
 	r := Retention{Keep: 1000, MaxBytes: 256 << 20}
-	if n, err := strconv.Atoi(os.Getenv("GLASSBOX_TRACE_KEEP")); err == nil && n > 0 {
+	if v := os.Getenv("GLASSBOX_TRACE_KEEP"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return r, fmt.Errorf("GLASSBOX_TRACE_KEEP=%s: expected how many traces to keep, 1 or more (default 1000)", v)
+		}
 		r.Keep = n
 	}
-	if mb, err := strconv.ParseInt(os.Getenv("GLASSBOX_TRACE_MAX_MB"), 10, 64); err == nil && mb > 0 && mb < 1<<40 {
+	if v := os.Getenv("GLASSBOX_TRACE_MAX_MB"); v != "" {
+		mb, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || mb < 1 || mb >= 1<<40 {
+			return r, fmt.Errorf("GLASSBOX_TRACE_MAX_MB=%s: expected the traces' size limit in megabytes, 1 or more (default 256)", v)
+		}
 		r.MaxBytes = mb << 20
 	}
-	return r
+	return r, nil
 }
 
 // Prune removes the oldest traces of dir beyond the retention; thorough
@@ -67,6 +77,7 @@ func Prune(dir string, r Retention, thorough bool) (int, error) {
 		mod  time.Time
 	}
 	var files []file
+	var total int64
 	removed := 0
 	for _, n := range names {
 		p := filepath.Join(dir, n)
@@ -77,17 +88,28 @@ func Prune(dir string, r Retention, thorough bool) (int, error) {
 		switch {
 		case strings.HasSuffix(n, ".json"):
 			files = append(files, file{p, fi.Size(), fi.ModTime()})
+			total += fi.Size()
 		case thorough && strings.Contains(n, ".tmp") && time.Since(fi.ModTime()) > time.Minute:
 			if os.Remove(p) == nil {
 				removed++
 			}
 		}
 	}
+	// Over a limit, the oldest go until 1/32 below it: a full store is then
+	// pruned every 32nd write, not at each.
+	keep, maxBytes := r.Keep, r.MaxBytes
+	if len(files) > keep {
+		keep -= keep / 32
+	}
+	if total > maxBytes {
+		maxBytes -= maxBytes / 32
+	}
 	slices.SortFunc(files, func(a, b file) int { return b.mod.Compare(a.mod) }) // newest first
-	var total int64
+	var kept int64
 	for i, f := range files {
-		total += f.size
-		if i >= r.Keep || total > r.MaxBytes {
+		kept += f.size
+		// The newest stays, however large: it is the run just traced.
+		if i > 0 && (i >= keep || kept > maxBytes) {
 			if os.Remove(f.path) == nil {
 				removed++
 			}

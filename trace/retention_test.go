@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,5 +44,58 @@ func TestPrune(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "trace9.json")); err != nil {
 		t.Error("the newest trace was removed")
+	}
+}
+
+// A full store is pruned to 1/32 below its limit, so that the writes after it
+// do not each pay for a prune; the newest trace stays even alone over the size.
+func TestPruneSlackAndNewest(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	write := func(i, size int) {
+		p := filepath.Join(dir, fmt.Sprintf("trace%03d.json", i))
+		os.WriteFile(p, make([]byte, size), 0o600)
+		os.Chtimes(p, now, now.Add(time.Duration(i)*time.Second))
+	}
+	for i := range 65 {
+		write(i, 10)
+	}
+	if n, _ := Prune(dir, Retention{Keep: 64, MaxBytes: 1 << 20}, false); n != 3 {
+		t.Errorf("65 traces, keep 64: %d removed, want 3 (down to 62)", n)
+	}
+	write(65, 10)
+	if n, _ := Prune(dir, Retention{Keep: 64, MaxBytes: 1 << 20}, false); n != 0 {
+		t.Errorf("63 traces, keep 64: %d removed", n)
+	}
+	write(66, 2000)
+	if n, _ := Prune(dir, Retention{Keep: 64, MaxBytes: 1000}, true); n != 63 {
+		t.Errorf("the newest alone is over the size: %d removed, want every other (63)", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "trace066.json")); err != nil {
+		t.Error("the newest trace was removed")
+	}
+}
+
+func TestRetentionFromEnv(t *testing.T) {
+	for _, c := range []struct{ keep, mb, err string }{
+		{"", "", ""},
+		{"5", "1", ""},
+		{"0", "", "GLASSBOX_TRACE_KEEP=0: expected"},
+		{"-1", "", "GLASSBOX_TRACE_KEEP=-1"},
+		{"4294967295000000000000", "", "GLASSBOX_TRACE_KEEP"},
+		{"ten", "", "GLASSBOX_TRACE_KEEP=ten"},
+		{"", "0", "GLASSBOX_TRACE_MAX_MB=0: expected"},
+		{"", "1099511627776", "GLASSBOX_TRACE_MAX_MB=1099511627776"}, // << 20 would overflow
+		{"", "1e3", "GLASSBOX_TRACE_MAX_MB=1e3"},
+	} {
+		t.Setenv("GLASSBOX_TRACE_KEEP", c.keep)
+		t.Setenv("GLASSBOX_TRACE_MAX_MB", c.mb)
+		r, err := RetentionFromEnv()
+		switch {
+		case c.err == "" && (err != nil || r.Keep < 1 || r.MaxBytes < 1<<20):
+			t.Errorf("KEEP=%q MAX_MB=%q: %+v, %v", c.keep, c.mb, r, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("KEEP=%q MAX_MB=%q: %v, want an error naming %q", c.keep, c.mb, err, c.err)
+		}
 	}
 }

@@ -79,7 +79,11 @@ func Start(cfg Config, attrs ...attribute.KeyValue) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{store: &fileExporter{dir: cfg.Dir}}
+	keep, err := RetentionFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{store: &fileExporter{dir: cfg.Dir, keep: keep}}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
 		sdktrace.WithSyncer(s.store),

@@ -279,11 +279,16 @@ func initExited(c *container.Container, d time.Duration) bool {
 // or two minutes — long, because the wait ends anyway when that glassbox
 // does, and fifty containers stopped at once on a slow, busy machine share
 // two CPUs for their teardowns.
-func teardownTimeout() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv("GLASSBOX_TEARDOWN_TIMEOUT")); err == nil && d > 0 {
-		return d
+func teardownTimeout() (time.Duration, error) {
+	v := os.Getenv("GLASSBOX_TEARDOWN_TIMEOUT")
+	if v == "" {
+		return 2 * time.Minute, nil
 	}
-	return 2 * time.Minute
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("GLASSBOX_TEARDOWN_TIMEOUT=%s: expected a duration such as 30s or 2m", v)
+	}
+	return d, nil
 }
 
 // errStillTearingDown: the container's init is dead, and its glassbox has
@@ -291,9 +296,9 @@ func teardownTimeout() time.Duration {
 var errStillTearingDown = errors.New("its glassbox is still tearing it down")
 
 // killAndWait sends sig to the container's init, waits up to grace for it to
-// die (then SIGKILLs it, and waits up to 10 s more), and then waits for its
-// glassbox to finish the teardown. Each step is a span of tr.
-func killAndWait(tr *runTrace, c *container.Container, sig unix.Signal, grace time.Duration) error {
+// die (then SIGKILLs it, and waits up to 10 s more), and then waits up to
+// teardown for its glassbox to finish the teardown. Each step is a span of tr.
+func killAndWait(tr *runTrace, c *container.Container, sig unix.Signal, grace, teardown time.Duration) error {
 	err := tracedSignal(tr, c, sig)
 	if err == nil && sig != unix.SIGKILL {
 		start := time.Now()
@@ -311,8 +316,8 @@ func killAndWait(tr *runTrace, c *container.Container, sig unix.Signal, grace ti
 	}
 	tr.step("wait for the init to exit (pidfd)", start, nil)
 	start = time.Now()
-	if timeout := teardownTimeout(); !waitGone(c, timeout) {
-		err := fmt.Errorf("container %s stopped, but %w after %s", container.ShortID(c.ID), errStillTearingDown, timeout)
+	if !waitGone(c, teardown) {
+		err := fmt.Errorf("container %s stopped, but %w after %s", container.ShortID(c.ID), errStillTearingDown, teardown)
 		tr.step("wait for the teardown (the container's lock)", start, err)
 		return err
 	}
@@ -361,13 +366,20 @@ GLASSBOX_TEARDOWN_TIMEOUT (a duration; default 2m) after the init died.`,
 			if err != nil {
 				return err
 			}
+			teardown, err := teardownTimeout()
+			if err != nil {
+				return err
+			}
 			return eachContainer(cmd, args, func(c *container.Container) error {
 				if !running(c) {
 					return nil // already stopped: as Docker, not an error
 				}
 				tr := traceLifecycle(cmd, c)
-				err := killAndWait(tr, c, unix.SIGTERM, grace)
+				err := killAndWait(tr, c, unix.SIGTERM, grace, teardown)
 				tr.endLifecycle(err, exitAttrs(c)...)
+				if errors.Is(err, errStillTearingDown) {
+					err = fmt.Errorf("%w; it goes when that ends: try again later, or glassbox gc if its glassbox was killed", err)
+				}
 				return err
 			})
 		},

@@ -48,6 +48,10 @@ container's state directory is gone (in any root), and NAT rules no lease owns.
 Bridges stay, like docker0. gc is safe while containers start and stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			keep, err := trace.RetentionFromEnv()
+			if err != nil {
+				return err
+			}
 			all, err := container.List(stateRoot(cmd))
 			if err != nil {
 				return err
@@ -85,10 +89,11 @@ Bridges stay, like docker0. gc is safe while containers start and stop.`,
 			errs = append(errs, err)
 			// Old traces, beyond GLASSBOX_TRACE_KEEP / GLASSBOX_TRACE_MAX_MB, and
 			// the temporary files of writes that never finished.
-			if n, err := trace.Prune(tracesDir(stateRoot(cmd)), trace.RetentionFromEnv(), true); n > 0 || err != nil {
+			n, err := trace.Prune(tracesDir(stateRoot(cmd)), keep, true)
+			if n > 0 {
 				fmt.Printf("removed %d old trace files\n", n)
-				errs = append(errs, err)
 			}
+			errs = append(errs, err)
 			// Kernel probes pinned by other glassbox builds (an upgrade leaves them).
 			removed, err := trace.RemoveObservers(true)
 			for _, d := range removed {
@@ -110,9 +115,13 @@ default 2m); if that runs out, the container is removed when its teardown
 ends, or by glassbox gc.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, refs []string) error {
+			teardown, err := teardownTimeout()
+			if err != nil {
+				return err
+			}
 			var errs []error
 			for _, ref := range refs {
-				if err := removeContainer(cmd, ref, force); err != nil {
+				if err := removeContainer(cmd, ref, force, teardown); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -125,8 +134,9 @@ ends, or by glassbox gc.`,
 	return cmd
 }
 
-// removeContainer removes one container, killing it first with force; traced.
-func removeContainer(cmd *cobra.Command, ref string, force bool) error {
+// removeContainer removes one container, killing it first with force (and
+// waiting up to teardown for its glassbox); traced.
+func removeContainer(cmd *cobra.Command, ref string, force bool, teardown time.Duration) error {
 	c, err := container.Find(stateRoot(cmd), ref)
 	if err != nil {
 		return err
@@ -140,23 +150,24 @@ func removeContainer(cmd *cobra.Command, ref string, force bool) error {
 			tr.step("abort the paused run", start, err)
 		}
 		if force && running(c) {
-			if err := killAndWait(tr, c, unix.SIGKILL, 0); err != nil {
+			if err := killAndWait(tr, c, unix.SIGKILL, 0, teardown); err != nil {
 				if errors.Is(err, errStillTearingDown) && c.MarkForRemoval() == nil {
 					err = fmt.Errorf("%w; it is removed when that ends (or by glassbox gc)", err)
 				}
 				return err
 			}
-			if _, err := os.Stat(c.Dir); errors.Is(err, os.ErrNotExist) {
-				return nil // run --rm: its glassbox removed it
-			}
 		}
 		start := time.Now()
 		err := c.Lock()
-		if errors.Is(err, container.ErrLocked) {
-			err = fmt.Errorf("container %s is running; stop it first, or rm -f", ref)
-		}
-		if err == nil {
+		switch {
+		case err == nil:
 			err = stages.Cleanup(c)
+		case errors.Is(err, container.ErrGone) && force:
+			err = nil // run --rm: its glassbox removed it
+		case errors.Is(err, container.ErrGone):
+			err = fmt.Errorf("container %s: %w (by another rm or gc)", ref, err)
+		case errors.Is(err, container.ErrLocked):
+			err = fmt.Errorf("container %s is running; stop it first, or rm -f", ref)
 		}
 		tr.step("remove the record and the writable layer", start, err)
 		return err
