@@ -77,7 +77,15 @@ func ParseProfile(data []byte) (*Profile, error) {
 	if p.DefaultAction == "" {
 		return nil, fmt.Errorf("defaultAction: missing (SCMP_ACT_ERRNO, SCMP_ACT_ALLOW, …)")
 	}
+	if _, err := action(p.DefaultAction, p.DefaultErrnoRet, 1); err != nil {
+		return nil, fmt.Errorf("defaultAction: %w", err)
+	}
+	// Checked here, where the index is the file's: a container's
+	// linux.seccomp has only the rules that hold for it.
 	for i, r := range p.Syscalls {
+		if _, err := checkRule(r.LinuxSyscall); err != nil {
+			return nil, fmt.Errorf("syscalls[%d]%w", i, err)
+		}
 		if r.Name != "" && len(r.Names) > 0 {
 			return nil, fmt.Errorf("syscalls[%d]: both name and names", i)
 		}

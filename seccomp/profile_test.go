@@ -69,12 +69,21 @@ func TestDefaultProfile(t *testing.T) {
 
 func TestParseProfileRefuses(t *testing.T) {
 	for want, data := range map[string]string{
-		"not a seccomp profile":            `[1, 2]`,
-		"defaultAction: missing":           `{"syscalls": []}`,
-		"syscalls[0]: no names":            `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW"}]}`,
-		"syscalls[0]: both name and names": `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "read", "names": ["write"], "action": "SCMP_ACT_ALLOW"}]}`,
-		"syscalls[0].includes.minKernel":   `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "four"}}]}`,
-		"null":                             `null`,
+		"not a seccomp profile":                             `[1, 2]`,
+		"defaultAction: missing":                            `{"syscalls": []}`,
+		"syscalls[0]: no names":                             `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW"}]}`,
+		"syscalls[0]: both name and names":                  `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "read", "names": ["write"], "action": "SCMP_ACT_ALLOW"}]}`,
+		"syscalls[0].includes.minKernel":                    `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "four"}}]}`,
+		"null":                                              `null`,
+		"defaultAction: SCMP_ACT_ERRNO with errnoRet 65536": `{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 65536}`,
+		// The index is the file's: the rule is the second, whatever the
+		// conditions of the first make of it for a container.
+		"syscalls[1].action: SCMP_ACT_ERRNO with errnoRet 4294967297": `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+			{"names": ["read"], "action": "SCMP_ACT_ERRNO", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+			{"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": 4294967297}]}`,
+		"syscalls[1].args[0].index 6": `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+			{"names": ["read"], "action": "SCMP_ACT_ERRNO", "excludes": {"arches": ["amd64", "arm64"]}},
+			{"names": ["write"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "op": "SCMP_CMP_EQ"}]}]}`,
 	} {
 		_, err := ParseProfile([]byte(data))
 		if want == "null" {

@@ -107,17 +107,8 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	}
 	rets := make([]uint32, len(s.Syscalls))
 	for i, rule := range s.Syscalls {
-		field := fmt.Sprintf("linux.seccomp.syscalls[%d]", i)
-		if rets[i], err = action(rule.Action, rule.ErrnoRet, 1); err != nil {
-			return nil, fmt.Errorf("%s.action: %w", field, err)
-		}
-		for j, a := range rule.Args {
-			if a.Index > 5 {
-				return nil, fmt.Errorf("%s.args[%d].index %d: a system call has 6 arguments (0–5)", field, j, a.Index)
-			}
-			if _, ok := comparisons[a.Op]; !ok {
-				return nil, fmt.Errorf("%s.args[%d].op %q: unknown comparison", field, j, a.Op)
-			}
+		if rets[i], err = checkRule(rule); err != nil {
+			return nil, fmt.Errorf("linux.seccomp.syscalls[%d]%w", i, err)
 		}
 	}
 	var compiled []abi
@@ -266,6 +257,25 @@ func (a abi) lookup(name string) (uint32, bool) {
 	return a.table[i].nr, true
 }
 
+// checkRule checks one rule and returns its action as SECCOMP_RET_*; its
+// errors begin with the field in the rule (".action: …"), for the caller to
+// put the rule's place before.
+func checkRule(rule specs.LinuxSyscall) (uint32, error) {
+	ret, err := action(rule.Action, rule.ErrnoRet, 1)
+	if err != nil {
+		return 0, fmt.Errorf(".action: %w", err)
+	}
+	for j, a := range rule.Args {
+		if a.Index > 5 {
+			return 0, fmt.Errorf(".args[%d].index %d: a system call has 6 arguments (0–5)", j, a.Index)
+		}
+		if _, ok := comparisons[a.Op]; !ok {
+			return 0, fmt.Errorf(".args[%d].op %q: unknown comparison", j, a.Op)
+		}
+	}
+	return ret, nil
+}
+
 // action turns an SCMP_ACT_* name into a SECCOMP_RET_* value. errnoRet is the
 // errno of SCMP_ACT_ERRNO (EPERM when not given) or the data of
 // SCMP_ACT_TRACE.
@@ -278,11 +288,14 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint, fallback uint) (uint32, 
 		return 0, fmt.Errorf("%q: unknown action", a)
 	}
 	if a == specs.ActErrno || a == specs.ActTrace {
-		data := uint32(fallback)
+		data := fallback
 		if errnoRet != nil {
-			data = uint32(*errnoRet)
+			data = *errnoRet
 		}
-		ret |= data & unix.SECCOMP_RET_DATA
+		if data > unix.SECCOMP_RET_DATA {
+			return 0, fmt.Errorf("%s with errnoRet %d: the value must fit SECCOMP_RET_DATA's 16 bits (an errno is 1–4095)", a, data)
+		}
+		ret |= uint32(data)
 	}
 	return ret, nil
 }

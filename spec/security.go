@@ -3,7 +3,7 @@ package spec
 // The security flags of `glassbox run`, the way Docker applies them: the
 // capabilities (--cap-add, --cap-drop, --privileged), the seccomp profile
 // (Docker's semantics: glassbox's default, or --security-opt
-// seccomp=unconfined|FILE), no_new_privs, devices, rlimits and groups.
+// seccomp=unconfined|builtin|FILE), no_new_privs, devices, rlimits and groups.
 // Everything here ends up in the Spec; a flag glassbox cannot honour (an
 // AppArmor or SELinux label) is refused by name, never ignored.
 
@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -45,7 +47,9 @@ func CapabilityNames() []string { return slices.Sorted(maps.Keys(CapabilityNumbe
 
 // grantable are the capabilities glassbox can give a container: those in its
 // own bounding set (a host or a sandbox may withhold some, even from root).
-func grantable() []string {
+// Read once: the bounding set of a process only ever shrinks, and glassbox
+// does not shrink its own.
+var grantable = sync.OnceValue(func() []string {
 	var bounding uint64
 	if data, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
@@ -55,7 +59,7 @@ func grantable() []string {
 		}
 	}
 	return slices.DeleteFunc(CapabilityNames(), func(c string) bool { return bounding&(1<<CapabilityNumbers[c]) == 0 })
-}
+})
 
 // SeccompAnnotation names the seccomp profile a run got: "builtin"
 // (seccomp/default.json), "unconfined", or the file it came from.
@@ -70,7 +74,7 @@ type SecurityOptions struct {
 	CapAdd      []string // --cap-add: a capability, with or without CAP_, or ALL
 	CapDrop     []string // --cap-drop
 	Privileged  bool     // --privileged: every capability, every device, no seccomp, nothing masked
-	SecurityOpt []string // --security-opt seccomp=unconfined|FILE, no-new-privileges[=true|false], systempaths=unconfined
+	SecurityOpt []string // --security-opt seccomp=unconfined|builtin|FILE, no-new-privileges[=true|false], systempaths=unconfined
 	Devices     []string // --device HOST[:CONTAINER[:PERMISSIONS]]
 	Ulimits     []string // --ulimit NAME=SOFT[:HARD]
 	GroupAdd    []string // --group-add GID|NAME
@@ -89,21 +93,18 @@ func applySecurity(s *specs.Spec, o SecurityOptions) error {
 		return err
 	}
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: clone(caps), Permitted: clone(caps)}
-	profile, profileName := seccomp.DefaultProfile(), seccomp.DefaultProfileName
+	var profile *seccomp.Profile // nil: the builtin one, read only if it is used
+	profileName := seccomp.DefaultProfileName
 	for _, opt := range o.SecurityOpt {
 		key, value, hasValue := strings.Cut(opt, "=")
 		if !hasValue {
 			key, value, hasValue = strings.Cut(opt, ":") // Docker's old spelling
 		}
 		switch {
-		case key == "seccomp" && value == "unconfined":
-			profile, profileName = nil, "unconfined"
+		case key == "seccomp" && (value == "unconfined" || value == seccomp.DefaultProfileName):
+			profile, profileName = nil, value
 		case key == "seccomp" && hasValue:
-			data, err := os.ReadFile(value)
-			if err != nil {
-				return fmt.Errorf("--security-opt seccomp=%s: %w", value, err)
-			}
-			if profile, err = seccomp.ParseProfile(data); err != nil {
+			if profile, err = readProfile(value); err != nil {
 				return fmt.Errorf("--security-opt seccomp=%s: %w", value, err)
 			}
 			profileName, _ = filepath.Abs(value)
@@ -118,7 +119,7 @@ func applySecurity(s *specs.Spec, o SecurityOptions) error {
 		case key == "apparmor" || key == "label" || key == "mask" || key == "unmask" || key == "proc-opts":
 			return fmt.Errorf("--security-opt %s: not supported by glassbox (it applies no AppArmor or SELinux profile, and masks the paths runc does); leave it out", opt)
 		default:
-			return fmt.Errorf("--security-opt %q: glassbox knows seccomp=unconfined|FILE, no-new-privileges[=true|false] and systempaths=unconfined", opt)
+			return fmt.Errorf("--security-opt %q: glassbox knows seccomp=unconfined|builtin|FILE, no-new-privileges[=true|false] and systempaths=unconfined", opt)
 		}
 	}
 	if o.Privileged {
@@ -128,6 +129,9 @@ func applySecurity(s *specs.Spec, o SecurityOptions) error {
 		profile, profileName = nil, "unconfined"
 	}
 	setAnnotation(s, SeccompAnnotation, profileName)
+	if profileName == seccomp.DefaultProfileName {
+		profile = seccomp.DefaultProfile()
+	}
 	if profile != nil {
 		s.Linux.Seccomp = profile.ForContainer(caps)
 	}
@@ -161,9 +165,34 @@ func applySecurity(s *specs.Spec, o SecurityOptions) error {
 	return nil
 }
 
+// maxProfileSize bounds a --security-opt seccomp=FILE: Docker's own profile
+// is 20 KiB, and the kernel takes at most 4096 instructions anyway.
+const maxProfileSize = 1 << 20
+
+// readProfile reads a profile file: a regular file (not a FIFO or /dev/zero
+// that would hold the run) of at most maxProfileSize.
+func readProfile(path string) (*seccomp.Profile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxProfileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxProfileSize {
+		return nil, fmt.Errorf("larger than %d MiB: not a seccomp profile", maxProfileSize>>20)
+	}
+	return seccomp.ParseProfile(data)
+}
+
 // capabilities is Docker's default set with --cap-drop and --cap-add applied
-// (ALL in --cap-add: every one; ALL in --cap-drop: none but those added), or
-// every capability with --privileged.
+// (ALL in --cap-add: every one but those dropped; ALL in --cap-drop: none but
+// those added), or every capability with --privileged.
 func capabilities(o SecurityOptions) ([]string, error) {
 	norm := func(flag string, names []string) ([]string, bool, error) {
 		var out []string
@@ -197,8 +226,10 @@ func capabilities(o SecurityOptions) ([]string, error) {
 	}
 	caps := clone(DefaultCapabilities)
 	switch {
-	case o.Privileged || addAll:
-		return grantable(), nil
+	case o.Privileged:
+		return clone(grantable()), nil
+	case addAll:
+		caps = clone(grantable()) // as Docker: ALL, less what --cap-drop names
 	case dropAll:
 		caps = nil
 	}

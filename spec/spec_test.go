@@ -300,3 +300,35 @@ func FuzzBundle(f *testing.F) {
 		Validate(s)
 	})
 }
+
+func TestSecurityOptions(t *testing.T) {
+	run := func(o SecurityOptions) (*specs.Spec, error) {
+		return FromRunOptions(RunOptions{Rootfs: "/r", Args: []string{"sh"}, SecurityOptions: o})
+	}
+	// Docker: --cap-add ALL is every capability but those --cap-drop names.
+	s, err := run(SecurityOptions{CapAdd: []string{"ALL"}, CapDrop: []string{"net_raw", "CAP_SYS_ADMIN"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps := s.Process.Capabilities.Bounding; slices.Contains(caps, "CAP_NET_RAW") || slices.Contains(caps, "CAP_SYS_ADMIN") || !slices.Contains(caps, "CAP_SYS_PTRACE") {
+		t.Errorf("--cap-add ALL --cap-drop NET_RAW,SYS_ADMIN: %v", caps)
+	}
+	for opt, want := range map[string]string{"seccomp=unconfined": "unconfined", "seccomp=builtin": "builtin"} {
+		s, err := run(SecurityOptions{SecurityOpt: []string{opt}})
+		if err != nil || s.Annotations[SeccompAnnotation] != want || (s.Linux.Seccomp == nil) != (want == "unconfined") {
+			t.Errorf("--security-opt %s: %v, annotation %q", opt, err, s.Annotations[SeccompAnnotation])
+		}
+	}
+	big := filepath.Join(t.TempDir(), "big.json")
+	os.WriteFile(big, append([]byte(`{"defaultAction": "SCMP_ACT_ALLOW", "x": "`), make([]byte, 2<<20)...), 0o644)
+	for _, c := range []struct{ opt, want string }{
+		{"seccomp=/dev/zero", "--security-opt seccomp=/dev/zero: not a regular file"}, // would read forever
+		{"seccomp=/", "--security-opt seccomp=/: not a regular file"},
+		{"seccomp=" + big, "larger than 1 MiB"},
+		{"seccomp=/nonexistent", "no such file"},
+	} {
+		if _, err := run(SecurityOptions{SecurityOpt: []string{c.opt}}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--security-opt %s: %v, want %q", c.opt, err, c.want)
+		}
+	}
+}

@@ -134,7 +134,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "add a capability (CHOWN or CAP_CHOWN; ALL: every one)")
 	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability from Docker's default set (ALL: every one)")
 	f.BoolVar(&o.Privileged, "privileged", false, "every capability and device of the host, no seccomp, nothing masked (as Docker)")
-	f.StringArrayVar(&o.SecurityOpt, "security-opt", nil, "seccomp=unconfined|PROFILE.json (Docker's format; default: glassbox's),\nno-new-privileges[=true|false] (default true), systempaths=unconfined")
+	f.StringArrayVar(&o.SecurityOpt, "security-opt", nil, "seccomp=unconfined|builtin|PROFILE.json (Docker's format; default: builtin, glassbox's),\nno-new-privileges[=true|false] (default true), systempaths=unconfined")
 	f.StringArrayVar(&o.Devices, "device", nil, "give the container a host device: HOST[:CONTAINER[:rwm]]")
 	f.StringArrayVar(&o.Ulimits, "ulimit", nil, "a resource limit: NAME=SOFT[:HARD], like nofile=1024:2048 (-1: none)")
 	f.StringArrayVar(&o.GroupAdd, "group-add", nil, "a supplementary group: a gid, or a name from the container's /etc/group")
