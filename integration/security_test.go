@@ -647,3 +647,25 @@ func TestHostileBundles(t *testing.T) {
 	}
 	e.noState()
 }
+
+// An image's symlink may lead a mount destination that looks harmless into
+// /proc: a tmpfs over /proc/sys would hide the read-only view the masks make
+// (and a bind could replace it). The mount stage checks where it leads.
+func TestMountThroughSymlinkIntoProc(t *testing.T) {
+	e := newEnv(t)
+	beSubreaper(t)
+	for link, target := range map[string]string{"/tmp/sys": "/proc/sys", "/var/kernel": "../proc/sys/kernel"} {
+		bundle := ociBundle(t, func(s map[string]any) {
+			s["mounts"] = append(s["mounts"].([]any), map[string]any{"destination": link, "type": "tmpfs", "source": "tmpfs"})
+		})
+		if err := os.Symlink(target, filepath.Join(bundle, "rootfs", link)); err != nil {
+			t.Fatal(err)
+		}
+		r := e.oci("run", "--bundle", bundle, "symlinked")
+		want := "a symlink in the rootfs leads it to /proc/sys"
+		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("mount on %s -> %s: exit %d, stderr %q; want exit 1 and one line with %q", link, target, r.code, r.stderr, want)
+		}
+	}
+	e.noState()
+}

@@ -27,7 +27,8 @@ const (
 // parents as directories and the last element as kind, and returns the
 // resolved host path to mount on. A dangling symlink on the way (an image's
 // /var/run -> /run, say, before /run exists) is followed: its target is
-// created, inside the root.
+// created, inside the root. The path returned begins with root as given, so
+// that what follows is the path inside the root.
 func MkdirInRoot(root, path string, kind Kind) (string, error) {
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -115,13 +116,30 @@ func ResolveInRoot(root, path string) (string, error) {
 	return resolve(rootFd, root, path)
 }
 
+// resolve returns root joined with where path leads inside it, every
+// symlink followed: the kernel's own answer, read back from the descriptors.
 func resolve(rootFd int, root, path string) (string, error) {
 	fd, err := openInRoot(rootFd, path)
 	if err != nil {
 		return "", fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, path, err)
 	}
 	defer unix.Close(fd)
-	return os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	resolved, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return "", err
+	}
+	rootPath, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", rootFd))
+	if err != nil {
+		return "", err
+	}
+	if rootPath == "/" {
+		return filepath.Join(root, resolved), nil
+	}
+	inside, ok := strings.CutPrefix(resolved, rootPath)
+	if !ok || inside != "" && inside[0] != '/' {
+		return "", fmt.Errorf("%s%s resolves to %s, outside the root", root, path, resolved)
+	}
+	return root + inside, nil
 }
 
 // OpenDirInRoot returns an O_PATH descriptor of directory path inside the

@@ -196,7 +196,7 @@ var procFiles = []string{"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/
 // (key=value) are passed as data, which a bind mount ignores (as with runc).
 func validateMounts(mounts []specs.Mount) error {
 	for i, m := range mounts {
-		if err := validateMount(m); err != nil {
+		if err := CheckMountDestination(m.Destination, m.Type); err != nil {
 			return fmt.Errorf("mounts[%d].destination %q: %w", i, m.Destination, err)
 		}
 		idmap := slices.ContainsFunc(m.Options, func(o string) bool { return o == "idmap" || o == "ridmap" })
@@ -215,13 +215,16 @@ func validateMounts(mounts []specs.Mount) error {
 	return nil
 }
 
-func validateMount(m specs.Mount) error {
-	dest := filepath.Clean("/" + m.Destination)
+// CheckMountDestination refuses a mount over the container's root, and over
+// /proc or what is in it (but for procFiles). The mount stage checks again
+// where the destination leads once the rootfs's symlinks are followed.
+func CheckMountDestination(dest, fstype string) error {
+	dest = filepath.Clean("/" + dest)
 	switch {
 	case dest == "/":
 		return fmt.Errorf("a mount over the container's root; root.path is that")
-	case dest == "/proc" && m.Type != "proc":
-		return fmt.Errorf("/proc must be a proc mount (type proc), not %q", m.Type)
+	case dest == "/proc" && fstype != "proc":
+		return fmt.Errorf("/proc must be a proc mount (type proc), not %q", fstype)
 	case strings.HasPrefix(dest, "/proc/") && !slices.Contains(procFiles, dest):
 		return fmt.Errorf("a mount in /proc would cover the kernel's files (only %s may be replaced)", strings.Join(procFiles, ", "))
 	}

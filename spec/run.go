@@ -100,7 +100,7 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	for _, v := range o.Volumes {
 		m, err := parseVolume(v)
 		if err == nil {
-			err = validateMount(m)
+			err = CheckMountDestination(m.Destination, m.Type)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("-v %s: %w", v, err)
@@ -110,7 +110,7 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	for _, t := range o.Tmpfs {
 		m, err := parseTmpfs(t)
 		if err == nil {
-			err = validateMount(m)
+			err = CheckMountDestination(m.Destination, m.Type)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("--tmpfs %s: %w", t, err)

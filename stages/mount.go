@@ -206,6 +206,13 @@ func (in *Init) mountOne(m specs.Mount) error {
 	if err != nil {
 		return &Error{Call: "mount point " + m.Destination, Msg: err.Error()}
 	}
+	// The image's symlinks may lead a harmless-looking destination into
+	// /proc (/run/x -> /proc/sys): what counts is where it ends up.
+	if inside := strings.TrimPrefix(dest, root); inside != filepath.Clean("/"+m.Destination) {
+		if err := spec.CheckMountDestination(inside, m.Type); err != nil {
+			return &Error{Call: "mount point " + m.Destination, Msg: "a symlink in the rootfs leads it to " + inside + ": " + err.Error()}
+		}
+	}
 	if bind {
 		if err := in.mount(m.Source, dest, "", opts.Flags&(unix.MS_BIND|unix.MS_REC)|unix.MS_BIND, ""); err != nil {
 			return err
