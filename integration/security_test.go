@@ -438,8 +438,8 @@ func TestIDsThatAreNoIDs(t *testing.T) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 125 and one line with %q", what, r.code, r.stdout, r.stderr, want)
 		}
 	}
-	refused("run -u 4294967295", e.run("", "run", "--rm", "-u", "4294967295", "busybox", "id", "-u"), "process.user.uid 4294967295 is (uid_t)-1")
-	refused("run -u 0:4294967295", e.run("", "run", "--rm", "-u", "0:4294967295", "busybox", "id", "-u"), "process.user.gid 4294967295 is (gid_t)-1")
+	refused("run -u 4294967295", e.run("", "run", "--rm", "-u", "4294967295", "busybox", "id", "-u"), "-u 4294967295: uid 4294967295 is (uid_t)-1")
+	refused("run -u 0:4294967295", e.run("", "run", "--rm", "-u", "0:4294967295", "busybox", "id", "-u"), "-u 0:4294967295: gid 4294967295 is (gid_t)-1")
 	passwd := filepath.Join(t.TempDir(), "passwd")
 	os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\nminus:x:4294967295:0::/:/bin/sh\nhuge:x:99999999999:0::/:/bin/sh\n"), 0o644)
 	for _, name := range []string{"minus", "huge"} {
@@ -447,7 +447,7 @@ func TestIDsThatAreNoIDs(t *testing.T) {
 			"/etc/passwd: "+name+" has id")
 	}
 	id := e.runDetached(nil, "busybox", "sleep", "60")
-	refused("exec -u 4294967295", e.run("", "exec", "-u", "4294967295", id, "id", "-u"), "process.user.uid 4294967295 is (uid_t)-1")
+	refused("exec -u 4294967295", e.run("", "exec", "-u", "4294967295", id, "id", "-u"), "-u 4294967295: uid 4294967295 is (uid_t)-1")
 	e.run("", "rm", "-f", id)
 	bundle := writeBundle(t, func(s map[string]any) {
 		s["process"].(map[string]any)["user"] = map[string]any{"uid": 0, "gid": 0, "additionalGids": []uint32{4294967295}}

@@ -242,6 +242,18 @@ func applyUser(s *specs.Spec, u string) error {
 	if user == "" || (hasGroup && group == "") {
 		return fmt.Errorf("-u %q: expected uid[:gid] or name[:group]", u)
 	}
+	for i, id := range []string{user, group} {
+		kind := [...]string{"uid", "gid"}[i]
+		if id == "" || strings.Trim(id, "0123456789") != "" {
+			continue // a name, for the container's /etc/passwd or /etc/group
+		}
+		switch n, err := strconv.ParseUint(id, 10, 32); {
+		case err != nil: // out of range (n is then the largest value)
+			return fmt.Errorf("-u %s: %s %s is more than an id holds: a %s is below %d", u, kind, id, kind, uint32(NoID))
+		case n == NoID:
+			return fmt.Errorf("-u %s: %s %s is (%s_t)-1, which the kernel takes as \"unchanged\": a %s is below %d", u, kind, id, kind, kind, uint32(NoID))
+		}
+	}
 	if uid, err := strconv.ParseUint(user, 10, 32); err == nil {
 		s.Process.User.UID = uint32(uid)
 	}
@@ -366,7 +378,8 @@ func ForExec(s *specs.Spec, args, env []string, workdir, user string, terminal b
 		out.Annotations[k] = v
 	}
 	if user != "" {
-		p.User = specs.User{}
+		// Another user, with the container's --group-add gids all the same (as Docker).
+		p.User = specs.User{AdditionalGids: s.Process.User.AdditionalGids}
 		delete(out.Annotations, UserAnnotation)
 		if err := applyUser(&out, user); err != nil {
 			return nil, err

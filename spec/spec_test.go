@@ -332,3 +332,30 @@ func TestSecurityOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestUserIDs(t *testing.T) {
+	for u, want := range map[string]string{
+		"4294967295":              "uid 4294967295 is (uid_t)-1",
+		"0:4294967295":            "gid 4294967295 is (gid_t)-1",
+		"x:4294967295":            "gid 4294967295 is (gid_t)-1",
+		"99999999999999999999999": "uid 99999999999999999999999 is more than an id holds",
+		"1:4294967296":            "gid 4294967296 is more than an id holds",
+	} {
+		_, err := FromRunOptions(RunOptions{Rootfs: "/r", Args: []string{"sh"}, User: u})
+		if err == nil || !strings.HasPrefix(err.Error(), "-u "+u+": "+want) {
+			t.Errorf("-u %s: %v, want an error naming -u and %q", u, err, want)
+		}
+	}
+	// exec -u: another user, the container's --group-add gids all the same.
+	s, err := FromRunOptions(RunOptions{Rootfs: "/r", Args: []string{"sh"}, SecurityOptions: SecurityOptions{GroupAdd: []string{"10", "wheel"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ForExec(s, []string{"id"}, nil, "", "1000:1000", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := e.Process.User; u.UID != 1000 || u.GID != 1000 || !slices.Equal(u.AdditionalGids, []uint32{10}) || e.Annotations[GroupAddAnnotation] != "wheel" {
+		t.Errorf("exec -u 1000:1000: %+v, annotations %v", u, e.Annotations)
+	}
+}
