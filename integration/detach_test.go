@@ -161,6 +161,7 @@ func TestRemoveThatGivesUp(t *testing.T) {
 		id := e.runDetached(nil, "busybox", "sleep", "100")
 		shim := monitorOf(t, id)
 		syscall.Kill(shim, syscall.SIGSTOP)
+		defer syscall.Kill(shim, syscall.SIGCONT) // should the test end half way
 		rm := e.cmd("rm", "-f", id)
 		rm.Env = append(rm.Env, "GLASSBOX_TEARDOWN_TIMEOUT=1s")
 		out, err := rm.CombinedOutput()

@@ -65,6 +65,15 @@ func startGlassbox(t *testing.T, e *env, args ...string) (cmd *exec.Cmd, rest fu
 		t.Fatalf("container not ready after 10s; stderr: %s", stderr.String())
 	}
 	waitRunning(t, e)
+	// A test that ends before it waits for glassbox: kill it, and gc what
+	// it leaves, before the leak check (newEnv's cleanup runs after this).
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			e.run("", "gc")
+		}
+	})
 	restc := make(chan string, 1)
 	go func() { b, _ := io.ReadAll(out); restc <- string(b) }()
 	return cmd, func() string { return <-restc }

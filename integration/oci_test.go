@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -604,6 +605,17 @@ func TestOCINoNamespaces(t *testing.T) {
 		s["linux"].(map[string]any)["namespaces"] = []any{}
 		delete(s, "hostname")
 		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "for ns in mnt pid net; do readlink /proc/self/ns/$ns; done"}
+	})
+	// Mounts a failed teardown leaves are in the host's namespace, below the
+	// bundle that t.TempDir will remove: said, then detached, deepest first.
+	t.Cleanup(func() {
+		points := mountPoints(t)
+		for _, p := range slices.Backward(points) {
+			if strings.HasPrefix(p, bundle+"/") {
+				t.Errorf("left mounted: %s", p)
+				unix.Unmount(p, unix.MNT_DETACH)
+			}
+		}
 	})
 	r := e.oci("run", "--bundle", bundle, "shared")
 	want := readlink("/proc/self/ns/mnt") + "\n" + readlink("/proc/self/ns/pid") + "\n" + readlink("/proc/self/ns/net") + "\n"

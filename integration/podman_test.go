@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,15 +171,16 @@ func TestPodmanRun(t *testing.T) {
 	p := newPodman(t)
 	parent := callerCgroup(t, "glassbox-podman-test")
 	run := append([]string{"run", "--rm", "--pull", "never", "--network", "none", "--cgroup-parent", parent}, podmanUlimits...)
-	out := p.must(append(run, p.image, "sh", "-c",
-		"echo hi; grep ^Seccomp: /proc/self/status; cat /proc/sys/net/ipv4/ping_group_range; mknod /tmp/m c 1 1 2>&1; cat /proc/self/cgroup")...)
-	// Its cgroup: beneath --cgroup-parent on v1; on v2 podman gives it a
-	// cgroup namespace of its own, where its cgroup is the root.
-	cgroup := parent + "/libpod-"
+	// Its cgroup: beneath --cgroup-parent. On v2 podman would give it a
+	// cgroup namespace of its own, where its cgroup is the root: the host's
+	// is asked for, so that the container can show where glassbox put it.
+	cgroupns := []string{}
 	if mode, _ := cgroupsv2.Detect(); mode == cgroupsv2.Unified {
-		cgroup = "0::/\n"
+		cgroupns = []string{"--cgroupns", "host"}
 	}
-	for _, want := range []string{"hi\n", "Seccomp:\t2", "0\t0", "Operation not permitted", cgroup} {
+	out := p.must(append(append(slices.Clone(run), cgroupns...), p.image, "sh", "-c",
+		"echo hi; grep ^Seccomp: /proc/self/status; cat /proc/sys/net/ipv4/ping_group_range; mknod /tmp/m c 1 1 2>&1; cat /proc/self/cgroup")...)
+	for _, want := range []string{"hi\n", "Seccomp:\t2", "0\t0", "Operation not permitted", parent + "/libpod-"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("want %q in the container's output:\n%s", want, out)
 		}

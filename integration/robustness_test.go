@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,6 +129,10 @@ func TestKilledRunsLeaveNothingAfterGC(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Errorf("containers outlived their killed glassbox: pids %v", left)
+		for _, pid := range left {
+			pid, _ := strconv.Atoi(pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 

@@ -614,9 +614,10 @@ func TestKernelEventsOfConcurrentRuns(t *testing.T) {
 
 // noStaleSubscriptions checks that the observer's shared, pinned maps hold
 // nothing of a glassbox process that has ended: every watched pid is still
-// the live process that subscribed (not a reused pid), and every run id has
-// its watcher. Live runs may be there: the host is shared (another state
-// root's runs, a detached container's monitor writing its trace).
+// the live process that subscribed (not a reused pid), and every run id (in
+// runs, lost, and as a watched cgroup's run) has its watcher. Live runs may
+// be there: the host is shared (another state root's runs, a detached
+// container's monitor writing its trace).
 func noStaleSubscriptions(t *testing.T) {
 	t.Helper()
 	open := func(name string) *ebpf.Map {
@@ -641,6 +642,15 @@ func noStaleSubscriptions(t *testing.T) {
 				}
 				m.Close()
 			}
+		}
+		// A watched cgroup's value is its run's id.
+		if m := open("cgroups"); m != nil {
+			var cgroup uint64
+			var run uint32
+			for it := m.Iterate(); it.Next(&cgroup, &run); {
+				runIDs[run] = fmt.Sprintf("cgroups (cgroup %d)", cgroup)
+			}
+			m.Close()
 		}
 		// Read last: a run's watcher is the first entry it makes and the last
 		// it removes.
