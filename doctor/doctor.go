@@ -75,7 +75,11 @@ func namespaces() []Check {
 func initProgram() Check {
 	path, argv := stages.InitProgram()
 	if err := stages.CheckInitView(); err != nil {
-		return Check{Name: "container init", Detail: err.Error(), Action: "Linux 5.12+ is needed: containers must not be able to overwrite " + path}
+		action := "run glassbox as root (CAP_SYS_ADMIN): it mounts a read-only view of " + path + ", so that containers cannot overwrite it"
+		if errors.Is(err, unix.ENOSYS) {
+			action = "Linux 5.12+ is needed (open_tree, mount_setattr): containers must not be able to overwrite " + path
+		}
+		return Check{Name: "container init", Detail: err.Error(), Action: action}
 	}
 	protected := ", run from a read-only mount of the file and non-dumpable until execve: a container cannot overwrite it"
 	if argv[0] == "glassbox-init" {

@@ -420,7 +420,9 @@ func (r *Run) fail(st *Stage, err error) *Error {
 	e := asStageError(st.Name, err)
 	undoErr := r.undo()
 	if !r.Opts.Restart {
-		r.removeAfter(undoErr)
+		if err := r.removeAfter(undoErr); err != nil {
+			e.Leftover = strings.ReplaceAll(err.Error(), "\n", "; ")
+		}
 	} else {
 		r.Status, r.Pid, r.PidStart, r.Finished = container.Exited, 0, 0, time.Now().UTC()
 		r.ExitCode = cmp.Or(e.ExitCode, 125)

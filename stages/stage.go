@@ -63,6 +63,7 @@ type Error struct {
 	Msg      string `json:"msg"`
 	Hint     string `json:"hint,omitempty"`
 	ExitCode int    `json:"exitCode,omitempty"` // 126/127 when the command cannot be run
+	Leftover string `json:"leftover,omitempty"` // what the undo after the failure could not undo
 }
 
 func (e *Error) Error() string {
@@ -76,6 +77,9 @@ func (e *Error) Error() string {
 	s += e.Msg
 	if e.Hint != "" {
 		s += " — " + e.Hint
+	}
+	if e.Leftover != "" {
+		s += "; and then " + e.Leftover
 	}
 	return s
 }

@@ -84,7 +84,7 @@ func resolveUser(u specs.User, flag, groupAdd string) (execUser, error) {
 		}
 		out.Groups = append(out.Groups, gid)
 	}
-	if err := spec.ValidateUser(specs.User{UID: out.UID, GID: out.GID, AdditionalGids: out.Groups}, "the user"); err != nil {
+	if err := spec.ValidateUser(specs.User{UID: out.UID, GID: out.GID, AdditionalGids: out.Groups}, "process.user"); err != nil {
 		return out, &Error{Msg: err.Error()}
 	}
 	return out, nil

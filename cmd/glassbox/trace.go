@@ -410,10 +410,12 @@ user and --root, shares them. While traced runs watch them, trace off refuses
 (their traces would lose their kernel events from then on) unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if n, err := trace.WatchingRuns(); err != nil {
-				return err
-			} else if n > 0 && !forceOff {
-				return fmt.Errorf("trace off: %d traced run(s) on this machine, of any state root, watch the kernel probes now; detaching them ends those traces' kernel events (wait for the runs to end, or --force)", n)
+			if !forceOff { // --force: whatever the maps say, or fail to
+				if n, err := trace.WatchingRuns(); err != nil {
+					return fmt.Errorf("trace off: %w (--force detaches without asking)", err)
+				} else if n > 0 {
+					return fmt.Errorf("trace off: %d traced run(s) on this machine, of any state root, watch the kernel probes now; detaching them ends those traces' kernel events (wait for the runs to end, or --force)", n)
+				}
 			}
 			removed, err := trace.RemoveObservers(false)
 			for _, d := range removed {
