@@ -381,7 +381,7 @@ func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 	}
 	err := errors.Join(errs...)
 	if files > 0 {
-		step(fmt.Sprintf("write /etc/hosts of %d containers on %s", files, n.Name), start, err)
+		step(fmt.Sprintf("write /etc/hosts of %s on %s", containers(files), n.Name), start, err)
 	}
 	return err
 }

@@ -276,7 +276,7 @@ func DefaultSubnet() (string, error) {
 	if data, err := os.ReadFile(s.path(DefaultNetwork)); err == nil {
 		var n Network
 		if json.Unmarshal(data, &n) == nil {
-			return fmt.Sprintf("%s on %s, gateway %s, %d containers", n.Subnet, n.Bridge, n.Gateway, len(n.Leases)), nil
+			return fmt.Sprintf("%s on %s, gateway %s, %s", n.Subnet, n.Bridge, n.Gateway, containers(len(n.Leases))), nil
 		}
 	}
 	if b := bridgeSubnet(DefaultBridge); b != nil {
@@ -365,4 +365,12 @@ func nthAddr(n *net.IPNet, i int) net.IP {
 	ip := make(net.IP, 4)
 	binary.BigEndian.PutUint32(ip, binary.BigEndian.Uint32(n.IP.To4())+uint32(i))
 	return ip
+}
+
+// containers is "1 container" or "n containers".
+func containers(n int) string {
+	if n == 1 {
+		return "1 container"
+	}
+	return fmt.Sprintf("%d containers", n)
 }

@@ -12,10 +12,12 @@ package stages
 // Why execute a program instead of forking: the Go runtime is multi-threaded
 // from its first instruction, and fork(2) copies only the calling thread, so a
 // forked Go child cannot safely run Go code. The child must execve(2) right
-// away — so glassbox clones glassbox-init (or itself, /proc/self/exe, as
-// `glassbox init`), a fresh Go program already inside the namespaces. runc
-// re-executes itself the same way, with a C constructor; glassbox can do it in
-// plain Go because it needs no user namespace.
+// away — so glassbox clones glassbox-init (or itself, as `glassbox init`), a
+// fresh Go program already inside the namespaces. runc re-executes itself the
+// same way, with a C constructor; glassbox can do it in plain Go because it
+// needs no user namespace. The file is executed through a read-only view of
+// it (open_tree(2), mount_setattr(2)), so that no container can overwrite it
+// through /proc/<init>/exe: initprogram.go.
 //
 // The init is born in its cgroup where the kernel allows it: clone3(2) with
 // CLONE_INTO_CGROUP and a file descriptor of the container's cgroup2
@@ -64,7 +66,7 @@ import (
 var Unshare = &Stage{
 	Name:      "unshare",
 	Purpose:   "clone the container's init into new pid, mount, uts, ipc, net and cgroup namespaces",
-	Kernel:    "clone(2) CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET, cgroup.procs, unshare(2) CLONE_NEWCGROUP",
+	Kernel:    "clone(2) CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET (clone3(2) + CLONE_INTO_CGROUP on v2; cgroup.procs on v1), setns(2) for namespaces given by path, unshare(2) CLONE_NEWCGROUP",
 	Host:      cloneInit,
 	Container: joinAndUnshare,
 	Undo:      killInit,

@@ -41,11 +41,17 @@ glassbox process is gone (its lock is free) but which never reached "exited" is 
 leftover: gc kills its processes, unmounts its rootfs, removes its cgroups and
 deletes its state directory. So does an exited container that rm -f gave up
 waiting for. Containers in use and exited containers kept without --rm are
-left alone (glassbox rm removes those).
+left alone (glassbox rm removes those). A record whose undo fails (a busy
+mount, say) stays, marked for removal, and the next gc tries again. So do
+state directories a killed glassbox was making or removing (.creating-…,
+.removing-…).
 
-Then what is the host's, shared by every state root: address leases whose
-container's state directory is gone (in any root), and NAT rules no lease owns.
-Bridges stay, like docker0. gc is safe while containers start and stop.`,
+Then the traces beyond GLASSBOX_TRACE_KEEP and GLASSBOX_TRACE_MAX_MB, and the
+temporary files of trace writes that never finished. Then what is the host's,
+shared by every state root: address leases whose container's state directory
+is gone (in any root), NAT rules no lease owns, and the kernel probes of other
+glassbox builds. Bridges stay, like docker0. gc is safe while containers start
+and stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			keep, err := trace.RetentionFromEnv()
