@@ -25,6 +25,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 )
 
 // DefaultRoot is the state root unless --root or GLASSBOX_ROOT says otherwise.
@@ -348,18 +350,13 @@ var ErrLocked = errors.New("container is in use by a running glassbox")
 // ErrGone: the container's state directory was removed.
 var ErrGone = errors.New("its state directory was removed")
 
-// Save writes state.json atomically (write a temp file, then rename over).
+// Save writes state.json atomically (a temporary file, then rename(2) over it).
 func (c *Container) Save() error {
 	data, err := json.MarshalIndent(&c.Record, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(c.Dir, ".state.json.tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		os.Remove(tmp)
-		return err // names the file
-	}
-	return os.Rename(tmp, filepath.Join(c.Dir, "state.json"))
+	return atomicfile.WriteFile(filepath.Join(c.Dir, "state.json"), data, 0o600)
 }
 
 // Path returns a path inside the state directory.

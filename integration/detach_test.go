@@ -137,18 +137,24 @@ func TestMonitorKilledThenGC(t *testing.T) {
 	e := newEnv(t)
 	e.importBusybox()
 	id := e.runDetached(nil, "busybox", "sleep", "100")
-	pid := monitorOf(t, id)
-	syscall.Kill(pid, syscall.SIGKILL)
+	e.killMonitorThenGC(id, monitorOf(t, id))
+	e.noState()
+	noStaleSubscriptions(t) // the monitor may have died while leaving the observer
+}
+
+// killMonitorThenGC SIGKILLs a container's monitor, waits for ps to call the
+// container dead, and checks that gc removes it.
+func (e *env) killMonitorThenGC(id string, monitor int) {
+	e.t.Helper()
+	syscall.Kill(monitor, syscall.SIGKILL)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if r := e.run("", "ps", "-a"); strings.Contains(r.stdout, "Dead") {
 			break
 		}
 	}
 	if r := e.run("", "gc"); !strings.Contains(r.stdout, "removed leftover container "+id[:12]) {
-		t.Errorf("gc: %q %q", r.stdout, r.stderr)
+		e.t.Errorf("gc after the monitor of %s was killed: %q %q", id[:12], r.stdout, r.stderr)
 	}
-	e.noState()
-	noStaleSubscriptions(t) // the monitor may have died while leaving the observer
 }
 
 // rm -f that gives up waiting for a teardown (its glassbox is stopped here)
@@ -169,15 +175,7 @@ func TestRemoveThatGivesUp(t *testing.T) {
 			t.Errorf("rm -f of a container whose glassbox is stopped: %v %s", err, out)
 		}
 		if then == "gc" {
-			syscall.Kill(shim, syscall.SIGKILL)
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				if r := e.run("", "ps", "-a"); strings.Contains(r.stdout, "Dead") {
-					break
-				}
-			}
-			if r := e.run("", "gc"); !strings.Contains(r.stdout, "removed leftover container "+id[:12]) {
-				t.Errorf("gc after rm -f gave up and the glassbox was killed: %q %q", r.stdout, r.stderr)
-			}
+			e.killMonitorThenGC(id, shim) // after rm -f gave up
 		} else {
 			syscall.Kill(shim, syscall.SIGCONT)
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

@@ -232,18 +232,15 @@ func TestRealFailuresNameTheirStage(t *testing.T) {
 func TestGCAfterKill(t *testing.T) {
 	e := newEnv(t)
 	cmd, _ := startGlassbox(t, e, e.runArgs(nil, "sh", "-c", "echo ready; sleep 60")...)
-	dirs, _ := filepath.Glob(filepath.Join(e.root, "containers", "*"))
-	if len(dirs) != 1 {
-		t.Fatalf("expected the run's state directory, found %v", dirs)
-	}
+	dir := e.onlyContainer()
 	// The container's pid namespace, to find its processes by after the kill.
-	pidns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", e.record(filepath.Base(dirs[0])).Pid))
+	pidns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", e.record(filepath.Base(dir)).Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Process.Kill() // SIGKILL: no teardown runs
 	cmd.Wait()
-	if !strings.Contains(string(must(os.ReadFile("/proc/self/mountinfo"))), dirs[0]) {
+	if !strings.Contains(string(must(os.ReadFile("/proc/self/mountinfo"))), dir) {
 		t.Error("expected the killed run's overlay to still be mounted before gc")
 	}
 	// A run killed before it wrote its first record leaves a bare directory.
@@ -274,25 +271,22 @@ func TestKeptWithoutRm(t *testing.T) {
 	if r.code != 7 {
 		t.Fatalf("exit %d, want 7; stderr %s", r.code, r.stderr)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(e.root, "containers", "*"))
-	if len(dirs) != 1 {
-		t.Fatalf("without --rm the container should be kept, found %v", dirs)
-	}
+	dir := e.onlyContainer() // without --rm, it is kept
 	var rec struct {
 		Status   string `json:"status"`
 		ExitCode int    `json:"exitCode"`
 	}
-	json.Unmarshal(must(os.ReadFile(filepath.Join(dirs[0], "state.json"))), &rec)
+	json.Unmarshal(must(os.ReadFile(filepath.Join(dir, "state.json"))), &rec)
 	if rec.Status != "exited" || rec.ExitCode != 7 {
 		t.Errorf("record: %+v, want exited with 7", rec)
 	}
-	if data, err := os.ReadFile(filepath.Join(dirs[0], "upper", "kept")); err != nil || string(data) != "data\n" {
+	if data, err := os.ReadFile(filepath.Join(dir, "upper", "kept")); err != nil || string(data) != "data\n" {
 		t.Errorf("the writable layer should keep /kept: %q %v", data, err)
 	}
 	if r := e.run("", "gc"); strings.Contains(r.stdout, "container") || r.code != 0 {
 		t.Errorf("gc must leave exited containers alone, said %q (exit %d)", r.stdout, r.code)
 	}
-	if r := e.run("", "rm", filepath.Base(dirs[0])[:8]); r.code != 0 {
+	if r := e.run("", "rm", filepath.Base(dir)[:8]); r.code != 0 {
 		t.Errorf("rm by id prefix: exit %d %s", r.code, r.stderr)
 	}
 	e.noState()

@@ -166,6 +166,17 @@ func (e *env) runArgs(flags []string, cmd ...string) []string {
 	return append(append(args, "--"), cmd...)
 }
 
+// onlyContainer is the state directory of the one container in the test's
+// state root.
+func (e *env) onlyContainer() string {
+	e.t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(e.root, "containers", "*"))
+	if len(dirs) != 1 {
+		e.t.Fatalf("expected one container's state directory, found %v", dirs)
+	}
+	return dirs[0]
+}
+
 // noState checks that the state root holds no container directory.
 func (e *env) noState() {
 	e.t.Helper()

@@ -267,11 +267,7 @@ func TestTraceOffSpareWatchingRuns(t *testing.T) {
 func TestNestedCgroupsRemoved(t *testing.T) {
 	e := newEnv(t)
 	cmd, _ := startGlassbox(t, e, e.runArgs(nil, "sh", "-c", "echo ready; sleep 60")...)
-	dirs, _ := filepath.Glob(filepath.Join(e.root, "containers", "*"))
-	if len(dirs) != 1 {
-		t.Fatalf("expected the run's state directory, found %v", dirs)
-	}
-	id := filepath.Base(dirs[0])
+	id := filepath.Base(e.onlyContainer())
 	for _, cg := range e.record(id).Cgroups {
 		if err := os.MkdirAll(filepath.Join(cg, "nested", "deeper"), 0o755); err != nil {
 			t.Fatal(err)

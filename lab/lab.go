@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/glassbox-dev/glassbox/docs"
+	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 )
 
 // Lab is one exercise.
@@ -107,11 +108,7 @@ func (p *Progress) Save() error {
 		return err
 	}
 	data, _ := json.MarshalIndent(p, "", "  ")
-	tmp := p.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p.path)
+	return atomicfile.WriteFile(p.path, data, 0o644)
 }
 
 // Done says whether lab n was passed.

@@ -26,6 +26,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 )
 
 // Recorder hears of each step: its name, when it began, its error, and
@@ -519,6 +521,9 @@ func GC() ([]string, error) {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if n := atomicfile.RemoveStale(StoreDir); n > 0 {
+		gone = append(gone, fmt.Sprintf("%d half-written network records", n))
 	}
 	return gone, errors.Join(errs...)
 }

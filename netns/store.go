@@ -29,6 +29,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 )
 
 // DefaultNetwork is the network of `glassbox run` without --network, on
@@ -185,11 +186,10 @@ func (s *Store) Save(n *Network) error {
 	if err != nil {
 		return err
 	}
-	tmp := s.path(n.Name) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(s.path(n.Name), data, 0o600); err != nil {
 		return fmt.Errorf("network %s: %w", n.Name, err)
 	}
-	return os.Rename(tmp, s.path(n.Name))
+	return nil
 }
 
 // List returns every network, by name.

@@ -63,6 +63,11 @@ func Validate(s *specs.Spec) error {
 	if err := ValidateUser(s.Process.User, "process.user"); err != nil {
 		return err
 	}
+	for i, l := range s.Process.Rlimits {
+		if _, ok := Rlimits[l.Type]; !ok {
+			return fmt.Errorf("process.rlimits[%d].type %q: not one of setrlimit(2)'s (RLIMIT_NOFILE, …)", i, l.Type)
+		}
+	}
 	if !filepath.IsAbs(s.Process.Cwd) {
 		return fmt.Errorf("process.cwd %q: must be an absolute path", s.Process.Cwd)
 	}

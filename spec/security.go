@@ -326,21 +326,29 @@ func isDevicePermissions(p string) bool {
 	return p != "" && strings.Trim(p, "rwm") == "" && len(p) <= 3
 }
 
-// rlimitNames are --ulimit's names (Docker's) and setrlimit(2)'s resources.
-var rlimitNames = map[string]string{
-	"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
-	"locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE", "nice": "RLIMIT_NICE",
-	"nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO",
-	"rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK",
+// Rlimits are setrlimit(2)'s resources by their names in process.rlimits;
+// --ulimit takes them in lower case without RLIMIT_, as Docker does.
+var Rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
+	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
+	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
 // addRlimit: --ulimit NAME=SOFT[:HARD] (-1: unlimited); a second one for
 // the same NAME replaces the first.
 func addRlimit(s *specs.Spec, flag string) error {
 	name, values, ok := strings.Cut(flag, "=")
-	kind, known := rlimitNames[name]
-	if !ok || !known {
-		return fmt.Errorf("--ulimit %q: expected NAME=SOFT[:HARD], NAME one of %s", flag, strings.Join(slices.Sorted(maps.Keys(rlimitNames)), ", "))
+	kind := "RLIMIT_" + strings.ToUpper(name)
+	if _, known := Rlimits[kind]; !ok || !known || name != strings.ToLower(name) {
+		var names []string
+		for k := range Rlimits {
+			names = append(names, strings.ToLower(strings.TrimPrefix(k, "RLIMIT_")))
+		}
+		slices.Sort(names)
+		return fmt.Errorf("--ulimit %q: expected NAME=SOFT[:HARD], NAME one of %s", flag, strings.Join(names, ", "))
 	}
 	soft, hard, hasHard := strings.Cut(values, ":")
 	parse := func(v string) (uint64, error) {

@@ -105,6 +105,9 @@ func TestValidate(t *testing.T) {
 		{func(s *specs.Spec) { s.Version = "1.2.0" }, ""},
 		{func(s *specs.Spec) { s.Version = "0.9" }, `ociVersion "0.9"`},
 		{func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
+		{func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE"}, {Type: "RLIMIT_BOGUS"}}
+		}, `process.rlimits[1].type "RLIMIT_BOGUS"`},
 		{func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}} }, ""},
 		{func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "true"}}} }, `hooks.prestart[0].path "true" must be absolute`},
 		{func(s *specs.Spec) {

@@ -2,9 +2,7 @@ package trace
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -13,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	oteltrace "go.opentelemetry.io/otel/trace"
+
+	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 )
 
 // The local store keeps each trace as one OTLP JSON file — the JSON form of an
@@ -138,7 +138,7 @@ func (f *fileExporter) Shutdown(context.Context) error {
 		file.ResourceSpans = append(earlier.ResourceSpans, file.ResourceSpans...)
 	}
 	data := file.AppendJSON(make([]byte, 0, 256<<10))
-	if err := writeAtomically(f.path, data); err != nil {
+	if err := atomicfile.WriteFile(f.path, data, 0o600); err != nil {
 		// Session.End reports it, once: returned here, the SDK's Shutdown
 		// would hand it back a second time.
 		f.err = fmt.Errorf("trace store: %w", err)
@@ -147,25 +147,6 @@ func (f *fileExporter) Shutdown(context.Context) error {
 	}
 	Prune(f.dir, f.keep, false)
 	return nil
-}
-
-// writeAtomically writes a temporary file of its own beside path (two
-// processes of one trace may write at once) and renames it over path; on a
-// failure (a full disk) the temporary file goes too.
-func writeAtomically(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	err = errors.Join(err, tmp.Chmod(0o600), tmp.Close())
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }
 
 func fromSDK(s sdktrace.ReadOnlySpan) Span {

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 )
 
 // Retention is how many traces, and how many bytes of them, a root keeps.
@@ -85,15 +87,13 @@ func Prune(dir string, r Retention, thorough bool) (int, error) {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		switch {
-		case strings.HasSuffix(n, ".json"):
+		if strings.HasSuffix(n, ".json") {
 			files = append(files, file{p, fi.Size(), fi.ModTime()})
 			total += fi.Size()
-		case thorough && strings.Contains(n, ".tmp") && time.Since(fi.ModTime()) > time.Minute:
-			if os.Remove(p) == nil {
-				removed++
-			}
 		}
+	}
+	if thorough {
+		removed += atomicfile.RemoveStale(dir)
 	}
 	// Over a limit, the oldest go until 1/32 below it: a full store is then
 	// pruned every 32nd write, not at each.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
@@ -464,19 +465,5 @@ func writeOutput(path string, write func(io.Writer) error) error {
 	if path == "" {
 		return write(os.Stdout)
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, 0o644, write)
 }
