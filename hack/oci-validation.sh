@@ -64,6 +64,8 @@ tests=("$@")
 # of it), at the root of a v2 tree (a v2 cgroup with processes cannot hand
 # controllers down, and ours may have some).
 base=glassbox-oci-validation-$$
+# cgroup_mounts: each cgroup hierarchy's mount point, type and options.
+cgroup_mounts() { awk '{ for (i = 7; $i != "-"; i++); if ($(i+1) ~ /^cgroup2?$/) print $5, $(i+1), $(i+3) }' /proc/self/mountinfo; }
 own() { awk -F: -v c="$1" '$2 == c || (c != "" && index(","$2",", ","c",")) {print $3; exit}' /proc/self/cgroup; }
 bases=()
 while read -r mnt fstype opts; do
@@ -74,18 +76,19 @@ while read -r mnt fstype opts; do
 		[ -n "$ctrl" ] || continue # a named hierarchy (systemd's): not the containers'
 		bases+=("$mnt$(own "$ctrl" | sed 's,/$,,')/$base")
 	fi
-done < <(awk '{ for (i = 7; $i != "-"; i++); if ($(i+1) ~ /^cgroup2?$/) print $5, $(i+1), $(i+3) }' /proc/self/mountinfo)
+done < <(cgroup_mounts)
 cleanup() {
-	local leaked=()
+	local leaked=() stuck=()
 	for b in "${bases[@]}"; do
 		[ -d "$b" ] || continue
 		for d in $(find "$b" -mindepth 1 -depth -type d); do
 			[ "${d#"$b/"}" = harness ] || leaked+=("${d#"$b/"}")
-			rmdir "$d" 2>/dev/null || true
+			rmdir "$d" 2>/dev/null || stuck+=("$d")
 		done
-		rmdir "$b" 2>/dev/null || true
+		rmdir "$b" 2>/dev/null || stuck+=("$b")
 	done
-	[ ${#leaked[@]} -eq 0 ] || say "cgroups the tests left behind (removed now): $(printf '%s\n' "${leaked[@]}" | sort -u | tr '\n' ' ')"
+	[ ${#leaked[@]} -eq 0 ] || say "cgroups the tests left behind: $(printf '%s\n' "${leaked[@]}" | sort -u | tr '\n' ' ')"
+	[ ${#stuck[@]} -eq 0 ] || say "cgroups that could not be removed (processes still in them?): ${stuck[*]}"
 }
 trap cleanup EXIT
 # mkcg DIR: a cgroup a process can join (a v1 cpuset starts with no CPUs and
@@ -107,7 +110,9 @@ for b in "${bases[@]}"; do
 	fi
 	mkcg "$b"
 done
-results=$(mktemp -d /tmp/glassbox-oci-validation.XXXXXX)
+# The last run's TAP files, per runtime (the next run replaces them).
+results=${TMPDIR:-/tmp}/glassbox-oci-validation-$name
+rm -rf "$results" && mkdir -p "$results"
 
 # The run, in its namespaces. In the new pid and mount namespaces it joins
 # the run's cgroups, and makes them its cgroup namespace's root...
@@ -129,7 +134,7 @@ inner() {
 		else
 			mount -t cgroup -o "$opts" cgroup "$mnt"
 		fi
-	done < <(awk '{ for (i = 7; $i != "-"; i++); if ($(i+1) ~ /^cgroup2?$/) print $5, $(i+1), $(i+3) }' /proc/self/mountinfo | sort -u -k1,1)
+	done < <(cgroup_mounts | sort -u -k1,1)
 	mount -t proc proc /proc
 	for d in /run/glassbox-runc /run/runc; do mkdir -p "$d" && mount -t tmpfs tmpfs "$d"; done
 	cd "$suite"
@@ -141,7 +146,7 @@ inner() {
 		RUNTIME=$RUNTIME timeout -k 5 60 "validation/$t/$t.t" > "$results/$t.tap" 2>&1 </dev/null || echo $? > "$results/$t.rc"
 	done
 }
-export -f enter inner
+export -f enter inner cgroup_mounts
 export RUNTIME suite results
 export tests_list="${tests[*]}" bases_list="${bases[*]}"
 say "$name: ${#tests[@]} tests of runtime-tools ($suite)"

@@ -52,6 +52,10 @@ die() { say "$*"; exit 125; }
 
 probe_only=
 if [ "${1:-}" = --probe ]; then probe_only=1; shift; fi
+case ${VMTEST_ACCEL:-auto} in
+auto | kvm | tcg) ;;
+*) die "VMTEST_ACCEL=${VMTEST_ACCEL}: use kvm or tcg (or leave it unset to probe)" ;;
+esac
 
 # ---- 1. tools ------------------------------------------------------------------
 need=()
@@ -253,7 +257,6 @@ auto)
 			choice="software emulation (TCG): $kvmdev does not run this guest ($(IFS=';'; echo "${tried[*]}" | sed 's/;/; /g'))"
 		fi
 	fi ;;
-*) die "VMTEST_ACCEL=${VMTEST_ACCEL}: use kvm or tcg (or leave it unset to probe)" ;;
 esac
 say "accelerator: $choice"
 [ -z "$probe_only" ] || exit 0
@@ -261,9 +264,7 @@ say "accelerator: $choice"
 # ---- 5. payload: glassbox, rootfs, test binaries ---------------------------------
 t0=$(date +%s)
 mkdir -p "$work/tests"
-go build -o "$work/glassbox" ./cmd/glassbox
-go build -o "$work/glassbox-init" ./cmd/glassbox-init
-go build -o "$work/glassbox-shim" ./cmd/glassbox-shim
+make -s build BIN="$work/glassbox"
 hack/mkrootfs.sh "$work/rootfs" >/dev/null
 : > "$work/packages"
 for pkg in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do
@@ -281,10 +282,17 @@ done
 	done; echo
 } > "$work/run.conf"
 
-ocisuite=()
+# share TAG DIR [ro]: a 9p share the guest mounts by TAG.
+shares=()
+share() {
+	shares+=(-fsdev "local,id=$1,path=$2,security_model=none,multidevs=remap${3:+,readonly=on}" -device "virtio-9p-pci,fsdev=$1,mount_tag=$1")
+}
+share vmtest "$work"
+share repo "$repo" ro
+share usr /usr ro
+share etc /etc ro
 if [ -n "${VMTEST_OCI_VALIDATION:-}" ]; then
-	suite=$(hack/oci-validation.sh --build)
-	ocisuite=(-fsdev local,id=o,path="$suite",security_model=none,multidevs=remap,readonly=on -device virtio-9p-pci,fsdev=o,mount_tag=ocisuite)
+	share ocisuite "$(hack/oci-validation.sh --build)" ro
 fi
 
 # ---- 6. boot ---------------------------------------------------------------------
@@ -301,11 +309,7 @@ for attempt in 1 2; do
 		-nodefaults -no-user-config -display none -no-reboot -serial file:"$work/console.log" \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off softlockup_panic=1 softlockup_all_cpu_backtrace=1" \
-		-fsdev local,id=w,path="$work",security_model=none,multidevs=remap -device virtio-9p-pci,fsdev=w,mount_tag=vmtest \
-		-fsdev local,id=r,path="$repo",security_model=none,multidevs=remap,readonly=on -device virtio-9p-pci,fsdev=r,mount_tag=repo \
-		-fsdev local,id=u,path=/usr,security_model=none,multidevs=remap,readonly=on -device virtio-9p-pci,fsdev=u,mount_tag=usr \
-		-fsdev local,id=e,path=/etc,security_model=none,multidevs=remap,readonly=on -device virtio-9p-pci,fsdev=e,mount_tag=etc \
-		"${ocisuite[@]}" \
+		"${shares[@]}" \
 		-device virtio-rng-pci </dev/null >"$work/qemu.log" 2>&1 &
 	qpid=$!
 	[ "${VMTEST_VERBOSE:-}" = 1 ] && tail -n +1 -s 0.2 -f --pid=$qpid "$work/console.log" >&2 &
