@@ -77,40 +77,26 @@ type abi struct {
 // x32 system calls come in with the x86-64 arch and this bit set in nr.
 const x32Bit = 0x40000000
 
+// Check checks a linux.seccomp section as Compile does, without building
+// the program: what glassbox validates a config.json with, on the host,
+// before the init compiles it (only a program over the kernel's 4096
+// instructions is found then, and named in the exec stage).
+func Check(s *specs.LinuxSeccomp) error {
+	_, _, _, err := prepare(s)
+	return err
+}
+
 // Compile checks a linux.seccomp section and compiles it for this machine:
 // for its native ABI, and for each other ABI of this CPU that
 // linux.seccomp.architectures lists (a profile's archMap: x86 and x32 beside
 // x86_64, as Docker's has). Calls through an ABI not compiled get the default
 // action. Errors name the field.
 func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
-	if len(abis) == 0 {
-		return nil, fmt.Errorf("linux.seccomp: glassbox has no system call table for %s", runtime.GOARCH)
+	f, defaultRet, rets, err := prepare(s)
+	if err != nil {
+		return nil, err
 	}
 	native := abis[0]
-	if len(s.Architectures) > 0 && !slices.Contains(s.Architectures, native.arch) {
-		return nil, fmt.Errorf("linux.seccomp.architectures %v does not list this machine's %s", s.Architectures, native.arch)
-	}
-	if s.ListenerPath != "" || s.ListenerMetadata != "" {
-		return nil, fmt.Errorf("linux.seccomp.listenerPath: seccomp user notification is not supported by glassbox")
-	}
-	f := &Filter{Flags: unix.SECCOMP_FILTER_FLAG_TSYNC}
-	for _, flag := range s.Flags {
-		v, ok := filterFlags[flag]
-		if !ok {
-			return nil, fmt.Errorf("linux.seccomp.flags: %q is not supported by glassbox", flag)
-		}
-		f.Flags |= v
-	}
-	defaultRet, err := action(s.DefaultAction, s.DefaultErrnoRet, 1)
-	if err != nil {
-		return nil, fmt.Errorf("linux.seccomp.defaultAction: %w", err)
-	}
-	rets := make([]uint32, len(s.Syscalls))
-	for i, rule := range s.Syscalls {
-		if rets[i], err = checkRule(rule); err != nil {
-			return nil, fmt.Errorf("linux.seccomp.syscalls[%d]%w", i, err)
-		}
-	}
 	var compiled []abi
 	for _, a := range abis {
 		if a.arch == native.arch || slices.Contains(s.Architectures, a.arch) {
@@ -172,6 +158,39 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
 	return f, nil
+}
+
+// prepare checks everything but the program's size, and gives Compile the
+// filter's flags and the return value of the default and of each rule.
+func prepare(s *specs.LinuxSeccomp) (*Filter, uint32, []uint32, error) {
+	if len(abis) == 0 {
+		return nil, 0, nil, fmt.Errorf("linux.seccomp: glassbox has no system call table for %s", runtime.GOARCH)
+	}
+	if native := abis[0]; len(s.Architectures) > 0 && !slices.Contains(s.Architectures, native.arch) {
+		return nil, 0, nil, fmt.Errorf("linux.seccomp.architectures %v does not list this machine's %s", s.Architectures, native.arch)
+	}
+	if s.ListenerPath != "" || s.ListenerMetadata != "" {
+		return nil, 0, nil, fmt.Errorf("linux.seccomp.listenerPath: seccomp user notification is not supported by glassbox")
+	}
+	f := &Filter{Flags: unix.SECCOMP_FILTER_FLAG_TSYNC}
+	for _, flag := range s.Flags {
+		v, ok := filterFlags[flag]
+		if !ok {
+			return nil, 0, nil, fmt.Errorf("linux.seccomp.flags: %q is not supported by glassbox", flag)
+		}
+		f.Flags |= v
+	}
+	defaultRet, err := action(s.DefaultAction, s.DefaultErrnoRet, 1)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("linux.seccomp.defaultAction: %w", err)
+	}
+	rets := make([]uint32, len(s.Syscalls))
+	for i, rule := range s.Syscalls {
+		if rets[i], err = checkRule(rule); err != nil {
+			return nil, 0, nil, fmt.Errorf("linux.seccomp.syscalls[%d]%w", i, err)
+		}
+	}
+	return f, defaultRet, rets, nil
 }
 
 // rules writes one ABI's section: the rules with argument conditions in the

@@ -159,7 +159,7 @@ func Validate(s *specs.Spec) error {
 		}
 	}
 	if l.Seccomp != nil {
-		if _, err := seccomp.Compile(l.Seccomp); err != nil {
+		if err := seccomp.Check(l.Seccomp); err != nil {
 			return err
 		}
 	}
