@@ -350,6 +350,9 @@ var ErrLocked = errors.New("container is in use by a running glassbox")
 // ErrGone: the container's state directory was removed.
 var ErrGone = errors.New("its state directory was removed")
 
+// ErrNotFound: no container has that name, id or id prefix.
+var ErrNotFound = errors.New("no such container")
+
 // Save writes state.json atomically (a temporary file, then rename(2) over it).
 func (c *Container) Save() error {
 	data, err := json.MarshalIndent(&c.Record, "", "  ")
@@ -483,7 +486,7 @@ func Find(root, prefix string) (*Container, error) {
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("no such container: %s", prefix)
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, prefix)
 	}
 	return found, nil
 }

@@ -39,6 +39,9 @@ type Config struct {
 	Name     string // root span name, e.g. "glassbox run"
 	Endpoint string // --otlp-endpoint; otherwise the OTEL_EXPORTER_OTLP_* variables
 	Start    time.Time
+	// Parent is the W3C trace context the trace continues (a daemon's
+	// request's traceparent header); empty: TRACEPARENT from the environment.
+	Parent propagation.MapCarrier
 }
 
 // Session is one command's trace.
@@ -108,7 +111,11 @@ func Start(cfg Config, attrs ...attribute.KeyValue) (*Session, error) {
 	}
 	s.tp = sdktrace.NewTracerProvider(opts...)
 	s.tracer = s.tp.Tracer("glassbox")
-	parent := propagation.TraceContext{}.Extract(context.Background(), envCarrier{})
+	var carrier propagation.TextMapCarrier = envCarrier{}
+	if cfg.Parent != nil {
+		carrier = cfg.Parent
+	}
+	parent := propagation.TraceContext{}.Extract(context.Background(), carrier)
 	s.ctx, s.root = s.tracer.Start(parent, cfg.Name, oteltrace.WithTimestamp(cfg.Start), oteltrace.WithAttributes(attrs...))
 	return s, nil
 }

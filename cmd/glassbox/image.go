@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
 )
@@ -199,7 +200,7 @@ func newImagesCmd() *cobra.Command {
 				}
 				for _, t := range tags {
 					repo, tag := splitTag(image.Familiar(t))
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, ago(r.Created), humanBytes(uint64(r.Size())))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, engine.Ago(r.Created), humanBytes(uint64(r.Size())))
 				}
 			}
 			return w.Flush()
@@ -326,34 +327,6 @@ func splitTag(ref string) (string, string) {
 		return ref[:i], ref[i+1:]
 	}
 	return ref, "<none>"
-}
-
-func ago(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	d := time.Since(t)
-	n, unit := 0, ""
-	switch {
-	case d < time.Second:
-		return "Less than a second ago"
-	case d < time.Minute:
-		n, unit = int(d.Seconds()), "second"
-	case d < time.Hour:
-		n, unit = int(d.Minutes()), "minute"
-	case d < 48*time.Hour:
-		n, unit = int(d.Hours()), "hour"
-	case d < 60*24*time.Hour:
-		n, unit = int(d.Hours()/24), "day"
-	case d < 2*365*24*time.Hour:
-		n, unit = int(d.Hours()/24/30), "month"
-	default:
-		n, unit = int(d.Hours()/24/365), "year"
-	}
-	if n != 1 {
-		unit += "s"
-	}
-	return fmt.Sprintf("%d %s ago", n, unit)
 }
 
 // runImage finds an image for `run`, pulling it when the store lacks it (as

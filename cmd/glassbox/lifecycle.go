@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,20 +9,18 @@ import (
 	"os"
 	ossignal "os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
-	"go.opentelemetry.io/otel/attribute"
-	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
-	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
+	"github.com/glassbox-dev/glassbox/trace"
 )
 
 // A container's glassbox (the foreground run, or the monitor of a detached
@@ -40,15 +37,13 @@ func newPsCmd() *cobra.Command {
 		Short: "List containers (running and paused ones; -a: all)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list, err := container.List(stateRoot(cmd))
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
-			var shown []*container.Container
-			for _, c := range list {
-				if all || c.Status == container.Running || c.Breakpoint != "" {
-					shown = append(shown, c)
-				}
+			shown, err := eng.Containers(all)
+			if err != nil {
+				return err
 			}
 			switch {
 			case quiet:
@@ -62,7 +57,7 @@ func newPsCmd() *cobra.Command {
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 			for _, c := range shown {
-				fmt.Fprintf(w, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", container.ShortID(c.ID), imageOf(c), commandOf(c), ago(c.Created), statusOf(c), c.Ports, c.Name)
+				fmt.Fprintf(w, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", container.ShortID(c.ID), engine.Image(c), ellipsis(engine.Command(c), 30), engine.Ago(c.Created), engine.Status(c), c.Ports, c.Name)
 			}
 			return w.Flush()
 		},
@@ -81,45 +76,12 @@ func records(cs []*container.Container) []container.Record {
 	return out
 }
 
-func imageOf(c *container.Container) string {
-	if c.Spec == nil {
-		return ""
+// ellipsis shortens s to n characters, the last an ellipsis.
+func ellipsis(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
-	if n := c.Spec.Annotations[spec.ImageNameAnnotation]; n != "" {
-		return image.Familiar(n)
-	}
-	return c.Spec.Root.Path
-}
-
-func commandOf(c *container.Container) string {
-	if c.Spec == nil || c.Spec.Process == nil {
-		return ""
-	}
-	cmd := strings.Join(c.Spec.Process.Args, " ")
-	if len(cmd) > 30 {
-		cmd = cmd[:29] + "…"
-	}
-	return cmd
-}
-
-func statusOf(c *container.Container) string {
-	switch c.Status {
-	case container.Running:
-		if !c.Alive() {
-			return "Dead (glassbox gc removes it)"
-		}
-		return "Up " + strings.TrimSuffix(ago(cmp.Or(c.Started, c.Created)), " ago")
-	case container.Exited:
-		s := fmt.Sprintf("Exited (%d) %s", c.ExitCode, ago(c.Finished))
-		if c.OOMKilled {
-			s += " OOM"
-		}
-		return s
-	}
-	if c.Breakpoint != "" {
-		return "Paused " + c.Breakpoint
-	}
-	return "Created"
+	return s
 }
 
 func newLogsCmd() *cobra.Command {
@@ -181,7 +143,7 @@ func newLogsCmd() *cobra.Command {
 					print(line)
 					continue
 				}
-				if !running(c) {
+				if !engine.Running(c) {
 					// Whatever the monitor wrote before it let go.
 					rest, _ := io.ReadAll(r)
 					for _, l := range strings.SplitAfter(string(line)+string(rest), "\n") {
@@ -207,149 +169,11 @@ func newLogsCmd() *cobra.Command {
 func openLog(c *container.Container, follow bool) (*os.File, error) {
 	for {
 		f, err := os.Open(c.Path(LogFile))
-		if !errors.Is(err, os.ErrNotExist) || !follow || !running(c) {
+		if !errors.Is(err, os.ErrNotExist) || !follow || !engine.Running(c) {
 			return f, err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// running says whether a container's glassbox still holds it (the program
-// runs, or its teardown does).
-func running(c *container.Container) bool {
-	probe := &container.Container{Dir: c.Dir}
-	if err := probe.Lock(); err != nil {
-		return errors.Is(err, container.ErrLocked)
-	}
-	probe.Unlock()
-	return false
-}
-
-// waitGone waits until a container's glassbox lets go of it, at most d: a
-// blocking flock(2) on its lock, which the kernel grants once the holder has
-// closed it (its teardown is done). Not a poll: fifty `rm -f` polling at once
-// made thousands of wake-ups a second and starved the very teardowns they
-// waited for (minutes, on a busy 2-core VM).
-func waitGone(c *container.Container, d time.Duration) bool {
-	f, err := os.Open(c.Path("lock"))
-	if err != nil {
-		return true // the state directory is gone: run --rm removed it
-	}
-	defer f.Close()
-	got := make(chan error, 1)
-	go func() { got <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
-	select {
-	case <-got:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
-// initExited waits, at most d, for the container's init to die. A pidfd
-// (pidfd_open(2)) becomes readable when its process exits; opening it before
-// checking the start time rules out a recycled pid.
-func initExited(c *container.Container, d time.Duration) bool {
-	fd, err := unix.PidfdOpen(c.Pid, 0)
-	if err != nil {
-		return !c.Alive() // ESRCH: gone already
-	}
-	defer unix.Close(fd)
-	if !c.Alive() {
-		return true
-	}
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for deadline := time.Now().Add(d); ; {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false
-		}
-		n, err := unix.Poll(fds, int(min(left.Milliseconds()+1, 1<<30))) // poll(2) takes an int of ms
-		if n > 0 {
-			return true
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return !c.Alive()
-		}
-	}
-}
-
-// teardownTimeout bounds the wait for a container's glassbox to finish its
-// teardown once the init is dead: GLASSBOX_TEARDOWN_TIMEOUT (a duration),
-// or two minutes — long, because the wait ends anyway when that glassbox
-// does, and fifty containers stopped at once on a slow, busy machine share
-// two CPUs for their teardowns.
-func teardownTimeout() (time.Duration, error) {
-	v := os.Getenv("GLASSBOX_TEARDOWN_TIMEOUT")
-	if v == "" {
-		return 2 * time.Minute, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("GLASSBOX_TEARDOWN_TIMEOUT=%s: expected a duration such as 30s or 2m", v)
-	}
-	return d, nil
-}
-
-// errStillTearingDown: the container's init is dead, and its glassbox has
-// not finished tearing it down within teardownTimeout.
-var errStillTearingDown = errors.New("its glassbox is still tearing it down")
-
-// killAndWait sends sig to the container's init, waits up to grace for it to
-// die (then SIGKILLs it, and waits up to 10 s more), and then waits up to
-// teardown for its glassbox to finish the teardown. Each step is a span of tr.
-func killAndWait(tr *runTrace, c *container.Container, sig unix.Signal, grace, teardown time.Duration) error {
-	err := tracedSignal(tr, c, sig)
-	if err == nil && sig != unix.SIGKILL {
-		start := time.Now()
-		exited := initExited(c, grace)
-		tr.step("wait for the init to exit (pidfd)", start, nil, attribute.Bool("glassbox.exited", exited), attribute.String("glassbox.timeout", grace.String()))
-		if !exited {
-			tracedSignal(tr, c, unix.SIGKILL) // pid 1 of a namespace ignores signals it does not handle
-		}
-	}
-	start := time.Now()
-	if !initExited(c, 10*time.Second) {
-		err := fmt.Errorf("container %s did not stop: its init (pid %d) outlived SIGKILL by 10 s; see /proc/%d/stack", container.ShortID(c.ID), c.Pid, c.Pid)
-		tr.step("wait for the init to exit (pidfd)", start, err)
-		return err
-	}
-	tr.step("wait for the init to exit (pidfd)", start, nil)
-	start = time.Now()
-	if !waitGone(c, teardown) {
-		err := fmt.Errorf("container %s stopped, but %w after %s", container.ShortID(c.ID), errStillTearingDown, teardown)
-		tr.step("wait for the teardown (the container's lock)", start, err)
-		return err
-	}
-	tr.step("wait for the teardown (the container's lock)", start, nil)
-	return nil
-}
-
-// tracedSignal is signalInit as a span of tr.
-func tracedSignal(tr *runTrace, c *container.Container, sig unix.Signal) error {
-	start := time.Now()
-	err := signalInit(c, sig)
-	tr.step(fmt.Sprintf("kill(%d, %s)", c.Pid, unix.SignalName(sig)), start, err, attribute.Int("process.pid", c.Pid))
-	return err
-}
-
-// exitAttrs is the exit code a stopped container's record holds, for its trace.
-func exitAttrs(c *container.Container) []attribute.KeyValue {
-	if done, err := container.Load(c.Dir); err == nil && done.Status == container.Exited {
-		return []attribute.KeyValue{attribute.Int("process.exit.code", done.ExitCode)}
-	}
-	return nil // removed on exit (--rm)
-}
-
-// signalInit sends sig to the container's init, if the record still names it.
-func signalInit(c *container.Container, sig unix.Signal) error {
-	if c.Status != container.Running || !c.Alive() {
-		return fmt.Errorf("container %s is not running", container.ShortID(c.ID))
-	}
-	if err := unix.Kill(c.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("kill(%d, %s): %w", c.Pid, unix.SignalName(sig), err)
-	}
-	return nil
 }
 
 func newStopCmd() *cobra.Command {
@@ -362,45 +186,21 @@ and returns once the container's glassbox has torn it down: at most
 GLASSBOX_TEARDOWN_TIMEOUT (a duration; default 2m) after the init died.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			grace, err := stopGrace(timeout)
+			grace, err := engine.StopGrace(timeout)
 			if err != nil {
-				return err
+				return fmt.Errorf("-t %w", err)
 			}
-			teardown, err := teardownTimeout()
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
 			return eachContainer(cmd, args, func(c *container.Container) error {
-				if !running(c) {
-					return nil // already stopped: as Docker, not an error
-				}
-				tr := traceLifecycle(cmd, c)
-				err := killAndWait(tr, c, unix.SIGTERM, grace, teardown)
-				tr.endLifecycle(err, exitAttrs(c)...)
-				if errors.Is(err, errStillTearingDown) {
-					err = fmt.Errorf("%w; it goes when that ends: try again later, or glassbox gc if its glassbox was killed", err)
-				}
-				return err
+				return eng.Stop(cmd.Context(), c, grace)
 			})
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait after SIGTERM before SIGKILL (-1: no SIGKILL)")
 	return cmd
-}
-
-// forever is a wait without end that time arithmetic still holds.
-const forever = 100 * 365 * 24 * time.Hour
-
-// stopGrace reads stop's -t as Docker does: seconds, or -1 to wait for the
-// program however long it takes.
-func stopGrace(seconds int) (time.Duration, error) {
-	switch {
-	case seconds < -1:
-		return 0, fmt.Errorf("-t %d: expected seconds to wait, or -1 to wait without SIGKILL", seconds)
-	case seconds == -1 || int64(seconds) > int64(forever/time.Second):
-		return forever, nil
-	}
-	return time.Duration(seconds) * time.Second, nil
 }
 
 func newStartCmd() *cobra.Command {
@@ -418,7 +218,7 @@ func newStartCmd() *cobra.Command {
 			if traceMode != "" && traceMode != "false" {
 				return fmt.Errorf("--trace=%s: only --trace=false is known here (glassbox trace show reads the trace)", traceMode)
 			}
-			to := traceOptions{command: "start", off: traceMode == "false", endpoint: otlpEndpoint}
+			to := trace.Options{Command: "start", Off: traceMode == "false", Endpoint: otlpEndpoint}
 			restart := func(c *container.Container, stdin *os.File) (*specs.Spec, stages.Options, error) {
 				s := c.Spec
 				// This start is a trace of its own: the last run's context goes.
@@ -464,18 +264,6 @@ func newStartCmd() *cobra.Command {
 	return cmd
 }
 
-// parseSignal reads a signal as a name (KILL, SIGKILL, kill) or a number.
-func parseSignal(sig string) (unix.Signal, error) {
-	s := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(sig), "SIG"))
-	if n, err := strconv.Atoi(sig); err == nil {
-		s = unix.Signal(n)
-	}
-	if s <= 0 || s > 64 {
-		return 0, fmt.Errorf("%s: no such signal", sig)
-	}
-	return s, nil
-}
-
 func newKillCmd() *cobra.Command {
 	var sig string
 	cmd := &cobra.Command{
@@ -483,16 +271,15 @@ func newKillCmd() *cobra.Command {
 		Short: "Send a signal to containers' first process (default SIGKILL)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := parseSignal(sig)
+			s, err := engine.ParseSignal(sig)
 			if err != nil {
 				return fmt.Errorf("-s %w", err)
 			}
-			return eachContainer(cmd, args, func(c *container.Container) error {
-				tr := traceLifecycle(cmd, c)
-				err := tracedSignal(tr, c, s)
-				tr.endLifecycle(err)
+			eng, err := engineOf(cmd)
+			if err != nil {
 				return err
-			})
+			}
+			return eachContainer(cmd, args, func(c *container.Container) error { return eng.Kill(cmd.Context(), c, s) })
 		},
 	}
 	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal name or number")
@@ -505,16 +292,19 @@ func newWaitCmd() *cobra.Command {
 		Short: "Wait for a container to exit and print its exit code",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := container.Find(stateRoot(cmd), args[0])
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
-			waitGone(c, 365*24*time.Hour)
-			done, err := container.Load(c.Dir)
+			c, err := eng.Container(args[0])
 			if err != nil {
-				return fmt.Errorf("container %s was removed when it exited (--rm): its exit code went with it", args[0])
+				return err
 			}
-			fmt.Println(done.ExitCode)
+			code, err := eng.Wait(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			fmt.Println(code)
 			return nil
 		},
 	}
@@ -582,10 +372,10 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 	if err != nil {
 		return err
 	}
-	var tr *runTrace
+	var tr *trace.Run
 	if traced {
-		if tr = traceContainer(traceOptions{command: "exec"}, c, s, root); tr != nil {
-			opts.After = tr.stage
+		if tr = trace.Container(trace.Options{Command: "exec"}, c, s, root); tr != nil {
+			opts.After = tr.Stage
 		}
 	}
 	sigs := make(chan os.Signal, 8)
@@ -596,7 +386,7 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 		if con != nil {
 			con.discard()
 		}
-		return tr.end(nil, err, 0)
+		return tr.End(nil, err, 0)
 	}
 	go forwardSignals(sigs, r, con)
 	if con != nil {
@@ -608,8 +398,8 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 	if con != nil {
 		con.close()
 	}
-	tr.exited(code)
-	tr.end(nil, nil, code)
+	tr.Exited(code)
+	tr.End(nil, nil, code)
 	return exitCode(code)
 }
 

@@ -18,6 +18,7 @@ import (
 	// links the BPF device program (and cilium/ebpf with it).
 	_ "github.com/glassbox-dev/glassbox/cgroupsv2/devicebpf"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/stages"
 )
 
@@ -152,6 +153,9 @@ func defaultRoot() string {
 	}
 	return container.DefaultRoot
 }
+
+// engineOf is the engine of the command's state root.
+func engineOf(cmd *cobra.Command) (*engine.Engine, error) { return engine.New(stateRoot(cmd)) }
 
 func stateRoot(cmd *cobra.Command) string {
 	r, _ := cmd.Flags().GetString("root")

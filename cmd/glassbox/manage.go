@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/netns"
@@ -95,7 +93,7 @@ and stop.`,
 			errs = append(errs, err)
 			// Old traces, beyond GLASSBOX_TRACE_KEEP / GLASSBOX_TRACE_MAX_MB, and
 			// the temporary files of writes that never finished.
-			n, err := trace.Prune(tracesDir(stateRoot(cmd)), keep, true)
+			n, err := trace.Prune(trace.Dir(stateRoot(cmd)), keep, true)
 			if n > 0 {
 				fmt.Printf("removed %d old trace files\n", n)
 			}
@@ -121,13 +119,13 @@ default 2m); if that runs out, the container is removed when its teardown
 ends, or by glassbox gc.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, refs []string) error {
-			teardown, err := teardownTimeout()
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
 			var errs []error
 			for _, ref := range refs {
-				if err := removeContainer(cmd, ref, force, teardown); err != nil {
+				if err := eng.Remove(cmd.Context(), ref, force); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -138,48 +136,6 @@ ends, or by glassbox gc.`,
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
 	return cmd
-}
-
-// removeContainer removes one container, killing it first with force (and
-// waiting up to teardown for its glassbox); traced.
-func removeContainer(cmd *cobra.Command, ref string, force bool, teardown time.Duration) error {
-	c, err := container.Find(stateRoot(cmd), ref)
-	if err != nil {
-		return err
-	}
-	tr := traceLifecycle(cmd, c)
-	err = func() error {
-		if force && c.Breakpoint != "" {
-			// Paused between stages: the run undoes them itself.
-			start := time.Now()
-			_, err := stages.Control(c.Dir, "abort")
-			tr.step("abort the paused run", start, err)
-		}
-		if force && running(c) {
-			if err := killAndWait(tr, c, unix.SIGKILL, 0, teardown); err != nil {
-				if errors.Is(err, errStillTearingDown) && c.MarkForRemoval() == nil {
-					err = fmt.Errorf("%w; it is removed when that ends (or by glassbox gc)", err)
-				}
-				return err
-			}
-		}
-		start := time.Now()
-		err := c.Lock()
-		switch {
-		case err == nil:
-			err = stages.Cleanup(c)
-		case errors.Is(err, container.ErrGone) && force:
-			err = nil // run --rm: its glassbox removed it
-		case errors.Is(err, container.ErrGone):
-			err = fmt.Errorf("container %s: %w (by another rm or gc)", ref, err)
-		case errors.Is(err, container.ErrLocked):
-			err = fmt.Errorf("container %s is running; stop it first, or rm -f", ref)
-		}
-		tr.step("remove the record and the writable layer", start, err)
-		return err
-	}()
-	tr.endLifecycle(err)
-	return err
 }
 
 func newStagesCmd() *cobra.Command {

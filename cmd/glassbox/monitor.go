@@ -44,6 +44,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/stages"
+	"github.com/glassbox-dev/glassbox/trace"
 )
 
 // LogFile is a container's output, in its state directory: one JSON object
@@ -59,7 +60,7 @@ type LogLine struct {
 
 // startMonitor starts the container under a monitor and returns once the
 // container runs, or the stages failed (their error).
-func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions, pipeline []string) error {
+func startMonitor(s *specs.Spec, opts stages.Options, to trace.Options, pipeline []string) error {
 	specJSON, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -70,7 +71,7 @@ func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions, pipeline 
 	}
 	defer statusR.Close()
 	args := []string{"monitor", "--root", opts.Root, "--id", opts.ID, "--name", opts.Name,
-		"--rm=" + strconv.FormatBool(opts.Remove), "--restart=" + strconv.FormatBool(opts.Restart), "--trace=" + strconv.FormatBool(!to.off), "--otlp-endpoint", to.endpoint, "--command", cmp.Or(to.command, "run")}
+		"--rm=" + strconv.FormatBool(opts.Remove), "--restart=" + strconv.FormatBool(opts.Restart), "--trace=" + strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint, "--command", cmp.Or(to.Command, "run")}
 	args = append(append(args, "--bundle", opts.Bundle), pipeline...)
 	exe, err := os.Executable()
 	if err != nil {
@@ -105,7 +106,7 @@ func startMonitor(s *specs.Spec, opts stages.Options, to traceOptions, pipeline 
 
 func newMonitorCmd() *cobra.Command {
 	var opts stages.Options
-	var trace bool
+	var traced bool
 	var endpoint, command string
 	var exitCode, lockFd int
 	var pipeline pipelineFlags
@@ -115,7 +116,7 @@ func newMonitorCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			to := traceOptions{off: !trace, endpoint: endpoint, command: command}
+			to := trace.Options{Off: !traced, Endpoint: endpoint, Command: command}
 			if err := pipeline.apply(&opts); err != nil {
 				return err
 			}
@@ -178,7 +179,7 @@ func newMonitorCmd() *cobra.Command {
 				}
 				status.Close()
 			}
-			hooks.running = func(r *stages.Run, tr *runTrace) {
+			hooks.running = func(r *stages.Run, tr *trace.Run) {
 				if shim := shimProgram(); shim != "" {
 					err := becomeShim(shim, r, tr, outR, errR, to)
 					// Still here: the execve failed, and this monitor stays.
@@ -210,7 +211,7 @@ func newMonitorCmd() *cobra.Command {
 	f.StringVar(&opts.Name, "name", "", "container name")
 	f.BoolVar(&opts.Remove, "rm", false, "remove the container when it exits")
 	f.BoolVar(&opts.Restart, "restart", false, "start the exited container --id again")
-	f.BoolVar(&trace, "trace", true, "trace the run")
+	f.BoolVar(&traced, "trace", true, "trace the run")
 	f.StringVar(&endpoint, "otlp-endpoint", "", "OTLP endpoint")
 	f.StringVar(&command, "command", "run", "the command the trace is named after (run, start)")
 	pipeline.register(f)
@@ -238,7 +239,7 @@ func shimProgram() string {
 // process, handing it the init's output pipes and the container's lock; the
 // shim runs `glassbox monitor --exit-code` when the init exits. It returns
 // only if the execve failed.
-func becomeShim(shim string, r *stages.Run, tr *runTrace, outR, errR *os.File, to traceOptions) error {
+func becomeShim(shim string, r *stages.Run, tr *trace.Run, outR, errR *os.File, to trace.Options) error {
 	lockFd, err := r.InheritLock()
 	if err != nil {
 		return fmt.Errorf("keep the container's lock across execve: %w", err)
@@ -258,10 +259,10 @@ func becomeShim(shim string, r *stages.Run, tr *runTrace, outR, errR *os.File, t
 	argv := append([]string{"glassbox-shim", strconv.Itoa(r.Pid)}, pipes...)
 	argv = append(argv, r.Path(LogFile), "--", exe, "glassbox", "monitor", "--root", r.Opts.Root, "--id", r.ID,
 		"--lock-fd", strconv.Itoa(lockFd), "--rm="+strconv.FormatBool(r.Opts.Remove),
-		"--trace="+strconv.FormatBool(!to.off), "--otlp-endpoint", to.endpoint)
+		"--trace="+strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint)
 	// The run's trace ends with the program started; `glassbox exit` traces
 	// the rest.
-	tr.endLifecycle(nil, attribute.Bool("glassbox.detached", true))
+	tr.EndLifecycle(nil, attribute.Bool("glassbox.detached", true))
 	// One P: the Go runtime then starts fewer threads, each costing memory.
 	return syscall.Exec(shim, argv, append(os.Environ(), shimGOMAXPROCS))
 }
@@ -273,24 +274,24 @@ const shimGOMAXPROCS = "GOMAXPROCS=1"
 // monitorExit records a detached container's exit code and tears it down,
 // with the lock the shim handed on; traced as "glassbox exit", from the
 // program's start to the end of the teardown.
-func monitorExit(opts stages.Options, to traceOptions, lockFd, code int) error {
+func monitorExit(opts stages.Options, to trace.Options, lockFd, code int) error {
 	c, err := container.Adopt(filepath.Join(container.ContainersDir(opts.Root), opts.ID), lockFd)
 	if err != nil {
 		return err
 	}
 	var r *stages.Run
-	if !to.off {
-		to.command, to.start = "exit", c.Started
-		if tr := traceContainer(to, c, c.Spec, opts.Root); tr != nil {
-			tr.execEnd = c.Started
-			tr.exited(code)
+	if !to.Off {
+		to.Command, to.Start = "exit", c.Started
+		if tr := trace.Container(to, c, c.Spec, opts.Root); tr != nil {
+			tr.SetExecEnd(c.Started)
+			tr.Exited(code)
 			opts.After = func(t stages.Timing) {
-				tr.stage(t)
+				tr.Stage(t)
 				if t.Stage == "teardown" {
 					// Written before --rm removes the state directory and the
 					// lock goes: whoever waits for the teardown (rm -f, stop)
 					// then finds the trace in the store.
-					tr.end(r, nil, code)
+					tr.End(r, nil, code)
 				}
 			}
 		}

@@ -42,10 +42,12 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/mountns"
 	"github.com/glassbox-dev/glassbox/seccomp"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
+	"github.com/glassbox-dev/glassbox/trace"
 )
 
 // ociName is the name under which glassbox behaves as runc does.
@@ -253,32 +255,32 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		defer conn.Close()
 		opts.Console = conn
 	}
-	tr, err := startRunTrace(s, opts, traceOptions{command: "create"})
+	tr, err := trace.StartRun(s, opts.Root, opts.ID, trace.Options{Command: "create"})
 	if err != nil {
 		return err
 	}
-	opts.After = tr.stage
+	opts.After = tr.Stage
 	r, err := stages.New(s, opts)
 	if err != nil {
-		return tr.end(nil, err, 0)
+		return tr.End(nil, err, 0)
 	}
 	if tr != nil {
-		tr.run = r
-		r.Traceparent = tr.sess.Traceparent()
+		tr.SetRun(r)
+		r.Traceparent = tr.Traceparent()
 	}
 	if err := makeExecFifo(r.Path(execFifo), s); err != nil {
 		r.Remove()
-		return tr.end(r, err, 0)
+		return tr.End(r, err, 0)
 	}
 	fifo, err := os.OpenFile(r.Path(execFifo), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		r.Remove()
-		return tr.end(r, err, 0)
+		return tr.End(r, err, 0)
 	}
 	r.Opts.ExecFifo = fifo
 	err = r.Start()
 	fifo.Close()
-	if err := tr.end(r, err, 0); err != nil {
+	if err := tr.End(r, err, 0); err != nil {
 		return err
 	}
 	if o.pidFile != "" {
@@ -369,11 +371,11 @@ func ociStart(root, id string) (err error) {
 	if c.Traceparent != "" {
 		os.Setenv("TRACEPARENT", c.Traceparent)
 	}
-	tr := traceContainer(traceOptions{command: "start"}, c, c.Spec, root)
-	defer func() { tr.endLifecycle(err) }()
+	tr := trace.Container(trace.Options{Command: "start"}, c, c.Spec, root)
+	defer func() { tr.EndLifecycle(err) }()
 	start := time.Now()
 	err = releaseInit(c, id)
-	tr.step("open exec.fifo O_RDONLY: the init's open(O_WRONLY) returns, it writes a byte and execve(2)s", start, err)
+	tr.Step("open exec.fifo O_RDONLY: the init's open(O_WRONLY) returns, it writes a byte and execve(2)s", start, err)
 	if err != nil {
 		return err
 	}
@@ -527,21 +529,21 @@ func newOCIExecCmd() *cobra.Command {
 				defer conn.Close()
 				opts.Console = conn
 			}
-			tr := traceContainer(traceOptions{command: "exec"}, ct, s, root)
+			tr := trace.Container(trace.Options{Command: "exec"}, ct, s, root)
 			if tr != nil {
-				opts.After = tr.stage
+				opts.After = tr.Stage
 			}
 			r, err := stages.Join(ct, s, opts)
 			if err == nil && pidFile != "" {
 				err = writePidFile(pidFile, r.Pid)
 			}
 			if err != nil || detach { // detached, the process is the caller's now (a child subreaper's)
-				tr.endLifecycle(err)
+				tr.EndLifecycle(err)
 				return err
 			}
 			code := r.Wait()
-			tr.exited(code)
-			tr.end(nil, nil, code)
+			tr.Exited(code)
+			tr.End(nil, nil, code)
 			return exitCode(code)
 		},
 	}
@@ -566,7 +568,7 @@ func newOCIKillCmd() *cobra.Command {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
 				var err error
-				if sig, err = parseSignal(args[1]); err != nil {
+				if sig, err = engine.ParseSignal(args[1]); err != nil {
 					return err
 				}
 			}
@@ -808,7 +810,7 @@ func newOCIDeleteCmd() *cobra.Command {
 				if st == statePaused {
 					(&cgroupsv2.Cgroup{Dirs: ct.Cgroups}).Thaw() // a v1-frozen task dies only once thawed
 				}
-				if !initExited(ct, 10*time.Second) {
+				if !engine.InitExited(ct, 10*time.Second) {
 					return fmt.Errorf("container %q: its init (pid %d) outlived SIGKILL by 10 s", args[0], ct.Pid)
 				}
 			}

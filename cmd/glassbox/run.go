@@ -20,6 +20,7 @@ import (
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
+	"github.com/glassbox-dev/glassbox/trace"
 )
 
 func newRunCmd() *cobra.Command {
@@ -100,9 +101,9 @@ func newRunCmd() *cobra.Command {
 			if bundle != "" {
 				opts.Bundle, _ = filepath.Abs(bundle)
 			}
-			to := traceOptions{off: traceMode == "false", show: traceMode == "true", endpoint: otlpEndpoint}
+			to := trace.Options{Off: traceMode == "false", Show: traceMode == "true", Endpoint: otlpEndpoint}
 			if detach {
-				if to.show {
+				if to.Show {
 					return fmt.Errorf("--trace prints the waterfall when the container ends: not with -d (glassbox trace show reads it later)")
 				}
 				if s.Process.Terminal || interactive {
@@ -188,14 +189,6 @@ var forwardedSignals = []os.Signal{
 	unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
 }
 
-type traceOptions struct {
-	command  string    // the root span's name: "glassbox <command>" (default run)
-	off      bool      // --trace=false
-	show     bool      // --trace: print the waterfall at the end
-	endpoint string    // --otlp-endpoint
-	start    time.Time // the root span's start, if not when this process began
-}
-
 // forwardSignals passes the signals glassbox receives to the container's
 // process; with a terminal, a window change becomes the terminal's new size
 // and a hangup of ours a hangup of its terminal.
@@ -220,12 +213,12 @@ func forwardSignals(sigs <-chan os.Signal, r *stages.Run, con *console) {
 
 // runHooks let the monitor of a detached container (monitor.go) follow a run.
 type runHooks struct {
-	started  func(error)                  // the program runs, or the stages failed
-	running  func(*stages.Run, *runTrace) // after started(nil); the monitor may become the shim here
-	detached bool                         // observe the kernel during the stages only
+	started  func(error)                   // the program runs, or the stages failed
+	running  func(*stages.Run, *trace.Run) // after started(nil); the monitor may become the shim here
+	detached bool                          // observe the kernel during the stages only
 }
 
-func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks runHooks) error {
+func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks runHooks) error {
 	// The init's parent-death signal fires when the *thread* that cloned it
 	// ends, and Go ends a thread when a goroutine that locked it returns
 	// (stages.Join does, and netns helpers could). The stages therefore run
@@ -245,19 +238,19 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 		}
 		return err
 	}
-	to.off = to.off || tracingOff()
-	var tr *runTrace
-	if !to.off {
+	to.Off = to.Off || trace.OffByEnv()
+	var tr *trace.Run
+	if !to.Off {
 		var err error
-		if tr, err = startRunTrace(s, opts, to); err != nil {
+		if tr, err = trace.StartRun(s, opts.Root, opts.ID, to); err != nil {
 			return failed(err)
 		}
-		opts.After = tr.stage
-		opts.Failed = func(r *stages.Run, err error) { tr.write(r, err, 0) }
+		opts.After = tr.Stage
+		opts.Failed = func(r *stages.Run, err error) { tr.Write(r, err, 0) }
 	}
 	// On a terminal, one line shows the stage in progress; it is erased before
 	// the program starts, so its output is untouched.
-	live := !to.off && term.IsTerminal(int(os.Stderr.Fd()))
+	live := !to.Off && term.IsTerminal(int(os.Stderr.Fd()))
 	if live {
 		width, _, err := term.GetSize(int(os.Stderr.Fd()))
 		if err != nil || width < 20 {
@@ -287,14 +280,14 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	}
 	con, err := consoleFor(s.Process, &opts)
 	if err != nil {
-		return failed(tr.end(nil, err, 0))
+		return failed(tr.End(nil, err, 0))
 	}
 	r, err := stages.New(s, opts)
 	if err != nil {
-		return failed(tr.end(nil, err, 0))
+		return failed(tr.End(nil, err, 0))
 	}
 	if tr != nil {
-		tr.run = r
+		tr.SetRun(r)
 	}
 	go forwardSignals(sigs, r, con)
 	err = r.Start()
@@ -306,9 +299,9 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	}
 	if err != nil {
 		clearLine() // a stage before exec failed with its line showing
-		err = tr.end(r, err, 0)
+		err = tr.End(r, err, 0)
 		if live { // at a terminal: the one-line error, then the report under it
-			if report := tr.failureReport(err); report != "" {
+			if report := tr.FailureReport(err); report != "" {
 				fmt.Fprintln(os.Stderr, "glassbox:", err)
 				fmt.Fprint(os.Stderr, report)
 				return exitCode(exitCodeOf(err))
@@ -321,9 +314,9 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 			fmt.Fprintln(os.Stderr, "glassbox:", err)
 		}
 	}
-	tr.started(r)
+	tr.Started(r)
 	if hooks.detached {
-		tr.stopObserving() // a long-lived container's own system calls are not the trace's subject
+		tr.StopObserving() // a long-lived container's own system calls are not the trace's subject
 	}
 	if hooks.running != nil {
 		hooks.running(r, tr)
@@ -332,14 +325,14 @@ func runContainer(s *specs.Spec, opts stages.Options, to traceOptions, hooks run
 	if con != nil {
 		con.close()
 	}
-	tr.exited(code)
+	tr.Exited(code)
 	if err := r.Teardown(); err != nil {
 		fmt.Fprintf(os.Stderr, "glassbox: teardown of %s: %v (glassbox gc retries)\n", container.ShortID(r.ID), err)
 	}
 	if msg := oomMessage(s, r.Usage, code); msg != "" {
 		fmt.Fprintln(os.Stderr, "glassbox:", msg)
 	}
-	tr.end(r, nil, code)
+	tr.End(r, nil, code)
 	return exitCode(code)
 }
 
