@@ -4,6 +4,12 @@ package docs
 
 import "embed"
 
+// Daemon is docs/daemon.md: dockerd's parts and glassbox's daemon (glassbox
+// explain daemon).
+//
+//go:embed daemon.md
+var Daemon []byte
+
 // Stages are docs/stages/*.md: a page per stage, and one on hooks and
 // breakpoints.
 //

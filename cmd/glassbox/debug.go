@@ -251,7 +251,7 @@ func hostShell(c *container.Container, where string, command []string) error {
 
 func newExplainCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "explain [STAGE|hooks]",
+		Use:   "explain [STAGE|hooks|daemon]",
 		Short: "Show a stage's page: what the kernel does there, how to see it, what fails",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -259,10 +259,14 @@ func newExplainCmd() *cobra.Command {
 			for _, st := range stages.Pipeline {
 				topics = append(topics, st.Name)
 			}
-			topics = append(topics, "hooks")
+			topics = append(topics, "hooks", "daemon")
 			if len(args) == 0 {
 				fmt.Println("glassbox explain TOPIC, where TOPIC is one of:", strings.Join(topics, ", "))
 				return nil
+			}
+			if args[0] == "daemon" {
+				_, err := os.Stdout.Write(docs.Daemon)
+				return err
 			}
 			page, err := docs.Stages.ReadFile("stages/" + args[0] + ".md")
 			if err != nil || !slices.Contains(topics, args[0]) {

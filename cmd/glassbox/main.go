@@ -126,7 +126,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
 	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd(), newTraceCmd(), newNetworkCmd(), newMonitorCmd(),
 		newPsCmd(), newLogsCmd(), newStartCmd(), newStopCmd(), newKillCmd(), newWaitCmd(), newInspectCmd(), newExecCmd(), newTopCmd(), newStatsCmd(), newDebugCmd(), newContinueCmd(), newAbortCmd(), newExplainCmd(), newDemoCmd(), newLabCmd(),
-		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd(), newOCICmd("oci"))
+		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd(), newOCICmd("oci"), newDaemonCmd())
 	return root
 }
 

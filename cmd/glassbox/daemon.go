@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/daemon"
+)
+
+func newDaemonCmd() *cobra.Command {
+	var host string
+	cmd := &cobra.Command{
+		Use:   "daemon [-H unix:///PATH]",
+		Short: "Serve the Docker Engine API, for the docker CLI and SDKs (over the same containers as the CLI)",
+		Long: `daemon serves the Docker Engine API on a unix socket (default
+` + daemon.DefaultHost + `, mode 0660): point the docker CLI at it with
+DOCKER_HOST=unix:///run/glassbox/docker.sock. The daemon is one more front end
+over the state root: containers made by glassbox's CLI and by the daemon are
+the same containers, each held by its own monitor, so they outlive the daemon
+(SIGTERM or SIGINT stops it; a daemon started again sees them).
+
+Served so far: _ping, version, info; containers list, inspect, stop, kill,
+wait, remove. Anything else is a 404 that says so (docs/daemon.md).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			eng, err := engineOf(cmd)
+			if err != nil {
+				return err
+			}
+			l, err := daemon.Listen(host)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
+			defer stop()
+			fmt.Fprintf(os.Stderr, "glassbox daemon: serving the Docker Engine API %s on %s (state root %s)\n", daemon.APIVersion, host, eng.Root)
+			return daemon.New(eng, version()).Serve(ctx, l)
+		},
+	}
+	cmd.Flags().StringVarP(&host, "host", "H", daemon.DefaultHost, "where to listen: unix:///PATH")
+	return cmd
+}

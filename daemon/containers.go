@@ -1,0 +1,286 @@
+package daemon
+
+// The container routes: list, inspect, stop, kill, wait, remove. Each decodes
+// its parameters, makes one engine call, and encodes the answer in the
+// Engine API's own types (moby's api module).
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	apicontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/netns"
+	"github.com/glassbox-dev/glassbox/spec"
+	"github.com/glassbox-dev/glassbox/trace"
+)
+
+func (s *Server) routes() {
+	s.handle("GET /_ping", s.ping)
+	s.handle("HEAD /_ping", s.ping)
+	s.handle("GET /version", s.versionInfo)
+	s.handle("GET /info", s.info)
+	s.handle("GET /containers/json", s.listContainers)
+	s.handle("GET /containers/{id}/json", s.inspectContainer)
+	s.handle("POST /containers/{id}/stop", s.stopContainer)
+	s.handle("POST /containers/{id}/kill", s.killContainer)
+	s.handle("POST /containers/{id}/wait", s.waitContainer)
+	s.handle("DELETE /containers/{id}", s.removeContainer)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, errors.New("page not found: glassbox's daemon does not serve "+r.Method+" "+r.URL.Path+" yet"))
+	})
+}
+
+// handle routes pattern ("METHOD /path") to h, with the request in its
+// context for the trace of the command it leads to.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	method, route, _ := strings.Cut(pattern, " ")
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		h(w, r.WithContext(trace.WithRequest(r.Context(), &trace.Request{Method: method, Route: route, Header: r.Header})))
+	})
+}
+
+// listContainers: GET /containers/json?all=1&limit=N&filters={…}.
+func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	cs, err := s.eng.Containers(boolParam(r, "all") || f.has("status"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	// Newest first, as dockerd lists them.
+	out := []apicontainer.Summary{}
+	for i := len(cs) - 1; i >= 0; i-- {
+		sum := summary(cs[i])
+		if f.match(sum) {
+			out = append(out, sum)
+		}
+	}
+	if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n < len(out) {
+		out = out[:n]
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// state is a container's state in the API's words.
+func state(c *container.Container) apicontainer.ContainerState {
+	switch {
+	case c.Breakpoint != "":
+		return apicontainer.StatePaused // between stages, at a breakpoint
+	case c.Status == container.Running && !c.Alive():
+		return apicontainer.StateDead
+	case c.Status == container.Running:
+		return apicontainer.StateRunning
+	case c.Status == container.Exited:
+		return apicontainer.StateExited
+	}
+	return apicontainer.StateCreated
+}
+
+func summary(c *container.Container) apicontainer.Summary {
+	sum := apicontainer.Summary{
+		ID:      c.ID,
+		Image:   engine.Image(c),
+		Command: engine.Command(c),
+		Created: c.Created.Unix(),
+		State:   state(c),
+		Status:  engine.Status(c),
+		Ports:   portSummaries(c),
+		Labels:  map[string]string{},
+	}
+	if c.Name != "" {
+		sum.Names = []string{"/" + c.Name}
+	}
+	sum.HostConfig.NetworkMode = networkMode(c)
+	return sum
+}
+
+func networkMode(c *container.Container) string {
+	if c.Spec == nil {
+		return ""
+	}
+	return cmp.Or(c.Spec.Annotations[spec.NetworkAnnotation], "none")
+}
+
+func portSummaries(c *container.Container) []apicontainer.PortSummary {
+	out := []apicontainer.PortSummary{}
+	ports, _ := netns.ParsePorts(c.Ports)
+	for _, p := range ports {
+		ps := apicontainer.PortSummary{PrivatePort: p.ContainerPort, PublicPort: p.HostPort, Type: p.Proto}
+		ps.IP, _ = netip.ParseAddr(cmp.Or(p.HostIP, "0.0.0.0"))
+		out = append(out, ps)
+	}
+	return out
+}
+
+// inspectContainer: GET /containers/{id}/json.
+func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inspect(c))
+}
+
+func inspect(c *container.Container) apicontainer.InspectResponse {
+	st := state(c)
+	out := apicontainer.InspectResponse{
+		ID:      c.ID,
+		Created: c.Created.Format(time.RFC3339Nano),
+		Image:   engine.Image(c),
+		Name:    "/" + c.Name,
+		Driver:  "overlay",
+		State: &apicontainer.State{
+			Status:     st,
+			Running:    st == apicontainer.StateRunning,
+			Paused:     st == apicontainer.StatePaused,
+			Dead:       st == apicontainer.StateDead,
+			OOMKilled:  c.OOMKilled,
+			ExitCode:   c.ExitCode,
+			StartedAt:  timeOrZero(c.Started),
+			FinishedAt: timeOrZero(c.Finished),
+		},
+		Config:     &apicontainer.Config{Labels: map[string]string{}},
+		HostConfig: &apicontainer.HostConfig{NetworkMode: apicontainer.NetworkMode(networkMode(c))},
+		NetworkSettings: &apicontainer.NetworkSettings{
+			Ports:    network.PortMap{},
+			Networks: map[string]*network.EndpointSettings{},
+		},
+		Mounts: []apicontainer.MountPoint{},
+	}
+	if st == apicontainer.StateRunning {
+		out.State.Pid = c.Pid
+	}
+	if c.Spec != nil && c.Spec.Process != nil {
+		p := c.Spec.Process
+		if len(p.Args) > 0 {
+			out.Path, out.Args = p.Args[0], p.Args[1:]
+		}
+		out.Config.Cmd, out.Config.Env, out.Config.WorkingDir, out.Config.Tty = p.Args, p.Env, p.Cwd, p.Terminal
+		out.Config.Hostname, out.Config.Image = c.Spec.Hostname, engine.Image(c)
+		out.Config.User = c.Spec.Annotations[spec.UserAnnotation]
+	}
+	if c.IP != "" {
+		ep := &network.EndpointSettings{}
+		ep.IPAddress, _ = netip.ParseAddr(c.IP)
+		out.NetworkSettings.Networks[networkMode(c)] = ep
+	}
+	ports, _ := netns.ParsePorts(c.Ports)
+	for _, p := range ports {
+		key, err := network.ParsePort(strconv.Itoa(int(p.ContainerPort)) + "/" + p.Proto)
+		if err != nil {
+			continue
+		}
+		hostIP, _ := netip.ParseAddr(cmp.Or(p.HostIP, "0.0.0.0"))
+		out.NetworkSettings.Ports[key] = append(out.NetworkSettings.Ports[key], network.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+	}
+	return out
+}
+
+func timeOrZero(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// stopContainer: POST /containers/{id}/stop?t=SECONDS (304 if not running).
+func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	seconds := 10
+	if v := r.URL.Query().Get("t"); v != "" {
+		if seconds, err = strconv.Atoi(v); err != nil {
+			fail(w, badParam("t %q: expected a number of seconds", v))
+			return
+		}
+	}
+	grace, err := engine.StopGrace(seconds)
+	if err != nil {
+		fail(w, badParam("t %w", err))
+		return
+	}
+	if !engine.Running(c) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if err := s.eng.Stop(r.Context(), c, grace); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// killContainer: POST /containers/{id}/kill?signal=SIG (default SIGKILL).
+func (s *Server) killContainer(w http.ResponseWriter, r *http.Request) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	sig, err := engine.ParseSignal(cmp.Or(r.URL.Query().Get("signal"), "KILL"))
+	if err != nil {
+		fail(w, badParam("signal %w", err))
+		return
+	}
+	if err := s.eng.Kill(r.Context(), c, sig); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// waitContainer: POST /containers/{id}/wait?condition=not-running|next-exit|removed.
+// The status line goes out at once (a client knows its wait is in place),
+// the exit code when the container's glassbox lets go of it.
+func (s *Server) waitContainer(w http.ResponseWriter, r *http.Request) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	switch apicontainer.WaitCondition(cmp.Or(r.URL.Query().Get("condition"), "not-running")) {
+	case apicontainer.WaitConditionNotRunning, apicontainer.WaitConditionNextExit, apicontainer.WaitConditionRemoved:
+	default:
+		fail(w, badParam("condition %q: not-running, next-exit or removed", r.URL.Query().Get("condition")))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	http.NewResponseController(w).Flush()
+	code, err := s.eng.Wait(r.Context(), c)
+	if r.Context().Err() != nil {
+		return // the client left
+	}
+	resp := apicontainer.WaitResponse{StatusCode: int64(code)}
+	if err != nil {
+		resp.Error = &apicontainer.WaitExitError{Message: err.Error()}
+	}
+	json.NewEncoder(w).Encode(resp)
+}
+
+// removeContainer: DELETE /containers/{id}?force=1.
+func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) {
+	if err := s.eng.Remove(r.Context(), r.PathValue("id"), boolParam(r, "force")); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,265 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/glassbox-dev/glassbox/trace"
+)
+
+// daemon is a `glassbox daemon` on a socket of the test's, over its state root.
+type daemon struct {
+	e      *env
+	socket string
+	config string // DOCKER_CONFIG: the CLI's own, not the machine's ~/.docker
+	cmd    *exec.Cmd
+	log    bytes.Buffer
+}
+
+func (e *env) startDaemon() *daemon {
+	e.t.Helper()
+	dir := e.t.TempDir()
+	d := &daemon{e: e, socket: filepath.Join(dir, "docker.sock"), config: filepath.Join(dir, "config")}
+	d.cmd = e.cmd("daemon", "-H", "unix://"+d.socket)
+	d.cmd.Stderr = &d.log
+	if err := d.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(d.stop)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("unix", d.socket); err == nil {
+			c.Close()
+			return d
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the daemon did not listen within 10 s: %s", d.log.String())
+		}
+	}
+}
+
+// stop sends SIGTERM, as an init system would, and expects a clean exit
+// that leaves no socket behind.
+func (d *daemon) stop() {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		d.e.t.Errorf("the daemon's exit after SIGTERM: %v\n%s", err, d.log.String())
+	}
+	if _, err := os.Stat(d.socket); !errors.Is(err, os.ErrNotExist) {
+		d.e.t.Errorf("the daemon left its socket %s: %v", d.socket, err)
+	}
+}
+
+// docker runs the real docker CLI against the daemon.
+func (d *daemon) docker(args ...string) result {
+	d.e.t.Helper()
+	cmd := exec.Command("docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config, "DOCKER_CLI_HINTS=false")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		d.e.t.Fatalf("docker %v: %v", args, err)
+	}
+	return r
+}
+
+func (d *daemon) dockerOK(args ...string) string {
+	d.e.t.Helper()
+	r := d.docker(args...)
+	if r.code != 0 {
+		d.e.t.Fatalf("docker %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
+func needDocker(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("the docker CLI is not installed (.ci/run installs Debian's docker.io where it is missing)")
+	}
+}
+
+// The real docker CLI sees and drives the containers glassbox's CLI made:
+// one state root, two front ends.
+func TestDockerCLIAgainstTheDaemon(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+
+	if v := d.dockerOK("version", "--format", "{{.Server.APIVersion}} {{.Client.APIVersion}}"); v != "1.50 1.50" {
+		t.Errorf("docker version: API versions %q", v)
+	}
+	if v := d.dockerOK("info", "--format", "{{.Containers}} {{.DockerRootDir}} {{.Images}}"); v != "0 "+e.root+" 1" {
+		t.Errorf("docker info: %q, want no containers, root %s and the busybox image", v, e.root)
+	}
+
+	id := e.runDetached([]string{"--name", "web"}, "busybox", "sleep", "300")
+	if out := d.dockerOK("ps", "--format", "{{.ID}} {{.Names}} {{.State}} {{.Image}} {{.Command}}"); out != id[:12]+` web running busybox "sleep 300"` {
+		t.Errorf("docker ps: %q", out)
+	}
+	pid := e.record(id).Pid
+	if out := d.dockerOK("inspect", "-f", "{{.State.Status}} {{.State.Pid}} {{.Name}}", "web"); out != "running "+strconv.Itoa(pid)+" /web" {
+		t.Errorf("docker inspect: %q, want the init's pid %d", out, pid)
+	}
+	if out := d.dockerOK("ps", "-q", "--filter", "name=we", "--filter", "status=running"); out != id[:12] {
+		t.Errorf("docker ps -q --filter name=we: %q", out)
+	}
+	// sleep, pid 1 of its namespace, ignores SIGTERM: stop SIGKILLs it after -t.
+	d.dockerOK("stop", "-t", "1", "web")
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		t.Errorf("the init (pid %d) outlived docker stop", pid)
+	}
+	if out := d.dockerOK("ps", "-a", "--format", "{{.State}} {{.Status}}"); !strings.HasPrefix(out, "exited Exited (137)") {
+		t.Errorf("docker ps -a after stop: %q", out)
+	}
+	if out := d.dockerOK("wait", "web"); out != "137" {
+		t.Errorf("docker wait: %q, want 137", out)
+	}
+	d.dockerOK("stop", "web") // stopped already: 304, not an error
+	if r := d.docker("kill", "web"); r.code == 0 || !strings.Contains(r.stderr, "is not running") {
+		t.Errorf("docker kill of a stopped container: exit %d %q", r.code, r.stderr)
+	}
+	d.dockerOK("rm", "web")
+	if r := e.run("", "ps", "-a", "-q"); r.stdout != "" {
+		t.Errorf("glassbox ps -a after docker rm: %q", r.stdout)
+	}
+	if r := d.docker("inspect", "web"); r.code == 0 || !strings.Contains(r.stderr, "No such object: web") {
+		t.Errorf("docker inspect of a removed container: exit %d %q", r.code, r.stderr)
+	}
+
+	// rm -f of a running container: killed, torn down by its monitor, removed.
+	id = e.runDetached(nil, "busybox", "sleep", "300")
+	pid = e.record(id).Pid
+	d.dockerOK("rm", "-f", id[:12])
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		t.Errorf("the init (pid %d) outlived docker rm -f", pid)
+	}
+	e.noState()
+}
+
+// The daemon answers as dockerd does, to the official Go client: the API
+// version negotiated at /_ping, errors as {"message"} with dockerd's status
+// codes, and hostile parameters refused.
+func TestDaemonAPI(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+	cli, err := client.New(client.WithHost("unix://"+d.socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	ping, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	if err != nil || ping.APIVersion != "1.50" || ping.OSType != "linux" {
+		t.Errorf("ping: %+v %v", ping, err)
+	}
+	if _, err := cli.ContainerInspect(ctx, "nosuch", client.ContainerInspectOptions{}); err == nil || !strings.Contains(err.Error(), "no such container: nosuch") {
+		t.Errorf("inspect nosuch: %v", err)
+	}
+
+	raw := func(method, path string) (int, string) {
+		t.Helper()
+		hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
+		}}}
+		req, _ := http.NewRequest(method, "http://glassbox"+path, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	id := e.runDetached(nil, "busybox", "sleep", "300")
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/_ping", 200, "OK"},
+		{"GET", "/v1.99/version", 400, `{"message":"client version 1.99 is too new. Maximum supported API version is 1.50"}`},
+		{"GET", "/v1.12/version", 400, "too old"},
+		{"GET", "/v1.50/containers/nosuch/json", 404, `{"message":"no such container: nosuch"}`},
+		{"GET", "/containers/json?filters=" + `{"label":{"a":true}}`, 400, `is not a filter glassbox knows (id, name, status)`},
+		{"GET", "/containers/json?filters=null", 200, id},
+		{"GET", "/containers/json?filters=[", 400, "filters:"},
+		{"POST", "/containers/" + id + "/kill?signal=NOPE", 400, "no such signal"},
+		{"POST", "/containers/" + id + "/kill?signal=4294967295", 400, "no such signal"},
+		{"POST", "/containers/" + id + "/stop?t=-2", 400, "expected seconds"},
+		{"POST", "/containers/" + id + "/stop?t=99999999999999999999", 400, "expected a number of seconds"},
+		{"POST", "/containers/" + id + "/wait?condition=sometime", 400, "not-running, next-exit or removed"},
+		{"DELETE", "/containers/" + id, 409, "is running; stop it first, or rm -f"},
+		{"POST", "/containers/create", 404, "does not serve POST /containers/create yet"},
+		{"GET", "/containers/..%2f..%2fetc/json", 404, "no such container"},
+	} {
+		status, body := raw(c.method, c.path)
+		if status != c.status || !strings.Contains(body, c.body) {
+			t.Errorf("%s %s: %d %q, want %d and %q", c.method, c.path, status, body, c.status, c.body)
+		}
+	}
+	// The client's trace context: the daemon's command continues its trace.
+	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	req, _ := http.NewRequest("POST", "http://glassbox/v1.50/containers/"+id[:12]+"/kill?signal=TERM", nil)
+	req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
+	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
+	}}}
+	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("kill with a traceparent: %v %v", resp, err)
+	}
+	f, err := trace.Load(filepath.Join(e.root, "traces", traceID+".json"))
+	if err != nil {
+		t.Fatalf("no trace continues the client's: %v", err)
+	}
+	root, _ := f.Root()
+	if root.ParentSpanID != parentID || root.Name != "glassbox kill" || root.Attr("http.route") != "/containers/{id}/kill" || root.Attr("http.request.method") != "POST" {
+		t.Errorf("the kill's span: %s, parent %s, route %q %q; want the client's span as its parent", root.Name, root.ParentSpanID, root.Attr("http.request.method"), root.Attr("http.route"))
+	}
+	if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Errorf("remove -f: %v", err)
+	}
+	e.noState()
+}
+
+// A daemon goes, its containers stay: they belong to their monitors. A
+// daemon started again sees them.
+func TestContainersOutliveTheDaemon(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+	id := e.runDetached([]string{"--name", "survivor"}, "busybox", "sleep", "300")
+	d.cmd.Process.Kill() // SIGKILL: no shutdown at all
+	d.cmd.Wait()
+	if r := e.run("", "ps", "-q"); strings.TrimSpace(r.stdout) != id[:12] {
+		t.Errorf("after the daemon was killed, glassbox ps: %q", r.stdout)
+	}
+	d = e.startDaemon() // over the dead one's socket
+	if out := d.dockerOK("ps", "--format", "{{.Names}} {{.State}}"); out != "survivor running" {
+		t.Errorf("a new daemon's docker ps: %q", out)
+	}
+	d.dockerOK("rm", "-f", "survivor")
+	e.noState()
+}
