@@ -35,9 +35,17 @@ func (s *Server) routes() {
 	s.handle("POST /containers/{id}/kill", s.killContainer)
 	s.handle("POST /containers/{id}/wait", s.waitContainer)
 	s.handle("DELETE /containers/{id}", s.removeContainer)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, errors.New("page not found: glassbox's daemon does not serve "+r.Method+" "+r.URL.Path+" yet"))
-	})
+	s.handle("GET /images/{rest...}", s.inspectImage)
+	s.handle("GET /networks/{name}", s.inspectOther)
+	s.handle("GET /volumes/{name}", s.inspectOther)
+	s.handle("GET /plugins/{name}/json", s.inspectOther)
+	s.mux.HandleFunc("/", s.notServed)
+}
+
+// notServed answers 501, not dockerd's 404 for an unknown page: to a 404 on
+// create the docker CLI answers by pulling the image, and then fails on that.
+func (s *Server) notServed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotImplemented, errors.New("glassbox's daemon does not serve "+r.Method+" "+r.URL.Path+" yet (docs/daemon.md lists what it serves)"))
 }
 
 // handle routes pattern ("METHOD /path") to h, with the request in its

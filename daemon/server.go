@@ -62,10 +62,12 @@ func New(eng *engine.Engine, version string) *Server {
 }
 
 // Listen opens the socket a host names: unix://PATH (made 0660, its
-// directory 0711; a stale socket of a dead daemon is replaced). TCP is
-// refused until TLS client certificates are: an Engine API on a plain TCP
-// port is root on the host for anyone who can reach it.
-func Listen(host string) (net.Listener, error) {
+// directory 0711; a stale socket of a dead daemon is replaced), owned by
+// group gid (-1: root's), whose members may then use it — as root: the
+// API runs containers. TCP is refused until TLS client certificates are: an
+// Engine API on a plain TCP port is root on the host for anyone who can
+// reach it.
+func Listen(host string, gid int) (net.Listener, error) {
 	path, ok := strings.CutPrefix(host, "unix://")
 	if !ok {
 		if strings.HasPrefix(host, "tcp://") {
@@ -88,7 +90,11 @@ func Listen(host string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o660); err != nil {
+	err = os.Chmod(path, 0o660)
+	if err == nil && gid >= 0 {
+		err = os.Chown(path, 0, gid)
+	}
+	if err != nil {
 		l.Close()
 		return nil, err
 	}

@@ -112,6 +112,9 @@ func TestDockerCLIAgainstTheDaemon(t *testing.T) {
 		t.Errorf("docker info: %q, want no containers, root %s and the busybox image", v, e.root)
 	}
 
+	if out := d.dockerOK("image", "inspect", "-f", "{{.RepoTags}} {{.Os}}/{{.Architecture}} {{len .RootFS.Layers}}", "busybox"); out != "[busybox:latest] linux/amd64 1" {
+		t.Errorf("docker image inspect busybox: %q", out)
+	}
 	id := e.runDetached([]string{"--name", "web"}, "busybox", "sleep", "300")
 	if out := d.dockerOK("ps", "--format", "{{.ID}} {{.Names}} {{.State}} {{.Image}} {{.Command}}"); out != id[:12]+` web running busybox "sleep 300"` {
 		t.Errorf("docker ps: %q", out)
@@ -211,7 +214,7 @@ func TestDaemonAPI(t *testing.T) {
 		{"POST", "/containers/" + id + "/stop?t=99999999999999999999", 400, "expected a number of seconds"},
 		{"POST", "/containers/" + id + "/wait?condition=sometime", 400, "not-running, next-exit or removed"},
 		{"DELETE", "/containers/" + id, 409, "is running; stop it first, or rm -f"},
-		{"POST", "/containers/create", 404, "does not serve POST /containers/create yet"},
+		{"POST", "/containers/create", 501, "does not serve POST /containers/create yet"},
 		{"GET", "/containers/..%2f..%2fetc/json", 404, "no such container"},
 	} {
 		status, body := raw(c.method, c.path)
@@ -262,4 +265,28 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	}
 	d.dockerOK("rm", "-f", "survivor")
 	e.noState()
+}
+
+// The socket is root's and one group's (0660); a plain TCP listener, which
+// would give anyone who reaches the port root on the host, is refused.
+func TestDaemonSocket(t *testing.T) {
+	e := newEnv(t)
+	d := e.startDaemon()
+	if fi, err := os.Stat(d.socket); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket %s: %v %v, want mode 0660", d.socket, fi.Mode(), err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-H", "tcp://127.0.0.1:2375"}, "unix socket only (TCP needs TLS client certificates"},
+		{[]string{"-H", "unix://relative.sock"}, "must be absolute"},
+		{[]string{"-H", "unix://" + d.socket}, "another daemon is listening there"},
+		{[]string{"-H", "unix://" + filepath.Join(t.TempDir(), "s"), "-G", "no-such-group"}, "-G no-such-group"},
+	} {
+		r := e.run("", append([]string{"daemon"}, c.args...)...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("daemon %v: exit %d %q, want 125 and one line with %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"os/user"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -13,7 +15,7 @@ import (
 )
 
 func newDaemonCmd() *cobra.Command {
-	var host string
+	var host, group string
 	cmd := &cobra.Command{
 		Use:   "daemon [-H unix:///PATH]",
 		Short: "Serve the Docker Engine API, for the docker CLI and SDKs (over the same containers as the CLI)",
@@ -32,7 +34,11 @@ wait, remove. Anything else is a 404 that says so (docs/daemon.md).`,
 			if err != nil {
 				return err
 			}
-			l, err := daemon.Listen(host)
+			gid, err := socketGroup(group, cmd.Flags().Changed("group"))
+			if err != nil {
+				return err
+			}
+			l, err := daemon.Listen(host, gid)
 			if err != nil {
 				return err
 			}
@@ -44,5 +50,19 @@ wait, remove. Anything else is a 404 that says so (docs/daemon.md).`,
 		},
 	}
 	cmd.Flags().StringVarP(&host, "host", "H", daemon.DefaultHost, "where to listen: unix:///PATH")
+	cmd.Flags().StringVarP(&group, "group", "G", "docker", "the group that may use the socket (as dockerd's -G); root's if the default is missing")
 	return cmd
+}
+
+// socketGroup is the gid of the socket's group: -1 (root's) when the default
+// group does not exist; a group asked for by name must.
+func socketGroup(name string, asked bool) (int, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		if !asked {
+			return -1, nil
+		}
+		return 0, fmt.Errorf("-G %s: %w", name, err)
+	}
+	return strconv.Atoi(g.Gid)
 }
