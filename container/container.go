@@ -35,9 +35,12 @@ const DefaultRoot = "/var/lib/glassbox"
 // Status of a container's record.
 const (
 	Creating = "creating" // stages are running
-	Created  = "created"  // OCI create is done: the init waits for start before execve
-	Running  = "running"  // the user's process has been exec'd
-	Exited   = "exited"   // kept without --rm: the writable layer stays until `glassbox rm`
+	// Created: OCI create is done, and the init waits for start before
+	// execve; or, not OCI, the Engine API's create made the record, and no
+	// stage has run yet (start runs them all, as for an exited container).
+	Created = "created"
+	Running = "running" // the user's process has been exec'd
+	Exited  = "exited"  // kept without --rm: the writable layer stays until `glassbox rm`
 )
 
 // Record is state.json. Everything a cleanup needs is in it, so `gc` can undo a
@@ -122,7 +125,7 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 		}
 		for _, c := range all {
 			if c.Name == name {
-				return nil, fmt.Errorf("the name %q is already in use by container %s (glassbox rm it, or pick another --name)", name, ShortID(c.ID))
+				return nil, &NameInUseError{Name: name, ID: c.ID}
 			}
 		}
 	}
@@ -234,7 +237,7 @@ func Reopen(root, id string, s *specs.Spec) (*Container, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	if c.Status != Exited {
+	if c.Status != Exited && !(c.Status == Created && !c.OCI) {
 		c.Unlock()
 		return nil, fmt.Errorf("container %s is %s, not exited: glassbox gc cleans up a dead one", ShortID(id), c.Status)
 	}
@@ -349,6 +352,13 @@ var ErrLocked = errors.New("container is in use by a running glassbox")
 
 // ErrGone: the container's state directory was removed.
 var ErrGone = errors.New("its state directory was removed")
+
+// NameInUseError: another container has the name.
+type NameInUseError struct{ Name, ID string }
+
+func (e *NameInUseError) Error() string {
+	return fmt.Sprintf("the name %q is already in use by container %s (glassbox rm it, or pick another --name)", e.Name, ShortID(e.ID))
+}
 
 // ErrNotFound: no container has that name, id or id prefix.
 var ErrNotFound = errors.New("no such container")

@@ -173,9 +173,13 @@ func writeError(w http.ResponseWriter, status int, err error) {
 // statusOf is the status dockerd gives an error of this kind.
 func statusOf(err error) int {
 	var badParam badParameter
+	var invalid *engine.InvalidError
+	var nameInUse *container.NameInUseError
 	switch {
-	case errors.As(err, &badParam):
+	case errors.As(err, &badParam), errors.As(err, &invalid):
 		return http.StatusBadRequest
+	case errors.As(err, &nameInUse):
+		return http.StatusConflict
 	case errors.Is(err, container.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked):

@@ -180,12 +180,12 @@ func TestDaemonAPI(t *testing.T) {
 		t.Errorf("inspect nosuch: %v", err)
 	}
 
-	raw := func(method, path string) (int, string) {
+	rawBody := func(method, path, body string) (int, string) {
 		t.Helper()
 		hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
 		}}}
-		req, _ := http.NewRequest(method, "http://glassbox"+path, nil)
+		req, _ := http.NewRequest(method, "http://glassbox"+path, strings.NewReader(body))
 		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
@@ -194,6 +194,20 @@ func TestDaemonAPI(t *testing.T) {
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
 		return resp.StatusCode, b.String()
+	}
+	raw := func(method, path string) (int, string) { return rawBody(method, path, "") }
+	for body, want := range map[string]string{
+		"null":                                       "Config.Image: no image named",
+		`{"Image": "busybox", "Cmd": 7}`:             "the create request's body",
+		`{"Image": "busybox", "Tty": true}`:          "Config.Tty (attach comes next): not supported",
+		`{"Image": "nosuch:1"}`:                      "No such image: nosuch:1",
+		`{"Image": "busybox", "User": "4294967295"}`: "uid 4294967295 is (uid_t)-1",
+		`{"Image": "busybox", "HostConfig": {"PidsLimit": -5, "CapAdd": ["NOPE"]}}`: "--cap-add NOPE: no such capability",
+		`{"Image": "` + strings.Repeat("a", 2<<20) + `"}`:                           "larger than 1 MiB",
+	} {
+		if status, got := rawBody("POST", "/v1.50/containers/create", body); status/100 != 4 || !strings.Contains(got, want) {
+			t.Errorf("create with %.60s: %d %q, want a 4xx and %q", body, status, got, want)
+		}
 	}
 	id := e.runDetached(nil, "busybox", "sleep", "300")
 	for _, c := range []struct {
@@ -214,7 +228,9 @@ func TestDaemonAPI(t *testing.T) {
 		{"POST", "/containers/" + id + "/stop?t=99999999999999999999", 400, "expected a number of seconds"},
 		{"POST", "/containers/" + id + "/wait?condition=sometime", 400, "not-running, next-exit or removed"},
 		{"DELETE", "/containers/" + id, 409, "is running; stop it first, or rm -f"},
-		{"POST", "/containers/create", 501, "does not serve POST /containers/create yet"},
+		{"POST", "/containers/create", 400, "the create request's body"},
+		{"POST", "/containers/create?name=../x", 400, `a name is [a-zA-Z0-9][a-zA-Z0-9_.-]+`},
+		{"POST", "/containers/" + id + "/attach", 501, "does not serve POST /containers/" + id + "/attach yet"},
 		{"GET", "/containers/..%2f..%2fetc/json", 404, "no such container"},
 	} {
 		status, body := raw(c.method, c.path)
@@ -289,4 +305,76 @@ func TestDaemonSocket(t *testing.T) {
 			t.Errorf("daemon %v: exit %d %q, want 125 and one line with %q", c.args, r.code, r.stderr, c.want)
 		}
 	}
+}
+
+// docker run -d, docker create and docker start: the daemon makes containers
+// that glassbox's CLI sees, with what the request asked (environment,
+// published port), and refuses what it cannot honour by name.
+func TestDockerRunDetached(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+
+	id := d.dockerOK("run", "-d", "--name", "web", "-e", "GREETING=hi", "-p", "18191:80", "busybox", "sh", "-c", "echo $GREETING; exec sleep 300")
+	if r := e.run("", "ps", "--format", "json"); !strings.Contains(r.stdout, id) {
+		t.Errorf("glassbox ps does not list the daemon's container %s:\n%s", id[:12], r.stdout)
+	}
+	rec := e.record(id)
+	if environ, _ := os.ReadFile("/proc/" + strconv.Itoa(rec.Pid) + "/environ"); !bytes.Contains(environ, []byte("GREETING=hi\x00")) {
+		t.Errorf("the init's environment lacks GREETING=hi: %q", environ)
+	}
+	if rec.Ports != "18191:80/tcp" {
+		t.Errorf("published ports %q, want 18191:80/tcp", rec.Ports)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if r := e.run("", "logs", "web"); r.stdout == "hi\n" || time.Now().After(deadline) {
+			if r.stdout != "hi\n" {
+				t.Errorf("glassbox logs web: %q", r.stdout)
+			}
+			break
+		}
+	}
+
+	d.dockerOK("create", "--name", "later", "busybox", "echo", "made")
+	if out := d.dockerOK("ps", "-a", "--filter", "name=later", "--format", "{{.State}} {{.Status}}"); out != "created Created" {
+		t.Errorf("docker ps -a of a created container: %q", out)
+	}
+	if r := e.run("", "gc"); strings.Contains(r.stdout, "removed") {
+		t.Errorf("gc took a created container for a leftover: %q", r.stdout)
+	}
+	d.dockerOK("start", "later")
+	if out := d.dockerOK("wait", "later"); out != "0" {
+		t.Errorf("docker wait later: %q", out)
+	}
+	if r := e.run("", "logs", "later"); r.stdout != "made\n" {
+		t.Errorf("glassbox logs later: %q", r.stdout)
+	}
+
+	gone := d.dockerOK("run", "-d", "--rm", "busybox", "true")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(e.root, "containers", gone)); errors.Is(err, os.ErrNotExist) {
+			break
+		} else if time.Now().After(deadline) {
+			t.Errorf("docker run -d --rm: the container is still there after it exited")
+			break
+		}
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-d", "--name", "web", "busybox", "true"}, `the name "web" is already in use by container ` + id[:12]},
+		{[]string{"run", "-d", "-v", "relative:/x", "busybox", "true"}, "-v relative:/x: the host path must be absolute"},
+		{[]string{"run", "-d", "--health-cmd", "true", "busybox", "true"}, "Config.Healthcheck: not supported by glassbox's daemon yet"},
+		{[]string{"run", "-d", "--restart", "always", "busybox", "true"}, "HostConfig.RestartPolicy: not supported"},
+		{[]string{"run", "-d", "-m", "1k", "busybox", "true"}, "the minimum memory limit is 6m"},
+	} {
+		if r := d.docker(c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("docker %s: exit %d %q, want %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
+	}
+	d.dockerOK("rm", "-f", "web", "later")
+	e.noState()
 }

@@ -20,6 +20,7 @@ func (e *env) record(id string) (rec struct {
 	IP         string
 	Breakpoint string
 	Cgroups    []string
+	Ports      string
 }) {
 	e.t.Helper()
 	data, err := os.ReadFile(filepath.Join(e.root, "containers", id, "state.json"))

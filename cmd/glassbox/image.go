@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -332,38 +331,19 @@ func splitTag(ref string) (string, string) {
 // runImage finds an image for `run`, pulling it when the store lacks it (as
 // Docker does), and returns its layers and config.
 func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
+	eng := &engine.Engine{Root: root}
+	img, err := eng.ResolveImage(ref)
+	if !errors.Is(err, image.ErrNotFound) {
+		return img, err
+	}
+	fmt.Fprintf(os.Stderr, "glassbox: unable to find image '%s' locally: pulling\n", ref)
 	s, err := image.Open(root)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.Find(ref)
-	if errors.Is(err, image.ErrNotFound) {
-		fmt.Fprintf(os.Stderr, "glassbox: unable to find image '%s' locally: pulling\n", ref)
-		o.Progress = progressBar()
-		rec, err = s.Pull(context.Background(), ref, o)
-	}
-	if err != nil {
+	o.Progress = progressBar()
+	if _, err := s.Pull(context.Background(), ref, o); err != nil {
 		return nil, err
 	}
-	img, err := s.Image(rec)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("image %s: config: %w", ref, err)
-	}
-	out := &spec.Image{
-		ID: rec.ID, Name: ref,
-		Entrypoint: cfg.Config.Entrypoint, Cmd: cfg.Config.Cmd, Env: cfg.Config.Env,
-		WorkingDir: cfg.Config.WorkingDir, User: cfg.Config.User,
-	}
-	for p := range cfg.Config.ExposedPorts {
-		out.ExposedPorts = append(out.ExposedPorts, p)
-	}
-	sort.Strings(out.ExposedPorts)
-	for _, l := range rec.Layers {
-		out.Layers = append(out.Layers, s.LayerDir(l.DiffID))
-	}
-	return out, nil
+	return eng.ResolveImage(ref)
 }

@@ -225,7 +225,7 @@ func newStartCmd() *cobra.Command {
 				s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "TRACEPARENT=") })
 				opts := stages.Options{Root: stateRoot(cmd), ID: c.ID, Name: c.Name, Restart: true,
 					Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive}
-				return s, opts, joinNetworkOf(s, opts.Root)
+				return s, opts, engine.JoinNetworkOf(s, opts.Root)
 			}
 			if attach {
 				c, err := container.Find(stateRoot(cmd), args[0])

@@ -38,8 +38,9 @@ func newGCCmd() *cobra.Command {
 glassbox process is gone (its lock is free) but which never reached "exited" is a
 leftover: gc kills its processes, unmounts its rootfs, removes its cgroups and
 deletes its state directory. So does an exited container that rm -f gave up
-waiting for. Containers in use and exited containers kept without --rm are
-left alone (glassbox rm removes those). A record whose undo fails (a busy
+waiting for. Containers in use, exited containers kept without --rm and
+containers created through the daemon and not started yet are left alone
+(glassbox rm removes those). A record whose undo fails (a busy
 mount, say) stays, marked for removal, and the next gc tries again. So do
 state directories a killed glassbox was making or removing (.creating-…,
 .removing-…).
@@ -65,9 +66,11 @@ and stop.`,
 				if err := c.Lock(); err != nil {
 					continue // a live glassbox owns it
 				}
-				// Kept exited containers; OCI ones live on after create, their
-				// caller owns them (delete removes them).
-				if c.Status == container.Exited && !c.MarkedForRemoval() || (c.OCI && c.Alive()) {
+				// Kept exited containers and created ones not started yet; OCI
+				// ones live on after create, their caller owns them (delete
+				// removes them).
+				kept := c.Status == container.Exited || c.Status == container.Created && !c.OCI
+				if kept && !c.MarkedForRemoval() || (c.OCI && c.Alive()) {
 					c.Unlock()
 					continue
 				}

@@ -21,13 +21,11 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -43,6 +41,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
 )
@@ -58,50 +57,20 @@ type LogLine struct {
 	Log    string    `json:"log"`
 }
 
-// startMonitor starts the container under a monitor and returns once the
-// container runs, or the stages failed (their error).
+// startMonitor starts the container under a monitor (engine.Detach) and
+// returns once the container runs, or the stages failed (their error, printed,
+// and their exit code as glassbox's).
 func startMonitor(s *specs.Spec, opts stages.Options, to trace.Options, pipeline []string) error {
-	specJSON, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer statusR.Close()
-	args := []string{"monitor", "--root", opts.Root, "--id", opts.ID, "--name", opts.Name,
-		"--rm=" + strconv.FormatBool(opts.Remove), "--restart=" + strconv.FormatBool(opts.Restart), "--trace=" + strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint, "--command", cmp.Or(to.Command, "run")}
-	args = append(append(args, "--bundle", opts.Bundle), pipeline...)
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Args[0] = "glassbox" // ps shows "glassbox monitor --id …"
-	cmd.Stdin = strings.NewReader(string(specJSON))
-	cmd.ExtraFiles = []*os.File{statusW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal, no job control signals
-	if err := cmd.Start(); err != nil {
-		statusW.Close()
-		return fmt.Errorf("start the monitor: %w", err)
-	}
-	statusW.Close()
-	go cmd.Wait() // the monitor outlives this command; this only reaps it if it fails early
-	line, _ := bufio.NewReader(statusR).ReadString('\n')
+	paused, err := (&engine.Engine{Root: opts.Root}).Detach(s, opts, to, pipeline)
+	var failed *engine.StageError
 	switch {
-	case line == "ok\n":
-		return nil
-	case strings.HasPrefix(line, "paused "):
-		fmt.Fprint(os.Stderr, pausedMessage(opts.ID, strings.TrimSpace(strings.TrimPrefix(line, "paused "))))
-		return nil
-	case strings.HasPrefix(line, "error "):
-		code, msg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(line, "error "), "\n"), " ")
-		n, _ := strconv.Atoi(code)
-		fmt.Fprintln(os.Stderr, "glassbox:", msg)
-		return exitCode(n)
+	case errors.As(err, &failed):
+		fmt.Fprintln(os.Stderr, "glassbox:", failed.Msg)
+		return exitCode(failed.Code)
+	case paused != "":
+		fmt.Fprint(os.Stderr, pausedMessage(opts.ID, paused))
 	}
-	return fmt.Errorf("the monitor exited before reporting (see glassbox gc)")
+	return err
 }
 
 func newMonitorCmd() *cobra.Command {

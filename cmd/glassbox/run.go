@@ -6,8 +6,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
@@ -66,7 +65,7 @@ func newRunCmd() *cobra.Command {
 				}
 				s, err = spec.FromRunOptions(o)
 				if err == nil {
-					err = joinNetworkOf(s, stateRoot(cmd))
+					err = engine.JoinNetworkOf(s, stateRoot(cmd))
 				}
 			}
 			if err != nil {
@@ -360,30 +359,4 @@ func humanBytes(n uint64) string {
 		i++
 	}
 	return fmt.Sprintf("%.4g %s", v, units[i])
-}
-
-// joinNetworkOf resolves --network container:NAME|ID to that container's
-// network namespace, which the init joins with setns(2).
-func joinNetworkOf(s *specs.Spec, root string) error {
-	target, ok := strings.CutPrefix(s.Annotations[spec.NetworkAnnotation], "container:")
-	if !ok {
-		return nil
-	}
-	c, err := container.Find(root, target)
-	if err != nil {
-		return fmt.Errorf("--network container:%s: %w", target, err)
-	}
-	if c.Status != container.Running || c.Pid == 0 {
-		return fmt.Errorf("--network container:%s: the container is %s, not running", target, c.Status)
-	}
-	if !slices.ContainsFunc(c.Spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }) {
-		return fmt.Errorf("--network container:%s: that container uses the host's network", target)
-	}
-	s.Annotations[spec.NetworkAnnotation] = "container:" + c.ID
-	for i := range s.Linux.Namespaces {
-		if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
-			s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", c.Pid)
-		}
-	}
-	return nil
 }

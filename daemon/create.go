@@ -1,0 +1,186 @@
+package daemon
+
+// POST /containers/create and POST /containers/{id}/start: docker create,
+// docker start, and docker run -d, which is both. The request's Config and
+// HostConfig become the same run options `glassbox run`'s flags make, so both
+// front ends make the same Spec. A field glassbox cannot honour is refused by
+// name, never ignored.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	apicontainer "github.com/moby/moby/api/types/container"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/spec"
+)
+
+// maxCreateBody bounds a create request's JSON: a real one is a few KiB.
+const maxCreateBody = 1 << 20
+
+// validName is dockerd's rule for --name.
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// createContainer: POST /containers/create?name=NAME.
+func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	if name != "" && !validName.MatchString(name) {
+		fail(w, badParam("name %q: a name is [a-zA-Z0-9][a-zA-Z0-9_.-]+", name))
+		return
+	}
+	name = strings.TrimPrefix(name, "/")
+	var req apicontainer.CreateRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCreateBody+1))
+	if err == nil && len(body) > maxCreateBody {
+		err = fmt.Errorf("larger than %d MiB", maxCreateBody>>20)
+	}
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		fail(w, badParam("the create request's body: %v", err))
+		return
+	}
+	if req.Config == nil || req.Config.Image == "" {
+		fail(w, badParam("Config.Image: no image named"))
+		return
+	}
+	o, autoRemove, err := runOptions(req)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if o.Image, err = s.eng.ResolveImage(req.Config.Image); errors.Is(err, image.ErrNotFound) {
+		// The docker CLI pulls on this 404, and creates again.
+		writeError(w, http.StatusNotFound, fmt.Errorf("No such image: %s", req.Config.Image))
+		return
+	} else if err != nil {
+		fail(w, err)
+		return
+	}
+	c, err := s.eng.Create(o, name, autoRemove)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, apicontainer.CreateResponse{ID: c.ID, Warnings: []string{}})
+}
+
+// runOptions maps a create request onto `glassbox run`'s options.
+func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
+	cfg, hc := req.Config, req.HostConfig
+	if hc == nil {
+		hc = &apicontainer.HostConfig{}
+	}
+	if err := unsupported(cfg, hc); err != nil {
+		return spec.RunOptions{}, false, err
+	}
+	o := spec.RunOptions{
+		Args: cfg.Cmd, Env: cfg.Env, Workdir: cfg.WorkingDir, User: cfg.User, Hostname: cfg.Hostname,
+		Volumes: hc.Binds, ReadOnly: hc.ReadonlyRootfs, Network: string(hc.NetworkMode), PublishAll: hc.PublishAllPorts,
+		CgroupParent: hc.CgroupParent, PidsLimit: ptrValue(hc.PidsLimit), CPUShares: hc.CPUShares, CpusetCpus: hc.CpusetCpus,
+	}
+	if o.Network == "default" {
+		o.Network = ""
+	}
+	if cfg.Entrypoint != nil {
+		ep := strings.Join(cfg.Entrypoint, " ")
+		o.Entrypoint = &ep
+	}
+	if hc.Memory > 0 {
+		o.Memory = strconv.FormatInt(hc.Memory, 10)
+	}
+	if hc.MemorySwap != 0 {
+		o.MemorySwap = strconv.FormatInt(hc.MemorySwap, 10)
+	}
+	if hc.NanoCPUs > 0 {
+		o.CPUs = strconv.FormatFloat(float64(hc.NanoCPUs)/1e9, 'f', -1, 64)
+	}
+	for path, opts := range hc.Tmpfs {
+		o.Tmpfs = append(o.Tmpfs, strings.TrimSuffix(path+":"+opts, ":"))
+	}
+	slices.Sort(o.Tmpfs)
+	for port, bindings := range hc.PortBindings {
+		for _, b := range bindings {
+			p := b.HostPort + ":" + strconv.Itoa(int(port.Num())) + "/" + string(port.Proto())
+			if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
+				p = b.HostIP.String() + ":" + p
+			}
+			o.Publish = append(o.Publish, p)
+		}
+	}
+	slices.Sort(o.Publish)
+	o.SecurityOptions = spec.SecurityOptions{CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Privileged: hc.Privileged,
+		SecurityOpt: hc.SecurityOpt, GroupAdd: hc.GroupAdd, Userns: string(hc.UsernsMode)}
+	for _, d := range hc.Devices {
+		o.Devices = append(o.Devices, strings.Join([]string{d.PathOnHost, d.PathInContainer, d.CgroupPermissions}, ":"))
+	}
+	for _, u := range hc.Ulimits {
+		o.Ulimits = append(o.Ulimits, fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
+	}
+	return o, hc.AutoRemove, nil
+}
+
+func ptrValue(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// unsupported refuses, by field, what the request asks and glassbox does not
+// do yet; zero values (the CLI sends every field) are fine.
+func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
+	for field, set := range map[string]bool{
+		"Config.Tty (attach comes next)":       cfg.Tty,
+		"Config.OpenStdin (attach comes next)": cfg.OpenStdin,
+		"Config.Healthcheck":                   cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0,
+		"Config.StopSignal":                    cfg.StopSignal != "",
+		"HostConfig.RestartPolicy":             hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != "no",
+		"HostConfig.VolumesFrom":               len(hc.VolumesFrom) > 0,
+		"HostConfig.Mounts":                    len(hc.Mounts) > 0,
+		"HostConfig.ExtraHosts":                len(hc.ExtraHosts) > 0,
+		"HostConfig.Dns":                       len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0,
+		"HostConfig.Links":                     len(hc.Links) > 0,
+		"HostConfig.PidMode":                   hc.PidMode != "",
+		"HostConfig.IpcMode":                   hc.IpcMode != "" && hc.IpcMode != "private" && hc.IpcMode != "shareable",
+		"HostConfig.UTSMode":                   hc.UTSMode != "",
+		"HostConfig.Sysctls":                   len(hc.Sysctls) > 0,
+		"HostConfig.LogConfig":                 hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file",
+		"HostConfig.Runtime":                   hc.Runtime != "" && hc.Runtime != "glassbox",
+		"HostConfig.Init":                      hc.Init != nil && *hc.Init,
+		"Labels":                               len(cfg.Labels) > 0,
+	} {
+		if set {
+			return badParam("%s: not supported by glassbox's daemon yet", field)
+		}
+	}
+	return nil
+}
+
+// startContainer: POST /containers/{id}/start (304 if running already).
+func (s *Server) startContainer(w http.ResponseWriter, r *http.Request) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if c.Status == container.Running && c.Alive() {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if err := s.eng.Start(r.Context(), c); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,211 @@
+package engine
+
+// Create and Start: a container made now and run later, as the Engine API
+// has it (docker create, docker start; docker run -d is both). Create only
+// writes the record — status created, the Spec, nothing of the kernel's
+// yet. Start runs every stage under a monitor process, as `glassbox run -d`
+// and `glassbox start` do: the monitor holds the container from then on, so
+// the caller — a CLI command or a daemon request — may go.
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/spec"
+	"github.com/glassbox-dev/glassbox/stages"
+	"github.com/glassbox-dev/glassbox/trace"
+)
+
+// AutoRemoveAnnotation: a created container that is removed when it exits
+// (the Engine API's HostConfig.AutoRemove, docker run --rm), kept in the
+// Spec between create and start.
+const AutoRemoveAnnotation = "org.glassbox.autoremove"
+
+// ResolveImage looks an image up in the store (image.ErrNotFound if it is not
+// there: pulling is the caller's choice) and gives what a Spec needs of it.
+func (e *Engine) ResolveImage(ref string) (*spec.Image, error) {
+	s, err := image.Open(e.Root)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.Find(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.Image(rec)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: config: %w", ref, err)
+	}
+	out := &spec.Image{
+		ID: rec.ID, Name: ref,
+		Entrypoint: cfg.Config.Entrypoint, Cmd: cfg.Config.Cmd, Env: cfg.Config.Env,
+		WorkingDir: cfg.Config.WorkingDir, User: cfg.Config.User,
+	}
+	for p := range cfg.Config.ExposedPorts {
+		out.ExposedPorts = append(out.ExposedPorts, p)
+	}
+	slices.Sort(out.ExposedPorts)
+	for _, l := range rec.Layers {
+		out.Layers = append(out.Layers, s.LayerDir(l.DiffID))
+	}
+	return out, nil
+}
+
+// Create makes a container's record from run options (o.Image resolved):
+// status created, its Spec, its name (unique), nothing else. autoRemove: it
+// goes when it exits.
+func (e *Engine) Create(o spec.RunOptions, name string, autoRemove bool) (*container.Container, error) {
+	o.ID = container.NewID()
+	if o.Hostname == "" {
+		o.Hostname = container.ShortID(o.ID)
+	}
+	s, err := spec.FromRunOptions(o)
+	if err != nil {
+		return nil, &InvalidError{err}
+	}
+	if autoRemove {
+		s.Annotations[AutoRemoveAnnotation] = "true"
+	}
+	c, err := container.Create(e.Root, o.ID, name, s)
+	if err != nil {
+		return nil, err
+	}
+	c.Status = container.Created
+	err = c.Save()
+	c.Unlock()
+	if err != nil {
+		c.Lock()
+		stages.Cleanup(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+// Start runs a created or exited container through every stage again under
+// a monitor (over its writable layer, if it had one), and returns once its
+// program runs. A request's trace context (ctx) becomes the start's.
+func (e *Engine) Start(ctx context.Context, c *container.Container) error {
+	if c.Spec.Process.Terminal {
+		return fmt.Errorf("container %s has a terminal (-t): start it attached, glassbox start -ai %s", container.ShortID(c.ID), container.ShortID(c.ID))
+	}
+	s := c.Spec
+	// This start is a trace of its own: the last run's context goes.
+	s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "TRACEPARENT=") })
+	opts := stages.Options{Root: e.Root, ID: c.ID, Name: c.Name, Restart: true, Remove: s.Annotations[AutoRemoveAnnotation] == "true"}
+	if err := JoinNetworkOf(s, e.Root); err != nil {
+		return err
+	}
+	_, err := e.Detach(s, opts, trace.Options{Command: "start", Request: trace.RequestOf(ctx)}, nil)
+	return err
+}
+
+// InvalidError: the options a container was asked with are wrong (a
+// relative volume path, a port published twice): the caller's to fix.
+type InvalidError struct{ error }
+
+func (e *InvalidError) Unwrap() error { return e.error }
+
+// StageError: the stages of a detached run failed; Code is the exit status
+// glassbox gives that failure (125, or 126/127 when the program cannot run).
+type StageError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StageError) Error() string { return e.Msg }
+
+// Detach runs the stages of s under a monitor process (`glassbox monitor`,
+// its own session, no terminal), and returns once the program runs, or a
+// breakpoint paused the run (where), or the stages failed (a *StageError).
+// extra are more monitor flags (the breakpoints).
+func (e *Engine) Detach(s *specs.Spec, opts stages.Options, to trace.Options, extra []string) (paused string, err error) {
+	specJSON, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	defer statusR.Close()
+	args := []string{"monitor", "--root", opts.Root, "--id", opts.ID, "--name", opts.Name,
+		"--rm=" + strconv.FormatBool(opts.Remove), "--restart=" + strconv.FormatBool(opts.Restart), "--trace=" + strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint, "--command", cmp.Or(to.Command, "run")}
+	args = append(append(args, "--bundle", opts.Bundle), extra...)
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Args[0] = "glassbox" // ps shows "glassbox monitor --id …"
+	// The monitor's trace continues the request's, as glassbox's own does
+	// a caller's TRACEPARENT.
+	if r := to.Request; r != nil && r.Header.Get("traceparent") != "" {
+		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "TRACEPARENT=") }),
+			"TRACEPARENT="+r.Header.Get("traceparent"))
+	}
+	cmd.Stdin = strings.NewReader(string(specJSON))
+	cmd.ExtraFiles = []*os.File{statusW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal, no job control signals
+	if err := cmd.Start(); err != nil {
+		statusW.Close()
+		return "", fmt.Errorf("start the monitor: %w", err)
+	}
+	statusW.Close()
+	go cmd.Wait() // the monitor outlives this call; this only reaps it if it fails early
+	line, _ := bufio.NewReader(statusR).ReadString('\n')
+	switch {
+	case line == "ok\n":
+		return "", nil
+	case strings.HasPrefix(line, "paused "):
+		return strings.TrimSpace(strings.TrimPrefix(line, "paused ")), nil
+	case strings.HasPrefix(line, "error "):
+		code, msg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(line, "error "), "\n"), " ")
+		n, _ := strconv.Atoi(code)
+		return "", &StageError{Code: n, Msg: msg}
+	}
+	return "", errors.New("the monitor exited before reporting (see glassbox gc)")
+}
+
+// JoinNetworkOf resolves --network container:NAME to the namespace of that
+// running container's init.
+func JoinNetworkOf(s *specs.Spec, root string) error {
+	target, ok := strings.CutPrefix(s.Annotations[spec.NetworkAnnotation], "container:")
+	if !ok {
+		return nil
+	}
+	c, err := container.Find(root, target)
+	if err != nil {
+		return fmt.Errorf("--network container:%s: %w", target, err)
+	}
+	if c.Status != container.Running || c.Pid == 0 {
+		return fmt.Errorf("--network container:%s: the container is %s, not running", target, c.Status)
+	}
+	if !slices.ContainsFunc(c.Spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }) {
+		return fmt.Errorf("--network container:%s: that container uses the host's network", target)
+	}
+	s.Annotations[spec.NetworkAnnotation] = "container:" + c.ID
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+			s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", c.Pid)
+		}
+	}
+	return nil
+}
