@@ -32,6 +32,8 @@ func (s *Server) routes() {
 	s.handle("GET /containers/json", s.listContainers)
 	s.handle("POST /containers/create", s.createContainer)
 	s.handle("POST /containers/{id}/start", s.startContainer)
+	s.handle("POST /containers/{id}/attach", s.attachContainer)
+	s.handle("GET /containers/{id}/logs", s.containerLogs)
 	s.handle("GET /containers/{id}/json", s.inspectContainer)
 	s.handle("POST /containers/{id}/stop", s.stopContainer)
 	s.handle("POST /containers/{id}/kill", s.killContainer)

@@ -75,17 +75,34 @@ func (e *Engine) Kill(ctx context.Context, c *container.Container, sig unix.Sign
 	return err
 }
 
-// Wait waits until a container's glassbox lets go of it and returns the exit
-// code its record keeps.
+// Wait waits until a container exits — one created but not started yet,
+// until it has been started and exits — and returns its exit code: from its
+// record, or, for one removed as it exited (--rm), from what its monitor
+// kept for its waiter.
 func (e *Engine) Wait(ctx context.Context, c *container.Container) (int, error) {
+	for now := c; now.Status == container.Created && !now.OCI; {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		var err error
+		if now, err = container.Load(c.Dir); err != nil {
+			return 0, fmt.Errorf("container %s was removed before it ran", container.ShortID(c.ID))
+		}
+	}
 	if err := waitGone(ctx, c, Forever); err != nil {
 		return 0, err
 	}
 	done, err := container.Load(c.Dir)
-	if err != nil {
-		return 0, fmt.Errorf("container %s was removed when it exited (--rm): its exit code went with it", container.ShortID(c.ID))
+	if err == nil {
+		return done.ExitCode, nil
 	}
-	return done.ExitCode, nil
+	container.SweepExitCodes(e.Root)
+	if code, ok := container.KeptExitCode(e.Root, c.ID); ok {
+		return code, nil
+	}
+	return 0, fmt.Errorf("container %s was removed when it exited (--rm): its exit code went with it", container.ShortID(c.ID))
 }
 
 // Remove removes an exited container (its record, writable layer and what

@@ -199,7 +199,7 @@ func TestDaemonAPI(t *testing.T) {
 	for body, want := range map[string]string{
 		"null":                                       "Config.Image: no image named",
 		`{"Image": "busybox", "Cmd": 7}`:             "the create request's body",
-		`{"Image": "busybox", "Tty": true}`:          "Config.Tty (attach comes next): not supported",
+		`{"Image": "busybox", "Tty": true}`:          "Config.Tty (a terminal, -t): not supported",
 		`{"Image": "nosuch:1"}`:                      "No such image: nosuch:1",
 		`{"Image": "busybox", "User": "4294967295"}`: "uid 4294967295 is (uid_t)-1",
 		`{"Image": "busybox", "HostConfig": {"PidsLimit": -5, "CapAdd": ["NOPE"]}}`: "--cap-add NOPE: no such capability",
@@ -230,7 +230,9 @@ func TestDaemonAPI(t *testing.T) {
 		{"DELETE", "/containers/" + id, 409, "is running; stop it first, or rm -f"},
 		{"POST", "/containers/create", 400, "the create request's body"},
 		{"POST", "/containers/create?name=../x", 400, `a name is [a-zA-Z0-9][a-zA-Z0-9_.-]+`},
-		{"POST", "/containers/" + id + "/attach", 501, "does not serve POST /containers/" + id + "/attach yet"},
+		{"POST", "/containers/" + id + "/exec", 501, "does not serve POST /containers/" + id + "/exec yet"},
+		{"GET", "/containers/" + id + "/logs", 400, "you must choose at least one stream"},
+		{"GET", "/containers/" + id + "/logs?stdout=1&tail=-1", 400, `tail`},
 		{"GET", "/containers/..%2f..%2fetc/json", 404, "no such container"},
 	} {
 		status, body := raw(c.method, c.path)
@@ -376,5 +378,45 @@ func TestDockerRunDetached(t *testing.T) {
 		}
 	}
 	d.dockerOK("rm", "-f", "web", "later")
+	e.noState()
+}
+
+// docker run in the foreground: create, attach (the connection taken over),
+// wait, start; stdout and stderr apart, the exit code, --rm; then logs and
+// attach to detached containers.
+func TestDockerRunForeground(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+
+	r := d.docker("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Errorf("docker run --rm …: exit %d, stdout %q, stderr %q; want 3, out, err", r.code, r.stdout, r.stderr)
+	}
+	e.noState()
+
+	if out := d.dockerOK("run", "--name", "kept", "busybox", "echo", "kept"); out != "kept" {
+		t.Errorf("docker run --name kept: %q", out)
+	}
+	if out := d.dockerOK("logs", "kept"); out != "kept" {
+		t.Errorf("docker logs kept: %q", out)
+	}
+	if out := d.dockerOK("logs", "--tail", "0", "kept"); out != "" {
+		t.Errorf("docker logs --tail 0: %q", out)
+	}
+	d.dockerOK("rm", "kept")
+
+	d.dockerOK("run", "-d", "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.1; done")
+	if out := d.dockerOK("logs", "-f", "counter"); out != "1\n2\n3" {
+		t.Errorf("docker logs -f: %q, want 1 2 3 and an end when the container exits", out)
+	}
+	d.dockerOK("rm", "counter")
+
+	d.dockerOK("run", "-d", "--name", "late", "busybox", "sh", "-c", "sleep 0.5; echo late; exit 4")
+	if r := d.docker("attach", "--sig-proxy=false", "late"); r.code != 4 || r.stdout != "late\n" {
+		t.Errorf("docker attach: exit %d, stdout %q; want 4 and what it wrote after the attach", r.code, r.stdout)
+	}
+	d.dockerOK("rm", "late")
 	e.noState()
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	ossignal "os/signal"
 	"slices"
@@ -92,23 +90,15 @@ func newLogsCmd() *cobra.Command {
 		Short: "Print a detached container's output (stdout and stderr kept apart)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := container.Find(stateRoot(cmd), args[0])
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
-			f, err := openLog(c, follow)
-			if errors.Is(err, os.ErrNotExist) {
-				return nil // no output, and none to come
-			}
+			c, err := eng.Container(args[0])
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			print := func(line []byte) {
-				var l LogLine
-				if json.Unmarshal(line, &l) != nil {
-					return
-				}
+			return eng.Logs(cmd.Context(), c, engine.LogOptions{Follow: follow, Tail: tail}, func(l container.LogLine) error {
 				out := os.Stdout
 				if l.Stream == "stderr" {
 					out = os.Stderr
@@ -116,64 +106,15 @@ func newLogsCmd() *cobra.Command {
 				if timestamps {
 					fmt.Fprint(out, l.Time.Format(time.RFC3339Nano)+" ")
 				}
-				fmt.Fprint(out, l.Log)
-			}
-			r := bufio.NewReader(f)
-			var lines [][]byte
-			for {
-				line, err := r.ReadBytes('\n')
-				if err != nil {
-					break
-				}
-				if tail >= 0 {
-					lines = append(lines, line)
-					if len(lines) > tail {
-						lines = lines[1:]
-					}
-				} else {
-					print(line)
-				}
-			}
-			for _, l := range lines {
-				print(l)
-			}
-			for follow {
-				line, err := r.ReadBytes('\n')
-				if err == nil {
-					print(line)
-					continue
-				}
-				if !engine.Running(c) {
-					// Whatever the monitor wrote before it let go.
-					rest, _ := io.ReadAll(r)
-					for _, l := range strings.SplitAfter(string(line)+string(rest), "\n") {
-						print([]byte(l))
-					}
-					return nil
-				}
-				time.Sleep(50 * time.Millisecond)
-				r = bufio.NewReader(io.MultiReader(strings.NewReader(string(line)), f))
-			}
-			return nil
+				_, err := fmt.Fprint(out, l.Log)
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing until the container exits")
 	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "prefix each line with its time")
 	cmd.Flags().IntVar(&tail, "tail", -1, "only the last N lines")
 	return cmd
-}
-
-// openLog opens a container's log. The shim makes it as it starts, which can
-// be just after run -d returned: following a container whose log is not there
-// yet waits for it, for as long as the container runs.
-func openLog(c *container.Container, follow bool) (*os.File, error) {
-	for {
-		f, err := os.Open(c.Path(LogFile))
-		if !errors.Is(err, os.ErrNotExist) || !follow || !engine.Running(c) {
-			return f, err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func newStopCmd() *cobra.Command {

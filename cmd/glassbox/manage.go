@@ -96,6 +96,7 @@ and stop.`,
 			errs = append(errs, err)
 			// Old traces, beyond GLASSBOX_TRACE_KEEP / GLASSBOX_TRACE_MAX_MB, and
 			// the temporary files of writes that never finished.
+			container.SweepExitCodes(stateRoot(cmd)) // those of --rm containers nobody waited for
 			n, err := trace.Prune(trace.Dir(stateRoot(cmd)), keep, true)
 			if n > 0 {
 				fmt.Printf("removed %d old trace files\n", n)

@@ -46,17 +46,6 @@ import (
 	"github.com/glassbox-dev/glassbox/trace"
 )
 
-// LogFile is a container's output, in its state directory: one JSON object
-// per line, like Docker's json-file driver.
-const LogFile = "container-log.json"
-
-// LogLine is one line of a container's output.
-type LogLine struct {
-	Stream string    `json:"stream"` // stdout or stderr
-	Time   time.Time `json:"time"`
-	Log    string    `json:"log"`
-}
-
 // startMonitor starts the container under a monitor (engine.Detach) and
 // returns once the container runs, or the stages failed (their error, printed,
 // and their exit code as glassbox's).
@@ -152,9 +141,9 @@ func newMonitorCmd() *cobra.Command {
 				if shim := shimProgram(); shim != "" {
 					err := becomeShim(shim, r, tr, outR, errR, to)
 					// Still here: the execve failed, and this monitor stays.
-					(&logWriter{path: r.Path(LogFile)}).write(LogLine{Stream: "stderr", Time: time.Now().UTC(), Log: "glassbox: " + err.Error() + "\n"})
+					(&logWriter{path: r.Path(container.LogFile)}).write(container.LogLine{Stream: "stderr", Time: time.Now().UTC(), Log: "glassbox: " + err.Error() + "\n"})
 				}
-				log := &logWriter{path: r.Path(LogFile)}
+				log := &logWriter{path: r.Path(container.LogFile)}
 				for _, p := range []struct {
 					r      io.Reader
 					stream string
@@ -226,7 +215,7 @@ func becomeShim(shim string, r *stages.Run, tr *trace.Run, outR, errR *os.File, 
 		return err
 	}
 	argv := append([]string{"glassbox-shim", strconv.Itoa(r.Pid)}, pipes...)
-	argv = append(argv, r.Path(LogFile), "--", exe, "glassbox", "monitor", "--root", r.Opts.Root, "--id", r.ID,
+	argv = append(argv, r.Path(container.LogFile), "--", exe, "glassbox", "monitor", "--root", r.Opts.Root, "--id", r.ID,
 		"--lock-fd", strconv.Itoa(lockFd), "--rm="+strconv.FormatBool(r.Opts.Remove),
 		"--trace="+strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint)
 	// The run's trace ends with the program started; `glassbox exit` traces
@@ -265,6 +254,11 @@ func monitorExit(opts stages.Options, to trace.Options, lockFd, code int) error 
 			}
 		}
 	}
+	if opts.Remove {
+		// Removed as it exits, with its record: its waiter (docker run --rm
+		// through the daemon) reads the code from here.
+		container.KeepExitCode(opts.Root, opts.ID, code)
+	}
 	r = stages.Resume(c, opts, code)
 	return r.Teardown()
 }
@@ -282,7 +276,7 @@ func (w *logWriter) copy(r io.Reader, stream string) {
 	for {
 		line, err := br.ReadString('\n')
 		if line != "" {
-			w.write(LogLine{Stream: stream, Time: time.Now().UTC(), Log: line})
+			w.write(container.LogLine{Stream: stream, Time: time.Now().UTC(), Log: line})
 		}
 		if err != nil {
 			return
@@ -290,7 +284,7 @@ func (w *logWriter) copy(r io.Reader, stream string) {
 	}
 }
 
-func (w *logWriter) write(l LogLine) {
+func (w *logWriter) write(l container.LogLine) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.f == nil {

@@ -1,0 +1,130 @@
+package daemon
+
+// The container's output, as the Engine API streams it: logs (a response
+// body) and attach (the connection itself, taken over from HTTP). Both read
+// the log the container's monitor writes (engine.Logs). Without a terminal,
+// stdout and stderr share the stream as frames: a header of 8 bytes —
+// stream (1 stdout, 2 stderr), three zeros, the payload's length as a
+// big-endian uint32 — then the payload; with a terminal, the bytes as they
+// are (there is one stream).
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
+)
+
+// streamWriter writes a container's lines to a client, framed or raw.
+type streamWriter struct {
+	w          io.Writer
+	flush      func()
+	raw        bool // a terminal's: no frames
+	stdout     bool
+	stderr     bool
+	timestamps bool
+}
+
+func (s *streamWriter) emit(l container.LogLine) error {
+	stream := byte(1)
+	if l.Stream == "stderr" {
+		stream = 2
+	}
+	if stream == 1 && !s.stdout || stream == 2 && !s.stderr {
+		return nil
+	}
+	payload := l.Log
+	if s.timestamps {
+		payload = l.Time.Format(time.RFC3339Nano) + " " + payload
+	}
+	if !s.raw {
+		var header [8]byte
+		header[0] = stream
+		binary.BigEndian.PutUint32(header[4:], uint32(len(payload)))
+		if _, err := s.w.Write(header[:]); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(s.w, payload)
+	if s.flush != nil {
+		s.flush()
+	}
+	return err
+}
+
+// contentType names the stream's framing, as dockerd does.
+func contentType(raw bool) string {
+	if raw {
+		return "application/vnd.docker.raw-stream"
+	}
+	return "application/vnd.docker.multiplexed-stream"
+}
+
+// containerLogs: GET /containers/{id}/logs?stdout=1&stderr=1&follow=1&tail=N&timestamps=1.
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := &streamWriter{w: w, raw: c.Spec != nil && c.Spec.Process != nil && c.Spec.Process.Terminal,
+		stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr"), timestamps: boolParam(r, "timestamps")}
+	if !out.stdout && !out.stderr {
+		fail(w, badParam("you must choose at least one stream (stdout=1, stderr=1)"))
+		return
+	}
+	o := engine.LogOptions{Follow: boolParam(r, "follow"), Tail: -1}
+	if t := r.URL.Query().Get("tail"); t != "" && t != "all" {
+		if o.Tail, err = strconv.Atoi(t); err != nil || o.Tail < 0 {
+			fail(w, badParam("tail %q: a number of lines, or all", t))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", contentType(out.raw))
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	out.flush = func() { rc.Flush() }
+	s.eng.Logs(r.Context(), c, o, out.emit)
+}
+
+// attachContainer: POST /containers/{id}/attach?stream=1&stdout=1&stderr=1[&logs=1].
+// The connection is taken over: "101 UPGRADED" when the client asked to
+// upgrade it to a raw tcp stream (the docker CLI does), then the container's
+// output until it exits. Stdin is not carried: the daemon refuses to create
+// a container with OpenStdin, and ignores a client's input, as dockerd does
+// for such a container.
+func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	raw := c.Spec != nil && c.Spec.Process != nil && c.Spec.Process.Terminal
+	// Before start, all of the output is to come; to a running container,
+	// only what it writes from now on — unless logs=1 asks for the past too.
+	o := engine.LogOptions{Follow: boolParam(r, "stream"), Tail: -1, New: !boolParam(r, "logs") && c.Status != container.Created}
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer conn.Close()
+	status := "HTTP/1.1 200 OK\r\n"
+	if r.Header.Get("Upgrade") == "tcp" {
+		status = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+	}
+	buf.WriteString(status + "Content-Type: " + contentType(raw) + "\r\nApi-Version: " + APIVersion + "\r\n\r\n")
+	if buf.Flush() != nil {
+		return
+	}
+	out := &streamWriter{w: conn, raw: raw, stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr")}
+	// The request's context ended with the hijack; the stream ends when the
+	// container does, or when a write finds the client gone.
+	s.eng.Logs(context.WithoutCancel(r.Context()), c, o, out.emit)
+}

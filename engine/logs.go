@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/glassbox-dev/glassbox/container"
+)
+
+// LogOptions choose what Logs gives of a container's output.
+type LogOptions struct {
+	Follow bool // keep giving lines until the container exits (or ctx ends)
+	Tail   int  // only the last Tail lines written so far (-1: all)
+	// New: only what is written from now on (an attach to a running
+	// container); a container not started yet has written nothing.
+	New bool
+}
+
+// Logs gives a container's output, a line at a time, to emit, in the order
+// it was written. Following, it waits for a container created but not yet
+// started, and ends when its glassbox lets go of it. The monitor appends the
+// log; nothing here holds a lock, so a following reader costs a poll every
+// 50 ms and nothing to the container.
+func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions, emit func(container.LogLine) error) error {
+	f, err := e.openLog(ctx, c, o.Follow)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no output, and none to come
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if o.New {
+		f.Seek(0, io.SeekEnd)
+	}
+	r := bufio.NewReader(f)
+	send := func(line []byte) error {
+		var l container.LogLine
+		if json.Unmarshal(line, &l) != nil {
+			return nil // a line cut short by a full disk
+		}
+		return emit(l)
+	}
+	var last [][]byte
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			r = bufio.NewReader(io.MultiReader(bytes.NewReader(line), f)) // a partial line: read again
+			break
+		}
+		if o.Tail < 0 {
+			if err := send(line); err != nil {
+				return err
+			}
+			continue
+		}
+		if last = append(last, line); len(last) > o.Tail {
+			last = last[1:]
+		}
+	}
+	for _, l := range last {
+		if err := send(l); err != nil {
+			return err
+		}
+	}
+	for o.Follow {
+		line, err := r.ReadBytes('\n')
+		if err == nil {
+			if err := send(line); err != nil {
+				return err
+			}
+			continue
+		}
+		if !Running(c) {
+			// Whatever the monitor wrote before it let go.
+			rest, _ := io.ReadAll(r)
+			for _, l := range bytes.SplitAfter(append(line, rest...), []byte("\n")) {
+				if err := send(l); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		r = bufio.NewReader(io.MultiReader(bytes.NewReader(line), f))
+	}
+	return nil
+}
+
+// openLog opens a container's log. The monitor makes it as the container
+// starts, which can be after a caller began to follow (run -d returned, or an
+// attach came before start): following waits for it while the container
+// is created or runs.
+func (e *Engine) openLog(ctx context.Context, c *container.Container, follow bool) (*os.File, error) {
+	for {
+		f, err := os.Open(c.Path(container.LogFile))
+		if !errors.Is(err, os.ErrNotExist) || !follow {
+			return f, err
+		}
+		if now, lerr := container.Load(c.Dir); lerr != nil || now.Status != container.Created && !Running(c) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
