@@ -70,16 +70,7 @@ func (d *daemon) docker(args ...string) result {
 	d.e.t.Helper()
 	cmd := exec.Command("docker", args...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config, "DOCKER_CLI_HINTS=false")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		d.e.t.Fatalf("docker %v: %v", args, err)
-	}
-	return r
+	return runCommand(d.e.t, cmd)
 }
 
 func (d *daemon) dockerOK(args ...string) string {

@@ -137,6 +137,13 @@ func (e *env) run(stdin string, args ...string) result {
 	cmd := exec.Command(glassbox, args...)
 	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
 	cmd.Stdin = strings.NewReader(stdin)
+	return runCommand(e.t, cmd)
+}
+
+// runCommand runs cmd to its end and gives its output and exit status; a
+// command that cannot be started at all ends the test.
+func runCommand(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -144,7 +151,7 @@ func (e *env) run(stdin string, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatalf("glassbox %v: %v", args, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return r
 }
