@@ -39,7 +39,8 @@ func (s *Server) routes() {
 	s.handle("POST /containers/{id}/kill", s.killContainer)
 	s.handle("POST /containers/{id}/wait", s.waitContainer)
 	s.handle("DELETE /containers/{id}", s.removeContainer)
-	s.handle("GET /images/{rest...}", s.inspectImage)
+	s.handle("GET /images/json", s.listImages)
+	s.handle("/images/{rest...}", s.imageRoute)
 	s.handle("GET /networks/{name}", s.inspectOther)
 	s.handle("GET /volumes/{name}", s.inspectOther)
 	s.handle("GET /plugins/{name}/json", s.inspectOther)
@@ -55,9 +56,9 @@ func (s *Server) notServed(w http.ResponseWriter, r *http.Request) {
 // handle routes pattern ("METHOD /path") to h, with the request in its
 // context for the trace of the command it leads to.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
-	method, route, _ := strings.Cut(pattern, " ")
+	route := pattern[strings.Index(pattern, " ")+1:] // a method first, if one
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		h(w, r.WithContext(trace.WithRequest(r.Context(), &trace.Request{Method: method, Route: route, Header: r.Header})))
+		h(w, r.WithContext(trace.WithRequest(r.Context(), &trace.Request{Method: r.Method, Route: route, Header: r.Header})))
 	})
 }
 

@@ -8,7 +8,6 @@ package daemon
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	apicontainer "github.com/moby/moby/api/types/container"
 
 	"github.com/glassbox-dev/glassbox/container"
-	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
@@ -59,12 +57,8 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if o.Image, err = s.eng.ResolveImage(req.Config.Image); errors.Is(err, image.ErrNotFound) {
-		// The docker CLI pulls on this 404, and creates again.
-		writeError(w, http.StatusNotFound, fmt.Errorf("No such image: %s", req.Config.Image))
-		return
-	} else if err != nil {
-		fail(w, err)
+	if o.Image, err = s.eng.ResolveImage(req.Config.Image); err != nil {
+		fail(w, imageError(req.Config.Image, err)) // on a 404, the docker CLI pulls, and creates again
 		return
 	}
 	c, err := s.eng.Create(o, name, autoRemove)

@@ -15,26 +15,103 @@ import (
 	"github.com/glassbox-dev/glassbox/netns"
 )
 
-// inspectImage: GET /images/{name}/json, where the name may have slashes
-// (library/busybox), so the route is the prefix and the rest is parsed here.
-func (s *Server) inspectImage(w http.ResponseWriter, r *http.Request) {
-	ref, ok := strings.CutSuffix(r.PathValue("rest"), "/json")
-	if !ok || ref == "" {
-		s.notServed(w, r)
+// listImages: GET /images/json — docker images.
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+	all, err := s.eng.Images()
+	if err != nil {
+		fail(w, err)
 		return
 	}
+	out := []apiimage.Summary{}
+	for _, rec := range all {
+		sum := apiimage.Summary{ID: rec.ID, RepoTags: []string{}, RepoDigests: rec.RepoDigests, Created: rec.Created.Unix(),
+			Size: rec.Size(), Containers: -1, SharedSize: -1, Labels: map[string]string{}}
+		for _, t := range rec.Tags {
+			sum.RepoTags = append(sum.RepoTags, image.Familiar(t))
+		}
+		if sum.RepoDigests == nil {
+			sum.RepoDigests = []string{}
+		}
+		out = append(out, sum)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// imageRoute: the image routes whose name may have slashes (library/busybox),
+// so that the route is a prefix and the rest is parsed here:
+// GET /images/{name}/json, POST /images/{name}/tag, DELETE /images/{name}.
+func (s *Server) imageRoute(w http.ResponseWriter, r *http.Request) {
+	rest := r.PathValue("rest")
+	if name, ok := strings.CutSuffix(rest, "/json"); ok && r.Method == http.MethodGet && name != "" {
+		s.inspectImage(w, name)
+		return
+	}
+	if name, ok := strings.CutSuffix(rest, "/tag"); ok && r.Method == http.MethodPost && name != "" {
+		s.tagImage(w, r, name)
+		return
+	}
+	if r.Method == http.MethodDelete && rest != "" {
+		s.removeImage(w, r, rest)
+		return
+	}
+	s.notServed(w, r)
+}
+
+// tagImage: POST /images/{name}/tag?repo=REPO&tag=TAG.
+func (s *Server) tagImage(w http.ResponseWriter, r *http.Request, ref string) {
+	repo, tag := r.URL.Query().Get("repo"), r.URL.Query().Get("tag")
+	if repo == "" {
+		fail(w, badParam("repo: the new name is missing"))
+		return
+	}
+	target := repo
+	if tag != "" {
+		target += ":" + tag
+	}
+	if err := s.eng.TagImage(ref, target); err != nil {
+		fail(w, imageError(ref, err))
+		return
+	}
+	w.WriteHeader(http.StatusCreated)
+}
+
+// removeImage: DELETE /images/{name}?force=1 — docker rmi.
+func (s *Server) removeImage(w http.ResponseWriter, r *http.Request, ref string) {
+	removed, err := s.eng.RemoveImage(ref, boolParam(r, "force"))
+	if err != nil {
+		fail(w, imageError(ref, err))
+		return
+	}
+	out := []apiimage.DeleteResponse{}
+	for _, rm := range removed {
+		out = append(out, apiimage.DeleteResponse{Untagged: rm.Untagged, Deleted: rm.Deleted})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// imageError names the image as dockerd does when there is none.
+func imageError(ref string, err error) error {
+	if errors.Is(err, image.ErrNotFound) {
+		return &noSuchImage{ref}
+	}
+	return err
+}
+
+type noSuchImage struct{ ref string }
+
+func (e *noSuchImage) Error() string { return "No such image: " + e.ref }
+func (e *noSuchImage) Unwrap() error { return image.ErrNotFound }
+
+// inspectImage: GET /images/{name}/json.
+func (s *Server) inspectImage(w http.ResponseWriter, ref string) {
 	store, err := image.Open(s.eng.Root)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	rec, err := store.Find(ref)
-	if errors.Is(err, image.ErrNotFound) {
-		writeError(w, http.StatusNotFound, errors.New("No such image: "+ref))
-		return
-	}
 	if err != nil {
-		fail(w, err)
+		fail(w, imageError(ref, err))
 		return
 	}
 	out := apiimage.InspectResponse{

@@ -35,6 +35,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/image"
 )
 
 // APIVersion is the Engine API version served: the docker CLI of this
@@ -180,9 +181,9 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.As(err, &nameInUse):
 		return http.StatusConflict
-	case errors.Is(err, container.ErrNotFound):
+	case errors.Is(err, container.ErrNotFound), errors.Is(err, image.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked):
+	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, image.ErrInUse):
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):
 		return 499 // the client went away; nobody reads this

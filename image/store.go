@@ -161,6 +161,9 @@ func (s *Store) List() ([]*Record, error) {
 // ErrNotFound: no image by that name or id.
 var ErrNotFound = errors.New("no such image")
 
+// ErrInUse: a container was made from the image.
+var ErrInUse = errors.New("is used by a container")
+
 // Find looks an image up by reference (busybox, busybox:1.36,
 // name@sha256:…), by id or id prefix (at least 4 hex digits).
 func (s *Store) Find(ref string) (*Record, error) {
@@ -241,8 +244,8 @@ func (idx *index) tag(rec *Record, ref string) {
 // by id, the record goes, and then every blob and layer no other image uses.
 // inUse says whether a container uses an image (by id); force removes it
 // anyway. It returns what it removed, for the user.
-func (s *Store) Remove(ref string, force bool, inUse func(id string) bool) ([]string, error) {
-	var out []string
+func (s *Store) Remove(ref string, force bool, inUse func(id string) bool) ([]Removal, error) {
+	var out []Removal
 	err := s.locked(func(idx *index) (bool, error) {
 		rec, err := idx.find(ref)
 		if err != nil {
@@ -255,30 +258,52 @@ func (s *Store) Remove(ref string, force bool, inUse func(id string) bool) ([]st
 		if full != "" && len(rec.Tags) > 1 {
 			delete(idx.Tags, full)
 			rec.Tags = without(rec.Tags, full)
-			out = append(out, "untagged "+Familiar(full))
+			out = append(out, Removal{Untagged: Familiar(full)})
 			return true, nil
 		}
 		if inUse(rec.ID) && !force {
-			return false, fmt.Errorf("image %s is used by a container (glassbox rm it first, or rmi -f)", Familiar(ref))
+			return false, fmt.Errorf("image %s %w (glassbox rm it first, or rmi -f)", Familiar(ref), ErrInUse)
 		}
 		for _, t := range rec.Tags {
 			delete(idx.Tags, t)
-			out = append(out, "untagged "+Familiar(t))
+			out = append(out, Removal{Untagged: Familiar(t)})
 		}
 		delete(idx.Images, rec.ID)
-		out = append(out, "deleted "+rec.ID)
+		out = append(out, Removal{Deleted: rec.ID})
 		return true, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	freed, err := s.Prune()
-	return append(out, freed...), err
+	for _, layer := range freed {
+		out = append(out, Removal{Deleted: layer, Layer: true})
+	}
+	return out, err
+}
+
+// Removal is one thing an image's removal did: a name untagged, or an image
+// or a layer deleted.
+type Removal struct {
+	Untagged string // a name, as a user writes it
+	Deleted  string // an image id, or a layer's diff id
+	Layer    bool
+}
+
+func (r Removal) String() string {
+	switch {
+	case r.Untagged != "":
+		return "untagged " + r.Untagged
+	case r.Layer:
+		return "deleted layer " + r.Deleted
+	}
+	return "deleted " + r.Deleted
 }
 
 // Prune deletes the blobs and layers no image refers to, and whatever an
 // interrupted pull or import left (.tmp-*). It waits for pulls in progress
-// (they hold the gc lock shared).
+// (they hold the gc lock shared). It returns the diff ids of the layers it
+// deleted.
 func (s *Store) Prune() ([]string, error) {
 	gc, err := os.OpenFile(s.path("gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -311,7 +336,7 @@ func (s *Store) Prune() ([]string, error) {
 					continue
 				}
 				if !strings.HasPrefix(e.Name(), ".tmp-") && filepath.Base(dir) == "layers" {
-					out = append(out, "deleted layer sha256:"+e.Name())
+					out = append(out, "sha256:"+e.Name())
 				}
 			}
 		}

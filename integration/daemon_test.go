@@ -106,7 +106,20 @@ func TestDockerCLIAgainstTheDaemon(t *testing.T) {
 	if out := d.dockerOK("image", "inspect", "-f", "{{.RepoTags}} {{.Os}}/{{.Architecture}} {{len .RootFS.Layers}}", "busybox"); out != "[busybox:latest] linux/amd64 1" {
 		t.Errorf("docker image inspect busybox: %q", out)
 	}
+	d.dockerOK("tag", "busybox", "mybox:1")
+	if out := d.dockerOK("images", "--format", "{{.Repository}}:{{.Tag}}"); out != "busybox:latest\nmybox:1" && out != "mybox:1\nbusybox:latest" {
+		t.Errorf("docker images after docker tag: %q", out)
+	}
+	if out := d.dockerOK("rmi", "mybox:1"); out != "Untagged: mybox:1" {
+		t.Errorf("docker rmi mybox:1: %q", out)
+	}
+	if r := d.docker("rmi", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "No such image: nosuch") {
+		t.Errorf("docker rmi nosuch: exit %d %q", r.code, r.stderr)
+	}
 	id := e.runDetached([]string{"--name", "web"}, "busybox", "sleep", "300")
+	if r := d.docker("rmi", "busybox"); r.code == 0 || !strings.Contains(r.stderr, "is used by a container") {
+		t.Errorf("docker rmi of an image a container uses: exit %d %q", r.code, r.stderr)
+	}
 	if out := d.dockerOK("ps", "--format", "{{.ID}} {{.Names}} {{.State}} {{.Image}} {{.Command}}"); out != id[:12]+` web running busybox "sleep 300"` {
 		t.Errorf("docker ps: %q", out)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
@@ -176,11 +175,11 @@ func newImagesCmd() *cobra.Command {
 		Short: "List images",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := image.Open(stateRoot(cmd))
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
-			all, err := s.List()
+			all, err := eng.Images()
 			if err != nil {
 				return err
 			}
@@ -216,24 +215,14 @@ func newRmiCmd() *cobra.Command {
 		Short: "Remove images (and the layers no other image shares)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			root := stateRoot(cmd)
-			s, err := image.Open(root)
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
-			inUse := func(id string) bool {
-				all, _ := container.List(root)
-				for _, c := range all {
-					if c.Spec != nil && c.Spec.Annotations[spec.ImageAnnotation] == id {
-						return true
-					}
-				}
-				return false
-			}
 			for _, ref := range args {
-				out, err := s.Remove(ref, force, inUse)
-				for _, line := range out {
-					fmt.Println(line)
+				out, err := eng.RemoveImage(ref, force)
+				for _, removal := range out {
+					fmt.Println(removal)
 				}
 				if err != nil {
 					return err
@@ -252,11 +241,11 @@ func newTagCmd() *cobra.Command {
 		Short: "Give an image another name",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := image.Open(stateRoot(cmd))
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
-			return s.Tag(args[0], args[1])
+			return eng.TagImage(args[0], args[1])
 		},
 	}
 }
