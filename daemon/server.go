@@ -53,6 +53,7 @@ type Server struct {
 	eng     *engine.Engine
 	version string // glassbox's own, for /version and the Server header
 	mux     *http.ServeMux
+	execs   execs
 }
 
 // New is a server over eng; version is glassbox's.

@@ -209,3 +209,28 @@ func JoinNetworkOf(s *specs.Spec, root string) error {
 	}
 	return nil
 }
+
+// Exec runs a process in a running container — its namespaces, cgroup, user
+// and capabilities (stages.Join) — with stdin from /dev/null and the given
+// output files, and returns its exit code; traced as "glassbox exec" (as
+// part of ctx's request, if any).
+func (e *Engine) Exec(ctx context.Context, c *container.Container, s *specs.Spec, stdout, stderr *os.File) (int, error) {
+	stdin, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer stdin.Close()
+	opts := stages.Options{Root: e.Root, ID: c.ID, Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	tr := trace.Container(trace.Options{Command: "exec", Request: trace.RequestOf(ctx)}, c, s, e.Root)
+	if tr != nil {
+		opts.After = tr.Stage
+	}
+	r, err := stages.Join(c, s, opts)
+	if err != nil {
+		return 0, tr.End(nil, err, 0)
+	}
+	code := r.Wait()
+	tr.Exited(code)
+	tr.End(nil, nil, code)
+	return code, nil
+}

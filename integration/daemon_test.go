@@ -234,7 +234,10 @@ func TestDaemonAPI(t *testing.T) {
 		{"DELETE", "/containers/" + id, 409, "is running; stop it first, or rm -f"},
 		{"POST", "/containers/create", 400, "the create request's body"},
 		{"POST", "/containers/create?name=../x", 400, `a name is [a-zA-Z0-9][a-zA-Z0-9_.-]+`},
-		{"POST", "/containers/" + id + "/exec", 501, "does not serve POST /containers/" + id + "/exec yet"},
+		{"POST", "/containers/" + id + "/exec", 400, "the exec request's body"},
+		{"POST", "/exec/nosuch/start", 404, "No such exec instance: nosuch"},
+		{"GET", "/exec/nosuch/json", 404, "No such exec instance: nosuch"},
+		{"POST", "/containers/" + id + "/pause", 501, "does not serve POST /containers/" + id + "/pause yet"},
 		{"GET", "/containers/" + id + "/logs", 400, "you must choose at least one stream"},
 		{"GET", "/containers/" + id + "/logs?stdout=1&tail=-1", 400, `tail`},
 		{"GET", "/containers/..%2f..%2fetc/json", 404, "no such container"},
@@ -342,12 +345,34 @@ func TestDockerRunDetached(t *testing.T) {
 		}
 	}
 
+	// docker exec: the container's namespaces (its hostname), the caller's
+	// -e, -w, -u, and the exit code; -d; refused when it cannot be honoured.
+	r := d.docker("exec", "-e", "X=1", "-w", "/tmp", "-u", "1000", "web", "sh", "-c", "echo $X $(pwd) $(id -u) $(hostname); echo err >&2; exit 7")
+	if r.code != 7 || r.stdout != "1 /tmp 1000 "+id[:12]+"\n" || r.stderr != "err\n" {
+		t.Errorf("docker exec: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	d.dockerOK("exec", "-d", "web", "touch", "/tmp/detached")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if d.docker("exec", "web", "test", "-e", "/tmp/detached").code == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Errorf("docker exec -d: the command did not run")
+			break
+		}
+	}
+	if r := d.docker("exec", "web", "nosuchcmd"); r.code != 127 || !strings.Contains(r.stderr, `"nosuchcmd": executable file not found`) {
+		t.Errorf("docker exec of a command that is not there: exit %d %q", r.code, r.stderr)
+	}
+
 	d.dockerOK("create", "--name", "later", "busybox", "echo", "made")
 	if out := d.dockerOK("ps", "-a", "--filter", "name=later", "--format", "{{.State}} {{.Status}}"); out != "created Created" {
 		t.Errorf("docker ps -a of a created container: %q", out)
 	}
 	if r := e.run("", "gc"); strings.Contains(r.stdout, "removed") {
 		t.Errorf("gc took a created container for a leftover: %q", r.stdout)
+	}
+	if r := d.docker("exec", "later", "true"); r.code == 0 || !strings.Contains(r.stderr, "is not running") {
+		t.Errorf("docker exec in a created container: exit %d %q", r.code, r.stderr)
 	}
 	d.dockerOK("start", "later")
 	if out := d.dockerOK("wait", "later"); out != "0" {
