@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	s.handle("POST /containers/{id}/start", s.startContainer)
 	s.handle("POST /containers/{id}/attach", s.attachContainer)
 	s.handle("GET /containers/{id}/logs", s.containerLogs)
+	s.handle("GET /containers/{id}/top", s.topContainer)
 	s.handle("POST /containers/{id}/exec", s.createExec)
 	s.handle("POST /exec/{id}/start", s.startExec)
 	s.handle("GET /exec/{id}/json", s.inspectExec)
@@ -299,4 +300,29 @@ func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// topContainer: GET /containers/{id}/top — docker top: its cgroup's
+// processes, in ps -ef's columns.
+func (s *Server) topContainer(w http.ResponseWriter, r *http.Request) {
+	if args := r.URL.Query().Get("ps_args"); args != "" {
+		fail(w, badParam("ps_args %q: glassbox reads the processes from /proc, not from ps; leave the options out", args))
+		return
+	}
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	procs, err := s.eng.Top(c)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := apicontainer.TopResponse{Titles: []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}, Processes: [][]string{}}
+	for _, p := range procs {
+		out.Processes = append(out.Processes, []string{p.UID, strconv.Itoa(p.Pid), strconv.Itoa(p.PPid), "0",
+			p.Start.Format("15:04"), "?", engine.CPUTime(p.CPU), p.Command})
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,6 +127,9 @@ func TestDockerCLIAgainstTheDaemon(t *testing.T) {
 	pid := e.record(id).Pid
 	if out := d.dockerOK("inspect", "-f", "{{.State.Status}} {{.State.Pid}} {{.Name}}", "web"); out != "running "+strconv.Itoa(pid)+" /web" {
 		t.Errorf("docker inspect: %q, want the init's pid %d", out, pid)
+	}
+	if out := d.dockerOK("top", "web"); !strings.Contains(out, "UID") || !regexp.MustCompile(`(?m)^0\s+`+strconv.Itoa(pid)+`\s.*sleep 300$`).MatchString(out) {
+		t.Errorf("docker top web: want the init, pid %d, running sleep 300:\n%s", pid, out)
 	}
 	if out := d.dockerOK("ps", "-q", "--filter", "name=we", "--filter", "status=running"); out != id[:12] {
 		t.Errorf("docker ps -q --filter name=we: %q", out)

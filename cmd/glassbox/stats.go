@@ -1,16 +1,13 @@
 package main
 
-// top and stats read what the kernel keeps about a container's processes:
-// its cgroup's cgroup.procs says which processes are its own (whatever they
-// are called, however they forked), /proc/<pid> describes each, the cgroup's
-// control files hold its counters, and /proc/<init>/net/dev its network
-// namespace's interfaces.
+// stats reads what the kernel keeps about a container: its cgroup's control
+// files hold its counters, and /proc/<init>/net/dev its network namespace's
+// interfaces. (top's reading of cgroup.procs and /proc is engine.Top.)
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
 )
 
 func newTopCmd() *cobra.Command {
@@ -30,25 +28,22 @@ func newTopCmd() *cobra.Command {
 		Short: "List the processes in a container's cgroup, with their pids on the host and inside",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := runningContainer(cmd, args[0])
+			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
-			pids, err := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).Procs()
+			c, err := eng.Container(args[0])
 			if err != nil {
-				return fmt.Errorf("read cgroup.procs of %s: %w", container.ShortID(c.ID), err)
+				return err
 			}
-			slices.Sort(pids)
-			boot := bootTime()
+			procs, err := eng.Top(c)
+			if err != nil {
+				return err
+			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "PID\tPPID\tPID INSIDE\tUID\tSTART\tTIME\tCOMMAND")
-			for _, pid := range pids {
-				p, err := readProc(pid)
-				if err != nil {
-					continue // exited since cgroup.procs was read
-				}
-				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", pid, p.ppid, p.nsPid, p.uid,
-					boot.Add(p.start).Format("15:04:05"), cpuTime(p.cpu), p.command)
+			for _, p := range procs {
+				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Pid, p.PPid, p.NsPid, p.UID, p.Start.Format("15:04:05"), engine.CPUTime(p.CPU), p.Command)
 			}
 			return w.Flush()
 		},
@@ -65,75 +60,6 @@ func runningContainer(cmd *cobra.Command, ref string) (*container.Container, err
 		return nil, fmt.Errorf("container %s is not running", ref)
 	}
 	return c, nil
-}
-
-// proc is what /proc/<pid>/stat, status and cmdline say of a process.
-type proc struct {
-	ppid    int
-	nsPid   string        // its pid in the innermost pid namespace (NSpid's last field)
-	uid     string        // real uid
-	start   time.Duration // since boot
-	cpu     time.Duration // user + system
-	command string
-}
-
-// clockTick is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every
-// Linux architecture glassbox builds for.
-const clockTick = 10 * time.Millisecond
-
-func readProc(pid int) (proc, error) {
-	var p proc
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return p, err
-	}
-	// "pid (comm) state ppid …": comm may hold spaces and parentheses.
-	i := strings.LastIndexByte(string(stat), ')')
-	comm := string(stat[strings.IndexByte(string(stat), '(')+1 : i])
-	f := strings.Fields(string(stat[i+1:])) // f[0] is field 3 (state)
-	if len(f) < 20 {
-		return p, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	p.ppid, _ = strconv.Atoi(f[1])
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	start, _ := strconv.ParseInt(f[19], 10, 64)
-	p.cpu, p.start = time.Duration(utime+stime)*clockTick, time.Duration(start)*clockTick
-	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(status), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		switch fields := strings.Fields(v); {
-		case len(fields) == 0:
-		case k == "NSpid":
-			p.nsPid = fields[len(fields)-1]
-		case k == "Uid":
-			p.uid = fields[0]
-		}
-	}
-	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	p.command = strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
-	if p.command == "" {
-		p.command = "[" + comm + "]"
-	}
-	return p, nil
-}
-
-// bootTime is when the host booted: /proc/stat's btime.
-func bootTime() time.Time {
-	data, _ := os.ReadFile("/proc/stat")
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			secs, _ := strconv.ParseInt(v, 10, 64)
-			return time.Unix(secs, 0)
-		}
-	}
-	return time.Time{}
-}
-
-// cpuTime writes CPU time as ps does: [[dd-]hh:]mm:ss.
-func cpuTime(d time.Duration) string {
-	s := int(d.Seconds())
-	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
 }
 
 // containerStats is one line of glassbox stats.
