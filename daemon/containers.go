@@ -35,6 +35,7 @@ func (s *Server) routes() {
 	s.handle("POST /containers/{id}/attach", s.attachContainer)
 	s.handle("GET /containers/{id}/logs", s.containerLogs)
 	s.handle("GET /containers/{id}/top", s.topContainer)
+	s.handle("GET /containers/{id}/stats", s.containerStats)
 	s.handle("POST /containers/{id}/exec", s.createExec)
 	s.handle("POST /exec/{id}/start", s.startExec)
 	s.handle("GET /exec/{id}/json", s.inspectExec)

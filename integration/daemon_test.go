@@ -131,6 +131,9 @@ func TestDockerCLIAgainstTheDaemon(t *testing.T) {
 	if out := d.dockerOK("top", "web"); !strings.Contains(out, "UID") || !regexp.MustCompile(`(?m)^0\s+`+strconv.Itoa(pid)+`\s.*sleep 300$`).MatchString(out) {
 		t.Errorf("docker top web: want the init, pid %d, running sleep 300:\n%s", pid, out)
 	}
+	if out := d.dockerOK("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "web"); !regexp.MustCompile(`^web 1 [0-9.]+[KM]iB / `).MatchString(out) {
+		t.Errorf("docker stats --no-stream web: %q, want its one process and its memory", out)
+	}
 	if out := d.dockerOK("ps", "-q", "--filter", "name=we", "--filter", "status=running"); out != id[:12] {
 		t.Errorf("docker ps -q --filter name=we: %q", out)
 	}

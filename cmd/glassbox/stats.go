@@ -1,23 +1,17 @@
 package main
 
-// stats reads what the kernel keeps about a container: its cgroup's control
-// files hold its counters, and /proc/<init>/net/dev its network namespace's
-// interfaces. (top's reading of cgroup.procs and /proc is engine.Top.)
+// top and stats print what engine.Top and engine.Stats read of the kernel.
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
 )
@@ -50,18 +44,6 @@ func newTopCmd() *cobra.Command {
 	}
 }
 
-// runningContainer finds a container and insists that it runs.
-func runningContainer(cmd *cobra.Command, ref string) (*container.Container, error) {
-	c, err := container.Find(stateRoot(cmd), ref)
-	if err != nil {
-		return nil, err
-	}
-	if c.Status != container.Running || !c.Alive() {
-		return nil, fmt.Errorf("container %s is not running", ref)
-	}
-	return c, nil
-}
-
 // containerStats is one line of glassbox stats.
 type containerStats struct {
 	ID          string  `json:"id"`
@@ -86,30 +68,32 @@ func newStatsCmd() *cobra.Command {
 			if format != "" && format != "json" {
 				return fmt.Errorf("--format %s: only json is known", format)
 			}
-			cs, err := statsTargets(cmd, args)
+			eng, err := engineOf(cmd)
+			if err != nil {
+				return err
+			}
+			cs, err := statsTargets(eng, args)
 			if err != nil {
 				return err
 			}
 			screen := !noStream && format == "" && term.IsTerminal(int(os.Stdout.Fd()))
-			prev, prevAt := sampleStats(cs), time.Now()
+			prev := sampleStats(eng, cs)
 			interval := time.Second
 			if noStream {
 				interval = 500 * time.Millisecond // just enough for a CPU figure
 			}
 			for {
 				time.Sleep(interval)
-				cur, now := sampleStats(cs), time.Now()
+				cur := sampleStats(eng, cs)
 				lines := make([]containerStats, 0, len(cs))
 				for i, c := range cs {
 					if cur[i] == nil {
 						continue // exited meanwhile
 					}
-					l := *cur[i]
-					if prev[i] != nil {
-						l.CPUPercent = float64(cur[i].cpu-prev[i].cpu) / float64(now.Sub(prevAt)) * 100
-					}
-					l.ID, l.Name = container.ShortID(c.ID), c.Name
-					lines = append(lines, l.containerStats)
+					s := cur[i]
+					lines = append(lines, containerStats{ID: container.ShortID(c.ID), Name: c.Name, CPUPercent: engine.CPUPercent(prev[i], s),
+						Memory: s.Memory, MemoryLimit: s.MemoryLimit, NetRx: s.NetRx, NetTx: s.NetTx,
+						BlockRead: s.ReadBytes, BlockWrite: s.WriteBytes, Pids: s.Pids})
 				}
 				if format == "json" {
 					enc := json.NewEncoder(os.Stdout)
@@ -125,7 +109,7 @@ func newStatsCmd() *cobra.Command {
 				if noStream || len(lines) == 0 {
 					return nil
 				}
-				prev, prevAt = cur, now
+				prev = cur
 			}
 		},
 	}
@@ -135,19 +119,22 @@ func newStatsCmd() *cobra.Command {
 }
 
 // statsTargets are the named containers, which must run, or every running one.
-func statsTargets(cmd *cobra.Command, args []string) ([]*container.Container, error) {
+func statsTargets(eng *engine.Engine, args []string) ([]*container.Container, error) {
 	var cs []*container.Container
 	for _, ref := range args {
-		c, err := runningContainer(cmd, ref)
+		c, err := eng.Container(ref)
 		if err != nil {
 			return nil, err
+		}
+		if c.Status != container.Running || !c.Alive() {
+			return nil, fmt.Errorf("container %s is not running", ref)
 		}
 		cs = append(cs, c)
 	}
 	if len(args) > 0 {
 		return cs, nil
 	}
-	all, err := container.List(stateRoot(cmd))
+	all, err := eng.Containers(false)
 	for _, c := range all {
 		if c.Status == container.Running && c.Alive() {
 			cs = append(cs, c)
@@ -156,51 +143,13 @@ func statsTargets(cmd *cobra.Command, args []string) ([]*container.Container, er
 	return cs, err
 }
 
-type sample struct {
-	containerStats
-	cpu time.Duration
-}
-
-// sampleStats reads each container's counters; nil for one that has exited.
-func sampleStats(cs []*container.Container) []*sample {
-	var info unix.Sysinfo_t
-	unix.Sysinfo(&info)
-	hostRAM := info.Totalram * uint64(info.Unit)
-	out := make([]*sample, len(cs))
+// sampleStats samples each container; nil for one that has exited.
+func sampleStats(eng *engine.Engine, cs []*container.Container) []*engine.Sample {
+	out := make([]*engine.Sample, len(cs))
 	for i, c := range cs {
-		if !c.Alive() {
-			continue
-		}
-		st := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).Stats()
-		s := &sample{cpu: st.CPU, containerStats: containerStats{
-			Memory: st.Memory, MemoryLimit: st.MemoryLimit, Pids: st.Pids,
-			BlockRead: st.ReadBytes, BlockWrite: st.WriteBytes,
-		}}
-		if s.MemoryLimit == 0 || s.MemoryLimit > hostRAM {
-			s.MemoryLimit = hostRAM
-		}
-		s.NetRx, s.NetTx = netBytes(c.Pid)
-		out[i] = s
+		out[i], _ = eng.Stats(c)
 	}
 	return out
-}
-
-// netBytes sums the received and sent bytes of every interface but lo in the
-// network namespace of pid (/proc/<pid>/net/dev shows the reader's view of
-// that process's namespace).
-func netBytes(pid int) (rx, tx uint64) {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		name, counters, ok := strings.Cut(line, ":")
-		f := strings.Fields(counters)
-		if !ok || strings.TrimSpace(name) == "lo" || len(f) < 9 {
-			continue
-		}
-		r, _ := strconv.ParseUint(f[0], 10, 64)
-		t, _ := strconv.ParseUint(f[8], 10, 64)
-		rx, tx = rx+r, tx+t
-	}
-	return rx, tx
 }
 
 func printStats(lines []containerStats) {
