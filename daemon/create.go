@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,17 +24,13 @@ import (
 // maxCreateBody bounds a create request's JSON: a real one is a few KiB.
 const maxCreateBody = 1 << 20
 
-// validName is dockerd's rule for --name.
-var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
-
 // createContainer: POST /containers/create?name=NAME.
 func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
-	name := r.URL.Query().Get("name")
-	if name != "" && !validName.MatchString(name) {
-		fail(w, badParam("name %q: a name is [a-zA-Z0-9][a-zA-Z0-9_.-]+", name))
+	name := strings.TrimPrefix(r.URL.Query().Get("name"), "/")
+	if name != "" && !container.ValidName(name) {
+		fail(w, badParam("name %q: a name is letters, digits, _ . - (not first), at most 64", name))
 		return
 	}
-	name = strings.TrimPrefix(name, "/")
 	var req apicontainer.CreateRequest
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxCreateBody+1))
 	if err == nil && len(body) > maxCreateBody {

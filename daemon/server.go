@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -123,8 +122,17 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// versionPrefix is the API version a path may begin with.
-var versionPrefix = regexp.MustCompile(`^/v([0-9]+\.[0-9]+)/`)
+// versionPrefix is the API version a path begins with ("/v1.50/…": "1.50"),
+// and the rest of the path; "" if there is none.
+func versionPrefix(path string) (version, rest string) {
+	v, rest, ok := strings.Cut(strings.TrimPrefix(path, "/v"), "/")
+	major, minor, dot := strings.Cut(v, ".")
+	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+	if !strings.HasPrefix(path, "/v") || !ok || !dot || !digits(major) || !digits(minor) {
+		return "", path
+	}
+	return v, "/" + rest
+}
 
 // ServeHTTP strips the version prefix (refusing one outside what is served)
 // and routes the request.
@@ -132,16 +140,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Api-Version", APIVersion)
 	w.Header().Set("Server", "glassbox/"+s.version+" (linux)")
 	w.Header().Set("Ostype", "linux")
-	if m := versionPrefix.FindStringSubmatch(r.URL.Path); m != nil {
-		if versionLess(APIVersion, m[1]) {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("client version %s is too new. Maximum supported API version is %s", m[1], APIVersion))
+	if v, rest := versionPrefix(r.URL.Path); v != "" {
+		if versionLess(APIVersion, v) {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("client version %s is too new. Maximum supported API version is %s", v, APIVersion))
 			return
 		}
-		if versionLess(m[1], MinAPIVersion) {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", m[1], MinAPIVersion))
+		if versionLess(v, MinAPIVersion) {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", v, MinAPIVersion))
 			return
 		}
-		r.URL.Path = r.URL.Path[len(m[0])-1:]
+		r.URL.Path = rest
 	}
 	s.mux.ServeHTTP(w, r)
 }

@@ -1,8 +1,11 @@
 package image
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/distribution/reference"
 )
 
 func TestCheckReference(t *testing.T) {
@@ -37,5 +40,36 @@ func TestFindRefusesBadNames(t *testing.T) {
 	}
 	if _, err := idx.find("busybox"); err == nil || !strings.Contains(err.Error(), ErrNotFound.Error()) {
 		t.Errorf("find(busybox): %v", err)
+	}
+}
+
+// The hand-written grammar says what distribution/reference says (the
+// package Docker uses, kept out of the binary: its regular expressions are
+// compiled at every start), for names written by hand and for generated ones.
+func TestCheckReferenceAgreesWithDocker(t *testing.T) {
+	corpus := []string{
+		"busybox", "busybox:1.36", "library/busybox", "docker.io/library/busybox:latest", "a", "a/b/c/d",
+		"127.0.0.1:5000/demo/app:v1", "localhost:5000/a_b__c-d.e", "localhost/x", "LOCALHOST/x", "Registry.Example/x",
+		"[::1]:5000/x", "[::1]/x", "[fe80::1%eth0]/x", "example.com:/x", "example.com:abc/x", "-example.com/x", "example-.com/x",
+		"a..b", "a._b", "a__b", "a___b", "a--b", "a-", "_a", "a.", "a/b/", "/a", "a//b", "a:b:c", "a:" + strings.Repeat("t", 128),
+		"a:" + strings.Repeat("t", 129), "a:.t", "a:-t", "a:_t", "a@sha256:" + strings.Repeat("0", 64), "a@sha256:" + strings.Repeat("0", 63),
+		"a@sha512:" + strings.Repeat("0", 128), "a@md5:" + strings.Repeat("0", 32), "a@SHA256:" + strings.Repeat("0", 64),
+		"a:tag@sha256:" + strings.Repeat("f", 64), strings.Repeat("ab", 32), strings.Repeat("ab", 32) + ":x",
+		"Busybox", "bUSYBOX", "a/B", "ex.com/Upper", "x y", "x\n", "é", strings.Repeat("a", 255), strings.Repeat("a", 256),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"a", "b", "0", "-", "_", "__", ".", "/", ":", "@", "sha256", "sha512", strings.Repeat("c", 64), "A", "localhost", "5000", "[", "]", "::1", "é", " "}
+	for range 3000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(7) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		corpus = append(corpus, b.String())
+	}
+	for _, ref := range corpus {
+		_, theirs := reference.ParseNormalizedNamed(ref)
+		if ours := checkReference(ref); (ours == nil) != (theirs == nil) {
+			t.Errorf("%q: glassbox says %v, distribution/reference says %v", ref, ours, theirs)
+		}
 	}
 }

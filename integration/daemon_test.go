@@ -240,7 +240,7 @@ func TestDaemonAPI(t *testing.T) {
 		{"POST", "/containers/" + id + "/wait?condition=sometime", 400, "not-running, next-exit or removed"},
 		{"DELETE", "/containers/" + id, 409, "is running; stop it first, or rm -f"},
 		{"POST", "/containers/create", 400, "the create request's body"},
-		{"POST", "/containers/create?name=../x", 400, `a name is [a-zA-Z0-9][a-zA-Z0-9_.-]+`},
+		{"POST", "/containers/create?name=../x", 400, `a name is letters, digits, _ . - (not first), at most 64`},
 		{"POST", "/containers/" + id + "/exec", 400, "the exec request's body"},
 		{"POST", "/exec/nosuch/start", 404, "No such exec instance: nosuch"},
 		{"GET", "/exec/nosuch/json", 404, "No such exec instance: nosuch"},
