@@ -46,7 +46,10 @@ func (s *Server) routes() {
 	s.handle("DELETE /containers/{id}", s.removeContainer)
 	s.handle("GET /images/json", s.listImages)
 	s.handle("/images/{rest...}", s.imageRoute)
-	s.handle("GET /networks/{name}", s.inspectOther)
+	s.handle("GET /networks", s.listNetworks)
+	s.handle("POST /networks/create", s.createNetwork)
+	s.handle("GET /networks/{id}", s.inspectNetwork)
+	s.handle("DELETE /networks/{id}", s.removeNetwork)
 	s.handle("GET /volumes/{name}", s.inspectOther)
 	s.handle("GET /plugins/{name}/json", s.inspectOther)
 	s.mux.HandleFunc("/", s.notServed)
@@ -69,7 +72,7 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 
 // listContainers: GET /containers/json?all=1&limit=N&filters={…}.
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilters(r.URL.Query().Get("filters"))
+	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name", "status")
 	if err != nil {
 		fail(w, err)
 		return
@@ -83,7 +86,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	out := []apicontainer.Summary{}
 	for i := len(cs) - 1; i >= 0; i-- {
 		sum := summary(cs[i])
-		if f.match(sum) {
+		if f.matchAny(map[string][]string{"id": {sum.ID}, "name": sum.Names, "status": {string(sum.State)}}) {
 			out = append(out, sum)
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-
-	apicontainer "github.com/moby/moby/api/types/container"
 )
 
 // filters are a list request's ?filters=: {"name": {"web": true}}, or the
@@ -13,10 +11,9 @@ import (
 // matches one of that key's values.
 type filters map[string][]string
 
-// listFilters are the keys glassbox answers; any other is refused, not ignored.
-var listFilters = []string{"id", "name", "status"}
-
-func parseFilters(v string) (filters, error) {
+// parseFilters reads ?filters= with the keys a list answers; any other is
+// refused, not ignored.
+func parseFilters(v string, keys ...string) (filters, error) {
 	f := filters{}
 	if v == "" {
 		return f, nil
@@ -26,8 +23,8 @@ func parseFilters(v string) (filters, error) {
 		return nil, badParam("filters: %v", err)
 	}
 	for key, values := range raw {
-		if !slices.Contains(listFilters, key) {
-			return nil, badParam("filters: %q is not a filter glassbox knows (%s)", key, strings.Join(listFilters, ", "))
+		if !slices.Contains(keys, key) {
+			return nil, badParam("filters: %q is not a filter glassbox knows here (%s)", key, strings.Join(keys, ", "))
 		}
 		var set map[string]bool
 		var list []string
@@ -49,23 +46,26 @@ func parseFilters(v string) (filters, error) {
 
 func (f filters) has(key string) bool { return len(f[key]) > 0 }
 
-func (f filters) match(c apicontainer.Summary) bool {
+// matchAny says whether, for every key, one of the values the object has
+// under it (its id, its names, its state) matches one of the filter's.
+func (f filters) matchAny(has map[string][]string) bool {
 	for key, values := range f {
-		if !slices.ContainsFunc(values, func(v string) bool { return matches(key, v, c) }) {
+		if !slices.ContainsFunc(values, func(v string) bool {
+			return slices.ContainsFunc(has[key], func(h string) bool { return matches(key, v, h) })
+		}) {
 			return false
 		}
 	}
 	return true
 }
 
-func matches(key, v string, c apicontainer.Summary) bool {
+// matches: an id by prefix, a name by substring (as dockerd), else equal.
+func matches(key, want, have string) bool {
 	switch key {
 	case "id":
-		return strings.HasPrefix(c.ID, v)
-	case "name": // a substring, as dockerd matches it
-		return slices.ContainsFunc(c.Names, func(n string) bool { return strings.Contains(n, v) })
-	case "status":
-		return string(c.State) == v
+		return strings.HasPrefix(have, want)
+	case "name":
+		return strings.Contains(have, want)
 	}
-	return false
+	return have == want
 }

@@ -12,7 +12,6 @@ import (
 	apiimage "github.com/moby/moby/api/types/image"
 
 	"github.com/glassbox-dev/glassbox/image"
-	"github.com/glassbox-dev/glassbox/netns"
 )
 
 // listImages: GET /images/json — docker images.
@@ -140,21 +139,8 @@ func (s *Server) inspectImage(w http.ResponseWriter, ref string) {
 }
 
 // inspectOther answers the inspects `docker inspect NAME` tries after the
-// container and the image: a network (glassbox's), a volume (none yet), a
-// plugin (none). 404 for names nobody has, so that the CLI says "No such
-// object"; 501 for a network that exists, until networks are served.
+// container, the image and the network: a volume (none yet), a plugin
+// (none): 404s, so that the CLI says "No such object".
 func (s *Server) inspectOther(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/networks/") {
-		if store, err := netns.OpenStore(); err == nil {
-			networks, _ := store.List()
-			store.Close()
-			for _, n := range networks {
-				if n.Name == r.PathValue("name") {
-					s.notServed(w, r)
-					return
-				}
-			}
-		}
-	}
 	writeError(w, http.StatusNotFound, errors.New("no such object: "+r.PathValue("name")))
 }

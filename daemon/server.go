@@ -35,6 +35,7 @@ import (
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/netns"
 )
 
 // APIVersion is the Engine API version served: the docker CLI of this
@@ -185,14 +186,16 @@ func statusOf(err error) int {
 	var badParam badParameter
 	var invalid *engine.InvalidError
 	var nameInUse *container.NameInUseError
+	var badNetwork netns.ConfigError
 	switch {
-	case errors.As(err, &badParam), errors.As(err, &invalid):
+	case errors.As(err, &badParam), errors.As(err, &invalid), errors.As(err, &badNetwork):
 		return http.StatusBadRequest
 	case errors.As(err, &nameInUse):
 		return http.StatusConflict
-	case errors.Is(err, container.ErrNotFound), errors.Is(err, image.ErrNotFound):
+	case errors.Is(err, container.ErrNotFound), errors.Is(err, image.ErrNotFound), errors.Is(err, netns.ErrNetworkNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, image.ErrInUse):
+	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, image.ErrInUse),
+		errors.Is(err, netns.ErrNetworkExists), errors.Is(err, netns.ErrNetworkInUse):
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):
 		return 499 // the client went away; nobody reads this

@@ -77,7 +77,7 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 			}
 			continue
 		}
-		if !Running(c) {
+		if !mayWrite(c) {
 			// Whatever the monitor wrote before it let go.
 			rest, _ := io.ReadAll(r)
 			for _, l := range bytes.SplitAfter(append(line, rest...), []byte("\n")) {
@@ -98,16 +98,16 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 }
 
 // openLog opens a container's log. The monitor makes it as the container
-// starts, which can be after a caller began to follow (run -d returned, or an
-// attach came before start): following waits for it while the container
-// is created or runs.
+// starts (Create makes it empty beforehand), which can be after a caller
+// began to follow (run -d returned): following waits for it while the
+// container is created or runs.
 func (e *Engine) openLog(ctx context.Context, c *container.Container, follow bool) (*os.File, error) {
 	for {
 		f, err := os.Open(c.Path(container.LogFile))
 		if !errors.Is(err, os.ErrNotExist) || !follow {
 			return f, err
 		}
-		if now, lerr := container.Load(c.Dir); lerr != nil || now.Status != container.Created && !Running(c) {
+		if !mayWrite(c) {
 			return nil, err
 		}
 		select {
@@ -116,4 +116,14 @@ func (e *Engine) openLog(ctx context.Context, c *container.Container, follow boo
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// mayWrite says whether a container's output may still grow: it runs, or it
+// was created and has not been started yet.
+func mayWrite(c *container.Container) bool {
+	if Running(c) {
+		return true
+	}
+	now, err := container.Load(c.Dir)
+	return err == nil && now.Status == container.Created && !now.OCI
 }

@@ -90,6 +90,11 @@ func (e *Engine) Create(o spec.RunOptions, name string, autoRemove bool) (*conta
 	}
 	c.Status = container.Created
 	err = c.Save()
+	if err == nil {
+		// An attach before start opens it, and keeps what a --rm container
+		// writes even once its state directory is gone.
+		err = os.WriteFile(c.Path(container.LogFile), nil, 0o640)
+	}
 	c.Unlock()
 	if err != nil {
 		c.Lock()

@@ -230,7 +230,7 @@ func TestDaemonAPI(t *testing.T) {
 		{"GET", "/v1.99/version", 400, `{"message":"client version 1.99 is too new. Maximum supported API version is 1.50"}`},
 		{"GET", "/v1.12/version", 400, "too old"},
 		{"GET", "/v1.50/containers/nosuch/json", 404, `{"message":"no such container: nosuch"}`},
-		{"GET", "/containers/json?filters=" + `{"label":{"a":true}}`, 400, `is not a filter glassbox knows (id, name, status)`},
+		{"GET", "/containers/json?filters=" + `{"label":{"a":true}}`, 400, `is not a filter glassbox knows here (id, name, status)`},
 		{"GET", "/containers/json?filters=null", 200, id},
 		{"GET", "/containers/json?filters=[", 400, "filters:"},
 		{"POST", "/containers/" + id + "/kill?signal=NOPE", 400, "no such signal"},
@@ -248,6 +248,9 @@ func TestDaemonAPI(t *testing.T) {
 		{"GET", "/containers/" + id + "/logs", 400, "you must choose at least one stream"},
 		{"GET", "/containers/" + id + "/logs?stdout=1&tail=-1", 400, `tail`},
 		{"GET", "/containers/..%2f..%2fetc/json", 404, "no such container"},
+		{"GET", "/networks/..%2f..%2fetc%2fpasswd", 404, "not found"},
+		{"DELETE", "/networks/..%2f..%2fetc", 404, "not found"},
+		{"POST", "/networks/create", 400, "the network request's body"},
 	} {
 		status, body := raw(c.method, c.path)
 		if status != c.status || !strings.Contains(body, c.body) {
@@ -430,6 +433,13 @@ func TestDockerRunForeground(t *testing.T) {
 	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
 		t.Errorf("docker run --rm …: exit %d, stdout %q, stderr %q; want 3, out, err", r.code, r.stdout, r.stderr)
 	}
+	// A container that is gone before the attach first looks: its output
+	// is kept all the same (the attach opened the log at create).
+	for i := range 5 {
+		if out := d.dockerOK("run", "--rm", "busybox", "echo", strconv.Itoa(i)); out != strconv.Itoa(i) {
+			t.Errorf("docker run --rm busybox echo %d: %q", i, out)
+		}
+	}
 	e.noState()
 
 	if out := d.dockerOK("run", "--name", "kept", "busybox", "echo", "kept"); out != "kept" {
@@ -454,5 +464,56 @@ func TestDockerRunForeground(t *testing.T) {
 		t.Errorf("docker attach: exit %d, stdout %q; want 4 and what it wrote after the attach", r.code, r.stdout)
 	}
 	d.dockerOK("rm", "late")
+	e.noState()
+}
+
+// docker network create, ls, inspect, rm; two containers the daemon runs on
+// a user network talk by name.
+func TestDockerNetworks(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+	d.dockerOK("network", "create", "--subnet", "10.123.9.0/24", "dnet")
+	defer d.docker("network", "rm", "dnet")
+	if out := d.dockerOK("network", "ls", "--filter", "name=dnet", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"); out != "dnet bridge local" {
+		t.Errorf("docker network ls: %q", out)
+	}
+	d.dockerOK("run", "-d", "--network", "dnet", "--name", "srv", "busybox", "sh", "-c",
+		"mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www")
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r := d.docker("run", "--rm", "--network", "dnet", "busybox", "wget", "-qO-", "http://srv/")
+		if out = r.stdout; r.code == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if out != "hello-from-web\n" {
+		t.Errorf("a container on dnet fetching http://srv/: %q", out)
+	}
+	if out := d.dockerOK("network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "dnet"); !strings.HasPrefix(out, "srv 10.123.9.") {
+		t.Errorf("docker network inspect: %q", out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"network", "rm", "dnet"}, "is in use"},
+		{[]string{"network", "create", "dnet"}, "already exists"},
+		{[]string{"network", "create", "../x"}, `network name "../x"`},
+		{[]string{"network", "create", "--subnet", "10.123.9.0/25", "overlap"}, "overlaps the subnet of another glassbox network"},
+		{[]string{"network", "create", "--internal", "inner"}, "Internal: not supported"},
+		{[]string{"network", "rm", "nosuch"}, `network "nosuch" not found`},
+		{[]string{"network", "inspect", "nosuch"}, `network "nosuch" not found`},
+	} {
+		if r := d.docker(c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("docker %s: exit %d %q, want %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
+	}
+	d.dockerOK("rm", "-f", "srv")
+	d.dockerOK("network", "rm", "dnet")
+	if out := d.dockerOK("network", "ls", "--filter", "name=dnet", "-q"); out != "" {
+		t.Errorf("docker network ls after rm: %q", out)
+	}
 	e.noState()
 }

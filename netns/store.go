@@ -96,14 +96,31 @@ func (s *Store) Get(name string) (*Network, error) {
 		if name == DefaultNetwork {
 			return s.Create(name, "")
 		}
-		return nil, fmt.Errorf("network %q not found (glassbox network ls lists them; glassbox network create %s makes it)", name, name)
+		return nil, fmt.Errorf("network %q %w (glassbox network ls lists them; glassbox network create %s makes it)", name, ErrNetworkNotFound, name)
 	}
 	return n, err
 }
 
+// ConfigError: a network that cannot be made as asked (a bad name, a subnet
+// that is not one, or overlaps another's).
+type ConfigError struct{ error }
+
+func (e ConfigError) Unwrap() error { return e.error }
+
+// The ways a network is not what a caller asked for.
+var (
+	ErrNetworkNotFound = errors.New("not found")
+	ErrNetworkExists   = errors.New("already exists")
+	ErrNetworkInUse    = errors.New("is in use")
+)
+
 // readNetwork reads a network's record. Records are replaced by rename(2),
-// so a reader without the lock sees one version or the next, never half.
+// so a reader without the lock sees one version or the next, never half. A
+// name that no network can have (../x) names none.
 func readNetwork(name string) (*Network, error) {
+	if !container.ValidName(name) {
+		return nil, fmt.Errorf("network %q: %w", name, fs.ErrNotExist)
+	}
 	path := filepath.Join(StoreDir, name+".json")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -124,10 +141,10 @@ func readNetwork(name string) (*Network, error) {
 // first container.
 func (s *Store) Create(name, subnet string) (*Network, error) {
 	if !container.ValidName(name) || name == "host" || name == "none" || strings.HasPrefix(name, "container:") {
-		return nil, fmt.Errorf("network name %q: use letters, digits, _ . - (and not host, none or container:…)", name)
+		return nil, ConfigError{fmt.Errorf("network name %q: use letters, digits, _ . - (and not host, none or container:…)", name)}
 	}
 	if _, err := os.Stat(s.path(name)); err == nil {
-		return nil, fmt.Errorf("network %q already exists", name)
+		return nil, fmt.Errorf("network %q %w", name, ErrNetworkExists)
 	}
 	others, err := s.List()
 	if err != nil {
@@ -143,14 +160,14 @@ func (s *Store) Create(name, subnet string) (*Network, error) {
 	if subnet != "" {
 		_, ipnet, err = net.ParseCIDR(subnet)
 		if err != nil || ipnet.IP.To4() == nil {
-			return nil, fmt.Errorf("--subnet %q: expected an IPv4 network like 10.10.0.0/24", subnet)
+			return nil, ConfigError{fmt.Errorf("--subnet %q: expected an IPv4 network like 10.10.0.0/24", subnet)}
 		}
 		if ones, _ := ipnet.Mask.Size(); ones > 29 {
-			return nil, fmt.Errorf("--subnet %s: too small for a gateway and containers (/29 at most)", subnet)
+			return nil, ConfigError{fmt.Errorf("--subnet %s: too small for a gateway and containers (/29 at most)", subnet)}
 		}
 		for _, t := range taken {
 			if overlaps(ipnet, t) {
-				return nil, fmt.Errorf("--subnet %s overlaps the subnet of another glassbox network (%s)", subnet, t)
+				return nil, ConfigError{fmt.Errorf("--subnet %s overlaps the subnet of another glassbox network (%s)", subnet, t)}
 			}
 		}
 	} else if ipnet = bridgeSubnet(bridgeName(name)); ipnet == nil {
@@ -218,7 +235,7 @@ func (s *Store) Remove(name string) error {
 		for _, l := range n.Leases {
 			users = append(users, l.Container[:min(12, len(l.Container))])
 		}
-		return fmt.Errorf("network %s is in use by %s", name, strings.Join(users, ", "))
+		return fmt.Errorf("network %s %w by %s", name, ErrNetworkInUse, strings.Join(users, ", "))
 	}
 	if err := RemoveBridge(n); err != nil {
 		return err

@@ -7,8 +7,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/glassbox-dev/glassbox/netns"
 )
 
 func newNetworkCmd() *cobra.Command {
@@ -18,7 +16,7 @@ func newNetworkCmd() *cobra.Command {
 		Long: `A network is a subnet and a bridge. Containers on it get addresses from the
 subnet, reach each other directly and by name (/etc/hosts), and the outside
 through NAT. The default network is "bridge" (bridge glassbox0). A network's
-bridge and NAT rules exist while containers use it.`,
+bridge and NAT rules are made by its first container and stay until network rm.`,
 	}
 	var subnet string
 	create := &cobra.Command{
@@ -26,13 +24,15 @@ bridge and NAT rules exist while containers use it.`,
 		Short: "Create a network (the subnet is picked from a pool unless --subnet says)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withNetworks(func(s *netns.Store) error {
-				n, err := s.Create(args[0], subnet)
-				if err == nil {
-					fmt.Printf("%s %s (gateway %s, bridge %s)\n", n.Name, n.Subnet, n.Gateway, n.Bridge)
-				}
+			eng, err := engineOf(cmd)
+			if err != nil {
 				return err
-			})
+			}
+			n, err := eng.CreateNetwork(args[0], subnet)
+			if err == nil {
+				fmt.Printf("%s %s (gateway %s, bridge %s)\n", n.Name, n.Subnet, n.Gateway, n.Bridge)
+			}
+			return err
 		},
 	}
 	create.Flags().StringVar(&subnet, "subnet", "", "IPv4 subnet, like 10.10.0.0/24")
@@ -41,18 +41,20 @@ bridge and NAT rules exist while containers use it.`,
 		Short: "List networks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withNetworks(func(s *netns.Store) error {
-				all, err := s.List()
-				if err != nil {
-					return err
-				}
-				w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "NAME\tSUBNET\tGATEWAY\tBRIDGE\tCONTAINERS")
-				for _, n := range all {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", n.Name, n.Subnet, n.Gateway, n.Bridge, len(n.Leases))
-				}
-				return w.Flush()
-			})
+			eng, err := engineOf(cmd)
+			if err != nil {
+				return err
+			}
+			all, err := eng.Networks()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tSUBNET\tGATEWAY\tBRIDGE\tCONTAINERS")
+			for _, n := range all {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", n.Name, n.Subnet, n.Gateway, n.Bridge, len(n.Leases))
+			}
+			return w.Flush()
 		},
 	}
 	inspect := &cobra.Command{
@@ -60,15 +62,17 @@ bridge and NAT rules exist while containers use it.`,
 		Short: "Print a network and its leases as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withNetworks(func(s *netns.Store) error {
-				n, err := s.Get(args[0])
-				if err != nil {
-					return err
-				}
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(n)
-			})
+			eng, err := engineOf(cmd)
+			if err != nil {
+				return err
+			}
+			n, err := eng.Network(args[0])
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(n)
 		},
 	}
 	rm := &cobra.Command{
@@ -76,27 +80,19 @@ bridge and NAT rules exist while containers use it.`,
 		Short: "Remove networks no container uses",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withNetworks(func(s *netns.Store) error {
-				for _, name := range args {
-					if err := s.Remove(name); err != nil {
-						return err
-					}
-					fmt.Println(name)
+			eng, err := engineOf(cmd)
+			if err != nil {
+				return err
+			}
+			for _, name := range args {
+				if err := eng.RemoveNetwork(name); err != nil {
+					return err
 				}
-				return nil
-			})
+				fmt.Println(name)
+			}
+			return nil
 		},
 	}
 	cmd.AddCommand(create, ls, inspect, rm)
 	return cmd
-}
-
-// withNetworks runs f with the network store locked.
-func withNetworks(f func(*netns.Store) error) error {
-	s, err := netns.OpenStore()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return f(s)
 }

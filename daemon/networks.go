@@ -1,0 +1,113 @@
+package daemon
+
+// The network routes: docker network ls, inspect, create, rm. glassbox's
+// networks are bridges (the driver is always "bridge"), the host's rather
+// than a state root's; a network's id is derived from its name and creation
+// time (engine.NetworkID), and either names it.
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/netip"
+
+	apinetwork "github.com/moby/moby/api/types/network"
+
+	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/netns"
+)
+
+func networkSummary(n *netns.Network) apinetwork.Network {
+	out := apinetwork.Network{Name: n.Name, ID: engine.NetworkID(n), Scope: "local", Driver: "bridge", EnableIPv4: true,
+		Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Labels: map[string]string{}}
+	out.Created = n.Created
+	cfg := apinetwork.IPAMConfig{}
+	cfg.Subnet, _ = netip.ParsePrefix(n.Subnet)
+	cfg.Gateway, _ = netip.ParseAddr(n.Gateway)
+	out.IPAM = apinetwork.IPAM{Driver: "default", Options: map[string]string{}, Config: []apinetwork.IPAMConfig{cfg}}
+	return out
+}
+
+// listNetworks: GET /networks?filters={"name":…,"id":…}.
+func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name")
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	all, err := s.eng.Networks()
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := []apinetwork.Summary{}
+	for _, n := range all {
+		sum := apinetwork.Summary{Network: networkSummary(n)}
+		if f.matchAny(map[string][]string{"id": {sum.ID}, "name": {sum.Name}}) {
+			out = append(out, sum)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// inspectNetwork: GET /networks/{id}, with the containers on it.
+func (s *Server) inspectNetwork(w http.ResponseWriter, r *http.Request) {
+	n, err := s.eng.Network(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := apinetwork.Inspect{Network: networkSummary(n), Containers: map[string]apinetwork.EndpointResource{}}
+	prefix := netip.MustParsePrefix(n.Subnet).Bits()
+	for ip, l := range n.Leases {
+		addr, _ := netip.ParseAddr(ip)
+		out.Containers[l.Container] = apinetwork.EndpointResource{Name: l.Name, IPv4Address: netip.PrefixFrom(addr, prefix)}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// createNetwork: POST /networks/create {Name, Driver, IPAM}.
+func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
+	var req apinetwork.CreateRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxCreateBody)).Decode(&req); err != nil {
+		fail(w, badParam("the network request's body: %v", err))
+		return
+	}
+	for field, set := range map[string]bool{
+		"Driver (only bridge)":    req.Driver != "" && req.Driver != "bridge",
+		"Internal":                req.Internal,
+		"EnableIPv6":              req.EnableIPv6 != nil && *req.EnableIPv6,
+		"Options":                 len(req.Options) > 0,
+		"Labels":                  len(req.Labels) > 0,
+		"ConfigOnly, ConfigFrom":  req.ConfigOnly || req.ConfigFrom != nil,
+		"IPAM (one subnet alone)": req.IPAM != nil && (len(req.IPAM.Config) > 1 || len(req.IPAM.Config) == 1 && (req.IPAM.Config[0].IPRange.IsValid() || req.IPAM.Config[0].Gateway.IsValid())),
+	} {
+		if set {
+			fail(w, badParam("%s: not supported by glassbox's networks", field))
+			return
+		}
+	}
+	subnet := ""
+	if req.IPAM != nil && len(req.IPAM.Config) == 1 {
+		subnet = req.IPAM.Config[0].Subnet.String()
+	}
+	n, err := s.eng.CreateNetwork(req.Name, subnet)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, apinetwork.CreateResponse{ID: engine.NetworkID(n)})
+}
+
+// removeNetwork: DELETE /networks/{id}.
+func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) {
+	n, err := s.eng.Network(r.PathValue("id"))
+	if err == nil {
+		err = s.eng.RemoveNetwork(n.Name)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
