@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	s.handle("GET /exec/{id}/json", s.inspectExec)
 	s.handle("GET /containers/{id}/json", s.inspectContainer)
 	s.handle("POST /containers/{id}/stop", s.stopContainer)
+	s.handle("POST /containers/{id}/restart", s.restartContainer)
 	s.handle("POST /containers/{id}/kill", s.killContainer)
 	s.handle("POST /containers/{id}/wait", s.waitContainer)
 	s.handle("DELETE /containers/{id}", s.removeContainer)
@@ -226,16 +227,9 @@ func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	seconds := 10
-	if v := r.URL.Query().Get("t"); v != "" {
-		if seconds, err = strconv.Atoi(v); err != nil {
-			fail(w, badParam("t %q: expected a number of seconds", v))
-			return
-		}
-	}
-	grace, err := engine.StopGrace(seconds)
+	grace, err := stopGraceParam(r)
 	if err != nil {
-		fail(w, badParam("t %w", err))
+		fail(w, err)
 		return
 	}
 	if !engine.Running(c) {
@@ -329,4 +323,47 @@ func (s *Server) topContainer(w http.ResponseWriter, r *http.Request) {
 			p.Start.Format("15:04"), "?", engine.CPUTime(p.CPU), p.Command})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// restartContainer: POST /containers/{id}/restart?t=SECONDS — stop (if it
+// runs), then start through every stage again.
+func (s *Server) restartContainer(w http.ResponseWriter, r *http.Request) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	grace, err := stopGraceParam(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.eng.Stop(r.Context(), c, grace); err != nil {
+		fail(w, err)
+		return
+	}
+	if c, err = s.eng.Container(c.ID); err == nil { // its record after the stop
+		err = s.eng.Start(r.Context(), c)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// stopGraceParam reads ?t=SECONDS (default 10; -1: no SIGKILL).
+func stopGraceParam(r *http.Request) (time.Duration, error) {
+	seconds := 10
+	if v := r.URL.Query().Get("t"); v != "" {
+		var err error
+		if seconds, err = strconv.Atoi(v); err != nil {
+			return 0, badParam("t %q: expected a number of seconds", v)
+		}
+	}
+	grace, err := engine.StopGrace(seconds)
+	if err != nil {
+		return 0, badParam("t %w", err)
+	}
+	return grace, nil
 }

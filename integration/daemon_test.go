@@ -257,6 +257,28 @@ func TestDaemonAPI(t *testing.T) {
 			t.Errorf("%s %s: %d %q, want %d and %q", c.method, c.path, status, body, c.status, c.body)
 		}
 	}
+	// Clients that go away mid-stream (attach, logs -f, stats) leave a
+	// daemon that answers the next one.
+	for _, req := range []string{
+		"POST /v1.50/containers/" + id + "/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+		"GET /v1.50/containers/" + id + "/logs?stdout=1&follow=1 HTTP/1.1\r\nHost: d\r\n\r\n",
+		"GET /v1.50/containers/" + id + "/stats HTTP/1.1\r\nHost: d\r\n\r\n",
+	} {
+		conn, err := net.Dial("unix", d.socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte(req))
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := conn.Read(make([]byte, 64)); n == 0 {
+			t.Errorf("%.40s…: no answer before the client went: %v", req, err)
+		}
+		conn.Close()
+		if status, _ := raw("GET", "/_ping"); status != 200 {
+			t.Errorf("after a client left mid-stream (%.40s…), ping: %d", req, status)
+		}
+	}
+
 	// The client's trace context: the daemon's command continues its trace.
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	req, _ := http.NewRequest("POST", "http://glassbox/v1.50/containers/"+id[:12]+"/kill?signal=TERM", nil)
@@ -350,6 +372,20 @@ func TestDockerRunDetached(t *testing.T) {
 		if r := e.run("", "logs", "web"); r.stdout == "hi\n" || time.Now().After(deadline) {
 			if r.stdout != "hi\n" {
 				t.Errorf("glassbox logs web: %q", r.stdout)
+			}
+			break
+		}
+	}
+
+	// docker restart: stopped, then every stage again; the log goes on.
+	d.dockerOK("restart", "-t", "1", "web")
+	if again := e.record(id); again.Pid == rec.Pid || d.dockerOK("inspect", "-f", "{{.State.Status}}", "web") != "running" {
+		t.Errorf("docker restart: pid %d (was %d), not running again", again.Pid, rec.Pid)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if r := e.run("", "logs", "web"); r.stdout == "hi\nhi\n" || time.Now().After(deadline) {
+			if r.stdout != "hi\nhi\n" {
+				t.Errorf("glassbox logs web after a restart: %q", r.stdout)
 			}
 			break
 		}

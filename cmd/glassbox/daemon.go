@@ -27,7 +27,7 @@ the same containers, each held by its own monitor, so they outlive the daemon
 (SIGTERM or SIGINT stops it; a daemon started again sees them).
 
 Served so far: _ping, version, info; containers create, start, attach,
-logs, exec, top, stats, list, inspect, stop, kill, wait, remove; images
+logs, exec, top, stats, list, inspect, stop, restart, kill, wait, remove; images
 list, inspect, tag, remove; networks list, inspect, create, remove. Anything
 else is a 501 that says so (docs/daemon.md).`,
 		Args: cobra.NoArgs,
