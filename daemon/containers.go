@@ -46,6 +46,7 @@ func (s *Server) routes() {
 	s.handle("POST /containers/{id}/wait", s.waitContainer)
 	s.handle("DELETE /containers/{id}", s.removeContainer)
 	s.handle("GET /images/json", s.listImages)
+	s.handle("POST /images/create", s.pullImage)
 	s.handle("/images/{rest...}", s.imageRoute)
 	s.handle("GET /networks", s.listNetworks)
 	s.handle("POST /networks/create", s.createNetwork)

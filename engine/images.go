@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
@@ -42,4 +44,14 @@ func (e *Engine) TagImage(source, target string) error {
 		return err
 	}
 	return s.Tag(source, target)
+}
+
+// Pull fetches an image from its registry into the store (o: insecure
+// registries, the platform, progress).
+func (e *Engine) Pull(ctx context.Context, ref string, o image.Registry) (*image.Record, error) {
+	s, err := image.Open(e.Root)
+	if err != nil {
+		return nil, err
+	}
+	return s.Pull(ctx, ref, o)
 }

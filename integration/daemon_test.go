@@ -553,3 +553,34 @@ func TestDockerNetworks(t *testing.T) {
 	}
 	e.noState()
 }
+
+// docker pull from a registry on loopback, and docker run of an image the
+// store did not have (the CLI pulls on the create's 404); an image no
+// registry has fails in the progress stream, with nothing left behind.
+func TestDockerPull(t *testing.T) {
+	needDocker(t)
+	reg := startRegistry(t, "")
+	e := newEnv(t)
+	e.importBusybox()
+	ref := reg.ref("demo/busybox:1")
+	for _, args := range [][]string{{"tag", "busybox", ref}, {"push", ref}, {"rmi", ref}} {
+		if r := e.run("", args...); r.code != 0 {
+			t.Fatalf("%v: exit %d %s", args, r.code, r.stderr)
+		}
+	}
+	d := e.startDaemon()
+	r := d.docker("pull", ref)
+	out := r.stdout + r.stderr
+	if !strings.Contains(out, "1: Pulling from demo/busybox") || !strings.Contains(out, "Status: Downloaded newer image for "+ref) {
+		t.Errorf("docker pull %s:\n%s", ref, out)
+	}
+	d.dockerOK("rmi", ref)
+	if out := d.dockerOK("run", "--rm", ref, "echo", "pulled"); !strings.HasSuffix(out, "pulled") {
+		t.Errorf("docker run of an image to pull first: %q", out)
+	}
+	if r := d.docker("pull", reg.ref("demo/nosuch:1")); r.code == 0 || !strings.Contains(r.stderr, "demo/nosuch") {
+		t.Errorf("docker pull of an image the registry lacks: exit %d %q", r.code, r.stderr)
+	}
+	d.dockerOK("rmi", ref)
+	e.noState()
+}
