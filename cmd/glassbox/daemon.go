@@ -29,8 +29,7 @@ the same containers, each held by its own monitor, so they outlive the daemon
 Served so far: _ping, version, info; containers create, start, attach,
 logs, exec, top, stats, list, inspect, stop, restart, kill, wait, remove;
 images pull, list, inspect, tag, remove; networks list, inspect, create,
-remove.
-Anything else is a 501 that says so (docs/daemon.md).`,
+remove. Anything else is a 501 that says so (docs/daemon.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			eng, err := engineOf(cmd)
