@@ -178,7 +178,8 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 			FinishedAt: timeOrZero(c.Finished),
 		},
 		Config:     &apicontainer.Config{Labels: map[string]string{}},
-		HostConfig: &apicontainer.HostConfig{NetworkMode: apicontainer.NetworkMode(networkMode(c))},
+		HostConfig: &apicontainer.HostConfig{NetworkMode: apicontainer.NetworkMode(networkMode(c)),
+			LogConfig: apicontainer.LogConfig{Type: "json-file", Config: map[string]string{}}}, // the monitor's log
 		NetworkSettings: &apicontainer.NetworkSettings{
 			Ports:    network.PortMap{},
 			Networks: map[string]*network.EndpointSettings{},

@@ -57,6 +57,16 @@ func TestBridgeNetwork(t *testing.T) {
 
 // Containers on a user network find each other by name, in both directions:
 // the first one's /etc/hosts learns of the second.
+// --network-alias: another name others on the network resolve.
+func TestNetworkAlias(t *testing.T) {
+	e := newEnv(t)
+	stop := server(t, e, []string{"--name", "web", "--network-alias", "svc"}, webSetup)
+	defer stop()
+	if out := e.runOK(nil, "wget", "-qO-", "http://svc/"); out != "hello-from-web\n" {
+		t.Errorf("wget http://svc/: %q", out)
+	}
+}
+
 func TestUserNetwork(t *testing.T) {
 	e := newEnv(t)
 	if r := e.run("", "network", "create", "--subnet", "10.123.7.0/24", "gbtest"); r.code != 0 {

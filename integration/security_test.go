@@ -669,3 +669,26 @@ func TestMountThroughSymlinkIntoProc(t *testing.T) {
 	}
 	e.noState()
 }
+
+// A config.json's hostname and network aliases go into the /etc/hosts of
+// every container on its network: one with a newline would write a line of
+// its own there (6.6.6.6 for a neighbour's name). Refused.
+func TestHostnameCannotWriteOthersHosts(t *testing.T) {
+	e := newEnv(t)
+	for _, edit := range []func(map[string]any){
+		func(s map[string]any) { s["hostname"] = "a\n6.6.6.6 victim" },
+		func(s map[string]any) {
+			s["annotations"].(map[string]any)["org.glassbox.network.aliases"] = "ok,b\n6.6.6.6 victim"
+		},
+	} {
+		bundle := writeBundle(t, func(s map[string]any) {
+			s["annotations"] = map[string]any{"org.glassbox.network": "bridge"}
+			edit(s)
+		})
+		r := e.run("", "run", "--rm", "--bundle", bundle)
+		if r.code != 125 || !strings.Contains(r.stderr, "cannot go into the network's /etc/hosts") {
+			t.Errorf("a name with a newline on the bridge: exit %d %q", r.code, r.stderr)
+		}
+	}
+	e.noState()
+}

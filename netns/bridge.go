@@ -367,10 +367,10 @@ func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 		}
 		var b strings.Builder
 		b.WriteString(LocalHosts)
-		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.TrimSpace(l.Hostname+" "+l.Name))
+		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(slices.DeleteFunc(append([]string{l.Hostname, l.Name}, l.Aliases...), empty), " "))
 		for oip, o := range n.Leases {
 			if oip != ip {
-				fmt.Fprintf(&b, "%s\t%s\n", oip, strings.TrimSpace(o.Name+" "+o.Hostname))
+				fmt.Fprintf(&b, "%s\t%s\n", oip, strings.Join(slices.DeleteFunc(append([]string{o.Name, o.Hostname}, o.Aliases...), empty), " "))
 			}
 		}
 		if err := rewrite(l.Hosts, b.String()); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -383,6 +383,14 @@ func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 		step(fmt.Sprintf("write /etc/hosts of %s on %s", containers(files), n.Name), start, err)
 	}
 	return err
+}
+
+func empty(s string) bool { return s == "" }
+
+// ValidHostsName says whether s may stand as a name in /etc/hosts: letters,
+// digits, . _ - (a hostname's characters, and Docker's names'), at most 253.
+func ValidHostsName(s string) bool {
+	return s != "" && len(s) <= 253 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == ""
 }
 
 // rewrite replaces the contents of an existing file.

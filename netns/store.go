@@ -54,8 +54,9 @@ type Network struct {
 type Lease struct {
 	Container string `json:"container"`
 	Dir       string `json:"dir"`            // its state directory: gone means the lease is stale
-	Name      string `json:"name,omitempty"` // the container's name, which others resolve
-	Hostname  string `json:"hostname,omitempty"`
+	Name      string   `json:"name,omitempty"`    // the container's name, which others resolve
+	Aliases   []string `json:"aliases,omitempty"` // more names for it (--network-alias)
+	Hostname  string   `json:"hostname,omitempty"`
 	Veth      string `json:"veth"`            // the host end
 	Hosts     string `json:"hosts,omitempty"` // its /etc/hosts on the host, kept current as others come and go
 	Ports     []Port `json:"ports,omitempty"`

@@ -24,9 +24,12 @@ const UserAnnotation = "org.glassbox.user"
 // "bridge" (the default for `run` flags), a user network's name, "none",
 // "host", or "container:<id>"; PublishAnnotation lists the -p ports. A
 // bundle without them gets a network namespace with only lo, as with runc.
+// AliasesAnnotation lists more names the container answers to on its
+// network (--network-alias; a compose service's name).
 const (
 	NetworkAnnotation = "org.glassbox.network"
 	PublishAnnotation = "org.glassbox.publish"
+	AliasesAnnotation = "org.glassbox.network.aliases"
 )
 
 // DefaultCapabilities is Docker's default capability set: enough for a typical

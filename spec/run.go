@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/netns"
 )
 
@@ -38,6 +39,7 @@ type RunOptions struct {
 	ID           string // the container id, for names derived from it
 
 	Network    string   // --network: bridge (default), a user network, none, host, container:<name|id>
+	Aliases    []string // --network-alias: more names others on the network resolve
 	Publish    []string // -p [ip:][hostPort:]containerPort[/proto]
 	PublishAll bool     // -P: every port the image exposes, on an ephemeral host port
 
@@ -120,7 +122,7 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	if err := applyResources(s, o); err != nil {
 		return nil, err
 	}
-	if err := applyNetwork(s, o.Network, o.Publish); err != nil {
+	if err := applyNetwork(s, o.Network, o.Publish, o.Aliases); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -318,7 +320,7 @@ func parseTmpfs(t string) (specs.Mount, error) {
 
 // applyNetwork records the network mode and published ports for the network
 // stage; --network host drops the network namespace altogether.
-func applyNetwork(s *specs.Spec, network string, publish []string) error {
+func applyNetwork(s *specs.Spec, network string, publish, aliases []string) error {
 	if network == "" {
 		network = netns.DefaultNetwork
 	}
@@ -329,6 +331,14 @@ func applyNetwork(s *specs.Spec, network string, publish []string) error {
 	bridged := network != "none" && network != "host" && !strings.HasPrefix(network, "container:")
 	if len(ports) > 0 && !bridged {
 		return fmt.Errorf("-p: ports are published on bridge networks only, not with --network %s", network)
+	}
+	for _, a := range aliases {
+		if !bridged {
+			return fmt.Errorf("--network-alias: names are given on bridge networks only, not with --network %s", network)
+		}
+		if !container.ValidName(a) {
+			return fmt.Errorf("--network-alias %q: letters, digits, _ . - (not first), at most 64", a)
+		}
 	}
 	if network == "container:" {
 		return fmt.Errorf("--network container: needs a container name or id")
@@ -345,6 +355,9 @@ func applyNetwork(s *specs.Spec, network string, publish []string) error {
 	setAnnotation(s, NetworkAnnotation, network)
 	if len(ports) > 0 {
 		setAnnotation(s, PublishAnnotation, netns.FormatPorts(ports))
+	}
+	if len(aliases) > 0 {
+		setAnnotation(s, AliasesAnnotation, strings.Join(aliases, ","))
 	}
 	return nil
 }

@@ -98,6 +98,16 @@ func setupNetwork(r *Run) error {
 		return &Error{Msg: err.Error()}
 	}
 	lease := netns.Lease{Container: r.ID, Dir: r.Dir, Name: r.Name, Hostname: r.Spec.Hostname, Hosts: r.Path("hosts")}
+	if aliases := r.Spec.Annotations[spec.AliasesAnnotation]; aliases != "" {
+		lease.Aliases = strings.Split(aliases, ",")
+	}
+	// They go into the /etc/hosts of every container on the network, which
+	// a config.json's hostname must not write lines into.
+	for _, name := range append([]string{lease.Hostname}, lease.Aliases...) {
+		if name != "" && !netns.ValidHostsName(name) {
+			return &Error{Msg: fmt.Sprintf("%q cannot go into the network's /etc/hosts: a hostname or alias is letters, digits, . _ -", name)}
+		}
+	}
 	a, err := netns.Connect(network, lease, r.Pid, ports, r.steps.record)
 	var portErr netns.PortError
 	switch {

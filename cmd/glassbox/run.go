@@ -147,6 +147,7 @@ func newRunCmd() *cobra.Command {
 	f.Int64Var(&o.PidsLimit, "pids-limit", 0, "most processes and threads at once (0 or -1: unlimited)")
 	f.StringVar(&o.CgroupParent, "cgroup-parent", "", "put the container's cgroup under this one (absolute: from the cgroup root;\nrelative: beneath glassbox's own cgroup on v1, its parent on v2)")
 	f.StringVar(&o.Network, "network", "", "bridge (default), a network from glassbox network create, none, host,\nor container:NAME|ID to share another container's network namespace")
+	f.StringArrayVar(&o.Aliases, "network-alias", nil, "another name the containers on its network resolve it by")
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [ip:][hostPort:]containerPort[/tcp|udp], ranges like 8080-8081:80-81")
 	f.StringVar(&name, "name", "", "a unique name; containers on the same network resolve it")
 	f.BoolVarP(&o.PublishAll, "publish-all", "P", false, "publish every port the image exposes on an ephemeral host port")
@@ -172,7 +173,7 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("--bundle runs config.json's process.args; drop the command after --")
 	}
 	for _, name := range []string{"rootfs", "env", "env-file", "workdir", "user", "hostname", "volume", "tmpfs", "read-only",
-		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "publish",
+		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "network-alias", "publish",
 		"publish-all", "entrypoint", "platform", "insecure-registry", "cap-add", "cap-drop", "privileged", "security-opt",
 		"device", "ulimit", "group-add", "userns"} {
 		if cmd.Flags().Changed(name) {
