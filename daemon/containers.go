@@ -177,7 +177,7 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 			StartedAt:  timeOrZero(c.Started),
 			FinishedAt: timeOrZero(c.Finished),
 		},
-		Config:     &apicontainer.Config{Labels: map[string]string{}},
+		Config: &apicontainer.Config{Labels: map[string]string{}},
 		HostConfig: &apicontainer.HostConfig{NetworkMode: apicontainer.NetworkMode(networkMode(c)),
 			LogConfig: apicontainer.LogConfig{Type: "json-file", Config: map[string]string{}}}, // the monitor's log
 		NetworkSettings: &apicontainer.NetworkSettings{

@@ -52,14 +52,14 @@ type Network struct {
 
 // Lease is one container's address on a network.
 type Lease struct {
-	Container string `json:"container"`
-	Dir       string `json:"dir"`            // its state directory: gone means the lease is stale
+	Container string   `json:"container"`
+	Dir       string   `json:"dir"`               // its state directory: gone means the lease is stale
 	Name      string   `json:"name,omitempty"`    // the container's name, which others resolve
 	Aliases   []string `json:"aliases,omitempty"` // more names for it (--network-alias)
 	Hostname  string   `json:"hostname,omitempty"`
-	Veth      string `json:"veth"`            // the host end
-	Hosts     string `json:"hosts,omitempty"` // its /etc/hosts on the host, kept current as others come and go
-	Ports     []Port `json:"ports,omitempty"`
+	Veth      string   `json:"veth"`            // the host end
+	Hosts     string   `json:"hosts,omitempty"` // its /etc/hosts on the host, kept current as others come and go
+	Ports     []Port   `json:"ports,omitempty"`
 }
 
 // StoreDir is where network records live.
