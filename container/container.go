@@ -67,6 +67,9 @@ type Record struct {
 	// leftover while its init lives; delete tears it down.
 	OCI    bool   `json:"oci,omitempty"`
 	Bundle string `json:"bundle,omitempty"` // the OCI bundle directory, if it came from one
+	// Labels are the caller's metadata (the Engine API's; compose's project
+	// and service), kept across starts.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Traceparent is create's trace context: start's spans join that trace.
 	Traceparent string      `json:"traceparent,omitempty"`
 	Spec        *specs.Spec `json:"spec"`
@@ -242,7 +245,7 @@ func Reopen(root, id string, s *specs.Spec) (*Container, error) {
 		return nil, fmt.Errorf("container %s is %s, not exited: glassbox gc cleans up a dead one", ShortID(id), c.Status)
 	}
 	last := c.Record
-	c.Record = Record{ID: last.ID, Name: last.Name, Status: Creating, Created: last.Created, Spec: s}
+	c.Record = Record{ID: last.ID, Name: last.Name, Status: Creating, Created: last.Created, Spec: s, Labels: last.Labels}
 	if err := c.Save(); err != nil {
 		c.Unlock()
 		return nil, err

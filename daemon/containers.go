@@ -74,7 +74,7 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 
 // listContainers: GET /containers/json?all=1&limit=N&filters={…}.
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name", "status")
+	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name", "status", "label")
 	if err != nil {
 		fail(w, err)
 		return
@@ -88,7 +88,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	out := []apicontainer.Summary{}
 	for i := len(cs) - 1; i >= 0; i-- {
 		sum := summary(cs[i])
-		if f.matchAny(map[string][]string{"id": {sum.ID}, "name": sum.Names, "status": {string(sum.State)}}) {
+		if f.matchAny(map[string][]string{"id": {sum.ID}, "name": sum.Names, "status": {string(sum.State)}, "label": labelPairs(sum.Labels)}) {
 			out = append(out, sum)
 		}
 	}
@@ -122,7 +122,7 @@ func summary(c *container.Container) apicontainer.Summary {
 		State:   state(c),
 		Status:  engine.Status(c),
 		Ports:   portSummaries(c),
-		Labels:  map[string]string{},
+		Labels:  labels(c),
 	}
 	if c.Name != "" {
 		sum.Names = []string{"/" + c.Name}
@@ -177,7 +177,7 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 			StartedAt:  timeOrZero(c.Started),
 			FinishedAt: timeOrZero(c.Finished),
 		},
-		Config: &apicontainer.Config{Labels: map[string]string{}},
+		Config: &apicontainer.Config{Labels: labels(c)},
 		HostConfig: &apicontainer.HostConfig{NetworkMode: apicontainer.NetworkMode(networkMode(c)),
 			LogConfig: apicontainer.LogConfig{Type: "json-file", Config: map[string]string{}}}, // the monitor's log
 		NetworkSettings: &apicontainer.NetworkSettings{
@@ -198,10 +198,15 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 		out.Config.Hostname, out.Config.Image = c.Spec.Hostname, engine.Image(c)
 		out.Config.User = c.Spec.Annotations[spec.UserAnnotation]
 	}
-	if c.IP != "" {
-		ep := &network.EndpointSettings{}
+	// Its bridge network, even before it runs (then without an address): its
+	// aliases there, with its short id, as dockerd gives on user networks.
+	if mode := networkMode(c); mode != "none" && mode != "host" && !strings.HasPrefix(mode, "container:") {
+		ep := &network.EndpointSettings{Aliases: []string{container.ShortID(c.ID)}}
+		if aliases := c.Spec.Annotations[spec.AliasesAnnotation]; aliases != "" {
+			ep.Aliases = append(strings.Split(aliases, ","), ep.Aliases...)
+		}
 		ep.IPAddress, _ = netip.ParseAddr(c.IP)
-		out.NetworkSettings.Networks[networkMode(c)] = ep
+		out.NetworkSettings.Networks[mode] = ep
 	}
 	ports, _ := netns.ParsePorts(c.Ports)
 	for _, p := range ports {
@@ -368,4 +373,12 @@ func stopGraceParam(r *http.Request) (time.Duration, error) {
 		return 0, badParam("t %w", err)
 	}
 	return grace, nil
+}
+
+// labels are a container's labels, never null in an answer.
+func labels(c *container.Container) map[string]string {
+	if c.Labels == nil {
+		return map[string]string{}
+	}
+	return c.Labels
 }

@@ -7,6 +7,7 @@ package daemon
 // name, never ignored.
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,7 +57,7 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		fail(w, imageError(req.Config.Image, err)) // on a 404, the docker CLI pulls, and creates again
 		return
 	}
-	c, err := s.eng.Create(o, name, autoRemove)
+	c, err := s.eng.Create(o, name, req.Config.Labels, autoRemove)
 	if err != nil {
 		fail(w, err)
 		return
@@ -80,6 +81,25 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 	}
 	if o.Network == "default" {
 		o.Network = ""
+	}
+	// The network's endpoint: its aliases (compose gives a service's name so).
+	// One network per container, the one NetworkMode names.
+	if nc := req.NetworkingConfig; nc != nil {
+		for name, ep := range nc.EndpointsConfig {
+			if o.Network == "" {
+				o.Network = name
+			}
+			if name != o.Network && !(o.Network == "" && name == "bridge") {
+				return o, false, badParam("NetworkingConfig: %s besides %s: a container is on one network in glassbox", name, cmp.Or(o.Network, "bridge"))
+			}
+			if ep != nil {
+				ipam := ep.IPAMConfig
+				if ipam != nil && (ipam.IPv4Address.IsValid() || ipam.IPv6Address.IsValid() || len(ipam.LinkLocalIPs) > 0) || len(ep.Links) > 0 || len(ep.DriverOpts) > 0 {
+					return o, false, badParam("NetworkingConfig.EndpointsConfig[%s]: only Aliases are supported by glassbox's daemon", name)
+				}
+				o.Aliases = ep.Aliases
+			}
+		}
 	}
 	if cfg.Entrypoint != nil {
 		ep := strings.Join(cfg.Entrypoint, " ")
@@ -147,7 +167,6 @@ func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 		"HostConfig.LogConfig":         hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file",
 		"HostConfig.Runtime":           hc.Runtime != "" && hc.Runtime != "glassbox",
 		"HostConfig.Init":              hc.Init != nil && *hc.Init,
-		"Labels":                       len(cfg.Labels) > 0,
 	} {
 		if set {
 			return badParam("%s: not supported by glassbox's daemon yet", field)

@@ -46,26 +46,50 @@ func parseFilters(v string, keys ...string) (filters, error) {
 
 func (f filters) has(key string) bool { return len(f[key]) > 0 }
 
-// matchAny says whether, for every key, one of the values the object has
-// under it (its id, its names, its state) matches one of the filter's.
+// matchAny says whether, for every key, what the object has under it (its
+// id, its names, its state, its labels) matches one of the filter's values —
+// every one of them, for labels, as dockerd has it.
 func (f filters) matchAny(has map[string][]string) bool {
 	for key, values := range f {
-		if !slices.ContainsFunc(values, func(v string) bool {
+		matched := func(v string) bool {
 			return slices.ContainsFunc(has[key], func(h string) bool { return matches(key, v, h) })
-		}) {
+		}
+		if key == "label" && !all(values, matched) || key != "label" && !slices.ContainsFunc(values, matched) {
 			return false
 		}
 	}
 	return true
 }
 
-// matches: an id by prefix, a name by substring (as dockerd), else equal.
+func all(values []string, f func(string) bool) bool {
+	for _, v := range values {
+		if !f(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// matches: an id by prefix, a name by substring, a label by its key alone
+// or key=value (as dockerd), else equal.
 func matches(key, want, have string) bool {
 	switch key {
 	case "id":
 		return strings.HasPrefix(have, want)
 	case "name":
 		return strings.Contains(have, want)
+	case "label":
+		k, _, _ := strings.Cut(have, "=")
+		return have == want || !strings.Contains(want, "=") && k == want
 	}
 	return have == want
+}
+
+// labelPairs are labels as filters compare them: key=value.
+func labelPairs(labels map[string]string) []string {
+	var out []string
+	for k, v := range labels {
+		out = append(out, k+"="+v)
+	}
+	return out
 }

@@ -19,7 +19,10 @@ import (
 
 func networkSummary(n *netns.Network) apinetwork.Network {
 	out := apinetwork.Network{Name: n.Name, ID: engine.NetworkID(n), Scope: "local", Driver: "bridge", EnableIPv4: true,
-		Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Labels: map[string]string{}}
+		Options: map[string]string{}, Labels: n.Labels} // no options: compose recreates a network whose options it did not ask for
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
 	out.Created = n.Created
 	cfg := apinetwork.IPAMConfig{}
 	cfg.Subnet, _ = netip.ParsePrefix(n.Subnet)
@@ -30,7 +33,7 @@ func networkSummary(n *netns.Network) apinetwork.Network {
 
 // listNetworks: GET /networks?filters={"name":…,"id":…}.
 func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name")
+	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name", "label")
 	if err != nil {
 		fail(w, err)
 		return
@@ -43,7 +46,7 @@ func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
 	out := []apinetwork.Summary{}
 	for _, n := range all {
 		sum := apinetwork.Summary{Network: networkSummary(n)}
-		if f.matchAny(map[string][]string{"id": {sum.ID}, "name": {sum.Name}}) {
+		if f.matchAny(map[string][]string{"id": {sum.ID}, "name": {sum.Name}, "label": labelPairs(sum.Labels)}) {
 			out = append(out, sum)
 		}
 	}
@@ -78,7 +81,6 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 		"Internal":                req.Internal,
 		"EnableIPv6":              req.EnableIPv6 != nil && *req.EnableIPv6,
 		"Options":                 len(req.Options) > 0,
-		"Labels":                  len(req.Labels) > 0,
 		"ConfigOnly, ConfigFrom":  req.ConfigOnly || req.ConfigFrom != nil,
 		"IPAM (one subnet alone)": req.IPAM != nil && (len(req.IPAM.Config) > 1 || len(req.IPAM.Config) == 1 && (req.IPAM.Config[0].IPRange.IsValid() || req.IPAM.Config[0].Gateway.IsValid())),
 	} {
@@ -91,7 +93,7 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 	if req.IPAM != nil && len(req.IPAM.Config) == 1 {
 		subnet = req.IPAM.Config[0].Subnet.String()
 	}
-	n, err := s.eng.CreateNetwork(req.Name, subnet)
+	n, err := s.eng.CreateNetwork(req.Name, subnet, req.Labels)
 	if err != nil {
 		fail(w, err)
 		return

@@ -54,10 +54,10 @@ func NetworkID(n *netns.Network) string {
 
 // CreateNetwork makes a network; its subnet is picked from a pool unless one
 // is given.
-func (e *Engine) CreateNetwork(name, subnet string) (*netns.Network, error) {
+func (e *Engine) CreateNetwork(name, subnet string, labels map[string]string) (*netns.Network, error) {
 	var n *netns.Network
 	err := withNetworks(func(s *netns.Store) (err error) {
-		n, err = s.Create(name, subnet)
+		n, err = s.Create(name, subnet, labels)
 		return err
 	})
 	return n, err

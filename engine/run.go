@@ -70,9 +70,9 @@ func (e *Engine) ResolveImage(ref string) (*spec.Image, error) {
 }
 
 // Create makes a container's record from run options (o.Image resolved):
-// status created, its Spec, its name (unique), nothing else. autoRemove: it
-// goes when it exits.
-func (e *Engine) Create(o spec.RunOptions, name string, autoRemove bool) (*container.Container, error) {
+// status created, its Spec, its name (unique), its labels, nothing else.
+// autoRemove: it goes when it exits.
+func (e *Engine) Create(o spec.RunOptions, name string, labels map[string]string, autoRemove bool) (*container.Container, error) {
 	o.ID = container.NewID()
 	if o.Hostname == "" {
 		o.Hostname = container.ShortID(o.ID)
@@ -88,7 +88,7 @@ func (e *Engine) Create(o spec.RunOptions, name string, autoRemove bool) (*conta
 	if err != nil {
 		return nil, err
 	}
-	c.Status = container.Created
+	c.Status, c.Labels = container.Created, labels
 	err = c.Save()
 	if err == nil {
 		// An attach before start opens it, and keeps what a --rm container

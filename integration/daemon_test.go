@@ -230,7 +230,7 @@ func TestDaemonAPI(t *testing.T) {
 		{"GET", "/v1.99/version", 400, `{"message":"client version 1.99 is too new. Maximum supported API version is 1.50"}`},
 		{"GET", "/v1.12/version", 400, "too old"},
 		{"GET", "/v1.50/containers/nosuch/json", 404, `{"message":"no such container: nosuch"}`},
-		{"GET", "/containers/json?filters=" + `{"label":{"a":true}}`, 400, `is not a filter glassbox knows here (id, name, status)`},
+		{"GET", "/containers/json?filters=" + `{"ancestor":{"a":true}}`, 400, `is not a filter glassbox knows here (id, name, status, label)`},
 		{"GET", "/containers/json?filters=null", 200, id},
 		{"GET", "/containers/json?filters=[", 400, "filters:"},
 		{"POST", "/containers/" + id + "/kill?signal=NOPE", 400, "no such signal"},
@@ -582,5 +582,74 @@ func TestDockerPull(t *testing.T) {
 		t.Errorf("docker pull of an image the registry lacks: exit %d %q", r.code, r.stderr)
 	}
 	d.dockerOK("rmi", ref)
+	e.noState()
+}
+
+// Debian's docker-compose (1.29, Python) brings up a web service and a
+// client that reaches it by its service name on the project's network, and
+// takes all of it down; Python's docker SDK runs a container and reads its
+// output. Real clients, through the daemon, with nothing left behind.
+func TestComposeAndPythonSDK(t *testing.T) {
+	needDocker(t)
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		t.Skip("docker-compose is not installed: apt-get install docker-compose (.ci/run does)")
+	}
+	if exec.Command("/usr/bin/python3", "-c", "import docker").Run() != nil {
+		t.Skip("Python's docker SDK is not installed: apt-get install python3-docker (.ci/run does)")
+	}
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+	project := t.TempDir()
+	os.WriteFile(filepath.Join(project, "docker-compose.yml"), []byte(`version: "3"
+services:
+  web:
+    image: busybox
+    command: sh -c "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www"
+  client:
+    image: busybox
+    command: sh -c "for i in $$(seq 50); do wget -qO- http://web/ && break; sleep 0.2; done; exec sleep 300"
+    depends_on: [web]
+`), 0o644)
+	compose := func(args ...string) result {
+		cmd := exec.Command("docker-compose", append([]string{"-p", "gbtest"}, args...)...)
+		cmd.Dir = project
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config)
+		return runCommand(t, cmd)
+	}
+	defer compose("down", "-t", "1")
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("docker-compose up -d: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var logs string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if logs = compose("logs", "client").stdout; strings.Contains(logs, "hello-from-web") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !strings.Contains(logs, "hello-from-web") {
+		t.Errorf("the client did not reach web by its service name:\n%s", logs)
+	}
+	if out := d.dockerOK("ps", "--filter", "label=com.docker.compose.project=gbtest", "--format", "{{.Names}}"); out != "gbtest_web_1\ngbtest_client_1" && out != "gbtest_client_1\ngbtest_web_1" {
+		t.Errorf("docker ps --filter label=…project=gbtest: %q", out)
+	}
+	if r := compose("down", "-t", "1"); r.code != 0 { // pid 1 ignores SIGTERM: SIGKILL after 1 s
+		t.Errorf("docker-compose down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if out := d.dockerOK("ps", "-aq"); out != "" {
+		t.Errorf("containers left after docker-compose down: %q", out)
+	}
+	if out := d.dockerOK("network", "ls", "--filter", "name=gbtest", "-q"); out != "" {
+		t.Errorf("networks left after docker-compose down: %q", out)
+	}
+
+	sdk := exec.Command("/usr/bin/python3", "-c", `
+import docker
+c = docker.DockerClient(base_url="unix://`+d.socket+`", version="auto")
+print(c.containers.run("busybox", ["sh", "-c", "echo hi-from-sdk"], remove=True).decode(), end="")
+print(len(c.containers.list(all=True)))`)
+	if r := runCommand(t, sdk); r.code != 0 || r.stdout != "hi-from-sdk\n0\n" {
+		t.Errorf("Python's docker SDK: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
 	e.noState()
 }

@@ -41,13 +41,14 @@ const (
 
 // Network is one bridge network and the addresses leased on it.
 type Network struct {
-	Name    string           `json:"name"`
-	Bridge  string           `json:"bridge"`
-	Subnet  string           `json:"subnet"`  // e.g. 172.18.0.0/16
-	Gateway string           `json:"gateway"` // the bridge's address, the containers' default route
-	Created time.Time        `json:"created"`
-	Leases  map[string]Lease `json:"leases,omitempty"` // by address
-	Version uint64           `json:"version"`          // counts Saves: what refreshHosts compares
+	Name    string            `json:"name"`
+	Bridge  string            `json:"bridge"`
+	Subnet  string            `json:"subnet"`  // e.g. 172.18.0.0/16
+	Gateway string            `json:"gateway"` // the bridge's address, the containers' default route
+	Created time.Time         `json:"created"`
+	Labels  map[string]string `json:"labels,omitempty"` // its creator's metadata (compose's project)
+	Leases  map[string]Lease  `json:"leases,omitempty"` // by address
+	Version uint64            `json:"version"`          // counts Saves: what refreshHosts compares
 }
 
 // Lease is one container's address on a network.
@@ -95,7 +96,7 @@ func (s *Store) Get(name string) (*Network, error) {
 	n, err := readNetwork(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		if name == DefaultNetwork {
-			return s.Create(name, "")
+			return s.Create(name, "", nil)
 		}
 		return nil, fmt.Errorf("network %q %w (glassbox network ls lists them; glassbox network create %s makes it)", name, ErrNetworkNotFound, name)
 	}
@@ -140,7 +141,7 @@ func readNetwork(name string) (*Network, error) {
 // Create makes a network record with subnet, or one picked from the pool
 // that no host route and no other network uses. Its bridge appears with its
 // first container.
-func (s *Store) Create(name, subnet string) (*Network, error) {
+func (s *Store) Create(name, subnet string, labels map[string]string) (*Network, error) {
 	if !container.ValidName(name) || name == "host" || name == "none" || strings.HasPrefix(name, "container:") {
 		return nil, ConfigError{fmt.Errorf("network name %q: use letters, digits, _ . - (and not host, none or container:…)", name)}
 	}
@@ -178,7 +179,7 @@ func (s *Store) Create(name, subnet string) (*Network, error) {
 	}
 	n := &Network{
 		Name: name, Bridge: bridgeName(name), Subnet: ipnet.String(),
-		Gateway: nthAddr(ipnet, 1).String(), Created: time.Now().UTC(), Leases: map[string]Lease{},
+		Gateway: nthAddr(ipnet, 1).String(), Created: time.Now().UTC(), Labels: labels, Leases: map[string]Lease{},
 	}
 	return n, s.Save(n)
 }

@@ -28,7 +28,7 @@ bridge and NAT rules are made by its first container and stay until network rm.`
 			if err != nil {
 				return err
 			}
-			n, err := eng.CreateNetwork(args[0], subnet)
+			n, err := eng.CreateNetwork(args[0], subnet, nil)
 			if err == nil {
 				fmt.Printf("%s %s (gateway %s, bridge %s)\n", n.Name, n.Subnet, n.Gateway, n.Bridge)
 			}
