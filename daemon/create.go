@@ -79,17 +79,22 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 		Volumes: hc.Binds, ReadOnly: hc.ReadonlyRootfs, Network: string(hc.NetworkMode), PublishAll: hc.PublishAllPorts,
 		CgroupParent: hc.CgroupParent, PidsLimit: ptrValue(hc.PidsLimit), CPUShares: hc.CPUShares, CpusetCpus: hc.CpusetCpus,
 	}
-	if o.Network == "default" {
-		o.Network = ""
+	// "default" and "bridge" are the default network, which "" means here.
+	defaultNetwork := func(n string) string {
+		if n == "default" || n == "bridge" {
+			return ""
+		}
+		return n
 	}
+	o.Network = defaultNetwork(o.Network)
 	// The network's endpoint: its aliases (compose gives a service's name so).
 	// One network per container, the one NetworkMode names.
 	if nc := req.NetworkingConfig; nc != nil {
 		for name, ep := range nc.EndpointsConfig {
 			if o.Network == "" {
-				o.Network = name
+				o.Network = defaultNetwork(name)
 			}
-			if name != o.Network && !(o.Network == "" && name == "bridge") {
+			if defaultNetwork(name) != o.Network {
 				return o, false, badParam("NetworkingConfig: %s besides %s: a container is on one network in glassbox", name, cmp.Or(o.Network, "bridge"))
 			}
 			if ep != nil {
