@@ -166,18 +166,16 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	conn, buf, err := http.NewResponseController(w).Hijack()
+	conn, err := takeOver(w, r, false)
 	if err != nil {
-		fail(w, err)
+		outR.Close()
+		outW.Close()
+		errR.Close()
+		errW.Close()
+		p.end(126)
 		return
 	}
 	defer conn.Close()
-	status := "HTTP/1.1 200 OK\r\n"
-	if r.Header.Get("Upgrade") == "tcp" {
-		status = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-	}
-	buf.WriteString(status + "Content-Type: " + contentType(false) + "\r\nApi-Version: " + APIVersion + "\r\n\r\n")
-	buf.Flush()
 	out := &streamWriter{w: conn, stdout: p.req.AttachStdout, stderr: p.req.AttachStderr}
 	var wg sync.WaitGroup
 	var mu sync.Mutex // one frame at a time

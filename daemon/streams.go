@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -109,22 +110,35 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) {
 	// Before start, all of the output is to come; to a running container,
 	// only what it writes from now on — unless logs=1 asks for the past too.
 	o := engine.LogOptions{Follow: boolParam(r, "stream"), Tail: -1, New: !boolParam(r, "logs") && c.Status != container.Created}
-	conn, buf, err := http.NewResponseController(w).Hijack()
+	conn, err := takeOver(w, r, raw)
 	if err != nil {
-		fail(w, err)
 		return
 	}
 	defer conn.Close()
+	out := &streamWriter{w: conn, raw: raw, stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr")}
+	// The request's context ended with the hijack; the stream ends when the
+	// container does, or when a write finds the client gone.
+	s.eng.Logs(context.WithoutCancel(r.Context()), c, o, out.emit)
+}
+
+// takeOver takes the request's connection over from HTTP (attach, exec
+// start) and answers its status line: "101 UPGRADED" when the client asked
+// to upgrade to a raw tcp stream (the docker CLI does), else 200, with the
+// stream's framing as its content type.
+func takeOver(w http.ResponseWriter, r *http.Request, raw bool) (net.Conn, error) {
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		fail(w, err)
+		return nil, err
+	}
 	status := "HTTP/1.1 200 OK\r\n"
 	if r.Header.Get("Upgrade") == "tcp" {
 		status = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
 	}
 	buf.WriteString(status + "Content-Type: " + contentType(raw) + "\r\nApi-Version: " + APIVersion + "\r\n\r\n")
-	if buf.Flush() != nil {
-		return
+	if err := buf.Flush(); err != nil {
+		conn.Close()
+		return nil, err
 	}
-	out := &streamWriter{w: conn, raw: raw, stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr")}
-	// The request's context ended with the hijack; the stream ends when the
-	// container does, or when a write finds the client gone.
-	s.eng.Logs(context.WithoutCancel(r.Context()), c, o, out.emit)
+	return conn, nil
 }
