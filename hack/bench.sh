@@ -64,6 +64,39 @@ jq -r '
 echo "TCP, container -> host over the bridge vs host loopback (1 GiB, 1 MiB writes):"
 go test -run XXX -bench TCPThroughput -benchtime=1x ./integration | grep Benchmark
 
+# The daemon: the docker CLI's run through glassbox daemon (create, attach,
+# wait, start, and the removal), against glassbox run of the same image; and
+# dockerd's, where Debian's docker.io is installed (the daemon the Engine API
+# comes from; it runs here with --iptables=false --bridge=none).
+echo
+if command -v docker >/dev/null; then
+	bin/glassbox import build/busybox-oci busybox:latest >/dev/null 2>&1 || { make -s image >/dev/null && bin/glassbox import build/busybox-oci busybox:latest >/dev/null; }
+	GLASSBOX_TRACE=off bin/glassbox daemon -H "unix://$work/glassbox.sock" 2>/dev/null & # untraced, as dockerd and run --trace=false
+	daemon=$!
+	dockerd_cmd=()
+	if command -v dockerd >/dev/null; then
+		mkdir -p "$work/dockerd"
+		dockerd --iptables=false --bridge=none -H "unix://$work/dockerd.sock" --data-root "$work/dockerd/data" \
+			--exec-root "$work/dockerd/exec" --pidfile "$work/dockerd/pid" >/dev/null 2>&1 &
+		for _ in $(seq 50); do [ -S "$work/dockerd.sock" ] && break; sleep 0.2; done
+		bin/glassbox save busybox:latest | DOCKER_HOST="unix://$work/dockerd.sock" docker load >/dev/null
+		dockerd_cmd=(-n dockerd "env DOCKER_HOST=unix://$work/dockerd.sock docker run --rm --network none busybox true")
+	fi
+	trap 'kill $daemon 2>/dev/null; [ -f "$work/dockerd/pid" ] && kill "$(cat "$work/dockerd/pid")" 2>/dev/null; sleep 1; rm -rf "$work"' EXIT
+	for _ in $(seq 50); do [ -S "$work/glassbox.sock" ] && break; sleep 0.1; done
+	hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/daemon.json" \
+		-n glassbox-run "bin/glassbox run --rm --trace=false --network none busybox true" \
+		-n glassbox-daemon "env DOCKER_HOST=unix://$work/glassbox.sock docker run --rm --network none busybox true" \
+		"${dockerd_cmd[@]}" >/dev/null
+	jq -r '
+		(.results | map({(.command): (.median * 1000)}) | add) as $m
+		| "median ms: glassbox run \($m["glassbox-run"] | floor), docker run through glassbox daemon \($m["glassbox-daemon"] | floor)"
+		  + (if $m.dockerd then ", through dockerd \($m.dockerd | floor) (\($m["glassbox-daemon"] / $m.dockerd * 100 | round / 100)x)" else " (dockerd: apt-get install docker.io to compare)" end)
+	' "$work/daemon.json"
+else
+	echo "docker run through glassbox daemon: no docker CLI here (skipped)"
+fi
+
 # Images: importing a 100 MB four-layer OCI layout (decompress, verify,
 # unpack) against umoci unpack of the same layout.
 echo
