@@ -307,8 +307,11 @@ func (c *Container) Lock() error {
 		return err
 	}
 	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	// Held while nothing runs (exited, created, an OCI container's): by a
+	// moment's probe (engine.Running, a gc passing by), whose end is worth
+	// waiting for — a start that lost that race would fail.
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		if now, lerr := Load(c.Dir); lerr == nil && (now.Status == Exited || now.OCI && now.Status != Creating) {
+		if now, lerr := Load(c.Dir); lerr == nil && (now.Status == Exited || now.Status == Created || now.OCI && now.Status != Creating) {
 			err = waitFlock(f, time.Second)
 		}
 	}

@@ -184,3 +184,43 @@ func TestUnfinished(t *testing.T) {
 		}
 	}
 }
+
+// A created container's lock is free, and others probe it for a moment
+// (is it running?); a start that takes it then must not fail as if another
+// glassbox ran the container.
+func TestReopenBesideProbes(t *testing.T) {
+	root := t.TempDir()
+	c, err := Create(root, NewID(), "", &specs.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Status = Created
+	c.Save()
+	c.Unlock()
+	stop := make(chan struct{})
+	probing := make(chan struct{})
+	t.Cleanup(func() { close(stop); <-probing }) // before TempDir's removal
+	go func() {
+		defer close(probing)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			probe := &Container{Dir: c.Dir}
+			if probe.Lock() == nil {
+				probe.Unlock()
+			}
+		}
+	}()
+	for i := range 300 {
+		r, err := Reopen(root, c.ID, &specs.Spec{})
+		if err != nil {
+			t.Fatalf("start %d beside probes: %v", i, err)
+		}
+		r.Status = Created
+		r.Save()
+		r.Unlock()
+	}
+}

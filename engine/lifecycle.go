@@ -80,11 +80,10 @@ func (e *Engine) Kill(ctx context.Context, c *container.Container, sig unix.Sign
 // record, or, for one removed as it exited (--rm), from what its monitor
 // kept for its waiter.
 func (e *Engine) Wait(ctx context.Context, c *container.Container) (int, error) {
+	poll := newPoll(20 * time.Millisecond)
 	for now := c; now.Status == container.Created && !now.OCI; {
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		if err := poll.wait(ctx); err != nil {
+			return 0, err
 		}
 		var err error
 		if now, err = container.Load(c.Dir); err != nil {

@@ -69,12 +69,14 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 			return err
 		}
 	}
+	poll := newPoll(50 * time.Millisecond)
 	for o.Follow {
 		line, err := r.ReadBytes('\n')
 		if err == nil {
 			if err := send(line); err != nil {
 				return err
 			}
+			poll.reset()
 			continue
 		}
 		if !mayWrite(c) {
@@ -87,10 +89,8 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 			}
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		if err := poll.wait(ctx); err != nil {
+			return err
 		}
 		r = bufio.NewReader(io.MultiReader(bytes.NewReader(line), f))
 	}
@@ -102,6 +102,7 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 // began to follow (run -d returned): following waits for it while the
 // container is created or runs.
 func (e *Engine) openLog(ctx context.Context, c *container.Container, follow bool) (*os.File, error) {
+	poll := newPoll(50 * time.Millisecond)
 	for {
 		f, err := os.Open(c.Path(container.LogFile))
 		if !errors.Is(err, os.ErrNotExist) || !follow {
@@ -110,20 +111,39 @@ func (e *Engine) openLog(ctx context.Context, c *container.Container, follow boo
 		if !mayWrite(c) {
 			return nil, err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		if err := poll.wait(ctx); err != nil {
+			return nil, err
 		}
 	}
 }
 
-// mayWrite says whether a container's output may still grow: it runs, or it
-// was created and has not been started yet.
+// mayWrite says whether a container's output may still grow: it was
+// created and has not been started yet, or it runs. (The record first: a
+// created container's lock is left alone, which its start is about to take.)
 func mayWrite(c *container.Container) bool {
-	if Running(c) {
-		return true
-	}
 	now, err := container.Load(c.Dir)
-	return err == nil && now.Status == container.Created && !now.OCI
+	if err != nil {
+		return false // removed
+	}
+	return now.Status == container.Created && !now.OCI || Running(c)
+}
+
+// poll paces a wait for a file to change: 1 ms at first, doubling up to
+// max. A short-lived container's output and exit are then seen within
+// milliseconds (docker run --rm of /bin/true waited up to 50 ms a poll),
+// and a long follow costs a wakeup every max.
+type poll struct{ d, max time.Duration }
+
+func newPoll(max time.Duration) *poll { return &poll{d: time.Millisecond, max: max} }
+
+func (p *poll) reset() { p.d = time.Millisecond }
+
+func (p *poll) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(p.d):
+	}
+	p.d = min(2*p.d, p.max)
+	return nil
 }
