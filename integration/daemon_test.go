@@ -66,10 +66,13 @@ func (d *daemon) stop() {
 	}
 }
 
-// docker runs the real docker CLI against the daemon.
+// docker runs the real docker CLI against the daemon; one that hangs is
+// killed after two minutes (a failure, not a suite that never ends).
 func (d *daemon) docker(args ...string) result {
 	d.e.t.Helper()
-	cmd := exec.Command("docker", args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config, "DOCKER_CLI_HINTS=false")
 	return runCommand(d.e.t, cmd)
 }
@@ -612,7 +615,9 @@ services:
     depends_on: [web]
 `), 0o644)
 	compose := func(args ...string) result {
-		cmd := exec.Command("docker-compose", append([]string{"-p", "gbtest"}, args...)...)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "docker-compose", append([]string{"-p", "gbtest"}, args...)...)
 		cmd.Dir = project
 		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config)
 		return runCommand(t, cmd)
