@@ -106,9 +106,15 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 			}
 		}
 	}
+	// An entrypoint of several words: the first is the program (--entrypoint
+	// takes one), the rest go before Cmd. An empty one clears the image's.
 	if cfg.Entrypoint != nil {
-		ep := strings.Join(cfg.Entrypoint, " ")
-		o.Entrypoint = &ep
+		program := ""
+		if len(cfg.Entrypoint) > 0 {
+			program = cfg.Entrypoint[0]
+			o.Args = append(slices.Clone(cfg.Entrypoint[1:]), cfg.Cmd...)
+		}
+		o.Entrypoint = &program
 	}
 	if hc.Memory > 0 {
 		o.Memory = strconv.FormatInt(hc.Memory, 10)

@@ -652,8 +652,9 @@ services:
 import docker
 c = docker.DockerClient(base_url="unix://`+d.socket+`", version="auto")
 print(c.containers.run("busybox", ["sh", "-c", "echo hi-from-sdk"], remove=True).decode(), end="")
+print(c.containers.run("busybox", entrypoint=["sh", "-c"], command=["echo ep-$((1+1))"], remove=True).decode(), end="")
 print(len(c.containers.list(all=True)))`)
-	if r := runCommand(t, sdk); r.code != 0 || r.stdout != "hi-from-sdk\n0\n" {
+	if r := runCommand(t, sdk); r.code != 0 || r.stdout != "hi-from-sdk\nep-2\n0\n" {
 		t.Errorf("Python's docker SDK: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	e.noState()
