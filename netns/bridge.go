@@ -172,8 +172,8 @@ func Disconnect(network, container string, deleteVeth bool, step Recorder) error
 	return errors.Join(errs...)
 }
 
-// release gives up a container's lease and its DNAT rules, under the store's
-// lock.
+// release gives up a container's lease and its DNAT rules, and with the
+// network's last lease its masquerade rules, under the store's lock.
 func release(network, container string, step Recorder) (bool, error) {
 	s, err := lockStore(step)
 	if err != nil {
@@ -199,10 +199,13 @@ func release(network, container string, step Recorder) (bool, error) {
 	err = s.Save(n)
 	step("release "+ip, start, err)
 	errs = append(errs, err)
-	// The network's masquerade rules and loopback guard stay with its bridge
-	// (RemoveBridge takes them), as docker0's do: removing them with the last
-	// container cost each lone run 10-20 ms of netlink commits (and making
-	// them again on the next run), and left the bridge unguarded between runs.
+	if len(n.Leases) == 0 {
+		start = time.Now()
+		if removed, err := removeNAT("net:" + n.Name); removed > 0 || err != nil {
+			step("nft delete masquerade "+n.Subnet+" (the network's last container)", start, err)
+			errs = append(errs, err)
+		}
+	}
 	return true, errors.Join(errs...)
 }
 
