@@ -16,7 +16,7 @@ func newNetworkCmd() *cobra.Command {
 		Long: `A network is a subnet and a bridge. Containers on it get addresses from the
 subnet, reach each other directly and by name (/etc/hosts), and the outside
 through NAT. The default network is "bridge" (bridge glassbox0). A network's
-bridge and NAT rules are made by its first container and stay until network rm.`,
+bridge stays; its NAT rules exist while containers use it.`,
 	}
 	var subnet string
 	create := &cobra.Command{
