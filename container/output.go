@@ -19,6 +19,11 @@ import (
 // per line, like Docker's json-file driver.
 const LogFile = "container-log.json"
 
+// StdinFifo is a container's stdin when it is open to attaches (docker run
+// -i, docker attach): a FIFO in its state directory, read by the container
+// (or, with a terminal, by its shim), written by whoever attaches.
+const StdinFifo = "stdin"
+
 // LogLine is one line of a container's output.
 type LogLine struct {
 	Stream string    `json:"stream"` // stdout or stderr

@@ -33,12 +33,14 @@ func (s *Server) routes() {
 	s.handle("POST /containers/create", s.createContainer)
 	s.handle("POST /containers/{id}/start", s.startContainer)
 	s.handle("POST /containers/{id}/attach", s.attachContainer)
+	s.handle("POST /containers/{id}/resize", s.resizeContainer)
 	s.handle("GET /containers/{id}/logs", s.containerLogs)
 	s.handle("GET /containers/{id}/top", s.topContainer)
 	s.handle("GET /containers/{id}/stats", s.containerStats)
 	s.handle("POST /containers/{id}/exec", s.createExec)
 	s.handle("POST /exec/{id}/start", s.startExec)
 	s.handle("GET /exec/{id}/json", s.inspectExec)
+	s.handle("POST /exec/{id}/resize", s.resizeExec)
 	s.handle("GET /containers/{id}/json", s.inspectContainer)
 	s.handle("POST /containers/{id}/stop", s.stopContainer)
 	s.handle("POST /containers/{id}/restart", s.restartContainer)
@@ -197,6 +199,8 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 		out.Config.Cmd, out.Config.Env, out.Config.WorkingDir, out.Config.Tty = p.Args, p.Env, p.Cwd, p.Terminal
 		out.Config.Hostname, out.Config.Image = c.Spec.Hostname, engine.Image(c)
 		out.Config.User = c.Spec.Annotations[spec.UserAnnotation]
+		stdin := c.Spec.Annotations[engine.StdinAnnotation]
+		out.Config.OpenStdin, out.Config.StdinOnce = stdin != "", stdin == engine.StdinOnce
 	}
 	// Its bridge network, even before it runs (then without an address): its
 	// aliases there, with its short id, as dockerd gives on user networks.

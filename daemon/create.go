@@ -19,6 +19,7 @@ import (
 	apicontainer "github.com/moby/moby/api/types/container"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
@@ -57,7 +58,14 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		fail(w, imageError(req.Config.Image, err)) // on a 404, the docker CLI pulls, and creates again
 		return
 	}
-	c, err := s.eng.Create(o, name, req.Config.Labels, autoRemove)
+	co := engine.CreateOptions{Name: name, Labels: req.Config.Labels, AutoRemove: autoRemove}
+	if req.Config.OpenStdin {
+		co.Stdin = engine.StdinOpen
+		if req.Config.StdinOnce {
+			co.Stdin = engine.StdinOnce
+		}
+	}
+	c, err := s.eng.Create(o, co)
 	if err != nil {
 		fail(w, err)
 		return
@@ -75,7 +83,7 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 		return spec.RunOptions{}, false, err
 	}
 	o := spec.RunOptions{
-		Args: cfg.Cmd, Env: cfg.Env, Workdir: cfg.WorkingDir, User: cfg.User, Hostname: cfg.Hostname,
+		Args: cfg.Cmd, Env: cfg.Env, Workdir: cfg.WorkingDir, User: cfg.User, Hostname: cfg.Hostname, Terminal: cfg.Tty,
 		Volumes: hc.Binds, ReadOnly: hc.ReadonlyRootfs, Network: string(hc.NetworkMode), PublishAll: hc.PublishAllPorts,
 		CgroupParent: hc.CgroupParent, PidsLimit: ptrValue(hc.PidsLimit), CPUShares: hc.CPUShares, CpusetCpus: hc.CpusetCpus,
 	}
@@ -161,8 +169,6 @@ func ptrValue(p *int64) int64 {
 // do yet; zero values (the CLI sends every field) are fine.
 func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 	for field, set := range map[string]bool{
-		"Config.Tty (a terminal, -t)":  cfg.Tty,
-		"Config.OpenStdin (stdin, -i)": cfg.OpenStdin,
 		"Config.Healthcheck":           cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0,
 		"Config.StopSignal":            cfg.StopSignal != "",
 		"HostConfig.RestartPolicy":     hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != "no",

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -35,6 +36,7 @@ type execProcess struct {
 	mu       sync.Mutex
 	started  bool
 	running  bool
+	master   *os.File // its terminal's, while it runs (-t)
 	exitCode *int
 	ended    time.Time
 }
@@ -89,18 +91,20 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
 		fail(w, badParam("the exec request's body: %v", err))
 		return
 	}
-	for field, set := range map[string]bool{"Tty (-t)": req.Tty, "AttachStdin (-i)": req.AttachStdin, "Privileged": req.Privileged} {
-		if set {
-			fail(w, badParam("%s: not supported by glassbox's daemon yet", field))
-			return
-		}
+	if req.Privileged {
+		fail(w, badParam("Privileged: not supported by glassbox's daemon yet"))
+		return
+	}
+	if _, err := engine.ParseDetachKeys(req.DetachKeys); err != nil {
+		fail(w, badParam("%v", err))
+		return
 	}
 	if c.Status != container.Running || !c.Alive() {
 		fail(w, fmt.Errorf("container %s %w", container.ShortID(c.ID), engine.ErrNotRunning))
 		return
 	}
 	p := &execProcess{id: container.NewID(), container: c.ID, req: req}
-	if p.spec, err = spec.ForExec(stages.JoinSpec(c, c.Spec.Process), req.Cmd, req.Env, req.WorkingDir, req.User, false); err != nil {
+	if p.spec, err = spec.ForExec(stages.JoinSpec(c, c.Spec.Process), req.Cmd, req.Env, req.WorkingDir, req.User, req.Tty); err != nil {
 		fail(w, badParam("%v", err))
 		return
 	}
@@ -110,7 +114,7 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
 
 // startExec: POST /exec/{id}/start. Detached, it answers at once and the
 // output goes nowhere; attached, the connection carries the output until the
-// process ends.
+// process ends, and the client's input to it if it asked for stdin (-i).
 func (s *Server) startExec(w http.ResponseWriter, r *http.Request) {
 	p, err := s.execs.get(r.PathValue("id"))
 	if err != nil {
@@ -120,10 +124,6 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) {
 	var req apicontainer.ExecStartRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxCreateBody)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 		fail(w, badParam("the exec start request's body: %v", err))
-		return
-	}
-	if req.Tty {
-		fail(w, badParam("Tty (-t): not supported by glassbox's daemon yet"))
 		return
 	}
 	c, err := s.eng.Container(p.container)
@@ -143,65 +143,31 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) {
 	if req.Detach {
 		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
+			p.end(126)
 			fail(w, err)
 			return
 		}
 		go func() {
 			defer devnull.Close()
-			code, _ := s.eng.Exec(ctx, c, p.spec, devnull, devnull)
+			code, _ := s.eng.Exec(ctx, c, p.spec, engine.ExecIO{Stdout: devnull, Stderr: devnull, Terminal: func(m *os.File) { go discard(m) }})
 			p.end(code)
 		}()
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	outR, outW, err := os.Pipe()
+	conn, err := takeOver(w, r, p.req.Tty)
 	if err != nil {
-		fail(w, err)
-		return
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		fail(w, err)
-		return
-	}
-	conn, err := takeOver(w, r, false)
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		errR.Close()
-		errW.Close()
 		p.end(126)
 		return
 	}
 	defer conn.Close()
-	out := &streamWriter{w: conn, stdout: p.req.AttachStdout, stderr: p.req.AttachStderr}
-	var wg sync.WaitGroup
-	var mu sync.Mutex // one frame at a time
-	for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			chunk := make([]byte, 32<<10)
-			for {
-				n, err := r.Read(chunk)
-				if n > 0 {
-					mu.Lock()
-					out.emit(container.LogLine{Stream: stream, Log: string(chunk[:n])})
-					mu.Unlock()
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
+	out := &streamWriter{w: conn, raw: p.req.Tty, stdout: p.req.AttachStdout, stderr: p.req.AttachStderr}
+	var code int
+	if p.req.Tty {
+		code, err = s.execTerminal(ctx, c, p, conn, out)
+	} else {
+		code, err = s.execPipes(ctx, c, p, conn, out)
 	}
-	code, err := s.eng.Exec(ctx, c, p.spec, outW, errW)
-	outW.Close() // the process's copies are closed when it ends: the readers see EOF
-	errW.Close()
-	wg.Wait()
 	if err != nil {
 		out.stderr = true
 		out.emit(container.LogLine{Stream: "stderr", Log: "glassbox: " + err.Error() + "\n"})
@@ -212,6 +178,140 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.end(code)
+}
+
+// execPipes runs an exec without a terminal: its stdout and stderr are pipes
+// whose output goes to the client as frames, its stdin (with -i) a pipe the
+// client's input goes to.
+func (s *Server) execPipes(ctx context.Context, c *container.Container, p *execProcess, conn net.Conn, out *streamWriter) (int, error) {
+	var files []*os.File // the process's ends, closed once it has them
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	pipe := func() (r, w *os.File, err error) {
+		if r, w, err = os.Pipe(); err == nil {
+			files = append(files, r, w)
+		}
+		return r, w, err
+	}
+	stdio := engine.ExecIO{}
+	if p.req.AttachStdin {
+		r, w, err := pipe()
+		if err != nil {
+			return 0, err
+		}
+		stdio.Stdin = r
+		keys, _ := engine.ParseDetachKeys(p.req.DetachKeys)
+		go func() {
+			engine.CopyStdin(w, conn, keys)
+			w.Close() // end of input
+		}()
+	}
+	outR, outW, err := pipe()
+	if err != nil {
+		return 0, err
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return 0, err
+	}
+	stdio.Stdout, stdio.Stderr = outW, errW
+	var wg sync.WaitGroup
+	var mu sync.Mutex // one frame at a time
+	for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copyOut(r, func(b []byte) error {
+				mu.Lock()
+				defer mu.Unlock()
+				return out.emit(container.LogLine{Stream: stream, Log: string(b)})
+			})
+		}()
+	}
+	code, err := s.eng.Exec(ctx, c, p.spec, stdio)
+	outW.Close() // the process's copies are closed when it ends: the readers see EOF
+	errW.Close()
+	wg.Wait()
+	return code, err
+}
+
+// execTerminal runs an exec with a terminal: its master carries the output
+// to the client as it comes, and the client's input (with -i) to it.
+func (s *Server) execTerminal(ctx context.Context, c *container.Container, p *execProcess, conn net.Conn, out *streamWriter) (int, error) {
+	done := make(chan struct{})
+	var master *os.File
+	code, err := s.eng.Exec(ctx, c, p.spec, engine.ExecIO{Terminal: func(m *os.File) {
+		master = m
+		p.mu.Lock()
+		p.master = m
+		p.mu.Unlock()
+		if p.req.AttachStdin {
+			keys, _ := engine.ParseDetachKeys(p.req.DetachKeys)
+			go engine.CopyStdin(m, conn, keys)
+		}
+		go func() {
+			copyOut(m, func(b []byte) error { return out.emit(container.LogLine{Stream: "stdout", Log: string(b)}) })
+			close(done)
+		}()
+	}})
+	if master != nil {
+		<-done // EIO: the last holder of the terminal has gone
+		p.mu.Lock()
+		p.master = nil
+		p.mu.Unlock()
+		master.Close()
+	}
+	return code, err
+}
+
+// copyOut reads r to its end, giving each chunk to emit; once the client is
+// gone it goes on reading, so that the process never blocks on its output.
+func copyOut(r io.Reader, emit func([]byte) error) {
+	chunk := make([]byte, 32<<10)
+	gone := false
+	for {
+		n, err := r.Read(chunk)
+		if n > 0 && !gone {
+			gone = emit(chunk[:n]) != nil
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// discard reads a detached exec's terminal to its end, for no one.
+func discard(master *os.File) {
+	io.Copy(io.Discard, master)
+	master.Close()
+}
+
+// resizeExec: POST /exec/{id}/resize?h=ROWS&w=COLUMNS.
+func (s *Server) resizeExec(w http.ResponseWriter, r *http.Request) {
+	rows, cols, err := windowSize(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	p, err := s.execs.get(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.master == nil {
+		writeError(w, http.StatusConflict, errors.New("exec "+p.id+" has no terminal, or does not run"))
+		return
+	}
+	if err := engine.SetWindow(int(p.master.Fd()), rows, cols); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 func (p *execProcess) end(code int) {

@@ -9,11 +9,13 @@ package daemon
 // are (there is one stream).
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -94,17 +96,29 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 	s.eng.Logs(r.Context(), c, o, out.emit)
 }
 
-// attachContainer: POST /containers/{id}/attach?stream=1&stdout=1&stderr=1[&logs=1].
-// The connection is taken over: "101 UPGRADED" when the client asked to
-// upgrade it to a raw tcp stream (the docker CLI does), then the container's
-// output until it exits. Stdin is not carried: the daemon refuses to create
-// a container with OpenStdin, and ignores a client's input, as dockerd does
-// for such a container.
+// attachContainer: POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1[&logs=1][&detachKeys=…].
+// The connection is taken over (takeOver): the container's output flows to
+// the client until it exits; with stdin=1, what the client sends flows to
+// the container's stdin FIFO until the client closes its side, or types the
+// detach keys (Ctrl-P Ctrl-Q), which end the attach but not the container.
 func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) {
 	c, err := s.eng.Container(r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
+	}
+	keys, err := engine.ParseDetachKeys(r.URL.Query().Get("detachKeys"))
+	if err != nil {
+		fail(w, badParam("%v", err))
+		return
+	}
+	var stdin *os.File
+	if boolParam(r, "stdin") && c.Spec.Annotations[engine.StdinAnnotation] != "" {
+		if stdin, err = s.eng.Stdin(c); err != nil {
+			fail(w, err)
+			return
+		}
+		defer stdin.Close()
 	}
 	raw := c.Spec != nil && c.Spec.Process != nil && c.Spec.Process.Terminal
 	// Before start, all of the output is to come; to a running container,
@@ -115,11 +129,66 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	out := &streamWriter{w: conn, raw: raw, stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr")}
 	// The request's context ended with the hijack; the stream ends when the
-	// container does, or when a write finds the client gone.
-	s.eng.Logs(context.WithoutCancel(r.Context()), c, o, out.emit)
+	// container does, when a write finds the client gone, or on detaching.
+	ctx, detach := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer detach()
+	if stdin != nil {
+		go func() {
+			if engine.CopyStdin(stdin, conn, keys) == engine.ErrDetached {
+				detach()
+				return
+			}
+			// The client's input ended: a once-only stdin ends with it —
+			// once the container holds it, or the input would go with the
+			// FIFO's last holder (echo hi | docker run -i: all of it comes
+			// before the start).
+			s.eng.WaitStarted(ctx, c)
+			stdin.Close()
+		}()
+	}
+	out := &streamWriter{w: conn, raw: raw, stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr")}
+	s.eng.Logs(ctx, c, o, out.emit)
 }
+
+// resizeContainer: POST /containers/{id}/resize?h=ROWS&w=COLUMNS.
+func (s *Server) resizeContainer(w http.ResponseWriter, r *http.Request) {
+	rows, cols, err := windowSize(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.eng.Resize(c, rows, cols); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// windowSize reads a resize's h and w: a terminal's rows and columns.
+func windowSize(r *http.Request) (rows, cols uint16, err error) {
+	var n [2]uint64
+	for i, key := range []string{"h", "w"} {
+		if n[i], err = strconv.ParseUint(r.URL.Query().Get(key), 10, 16); err != nil {
+			return 0, 0, badParam("%s=%q: a terminal's size, 0 to 65535", key, r.URL.Query().Get(key))
+		}
+	}
+	return uint16(n[0]), uint16(n[1]), nil
+}
+
+// hijacked is a connection taken over from HTTP, read through the server's
+// buffer first: a client may have sent its input right behind the request.
+type hijacked struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (h *hijacked) Read(p []byte) (int, error) { return h.r.Read(p) }
 
 // takeOver takes the request's connection over from HTTP (attach, exec
 // start) and answers its status line: "101 UPGRADED" when the client asked
@@ -140,5 +209,5 @@ func takeOver(w http.ResponseWriter, r *http.Request, raw bool) (net.Conn, error
 		conn.Close()
 		return nil, err
 	}
-	return conn, nil
+	return &hijacked{Conn: conn, r: buf.Reader}, nil
 }

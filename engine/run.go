@@ -23,6 +23,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
@@ -69,10 +71,28 @@ func (e *Engine) ResolveImage(ref string) (*spec.Image, error) {
 	return out, nil
 }
 
+// StdinAnnotation: a created container's stdin is open to attaches (its
+// FIFO, container.StdinFifo), kept in the Spec between create and start.
+const StdinAnnotation = "org.glassbox.stdin"
+
+// The modes of a container's stdin (StdinAnnotation).
+const (
+	StdinOpen = "open" // for the container's life, to attach after attach (docker run -di)
+	StdinOnce = "once" // closed when the first attach ends (docker run -i: end of input ends cat)
+)
+
+// CreateOptions are what a created container is besides its run options.
+type CreateOptions struct {
+	Name       string
+	Labels     map[string]string
+	AutoRemove bool   // it goes when it exits (docker run --rm)
+	Stdin      string // "" (/dev/null), StdinOpen or StdinOnce
+}
+
 // Create makes a container's record from run options (o.Image resolved):
-// status created, its Spec, its name (unique), its labels, nothing else.
-// autoRemove: it goes when it exits.
-func (e *Engine) Create(o spec.RunOptions, name string, labels map[string]string, autoRemove bool) (*container.Container, error) {
+// status created, its Spec, its name (unique), its labels, its stdin FIFO if
+// it has one; nothing of the kernel's yet.
+func (e *Engine) Create(o spec.RunOptions, co CreateOptions) (*container.Container, error) {
 	o.ID = container.NewID()
 	if o.Hostname == "" {
 		o.Hostname = container.ShortID(o.ID)
@@ -81,19 +101,29 @@ func (e *Engine) Create(o spec.RunOptions, name string, labels map[string]string
 	if err != nil {
 		return nil, &InvalidError{err}
 	}
-	if autoRemove {
+	if co.AutoRemove {
 		s.Annotations[AutoRemoveAnnotation] = "true"
 	}
-	c, err := container.Create(e.Root, o.ID, name, s)
+	switch co.Stdin {
+	case "":
+	case StdinOpen, StdinOnce:
+		s.Annotations[StdinAnnotation] = co.Stdin
+	default:
+		return nil, &InvalidError{fmt.Errorf("stdin %q: open or once", co.Stdin)}
+	}
+	c, err := container.Create(e.Root, o.ID, co.Name, s)
 	if err != nil {
 		return nil, err
 	}
-	c.Status, c.Labels = container.Created, labels
+	c.Status, c.Labels = container.Created, co.Labels
 	err = c.Save()
 	if err == nil {
 		// An attach before start opens it, and keeps what a --rm container
 		// writes even once its state directory is gone.
 		err = os.WriteFile(c.Path(container.LogFile), nil, 0o640)
+	}
+	if err == nil && co.Stdin != "" {
+		err = unix.Mkfifo(c.Path(container.StdinFifo), 0o600)
 	}
 	c.Unlock()
 	if err != nil {
@@ -108,9 +138,6 @@ func (e *Engine) Create(o spec.RunOptions, name string, labels map[string]string
 // a monitor (over its writable layer, if it had one), and returns once its
 // program runs. A request's trace context (ctx) becomes the start's.
 func (e *Engine) Start(ctx context.Context, c *container.Container) error {
-	if c.Spec.Process.Terminal {
-		return fmt.Errorf("container %s has a terminal (-t): start it attached, glassbox start -ai %s", container.ShortID(c.ID), container.ShortID(c.ID))
-	}
 	s := c.Spec
 	// This start is a trace of its own: the last run's context goes.
 	s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "TRACEPARENT=") })
@@ -215,24 +242,52 @@ func JoinNetworkOf(s *specs.Spec, root string) error {
 	return nil
 }
 
+// ExecIO is an exec's stdio. Without a terminal: Stdin (nil: /dev/null),
+// Stdout and Stderr. With one (the Spec's process.terminal), Terminal gets
+// its master once the process runs; the caller copies both ways, and closes
+// it after Exec has returned and the master has read EIO (the output is all
+// read).
+type ExecIO struct {
+	Stdin, Stdout, Stderr *os.File
+	Terminal              func(master *os.File)
+}
+
 // Exec runs a process in a running container — its namespaces, cgroup, user
-// and capabilities (stages.Join) — with stdin from /dev/null and the given
-// output files, and returns its exit code; traced as "glassbox exec" (as
-// part of ctx's request, if any).
-func (e *Engine) Exec(ctx context.Context, c *container.Container, s *specs.Spec, stdout, stderr *os.File) (int, error) {
-	stdin, err := os.Open(os.DevNull)
+// and capabilities (stages.Join) — and returns its exit code; traced as
+// "glassbox exec" (as part of ctx's request, if any).
+func (e *Engine) Exec(ctx context.Context, c *container.Container, s *specs.Spec, stdio ExecIO) (int, error) {
+	opts := stages.Options{Root: e.Root, ID: c.ID, Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}
+	if opts.Stdin == nil {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return 0, err
+		}
+		defer null.Close()
+		opts.Stdin = null
+	}
+	con, err := stages.NewConsole(s.Process, &opts)
 	if err != nil {
 		return 0, err
 	}
-	defer stdin.Close()
-	opts := stages.Options{Root: e.Root, ID: c.ID, Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	tr := trace.Container(trace.Options{Command: "exec", Request: trace.RequestOf(ctx)}, c, s, e.Root)
 	if tr != nil {
 		opts.After = tr.Stage
 	}
 	r, err := stages.Join(c, s, opts)
 	if err != nil {
+		if con != nil {
+			con.Discard()
+		}
 		return 0, tr.End(nil, err, 0)
+	}
+	if con != nil {
+		master, err := con.Master()
+		if err != nil {
+			r.Signal(unix.SIGKILL)
+			r.Wait()
+			return 0, tr.End(nil, err, 0)
+		}
+		stdio.Terminal(master)
 	}
 	code := r.Wait()
 	tr.Exited(code)

@@ -86,6 +86,23 @@ func (d *daemon) dockerOK(args ...string) string {
 	return strings.TrimSpace(r.stdout)
 }
 
+// request sends one request to the daemon, as an HTTP client of its own
+// would: its status and body.
+func (d *daemon) request(req *http.Request) (int, string) {
+	d.e.t.Helper()
+	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
+	}}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		d.e.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
 func needDocker(t *testing.T) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("the docker CLI is not installed (.ci/run installs Debian's docker.io where it is missing)")
@@ -196,24 +213,14 @@ func TestDaemonAPI(t *testing.T) {
 
 	rawBody := func(method, path, body string) (int, string) {
 		t.Helper()
-		hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
-		}}}
 		req, _ := http.NewRequest(method, "http://glassbox"+path, strings.NewReader(body))
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
+		return d.request(req)
 	}
 	raw := func(method, path string) (int, string) { return rawBody(method, path, "") }
 	for body, want := range map[string]string{
 		"null":                                       "Config.Image: no image named",
 		`{"Image": "busybox", "Cmd": 7}`:             "the create request's body",
-		`{"Image": "busybox", "Tty": true}`:          "Config.Tty (a terminal, -t): not supported",
+		`{"Image": "busybox", "HostConfig": {"Sysctls": {"net.ipv4.ip_forward": "1"}}}`: "HostConfig.Sysctls: not supported",
 		`{"Image": "nosuch:1"}`:                      "No such image: nosuch:1",
 		`{"Image": "busybox", "User": "4294967295"}`: "uid 4294967295 is (uid_t)-1",
 		`{"Image": "busybox", "HostConfig": {"PidsLimit": -5, "CapAdd": ["NOPE"]}}`: "--cap-add NOPE: no such capability",
@@ -247,6 +254,11 @@ func TestDaemonAPI(t *testing.T) {
 		{"POST", "/containers/" + id + "/exec", 400, "the exec request's body"},
 		{"POST", "/exec/nosuch/start", 404, "No such exec instance: nosuch"},
 		{"GET", "/exec/nosuch/json", 404, "No such exec instance: nosuch"},
+		{"POST", "/exec/nosuch/resize?h=1&w=1", 404, "No such exec instance: nosuch"},
+		{"POST", "/containers/" + id + "/resize?h=70000&w=80", 400, `h="70000": a terminal's size, 0 to 65535`},
+		{"POST", "/containers/" + id + "/resize?h=-1&w=80", 400, `h="-1"`},
+		{"POST", "/containers/" + id + "/resize?h=24&w=80", 400, "has no terminal (-t) to resize"},
+		{"POST", "/containers/" + id + "/attach?stream=1&stdin=1&detachKeys=ctrl-xy", 400, `is not a key`},
 		{"POST", "/containers/" + id + "/pause", 501, "does not serve POST /containers/" + id + "/pause yet"},
 		{"GET", "/containers/" + id + "/logs", 400, "you must choose at least one stream"},
 		{"GET", "/containers/" + id + "/logs?stdout=1&tail=-1", 400, `tail`},
@@ -286,11 +298,8 @@ func TestDaemonAPI(t *testing.T) {
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	req, _ := http.NewRequest("POST", "http://glassbox/v1.50/containers/"+id[:12]+"/kill?signal=TERM", nil)
 	req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
-	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
-	}}}
-	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 204 {
-		t.Fatalf("kill with a traceparent: %v %v", resp, err)
+	if status, body := d.request(req); status != 204 {
+		t.Fatalf("kill with a traceparent: %d %s", status, body)
 	}
 	f, err := trace.Load(filepath.Join(e.root, "traces", traceID+".json"))
 	if err != nil {
@@ -503,6 +512,70 @@ func TestDockerRunForeground(t *testing.T) {
 		t.Errorf("docker attach: exit %d, stdout %q; want 4 and what it wrote after the attach", r.code, r.stdout)
 	}
 	d.dockerOK("rm", "late")
+	e.noState()
+}
+
+// A person at a terminal: docker run -it, docker attach and its detach keys,
+// docker exec -it, each typed into tmux; and input piped to docker run -i.
+func TestDockerTerminals(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+
+	// Input, all of it written before the container starts, and its end.
+	cmd := exec.Command("docker", "run", "-i", "--rm", "busybox", "sh", "-c", "wc -l; tty || true")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config)
+	cmd.Stdin = strings.NewReader("one\ntwo\nthree\n")
+	if r := runCommand(t, cmd); r.code != 0 || r.stdout != "3\nnot a tty\n" {
+		t.Errorf("printf … | docker run -i busybox wc -l: exit %d, %q %q; want 3 and no terminal", r.code, r.stdout, r.stderr)
+	}
+
+	docker, _ := exec.LookPath("docker")
+	term := newTerminal(t, 80, 24)
+	term.keys("export DOCKER_HOST=unix://"+d.socket+" DOCKER_CONFIG="+d.config+" DOCKER_CLI_HINTS=false TERM=xterm PATH="+filepath.Dir(docker)+":$PATH", "Enter")
+	term.keys("docker run -it --rm --name shell busybox sh", "Enter")
+	term.waitFor("/ # ")
+	term.keys("echo $((6*7)) $$; tty; stty size", "Enter")
+	term.waitFor("42 1\n/dev/pts/0\n24 80")
+	// The kernel's view: the init's stdin is the container's terminal.
+	if fd0, _ := os.Readlink("/proc/" + d.dockerOK("inspect", "-f", "{{.State.Pid}}", "shell") + "/fd/0"); fd0 != "/dev/pts/0" {
+		t.Errorf("the container's init has %q as stdin, want its /dev/pts/0", fd0)
+	}
+	term.tmux("resize-window", "-t", term.session, "-x", "100", "-y", "30")
+	term.keys("stty size", "Enter")
+	term.waitFor("30 100") // the CLI's SIGWINCH → POST /resize → TIOCSWINSZ
+	term.keys("exit 3", "Enter")
+	term.exitedWith(3)
+
+	d.dockerOK("run", "-dit", "--name", "sh1", "busybox", "sh")
+	term.keys("clear; docker attach sh1", "Enter")
+	time.Sleep(500 * time.Millisecond) // the attach is made; what is typed before it is the outer shell's
+	term.keys("echo attached-$$", "Enter")
+	term.waitFor("attached-1")
+	term.keys("C-p", "C-q")
+	term.waitFor("read escape sequence")
+	if st := d.dockerOK("inspect", "-f", "{{.State.Status}} {{.Config.OpenStdin}} {{.Config.Tty}}", "sh1"); st != "running true true" {
+		t.Errorf("after detaching: %q, want the container running on", st)
+	}
+
+	term.keys("clear; docker exec -it sh1 sh", "Enter")
+	term.waitFor("/ # ")
+	term.keys("tty", "Enter")
+	term.waitFor("/dev/pts/1") // its own terminal, beside the attached shell's
+	term.keys("exit 4", "Enter")
+	term.exitedWith(4)
+
+	// A terminal the container swapped for something else is not resized:
+	// the daemon opens the init's stdin only if it is a pseudo-terminal.
+	d.dockerOK("run", "-dt", "--name", "swapped", "busybox", "sh", "-c", "mkfifo /f; exec 0<>/f; exec sleep 300")
+	time.Sleep(300 * time.Millisecond)
+	req, _ := http.NewRequest("POST", "http://glassbox/containers/swapped/resize?h=10&w=10", nil)
+	status, body := d.request(req)
+	if status != 500 || !strings.Contains(body, "its init's stdin is no longer its terminal") {
+		t.Errorf("resize of a container whose stdin is a FIFO: %d %q", status, body)
+	}
+	d.dockerOK("rm", "-f", "sh1", "swapped")
 	e.noState()
 }
 

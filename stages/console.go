@@ -20,6 +20,7 @@ package stages
 // terminal of a new session.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -74,4 +75,68 @@ func (in *Init) setupConsole(size *specs.Box) error {
 	}
 	in.steps.record("open /dev/ptmx, "+name+", send the master, dup3 onto 0 1 2", start, nil, "glassbox.tty", name)
 	return nil
+}
+
+// Console is the host's half: the socket the master comes over, for whoever
+// holds the terminal — glassbox run -t, the shim of a detached container, the
+// daemon's exec.
+type Console struct {
+	socket  *os.File // ours: the master comes over it
+	initEnd *os.File // the init's: ours is closed once the init has its copy
+	null    *os.File // the init's stdin until it has the pty
+}
+
+// NewConsole readies a terminal for a process that asks for one (nil when it
+// asks for none): opts.Console becomes the init's end of a socketpair, and
+// opts.Stdin /dev/null until the init has the pty.
+func NewConsole(p *specs.Process, opts *Options) (*Console, error) {
+	if !p.Terminal {
+		return nil, nil
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("pseudo-terminal: socketpair: %w", err)
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, err
+	}
+	c := &Console{socket: os.NewFile(uintptr(fds[0]), "console socket"), initEnd: os.NewFile(uintptr(fds[1]), "console socket (init's end)"), null: null}
+	opts.Stdin, opts.Console = null, c.initEnd
+	return c, nil
+}
+
+// Master takes the master the init sent (before its execve: it is already
+// waiting in the socket, once the process runs).
+func (c *Console) Master() (*os.File, error) {
+	c.initEnd.Close()
+	c.null.Close()
+	defer c.socket.Close()
+	buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+	c.socket.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, oobn, _, _, err := unix.Recvmsg(int(c.socket.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("receive the container's pty master: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, errors.New("receive the container's pty master: no descriptor came")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, errors.New("receive the container's pty master: no descriptor came")
+	}
+	return os.NewFile(uintptr(fds[0]), "pty master"), nil
+}
+
+// Discard closes the sockets of a process that never started.
+func (c *Console) Discard() {
+	c.socket.Close()
+	c.initEnd.Close()
+	c.null.Close()
 }

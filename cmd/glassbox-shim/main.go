@@ -12,7 +12,14 @@
 // exit code and tear the container down. The container's lock is a file
 // descriptor it inherits and passes on unopened: the flock(2) never lapses.
 //
-//	glassbox-shim PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG...
+//	glassbox-shim [-t] [-i STDIN-FD] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG...
+//
+// With -t the container has a terminal: STDOUT-FD is its pseudo-terminal's
+// master (STDERR-FD is -1), whose output is logged as it comes, not by lines —
+// a shell's prompt has no newline. -i is the container's stdin, a FIFO that an
+// attach writes to: with a terminal the shim copies it into the master; without
+// one it is the FIFO's write end, which the shim only holds open so that the
+// container does not read end-of-file between attaches.
 //
 // The teardown command gets --exit-code=N appended. The shim imports as little
 // as it can, and runs on as few threads: each costs resident memory, per
@@ -30,8 +37,18 @@ import (
 
 func main() {
 	a := os.Args
+	terminal, stdin := false, -1
+	for len(a) > 1 && (a[1] == "-t" || a[1] == "-i" && len(a) > 2) {
+		if a[1] == "-t" {
+			terminal, a = true, a[1:]
+			continue
+		}
+		stdin, _ = strconv.Atoi(a[2])
+		unix.CloseOnExec(stdin)
+		a = a[2:]
+	}
 	if len(a) < 7 || a[5] != "--" {
-		os.Stderr.WriteString("usage: glassbox-shim PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG... (run by glassbox monitor)\n")
+		os.Stderr.WriteString("usage: glassbox-shim [-t] [-i STDIN-FD] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG... (run by glassbox monitor)\n")
 		os.Exit(2)
 	}
 	pid, _ := strconv.Atoi(a[1])
@@ -41,11 +58,19 @@ func main() {
 	}
 	var streams []*stream
 	for i, name := range []string{"stdout", "stderr"} {
-		fd, _ := strconv.Atoi(a[2+i])
-		unix.CloseOnExec(fd)
-		streams = append(streams, &stream{fd: fd, name: name, log: log})
+		if fd, _ := strconv.Atoi(a[2+i]); fd >= 0 {
+			unix.CloseOnExec(fd)
+			streams = append(streams, &stream{fd: fd, name: name, log: log, raw: terminal})
+		}
 	}
-	drain(streams)
+	var in *input
+	if terminal && stdin >= 0 {
+		// Non-blocking, so that a program that does not read its terminal
+		// cannot stop the shim: input waits in pending, output goes on.
+		unix.SetNonblock(streams[0].fd, true)
+		in = &input{fifo: stdin, master: streams[0].fd}
+	}
+	drain(streams, in)
 	// Both pipes are at EOF: every writer is gone. Normally that is because
 	// the init exited and its pid namespace died with it.
 	var ws unix.WaitStatus
@@ -68,45 +93,99 @@ func main() {
 	os.Exit(1)
 }
 
-// stream is one of the init's output pipes and the line being gathered.
+// stream is one of the init's outputs and the line being gathered.
 type stream struct {
 	fd   int
 	name string
 	log  *os.File
+	raw  bool // a terminal's: logged as read, not by lines
 	line []byte
 }
 
-// drain copies both pipes into the log until both are at EOF. One thread
-// waits in poll(2) for either, rather than a thread blocked in read(2) per
-// pipe: each thread costs the shim resident memory.
-func drain(streams []*stream) {
+// input copies what an attach writes into the container's stdin FIFO to its
+// terminal's master.
+type input struct {
+	fifo, master int
+	pending      []byte // read from the FIFO, not yet taken by the terminal
+}
+
+// drain copies the outputs into the log until all are at EOF, and the input
+// (if any) into the terminal meanwhile. One thread waits in poll(2) for any of
+// them, rather than a thread blocked in read(2) per descriptor: each thread
+// costs the shim resident memory.
+func drain(streams []*stream, in *input) {
 	buf := make([]byte, 32<<10)
 	for open := len(streams); open > 0; {
-		fds := make([]unix.PollFd, 0, len(streams))
+		fds := make([]unix.PollFd, 0, len(streams)+1)
 		for _, s := range streams {
 			if s.fd >= 0 {
-				fds = append(fds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
+				events := int16(unix.POLLIN)
+				if in != nil && len(in.pending) > 0 && s.fd == in.master {
+					events |= unix.POLLOUT
+				}
+				fds = append(fds, unix.PollFd{Fd: int32(s.fd), Events: events})
 			}
+		}
+		if in != nil && in.fifo >= 0 && len(in.pending) == 0 {
+			fds = append(fds, unix.PollFd{Fd: int32(in.fifo), Events: unix.POLLIN})
 		}
 		if _, err := unix.Poll(fds, -1); err != nil {
 			continue // EINTR
 		}
 		for _, p := range fds {
-			if p.Revents == 0 {
-				continue
-			}
-			for _, s := range streams {
-				if s.fd == int(p.Fd) && !s.read(buf) {
-					open--
+			switch {
+			case p.Revents == 0:
+			case in != nil && int(p.Fd) == in.fifo:
+				in.read(buf)
+			default:
+				if p.Revents&unix.POLLOUT != 0 {
+					in.write()
+				}
+				for _, s := range streams {
+					if s.fd == int(p.Fd) && p.Revents&^unix.POLLOUT != 0 && !s.read(buf) {
+						open--
+					}
 				}
 			}
 		}
 	}
 }
 
-// read takes what the pipe has and logs each complete line; false at EOF.
+// read takes what an attach wrote; at end-of-file (the last writer of a
+// once-only stdin went) the shim stops reading the FIFO.
+func (in *input) read(buf []byte) {
+	n, err := unix.Read(in.fifo, buf)
+	if n > 0 {
+		in.pending = append(in.pending, buf[:n]...)
+		in.write()
+		return
+	}
+	if err != unix.EINTR && err != unix.EAGAIN {
+		unix.Close(in.fifo)
+		in.fifo = -1
+	}
+}
+
+// write gives the terminal what it takes of the pending input.
+func (in *input) write() {
+	n, err := unix.Write(in.master, in.pending)
+	if n > 0 {
+		in.pending = in.pending[:copy(in.pending, in.pending[n:])]
+	}
+	if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+		in.pending = in.pending[:0] // the terminal is gone
+	}
+}
+
+// read takes what the output has and logs each complete line (a terminal's:
+// all of it); false at EOF — for a terminal's master, EIO once the last
+// holder of its slave has gone.
 func (s *stream) read(buf []byte) bool {
 	n, err := unix.Read(s.fd, buf)
+	if n > 0 && s.raw {
+		writeLine(s.log, s.name, buf[:n])
+		return true
+	}
 	if n > 0 {
 		s.line = append(s.line, buf[:n]...)
 		for {

@@ -331,7 +331,7 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 	}
 	go forwardSignals(sigs, r, con)
 	if con != nil {
-		if err := con.attach(interactive); err != nil {
+		if err := con.attach(interactive, true); err != nil {
 			fmt.Fprintln(os.Stderr, "glassbox:", err)
 		}
 	}

@@ -94,6 +94,18 @@ func newMonitorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			shim := shimProgram()
+			if s.Process.Terminal && shim == "" {
+				return errors.New("a detached container with a terminal needs glassbox-shim beside glassbox (make build)")
+			}
+			stdio := shimIO{terminal: s.Process.Terminal}
+			opts.Stdin = null
+			if mode := s.Annotations[engine.StdinAnnotation]; mode != "" {
+				if stdio.stdin, err = openStdin(filepath.Join(container.ContainersDir(opts.Root), opts.ID, container.StdinFifo), mode, s.Process.Terminal, &opts); err != nil {
+					return err
+				}
+				defer stdio.stdin.Close()
+			}
 			outR, outW, err := os.Pipe()
 			if err != nil {
 				return err
@@ -102,7 +114,8 @@ func newMonitorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts.Stdin, opts.Stdout, opts.Stderr = null, outW, errW
+			opts.Stdout, opts.Stderr = outW, errW
+			stdio.stdout, stdio.stderr = outR, errR
 			// The monitor itself writes nowhere: errors go to the status pipe
 			// while the CLI listens, and to the log after.
 			os.Stdout, os.Stderr = null, null
@@ -137,9 +150,12 @@ func newMonitorCmd() *cobra.Command {
 				}
 				status.Close()
 			}
-			hooks.running = func(r *stages.Run, tr *trace.Run) {
-				if shim := shimProgram(); shim != "" {
-					err := becomeShim(shim, r, tr, outR, errR, to)
+			hooks.running = func(r *stages.Run, tr *trace.Run, master *os.File) {
+				if master != nil {
+					stdio.stdout, stdio.stderr = master, nil // the init's stdout and stderr are the terminal
+				}
+				if shim != "" {
+					err := becomeShim(shim, r, tr, stdio, to)
 					// Still here: the execve failed, and this monitor stays.
 					(&logWriter{path: r.Path(container.LogFile)}).write(container.LogLine{Stream: "stderr", Time: time.Now().UTC(), Log: "glassbox: " + err.Error() + "\n"})
 				}
@@ -193,28 +209,83 @@ func shimProgram() string {
 	return p
 }
 
+// shimIO is what the shim holds of a container's stdio: its output pipes, or
+// its terminal's master (stdout, with stderr nil), and its stdin FIFO if it is
+// open to attaches.
+type shimIO struct {
+	stdout, stderr, stdin *os.File
+	terminal              bool
+}
+
+// openStdin opens a container's stdin FIFO (engine.StdinAnnotation's mode):
+// without a terminal its read end becomes the init's stdin, and the monitor
+// keeps (for mode open) a write end, so the container reads end-of-file only
+// when its glassbox goes, not when an attach does; with a terminal, the shim
+// reads it into the master — held open for writing too (mode open) so that it
+// never sees end-of-file. A FIFO's read end opens at once only non-blocking;
+// a once-only stdin's then reads end-of-file when the last attach has gone.
+func openStdin(fifo, mode string, terminal bool, opts *stages.Options) (*os.File, error) {
+	if terminal && mode == engine.StdinOpen {
+		return os.OpenFile(fifo, os.O_RDWR, 0)
+	}
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the container's stdin: %w", err)
+	}
+	read := os.NewFile(uintptr(fd), "stdin FIFO")
+	if terminal {
+		return read, nil
+	}
+	unix.SetNonblock(fd, false)
+	opts.Stdin = read
+	if mode != engine.StdinOpen {
+		return nil, nil
+	}
+	return os.OpenFile(fifo, os.O_WRONLY, 0) // a reader is there: this does not block
+}
+
 // becomeShim ends the run's trace and execve(2)s glassbox-shim in this
-// process, handing it the init's output pipes and the container's lock; the
+// process, handing it the init's stdio and the container's lock; the
 // shim runs `glassbox monitor --exit-code` when the init exits. It returns
 // only if the execve failed.
-func becomeShim(shim string, r *stages.Run, tr *trace.Run, outR, errR *os.File, to trace.Options) error {
+func becomeShim(shim string, r *stages.Run, tr *trace.Run, stdio shimIO, to trace.Options) error {
 	lockFd, err := r.InheritLock()
 	if err != nil {
 		return fmt.Errorf("keep the container's lock across execve: %w", err)
 	}
-	pipes := []string{}
-	for _, f := range []*os.File{outR, errR} {
+	inherit := func(f *os.File) (string, error) {
+		if f == nil {
+			return "-1", nil
+		}
 		fd := f.Fd()
 		if _, err := unix.FcntlInt(fd, unix.F_SETFD, 0); err != nil {
-			return fmt.Errorf("keep the output pipes across execve: %w", err)
+			return "", fmt.Errorf("keep the container's stdio across execve: %w", err)
 		}
-		pipes = append(pipes, strconv.Itoa(int(fd)))
+		return strconv.Itoa(int(fd)), nil
+	}
+	argv := []string{"glassbox-shim"}
+	if stdio.terminal {
+		argv = append(argv, "-t")
+	}
+	if stdio.stdin != nil {
+		fd, err := inherit(stdio.stdin)
+		if err != nil {
+			return err
+		}
+		argv = append(argv, "-i", fd)
+	}
+	argv = append(argv, strconv.Itoa(r.Pid))
+	for _, f := range []*os.File{stdio.stdout, stdio.stderr} {
+		fd, err := inherit(f)
+		if err != nil {
+			return err
+		}
+		argv = append(argv, fd)
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	argv := append([]string{"glassbox-shim", strconv.Itoa(r.Pid)}, pipes...)
 	argv = append(argv, r.Path(container.LogFile), "--", exe, "glassbox", "monitor", "--root", r.Opts.Root, "--id", r.ID,
 		"--lock-fd", strconv.Itoa(lockFd), "--rm="+strconv.FormatBool(r.Opts.Remove),
 		"--trace="+strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint)

@@ -214,7 +214,7 @@ func forwardSignals(sigs <-chan os.Signal, r *stages.Run, con *console) {
 // runHooks let the monitor of a detached container (monitor.go) follow a run.
 type runHooks struct {
 	started  func(error)                   // the program runs, or the stages failed
-	running  func(*stages.Run, *trace.Run) // after started(nil); the monitor may become the shim here
+	running  func(*stages.Run, *trace.Run, *os.File) // after started(nil), with the terminal's master if any; the monitor may become the shim here
 	detached bool                          // observe the kernel during the stages only
 }
 
@@ -310,7 +310,7 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 		return err
 	}
 	if con != nil {
-		if err := con.attach(opts.Interactive); err != nil {
+		if err := con.attach(opts.Interactive && !hooks.detached, !hooks.detached); err != nil {
 			fmt.Fprintln(os.Stderr, "glassbox:", err)
 		}
 	}
@@ -319,7 +319,11 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 		tr.StopObserving() // a long-lived container's own system calls are not the trace's subject
 	}
 	if hooks.running != nil {
-		hooks.running(r, tr)
+		var master *os.File
+		if con != nil {
+			master = con.master
+		}
+		hooks.running(r, tr, master)
 	}
 	code := r.Wait()
 	if con != nil {

@@ -11,8 +11,6 @@ package main
 // turns into a SIGWINCH inside.
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -21,16 +19,13 @@ import (
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/stages"
 )
 
 type console struct {
-	socket  *os.File // our end of the socketpair the master comes over
-	initEnd *os.File // the init's end: ours is closed once the init has its copy
-	null    *os.File // the init's stdin until it has the pty
+	pty     *stages.Console
 	mu      sync.Mutex
 	master  *os.File // nil until it has come
 	in      *os.File // the caller's terminal, read without blocking
@@ -39,53 +34,27 @@ type console struct {
 }
 
 // consoleFor prepares a terminal for a process that asks for one (nil when
-// it asks for none): a socketpair whose other end goes to the init, and the
-// caller's window size as process.consoleSize, so the program starts with
-// it. Until the init has the pty, its stdin is /dev/null.
+// it asks for none; stages.NewConsole), with the caller's window size as
+// process.consoleSize, so the program starts with it.
 func consoleFor(p *specs.Process, opts *stages.Options) (*console, error) {
-	if !p.Terminal {
-		return nil, nil
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("pseudo-terminal: socketpair: %w", err)
+	pc, err := stages.NewConsole(p, opts)
+	if pc == nil {
+		return nil, err
 	}
 	if size, err := pty.GetsizeFull(os.Stdin); err == nil {
 		p.ConsoleSize = &specs.Box{Height: uint(size.Rows), Width: uint(size.Cols)}
 	}
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, err
-	}
-	opts.Stdin = null
-	c := &console{socket: os.NewFile(uintptr(fds[0]), "console socket"), initEnd: os.NewFile(uintptr(fds[1]), "console socket (init's end)"),
-		null: null, restore: func() {}, done: make(chan struct{})}
-	opts.Console = c.initEnd
-	return c, nil
+	return &console{pty: pc, restore: func() {}, done: make(chan struct{})}, nil
 }
 
-// receive takes the master the init sent (it did so before execve, so it is
-// already waiting in the socket).
+// receive takes the master the init sent.
 func (c *console) receive() error {
-	c.initEnd.Close()
-	c.null.Close()
-	buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
-	c.socket.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, oobn, _, _, err := unix.Recvmsg(int(c.socket.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	c.socket.Close()
+	master, err := c.pty.Master()
 	if err != nil {
-		return fmt.Errorf("receive the container's pty master: %w", err)
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return errors.New("receive the container's pty master: no descriptor came")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return errors.New("receive the container's pty master: no descriptor came")
+		return err
 	}
 	c.mu.Lock()
-	c.master = os.NewFile(uintptr(fds[0]), "pty master")
+	c.master = master
 	c.mu.Unlock()
 	return nil
 }
@@ -100,9 +69,10 @@ func (c *console) resize() {
 }
 
 // attach starts copying, once the process runs: stdin to the master only
-// when interactive (-i), the master to stdout always.
-func (c *console) attach(interactive bool) error {
-	if err := c.receive(); err != nil {
+// when interactive (-i), the master to stdout unless detached (the monitor
+// then hands the master to the shim).
+func (c *console) attach(interactive, output bool) error {
+	if err := c.receive(); err != nil || !output {
 		close(c.done)
 		return err
 	}
@@ -131,11 +101,7 @@ func (c *console) attach(interactive bool) error {
 }
 
 // discard closes the sockets of a process that never started.
-func (c *console) discard() {
-	c.socket.Close()
-	c.initEnd.Close()
-	c.null.Close()
-}
+func (c *console) discard() { c.pty.Discard() }
 
 // hangUp closes the master: the container's terminal hangs up.
 func (c *console) hangUp() {
