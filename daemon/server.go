@@ -192,7 +192,8 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.As(err, &nameInUse):
 		return http.StatusConflict
-	case errors.Is(err, container.ErrNotFound), errors.Is(err, image.ErrNotFound), errors.Is(err, netns.ErrNetworkNotFound):
+	case errors.Is(err, container.ErrNotFound), errors.Is(err, image.ErrNotFound), errors.Is(err, netns.ErrNetworkNotFound),
+		errors.Is(err, engine.ErrPathNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, image.ErrInUse),
 		errors.Is(err, netns.ErrNetworkExists), errors.Is(err, netns.ErrNetworkInUse):

@@ -35,7 +35,7 @@ func TestCopyStdin(t *testing.T) {
 		{"hello\n", "hello\n", false},
 		{"ab\x10\x11cd", "ab", true},
 		{"a\x10b\x10\x10\x11", "a\x10b\x10", true}, // a held key that is not the sequence is input
-		{"tail\x10", "tail\x10", false},             // the end of input gives back what was held
+		{"tail\x10", "tail\x10", false},            // the end of input gives back what was held
 	} {
 		var out bytes.Buffer
 		// One byte a read: the sequence split across reads.

@@ -43,8 +43,19 @@ func Unpack(r io.Reader, dir string) (int64, error) {
 		return 0, fmt.Errorf("open(%s): %w", dir, err)
 	}
 	defer unix.Close(rootFd)
-	u := &unpacker{root: rootFd, dirFd: -1}
+	return (&unpacker{root: rootFd, dirFd: -1, layer: true}).unpack(r)
+}
+
+// Extract extracts a tar (docker cp's) into the directory dirFd is open on,
+// as Unpack does a layer, but with no whiteouts — a name is a name — and
+// every entry owned by root unless keepOwners (docker cp -a).
+func Extract(r io.Reader, dirFd int, keepOwners bool) (int64, error) {
+	return (&unpacker{root: dirFd, dirFd: -1, keepOwners: keepOwners}).unpack(r)
+}
+
+func (u *unpacker) unpack(r io.Reader) (int64, error) {
 	defer u.closeDir()
+	rootFd := u.root
 	tr := tar.NewReader(r)
 	var written int64
 	for {
@@ -53,12 +64,12 @@ func Unpack(r io.Reader, dir string) (int64, error) {
 			break
 		}
 		if err != nil {
-			return written, fmt.Errorf("layer tar: %w", err)
+			return written, fmt.Errorf("tar: %w", err)
 		}
 		n, err := u.entry(hdr, tr)
 		written += n
 		if err != nil {
-			return written, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+			return written, fmt.Errorf("tar entry %q: %w", hdr.Name, err)
 		}
 	}
 	// Directory times last: creating their entries changed them.
@@ -73,10 +84,12 @@ func Unpack(r io.Reader, dir string) (int64, error) {
 }
 
 type unpacker struct {
-	root     int
-	dirFd    int    // the parent directory of recent entries, kept open
-	dirPath  string // its path inside the layer
-	dirTimes []dirTime
+	layer      bool // an image layer: whiteouts become overlayfs's
+	keepOwners bool // else (not a layer) every entry is root's
+	root       int
+	dirFd      int    // the parent directory of recent entries, kept open
+	dirPath    string // its path inside the layer
+	dirTimes   []dirTime
 }
 
 type dirTime struct {
@@ -84,8 +97,8 @@ type dirTime struct {
 	times []unix.Timespec
 }
 
-// ErrEscape is a layer entry whose name climbs out of the layer.
-var ErrEscape = errors.New("the name leads outside the layer (path traversal): refusing the image")
+// ErrEscape is a tar entry whose name climbs out of where it is unpacked.
+var ErrEscape = errors.New("the name leads outside the directory it is unpacked into (path traversal): refused")
 
 func (u *unpacker) entry(hdr *tar.Header, content io.Reader) (int64, error) {
 	name := path.Clean(strings.TrimPrefix(hdr.Name, "/"))
@@ -101,6 +114,7 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) (int64, error) {
 		return 0, err
 	}
 	switch {
+	case !u.layer:
 	case base == opaqueMarker:
 		return 0, unix.Setxattr(procPath(dirFd, ""), "trusted.overlay.opaque", []byte("y"), 0)
 	case strings.HasPrefix(base, whiteoutPrefix):
@@ -157,7 +171,11 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) (int64, error) {
 // attributes sets owner, mode, extended attributes and times. chown comes
 // first: it clears the set-uid and set-gid bits.
 func (u *unpacker) attributes(dirFd int, base string, hdr *tar.Header, mode uint32) error {
-	if err := unix.Fchownat(dirFd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	uid, gid := hdr.Uid, hdr.Gid
+	if !u.layer && !u.keepOwners {
+		uid, gid = 0, 0
+	}
+	if err := unix.Fchownat(dirFd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown: %w", err)
 	}
 	if hdr.Typeflag != tar.TypeSymlink {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -576,6 +577,107 @@ func TestDockerTerminals(t *testing.T) {
 		t.Errorf("resize of a container whose stdin is a FIFO: %d %q", status, body)
 	}
 	d.dockerOK("rm", "-f", "sh1", "swapped")
+	e.noState()
+}
+
+// docker cp both ways and docker export, into and out of a running container
+// and a created one; and the container's attempts to make the copy reach the
+// host's files: symlinks out of its root, "../" in a tar, a FIFO to block on.
+func TestDockerCp(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+	dir := t.TempDir()
+	local := func(name string) string { return filepath.Join(dir, name) }
+
+	id := d.dockerOK("run", "-d", "--name", "w", "--hostname", "inside", "busybox", "sh", "-c",
+		"mkdir -p /data/sub && echo deep > /data/sub/f && ln -s ../../../../../../etc /hostetc && ln -s /../../../../tmp /out && mkfifo /data/fifo && exec sleep 300")
+	time.Sleep(300 * time.Millisecond)
+	d.dockerOK("cp", "w:/etc/hostname", local("hostname"))
+	if b, _ := os.ReadFile(local("hostname")); string(b) != "inside\n" {
+		t.Errorf("docker cp w:/etc/hostname: %q", b)
+	}
+	d.dockerOK("cp", "w:/data", local("data")) // a directory, with a FIFO in it: copied as a FIFO, never read
+	if b, _ := os.ReadFile(local("data/sub/f")); string(b) != "deep\n" {
+		t.Errorf("docker cp w:/data: sub/f %q", b)
+	}
+	if fi, err := os.Lstat(local("data/fifo")); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("docker cp w:/data: the FIFO came as %v %v", fi, err)
+	}
+	// A symlink out of the root resolves inside it: the container's /etc.
+	d.dockerOK("cp", "w:/hostetc/hostname", local("through-link"))
+	if b, _ := os.ReadFile(local("through-link")); string(b) != "inside\n" {
+		t.Errorf("docker cp w:/hostetc/hostname (a link to ../../etc): %q, want the container's own hostname", b)
+	}
+	if r := d.docker("cp", "w:/nosuch", dir); r.code == 0 || !strings.Contains(r.stderr, "no such file or directory in the container") {
+		t.Errorf("docker cp w:/nosuch: exit %d %q", r.code, r.stderr)
+	}
+
+	os.WriteFile(local("in.txt"), []byte("hello\n"), 0o600)
+	os.Chown(local("in.txt"), 4242, 4242)
+	d.dockerOK("cp", local("in.txt"), "w:/tmp/")
+	d.dockerOK("cp", "-a", local("in.txt"), "w:/tmp/kept.txt")
+	if out := d.dockerOK("exec", "w", "sh", "-c", "cat /tmp/in.txt; stat -c '%u %a' /tmp/in.txt /tmp/kept.txt"); out != "hello\n0 600\n4242 600" {
+		t.Errorf("docker cp into w: %q, want the content, root as owner, and -a keeping 4242", out)
+	}
+	// Into a link that leads "out": the container's /tmp, not the host's.
+	marker := "glassbox-cp-" + strconv.Itoa(os.Getpid())
+	os.WriteFile(local(marker), []byte("x"), 0o600)
+	d.dockerOK("cp", local(marker), "w:/out/")
+	if _, err := os.Stat("/tmp/" + marker); err == nil {
+		os.Remove("/tmp/" + marker)
+		t.Errorf("docker cp into a link to /../../tmp wrote the host's /tmp")
+	}
+	if out := d.dockerOK("exec", "w", "ls", "/tmp/"+marker); out != "/tmp/"+marker {
+		t.Errorf("docker cp into /out/: %q", out)
+	}
+	// A tar whose names climb out is refused, and writes nothing.
+	var evil bytes.Buffer
+	tw := tar.NewWriter(&evil)
+	tw.WriteHeader(&tar.Header{Name: "../../../../../../tmp/" + marker + "-tar", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("x"))
+	tw.Close()
+	req, _ := http.NewRequest("PUT", "http://glassbox/containers/w/archive?path=/tmp", &evil)
+	if status, body := d.request(req); status != 500 || !strings.Contains(body, "path traversal") {
+		t.Errorf("PUT archive with ../ names: %d %q", status, body)
+	}
+	if _, err := os.Stat("/tmp/" + marker + "-tar"); err == nil {
+		os.Remove("/tmp/" + marker + "-tar")
+		t.Errorf("a tar's ../ name wrote the host's /tmp")
+	}
+	for path, want := range map[string]string{"": "path: which file", "/etc/passwd": "not a directory"} {
+		req, _ := http.NewRequest("PUT", "http://glassbox/containers/w/archive?path="+path, strings.NewReader(""))
+		if status, body := d.request(req); status != 400 || !strings.Contains(body, want) {
+			t.Errorf("PUT archive?path=%s: %d %q", path, status, body)
+		}
+	}
+
+	// docker export: the whole filesystem, not what is mounted on it.
+	cmd := exec.Command("sh", "-c", "docker export w | tar t")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config)
+	names := runCommand(t, cmd).stdout
+	for _, want := range []string{"bin/busybox\n", "etc/passwd\n", "data/sub/f\n", "proc/\n"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("docker export lacks %q", want)
+		}
+	}
+	if strings.Contains(names, "proc/1/") || strings.Contains(names, "sys/kernel") {
+		t.Errorf("docker export walked into /proc or /sys")
+	}
+
+	// Into a created container, before its start: its overlay, mounted for
+	// the copy and unmounted after.
+	d.dockerOK("create", "--name", "later", "busybox", "cat", "/in.txt")
+	d.dockerOK("cp", local("in.txt"), "later:/in.txt")
+	if out := d.dockerOK("start", "-a", "later"); out != "hello" {
+		t.Errorf("docker cp into a created container, then start -a: %q", out)
+	}
+	d.dockerOK("cp", "later:/in.txt", local("back.txt")) // out of an exited one
+	if b, _ := os.ReadFile(local("back.txt")); string(b) != "hello\n" {
+		t.Errorf("docker cp out of an exited container: %q", b)
+	}
+	d.dockerOK("rm", "-f", id, "later")
 	e.noState()
 }
 

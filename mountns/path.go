@@ -54,7 +54,7 @@ func mkdirInRoot(rootFd int, root, path string, kind Kind, links int) error {
 		parent := cur
 		cur = cur + "/" + name
 		last := i == len(parts)-1
-		fd, err := openInRoot(rootFd, cur)
+		fd, err := OpenInRoot(rootFd, cur)
 		if err == nil {
 			unix.Close(fd)
 			continue
@@ -62,7 +62,7 @@ func mkdirInRoot(rootFd int, root, path string, kind Kind, links int) error {
 		if !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, cur, err)
 		}
-		pfd, err := openInRoot(rootFd, parent)
+		pfd, err := OpenInRoot(rootFd, parent)
 		if err != nil {
 			return fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, parent, err)
 		}
@@ -70,7 +70,7 @@ func mkdirInRoot(rootFd int, root, path string, kind Kind, links int) error {
 		if errors.Is(err, unix.EEXIST) {
 			// The name exists but does not resolve: a dangling symlink.
 			var target string
-			if target, err = readlinkat(pfd, name); err == nil {
+			if target, err = Readlinkat(pfd, name); err == nil {
 				if links >= maxSymlinks {
 					err = unix.ELOOP
 				} else {
@@ -119,7 +119,7 @@ func ResolveInRoot(root, path string) (string, error) {
 // resolve returns root joined with where path leads inside it, every
 // symlink followed: the kernel's own answer, read back from the descriptors.
 func resolve(rootFd int, root, path string) (string, error) {
-	fd, err := openInRoot(rootFd, path)
+	fd, err := OpenInRoot(rootFd, path)
 	if err != nil {
 		return "", fmt.Errorf("openat2(%s%s, RESOLVE_IN_ROOT): %w", root, path, err)
 	}
@@ -147,16 +147,19 @@ func resolve(rootFd int, root, path string) (string, error) {
 // with every symlink and ".." resolved inside the root. Image layers are
 // unpacked through it, so an entry can never be written outside its layer.
 func OpenDirInRoot(rootFd int, path string) (int, error) {
-	fd, err := openInRoot(rootFd, path)
+	fd, err := OpenInRoot(rootFd, path)
 	if errors.Is(err, unix.ENOENT) {
 		if err = mkdirInRoot(rootFd, "", path, Dir, 0); err == nil {
-			fd, err = openInRoot(rootFd, path)
+			fd, err = OpenInRoot(rootFd, path)
 		}
 	}
 	return fd, err
 }
 
-func openInRoot(rootFd int, path string) (int, error) {
+// OpenInRoot returns an O_PATH descriptor of path inside the root rootFd is
+// open on, every symlink and ".." resolved inside it (openat2
+// RESOLVE_IN_ROOT); magic links (/proc/self/...) are refused.
+func OpenInRoot(rootFd int, path string) (int, error) {
 	rel := strings.TrimPrefix(filepath.Clean("/"+path), "/")
 	if rel == "" {
 		rel = "."
@@ -167,7 +170,8 @@ func openInRoot(rootFd int, path string) (int, error) {
 	})
 }
 
-func readlinkat(dirFd int, name string) (string, error) {
+// Readlinkat reads the symlink name in directory dirFd.
+func Readlinkat(dirFd int, name string) (string, error) {
 	buf := make([]byte, unix.PathMax)
 	n, err := unix.Readlinkat(dirFd, name, buf)
 	if err != nil {

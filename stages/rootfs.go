@@ -34,6 +34,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
@@ -143,4 +144,20 @@ func unmountOverlay(r *Run) error {
 		return err
 	}
 	return nil
+}
+
+// MountRootfs mounts the overlay of a container that does not run — to copy
+// files into a created one (docker create, docker cp, docker start) or out of
+// an exited one — as this stage would, and returns its directory and the
+// undo. The caller holds the container's lock. An OCI container's root.path
+// is its filesystem already.
+func MountRootfs(c *container.Container) (dir string, unmount func() error, err error) {
+	r := &Run{Container: c, Opts: Options{RootfsInPlace: c.OCI}}
+	if err := mountOverlay(r); err != nil {
+		return "", nil, err
+	}
+	if c.OCI {
+		return c.Spec.Root.Path, func() error { return nil }, nil
+	}
+	return r.rootfsDir(), func() error { return unmountOverlay(r) }, nil
 }
