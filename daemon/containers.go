@@ -53,6 +53,8 @@ func (s *Server) routes() {
 	s.handle("DELETE /containers/{id}", s.removeContainer)
 	s.handle("GET /images/json", s.listImages)
 	s.handle("POST /images/create", s.pullImage)
+	s.handle("GET /images/get", s.saveImages)
+	s.handle("POST /images/load", s.loadImages)
 	s.handle("/images/{rest...}", s.imageRoute)
 	s.handle("GET /networks", s.listNetworks)
 	s.handle("POST /networks/create", s.createNetwork)

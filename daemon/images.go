@@ -1,7 +1,7 @@
 package daemon
 
-// The image routes: inspect so far (docker inspect asks it when no container
-// has the name).
+// The image routes: list, inspect, tag, remove, save, load and push (pull is
+// pull.go).
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apiimage "github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/jsonstream"
 
 	"github.com/glassbox-dev/glassbox/image"
 )
@@ -49,6 +50,14 @@ func (s *Server) imageRoute(w http.ResponseWriter, r *http.Request) {
 		s.tagImage(w, r, name)
 		return
 	}
+	if name, ok := strings.CutSuffix(rest, "/get"); ok && r.Method == http.MethodGet && name != "" {
+		s.save(w, r, []string{name})
+		return
+	}
+	if name, ok := strings.CutSuffix(rest, "/push"); ok && r.Method == http.MethodPost && name != "" {
+		s.pushImage(w, r, name)
+		return
+	}
 	if r.Method == http.MethodDelete && rest != "" {
 		s.removeImage(w, r, rest)
 		return
@@ -72,6 +81,83 @@ func (s *Server) tagImage(w http.ResponseWriter, r *http.Request, ref string) {
 		return
 	}
 	w.WriteHeader(http.StatusCreated)
+}
+
+// saveImages: GET /images/get?names=A&names=B — docker save of several.
+func (s *Server) saveImages(w http.ResponseWriter, r *http.Request) {
+	names := r.URL.Query()["names"]
+	if len(names) == 0 {
+		fail(w, badParam("names: which images to save"))
+		return
+	}
+	s.save(w, r, names)
+}
+
+// save answers an OCI image layout tar of the images (docker save; docker
+// load reads it back). Each is looked up first: a missing one is a 404, not
+// a tar cut short.
+func (s *Server) save(w http.ResponseWriter, r *http.Request, refs []string) {
+	for _, ref := range refs {
+		if _, err := s.eng.ResolveImage(ref); err != nil {
+			fail(w, imageError(ref, err))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.WriteHeader(http.StatusOK)
+	s.eng.SaveImages(refs, w) // an error half way: the client's tar ends short
+}
+
+// loadImages: POST /images/load?quiet=1 — docker load: the archive in the
+// body, the images it held named in a JSON stream.
+func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
+	recs, err := s.eng.LoadImages(r.Body)
+	if err != nil {
+		fail(w, badParam("docker load: %v", err))
+		return
+	}
+	send := jsonStream(w)
+	for _, rec := range recs {
+		if len(rec.Tags) == 0 {
+			send(jsonstream.Message{Stream: "Loaded image ID: " + rec.ID + "\n"})
+		}
+		for _, t := range rec.Tags {
+			send(jsonstream.Message{Stream: "Loaded image: " + image.Familiar(t) + "\n"})
+		}
+	}
+}
+
+// pushImage: POST /images/{name}/push?tag=TAG — docker push, its outcome
+// as a JSON stream (dockerd's words).
+func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) {
+	ref := name
+	if tag := r.URL.Query().Get("tag"); tag != "" {
+		ref += ":" + tag
+	}
+	if err := image.CheckReference(ref); err != nil {
+		fail(w, badParam("%v", err))
+		return
+	}
+	if _, err := s.eng.ResolveImage(ref); err != nil {
+		fail(w, imageError(ref, err))
+		return
+	}
+	send := jsonStream(w)
+	repo := ref
+	if parsed, err := (image.Registry{}).ParseReference(ref); err == nil {
+		repo = parsed.Context().Name()
+	}
+	send(jsonstream.Message{Status: "The push refers to repository [" + repo + "]"})
+	rec, err := s.eng.Push(r.Context(), ref, image.Registry{})
+	if err != nil {
+		send(streamError(err))
+		return
+	}
+	tag := "latest"
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		tag = ref[i+1:]
+	}
+	send(jsonstream.Message{Status: tag + ": digest: " + rec.Manifest})
 }
 
 // removeImage: DELETE /images/{name}?force=1 — docker rmi.

@@ -11,25 +11,36 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/moby/moby/api/types/jsonstream"
+
 	"github.com/glassbox-dev/glassbox/image"
 )
 
-// progressMessage is one line of the stream (dockerd's jsonmessage).
-type progressMessage struct {
-	Status         string          `json:"status,omitempty"`
-	ID             string          `json:"id,omitempty"`
-	ProgressDetail *progressDetail `json:"progressDetail,omitempty"`
-	Error          string          `json:"error,omitempty"`
-	ErrorDetail    *errorDetail    `json:"errorDetail,omitempty"`
+// jsonStream answers 200 and then sends messages, a line each, flushed as
+// they go (pull, push, load).
+func jsonStream(w http.ResponseWriter) func(jsonstream.Message) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	var mu sync.Mutex
+	return func(m jsonstream.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		enc.Encode(m)
+		rc.Flush()
+	}
 }
 
-type progressDetail struct {
-	Current int64 `json:"current,omitempty"`
-	Total   int64 `json:"total,omitempty"`
+// streamError is a failure after the status line: a message in the stream.
+func streamError(err error) jsonstream.Message {
+	return jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}}
 }
 
-type errorDetail struct {
-	Message string `json:"message"`
+// shortDigest is a layer's id in progress messages, as dockerd gives it.
+func shortDigest(digest string) string {
+	id := strings.TrimPrefix(digest, "sha256:")
+	return id[:min(12, len(id))]
 }
 
 // pullImage: POST /images/create?fromImage=NAME[&tag=TAG]. Importing a
@@ -56,14 +67,7 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
 		fail(w, badParam("%v", err))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	enc := json.NewEncoder(w)
-	send := func(m progressMessage) {
-		enc.Encode(m)
-		rc.Flush()
-	}
+	send := jsonStream(w)
 	name, tag := ref, "latest"
 	if i := strings.LastIndexByte(ref, '@'); i >= 0 {
 		name, tag = ref[:i], ref[i+1:]
@@ -74,26 +78,21 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
 	if parsed, err := (image.Registry{}).ParseReference(name); err == nil {
 		name = parsed.Context().RepositoryStr()
 	}
-	send(progressMessage{Status: "Pulling from " + name, ID: tag})
+	send(jsonstream.Message{Status: "Pulling from " + name, ID: tag})
 	// Each layer is downloaded, then unpacked (dockerd's "Extracting").
 	status := map[string][2]string{"download": {"Downloading", "Download complete"}, "unpack": {"Extracting", "Pull complete"}}
-	var mu sync.Mutex
 	o := image.Registry{Platform: q.Get("platform"), Progress: func(i, n int, digest, what string, sofar, size int64, done bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		id := strings.TrimPrefix(digest, "sha256:")
-		id = id[:min(12, len(id))]
 		if done {
-			send(progressMessage{Status: status[what][1], ID: id})
+			send(jsonstream.Message{Status: status[what][1], ID: shortDigest(digest)})
 		} else {
-			send(progressMessage{Status: status[what][0], ID: id, ProgressDetail: &progressDetail{Current: sofar, Total: size}})
+			send(jsonstream.Message{Status: status[what][0], ID: shortDigest(digest), Progress: &jsonstream.Progress{Current: sofar, Total: size}})
 		}
 	}}
 	rec, err := s.eng.Pull(r.Context(), ref, o)
 	if err != nil {
-		send(progressMessage{Error: err.Error(), ErrorDetail: &errorDetail{Message: err.Error()}})
+		send(streamError(err))
 		return
 	}
-	send(progressMessage{Status: "Digest: " + rec.Manifest})
-	send(progressMessage{Status: "Status: Downloaded newer image for " + image.Familiar(ref)})
+	send(jsonstream.Message{Status: "Digest: " + rec.Manifest})
+	send(jsonstream.Message{Status: "Status: Downloaded newer image for " + image.Familiar(ref)})
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/image"
@@ -54,4 +55,32 @@ func (e *Engine) Pull(ctx context.Context, ref string, o image.Registry) (*image
 		return nil, err
 	}
 	return s.Pull(ctx, ref, o)
+}
+
+// Push sends an image to the registry its name names, and gives its record.
+func (e *Engine) Push(ctx context.Context, ref string, o image.Registry) (*image.Record, error) {
+	s, err := image.Open(e.Root)
+	if err != nil {
+		return nil, err
+	}
+	return s.Push(ctx, ref, o)
+}
+
+// SaveImages writes images as one OCI image layout tar (docker save).
+func (e *Engine) SaveImages(refs []string, w io.Writer) error {
+	s, err := image.Open(e.Root)
+	if err != nil {
+		return err
+	}
+	return s.Save(refs, w)
+}
+
+// LoadImages adds the images of an archive — docker save's, an OCI layout
+// tar, or a root filesystem tarball — to the store (docker load).
+func (e *Engine) LoadImages(r io.Reader) ([]*image.Record, error) {
+	s, err := image.Open(e.Root)
+	if err != nil {
+		return nil, err
+	}
+	return s.ImportFrom(r)
 }

@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -93,24 +94,24 @@ func (s *Store) Pull(ctx context.Context, ref string, o Registry) (*Record, erro
 	return s.Put(img, []string{r.Name()}, plat.String(), o.Progress)
 }
 
-// Push sends a stored image to a registry under ref.
-func (s *Store) Push(ctx context.Context, ref string, o Registry) error {
+// Push sends a stored image to a registry under ref, and gives its record.
+func (s *Store) Push(ctx context.Context, ref string, o Registry) (*Record, error) {
 	rec, err := s.Find(ref)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r, err := o.ParseReference(ref)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	img, err := s.Image(rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := remote.Write(r, img, o.options(ctx)...); err != nil {
-		return fmt.Errorf("push %s: %w", Familiar(r.Name()), err)
+		return nil, fmt.Errorf("push %s: %w", Familiar(r.Name()), err)
 	}
-	return nil
+	return rec, nil
 }
 
 // Login checks credentials against a registry, then records them in
@@ -193,6 +194,21 @@ func (s *Store) Import(src, tag string) ([]*Record, error) {
 		return s.importDockerArchive(src, tag)
 	}
 	return s.importRootfs(src, tag)
+}
+
+// ImportFrom imports what Import reads from a file, from a stream (docker
+// load's body), kept in the store's directory meanwhile.
+func (s *Store) ImportFrom(r io.Reader) ([]*Record, error) {
+	f, err := os.CreateTemp(s.path(), tmpPrefix()+"load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = io.Copy(f, r)
+	if err = errors.Join(err, f.Close()); err != nil {
+		return nil, fmt.Errorf("the archive to load: %w", err)
+	}
+	return s.Import(f.Name(), "")
 }
 
 func (s *Store) importLayout(dir, tag string) ([]*Record, error) {

@@ -740,13 +740,13 @@ func TestDockerPull(t *testing.T) {
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	e.importBusybox()
-	ref := reg.ref("demo/busybox:1")
-	for _, args := range [][]string{{"tag", "busybox", ref}, {"push", ref}, {"rmi", ref}} {
-		if r := e.run("", args...); r.code != 0 {
-			t.Fatalf("%v: exit %d %s", args, r.code, r.stderr)
-		}
-	}
 	d := e.startDaemon()
+	ref := reg.ref("demo/busybox:1")
+	d.dockerOK("tag", "busybox", ref)
+	if out := d.dockerOK("push", ref); !strings.Contains(out, "The push refers to repository ["+reg.ref("demo/busybox")+"]") || !strings.Contains(out, "1: digest: sha256:") {
+		t.Errorf("docker push %s:\n%s", ref, out)
+	}
+	d.dockerOK("rmi", ref)
 	r := d.docker("pull", ref)
 	out := r.stdout + r.stderr
 	if !strings.Contains(out, "1: Pulling from demo/busybox") || !strings.Contains(out, "Status: Downloaded newer image for "+ref) {
@@ -759,7 +759,34 @@ func TestDockerPull(t *testing.T) {
 	if r := d.docker("pull", reg.ref("demo/nosuch:1")); r.code == 0 || !strings.Contains(r.stderr, "demo/nosuch") {
 		t.Errorf("docker pull of an image the registry lacks: exit %d %q", r.code, r.stderr)
 	}
+	if r := d.docker("push", reg.ref("demo/notstored:1")); r.code == 0 || !strings.Contains(r.stderr, "No such image") {
+		t.Errorf("docker push of an image the store lacks: exit %d %q", r.code, r.stderr)
+	}
 	d.dockerOK("rmi", ref)
+
+	// docker save | docker load: the image goes, and comes back whole.
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	d.dockerOK("save", "-o", archive, "busybox")
+	id := d.dockerOK("image", "inspect", "-f", "{{.ID}}", "busybox")
+	d.dockerOK("rmi", "busybox")
+	if out := d.dockerOK("load", "-i", archive); out != "Loaded image: busybox:latest" {
+		t.Errorf("docker load: %q", out)
+	}
+	if again := d.dockerOK("image", "inspect", "-f", "{{.ID}}", "busybox"); again != id {
+		t.Errorf("after save and load, busybox is %s, was %s", again, id)
+	}
+	if out := d.dockerOK("run", "--rm", "busybox", "echo", "loaded"); out != "loaded" {
+		t.Errorf("docker run of the loaded image: %q", out)
+	}
+	if r := d.docker("save", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "No such image: nosuch") {
+		t.Errorf("docker save nosuch: exit %d %q", r.code, r.stderr)
+	}
+	cmd := exec.Command("docker", "load")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config)
+	cmd.Stdin = strings.NewReader("not an archive")
+	if r := runCommand(t, cmd); r.code == 0 || !strings.Contains(r.stderr, "docker load:") {
+		t.Errorf("docker load of garbage: exit %d %q", r.code, r.stderr)
+	}
 	e.noState()
 }
 

@@ -60,7 +60,8 @@ func newPushCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.Push(context.Background(), args[0], o)
+			_, err = s.Push(context.Background(), args[0], o)
+			return err
 		},
 	}
 	registryFlags(cmd, &o)
