@@ -387,6 +387,7 @@ func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name)
 // way, gc can take the lock and finish (SweepUnfinished).
 func (c *Container) Remove() error {
 	defer c.Unlock()
+	c.Event("destroy")
 	away := filepath.Join(filepath.Dir(c.Dir), inProgress(removingPrefix)+filepath.Base(c.Dir))
 	if !strings.HasPrefix(filepath.Base(c.Dir), ".") {
 		if err := os.Rename(c.Dir, away); err != nil {

@@ -29,6 +29,7 @@ func (s *Server) routes() {
 	s.handle("HEAD /_ping", s.ping)
 	s.handle("GET /version", s.versionInfo)
 	s.handle("GET /info", s.info)
+	s.handle("GET /events", s.events)
 	s.handle("GET /containers/json", s.listContainers)
 	s.handle("POST /containers/create", s.createContainer)
 	s.handle("POST /containers/{id}/start", s.startContainer)

@@ -35,7 +35,16 @@ func (e *Engine) RemoveImage(ref string, force bool) ([]image.Removal, error) {
 		}
 		return false
 	}
-	return s.Remove(ref, force, inUse)
+	removed, err := s.Remove(ref, force, inUse)
+	for _, rm := range removed {
+		if rm.Untagged != "" {
+			e.event("image", "untag", rm.Untagged, "name", rm.Untagged)
+		}
+		if rm.Deleted != "" {
+			e.event("image", "delete", rm.Deleted, "name", ref)
+		}
+	}
+	return removed, err
 }
 
 // TagImage gives an image another name.
@@ -44,7 +53,11 @@ func (e *Engine) TagImage(source, target string) error {
 	if err != nil {
 		return err
 	}
-	return s.Tag(source, target)
+	if err := s.Tag(source, target); err != nil {
+		return err
+	}
+	e.event("image", "tag", source, "name", image.Familiar(target))
+	return nil
 }
 
 // Pull fetches an image from its registry into the store (o: insecure
@@ -54,7 +67,11 @@ func (e *Engine) Pull(ctx context.Context, ref string, o image.Registry) (*image
 	if err != nil {
 		return nil, err
 	}
-	return s.Pull(ctx, ref, o)
+	rec, err := s.Pull(ctx, ref, o)
+	if err == nil {
+		e.event("image", "pull", ref, "name", image.Familiar(ref))
+	}
+	return rec, err
 }
 
 // Push sends an image to the registry its name names, and gives its record.
@@ -63,7 +80,11 @@ func (e *Engine) Push(ctx context.Context, ref string, o image.Registry) (*image
 	if err != nil {
 		return nil, err
 	}
-	return s.Push(ctx, ref, o)
+	rec, err := s.Push(ctx, ref, o)
+	if err == nil {
+		e.event("image", "push", ref, "name", image.Familiar(ref))
+	}
+	return rec, err
 }
 
 // SaveImages writes images as one OCI image layout tar (docker save).
@@ -82,5 +103,9 @@ func (e *Engine) LoadImages(r io.Reader) ([]*image.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.ImportFrom(r)
+	recs, err := s.ImportFrom(r)
+	for _, rec := range recs {
+		e.event("image", "load", rec.ID)
+	}
+	return recs, err
 }

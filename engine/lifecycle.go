@@ -60,6 +60,9 @@ func (e *Engine) Stop(ctx context.Context, c *container.Container, grace time.Du
 	}
 	tr := trace.Lifecycle(ctx, "stop", c, e.Root)
 	err := e.killAndWait(ctx, tr, c, unix.SIGTERM, grace)
+	if err == nil {
+		stages.Event(c, "stop")
+	}
 	tr.EndLifecycle(err, exitAttrs(c)...)
 	if errors.Is(err, ErrStillTearingDown) {
 		err = fmt.Errorf("%w; it goes when that ends: try again later, or glassbox gc if its glassbox was killed", err)
@@ -180,6 +183,9 @@ func (e *Engine) killAndWait(ctx context.Context, tr *trace.Run, c *container.Co
 func tracedSignal(tr *trace.Run, c *container.Container, sig unix.Signal) error {
 	start := time.Now()
 	err := signalInit(c, sig)
+	if err == nil {
+		stages.Event(c, "kill", "signal", strconv.Itoa(int(sig)))
+	}
 	tr.Step(fmt.Sprintf("kill(%d, %s)", c.Pid, unix.SignalName(sig)), start, err, attribute.Int("process.pid", c.Pid))
 	return err
 }

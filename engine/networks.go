@@ -60,13 +60,25 @@ func (e *Engine) CreateNetwork(name, subnet string, labels map[string]string) (*
 		n, err = s.Create(name, subnet, labels)
 		return err
 	})
+	if err == nil {
+		e.event("network", "create", NetworkID(n), "name", n.Name, "type", "bridge")
+	}
 	return n, err
 }
 
 // RemoveNetwork removes a network no container uses, and its bridge and NAT
 // rules.
 func (e *Engine) RemoveNetwork(name string) error {
-	return withNetworks(func(s *netns.Store) error { return s.Remove(name) })
+	return withNetworks(func(s *netns.Store) error {
+		n, err := s.Get(name)
+		if err == nil {
+			err = s.Remove(name)
+		}
+		if err == nil {
+			e.event("network", "destroy", NetworkID(n), "name", n.Name, "type", "bridge")
+		}
+		return err
+	})
 }
 
 // withNetworks runs f with the network store locked.

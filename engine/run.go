@@ -117,6 +117,7 @@ func (e *Engine) Create(o spec.RunOptions, co CreateOptions) (*container.Contain
 	}
 	c.Status, c.Labels = container.Created, co.Labels
 	err = c.Save()
+	stages.Event(c, "create")
 	if err == nil {
 		// An attach before start opens it, and keeps what a --rm container
 		// writes even once its state directory is gone.

@@ -681,6 +681,61 @@ func TestDockerCp(t *testing.T) {
 	e.noState()
 }
 
+// docker events: what the daemon and the CLI did to the state root, bounded
+// by --since and --until, and followed as it happens.
+func TestDockerEvents(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+	since := strconv.FormatInt(time.Now().Unix(), 10)
+	// Followed: from before the run until a moment after.
+	follow := exec.Command("docker", "events", "--filter", "container=late", "--format", "{{.Action}}", "--until", strconv.FormatInt(time.Now().Add(8*time.Second).Unix(), 10))
+	follow.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config)
+	var followed bytes.Buffer
+	follow.Stdout = &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	d.docker("run", "--rm", "--name", "late", "busybox", "sh", "-c", "exit 3")
+	d.docker("run", "-d", "--name", "viadaemon", "busybox", "sleep", "300")
+	d.dockerOK("stop", "-t", "1", "viadaemon")
+	d.dockerOK("rm", "viadaemon")
+	e.run("", "run", "--rm", "--name", "viacli", "busybox", "true")
+	d.dockerOK("network", "create", "evnet")
+	d.dockerOK("network", "rm", "evnet")
+	until := strconv.FormatInt(time.Now().Unix()+1, 10)
+	time.Sleep(1100 * time.Millisecond) // until is in whole seconds
+	out := d.docker("events", "--since", since, "--until", until, "--format", `{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{index .Actor.Attributes "exitCode"}}{{index .Actor.Attributes "signal"}}`).stdout
+	for _, want := range []string{
+		"container create late \ncontainer start late \ncontainer die late 3\ncontainer destroy late \n",
+		// sleep, as pid 1, ignores SIGTERM: SIGKILL after the second.
+		"container create viadaemon \ncontainer start viadaemon \ncontainer kill viadaemon 15\ncontainer kill viadaemon 9\ncontainer die viadaemon 137\ncontainer stop viadaemon \ncontainer destroy viadaemon \n",
+		"container create viacli \ncontainer start viacli \ncontainer die viacli 0\ncontainer destroy viacli \n",
+		"network create evnet \nnetwork destroy evnet \n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("docker events --since --until lacks\n%s\nin\n%s", want, out)
+		}
+	}
+	if err := follow.Wait(); err != nil || followed.String() != "create\nstart\ndie\ndestroy\n" {
+		t.Errorf("docker events --filter container=late, followed: %v %q", err, followed.String())
+	}
+	for _, c := range []struct{ path, want string }{
+		{"/events?since=yesterday", `yesterday`},
+		{"/events?until=99999999999999999999", `seconds since 1970`},
+		{"/events?since=1.-5", `seconds since 1970`},
+		{"/events?filters={\"volume\":[\"x\"]}", `is not a filter glassbox knows here (type, event, container, image, network)`},
+	} {
+		req, _ := http.NewRequest("GET", "http://glassbox"+c.path, nil)
+		if status, body := d.request(req); status != 400 || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s: %d %q", c.path, status, body)
+		}
+	}
+	e.noState()
+}
+
 // docker network create, ls, inspect, rm; two containers the daemon runs on
 // a user network talk by name.
 func TestDockerNetworks(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -120,14 +121,24 @@ func New(s *specs.Spec, opts Options) (*Run, error) {
 	var err error
 	if opts.Restart {
 		c, err = container.Reopen(opts.Root, opts.ID, s)
-	} else {
-		c, err = container.Create(opts.Root, opts.ID, opts.Name, s)
+	} else if c, err = container.Create(opts.Root, opts.ID, opts.Name, s); err == nil {
+		Event(c, "create")
 	}
 	if err != nil {
 		return nil, err
 	}
 	c.OCI, c.Bundle = opts.OCI, opts.Bundle
 	return &Run{Container: c, Opts: opts}, nil
+}
+
+// Event records what happened to a container in its state root's events log
+// (docker events), with its name and image.
+func Event(c *container.Container, action string, attrs ...string) {
+	image := ""
+	if c.Spec != nil {
+		image = c.Spec.Annotations[spec.ImageNameAnnotation]
+	}
+	c.Event(action, append([]string{"image", image}, attrs...)...)
 }
 
 // Start runs every stage in order, up to the execve of the user's program. On
@@ -185,6 +196,7 @@ func (r *Run) Start() error {
 	r.Status, r.Started = container.Running, time.Now().UTC()
 	err := r.Save()
 	r.report("running")
+	Event(r.Container, "start")
 	if herr := r.PoststartHooks(); herr != nil {
 		fmt.Fprintln(r.stderr(), "glassbox: warning:", herr) // the program runs: the spec says warn
 	}
@@ -373,6 +385,9 @@ func (r *Run) interrupted() error {
 // --rm the state directory goes too; otherwise the record (and the writable
 // layer) stay as an exited container for `glassbox rm`.
 func (r *Run) Teardown() error {
+	if !r.Started.IsZero() { // it ran: not an OCI container deleted before its start
+		Event(r.Container, "die", "exitCode", strconv.Itoa(r.ExitCode))
+	}
 	start := time.Now()
 	err := r.undo()
 	r.timed(Timing{Stage: "teardown", Start: start, End: time.Now(), Err: err, Steps: r.hostSteps()})
