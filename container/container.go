@@ -114,23 +114,11 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 		if !ValidName(name) {
 			return nil, fmt.Errorf("--name %q: use letters, digits, _ . - (starting with a letter or digit)", name)
 		}
-		names, err := os.OpenFile(filepath.Join(root, "names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+		unlock, err := takeName(root, name)
 		if err != nil {
 			return nil, err
 		}
-		defer names.Close()
-		if err := unix.Flock(int(names.Fd()), unix.LOCK_EX); err != nil {
-			return nil, fmt.Errorf("flock %s: %w", names.Name(), err)
-		}
-		all, err := List(root)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range all {
-			if c.Name == name {
-				return nil, &NameInUseError{Name: name, ID: c.ID}
-			}
-		}
+		defer unlock()
 	}
 	// The directory appears under its name complete — locked, with its
 	// record — by rename(2) from a temporary one that ps, rm and gc pass
@@ -161,6 +149,54 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 	}
 	c.Dir = dir
 	return c, nil
+}
+
+// takeName locks the state root's names (names.lock) and checks that name is
+// free; the caller records it, then unlocks.
+func takeName(root, name string) (unlock func(), err error) {
+	names, err := os.OpenFile(filepath.Join(root, "names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(names.Fd()), unix.LOCK_EX); err != nil {
+		names.Close()
+		return nil, fmt.Errorf("flock %s: %w", names.Name(), err)
+	}
+	all, err := List(root)
+	if err == nil {
+		for _, c := range all {
+			if c.Name == name {
+				err = &NameInUseError{Name: name, ID: c.ID}
+			}
+		}
+	}
+	if err != nil {
+		names.Close()
+		return nil, err
+	}
+	return func() { names.Close() }, nil
+}
+
+// Rename gives c another name (docker rename), checked and recorded under
+// the names' lock. The record is rewritten in place: a glassbox that holds
+// the container reads it back before it records the exit (its monitor does;
+// a foreground glassbox run keeps the name it started with).
+func Rename(root string, c *Container, name string) error {
+	unlock, err := takeName(root, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	now, err := Load(c.Dir)
+	if err != nil {
+		return err
+	}
+	now.Name = name
+	if err := now.Save(); err != nil {
+		return err
+	}
+	c.Name = name
+	return nil
 }
 
 // A state directory being made (Create) or removed (Remove) is out of its

@@ -50,6 +50,9 @@ func (s *Server) routes() {
 	s.handle("POST /containers/{id}/stop", s.stopContainer)
 	s.handle("POST /containers/{id}/restart", s.restartContainer)
 	s.handle("POST /containers/{id}/kill", s.killContainer)
+	s.handle("POST /containers/{id}/pause", s.pauseContainer)
+	s.handle("POST /containers/{id}/unpause", s.unpauseContainer)
+	s.handle("POST /containers/{id}/rename", s.renameContainer)
 	s.handle("POST /containers/{id}/wait", s.waitContainer)
 	s.handle("DELETE /containers/{id}", s.removeContainer)
 	s.handle("GET /images/json", s.listImages)
@@ -112,6 +115,8 @@ func state(c *container.Container) apicontainer.ContainerState {
 	switch {
 	case c.Breakpoint != "":
 		return apicontainer.StatePaused // between stages, at a breakpoint
+	case c.Status == container.Running && engine.Paused(c):
+		return apicontainer.StatePaused // frozen (docker pause)
 	case c.Status == container.Running && !c.Alive():
 		return apicontainer.StateDead
 	case c.Status == container.Running:
@@ -238,6 +243,35 @@ func timeOrZero(t time.Time) string {
 	return t.Format(time.RFC3339Nano)
 }
 
+// pauseContainer: POST /containers/{id}/pause.
+func (s *Server) pauseContainer(w http.ResponseWriter, r *http.Request) {
+	s.onContainer(w, r, func(c *container.Container) error { return s.eng.Pause(r.Context(), c) })
+}
+
+// unpauseContainer: POST /containers/{id}/unpause.
+func (s *Server) unpauseContainer(w http.ResponseWriter, r *http.Request) {
+	s.onContainer(w, r, func(c *container.Container) error { return s.eng.Unpause(r.Context(), c) })
+}
+
+// renameContainer: POST /containers/{id}/rename?name=NEW.
+func (s *Server) renameContainer(w http.ResponseWriter, r *http.Request) {
+	s.onContainer(w, r, func(c *container.Container) error { return s.eng.Rename(c, r.URL.Query().Get("name")) })
+}
+
+// onContainer finds the path's container, calls do with it, and answers 204
+// or do's error.
+func (s *Server) onContainer(w http.ResponseWriter, r *http.Request, do func(*container.Container) error) {
+	c, err := s.eng.Container(r.PathValue("id"))
+	if err == nil {
+		err = do(c)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // stopContainer: POST /containers/{id}/stop?t=SECONDS (304 if not running).
 func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
 	c, err := s.eng.Container(r.PathValue("id"))
@@ -263,21 +297,12 @@ func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
 
 // killContainer: POST /containers/{id}/kill?signal=SIG (default SIGKILL).
 func (s *Server) killContainer(w http.ResponseWriter, r *http.Request) {
-	c, err := s.eng.Container(r.PathValue("id"))
-	if err != nil {
-		fail(w, err)
-		return
-	}
 	sig, err := engine.ParseSignal(cmp.Or(r.URL.Query().Get("signal"), "KILL"))
 	if err != nil {
 		fail(w, badParam("signal %w", err))
 		return
 	}
-	if err := s.eng.Kill(r.Context(), c, sig); err != nil {
-		fail(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.onContainer(w, r, func(c *container.Container) error { return s.eng.Kill(r.Context(), c, sig) })
 }
 
 // waitContainer: POST /containers/{id}/wait?condition=not-running|next-exit|removed.

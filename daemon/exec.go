@@ -103,6 +103,10 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
 		fail(w, fmt.Errorf("container %s %w", container.ShortID(c.ID), engine.ErrNotRunning))
 		return
 	}
+	if engine.Paused(c) {
+		fail(w, fmt.Errorf("container %s %w: unpause it first", container.ShortID(c.ID), engine.ErrPaused))
+		return
+	}
 	p := &execProcess{id: container.NewID(), container: c.ID, req: req}
 	if p.spec, err = spec.ForExec(stages.JoinSpec(c, c.Spec.Process), req.Cmd, req.Env, req.WorkingDir, req.User, req.Tty); err != nil {
 		fail(w, badParam("%v", err))

@@ -195,7 +195,7 @@ func statusOf(err error) int {
 	case errors.Is(err, container.ErrNotFound), errors.Is(err, image.ErrNotFound), errors.Is(err, netns.ErrNetworkNotFound),
 		errors.Is(err, engine.ErrPathNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, image.ErrInUse),
+	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, engine.ErrPaused), errors.Is(err, engine.ErrNotPaused), errors.Is(err, image.ErrInUse),
 		errors.Is(err, netns.ErrNetworkExists), errors.Is(err, netns.ErrNetworkInUse):
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):

@@ -185,6 +185,7 @@ func tracedSignal(tr *trace.Run, c *container.Container, sig unix.Signal) error 
 	err := signalInit(c, sig)
 	if err == nil {
 		stages.Event(c, "kill", "signal", strconv.Itoa(int(sig)))
+		thawForSignal(c)
 	}
 	tr.Step(fmt.Sprintf("kill(%d, %s)", c.Pid, unix.SignalName(sig)), start, err, attribute.Int("process.pid", c.Pid))
 	return err

@@ -257,6 +257,9 @@ type ExecIO struct {
 // and capabilities (stages.Join) — and returns its exit code; traced as
 // "glassbox exec" (as part of ctx's request, if any).
 func (e *Engine) Exec(ctx context.Context, c *container.Container, s *specs.Spec, stdio ExecIO) (int, error) {
+	if Paused(c) { // the process would join the frozen cgroup, and freeze
+		return 0, fmt.Errorf("container %s %w: unpause it first", container.ShortID(c.ID), ErrPaused)
+	}
 	opts := stages.Options{Root: e.Root, ID: c.ID, Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}
 	if opts.Stdin == nil {
 		null, err := os.Open(os.DevNull)

@@ -256,11 +256,11 @@ func TestDaemonAPI(t *testing.T) {
 		{"POST", "/exec/nosuch/start", 404, "No such exec instance: nosuch"},
 		{"GET", "/exec/nosuch/json", 404, "No such exec instance: nosuch"},
 		{"POST", "/exec/nosuch/resize?h=1&w=1", 404, "No such exec instance: nosuch"},
-		{"POST", "/containers/" + id + "/resize?h=70000&w=80", 400, `h="70000": a terminal's size, 0 to 65535`},
-		{"POST", "/containers/" + id + "/resize?h=-1&w=80", 400, `h="-1"`},
+		{"POST", "/containers/" + id + "/resize?h=70000&w=80", 400, `a terminal's size, 0 to 65535`},
+		{"POST", "/containers/" + id + "/resize?h=24&w=-1", 400, `a terminal's size`},
 		{"POST", "/containers/" + id + "/resize?h=24&w=80", 400, "has no terminal (-t) to resize"},
 		{"POST", "/containers/" + id + "/attach?stream=1&stdin=1&detachKeys=ctrl-xy", 400, `is not a key`},
-		{"POST", "/containers/" + id + "/pause", 501, "does not serve POST /containers/" + id + "/pause yet"},
+		{"POST", "/containers/" + id + "/update", 501, "does not serve POST /containers/" + id + "/update yet"},
 		{"GET", "/containers/" + id + "/logs", 400, "you must choose at least one stream"},
 		{"GET", "/containers/" + id + "/logs?stdout=1&tail=-1", 400, `tail`},
 		{"GET", "/containers/..%2f..%2fetc/json", 404, "no such container"},
@@ -733,6 +733,64 @@ func TestDockerEvents(t *testing.T) {
 			t.Errorf("GET %s: %d %q", c.path, status, body)
 		}
 	}
+	e.noState()
+}
+
+// docker pause freezes every process of the container (the kernel's
+// freezer: a counter it writes stands still, read from the host), exec into
+// it is refused rather than frozen too, stop still works; docker rename.
+func TestDockerPauseRename(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+	d.dockerOK("run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done")
+	pid := d.dockerOK("inspect", "-f", "{{.State.Pid}}", "ticker")
+	count := func() string {
+		b, _ := os.ReadFile("/proc/" + pid + "/root/tmp/n")
+		return strings.TrimSpace(string(b))
+	}
+	time.Sleep(200 * time.Millisecond)
+	d.dockerOK("pause", "ticker")
+	if st := d.dockerOK("inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "ticker"); st != "paused true" {
+		t.Errorf("after docker pause: %q", st)
+	}
+	before := count()
+	time.Sleep(300 * time.Millisecond)
+	if after := count(); after != before || before == "" {
+		t.Errorf("paused, the counter went on: %q then %q", before, after)
+	}
+	if r := d.docker("exec", "ticker", "true"); r.code == 0 || !strings.Contains(r.stderr, "is paused: unpause it first") {
+		t.Errorf("docker exec into a paused container: exit %d %q", r.code, r.stderr)
+	}
+	if r := d.docker("pause", "ticker"); r.code == 0 || !strings.Contains(r.stderr, "is paused already") {
+		t.Errorf("docker pause twice: exit %d %q", r.code, r.stderr)
+	}
+	d.dockerOK("unpause", "ticker")
+	time.Sleep(300 * time.Millisecond)
+	if after := count(); after == before {
+		t.Errorf("unpaused, the counter stood still at %q", after)
+	}
+	if r := d.docker("unpause", "ticker"); r.code == 0 || !strings.Contains(r.stderr, "is not paused") {
+		t.Errorf("docker unpause of a running container: exit %d %q", r.code, r.stderr)
+	}
+
+	d.dockerOK("rename", "ticker", "counter")
+	d.dockerOK("create", "--name", "other", "busybox", "true")
+	for name, want := range map[string]string{"other": `the name "other" is already in use`, "../x": "a name is letters"} {
+		if r := d.docker("rename", "counter", name); r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("docker rename counter %s: exit %d %q", name, r.code, r.stderr)
+		}
+	}
+	if out := d.dockerOK("ps", "--format", "{{.Names}} {{.State}}"); out != "counter running" {
+		t.Errorf("docker ps after rename: %q", out)
+	}
+	d.dockerOK("pause", "counter")
+	d.dockerOK("stop", "-t", "1", "counter") // SIGTERM, thawed to take it, SIGKILL after 1 s
+	if st := d.dockerOK("inspect", "-f", "{{.State.Status}}", "counter"); st != "exited" {
+		t.Errorf("docker stop of a paused container: %q", st)
+	}
+	d.dockerOK("rm", "counter", "other")
 	e.noState()
 }
 
