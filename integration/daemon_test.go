@@ -219,11 +219,11 @@ func TestDaemonAPI(t *testing.T) {
 	}
 	raw := func(method, path string) (int, string) { return rawBody(method, path, "") }
 	for body, want := range map[string]string{
-		"null":                                       "Config.Image: no image named",
-		`{"Image": "busybox", "Cmd": 7}`:             "the create request's body",
+		"null":                           "Config.Image: no image named",
+		`{"Image": "busybox", "Cmd": 7}`: "the create request's body",
 		`{"Image": "busybox", "HostConfig": {"Sysctls": {"net.ipv4.ip_forward": "1"}}}`: "HostConfig.Sysctls: not supported",
-		`{"Image": "nosuch:1"}`:                      "No such image: nosuch:1",
-		`{"Image": "busybox", "User": "4294967295"}`: "uid 4294967295 is (uid_t)-1",
+		`{"Image": "nosuch:1"}`:                                                     "No such image: nosuch:1",
+		`{"Image": "busybox", "User": "4294967295"}`:                                "uid 4294967295 is (uid_t)-1",
 		`{"Image": "busybox", "HostConfig": {"PidsLimit": -5, "CapAdd": ["NOPE"]}}`: "--cap-add NOPE: no such capability",
 		`{"Image": "` + strings.Repeat("a", 2<<20) + `"}`:                           "larger than 1 MiB",
 	} {

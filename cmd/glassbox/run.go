@@ -213,9 +213,9 @@ func forwardSignals(sigs <-chan os.Signal, r *stages.Run, con *console) {
 
 // runHooks let the monitor of a detached container (monitor.go) follow a run.
 type runHooks struct {
-	started  func(error)                   // the program runs, or the stages failed
+	started  func(error)                             // the program runs, or the stages failed
 	running  func(*stages.Run, *trace.Run, *os.File) // after started(nil), with the terminal's master if any; the monitor may become the shim here
-	detached bool                          // observe the kernel during the stages only
+	detached bool                                    // observe the kernel during the stages only
 }
 
 func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks runHooks) error {
