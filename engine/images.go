@@ -26,16 +26,7 @@ func (e *Engine) RemoveImage(ref string, force bool) ([]image.Removal, error) {
 	if err != nil {
 		return nil, err
 	}
-	inUse := func(id string) bool {
-		all, _ := container.List(e.Root)
-		for _, c := range all {
-			if c.Spec != nil && c.Spec.Annotations[spec.ImageAnnotation] == id {
-				return true
-			}
-		}
-		return false
-	}
-	removed, err := s.Remove(ref, force, inUse)
+	removed, err := s.Remove(ref, force, e.imageInUse)
 	for _, rm := range removed {
 		if rm.Untagged != "" {
 			e.event("image", "untag", rm.Untagged, "name", rm.Untagged)
@@ -45,6 +36,17 @@ func (e *Engine) RemoveImage(ref string, force bool) ([]image.Removal, error) {
 		}
 	}
 	return removed, err
+}
+
+// imageInUse says whether a container was made from image id.
+func (e *Engine) imageInUse(id string) bool {
+	all, _ := container.List(e.Root)
+	for _, c := range all {
+		if c.Spec != nil && c.Spec.Annotations[spec.ImageAnnotation] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // TagImage gives an image another name.

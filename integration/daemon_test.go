@@ -794,6 +794,50 @@ func TestDockerPauseRename(t *testing.T) {
 	e.noState()
 }
 
+// docker container, network and image prune take what nothing runs or uses,
+// and leave what something does.
+func TestDockerPrune(t *testing.T) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	d := e.startDaemon()
+	// Networks are the host's: prune only on a host with none but the test's.
+	othersNetworks := strings.TrimSpace(strings.ReplaceAll(d.dockerOK("network", "ls", "--format", "{{.Name}}"), "bridge", "")) != ""
+	d.dockerOK("network", "create", "used")
+	d.dockerOK("network", "create", "unused")
+	running := d.dockerOK("run", "-d", "--network", "used", "busybox", "sleep", "300")
+	exited := d.dockerOK("run", "-d", "busybox", "true")
+	created := d.dockerOK("create", "busybox", "true")
+	d.dockerOK("wait", exited)
+	out := d.dockerOK("container", "prune", "-f")
+	if !strings.Contains(out, exited) || !strings.Contains(out, created) || strings.Contains(out, running) {
+		t.Errorf("docker container prune: %q, want %s and %s gone, %s kept", out, exited[:12], created[:12], running[:12])
+	}
+	if othersNetworks {
+		t.Log("this host has networks of its own: docker network prune is not tried")
+		d.dockerOK("network", "rm", "unused")
+	} else if out := d.dockerOK("network", "prune", "-f"); !strings.Contains(out, "unused") || strings.Contains(out, "used\n") {
+		t.Errorf("docker network prune: %q", out)
+	}
+	d.dockerOK("tag", "busybox", "spare:1")
+	if out := d.dockerOK("image", "prune", "-f"); strings.Contains(out, "spare") {
+		t.Errorf("docker image prune (dangling only) took a named image: %q", out)
+	}
+	// busybox is the running container's: it stays, under both names.
+	if out := d.dockerOK("image", "prune", "-a", "-f"); strings.Contains(out, "deleted") {
+		t.Errorf("docker image prune -a removed an image a container uses: %q", out)
+	}
+	d.dockerOK("rm", "-f", running)
+	if out := d.dockerOK("image", "prune", "-a", "-f"); !strings.Contains(out, "untagged: spare:1") || !strings.Contains(out, "deleted: sha256:") {
+		t.Errorf("docker image prune -a with nothing using busybox: %q", out)
+	}
+	if out := d.dockerOK("images", "-q"); out != "" {
+		t.Errorf("after image prune -a: %q", out)
+	}
+	d.dockerOK("network", "rm", "used")
+	e.noState()
+}
+
 // docker network create, ls, inspect, rm; two containers the daemon runs on
 // a user network talk by name.
 func TestDockerNetworks(t *testing.T) {
