@@ -181,7 +181,11 @@ func (e *Engine) Detach(s *specs.Spec, opts stages.Options, to trace.Options, ex
 	defer statusR.Close()
 	args := []string{"monitor", "--root", opts.Root, "--id", opts.ID, "--name", opts.Name,
 		"--rm=" + strconv.FormatBool(opts.Remove), "--restart=" + strconv.FormatBool(opts.Restart), "--trace=" + strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint, "--command", cmp.Or(to.Command, "run")}
-	args = append(append(args, "--bundle", opts.Bundle), extra...)
+	args = append(args, "--bundle", opts.Bundle)
+	if r := to.Request; r != nil {
+		args = append(args, "--http-method", r.Method, "--http-route", r.Route)
+	}
+	args = append(args, extra...)
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err

@@ -310,8 +310,39 @@ func TestDaemonAPI(t *testing.T) {
 	if root.ParentSpanID != parentID || root.Name != "glassbox kill" || root.Attr("http.route") != "/containers/{id}/kill" || root.Attr("http.request.method") != "POST" {
 		t.Errorf("the kill's span: %s, parent %s, route %q %q; want the client's span as its parent", root.Name, root.ParentSpanID, root.Attr("http.request.method"), root.Attr("http.route"))
 	}
-	if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
-		t.Errorf("remove -f: %v", err)
+	// A start request's trace: the client's span, then the start, then
+	// every stage's span, from the monitor the daemon started.
+	const startTraceID = "5bf92f3577b34da6a3ce929d0e0e4737"
+	created := d.dockerOK("create", "busybox", "sleep", "300")
+	req, _ = http.NewRequest("POST", "http://glassbox/v1.50/containers/"+created+"/start", nil)
+	req.Header.Set("traceparent", "00-"+startTraceID+"-"+parentID+"-01")
+	if status, body := d.request(req); status != 204 {
+		t.Fatalf("start with a traceparent: %d %s", status, body)
+	}
+	var started *trace.File
+	for deadline := time.Now().Add(10 * time.Second); started == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		started, _ = trace.Load(filepath.Join(e.root, "traces", startTraceID+".json"))
+	}
+	if started == nil {
+		t.Fatal("no trace continues the start request's")
+	}
+	root, _ = started.Root()
+	if root.ParentSpanID != parentID || root.Name != "glassbox start" || root.Attr("http.route") != "/containers/{id}/start" {
+		t.Errorf("the start's span: %s, parent %s, route %q", root.Name, root.ParentSpanID, root.Attr("http.route"))
+	}
+	names := map[string]bool{}
+	for _, s := range started.Spans() {
+		names[s.Name] = true
+	}
+	for _, stage := range []string{"rootfs", "cgroup", "unshare", "network", "mount", "exec"} {
+		if !names[stage] {
+			t.Errorf("the start request's trace has no %s stage span: %v", stage, names)
+		}
+	}
+	for _, c := range []string{id, created} {
+		if _, err := cli.ContainerRemove(ctx, c, client.ContainerRemoveOptions{Force: true}); err != nil {
+			t.Errorf("remove -f: %v", err)
+		}
 	}
 	e.noState()
 }

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -65,7 +66,7 @@ func startMonitor(s *specs.Spec, opts stages.Options, to trace.Options, pipeline
 func newMonitorCmd() *cobra.Command {
 	var opts stages.Options
 	var traced bool
-	var endpoint, command string
+	var endpoint, command, httpMethod, httpRoute string
 	var exitCode, lockFd int
 	var pipeline pipelineFlags
 	cmd := &cobra.Command{
@@ -75,6 +76,9 @@ func newMonitorCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			to := trace.Options{Off: !traced, Endpoint: endpoint, Command: command}
+			if httpRoute != "" { // started by the daemon: the request's trace goes on
+				to.Request = &trace.Request{Method: httpMethod, Route: httpRoute, Header: http.Header{"Traceparent": {os.Getenv("TRACEPARENT")}}}
+			}
 			if err := pipeline.apply(&opts); err != nil {
 				return err
 			}
@@ -188,6 +192,8 @@ func newMonitorCmd() *cobra.Command {
 	f.BoolVar(&traced, "trace", true, "trace the run")
 	f.StringVar(&endpoint, "otlp-endpoint", "", "OTLP endpoint")
 	f.StringVar(&command, "command", "run", "the command the trace is named after (run, start)")
+	f.StringVar(&httpMethod, "http-method", "", "the daemon's request that started it: its method")
+	f.StringVar(&httpRoute, "http-route", "", "the daemon's request that started it: its route")
 	pipeline.register(f)
 	f.StringVar(&opts.Bundle, "bundle", "", "the OCI bundle directory")
 	f.IntVar(&exitCode, "exit-code", 0, "the init exited with this code: record it and tear down (run by glassbox-shim)")
