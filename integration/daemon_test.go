@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -941,6 +942,16 @@ func TestDockerPull(t *testing.T) {
 		t.Errorf("docker pull %s:\n%s", ref, out)
 	}
 	d.dockerOK("rmi", ref)
+	// A client that goes mid-pull: the daemon answers the next, whose pull
+	// goes through, and nothing of the first is left in the store.
+	conn, err := net.Dial("unix", d.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /v1.50/images/create?fromImage=%s HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n", ref)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	conn.Read(make([]byte, 64)) // the status line: the pull is under way
+	conn.Close()
 	if out := d.dockerOK("run", "--rm", ref, "echo", "pulled"); !strings.HasSuffix(out, "pulled") {
 		t.Errorf("docker run of an image to pull first: %q", out)
 	}
@@ -951,6 +962,10 @@ func TestDockerPull(t *testing.T) {
 		t.Errorf("docker push of an image the store lacks: exit %d %q", r.code, r.stderr)
 	}
 	d.dockerOK("rmi", ref)
+	time.Sleep(200 * time.Millisecond)
+	if leftovers, _ := filepath.Glob(filepath.Join(e.root, "images", ".tmp-*")); len(leftovers) > 0 {
+		t.Errorf("a pull whose client went left %v", leftovers)
+	}
 
 	// docker save | docker load: the image goes, and comes back whole.
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
