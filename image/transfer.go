@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -315,8 +316,9 @@ func refsOf(given, own string, images int) []string {
 	return nil
 }
 
-// Save writes images as one OCI image layout tar (glassbox import and most
-// tools read it back; `docker load` reads OCI layouts too).
+// Save writes images as one OCI image layout tar, with a manifest.json
+// beside it naming the same blobs, as docker save (25+) writes: glassbox
+// import, docker load of either age and most tools read it back.
 func (s *Store) Save(refs []string, w io.Writer) error {
 	dir, err := os.MkdirTemp(s.path(), tmpPrefix()+"save-")
 	if err != nil {
@@ -327,6 +329,7 @@ func (s *Store) Save(refs []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var archive tarball.Manifest // docker save's manifest.json
 	for _, ref := range refs {
 		rec, err := s.Find(ref)
 		if err != nil {
@@ -337,14 +340,27 @@ func (s *Store) Save(refs []string, w io.Writer) error {
 			return err
 		}
 		var opts []layout.Option
+		entry := tarball.Descriptor{Config: "blobs/sha256/" + strings.TrimPrefix(rec.ID, "sha256:")}
 		if r, err := name.ParseReference(ref); err == nil {
 			if t, ok := r.(name.Tag); ok {
 				opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": Familiar(t.Name())}))
+				entry.RepoTags = []string{Familiar(t.Name())}
 			}
+		}
+		for _, l := range rec.Layers {
+			entry.Layers = append(entry.Layers, "blobs/sha256/"+strings.TrimPrefix(l.Digest, "sha256:"))
 		}
 		if err := p.AppendImage(img, opts...); err != nil {
 			return err
 		}
+		archive = append(archive, entry)
+	}
+	data, err := json.Marshal(archive)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644); err != nil {
+		return err
 	}
 	return writeTree(w, dir)
 }
