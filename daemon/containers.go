@@ -16,6 +16,7 @@ import (
 
 	apicontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
@@ -216,6 +217,7 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 		out.Config.User = c.Spec.Annotations[spec.UserAnnotation]
 		stdin := c.Spec.Annotations[engine.StdinAnnotation]
 		out.Config.OpenStdin, out.Config.StdinOnce = stdin != "", stdin == engine.StdinOnce
+		out.GraphDriver = overlayData(c)
 	}
 	// Its bridge network, even before it runs (then without an address): its
 	// aliases there, with its short id, as dockerd gives on user networks.
@@ -237,6 +239,22 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 		out.NetworkSettings.Ports[key] = append(out.NetworkSettings.Ports[key], network.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
 	}
 	return out
+}
+
+// overlayData is the container's overlay as dockerd's overlay2 describes
+// one: the image's layers (top first), the writable layer, its work
+// directory, and where they are merged (the rootfs stage's mount).
+func overlayData(c *container.Container) *storage.DriverData {
+	if c.OCI || c.Spec.Root == nil {
+		return nil // root.path in place: no overlay
+	}
+	lower := c.Spec.Root.Path
+	if more := c.Spec.Annotations[spec.LowerDirsAnnotation]; more != "" {
+		lower += ":" + more
+	}
+	return &storage.DriverData{Name: "overlay2", Data: map[string]string{
+		"LowerDir": lower, "UpperDir": c.Path("upper"), "WorkDir": c.Path("work"), "MergedDir": c.Path("rootfs"),
+	}}
 }
 
 func timeOrZero(t time.Time) string {

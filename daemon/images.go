@@ -4,13 +4,16 @@ package daemon
 // pull.go).
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/storage"
 
 	"github.com/glassbox-dev/glassbox/image"
 )
@@ -211,9 +214,21 @@ func (s *Server) inspectImage(w http.ResponseWriter, ref string) {
 	}
 	if img, err := store.Image(rec); err == nil {
 		if cf, err := img.ConfigFile(); err == nil {
-			out.Os, out.Architecture, out.Variant = cf.OS, cf.Architecture, cf.Variant
+			out.Os, out.Architecture, out.Variant, out.Author = cf.OS, cf.Architecture, cf.Variant, cf.Author
+		}
+		// The image's own config, in the API's type (the same JSON keys).
+		var raw struct {
+			Config dockerspec.DockerOCIImageConfig `json:"config"`
+		}
+		if data, err := img.RawConfigFile(); err == nil && json.Unmarshal(data, &raw) == nil {
+			out.Config = &raw.Config
 		}
 	}
+	var lower []string
+	for i := len(rec.Layers) - 1; i >= 0; i-- {
+		lower = append(lower, store.LayerDir(rec.Layers[i].DiffID))
+	}
+	out.GraphDriver = &storage.DriverData{Name: "overlay2", Data: map[string]string{"LowerDir": strings.Join(lower, ":")}}
 	for _, t := range rec.Tags {
 		out.RepoTags = append(out.RepoTags, image.Familiar(t))
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -43,7 +44,10 @@ func kernelRelease() string {
 
 // versionInfo: GET /version.
 func (s *Server) versionInfo(w http.ResponseWriter, r *http.Request) {
+	commit, built := buildVCS()
 	writeJSON(w, http.StatusOK, system.VersionResponse{
+		GitCommit:     commit,
+		BuildTime:     built,
 		Platform:      system.PlatformInfo{Name: "glassbox"},
 		Version:       s.version,
 		APIVersion:    APIVersion,
@@ -58,6 +62,25 @@ func (s *Server) versionInfo(w http.ResponseWriter, r *http.Request) {
 				"KernelVersion": kernelRelease(), "GoVersion": runtime.Version(), "GitCommit": s.version, "Experimental": "false"},
 		}},
 	})
+}
+
+// buildVCS is the commit glassbox was built from and its time, as go build
+// -buildvcs recorded them ("unknown" and "" when it did not).
+func buildVCS() (commit, time string) {
+	commit = "unknown"
+	info, _ := debug.ReadBuildInfo()
+	if info == nil {
+		return commit, ""
+	}
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value[:min(12, len(s.Value))]
+		case "vcs.time":
+			time = s.Value
+		}
+	}
+	return commit, time
 }
 
 // info: GET /info — what `docker info` prints.
