@@ -15,13 +15,9 @@ import (
 	"github.com/glassbox-dev/glassbox/engine"
 )
 
-// archiveRoute: HEAD, GET and PUT /containers/{id}/archive?path=….
-func (s *Server) archiveRoute(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Query().Get("path")
-	if p == "" {
-		fail(w, badParam("path: which file or directory in the container"))
-		return
-	}
+// withFiles calls do with the root of the path's container (engine.Files),
+// or answers why there is none.
+func (s *Server) withFiles(w http.ResponseWriter, r *http.Request, do func(rootFd int)) {
 	c, err := s.eng.Container(r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
@@ -33,6 +29,20 @@ func (s *Server) archiveRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	do(rootFd)
+}
+
+// archiveRoute: HEAD, GET and PUT /containers/{id}/archive?path=….
+func (s *Server) archiveRoute(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Query().Get("path")
+	if p == "" {
+		fail(w, badParam("path: which file or directory in the container"))
+		return
+	}
+	s.withFiles(w, r, func(rootFd int) { s.archive(w, r, rootFd, p) })
+}
+
+func (s *Server) archive(w http.ResponseWriter, r *http.Request, rootFd int, p string) {
 	if r.Method == http.MethodPut {
 		if err := engine.Extract(r.Body, rootFd, p, boolParam(r, "copyUIDGID")); err != nil {
 			fail(w, err)
@@ -59,18 +69,9 @@ func (s *Server) archiveRoute(w http.ResponseWriter, r *http.Request) {
 
 // exportContainer: GET /containers/{id}/export, the whole filesystem.
 func (s *Server) exportContainer(w http.ResponseWriter, r *http.Request) {
-	c, err := s.eng.Container(r.PathValue("id"))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	rootFd, release, err := s.eng.Files(c)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	defer release()
-	w.Header().Set("Content-Type", "application/x-tar")
-	w.WriteHeader(http.StatusOK)
-	engine.Archive(w, rootFd, "/")
+	s.withFiles(w, r, func(rootFd int) {
+		w.Header().Set("Content-Type", "application/x-tar")
+		w.WriteHeader(http.StatusOK)
+		engine.Archive(w, rootFd, "/")
+	})
 }

@@ -74,19 +74,33 @@ if command -v docker >/dev/null; then
 	GLASSBOX_TRACE=off bin/glassbox daemon -H "unix://$work/glassbox.sock" 2>/dev/null & # untraced, as dockerd and run --trace=false
 	daemon=$!
 	dockerd_cmd=()
+	# dockerd's containers go under this shell's own memory cgroup on a v1
+	# host (processes must not leave it there); the cgroups runc makes for
+	# that path in the other hierarchies go again afterwards.
+	cgparent="$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup | grep -v '^/$' || true)/glassbox-bench-dockerd"
+	stop_dockerd() {
+		local pid
+		pid=$(cat "$work/dockerd/pid" 2>/dev/null) || return 0
+		kill "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+		umount -R "$work/dockerd/data" "$work/dockerd/exec" 2>/dev/null || true
+		find /sys/fs/cgroup -depth -type d -path "*$cgparent*" -exec rmdir {} + 2>/dev/null || true
+		for h in /sys/fs/cgroup/*/; do rmdir "$h${cgparent%/*}" 2>/dev/null || true; done # made by runc; ours is busy and stays
+	}
 	if command -v dockerd >/dev/null; then
 		mkdir -p "$work/dockerd"
-		dockerd --iptables=false --bridge=none -H "unix://$work/dockerd.sock" --data-root "$work/dockerd/data" \
+		dockerd --iptables=false --ip6tables=false --bridge=none --userland-proxy=false --cgroup-parent "$cgparent" \
+			-H "unix://$work/dockerd.sock" --data-root "$work/dockerd/data" \
 			--exec-root "$work/dockerd/exec" --pidfile "$work/dockerd/pid" >/dev/null 2>&1 &
 		for _ in $(seq 50); do [ -S "$work/dockerd.sock" ] && break; sleep 0.2; done
-		bin/glassbox save busybox:latest | DOCKER_HOST="unix://$work/dockerd.sock" docker load >/dev/null
-		dockerd_cmd=(-n dockerd "env DOCKER_HOST=unix://$work/dockerd.sock docker run --rm --network none busybox true")
+		# Loaded from glassbox's own store; --pull=never: nothing leaves this host.
+		bin/glassbox save busybox:latest | DOCKER_HOST="unix://$work/dockerd.sock" docker load >/dev/null &&
+			dockerd_cmd=(-n dockerd "env DOCKER_HOST=unix://$work/dockerd.sock docker run --rm --pull=never --network none busybox true")
 	fi
-	trap 'kill $daemon 2>/dev/null; [ -f "$work/dockerd/pid" ] && kill "$(cat "$work/dockerd/pid")" 2>/dev/null; sleep 1; rm -rf "$work"' EXIT
+	trap 'kill $daemon 2>/dev/null; stop_dockerd; rm -rf "$work"' EXIT
 	for _ in $(seq 50); do [ -S "$work/glassbox.sock" ] && break; sleep 0.1; done
 	hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/daemon.json" \
 		-n glassbox-run "bin/glassbox run --rm --trace=false --network none busybox true" \
-		-n glassbox-daemon "env DOCKER_HOST=unix://$work/glassbox.sock docker run --rm --network none busybox true" \
+		-n glassbox-daemon "env DOCKER_HOST=unix://$work/glassbox.sock docker run --rm --pull=never --network none busybox true" \
 		"${dockerd_cmd[@]}" >/dev/null
 	jq -r '
 		(.results | map({(.command): (.median * 1000)}) | add) as $m

@@ -105,6 +105,15 @@ func (d *daemon) request(req *http.Request) (int, string) {
 	return resp.StatusCode, b.String()
 }
 
+// newDockerEnv is a test's state root with busybox in it, and a daemon over
+// it for the docker CLI to talk to.
+func newDockerEnv(t *testing.T) (*env, *daemon) {
+	needDocker(t)
+	e := newEnv(t)
+	e.importBusybox()
+	return e, e.startDaemon()
+}
+
 func needDocker(t *testing.T) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("the docker CLI is not installed (.ci/run installs Debian's docker.io where it is missing)")
@@ -114,10 +123,7 @@ func needDocker(t *testing.T) {
 // The real docker CLI sees and drives the containers glassbox's CLI made:
 // one state root, two front ends.
 func TestDockerCLIAgainstTheDaemon(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 
 	if v := d.dockerOK("version", "--format", "{{.Server.APIVersion}} {{.Client.APIVersion}}"); v != "1.50 1.50" {
 		t.Errorf("docker version: API versions %q", v)
@@ -351,10 +357,7 @@ func TestDaemonAPI(t *testing.T) {
 // A daemon goes, its containers stay: they belong to their monitors. A
 // daemon started again sees them.
 func TestContainersOutliveTheDaemon(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 	id := e.runDetached([]string{"--name", "survivor"}, "busybox", "sleep", "300")
 	d.cmd.Process.Kill() // SIGKILL: no shutdown at all
 	d.cmd.Wait()
@@ -397,10 +400,7 @@ func TestDaemonSocket(t *testing.T) {
 // that glassbox's CLI sees, with what the request asked (environment,
 // published port), and refuses what it cannot honour by name.
 func TestDockerRunDetached(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 
 	id := d.dockerOK("run", "-d", "--name", "web", "-e", "GREETING=hi", "-p", "18191:80", "busybox", "sh", "-c", "echo $GREETING; exec sleep 300")
 	if r := e.run("", "ps", "--format", "json"); !strings.Contains(r.stdout, id) {
@@ -505,10 +505,7 @@ func TestDockerRunDetached(t *testing.T) {
 // wait, start; stdout and stderr apart, the exit code, --rm; then logs and
 // attach to detached containers.
 func TestDockerRunForeground(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 
 	r := d.docker("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
 	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
@@ -551,10 +548,7 @@ func TestDockerRunForeground(t *testing.T) {
 // A person at a terminal: docker run -it, docker attach and its detach keys,
 // docker exec -it, each typed into tmux; and input piped to docker run -i.
 func TestDockerTerminals(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 
 	// Input, all of it written before the container starts, and its end.
 	cmd := exec.Command("docker", "run", "-i", "--rm", "busybox", "sh", "-c", "wc -l; tty || true")
@@ -616,10 +610,7 @@ func TestDockerTerminals(t *testing.T) {
 // and a created one; and the container's attempts to make the copy reach the
 // host's files: symlinks out of its root, "../" in a tar, a FIFO to block on.
 func TestDockerCp(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 	dir := t.TempDir()
 	local := func(name string) string { return filepath.Join(dir, name) }
 
@@ -716,10 +707,7 @@ func TestDockerCp(t *testing.T) {
 // docker events: what the daemon and the CLI did to the state root, bounded
 // by --since and --until, and followed as it happens.
 func TestDockerEvents(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 	since := strconv.FormatInt(time.Now().Unix(), 10)
 	// Followed: from before the run until a moment after.
 	follow := exec.Command("docker", "events", "--filter", "container=late", "--format", "{{.Action}}", "--until", strconv.FormatInt(time.Now().Add(8*time.Second).Unix(), 10))
@@ -772,10 +760,7 @@ func TestDockerEvents(t *testing.T) {
 // freezer: a counter it writes stands still, read from the host), exec into
 // it is refused rather than frozen too, stop still works; docker rename.
 func TestDockerPauseRename(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 	d.dockerOK("run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done")
 	pid := d.dockerOK("inspect", "-f", "{{.State.Pid}}", "ticker")
 	count := func() string {
@@ -829,10 +814,7 @@ func TestDockerPauseRename(t *testing.T) {
 // docker container, network and image prune take what nothing runs or uses,
 // and leave what something does.
 func TestDockerPrune(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 	// Networks are the host's: prune only on a host with none but the test's.
 	othersNetworks := strings.TrimSpace(strings.ReplaceAll(d.dockerOK("network", "ls", "--format", "{{.Name}}"), "bridge", "")) != ""
 	d.dockerOK("network", "create", "used")
@@ -873,10 +855,7 @@ func TestDockerPrune(t *testing.T) {
 // docker network create, ls, inspect, rm; two containers the daemon runs on
 // a user network talk by name.
 func TestDockerNetworks(t *testing.T) {
-	needDocker(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 	d.dockerOK("network", "create", "--subnet", "10.123.9.0/24", "dnet")
 	defer d.docker("network", "rm", "dnet")
 	if out := d.dockerOK("network", "ls", "--filter", "name=dnet", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"); out != "dnet bridge local" {

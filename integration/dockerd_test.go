@@ -227,9 +227,7 @@ var notInAPI150 = map[string]bool{
 func TestDaemonAgreesWithDockerd(t *testing.T) {
 	needDocker(t)
 	ref := startDockerd(t)
-	e := newEnv(t)
-	e.importBusybox()
-	d := e.startDaemon()
+	e, d := newDockerEnv(t)
 	// The same image in both: glassbox's save, loaded by dockerd.
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
 	d.dockerOK("save", "-o", archive, "busybox")
@@ -308,4 +306,5 @@ func TestDaemonAgreesWithDockerd(t *testing.T) {
 			t.Errorf("%s: keys dockerd gives and glassbox does not: %v", what, missing)
 		}
 	}
+	e.noState()
 }
