@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,8 @@ func (s *Server) routes() {
 	s.handle("POST /networks/create", s.createNetwork)
 	s.handle("GET /networks/{id}", s.inspectNetwork)
 	s.handle("DELETE /networks/{id}", s.removeNetwork)
+	s.handle("POST /networks/{id}/connect", s.connectNetwork)
+	s.handle("POST /networks/{id}/disconnect", s.disconnectNetwork)
 	s.handle("GET /volumes/{name}", s.inspectOther)
 	s.handle("GET /plugins/{name}/json", s.inspectOther)
 	s.mux.HandleFunc("/", s.notServed)
@@ -151,7 +154,7 @@ func summary(c *container.Container) apicontainer.Summary {
 
 func networkMode(c *container.Container) string {
 	if c.Spec == nil {
-		return ""
+		return "none" // a record cut short: nothing is known of its network
 	}
 	return cmp.Or(c.Spec.Annotations[spec.NetworkAnnotation], "none")
 }
@@ -228,6 +231,15 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 		}
 		ep.IPAddress, _ = netip.ParseAddr(c.IP)
 		out.NetworkSettings.Networks[mode] = ep
+		// The networks docker network connect added, while it runs.
+		if st == apicontainer.StateRunning || st == apicontainer.StatePaused {
+			on := netns.NetworksOf(c.ID)
+			for _, a := range on[min(1, len(on)):] {
+				ep := &network.EndpointSettings{Aliases: append(slices.Clone(a.Lease.Aliases), container.ShortID(c.ID))}
+				ep.IPAddress, _ = netip.ParseAddr(a.IP)
+				out.NetworkSettings.Networks[a.Network] = ep
+			}
+		}
 	}
 	ports, _ := netns.ParsePorts(c.Ports)
 	for _, p := range ports {

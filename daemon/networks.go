@@ -1,6 +1,7 @@
 package daemon
 
-// The network routes: docker network ls, inspect, create, rm. glassbox's
+// The network routes: docker network ls, inspect, create, rm, connect,
+// disconnect. glassbox's
 // networks are bridges (the driver is always "bridge"), the host's rather
 // than a state root's; a network's id is derived from its name and creation
 // time (engine.NetworkID), and either names it.
@@ -13,6 +14,7 @@ import (
 
 	apinetwork "github.com/moby/moby/api/types/network"
 
+	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/netns"
 )
@@ -112,4 +114,55 @@ func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// connectNetwork: POST /networks/{id}/connect {Container, EndpointConfig}.
+func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
+	var req apinetwork.ConnectRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxCreateBody)).Decode(&req); err != nil {
+		fail(w, badParam("the connect request's body: %v", err))
+		return
+	}
+	var aliases []string
+	if ep := req.EndpointConfig; ep != nil {
+		ipam := ep.IPAMConfig
+		if ipam != nil && (ipam.IPv4Address.IsValid() || ipam.IPv6Address.IsValid() || len(ipam.LinkLocalIPs) > 0) || len(ep.Links) > 0 || len(ep.DriverOpts) > 0 {
+			fail(w, badParam("EndpointConfig: only Aliases are supported by glassbox's daemon"))
+			return
+		}
+		aliases = ep.Aliases
+	}
+	s.onNetworkAndContainer(w, r, req.Container, func(n *netns.Network, c *container.Container) error {
+		return s.eng.ConnectNetwork(r.Context(), c, n.Name, aliases)
+	})
+}
+
+// disconnectNetwork: POST /networks/{id}/disconnect {Container, Force}.
+func (s *Server) disconnectNetwork(w http.ResponseWriter, r *http.Request) {
+	var req apinetwork.DisconnectRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxCreateBody)).Decode(&req); err != nil {
+		fail(w, badParam("the disconnect request's body: %v", err))
+		return
+	}
+	s.onNetworkAndContainer(w, r, req.Container, func(n *netns.Network, c *container.Container) error {
+		return s.eng.DisconnectNetwork(r.Context(), c, n.Name)
+	})
+}
+
+// onNetworkAndContainer finds the path's network and the body's container,
+// calls do with them, and answers 200 or do's error.
+func (s *Server) onNetworkAndContainer(w http.ResponseWriter, r *http.Request, ref string, do func(*netns.Network, *container.Container) error) {
+	n, err := s.eng.Network(r.PathValue("id"))
+	var c *container.Container
+	if err == nil {
+		c, err = s.eng.Container(ref)
+	}
+	if err == nil {
+		err = do(n, c)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

@@ -15,6 +15,7 @@ package netns
 // nat.go). Every netlink message is a traced step.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -47,6 +48,10 @@ type Attachment struct {
 // of its id: interface names have at most 15 bytes).
 func VethName(container string) string { return "gb" + container[:min(12, len(container))] }
 
+// MaxNetworks is how many networks a container can be on: the host ends of
+// its veths are VethName, then VethName and a digit.
+const MaxNetworks = 10
+
 // Connect gives the container (its init is pid) an address on network: a
 // lease, the bridge and NAT rules if it is the network's first container, a
 // veth pair, eth0 configured inside, DNAT rules for ports, and /etc/hosts
@@ -57,13 +62,18 @@ func VethName(container string) string { return "gb" + container[:min(12, len(co
 // rules. The veth and the DNAT rules are the container's own and are made
 // without it; concurrent runs then wait for one another for milliseconds,
 // not for each other's veths (an RCU grace period each to make).
+//
+// A lease with an Iface is a further network of a running container
+// (ConnectMore): its own veth and interface, and no default route.
 func Connect(network string, lease Lease, pid int, ports []Port, step Recorder) (*Attachment, error) {
-	lease.Veth = VethName(lease.Container)
+	if lease.Veth == "" {
+		lease.Veth = VethName(lease.Container)
+	}
 	a, bridge, err := reserve(network, lease, ports, step)
 	if err != nil {
 		return nil, err
 	}
-	if err := addVeth(lease.Veth, bridge, pid, a, step); err != nil {
+	if err := addVeth(lease.Veth, cmp.Or(lease.Iface, "eth0"), bridge, pid, a, lease.Iface == "", step); err != nil {
 		return nil, err
 	}
 	if len(a.Ports) > 0 {
@@ -108,6 +118,12 @@ func reserve(network string, lease Lease, ports []Port, step Recorder) (*Attachm
 		return nil, nil, err
 	}
 	lease.Ports = ports
+	if lease.Iface != "" {
+		// A further network: each of the container's leases names the others.
+		if lease.Also, err = s.linkLeases(lease.Container, n.Name, all); err != nil {
+			return nil, nil, err
+		}
+	}
 	start = time.Now()
 	ip, err := n.Allocate(lease)
 	if err == nil {
@@ -153,16 +169,24 @@ func reserve(network string, lease Lease, ports []Port, step Recorder) (*Attachm
 // wait for the lock.
 func Disconnect(network, container string, deleteVeth bool, step Recorder) error {
 	var errs []error
-	if link, err := netlink.LinkByName(VethName(container)); err == nil && deleteVeth {
+	lease, leased := leaseOf(network, container)
+	veth := cmp.Or(lease.Veth, VethName(container))
+	if link, err := netlink.LinkByName(veth); err == nil && deleteVeth {
 		start := time.Now()
 		err := netlink.LinkDel(link)
-		step("RTM_DELLINK "+VethName(container), start, err)
+		step("RTM_DELLINK "+veth, start, err)
 		if err != nil && !errors.Is(err, unix.ENODEV) {
-			errs = append(errs, fmt.Errorf("RTM_DELLINK %s: %w", VethName(container), err))
+			errs = append(errs, fmt.Errorf("RTM_DELLINK %s: %w", veth, err))
 		}
 	}
-	if !hasLease(network, container) {
+	if !leased {
 		return errors.Join(errs...)
+	}
+	if lease.Iface == "" {
+		// Its first network: the further ones go with it.
+		for _, other := range lease.Also {
+			errs = append(errs, Disconnect(other, container, deleteVeth, step))
+		}
 	}
 	released, err := release(network, container, step)
 	errs = append(errs, err)
@@ -189,6 +213,9 @@ func release(network, container string, step Recorder) (bool, error) {
 		return false, nil
 	}
 	var errs []error
+	if len(l.Also) > 0 {
+		errs = append(errs, s.unlinkLeases(container, n.Name, l.Also))
+	}
 	if len(l.Ports) > 0 {
 		start := time.Now()
 		_, err := removeNAT("ctr:" + container)
@@ -209,18 +236,114 @@ func release(network, container string, step Recorder) (bool, error) {
 	return true, errors.Join(errs...)
 }
 
-// hasLease reads, without the lock, whether container has a lease on network.
-func hasLease(network, container string) bool {
+// leaseOf reads, without the lock, container's lease on network, and whether
+// it has one (an unreadable record counts: the locked path then says why).
+func leaseOf(network, container string) (Lease, bool) {
 	n, err := readNetwork(network)
 	if err != nil {
-		return !errors.Is(err, os.ErrNotExist) // unreadable: let the locked path say why
+		return Lease{}, !errors.Is(err, os.ErrNotExist)
 	}
 	for _, l := range n.Leases {
 		if l.Container == container {
-			return true
+			return l, true
 		}
 	}
-	return false
+	return Lease{}, false
+}
+
+// Attached is one network a container is on.
+type Attached struct {
+	Network string
+	IP      string
+	Lease   Lease
+}
+
+// NetworksOf lists the networks container is on, its first first, read
+// without the lock.
+func NetworksOf(container string) []Attached {
+	first, ok := attachedTo(container, "")
+	if !ok {
+		return nil
+	}
+	out := []Attached{first}
+	for _, name := range first.Lease.Also {
+		if a, ok := attachedTo(container, name); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// attachedTo is container's lease on network — on its first network when
+// network is "", found among all.
+func attachedTo(container, network string) (Attached, bool) {
+	names := []string{network}
+	if network == "" {
+		files, _ := filepath.Glob(filepath.Join(StoreDir, "*.json"))
+		names = names[:0]
+		for _, f := range files {
+			names = append(names, strings.TrimSuffix(filepath.Base(f), ".json"))
+		}
+	}
+	for _, name := range names {
+		n, err := readNetwork(name)
+		if err != nil {
+			continue
+		}
+		for ip, l := range n.Leases {
+			if l.Container == container && (network != "" || l.Iface == "") {
+				return Attached{Network: n.Name, IP: ip, Lease: l}, true
+			}
+		}
+	}
+	return Attached{}, false
+}
+
+// RefreshHosts brings every /etc/hosts on network up to date.
+func RefreshHosts(network string, step Recorder) error { return refreshHosts(network, step) }
+
+// linkLeases adds network to the Also of container's leases on the other
+// networks (all), and gives their names, for its lease on network. The
+// caller holds the store.
+func (s *Store) linkLeases(container, network string, all []*Network) ([]string, error) {
+	var also []string
+	for _, m := range all {
+		for ip, l := range m.Leases {
+			if l.Container != container {
+				continue
+			}
+			if m.Name == network {
+				return nil, fmt.Errorf("container %s is on network %s already", container[:min(12, len(container))], network)
+			}
+			l.Also = append(l.Also, network)
+			m.Leases[ip] = l
+			if err := s.Save(m); err != nil {
+				return nil, err
+			}
+			also = append(also, m.Name)
+		}
+	}
+	return also, nil
+}
+
+// unlinkLeases takes network out of the Also of container's leases on the
+// networks also names. The caller holds the store.
+func (s *Store) unlinkLeases(container, network string, also []string) error {
+	var errs []error
+	for _, name := range also {
+		m, err := readNetwork(name)
+		if err != nil {
+			continue // gone, and its leases with it
+		}
+		for ip, l := range m.Leases {
+			if l.Container == container {
+				l.Also = slices.DeleteFunc(l.Also, func(n string) bool { return n == network })
+				m.Leases[ip] = l
+				errs = append(errs, s.Save(m), refreshHosts(m.Name, func(string, time.Time, error, ...string) {}))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // lockStore opens the network store as a step: its lock is held by one run
@@ -306,14 +429,14 @@ func setSysctls(n *Network, step Recorder) error {
 // peer), then configures eth0 from inside. Docker creates both ends on the
 // host and moves one; moving a device waits for an RCU grace period
 // (synchronize_net: 20-35 ms here), creating it in place does not.
-func addVeth(hostEnd string, bridge netlink.Link, pid int, a *Attachment, step Recorder) error {
+func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment, defaultRoute bool, step Recorder) error {
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: hostEnd, MasterIndex: bridge.Attrs().Index},
-		PeerName:  "eth0", PeerNamespace: netlink.NsPid(pid),
+		PeerName:  iface, PeerNamespace: netlink.NsPid(pid),
 	}
 	start := time.Now()
 	err := netlink.LinkAdd(veth)
-	step(fmt.Sprintf("RTM_NEWLINK veth %s ⇄ eth0 in /proc/%d/ns/net (master %s)", hostEnd, pid, bridge.Attrs().Name), start, err,
+	step(fmt.Sprintf("RTM_NEWLINK veth %s ⇄ %s in /proc/%d/ns/net (master %s)", hostEnd, iface, pid, bridge.Attrs().Name), start, err,
 		"glassbox.netlink.link", hostEnd)
 	if err != nil {
 		return fmt.Errorf("RTM_NEWLINK veth %s: %w", hostEnd, err)
@@ -329,22 +452,25 @@ func addVeth(hostEnd string, bridge netlink.Link, pid int, a *Attachment, step R
 		return err
 	}
 	defer h.Close()
-	inside, err := h.LinkByName("eth0")
+	inside, err := h.LinkByName(iface)
 	if err != nil {
-		return fmt.Errorf("RTM_GETLINK eth0 in the container: %w", err)
+		return fmt.Errorf("RTM_GETLINK %s in the container: %w", iface, err)
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.IP, Mask: net.CIDRMask(a.Prefix, 32)}}
 	start = time.Now()
 	err = h.AddrAdd(inside, addr)
-	step("RTM_NEWADDR "+addr.IPNet.String()+" on eth0 (inside)", start, err, "glassbox.network.ip", a.IP.String())
+	step("RTM_NEWADDR "+addr.IPNet.String()+" on "+iface+" (inside)", start, err, "glassbox.network.ip", a.IP.String())
 	if err != nil {
-		return fmt.Errorf("RTM_NEWADDR %s on eth0: %w", addr.IPNet, err)
+		return fmt.Errorf("RTM_NEWADDR %s on %s: %w", addr.IPNet, iface, err)
 	}
 	start = time.Now()
 	err = h.LinkSetUp(inside)
-	step("RTM_NEWLINK eth0 up (inside)", start, err)
+	step("RTM_NEWLINK "+iface+" up (inside)", start, err)
 	if err != nil {
-		return fmt.Errorf("RTM_NEWLINK eth0 up: %w", err)
+		return fmt.Errorf("RTM_NEWLINK %s up: %w", iface, err)
+	}
+	if !defaultRoute {
+		return nil // the subnet's route came with the address
 	}
 	start = time.Now()
 	err = h.RouteAdd(&netlink.Route{LinkIndex: inside.Attrs().Index, Gw: a.Gateway})
@@ -364,6 +490,7 @@ func addVeth(hostEnd string, bridge netlink.Link, pid int, a *Attachment, step R
 func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 	var errs []error
 	start, files := time.Now(), 0
+	others := map[string]*Network{} // the further networks of containers on several, read once
 	for ip, l := range n.Leases {
 		if l.Hosts == "" || len(only) > 0 && !slices.Contains(only, ip) {
 			continue
@@ -371,9 +498,13 @@ func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 		var b strings.Builder
 		b.WriteString(LocalHosts)
 		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(slices.DeleteFunc(append([]string{l.Hostname, l.Name}, l.Aliases...), empty), " "))
-		for oip, o := range n.Leases {
-			if oip != ip {
-				fmt.Fprintf(&b, "%s\t%s\n", oip, strings.Join(slices.DeleteFunc(append([]string{o.Name, o.Hostname}, o.Aliases...), empty), " "))
+		hostsLines(&b, n, l.Container)
+		for _, name := range l.Also {
+			if others[name] == nil {
+				others[name], _ = readNetwork(name)
+			}
+			if m := others[name]; m != nil {
+				hostsLines(&b, m, l.Container)
 			}
 		}
 		if err := rewrite(l.Hosts, b.String()); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -386,6 +517,15 @@ func writeHostsFiles(n *Network, step Recorder, only ...string) error {
 		step(fmt.Sprintf("write /etc/hosts of %s on %s", containers(files), n.Name), start, err)
 	}
 	return err
+}
+
+// hostsLines writes the /etc/hosts lines of the containers on n but self.
+func hostsLines(b *strings.Builder, n *Network, self string) {
+	for ip, o := range n.Leases {
+		if o.Container != self {
+			fmt.Fprintf(b, "%s\t%s\n", ip, strings.Join(slices.DeleteFunc(append([]string{o.Name, o.Hostname}, o.Aliases...), empty), " "))
+		}
+	}
 }
 
 func empty(s string) bool { return s == "" }

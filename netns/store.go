@@ -61,6 +61,12 @@ type Lease struct {
 	Veth      string   `json:"veth"`            // the host end
 	Hosts     string   `json:"hosts,omitempty"` // its /etc/hosts on the host, kept current as others come and go
 	Ports     []Port   `json:"ports,omitempty"`
+	// A container on several networks (docker network connect): its
+	// interface inside on this one (eth1, …; "" is eth0, which has the
+	// default route), and the other networks it is on, whose names its
+	// /etc/hosts holds too.
+	Iface string   `json:"iface,omitempty"`
+	Also  []string `json:"also,omitempty"`
 }
 
 // StoreDir is where network records live.

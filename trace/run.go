@@ -355,9 +355,18 @@ func Container(o Options, c *container.Container, s *specs.Spec, root string) *R
 // part of the API request ctx carries, if any. The Spec is a copy: StartRun
 // gives its process a TRACEPARENT.
 func Lifecycle(ctx context.Context, command string, c *container.Container, root string) *Run {
-	s := *c.Spec
-	p := *s.Process
+	s := specs.Spec{Process: &specs.Process{}, Root: &specs.Root{}} // a record cut short has none
+	if c.Spec != nil {
+		s = *c.Spec
+	}
+	p := specs.Process{}
+	if s.Process != nil {
+		p = *s.Process
+	}
 	s.Process = &p
+	if s.Root == nil {
+		s.Root = &specs.Root{}
+	}
 	return Container(Options{Command: command, Request: RequestOf(ctx)}, c, &s, root)
 }
 
