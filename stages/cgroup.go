@@ -49,11 +49,11 @@ var Cgroup = &Stage{
 func createCgroup(r *Run) error {
 	mode, err := cgroupsv2.Detect()
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	cg, err := cgroupsv2.Plan(mode, r.Spec.Linux.CgroupsPath, r.ID)
 	if err != nil {
-		return &Error{Msg: err.Error(), Hint: "check linux.cgroupsPath"}
+		return &Error{Err: err, Msg: err.Error(), Hint: "check linux.cgroupsPath"}
 	}
 	cg.Trace = r.cgroupStep
 	r.CgroupMode, r.Cgroup, r.Cgroups = mode, cg, cg.Dirs
@@ -61,15 +61,15 @@ func createCgroup(r *Run) error {
 		return err
 	}
 	if err := cg.Create(); err != nil {
-		return &Error{Msg: err.Error(), Hint: "is cgroupfs mounted read-write, and linux.cgroupsPath a valid path?"}
+		return &Error{Err: err, Msg: err.Error(), Hint: "is cgroupfs mounted read-write, and linux.cgroupsPath a valid path?"}
 	}
 	settings, err := cgroupsv2.Settings(r.Spec.Linux.Resources, mode != cgroupsv2.Unified)
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	skipped, err := cg.Apply(settings)
 	if err != nil {
-		return &Error{Msg: err.Error(), Hint: "check the limit's value; glassbox doctor lists the controllers this host has"}
+		return &Error{Err: err, Msg: err.Error(), Hint: "check the limit's value; glassbox doctor lists the controllers this host has"}
 	}
 	for _, s := range skipped {
 		if s.Skip != "" {
@@ -80,10 +80,10 @@ func createCgroup(r *Run) error {
 	}
 	devices, err := cgroupsv2.NewDevicePolicy(deviceRules(r.Spec))
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	if err := cg.LimitDevices(devices); err != nil {
-		return &Error{Msg: err.Error(), Hint: "check linux.resources.devices; on cgroup v2 the kernel needs CONFIG_CGROUP_BPF"}
+		return &Error{Err: err, Msg: err.Error(), Hint: "check linux.resources.devices; on cgroup v2 the kernel needs CONFIG_CGROUP_BPF"}
 	}
 	return nil
 }

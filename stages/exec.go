@@ -364,7 +364,7 @@ func checkExecutable(p string) error {
 	case errors.Is(err, os.ErrNotExist):
 		return &Error{Msg: fmt.Sprintf("exec: %q: no such file or directory", p), ExitCode: 127}
 	case err != nil:
-		return &Error{Msg: err.Error(), ExitCode: 126}
+		return &Error{Err: err, Msg: err.Error(), ExitCode: 126}
 	case fi.IsDir() || fi.Mode()&0o111 == 0:
 		return &Error{Msg: fmt.Sprintf("exec: %q: permission denied", p), ExitCode: 126}
 	}

@@ -61,7 +61,7 @@ var nsFile = map[specs.LinuxNamespaceType]string{
 // are named "join" and "exec" in the trace).
 func Join(c *container.Container, s *specs.Spec, opts Options) (*Run, error) {
 	if err := spec.ValidateUser(s.Process.User, "process.user"); err != nil {
-		return nil, &Error{Msg: err.Error()}
+		return nil, &Error{Err: err, Msg: err.Error()}
 	}
 	if !c.Alive() { // running, or paused at a breakpoint after its init was cloned
 		return nil, &Error{Msg: fmt.Sprintf("container %s has no process to join", container.ShortID(c.ID))}
@@ -135,11 +135,11 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	}
 	r.steps.record(name, start, err, "glassbox.init.pid", fmt.Sprint(pidOf(proc)))
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	r.init, r.Pid = proc, proc.Pid
 	if err := cg.Attach(proc.Pid, bornIn); err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/", Detached: r.Opts.Detached, ConsoleFd: consoleFd}})
 }

@@ -257,11 +257,11 @@ func (in *Init) mountCgroupfs(m specs.Mount) error {
 	opts := mountns.ParseOptions(m.Options)
 	mode, err := cgroupsv2.Detect()
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	trees, err := cgroupsv2.Hierarchies()
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	// In a cgroup namespace of its own, a cgroupfs mount shows the container
 	// its own cgroup as the root. Without one it would show the host's whole

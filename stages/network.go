@@ -80,14 +80,14 @@ func setupNetwork(r *Run) error {
 	h, err := netns.Open(r.Pid)
 	r.steps.record(fmt.Sprintf("netlink socket in /proc/%d/ns/net", r.Pid), start, err)
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	start = time.Now()
 	err = h.LoopbackUp()
 	h.Close()
 	r.steps.record("RTM_NEWLINK lo up", start, err, "glassbox.netlink.link", "lo")
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	network := bridgeNetwork(r.Spec)
 	if network == "" {
@@ -95,7 +95,7 @@ func setupNetwork(r *Run) error {
 	}
 	ports, err := netns.ParsePorts(r.Spec.Annotations[spec.PublishAnnotation])
 	if err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	lease := netns.Lease{Container: r.ID, Dir: r.Dir, Name: r.Name, Hostname: r.Spec.Hostname, Hosts: r.Path("hosts")}
 	if aliases := r.Spec.Annotations[spec.AliasesAnnotation]; aliases != "" {
@@ -112,9 +112,9 @@ func setupNetwork(r *Run) error {
 	var portErr netns.PortError
 	switch {
 	case errors.As(err, &portErr):
-		return &Error{Msg: err.Error(), Hint: "publish another host port"}
+		return &Error{Err: err, Msg: err.Error(), Hint: "publish another host port"}
 	case err != nil:
-		return &Error{Msg: err.Error(), Hint: "glassbox doctor checks veth, bridge and nftables support"}
+		return &Error{Err: err, Msg: err.Error(), Hint: "glassbox doctor checks veth, bridge and nftables support"}
 	}
 	r.IP, r.Ports = a.IP.String(), netns.FormatPorts(a.Ports)
 	return r.Save()

@@ -1,10 +1,14 @@
 package stages
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
 )
@@ -45,5 +49,22 @@ func TestUndoFailureKeepsRecord(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(container.ContainersDir(root)); len(entries) > 0 {
 		t.Errorf("left in the state root: %v", entries)
+	}
+}
+
+// An Error's cause is there for errors.Is: the error itself, or — for one
+// that came from the init, as JSON — the errno it named.
+func TestErrorUnwrap(t *testing.T) {
+	if err := callError("mkdir(/x)", unix.ENOSPC, ""); !errors.Is(err, unix.ENOSPC) {
+		t.Errorf("callError(ENOSPC): errors.Is ENOSPC is false")
+	}
+	data, _ := json.Marshal(callError("pivot_root(/r)", unix.EINVAL, ""))
+	var fromInit Error
+	json.Unmarshal(data, &fromInit)
+	if !errors.Is(&fromInit, unix.EINVAL) || errors.Is(&fromInit, unix.EPERM) {
+		t.Errorf("an Error from the init (%s): errors.Is EINVAL is not the only true one", data)
+	}
+	if (&Error{Msg: "no cause"}).Unwrap() != nil {
+		t.Errorf("an Error without a cause unwraps to one")
 	}
 }

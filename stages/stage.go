@@ -64,6 +64,21 @@ type Error struct {
 	Hint     string `json:"hint,omitempty"`
 	ExitCode int    `json:"exitCode,omitempty"` // 126/127 when the command cannot be run
 	Leftover string `json:"leftover,omitempty"` // what the undo after the failure could not undo
+	// Err is the cause, for errors.Is and As (ENOSPC, a netns.PortError);
+	// an Error that came from the init over its socket has its Errno alone.
+	Err error `json:"-"`
+}
+
+// Unwrap gives the cause: Err, or the errno the init named.
+func (e *Error) Unwrap() error {
+	if e.Err == nil && e.Errno != "" {
+		for errno := syscall.Errno(1); errno < 4096; errno++ {
+			if unix.ErrnoName(errno) == e.Errno {
+				return errno
+			}
+		}
+	}
+	return e.Err
 }
 
 func (e *Error) Error() string {
@@ -86,7 +101,7 @@ func (e *Error) Error() string {
 
 // callError describes a failed kernel call; the runner adds the stage name.
 func callError(call string, err error, hint string) *Error {
-	e := &Error{Call: call, Msg: err.Error(), Hint: hint}
+	e := &Error{Call: call, Msg: err.Error(), Hint: hint, Err: err}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		e.Msg, e.Errno = errno.Error(), unix.ErrnoName(errno)
@@ -111,7 +126,7 @@ var errnoHints = map[syscall.Errno]string{
 func asStageError(stage string, err error) *Error {
 	var e *Error
 	if !errors.As(err, &e) {
-		e = &Error{Msg: err.Error()}
+		e = &Error{Err: err, Msg: err.Error()}
 	}
 	if e.Stage == "" {
 		e.Stage = stage

@@ -190,7 +190,7 @@ func cloneInit(r *Run) error {
 		return err
 	}
 	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
-		return &Error{Msg: err.Error()}
+		return &Error{Err: err, Msg: err.Error()}
 	}
 	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil, Detached: r.Opts.Detached, ConsoleFd: consoleFd}
 	if r.Spec.Hooks != nil {

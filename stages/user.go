@@ -85,7 +85,7 @@ func resolveUser(u specs.User, flag, groupAdd string) (execUser, error) {
 		out.Groups = append(out.Groups, gid)
 	}
 	if err := spec.ValidateUser(specs.User{UID: out.UID, GID: out.GID, AdditionalGids: out.Groups}, "process.user"); err != nil {
-		return out, &Error{Msg: err.Error()}
+		return out, &Error{Err: err, Msg: err.Error()}
 	}
 	return out, nil
 }
