@@ -26,10 +26,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/step"
 
 	"github.com/glassbox-dev/glassbox/mountns"
 )
@@ -65,15 +68,45 @@ func Detect() (Mode, error) {
 type Cgroup struct {
 	Dirs  []string
 	trees []Hierarchy // the tree of each directory; known only to the run that planned them
-	// Trace, when set, hears of every cgroupfs operation: the call ("mkdir",
-	// "write", "rmdir"), the path, the value written, when it began, its error.
-	Trace func(call, path, value string, start time.Time, err error)
+	// Step, when set, hears of every cgroupfs operation (stepName).
+	Step step.Recorder
 }
 
 func (c *Cgroup) trace(call, path, value string, start time.Time, err error) {
-	if c.Trace != nil {
-		c.Trace(call, path, value, start, err)
+	if c.Step != nil {
+		c.Step(stepName(call, path, value), start, err, "glassbox.cgroup.path", path, "glassbox.cgroup.value", value)
 	}
+}
+
+// mode is this host's cgroup mode, found once: it tells how a path reads.
+var mode = sync.OnceValue(func() Mode { m, _ := Detect(); return m })
+
+// stepName names a cgroupfs operation the way a person reads it: the tree
+// (v1 and hybrid: memory, pids, unified…) and the path in it, a container's
+// id cut to 12 digits — "mkdir memory:/…/glassbox/3f2a1b0c9d8e", "write
+// cgroup.procs=4242 in pids:/glassbox/3f2a1b0c9d8e", "read memory.peak: 1234".
+func stepName(call, path, value string) string {
+	tree, rel := "", strings.TrimPrefix(path, Mountpoint)
+	if mode() != Unified {
+		tree, rel, _ = strings.Cut(strings.TrimPrefix(rel, "/"), "/")
+		rel = "/" + rel
+	}
+	parts := strings.Split(rel, "/")
+	for i, p := range parts {
+		if len(p) == 64 && strings.Trim(p, "0123456789abcdef") == "" {
+			parts[i] = p[:12]
+		}
+	}
+	rel = strings.Join(parts, "/")
+	switch call {
+	case "write":
+		return "write " + filepath.Base(path) + "=" + value + " in " + tree + ":" + filepath.Dir(rel)
+	case "read":
+		return "read " + filepath.Base(path) + ": " + value
+	case "bpf":
+		return "attach " + value + " to " + tree + ":" + rel
+	}
+	return call + " " + tree + ":" + rel
 }
 
 // Hierarchy is one mounted cgroup tree and glassbox's own place in it.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -49,7 +48,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, c *container.Container, net
 	lease := netns.Lease{Container: c.ID, Dir: c.Dir, Name: c.Name, Aliases: aliases, Hostname: c.Spec.Hostname, Hosts: c.Path("hosts"),
 		Iface: "eth" + strconv.Itoa(slot), Veth: netns.VethName(c.ID) + strconv.Itoa(slot)}
 	tr := trace.Lifecycle(ctx, "network connect", c, e.Root)
-	step := recorder(tr)
+	step := tr.Steps()
 	_, err := netns.Connect(network, lease, c.Pid, nil, step)
 	if err == nil {
 		for _, a := range on { // their containers' names, in its /etc/hosts
@@ -80,21 +79,10 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, c *container.Container, 
 		return &InvalidError{fmt.Errorf("network %s is container %s's first (its eth0, with the default route): it goes with the container", network, container.ShortID(c.ID))}
 	}
 	tr := trace.Lifecycle(ctx, "network disconnect", c, e.Root)
-	err := netns.Disconnect(network, c.ID, true, recorder(tr))
+	err := netns.Disconnect(network, c.ID, true, tr.Steps())
 	tr.EndLifecycle(err, attribute.String("glassbox.network.name", network))
 	if err == nil {
 		e.event("network", "disconnect", network, "container", c.ID, "name", network)
 	}
 	return err
-}
-
-// recorder makes netns's steps spans of tr.
-func recorder(tr *trace.Run) netns.Recorder {
-	return func(name string, start time.Time, err error, kv ...string) {
-		var attrs []attribute.KeyValue
-		for i := 0; i+1 < len(kv); i += 2 {
-			attrs = append(attrs, attribute.String(kv[i], kv[i+1]))
-		}
-		tr.Step(name, start, err, attrs...)
-	}
 }

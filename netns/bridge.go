@@ -29,11 +29,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/internal/atomicfile"
+	"github.com/glassbox-dev/glassbox/internal/step"
 )
-
-// Recorder hears of each step: its name, when it began, its error, and
-// attributes as key/value pairs.
-type Recorder func(name string, start time.Time, err error, kv ...string)
 
 // Attachment is what Connect set up: the container's address and gateway.
 type Attachment struct {
@@ -65,7 +62,7 @@ const MaxNetworks = 10
 //
 // A lease with an Iface is a further network of a running container
 // (ConnectMore): its own veth and interface, and no default route.
-func Connect(network string, lease Lease, pid int, ports []Port, step Recorder) (*Attachment, error) {
+func Connect(network string, lease Lease, pid int, ports []Port, step step.Recorder) (*Attachment, error) {
 	if lease.Veth == "" {
 		lease.Veth = VethName(lease.Container)
 	}
@@ -94,7 +91,7 @@ func Connect(network string, lease Lease, pid int, ports []Port, step Recorder) 
 
 // reserve leases an address and the ports, and makes sure the network's
 // bridge and masquerade rules exist, under the store's lock.
-func reserve(network string, lease Lease, ports []Port, step Recorder) (*Attachment, netlink.Link, error) {
+func reserve(network string, lease Lease, ports []Port, step step.Recorder) (*Attachment, netlink.Link, error) {
 	s, err := lockStore(step)
 	if err != nil {
 		return nil, nil, err
@@ -167,7 +164,7 @@ func reserve(network string, lease Lease, ports []Port, step Recorder) (*Attachm
 // without the store's lock (the records are replaced by rename(2)), and a
 // container already disconnected — by its teardown, before rm — costs no
 // wait for the lock.
-func Disconnect(network, container string, deleteVeth bool, step Recorder) error {
+func Disconnect(network, container string, deleteVeth bool, step step.Recorder) error {
 	var errs []error
 	lease, leased := leaseOf(network, container)
 	veth := cmp.Or(lease.Veth, VethName(container))
@@ -198,7 +195,7 @@ func Disconnect(network, container string, deleteVeth bool, step Recorder) error
 
 // release gives up a container's lease and its DNAT rules, and with the
 // network's last lease its masquerade rules, under the store's lock.
-func release(network, container string, step Recorder) (bool, error) {
+func release(network, container string, step step.Recorder) (bool, error) {
 	s, err := lockStore(step)
 	if err != nil {
 		return false, err
@@ -300,7 +297,7 @@ func attachedTo(container, network string) (Attached, bool) {
 }
 
 // RefreshHosts brings every /etc/hosts on network up to date.
-func RefreshHosts(network string, step Recorder) error { return refreshHosts(network, step) }
+func RefreshHosts(network string, step step.Recorder) error { return refreshHosts(network, step) }
 
 // linkLeases adds network to the Also of container's leases on the other
 // networks (all), and gives their names, for its lease on network. The
@@ -339,7 +336,7 @@ func (s *Store) unlinkLeases(container, network string, also []string) error {
 			if l.Container == container {
 				l.Also = slices.DeleteFunc(l.Also, func(n string) bool { return n == network })
 				m.Leases[ip] = l
-				errs = append(errs, s.Save(m), refreshHosts(m.Name, func(string, time.Time, error, ...string) {}))
+				errs = append(errs, s.Save(m), refreshHosts(m.Name, step.None))
 			}
 		}
 	}
@@ -348,7 +345,7 @@ func (s *Store) unlinkLeases(container, network string, also []string) error {
 
 // lockStore opens the network store as a step: its lock is held by one run
 // at a time, and the wait for it is part of what a run costs.
-func lockStore(step Recorder) (*Store, error) {
+func lockStore(step step.Recorder) (*Store, error) {
 	start := time.Now()
 	s, err := OpenStore()
 	step("flock "+filepath.Join(StoreDir, "lock"), start, err)
@@ -372,7 +369,7 @@ func RemoveBridge(n *Network) error {
 
 // ensureBridge creates the network's bridge with the gateway address if it
 // does not exist, and turns on the routing it needs.
-func ensureBridge(n *Network, step Recorder) (netlink.Link, error) {
+func ensureBridge(n *Network, step step.Recorder) (netlink.Link, error) {
 	if br, err := netlink.LinkByName(n.Bridge); err == nil {
 		// Routing may have been turned off since the bridge was made.
 		if fwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(fwd)) == "1" {
@@ -409,7 +406,7 @@ func ensureBridge(n *Network, step Recorder) (netlink.Link, error) {
 
 // setSysctls turns on routing, and lets DNAT send packets from 127.0.0.1
 // out of the bridge.
-func setSysctls(n *Network, step Recorder) error {
+func setSysctls(n *Network, step step.Recorder) error {
 	for _, sc := range []struct{ path, why string }{
 		{"/proc/sys/net/ipv4/ip_forward", "route between the bridge and the host's other interfaces"},
 		{"/proc/sys/net/ipv4/conf/" + n.Bridge + "/route_localnet", "let DNAT send 127.0.0.1:port to a container"},
@@ -429,7 +426,7 @@ func setSysctls(n *Network, step Recorder) error {
 // peer), then configures eth0 from inside. Docker creates both ends on the
 // host and moves one; moving a device waits for an RCU grace period
 // (synchronize_net: 20-35 ms here), creating it in place does not.
-func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment, defaultRoute bool, step Recorder) error {
+func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment, defaultRoute bool, step step.Recorder) error {
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: hostEnd, MasterIndex: bridge.Attrs().Index},
 		PeerName:  iface, PeerNamespace: netlink.NsPid(pid),
@@ -487,7 +484,7 @@ func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment,
 // rename) because it is bind-mounted: the container holds its inode. It is
 // never created: a container whose file is gone is being removed, and a file
 // made again in its state directory would stop that.
-func writeHostsFiles(n *Network, step Recorder, only ...string) error {
+func writeHostsFiles(n *Network, step step.Recorder, only ...string) error {
 	var errs []error
 	start, files := time.Now(), 0
 	others := map[string]*Network{} // the further networks of containers on several, read once
@@ -553,7 +550,7 @@ func rewrite(path, content string) error {
 // rewriting leaves the work to it: that one reads the record again when it is
 // done, and goes round once more if the record changed meanwhile. Every asker
 // changed the record (Save counts versions) before asking, so none is missed.
-func refreshHosts(network string, step Recorder) error {
+func refreshHosts(network string, step step.Recorder) error {
 	for {
 		lock, err := os.OpenFile(filepath.Join(StoreDir, network+".hosts.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
@@ -637,7 +634,7 @@ func GC() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	quiet := func(string, time.Time, error, ...string) {}
+	quiet := step.None
 	var gone []string
 	errs := []error{natErr}
 	for _, n := range networks {

@@ -27,15 +27,12 @@ package stages
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
-	"github.com/glassbox-dev/glassbox/container"
 )
 
 var Cgroup = &Stage{
@@ -55,7 +52,7 @@ func createCgroup(r *Run) error {
 	if err != nil {
 		return &Error{Err: err, Msg: err.Error(), Hint: "check linux.cgroupsPath"}
 	}
-	cg.Trace = r.cgroupStep
+	cg.Step = r.steps.record
 	r.CgroupMode, r.Cgroup, r.Cgroups = mode, cg, cg.Dirs
 	if err := r.Save(); err != nil {
 		return err
@@ -141,28 +138,4 @@ func destroyCgroup(r *Run) error {
 	r.Usage = r.Cgroup.Usage()
 	r.OOMKilled = r.Usage.OOMKills > 0
 	return r.Cgroup.Destroy()
-}
-
-// cgroupStep records one cgroupfs operation as a step of the current stage,
-// named the way a person reads it: "mkdir memory:/…/glassbox/3f2a1b0c9d8e",
-// "write cgroup.procs=4242 in pids".
-func (r *Run) cgroupStep(call, path, value string, start time.Time, err error) {
-	tree, rel := "", strings.TrimPrefix(path, cgroupsv2.Mountpoint)
-	if r.CgroupMode != cgroupsv2.Unified {
-		// v1 and hybrid: the first element is the hierarchy (memory, pids, unified…).
-		rel = strings.TrimPrefix(rel, "/")
-		tree, rel, _ = strings.Cut(rel, "/")
-		rel = "/" + rel
-	}
-	rel = strings.Replace(rel, r.ID, container.ShortID(r.ID), 1)
-	name := call + " " + tree + ":" + rel
-	switch call {
-	case "write":
-		name = "write " + filepath.Base(path) + "=" + value + " in " + tree + ":" + filepath.Dir(rel)
-	case "read":
-		name = "read " + filepath.Base(path) + ": " + value
-	case "bpf":
-		name = "attach " + value + " to " + tree + ":" + rel
-	}
-	r.steps.record(name, start, err, "glassbox.cgroup.path", path, "glassbox.cgroup.value", value)
 }

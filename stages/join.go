@@ -104,7 +104,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	}
 	defer init.Close()
 	r.sync = &syncSocket{f: host}
-	cg := &cgroupsv2.Cgroup{Dirs: c.Cgroups, Trace: r.cgroupStep}
+	cg := &cgroupsv2.Cgroup{Dirs: c.Cgroups, Step: r.steps.record}
 	// No Pdeathsig here: Go's child checks getppid() right after setting it,
 	// and across a pid namespace boundary the parent shows as 0, which the
 	// check takes for a dead parent. The exec stage sets it before execve;

@@ -488,7 +488,7 @@ func Resume(c *container.Container, opts Options, exitCode int) *Run {
 	r.ExitCode = exitCode
 	if len(c.Cgroups) > 0 {
 		r.CgroupMode, _ = cgroupsv2.Detect()
-		r.Cgroup = &cgroupsv2.Cgroup{Dirs: c.Cgroups, Trace: r.cgroupStep}
+		r.Cgroup = &cgroupsv2.Cgroup{Dirs: c.Cgroups, Step: r.steps.record}
 	}
 	return r
 }

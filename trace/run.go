@@ -20,6 +20,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/internal/step"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 )
@@ -374,6 +375,17 @@ func Lifecycle(ctx context.Context, command string, c *container.Container, root
 func (t *Run) Step(name string, start time.Time, err error, attrs ...attribute.KeyValue) {
 	if t != nil {
 		t.sess.Span(name, start, time.Now(), err, attrs...)
+	}
+}
+
+// Steps is Step as a step.Recorder, for what netns and cgroupsv2 report.
+func (t *Run) Steps() step.Recorder {
+	return func(name string, start time.Time, err error, kv ...string) {
+		var attrs []attribute.KeyValue
+		for i := 0; i+1 < len(kv); i += 2 {
+			attrs = append(attrs, attribute.String(kv[i], kv[i+1]))
+		}
+		t.Step(name, start, err, attrs...)
 	}
 }
 
