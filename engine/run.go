@@ -264,14 +264,14 @@ func (e *Engine) Exec(ctx context.Context, c *container.Container, s *specs.Spec
 	if Paused(c) { // the process would join the frozen cgroup, and freeze
 		return 0, fmt.Errorf("container %s %w: unpause it first", container.ShortID(c.ID), ErrPaused)
 	}
-	opts := stages.Options{Root: e.Root, ID: c.ID, Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}
-	if opts.Stdin == nil {
+	opts := stages.Options{Root: e.Root, ID: c.ID, IO: stages.IO{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr}}
+	if opts.IO.Stdin == nil {
 		null, err := os.Open(os.DevNull)
 		if err != nil {
 			return 0, err
 		}
 		defer null.Close()
-		opts.Stdin = null
+		opts.IO.Stdin = null
 	}
 	con, err := stages.NewConsole(s.Process, &opts)
 	if err != nil {

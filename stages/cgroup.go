@@ -70,9 +70,9 @@ func createCgroup(r *Run) error {
 	}
 	for _, s := range skipped {
 		if s.Skip != "" {
-			fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: %s\n", s.Skip)
+			fmt.Fprintf(r.Opts.IO.Stderr, "glassbox: warning: %s\n", s.Skip)
 		} else {
-			fmt.Fprintf(r.Opts.Stderr, "glassbox: warning: this kernel has no %s (%s)\n", s.File, s.IfMissing)
+			fmt.Fprintf(r.Opts.IO.Stderr, "glassbox: warning: this kernel has no %s (%s)\n", s.File, s.IfMissing)
 		}
 	}
 	devices, err := cgroupsv2.NewDevicePolicy(deviceRules(r.Spec))

@@ -87,8 +87,8 @@ type Console struct {
 }
 
 // NewConsole readies a terminal for a process that asks for one (nil when it
-// asks for none): opts.Console becomes the init's end of a socketpair, and
-// opts.Stdin /dev/null until the init has the pty.
+// asks for none): opts.IO.Console becomes the init's end of a socketpair, and
+// opts.IO.Stdin /dev/null until the init has the pty.
 func NewConsole(p *specs.Process, opts *Options) (*Console, error) {
 	if !p.Terminal {
 		return nil, nil
@@ -104,7 +104,7 @@ func NewConsole(p *specs.Process, opts *Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{socket: os.NewFile(uintptr(fds[0]), "console socket"), initEnd: os.NewFile(uintptr(fds[1]), "console socket (init's end)"), null: null}
-	opts.Stdin, opts.Console = null, c.initEnd
+	opts.IO.Stdin, opts.IO.Console = null, c.initEnd
 	return c, nil
 }
 

@@ -99,8 +99,8 @@ func (r *Run) pauseAt(b Breakpoint) error {
 		r.Save()
 	}()
 	r.report("paused " + b.String())
-	if r.Opts.Paused != nil {
-		r.Opts.Paused(r, b)
+	if r.Opts.Debug.Paused != nil {
+		r.Opts.Debug.Paused(r, b)
 	}
 	start := time.Now()
 	defer func() { r.timed(Timing{Stage: "paused " + b.String(), Start: start, End: time.Now()}) }()
@@ -143,7 +143,7 @@ func (r *Run) report(outcome string) {
 }
 
 func (r *Run) breaksAt(b Breakpoint) bool {
-	for _, x := range r.Opts.Breakpoints {
+	for _, x := range r.Opts.Debug.Breakpoints {
 		if x == b {
 			return true
 		}

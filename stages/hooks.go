@@ -74,7 +74,7 @@ func (r *Run) HookEnv(stage string, when string) []string {
 
 // runUserHooks runs the --hook commands of one point.
 func (r *Run) runUserHooks(b Breakpoint) error {
-	for _, h := range r.Opts.Hooks {
+	for _, h := range r.Opts.Debug.Hooks {
 		if h.At == b {
 			hook := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", h.Command}}
 			if err := r.runHostHook("hook "+b.String(), hook, b.Stage.Name, string(b.When), specs.StateCreating); err != nil {

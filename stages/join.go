@@ -120,10 +120,10 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 		return err
 	}
 	defer view.Close()
-	files := []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}
+	files := []*os.File{r.Opts.IO.Stdin, r.Opts.IO.Stdout, r.Opts.IO.Stderr, init}
 	consoleFd := 0
-	if r.Opts.Console != nil {
-		files, consoleFd = append(files, r.Opts.Console), len(files)
+	if r.Opts.IO.Console != nil {
+		files, consoleFd = append(files, r.Opts.IO.Console), len(files)
 	}
 	attr := &os.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pidns := fmt.Sprintf("/proc/%d/ns/pid", c.Pid)
@@ -141,7 +141,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	if err := cg.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/", Detached: r.Opts.Detached, ConsoleFd: consoleFd}})
+	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: "/", Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}})
 }
 
 // startInPidNamespace starts a program whose pid namespace is an existing
@@ -173,7 +173,7 @@ func (r *Run) startInPidNamespace(nsPath, path string, argv []string, attr *os.P
 		}
 		p, err := os.StartProcess(path, argv, attr)
 		done <- started{p, err}
-		if err == nil && !r.Opts.Detached {
+		if err == nil && !r.Opts.OCI.Detached {
 			<-r.reapedCh
 		}
 	}()

@@ -16,13 +16,13 @@ import (
 
 // Plan lists what stage st will do for this run.
 func (r *Run) Plan(st *Stage) []string {
-	if command := r.Opts.Replace[st.Name]; command != "" {
+	if command := r.Opts.Debug.Replace[st.Name]; command != "" {
 		return []string{"your command, instead of the stage (--replace-stage): " + command}
 	}
 	s := r.Spec
 	switch st {
 	case Rootfs:
-		if r.Opts.RootfsInPlace {
+		if r.Opts.OCI.RootfsInPlace {
 			return []string{"use root.path in place (OCI): " + s.Root.Path}
 		}
 		layers := []string{s.Root.Path}

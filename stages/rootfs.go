@@ -47,7 +47,7 @@ var Rootfs = &Stage{
 }
 
 func mountOverlay(r *Run) error {
-	if r.Opts.RootfsInPlace {
+	if r.Opts.OCI.RootfsInPlace {
 		start := time.Now()
 		fi, err := os.Stat(r.Spec.Root.Path)
 		if err == nil && !fi.IsDir() {
@@ -123,7 +123,7 @@ func overlayHint(err error) string {
 
 // rootfsDir is the container's root directory on the host until pivot_root.
 func (r *Run) rootfsDir() string {
-	if r.Opts.RootfsInPlace {
+	if r.Opts.OCI.RootfsInPlace {
 		return r.Spec.Root.Path
 	}
 	return r.Path("rootfs")
@@ -152,7 +152,7 @@ func unmountOverlay(r *Run) error {
 // undo. The caller holds the container's lock. An OCI container's root.path
 // is its filesystem already.
 func MountRootfs(c *container.Container) (dir string, unmount func() error, err error) {
-	r := &Run{Container: c, Opts: Options{RootfsInPlace: c.OCI}}
+	r := &Run{Container: c, Opts: Options{OCI: OCI{RootfsInPlace: c.OCI}}}
 	if err := mountOverlay(r); err != nil {
 		return "", nil, err
 	}

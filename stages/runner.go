@@ -30,11 +30,33 @@ type Options struct {
 	// Restart starts an exited container again (glassbox start): its record,
 	// Spec and writable layer exist, and stay if the stages fail.
 	Restart bool
-	Stdin   *os.File
-	Stdout  *os.File
-	Stderr  *os.File
+	// Bundle is the OCI bundle directory, if the Spec came from one.
+	Bundle string
+	IO     IO
+	Debug  Debugger
+	OCI    OCI
+	// After runs after each stage, and after teardown, with its timing and steps.
+	After func(Timing)
+	// Failed hears a failed run's error once everything is undone, before
+	// whoever resumed the run (continue, abort) is told how it ended: a
+	// trace written here is in the store when they look.
+	Failed func(*Run, error)
+}
+
+// IO is the process's stdio.
+type IO struct {
+	Stdin, Stdout, Stderr *os.File
 	// Interactive (-i): the caller's input goes to the container.
 	Interactive bool
+	// Console (with process.terminal): a unix socket. The init makes the
+	// pseudo-terminal inside the container (console.go) and sends its
+	// master here; the slave becomes the process's stdin, stdout, stderr.
+	Console *os.File
+}
+
+// Debugger is how a person steps through a run: run --step, --break-at,
+// --hook, --replace-stage.
+type Debugger struct {
 	// Before runs as each stage begins (a live progress line uses it).
 	Before func(*Stage)
 	// Breakpoints pause the run (see control.go); Paused is told when it
@@ -48,34 +70,26 @@ type Options struct {
 	// a command instead of a host-side stage (see hooks.go).
 	Hooks   []Hook
 	Replace map[string]string
-	// Bundle is the OCI bundle directory, if the Spec came from one.
-	Bundle string
-	// OCI: a container of glassbox-runc's (create, run), known to its caller
-	// by its OCI id — its Name — which is what its state says and its hooks
-	// are told.
-	OCI bool
+}
+
+// OCI is what glassbox-runc's commands (create, run, exec) ask of a run.
+type OCI struct {
+	// Caller: a container of an OCI caller's (podman's, containerd's), known
+	// to it by its OCI id — its Name — which is what its state says and its
+	// hooks are told.
+	Caller bool
 	// ExecFifo makes the run an OCI create: Start ends with the init waiting
 	// on this FIFO (opened O_PATH, in the state directory) for `start`, in
 	// the "created" state; nothing here waits for the container or tears it
 	// down — `delete` does.
 	ExecFifo *os.File
-	// RootfsInPlace (OCI create): root.path is the container's "/" itself,
-	// as with runc; its owner (podman's, containerd's snapshotter) made it
-	// writable or not. Without it the rootfs stage stacks an overlay on it.
+	// RootfsInPlace: root.path is the container's "/" itself, as with runc;
+	// its owner (podman's, containerd's snapshotter) made it writable or
+	// not. Without it the rootfs stage stacks an overlay on it.
 	RootfsInPlace bool
-	// Console (with process.terminal): a unix socket. The init makes the
-	// pseudo-terminal inside the container (console.go) and sends its
-	// master here; the slave becomes the process's stdin, stdout, stderr.
-	Console *os.File
-	// Detached (OCI create, exec --detach): the container's process outlives
+	// Detached (create, exec --detach): the container's process outlives
 	// glassbox, so it gets no parent-death signal; its caller waits for it.
 	Detached bool
-	// After runs after each stage, and after teardown, with its timing and steps.
-	After func(Timing)
-	// Failed hears a failed run's error once everything is undone, before
-	// whoever resumed the run (continue, abort) is told how it ended: a
-	// trace written here is in the store when they look.
-	Failed func(*Run, error)
 }
 
 // Timing is one stage as it ran — both halves, host and container — with its
@@ -127,7 +141,7 @@ func New(s *specs.Spec, opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.OCI, c.Bundle = opts.OCI, opts.Bundle
+	c.OCI, c.Bundle = opts.OCI.Caller, opts.Bundle
 	return &Run{Container: c, Opts: opts}, nil
 }
 
@@ -151,8 +165,8 @@ func (r *Run) Start() error {
 		if err := r.at(Breakpoint{st, Before}); err != nil {
 			return r.fail(st, err)
 		}
-		if r.Opts.Before != nil {
-			r.Opts.Before(st)
+		if r.Opts.Debug.Before != nil {
+			r.Opts.Debug.Before(st)
 		}
 		r.started = append(r.started, st)
 		if err := r.runStage(st); err != nil {
@@ -187,7 +201,7 @@ func (r *Run) Start() error {
 	if interrupted {
 		return r.fail(Exec, errInterrupted())
 	}
-	if r.Opts.ExecFifo != nil {
+	if r.Opts.OCI.ExecFifo != nil {
 		r.Status = container.Created
 		err := r.Save()
 		r.report("created")
@@ -223,7 +237,7 @@ func (r *Run) runStage(st *Stage) (err error) {
 			return err
 		}
 		host := st.Host
-		if command := r.Opts.Replace[st.Name]; command != "" {
+		if command := r.Opts.Debug.Replace[st.Name]; command != "" {
 			host = func(r *Run) error { return r.replaced(st, command) }
 		}
 		err := host(r)
@@ -250,7 +264,7 @@ func (r *Run) containerHalf(st *Stage, t *Timing) error {
 		// execve succeeded and closed the init's end of the socket; the host
 		// times the call itself, from the init's last word to the EOF.
 		t.Steps = append(t.Steps, r.initSteps(m.Steps)...)
-		if r.Opts.ExecFifo != nil {
+		if r.Opts.OCI.ExecFifo != nil {
 			return nil // the init now waits for start; the execve is start's
 		}
 		m, err = r.sync.recv()
@@ -416,15 +430,15 @@ func (r *Run) at(b Breakpoint) error {
 	if err := r.pauseAt(b); err != nil {
 		return err
 	}
-	if b.When == Before && r.Opts.Step != nil {
-		return r.Opts.Step(r, b.Stage)
+	if b.When == Before && r.Opts.Debug.Step != nil {
+		return r.Opts.Debug.Step(r, b.Stage)
 	}
 	return nil
 }
 
 func (r *Run) stderr() *os.File {
-	if r.Opts.Stderr != nil {
-		return r.Opts.Stderr
+	if r.Opts.IO.Stderr != nil {
+		return r.Opts.IO.Stderr
 	}
 	return os.Stderr
 }

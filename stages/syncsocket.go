@@ -65,7 +65,7 @@ type InitConfig struct {
 	// that made it — its caller waits for it — so no parent-death signal.
 	Detached bool `json:"detached,omitempty"`
 	// ConsoleFd: where the init sends the master of the pseudo-terminal it
-	// makes (Options.Console); 0 for none.
+	// makes (Options.IO.Console); 0 for none.
 	ConsoleFd int `json:"consoleFd,omitempty"`
 }
 

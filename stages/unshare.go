@@ -120,19 +120,19 @@ func cloneInit(r *Run) error {
 	}
 	defer view.Close()
 	sys := &syscall.SysProcAttr{Cloneflags: flags}
-	files := []*os.File{r.Opts.Stdin, r.Opts.Stdout, r.Opts.Stderr, init}
-	if r.Opts.ExecFifo != nil {
-		files = append(files, r.Opts.ExecFifo) // execFifoFd
+	files := []*os.File{r.Opts.IO.Stdin, r.Opts.IO.Stdout, r.Opts.IO.Stderr, init}
+	if r.Opts.OCI.ExecFifo != nil {
+		files = append(files, r.Opts.OCI.ExecFifo) // execFifoFd
 	}
 	consoleFd := 0
-	if r.Opts.Console != nil {
-		files, consoleFd = append(files, r.Opts.Console), len(files)
+	if r.Opts.IO.Console != nil {
+		files, consoleFd = append(files, r.Opts.IO.Console), len(files)
 	}
 	// If glassbox dies, so does the container (and its pid namespace). Not
 	// when born into an existing pid namespace: Go's child checks getppid()
 	// after setting it, and across the boundary the parent shows as 0 (the
 	// exec stage sets it before execve).
-	if !r.Opts.Detached && pidns == "" {
+	if !r.Opts.OCI.Detached && pidns == "" {
 		sys.Pdeathsig = unix.SIGKILL
 	}
 	if flags&unix.CLONE_NEWUSER != 0 {
@@ -192,7 +192,7 @@ func cloneInit(r *Run) error {
 	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.ExecFifo != nil, Detached: r.Opts.Detached, ConsoleFd: consoleFd}
+	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.OCI.ExecFifo != nil, Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}
 	if r.Spec.Hooks != nil {
 		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
 		cfg.HookEnv = r.HookEnv("mount", "oci")

@@ -45,31 +45,31 @@ func (p *pipelineFlags) apply(opts *stages.Options) error {
 		if err != nil {
 			return fmt.Errorf("--break-at %s: %w", name, err)
 		}
-		opts.Breakpoints = append(opts.Breakpoints, b)
+		opts.Debug.Breakpoints = append(opts.Debug.Breakpoints, b)
 	}
 	for _, name := range p.breakAfter {
 		b, err := stages.ParseBreakpoint(name, stages.After)
 		if err != nil {
 			return fmt.Errorf("--break-after %s: %w", name, err)
 		}
-		opts.Breakpoints = append(opts.Breakpoints, b)
+		opts.Debug.Breakpoints = append(opts.Debug.Breakpoints, b)
 	}
 	for _, v := range p.hooks {
 		h, err := stages.ParseHook(v)
 		if err != nil {
 			return err
 		}
-		opts.Hooks = append(opts.Hooks, h)
+		opts.Debug.Hooks = append(opts.Debug.Hooks, h)
 	}
 	for _, v := range p.replace {
 		stage, command, err := stages.ParseReplace(v)
 		if err != nil {
 			return err
 		}
-		if opts.Replace == nil {
-			opts.Replace = map[string]string{}
+		if opts.Debug.Replace == nil {
+			opts.Debug.Replace = map[string]string{}
 		}
-		opts.Replace[stage] = command
+		opts.Debug.Replace[stage] = command
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func newStartCmd() *cobra.Command {
 				// This start is a trace of its own: the last run's context goes.
 				s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "TRACEPARENT=") })
 				opts := stages.Options{Root: stateRoot(cmd), ID: c.ID, Name: c.Name, Restart: true,
-					Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive}
+					IO: stages.IO{Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive}}
 				return s, opts, engine.JoinNetworkOf(s, opts.Root)
 			}
 			if attach {
@@ -308,7 +308,7 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 			return err
 		}
 	}
-	opts := stages.Options{Root: root, ID: c.ID, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	opts := stages.Options{Root: root, ID: c.ID, IO: stages.IO{Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr}}
 	con, err := consoleFor(s.Process, &opts)
 	if err != nil {
 		return err

@@ -103,7 +103,7 @@ func newMonitorCmd() *cobra.Command {
 				return errors.New("a detached container with a terminal needs glassbox-shim beside glassbox (make build)")
 			}
 			stdio := shimIO{terminal: s.Process.Terminal}
-			opts.Stdin = null
+			opts.IO.Stdin = null
 			if mode := s.Annotations[engine.StdinAnnotation]; mode != "" {
 				if stdio.stdin, err = openStdin(filepath.Join(container.ContainersDir(opts.Root), opts.ID, container.StdinFifo), mode, s.Process.Terminal, &opts); err != nil {
 					return err
@@ -118,7 +118,7 @@ func newMonitorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts.Stdout, opts.Stderr = outW, errW
+			opts.IO.Stdout, opts.IO.Stderr = outW, errW
 			stdio.stdout, stdio.stderr = outR, errR
 			// The monitor itself writes nowhere: errors go to the status pipe
 			// while the CLI listens, and to the log after.
@@ -128,7 +128,7 @@ func newMonitorCmd() *cobra.Command {
 			// run -d returns at the first breakpoint; the run waits there
 			// for glassbox continue, which then hears how it goes on.
 			reported := false
-			opts.Paused = func(r *stages.Run, b stages.Breakpoint) {
+			opts.Debug.Paused = func(r *stages.Run, b stages.Breakpoint) {
 				if !reported {
 					fmt.Fprintf(status, "paused %s\n", b)
 					status.Close()
@@ -243,7 +243,7 @@ func openStdin(fifo, mode string, terminal bool, opts *stages.Options) (*os.File
 		return read, nil
 	}
 	unix.SetNonblock(fd, false)
-	opts.Stdin = read
+	opts.IO.Stdin = read
 	if mode != engine.StdinOpen {
 		return nil, nil
 	}

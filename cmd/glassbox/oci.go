@@ -243,7 +243,8 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	if *o.systemdCgroup {
 		s.Linux.CgroupsPath = systemdCgroupPath(s.Linux.CgroupsPath)
 	}
-	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Detached: true, RootfsInPlace: true, OCI: true}
+	opts := stages.Options{Root: root, ID: container.NewID(), Name: id, Bundle: bundle, IO: stages.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr},
+		OCI: stages.OCI{Caller: true, Detached: true, RootfsInPlace: true}}
 	if s.Process.Terminal {
 		if o.consoleSocket == "" {
 			return errors.New("process.terminal needs --console-socket: the pty master is sent there")
@@ -253,7 +254,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 			return err
 		}
 		defer conn.Close()
-		opts.Console = conn
+		opts.IO.Console = conn
 	}
 	tr, err := trace.StartRun(s, opts.Root, opts.ID, trace.Options{Command: "create"})
 	if err != nil {
@@ -277,7 +278,7 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		r.Remove()
 		return tr.End(r, err, 0)
 	}
-	r.Opts.ExecFifo = fifo
+	r.Opts.OCI.ExecFifo = fifo
 	err = r.Start()
 	fifo.Close()
 	if err := tr.End(r, err, 0); err != nil {
@@ -384,7 +385,7 @@ func ociStart(root, id string) (err error) {
 		return err
 	}
 	if h := c.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
-		if err := stages.Resume(c, stages.Options{Stderr: os.Stderr}, 0).PoststartHooks(); err != nil {
+		if err := stages.Resume(c, stages.Options{IO: stages.IO{Stderr: os.Stderr}}, 0).PoststartHooks(); err != nil {
 			fmt.Fprintln(os.Stderr, "glassbox: warning:", err) // the program runs: the spec says warn
 		}
 	}
@@ -517,7 +518,7 @@ func newOCIExecCmd() *cobra.Command {
 				return err
 			}
 			root := stateRoot(c)
-			opts := stages.Options{Root: root, ID: ct.ID, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Detached: detach}
+			opts := stages.Options{Root: root, ID: ct.ID, IO: stages.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, OCI: stages.OCI{Detached: detach}}
 			if s.Process.Terminal {
 				if consoleSocket == "" {
 					return errors.New("a terminal needs --console-socket: the pty master is sent there")
@@ -527,7 +528,7 @@ func newOCIExecCmd() *cobra.Command {
 					return err
 				}
 				defer conn.Close()
-				opts.Console = conn
+				opts.IO.Console = conn
 			}
 			tr := trace.Container(trace.Options{Command: "exec"}, ct, s, root)
 			if tr != nil {
@@ -831,7 +832,7 @@ func ociTeardown(c *container.Container) error {
 	if err := c.Lock(); err != nil {
 		return fmt.Errorf("container %q is busy (another delete?): %w", c.Name, err)
 	}
-	return stages.Resume(c, stages.Options{Remove: true, Stderr: os.Stderr}, 0).Teardown()
+	return stages.Resume(c, stages.Options{Remove: true, IO: stages.IO{Stderr: os.Stderr}}, 0).Teardown()
 }
 
 func newOCISpecCmd() *cobra.Command {

@@ -86,7 +86,7 @@ func newRunCmd() *cobra.Command {
 			}
 			opts := stages.Options{
 				Root: stateRoot(cmd), ID: id, Name: name, Remove: remove,
-				Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive,
+				IO: stages.IO{Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive},
 			}
 			if err := pipeline.apply(&opts); err != nil {
 				return err
@@ -95,7 +95,7 @@ func newRunCmd() *cobra.Command {
 				if detach {
 					return fmt.Errorf("--step asks before each stage: not with -d (use --break-at, then glassbox continue)")
 				}
-				opts.Step = stepper(opts.Root)
+				opts.Debug.Step = stepper(opts.Root)
 			}
 			if bundle != "" {
 				opts.Bundle, _ = filepath.Abs(bundle)
@@ -256,7 +256,7 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 		if err != nil || width < 20 {
 			width = 80
 		}
-		opts.Before = func(st *stages.Stage) {
+		opts.Debug.Before = func(st *stages.Stage) {
 			if st == stages.Exec {
 				// The program may write the moment it is exec'd: the line goes now.
 				fmt.Fprint(os.Stderr, "\r\x1b[K")
@@ -272,8 +272,8 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 			fmt.Fprint(os.Stderr, "\r\x1b[K")
 		}
 	}
-	if opts.Paused == nil { // the monitor of a detached run reports pauses itself
-		opts.Paused = func(r *stages.Run, b stages.Breakpoint) {
+	if opts.Debug.Paused == nil { // the monitor of a detached run reports pauses itself
+		opts.Debug.Paused = func(r *stages.Run, b stages.Breakpoint) {
 			clearLine()
 			fmt.Fprint(os.Stderr, pausedMessage(r.ID, b.String()))
 		}
@@ -310,7 +310,7 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 		return err
 	}
 	if con != nil {
-		if err := con.attach(opts.Interactive && !hooks.detached, !hooks.detached); err != nil {
+		if err := con.attach(opts.IO.Interactive && !hooks.detached, !hooks.detached); err != nil {
 			fmt.Fprintln(os.Stderr, "glassbox:", err)
 		}
 	}
