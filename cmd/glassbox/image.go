@@ -199,7 +199,7 @@ func newImagesCmd() *cobra.Command {
 				}
 				for _, t := range tags {
 					repo, tag := splitTag(image.Familiar(t))
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, engine.Ago(r.Created), humanBytes(uint64(r.Size())))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, engine.Ago(r.Created), engine.HumanBytes(uint64(r.Size())))
 				}
 			}
 			return w.Flush()
@@ -304,7 +304,7 @@ func progressBar() image.Progress {
 		}
 		fill = min(max(fill, 0), width)
 		fmt.Fprintf(os.Stderr, "\r\x1b[Klayer %d/%d %s %-8s [%s%s] %s / %s", i+1, n, strings.TrimPrefix(digest, "sha256:")[:12], what,
-			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), humanBytes(uint64(max(sofar, 0))), humanBytes(uint64(max(size, 0))))
+			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), engine.HumanBytes(uint64(max(sofar, 0))), engine.HumanBytes(uint64(max(size, 0))))
 		if done && what == "unpack" {
 			fmt.Fprintln(os.Stderr)
 		}

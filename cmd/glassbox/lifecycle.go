@@ -308,7 +308,7 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 			return err
 		}
 	}
-	opts := stages.Options{Root: root, ID: c.ID, IO: stages.IO{Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr}}
+	opts := stages.Options{Root: root, ID: c.ID, IO: stages.IO{Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive}}
 	con, err := consoleFor(s.Process, &opts)
 	if err != nil {
 		return err
@@ -325,19 +325,19 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 	r, err := stages.Join(c, s, opts)
 	if err != nil {
 		if con != nil {
-			con.discard()
+			con.Discard()
 		}
 		return tr.End(nil, err, 0)
 	}
 	go forwardSignals(sigs, r, con)
 	if con != nil {
-		if err := con.attach(interactive, true); err != nil {
+		if err := con.Attach(); err != nil {
 			fmt.Fprintln(os.Stderr, "glassbox:", err)
 		}
 	}
 	code := r.Wait()
 	if con != nil {
-		con.close()
+		con.Close()
 	}
 	tr.Exited(code)
 	tr.End(nil, nil, code)

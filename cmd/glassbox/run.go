@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -13,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/image"
@@ -218,39 +216,19 @@ type runHooks struct {
 	detached bool                                    // observe the kernel during the stages only
 }
 
+// runContainer runs a container in this process (engine.Run) with what a
+// person at a terminal sees: a line showing the stage in progress, the
+// container's terminal as theirs, their signals passed on, and a failure's
+// report under its one-line error.
 func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks runHooks) error {
-	// The init's parent-death signal fires when the *thread* that cloned it
-	// ends, and Go ends a thread when a goroutine that locked it returns
-	// (stages.Join does, and netns helpers could). The stages therefore run
-	// on a thread no other goroutine can take, for as long as the run lasts.
-	runtime.LockOSThread()
 	// Catch signals before anything exists on the host: one that arrives while
 	// the state directory is being made waits in the channel, and aborts the run.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
-
-	// Whoever waits to hear how the start went (a detached run's CLI) hears
-	// of a failure before the stages too.
-	failed := func(err error) error {
-		if hooks.started != nil {
-			hooks.started(err)
-		}
-		return err
-	}
-	to.Off = to.Off || trace.OffByEnv()
-	var tr *trace.Run
-	if !to.Off {
-		var err error
-		if tr, err = trace.StartRun(s, opts.Root, opts.ID, to); err != nil {
-			return failed(err)
-		}
-		opts.After = tr.Stage
-		opts.Failed = func(r *stages.Run, err error) { tr.Write(r, err, 0) }
-	}
 	// On a terminal, one line shows the stage in progress; it is erased before
 	// the program starts, so its output is untouched.
-	live := !to.Off && term.IsTerminal(int(os.Stderr.Fd()))
+	live := !to.Off && !trace.OffByEnv() && term.IsTerminal(int(os.Stderr.Fd()))
 	if live {
 		width, _, err := term.GetSize(int(os.Stderr.Fd()))
 		if err != nil || width < 20 {
@@ -280,88 +258,38 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 	}
 	con, err := consoleFor(s.Process, &opts)
 	if err != nil {
-		return failed(tr.End(nil, err, 0))
-	}
-	r, err := stages.New(s, opts)
-	if err != nil {
-		return failed(tr.End(nil, err, 0))
-	}
-	if tr != nil {
-		tr.SetRun(r)
-	}
-	go forwardSignals(sigs, r, con)
-	err = r.Start()
-	if hooks.started != nil {
-		hooks.started(err)
-	}
-	if err != nil && con != nil {
-		con.discard()
-	}
-	if err != nil {
-		clearLine() // a stage before exec failed with its line showing
-		err = tr.End(r, err, 0)
-		if live { // at a terminal: the one-line error, then the report under it
-			if report := tr.FailureReport(err); report != "" {
-				fmt.Fprintln(os.Stderr, "glassbox:", err)
-				fmt.Fprint(os.Stderr, report)
-				return exitCode(exitCodeOf(err))
-			}
+		if hooks.started != nil {
+			hooks.started(err)
 		}
 		return err
 	}
+	h := engine.RunHooks{Started: hooks.started, Detached: hooks.detached,
+		Created: func(r *stages.Run) { go forwardSignals(sigs, r, con) }}
 	if con != nil {
-		if err := con.attach(opts.IO.Interactive && !hooks.detached, !hooks.detached); err != nil {
-			fmt.Fprintln(os.Stderr, "glassbox:", err)
-		}
-	}
-	tr.Started(r)
-	if hooks.detached {
-		tr.StopObserving() // a long-lived container's own system calls are not the trace's subject
+		con.interactive, con.output = con.interactive && !hooks.detached, !hooks.detached
+		h.Console = con
 	}
 	if hooks.running != nil {
-		var master *os.File
-		if con != nil {
-			master = con.master
+		h.Running = func(r *stages.Run, tr *trace.Run) {
+			var master *os.File
+			if con != nil {
+				master = con.master
+			}
+			hooks.running(r, tr, master)
 		}
-		hooks.running(r, tr, master)
 	}
-	code := r.Wait()
-	if con != nil {
-		con.close()
+	out, err := (&engine.Engine{Root: opts.Root}).Run(s, opts, to, h)
+	if err != nil {
+		clearLine() // a stage before exec failed with its line showing
+		if live && out.Report != "" { // at a terminal: the one-line error, then the report under it
+			fmt.Fprintln(os.Stderr, "glassbox:", err)
+			fmt.Fprint(os.Stderr, out.Report)
+			return exitCode(exitCodeOf(err))
+		}
+		return err
 	}
-	tr.Exited(code)
-	if err := r.Teardown(); err != nil {
-		fmt.Fprintf(os.Stderr, "glassbox: teardown of %s: %v (glassbox gc retries)\n", container.ShortID(r.ID), err)
+	for _, w := range out.Warnings {
+		fmt.Fprintln(os.Stderr, "glassbox:", w)
 	}
-	if msg := oomMessage(s, r.Usage, code); msg != "" {
-		fmt.Fprintln(os.Stderr, "glassbox:", msg)
-	}
-	tr.End(r, nil, code)
-	return exitCode(code)
-}
-
-// oomMessage explains an exit the OOM killer caused, naming the limit.
-func oomMessage(s *specs.Spec, u cgroupsv2.Usage, code int) string {
-	if u.OOMKills == 0 {
-		return ""
-	}
-	limit := "no memory limit"
-	if res := s.Linux.Resources; res != nil && res.Memory != nil && res.Memory.Limit != nil && *res.Memory.Limit > 0 {
-		limit = "memory limit " + humanBytes(uint64(*res.Memory.Limit))
-	}
-	if code == 128+int(unix.SIGKILL) {
-		return fmt.Sprintf("container was killed by the OOM killer (%s)", limit)
-	}
-	return fmt.Sprintf("warning: the OOM killer killed %d process(es) in the container (%s)", u.OOMKills, limit)
-}
-
-// humanBytes writes a size the way --memory takes it, in binary units.
-func humanBytes(n uint64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	v, i := float64(n), 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.4g %s", v, units[i])
+	return exitCode(out.Code)
 }

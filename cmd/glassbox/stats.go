@@ -157,8 +157,8 @@ func printStats(lines []containerStats) {
 	fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 	for _, l := range lines {
 		fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", l.ID, l.Name, l.CPUPercent,
-			humanBytes(l.Memory), humanBytes(l.MemoryLimit), float64(l.Memory)/float64(max(l.MemoryLimit, 1))*100,
-			humanBytes(l.NetRx), humanBytes(l.NetTx), humanBytes(l.BlockRead), humanBytes(l.BlockWrite), l.Pids)
+			engine.HumanBytes(l.Memory), engine.HumanBytes(l.MemoryLimit), float64(l.Memory)/float64(max(l.MemoryLimit, 1))*100,
+			engine.HumanBytes(l.NetRx), engine.HumanBytes(l.NetTx), engine.HumanBytes(l.BlockRead), engine.HumanBytes(l.BlockWrite), l.Pids)
 	}
 	w.Flush()
 }

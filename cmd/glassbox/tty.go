@@ -25,7 +25,10 @@ import (
 )
 
 type console struct {
-	pty     *stages.Console
+	pty *stages.Console
+	// interactive: the caller's input goes to the container (-i); output:
+	// its output to the caller (not when a monitor holds it for the shim).
+	interactive, output bool
 	mu      sync.Mutex
 	master  *os.File // nil until it has come
 	in      *os.File // the caller's terminal, read without blocking
@@ -44,7 +47,7 @@ func consoleFor(p *specs.Process, opts *stages.Options) (*console, error) {
 	if size, err := pty.GetsizeFull(os.Stdin); err == nil {
 		p.ConsoleSize = &specs.Box{Height: uint(size.Rows), Width: uint(size.Cols)}
 	}
-	return &console{pty: pc, restore: func() {}, done: make(chan struct{})}, nil
+	return &console{pty: pc, interactive: opts.IO.Interactive, output: true, restore: func() {}, done: make(chan struct{})}, nil
 }
 
 // receive takes the master the init sent.
@@ -68,11 +71,12 @@ func (c *console) resize() {
 	}
 }
 
-// attach starts copying, once the process runs: stdin to the master only
-// when interactive (-i), the master to stdout unless detached (the monitor
+// Attach starts copying, once the process runs: stdin to the master only
+// when interactive (-i), the master to stdout unless not output (the monitor
 // then hands the master to the shim).
-func (c *console) attach(interactive, output bool) error {
-	if err := c.receive(); err != nil || !output {
+func (c *console) Attach() error {
+	interactive := c.interactive
+	if err := c.receive(); err != nil || !c.output {
 		close(c.done)
 		return err
 	}
@@ -100,8 +104,8 @@ func (c *console) attach(interactive, output bool) error {
 	return nil
 }
 
-// discard closes the sockets of a process that never started.
-func (c *console) discard() { c.pty.Discard() }
+// Discard closes the sockets of a process that never started.
+func (c *console) Discard() { c.pty.Discard() }
 
 // hangUp closes the master: the container's terminal hangs up.
 func (c *console) hangUp() {
@@ -112,8 +116,8 @@ func (c *console) hangUp() {
 	}
 }
 
-// close waits for the last output and gives the caller's terminal back.
-func (c *console) close() {
+// Close waits for the last output and gives the caller's terminal back.
+func (c *console) Close() {
 	<-c.done
 	if c.in != nil && c.in != os.Stdin {
 		c.in.SetReadDeadline(time.Now())
