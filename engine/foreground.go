@@ -31,10 +31,10 @@ type Console interface {
 
 // RunHooks let a caller follow a run.
 type RunHooks struct {
-	Console Console                        // nil without a terminal
-	Created func(*stages.Run)              // the run exists: signals may go to it
-	Started func(error)                    // the program runs, or the stages failed
-	Running func(*stages.Run, *trace.Run)  // after Started(nil); the monitor may become the shim here
+	Console Console                       // nil without a terminal
+	Created func(*stages.Run)             // the run exists: signals may go to it
+	Started func(error)                   // the program runs, or the stages failed
+	Running func(*stages.Run, *trace.Run) // after Started(nil); the monitor may become the shim here
 	// Detached: the kernel is observed during the stages only — a
 	// long-lived container's own system calls are not the trace's subject.
 	Detached bool

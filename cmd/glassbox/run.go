@@ -280,7 +280,7 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 	}
 	out, err := (&engine.Engine{Root: opts.Root}).Run(s, opts, to, h)
 	if err != nil {
-		clearLine() // a stage before exec failed with its line showing
+		clearLine()                   // a stage before exec failed with its line showing
 		if live && out.Report != "" { // at a terminal: the one-line error, then the report under it
 			fmt.Fprintln(os.Stderr, "glassbox:", err)
 			fmt.Fprint(os.Stderr, out.Report)

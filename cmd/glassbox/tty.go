@@ -29,11 +29,11 @@ type console struct {
 	// interactive: the caller's input goes to the container (-i); output:
 	// its output to the caller (not when a monitor holds it for the shim).
 	interactive, output bool
-	mu      sync.Mutex
-	master  *os.File // nil until it has come
-	in      *os.File // the caller's terminal, read without blocking
-	restore func()
-	done    chan struct{} // the container's output has all been copied
+	mu                  sync.Mutex
+	master              *os.File // nil until it has come
+	in                  *os.File // the caller's terminal, read without blocking
+	restore             func()
+	done                chan struct{} // the container's output has all been copied
 }
 
 // consoleFor prepares a terminal for a process that asks for one (nil when
