@@ -57,8 +57,6 @@ const ociName = "glassbox-runc"
 // like runc's /run/runc, on a tmpfs that a reboot empties.
 const ociRoot = "/run/glassbox-runc"
 
-// execFifo is the FIFO in the state directory the created init waits on.
-const execFifo = "exec.fifo"
 
 // ociLog is where errors go besides stderr: callers (containerd) read the
 // --log file, as JSON lines with --log-format json.
@@ -256,32 +254,9 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		defer conn.Close()
 		opts.IO.Console = conn
 	}
-	tr, err := trace.StartRun(s, opts.Root, opts.ID, trace.Options{Command: "create"})
+	eng := &engine.Engine{Root: root}
+	r, err := eng.CreateOCI(s, opts)
 	if err != nil {
-		return err
-	}
-	opts.After = tr.Stage
-	r, err := stages.New(s, opts)
-	if err != nil {
-		return tr.End(nil, err, 0)
-	}
-	if tr != nil {
-		tr.SetRun(r)
-		r.Traceparent = tr.Traceparent()
-	}
-	if err := makeExecFifo(r.Path(execFifo), s); err != nil {
-		r.Remove()
-		return tr.End(r, err, 0)
-	}
-	fifo, err := os.OpenFile(r.Path(execFifo), unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		r.Remove()
-		return tr.End(r, err, 0)
-	}
-	r.Opts.OCI.ExecFifo = fifo
-	err = r.Start()
-	fifo.Close()
-	if err := tr.End(r, err, 0); err != nil {
 		return err
 	}
 	if o.pidFile != "" {
@@ -298,30 +273,12 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 	if o.detach {
 		return nil
 	}
-	// glassbox run cloned the init: it is this process's child. The trace
-	// ended with create.
-	code := r.Wait()
-	r.Opts.After, r.Opts.Remove = nil, true
-	if err := r.Teardown(); err != nil {
+	// glassbox run cloned the init: it is this process's child.
+	code, err := eng.WaitOCI(r)
+	if err != nil {
 		return err
 	}
 	return exitCode(code)
-}
-
-// makeExecFifo makes the FIFO the init waits on for start. Under a user
-// namespace it belongs to the container's root, which is who opens it then.
-func makeExecFifo(path string, s *specs.Spec) error {
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		return fmt.Errorf("mkfifo %s: %w", path, err)
-	}
-	if spec.HasNamespace(s, specs.UserNamespace) {
-		uid, _ := spec.HostID(s.Linux.UIDMappings, 0)
-		gid, _ := spec.HostID(s.Linux.GIDMappings, 0)
-		if err := os.Chown(path, int(uid), int(gid)); err != nil {
-			return fmt.Errorf("chown %s to the container's root: %w", path, err)
-		}
-	}
-	return nil
 }
 
 // systemdCgroupPath turns systemd's "slice:prefix:name" into the cgroupfs
@@ -358,10 +315,8 @@ func writePidFile(path string, pid int) error {
 	})
 }
 
-// ociStart opens the exec FIFO for reading, which lets the init's open for
-// writing return; the byte it writes says it goes on to execve. Its spans
-// join create's trace.
-func ociStart(root, id string) (err error) {
+// ociStart lets a created container's init go on to its program.
+func ociStart(root, id string) error {
 	c, err := ociContainer(root, id)
 	if err != nil {
 		return err
@@ -369,52 +324,11 @@ func ociStart(root, id string) (err error) {
 	if st := ociStatus(c); st != specs.StateCreated {
 		return fmt.Errorf("cannot start container %q: it is %s, not created", id, st)
 	}
-	if c.Traceparent != "" {
-		os.Setenv("TRACEPARENT", c.Traceparent)
+	warning, err := (&engine.Engine{Root: root}).StartOCI(c)
+	if warning != nil {
+		fmt.Fprintln(os.Stderr, "glassbox: warning:", warning) // the program runs: the spec says warn
 	}
-	tr := trace.Container(trace.Options{Command: "start"}, c, c.Spec, root)
-	defer func() { tr.EndLifecycle(err) }()
-	start := time.Now()
-	err = releaseInit(c, id)
-	tr.Step("open exec.fifo O_RDONLY: the init's open(O_WRONLY) returns, it writes a byte and execve(2)s", start, err)
-	if err != nil {
-		return err
-	}
-	c.Status, c.Started = container.Running, time.Now().UTC()
-	if err := c.Save(); err != nil {
-		return err
-	}
-	if h := c.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
-		if err := stages.Resume(c, stages.Options{IO: stages.IO{Stderr: os.Stderr}}, 0).PoststartHooks(); err != nil {
-			fmt.Fprintln(os.Stderr, "glassbox: warning:", err) // the program runs: the spec says warn
-		}
-	}
-	return nil
-}
-
-// releaseInit reads the created init's byte from the exec FIFO.
-func releaseInit(c *container.Container, id string) error {
-	fifo, err := os.OpenFile(filepath.Join(c.Dir, execFifo), os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return fmt.Errorf("cannot start container %q: %w", id, err)
-	}
-	defer fifo.Close()
-	fds := []unix.PollFd{{Fd: int32(fifo.Fd()), Events: unix.POLLIN}}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if n, _ := unix.Poll(fds, 100); n > 0 {
-			var b [1]byte
-			if n, _ := fifo.Read(b[:]); n == 1 {
-				break
-			}
-		}
-		if !c.Alive() {
-			return fmt.Errorf("cannot start container %q: its init (pid %d) is gone", id, c.Pid)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("cannot start container %q: its init (pid %d) did not answer on %s in 10 s", id, c.Pid, execFifo)
-		}
-	}
-	return os.Remove(filepath.Join(c.Dir, execFifo))
+	return err
 }
 
 func ociState(root, id string) error {
@@ -583,7 +497,7 @@ func newOCIKillCmd() *cobra.Command {
 				return fmt.Errorf("cannot kill container %q: container not running (it is %s)", args[0], st)
 			}
 			if all {
-				return signalCgroup(ct, sig)
+				return engine.SignalCgroup(ct, sig)
 			}
 			if err := unix.Kill(ct.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 				return fmt.Errorf("kill(%d, %s): %w", ct.Pid, unix.SignalName(sig), err)
@@ -595,20 +509,6 @@ func newOCIKillCmd() *cobra.Command {
 	return cmd
 }
 
-// signalCgroup signals every process listed in the container's cgroup.
-func signalCgroup(c *container.Container, sig unix.Signal) error {
-	pids, err := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).Procs()
-	if err != nil {
-		return fmt.Errorf("read cgroup.procs of %s: %w", c.Name, err)
-	}
-	var errs []error
-	for _, pid := range pids {
-		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill(%d, %s): %w", pid, unix.SignalName(sig), err))
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // updateFlags are runc update's flags: the linux.resources field each sets.
 var updateFlags = []struct{ flag, group, field, usage string }{
