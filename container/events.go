@@ -28,6 +28,17 @@ type Event struct {
 	Attributes map[string]string `json:"attributes,omitempty"` // name, image, exitCode, signal
 }
 
+// Keys are what filters on an event match: its type, its action, its
+// object's id and name (under its type: container, image, network), and a
+// container's image.
+func (ev Event) Keys() map[string][]string {
+	keys := map[string][]string{"type": {ev.Type}, "event": {ev.Action}, ev.Type: {ev.ID, ev.Attributes["name"]}}
+	if ev.Type == "container" && ev.Attributes["image"] != "" {
+		keys["image"] = []string{ev.Attributes["image"]}
+	}
+	return keys
+}
+
 const (
 	eventsFile     = "events.jsonl"
 	maxEventsBytes = 4 << 20

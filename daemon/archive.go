@@ -64,7 +64,7 @@ func (s *Server) archive(w http.ResponseWriter, r *http.Request, rootFd int, p s
 	}
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.WriteHeader(http.StatusOK)
-	engine.Archive(w, rootFd, p) // an error half way: the client's tar ends short
+	engine.Archive(w, rootFd, p, "") // an error half way: the client's tar ends short
 }
 
 // exportContainer: GET /containers/{id}/export, the whole filesystem.
@@ -72,6 +72,6 @@ func (s *Server) exportContainer(w http.ResponseWriter, r *http.Request) {
 	s.withFiles(w, r, func(rootFd int) {
 		w.Header().Set("Content-Type", "application/x-tar")
 		w.WriteHeader(http.StatusOK)
-		engine.Archive(w, rootFd, "/")
+		engine.Archive(w, rootFd, "/", "")
 	})
 }

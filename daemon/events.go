@@ -45,14 +45,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		since = time.Now()
 	}
 	s.eng.Events(r.Context(), since, until, follow, func(ev container.Event) error {
-		has := map[string][]string{"type": {ev.Type}, "event": {ev.Action}}
-		if ev.Type != "" {
-			has[ev.Type] = []string{ev.ID, ev.Attributes["name"]}
-		}
-		if ev.Type == "container" && ev.Attributes["image"] != "" {
-			has["image"] = []string{ev.Attributes["image"]}
-		}
-		if !f.matchAny(has) {
+		if !f.matchAny(ev.Keys()) {
 			return nil
 		}
 		if err := enc.Encode(events.Message{Type: events.Type(ev.Type), Action: events.Action(ev.Action), Scope: "local",

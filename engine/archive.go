@@ -12,6 +12,7 @@ package engine
 
 import (
 	"archive/tar"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -111,17 +112,17 @@ func pathError(p string, err error) error {
 }
 
 // Archive writes a tar of path inside the root to w: the file, or the
-// directory and everything below it on the same mount, named from its base
-// name (docker cp); the root itself ("/") with names relative to it (docker
-// export).
-func Archive(w io.Writer, rootFd int, p string) error {
+// directory and everything below it on the same mount, named as (its base
+// name when as is ""; docker cp); the root itself ("/") with names relative
+// to it (docker export).
+func Archive(w io.Writer, rootFd int, p, as string) error {
 	dirFd, base, err := openParent(rootFd, p)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(dirFd)
 	a := &archiver{tw: tar.NewWriter(w), links: map[[2]uint64]string{}}
-	name := base
+	name := cmp.Or(as, base)
 	if base == "" {
 		base, name = ".", "" // the root: its entries at the top
 	}
@@ -251,7 +252,7 @@ func Extract(r io.Reader, rootFd int, dir string, keepOwners bool) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return &InvalidError{fmt.Errorf("%s: not a directory (the copy goes into one)", dir)}
 	}
-	_, err = image.Extract(r, fd, keepOwners)
+	_, err = image.Extract(r, fd, image.ExtractOptions{KeepOwners: keepOwners})
 	return err
 }
 

@@ -46,11 +46,19 @@ func Unpack(r io.Reader, dir string) (int64, error) {
 	return (&unpacker{root: rootFd, dirFd: -1, layer: true}).unpack(r)
 }
 
+// ExtractOptions say how a copy's tar is written.
+type ExtractOptions struct {
+	KeepOwners bool // else every entry is root's (docker cp without -a)
+	// FromContainer: the tar is a container's files on their way to the
+	// host, which a container must not plant device nodes or set-id
+	// programs on: devices are left out, set-uid and set-gid bits cleared.
+	FromContainer bool
+}
+
 // Extract extracts a tar (docker cp's) into the directory dirFd is open on,
-// as Unpack does a layer, but with no whiteouts — a name is a name — and
-// every entry owned by root unless keepOwners (docker cp -a).
-func Extract(r io.Reader, dirFd int, keepOwners bool) (int64, error) {
-	return (&unpacker{root: dirFd, dirFd: -1, keepOwners: keepOwners}).unpack(r)
+// as Unpack does a layer, but with no whiteouts — a name is a name.
+func Extract(r io.Reader, dirFd int, o ExtractOptions) (int64, error) {
+	return (&unpacker{root: dirFd, dirFd: -1, ExtractOptions: o}).unpack(r)
 }
 
 func (u *unpacker) unpack(r io.Reader) (int64, error) {
@@ -84,12 +92,12 @@ func (u *unpacker) unpack(r io.Reader) (int64, error) {
 }
 
 type unpacker struct {
-	layer      bool // an image layer: whiteouts become overlayfs's
-	keepOwners bool // else (not a layer) every entry is root's
-	root       int
-	dirFd      int    // the parent directory of recent entries, kept open
-	dirPath    string // its path inside the layer
-	dirTimes   []dirTime
+	layer bool // an image layer: whiteouts become overlayfs's
+	ExtractOptions
+	root     int
+	dirFd    int    // the parent directory of recent entries, kept open
+	dirPath  string // its path inside the layer
+	dirTimes []dirTime
 }
 
 type dirTime struct {
@@ -121,6 +129,12 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) (int64, error) {
 		return 0, unix.Mknodat(dirFd, strings.TrimPrefix(base, whiteoutPrefix), unix.S_IFCHR, 0)
 	}
 	mode := uint32(hdr.Mode & 0o7777)
+	if u.FromContainer {
+		if hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock {
+			return 0, nil
+		}
+		mode &^= unix.S_ISUID | unix.S_ISGID
+	}
 	var written int64
 	switch hdr.Typeflag {
 	case tar.TypeDir:
@@ -172,7 +186,7 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) (int64, error) {
 // first: it clears the set-uid and set-gid bits.
 func (u *unpacker) attributes(dirFd int, base string, hdr *tar.Header, mode uint32) error {
 	uid, gid := hdr.Uid, hdr.Gid
-	if !u.layer && !u.keepOwners {
+	if !u.layer && !u.KeepOwners {
 		uid, gid = 0, 0
 	}
 	if err := unix.Fchownat(dirFd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {

@@ -252,7 +252,8 @@ func newTagCmd() *cobra.Command {
 }
 
 func newImageCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "image", Short: "Image commands (inspect; the others are top-level, as in Docker)"}
+	cmd := &cobra.Command{Use: "image", Short: "Image commands (inspect, prune; the others are top-level, as in Docker)"}
+	cmd.AddCommand(newImagePruneCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "inspect IMAGE",
 		Short: "Print an image's record, config (with history) and manifest as JSON",

@@ -43,6 +43,7 @@ func newPsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			slices.Reverse(shown) // newest first, as docker ps
 			switch {
 			case quiet:
 				for _, c := range shown {
@@ -51,19 +52,42 @@ func newPsCmd() *cobra.Command {
 				return nil
 			case format == "json":
 				return printJSON(records(shown))
+			case format != "":
+				f, err := newFormatter("--format", format)
+				if err != nil {
+					return err
+				}
+				for _, c := range shown {
+					if err := f.print(psRowOf(c)); err != nil {
+						return err
+					}
+				}
+				return f.flush()
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 			for _, c := range shown {
-				fmt.Fprintf(w, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", container.ShortID(c.ID), engine.Image(c), ellipsis(engine.Command(c), 30), engine.Ago(c.Created), engine.Status(c), c.Ports, c.Name)
+				r := psRowOf(c)
+				fmt.Fprintf(w, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", r.ID, r.Image, ellipsis(r.Command, 30), r.RunningFor, r.Status, r.Ports, r.Names)
 			}
 			return w.Flush()
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "also exited containers")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "ids only")
-	cmd.Flags().StringVar(&format, "format", "", "json: the records")
+	cmd.Flags().StringVar(&format, "format", "", "a Go template per container ({{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.Status}}\n{{.State}} {{.Ports}} {{.RunningFor}} {{.Labels}}; \"table …\": with a header), or json")
 	return cmd
+}
+
+// psRow is a container as ps --format sees it (docker's names).
+type psRow struct {
+	ID, Image, Command, RunningFor, Status, State, Ports, Names string
+	Labels                                                      map[string]string
+}
+
+func psRowOf(c *container.Container) psRow {
+	return psRow{ID: container.ShortID(c.ID), Image: engine.Image(c), Command: engine.Command(c), RunningFor: engine.Ago(c.Created),
+		Status: engine.Status(c), State: c.Status, Ports: c.Ports, Names: c.Name, Labels: c.Labels}
 }
 
 func records(cs []*container.Container) []container.Record {
@@ -252,22 +276,37 @@ func newWaitCmd() *cobra.Command {
 }
 
 func newInspectCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "inspect CONTAINER...",
-		Short: "Print container records as JSON",
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [-f TEMPLATE] CONTAINER...",
+		Short: "Print container records as JSON, or through a Go template (-f '{{.Status}} {{.Pid}}')",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var f *formatter
+			if format != "" {
+				var err error
+				if f, err = newFormatter("--format", format); err != nil {
+					return err
+				}
+			}
 			var cs []*container.Container
 			err := eachContainer(cmd, args, func(c *container.Container) error {
 				cs = append(cs, c)
 				return nil
 			})
-			if len(cs) > 0 {
+			if len(cs) > 0 && f == nil {
 				printJSON(records(cs))
+			}
+			for _, c := range cs {
+				if f != nil {
+					err = errors.Join(err, f.print(c.Record))
+				}
 			}
 			return err
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template of the record ({{.ID}} {{.Name}} {{.Status}} {{.Pid}} {{.IP}} {{.ExitCode}} {{.Spec.Hostname}} …)")
+	return cmd
 }
 
 // eachContainer runs f on each named container, printing the name as Docker

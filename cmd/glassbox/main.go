@@ -126,7 +126,9 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
 	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd(), newTraceCmd(), newNetworkCmd(), newMonitorCmd(),
 		newPsCmd(), newLogsCmd(), newStartCmd(), newStopCmd(), newKillCmd(), newWaitCmd(), newInspectCmd(), newExecCmd(), newTopCmd(), newStatsCmd(), newDebugCmd(), newContinueCmd(), newAbortCmd(), newExplainCmd(), newDemoCmd(), newLabCmd(),
-		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd(), newOCICmd("oci"), newDaemonCmd())
+		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd(), newOCICmd("oci"), newDaemonCmd(),
+		newPauseCmd("pause", "Freeze every process of containers (the cgroup freezer)"), newPauseCmd("unpause", "Thaw paused containers"),
+		newRenameCmd(), newEventsCmd(), newCpCmd(), newExportCmd(), newContainerCmd(), newAttachCmd())
 	return root
 }
 
@@ -136,7 +138,8 @@ func newRootCmd() *cobra.Command {
 var makesKernelObjects = map[string]bool{
 	"run": true, "exec": true, "start": true, "stop": true, "kill": true, "rm": true, "gc": true,
 	"debug": true, "continue": true, "abort": true, "demo": true, "monitor": true,
-	"create": true, "delete": true,
+	"create": true, "delete": true, "pause": true, "unpause": true, "cp": true, "export": true,
+	"connect": true, "disconnect": true, "prune": true, "attach": true,
 }
 
 // refuseWithoutRoot is the command trees' PersistentPreRunE.

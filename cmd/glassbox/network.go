@@ -7,12 +7,15 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/engine"
 )
 
 func newNetworkCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "network",
-		Short: "Manage bridge networks (create, ls, inspect, rm)",
+		Short: "Manage bridge networks (create, ls, inspect, rm, connect, disconnect, prune)",
 		Long: `A network is a subnet and a bridge. Containers on it get addresses from the
 subnet, reach each other directly and by name (/etc/hosts), and the outside
 through NAT. The default network is "bridge" (bridge glassbox0). A network's
@@ -93,6 +96,45 @@ bridge stays; its NAT rules exist while containers use it.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(create, ls, inspect, rm)
+	var aliases []string
+	connect := &cobra.Command{
+		Use:   "connect [--alias NAME] NETWORK CONTAINER",
+		Short: "Put a running container on a further network too (ethN inside; its first keeps the default route)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onNetworkContainer(cmd, args, func(eng *engine.Engine, c *container.Container) error {
+				return eng.ConnectNetwork(cmd.Context(), c, args[0], aliases)
+			})
+		},
+	}
+	connect.Flags().StringArrayVar(&aliases, "alias", nil, "another name the container has on this network")
+	disconnect := &cobra.Command{
+		Use:   "disconnect NETWORK CONTAINER",
+		Short: "Take a container off a network connect put it on",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onNetworkContainer(cmd, args, func(eng *engine.Engine, c *container.Container) error {
+				return eng.DisconnectNetwork(cmd.Context(), c, args[0])
+			})
+		},
+	}
+	cmd.AddCommand(create, ls, inspect, rm, connect, disconnect, newNetworkPruneCmd())
 	return cmd
+}
+
+// onNetworkContainer calls do with the engine and the container args[1]
+// names, once args[0] names a network.
+func onNetworkContainer(cmd *cobra.Command, args []string, do func(*engine.Engine, *container.Container) error) error {
+	eng, err := engineOf(cmd)
+	if err != nil {
+		return err
+	}
+	if _, err := eng.Network(args[0]); err != nil {
+		return err
+	}
+	c, err := eng.Container(args[1])
+	if err != nil {
+		return err
+	}
+	return do(eng, c)
 }

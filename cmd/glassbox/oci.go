@@ -57,7 +57,6 @@ const ociName = "glassbox-runc"
 // like runc's /run/runc, on a tmpfs that a reboot empties.
 const ociRoot = "/run/glassbox-runc"
 
-
 // ociLog is where errors go besides stderr: callers (containerd) read the
 // --log file, as JSON lines with --log-format json.
 type ociLog struct {
@@ -508,7 +507,6 @@ func newOCIKillCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process in the container's cgroup")
 	return cmd
 }
-
 
 // updateFlags are runc update's flags: the linux.resources field each sets.
 var updateFlags = []struct{ flag, group, field, usage string }{

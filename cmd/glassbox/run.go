@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -104,7 +105,8 @@ func newRunCmd() *cobra.Command {
 					return fmt.Errorf("--trace prints the waterfall when the container ends: not with -d (glassbox trace show reads it later)")
 				}
 				if s.Process.Terminal || interactive {
-					return fmt.Errorf("-d with -i or -t: attaching to a detached container is not supported yet; run it in the foreground")
+					// Kept open for glassbox attach: made as the daemon makes one.
+					return runAttachable(cmd, o, name, interactive, remove, bundle != "" || len(pipeline.args()) > 0)
 				}
 				if err := startMonitor(s, opts, to, pipeline.args()); err != nil {
 					return err
@@ -178,6 +180,40 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
 	}
+	return nil
+}
+
+// runAttachable is run -dit (or -dt, -di): the container is created with
+// its stdin open to attaches (engine.Create), then started under a monitor
+// (engine.Start), and glassbox attach joins it later.
+func runAttachable(cmd *cobra.Command, o spec.RunOptions, name string, interactive, remove, staged bool) error {
+	if staged {
+		return errors.New("-d with -i or -t takes no --bundle, breakpoints, hooks or replaced stages: run it in the foreground for those")
+	}
+	if !cmd.Flags().Changed("hostname") {
+		o.Hostname = "" // the short id of the id Create gives
+	}
+	eng, err := engineOf(cmd)
+	if err != nil {
+		return err
+	}
+	co := engine.CreateOptions{Name: name, AutoRemove: remove}
+	if interactive {
+		co.Stdin = engine.StdinOpen
+	}
+	c, err := eng.Create(o, co)
+	if err != nil {
+		return err
+	}
+	if err := eng.Start(cmd.Context(), c); err != nil {
+		var failed *engine.StageError
+		if errors.As(err, &failed) {
+			fmt.Fprintln(os.Stderr, "glassbox:", failed.Msg)
+			return exitCode(failed.Code)
+		}
+		return err
+	}
+	fmt.Println(c.ID)
 	return nil
 }
 

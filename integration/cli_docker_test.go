@@ -1,0 +1,147 @@
+package integration
+
+// The docker verbs glassbox's own CLI has over the engine (issue 22's first
+// batch): run -dit and attach, cp, export, pause, rename, events, prune and
+// network connect — each asserted on output and on what the kernel shows.
+
+import (
+	"archive/tar"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ok runs glassbox and requires exit 0; its stdout, trimmed.
+func (e *env) ok(args ...string) string {
+	e.t.Helper()
+	r := e.run("", args...)
+	if r.code != 0 {
+		e.t.Fatalf("glassbox %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
+// run -dit, then attach from a terminal: the shell's terminal, typed into,
+// resized, and left with the detach keys; attached again, exited.
+func TestCLIAttach(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	id := e.ok("run", "-dit", "--name", "sh1", "busybox", "sh")
+	if fd0, _ := os.Readlink("/proc/" + e.ok("inspect", "-f", "{{.Pid}}", "sh1") + "/fd/0"); fd0 != "/dev/pts/0" {
+		t.Errorf("run -dit: the init's stdin is %q, want its terminal", fd0)
+	}
+	term := newTerminal(t, 80, 24)
+	term.keys("export GLASSBOX_ROOT="+e.root+" TERM=xterm; "+glassbox+" attach sh1", "Enter")
+	time.Sleep(500 * time.Millisecond)
+	term.keys("echo attached-$$; stty size", "Enter")
+	term.waitFor("attached-1\n24 80")
+	term.tmux("resize-window", "-t", term.session, "-x", "90", "-y", "30")
+	term.keys("stty size", "Enter")
+	term.waitFor("30 90")
+	term.keys("C-p", "C-q")
+	term.waitFor("detached from " + id[:12])
+	term.exitedWith(0)
+	if st := e.ok("inspect", "-f", "{{.Status}}", "sh1"); st != "running" {
+		t.Errorf("after detaching: %s", st)
+	}
+	term.keys(glassbox+" attach sh1", "Enter")
+	time.Sleep(500 * time.Millisecond)
+	term.keys("exit 5", "Enter")
+	term.exitedWith(5)
+	if r := e.run("", "attach", "--detach-keys", "ctrl-zz", "sh1"); r.code == 0 || !strings.Contains(r.stderr, "is not a key") {
+		t.Errorf("attach --detach-keys ctrl-zz: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("rm", "sh1")
+	e.noState()
+}
+
+// cp both ways and export, with a container that plants a set-uid program
+// and a device node for the host, and a link out of its root.
+func TestCLICpExport(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	dir := t.TempDir()
+	local := func(name string) string { return filepath.Join(dir, name) }
+	e.ok("run", "-d", "--name", "w", "--cap-add", "MKNOD", "busybox", "sh", "-c",
+		"mkdir -p /out && echo data > /out/f && cp /bin/busybox /out/suid && chmod 4755 /out/suid && mknod /out/disk c 1 3 && ln -s / /out/up && exec sleep 300")
+	time.Sleep(300 * time.Millisecond)
+	e.ok("cp", "w:/out", local("out"))
+	if b, _ := os.ReadFile(local("out/f")); string(b) != "data\n" {
+		t.Errorf("cp w:/out: f is %q", b)
+	}
+	if fi, err := os.Stat(local("out/suid")); err != nil || fi.Mode()&os.ModeSetuid != 0 {
+		t.Errorf("cp w:/out: the container's set-uid program came with its bit: %v %v", fi.Mode(), err)
+	}
+	if _, err := os.Lstat(local("out/disk")); err == nil {
+		t.Errorf("cp w:/out: the container's device node came to the host")
+	}
+	if target, _ := os.Readlink(local("out/up")); target != "/" {
+		t.Errorf("cp w:/out: the link came as %q, want the link itself", target)
+	}
+	os.WriteFile(local("in.txt"), []byte("hello\n"), 0o644)
+	e.ok("cp", local("in.txt"), "w:/tmp/renamed.txt")
+	e.ok("cp", local("in.txt"), "w:/out/up/tmp/") // through the container's link to its own /
+	if out := e.ok("exec", "w", "cat", "/tmp/renamed.txt", "/tmp/in.txt"); out != "hello\nhello" {
+		t.Errorf("cp into w: %q", out)
+	}
+	r := e.run("", "export", "w")
+	names := map[string]bool{}
+	for tr := tar.NewReader(strings.NewReader(r.stdout)); ; {
+		hdr, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names[hdr.Name] = true
+	}
+	if r.code != 0 || !names["out/f"] || !names["proc/"] || names["proc/1/"] || names["proc/self"] {
+		t.Errorf("export: exit %d, %d entries, want out/f and an empty proc/", r.code, len(names))
+	}
+	if r := e.run("", "cp", local("in.txt"), local("elsewhere")); r.code == 0 || !strings.Contains(r.stderr, "CONTAINER:PATH") {
+		t.Errorf("cp host host: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("rm", "-f", "w")
+	e.noState()
+}
+
+// pause freezes (a counter read from the host stands still), rename, and
+// the events of it all; container prune takes the exited.
+func TestCLIPauseRenameEventsPrune(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	since := strconv.FormatInt(time.Now().Unix(), 10)
+	e.ok("run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done")
+	pid := e.ok("inspect", "-f", "{{.Pid}}", "ticker")
+	count := func() string { b, _ := os.ReadFile("/proc/" + pid + "/root/tmp/n"); return string(b) }
+	time.Sleep(200 * time.Millisecond)
+	e.ok("pause", "ticker")
+	before := count()
+	time.Sleep(300 * time.Millisecond)
+	if count() != before {
+		t.Errorf("paused, the counter went on")
+	}
+	e.ok("unpause", "ticker")
+	e.ok("rename", "ticker", "counter")
+	if out := e.ok("ps", "--format", "{{.Names}}"); out != "counter" {
+		t.Errorf("ps after rename: %q", out)
+	}
+	e.ok("rm", "-f", "counter")
+	e.ok("run", "--name", "done", "busybox", "true")
+	if out := e.ok("container", "prune", "-f"); !strings.Contains(out, "Deleted Containers:") {
+		t.Errorf("container prune: %q", out)
+	}
+	until := strconv.FormatInt(time.Now().Unix()+1, 10)
+	time.Sleep(1100 * time.Millisecond)
+	out := e.ok("events", "--since", since, "--until", until, "--filter", "type=container")
+	for _, want := range []string{"container create", "container pause", "container unpause", "container rename", "name=counter, oldName=ticker)", "container destroy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("events lack %q:\n%s", want, out)
+		}
+	}
+	if r := e.run("", "events", "--since", "yesterday"); r.code == 0 || !strings.Contains(r.stderr, "--since \"yesterday\"") {
+		t.Errorf("events --since yesterday: exit %d %q", r.code, r.stderr)
+	}
+	e.noState()
+}
