@@ -49,7 +49,9 @@ func newPruneCmd(what, warning string, prune func(*engine.Engine, *cobra.Command
 func newContainerCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "container", Short: "Container commands (prune; the others are top-level)"}
 	cmd.AddCommand(newPruneCmd("Containers", "every container that does not run (exited, or created and never started)",
-		func(e *engine.Engine, cmd *cobra.Command, _ bool) ([]string, error) { return e.PruneContainers(cmd.Context()) }))
+		func(e *engine.Engine, cmd *cobra.Command, _ bool) ([]string, error) {
+			return e.PruneContainers(cmd.Context())
+		}))
 	return cmd
 }
 
