@@ -110,16 +110,14 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 	if err := os.MkdirAll(ContainersDir(root), 0o711); err != nil {
 		return nil, fmt.Errorf("state root %s: %w", root, err)
 	}
-	if name != "" {
-		if !ValidName(name) {
-			return nil, fmt.Errorf("--name %q: use letters, digits, _ . - (starting with a letter or digit)", name)
-		}
-		unlock, err := takeName(root, name)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
+	if name != "" && !ValidName(name) {
+		return nil, fmt.Errorf("--name %q: use letters, digits, _ . - (starting with a letter or digit)", name)
 	}
+	unlock, name, err := takeName(root, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	// The directory appears under its name complete — locked, with its
 	// record — by rename(2) from a temporary one that ps, rm and gc pass
 	// over: a gc running meanwhile never sees a bare directory to take for
@@ -152,29 +150,34 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 }
 
 // takeName locks the state root's names (names.lock) and checks that name is
-// free; the caller records it, then unlocks.
-func takeName(root, name string) (unlock func(), err error) {
+// free — or, for "", picks one that is (generatedName); the caller records
+// it, then unlocks.
+func takeName(root, name string) (unlock func(), taken string, err error) {
 	names, err := os.OpenFile(filepath.Join(root, "names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := unix.Flock(int(names.Fd()), unix.LOCK_EX); err != nil {
 		names.Close()
-		return nil, fmt.Errorf("flock %s: %w", names.Name(), err)
+		return nil, "", fmt.Errorf("flock %s: %w", names.Name(), err)
 	}
 	all, err := List(root)
-	if err == nil {
-		for _, c := range all {
-			if c.Name == name {
-				err = &NameInUseError{Name: name, ID: c.ID}
-			}
-		}
-	}
 	if err != nil {
 		names.Close()
-		return nil, err
+		return nil, "", err
 	}
-	return func() { names.Close() }, nil
+	owner := map[string]string{}
+	for _, c := range all {
+		owner[c.Name] = c.ID
+	}
+	if name == "" {
+		name = generatedName(func(n string) bool { return owner[n] != "" })
+	}
+	if id := owner[name]; id != "" {
+		names.Close()
+		return nil, "", &NameInUseError{Name: name, ID: id}
+	}
+	return func() { names.Close() }, name, nil
 }
 
 // Rename gives c another name (docker rename), checked and recorded under
@@ -182,7 +185,7 @@ func takeName(root, name string) (unlock func(), err error) {
 // the container reads it back before it records the exit (its monitor does;
 // a foreground glassbox run keeps the name it started with).
 func Rename(root string, c *Container, name string) error {
-	unlock, err := takeName(root, name)
+	unlock, _, err := takeName(root, name)
 	if err != nil {
 		return err
 	}

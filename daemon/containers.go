@@ -414,14 +414,7 @@ func (s *Server) restartContainer(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if err := s.eng.Stop(r.Context(), c, grace); err != nil {
-		fail(w, err)
-		return
-	}
-	if c, err = s.eng.Container(c.ID); err == nil { // its record after the stop
-		err = s.eng.Start(r.Context(), c)
-	}
-	if err != nil {
+	if err := s.eng.Restart(r.Context(), c, grace); err != nil {
 		fail(w, err)
 		return
 	}

@@ -8,16 +8,12 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
-	apicontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
-	"golang.org/x/sys/unix"
 
-	"github.com/glassbox-dev/glassbox/cgroupsv2"
-	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/engine"
 )
 
 // ping: GET or HEAD /_ping. The headers carry the answer (API-Version,
@@ -34,14 +30,6 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("OK"))
 }
 
-func kernelRelease() string {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
 // versionInfo: GET /version.
 func (s *Server) versionInfo(w http.ResponseWriter, r *http.Request) {
 	commit, built := buildVCS()
@@ -55,11 +43,11 @@ func (s *Server) versionInfo(w http.ResponseWriter, r *http.Request) {
 		Os:            runtime.GOOS,
 		Arch:          runtime.GOARCH,
 		GoVersion:     runtime.Version(),
-		KernelVersion: kernelRelease(),
+		KernelVersion: engine.KernelRelease(),
 		Components: []system.ComponentVersion{{
 			Name: "Engine", Version: s.version,
 			Details: map[string]string{"ApiVersion": APIVersion, "MinAPIVersion": MinAPIVersion, "Os": runtime.GOOS, "Arch": runtime.GOARCH,
-				"KernelVersion": kernelRelease(), "GoVersion": runtime.Version(), "GitCommit": s.version, "Experimental": "false"},
+				"KernelVersion": engine.KernelRelease(), "GoVersion": runtime.Version(), "GitCommit": s.version, "Experimental": "false"},
 		}},
 	})
 }
@@ -85,43 +73,47 @@ func buildVCS() (commit, time string) {
 
 // info: GET /info — what `docker info` prints.
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
-	cs, err := s.eng.Containers(true)
+	in, err := s.eng.Info()
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	info := system.Info{
-		ID:              "glassbox",
-		Containers:      len(cs),
-		Driver:          "overlay",
-		DriverStatus:    [][2]string{},
-		SystemStatus:    nil,
-		MemoryLimit:     true,
-		SwapLimit:       true,
-		CPUCfsPeriod:    true,
-		CPUCfsQuota:     true,
-		CPUShares:       true,
-		CPUSet:          true,
-		PidsLimit:       true,
-		IPv4Forwarding:  true,
-		NFd:             openFiles(),
-		NGoroutines:     runtime.NumGoroutine(),
-		SystemTime:      time.Now().Format(time.RFC3339Nano),
-		LoggingDriver:   "json-file",
-		CgroupDriver:    "cgroupfs",
-		KernelVersion:   kernelRelease(),
-		OperatingSystem: operatingSystem(),
-		OSType:          runtime.GOOS,
-		Architecture:    architecture(),
-		NCPU:            runtime.NumCPU(),
-		MemTotal:        memTotal(),
-		DockerRootDir:   s.eng.Root,
-		ServerVersion:   s.version,
-		DefaultRuntime:  "glassbox",
-		Runtimes:        map[string]system.RuntimeWithStatus{"glassbox": {Runtime: system.Runtime{Path: "glassbox-runc"}}},
-		SecurityOptions: []string{"name=seccomp,profile=builtin", "name=no-new-privileges"},
-		Labels:          []string{},
-		Warnings:        []string{},
+		ID:                "glassbox",
+		Containers:        in.Containers,
+		ContainersRunning: in.Running,
+		ContainersPaused:  in.Paused,
+		ContainersStopped: in.Stopped,
+		Images:            in.Images,
+		Driver:            in.StorageDriver,
+		DriverStatus:      [][2]string{{"Kernel observer", in.ObserverMode}, {"Cgroup mode", in.CgroupMode}},
+		MemoryLimit:       true,
+		SwapLimit:         true,
+		CPUCfsPeriod:      true,
+		CPUCfsQuota:       true,
+		CPUShares:         true,
+		CPUSet:            true,
+		PidsLimit:         true,
+		IPv4Forwarding:    true,
+		NFd:               openFiles(),
+		NGoroutines:       runtime.NumGoroutine(),
+		SystemTime:        time.Now().Format(time.RFC3339Nano),
+		LoggingDriver:     "json-file",
+		CgroupDriver:      "cgroupfs",
+		CgroupVersion:     in.CgroupVersion,
+		KernelVersion:     in.Kernel,
+		OperatingSystem:   in.OperatingSystem,
+		OSType:            runtime.GOOS,
+		Architecture:      in.Architecture,
+		NCPU:              in.CPUs,
+		MemTotal:          in.Memory,
+		DockerRootDir:     in.Root,
+		ServerVersion:     s.version,
+		DefaultRuntime:    "glassbox",
+		Runtimes:          map[string]system.RuntimeWithStatus{"glassbox": {Runtime: system.Runtime{Path: "glassbox-runc"}}},
+		SecurityOptions:   []string{"name=seccomp,profile=builtin", "name=no-new-privileges"},
+		Labels:            []string{},
+		Warnings:          []string{},
 		// The containers outlive the daemon: each is held by its monitor.
 		LiveRestoreEnabled: true,
 		Plugins: system.PluginsInfo{Network: []string{"bridge", "host", "none"}, Log: []string{"json-file"},
@@ -129,58 +121,10 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	}
 	info.Swarm.LocalNodeState = swarm.LocalNodeStateInactive
 	info.Name, _ = os.Hostname()
-	switch mode, _ := cgroupsv2.Detect(); mode {
-	case cgroupsv2.Unified:
-		info.CgroupVersion = "2"
-	default:
-		info.CgroupVersion = "1"
-	}
-	for _, c := range cs {
-		switch state(c) {
-		case apicontainer.StateRunning:
-			info.ContainersRunning++
-		case apicontainer.StatePaused:
-			info.ContainersPaused++
-		default:
-			info.ContainersStopped++
-		}
-	}
-	if store, err := image.Open(s.eng.Root); err == nil {
-		if images, err := store.List(); err == nil {
-			info.Images = len(images)
-		}
-	}
 	writeJSON(w, http.StatusOK, info)
 }
 
 func openFiles() int {
 	fds, _ := os.ReadDir("/proc/self/fd")
 	return len(fds)
-}
-
-// operatingSystem is PRETTY_NAME from /etc/os-release.
-func operatingSystem() string {
-	data, _ := os.ReadFile("/etc/os-release")
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
-			return strings.Trim(v, `"`)
-		}
-	}
-	return "Linux"
-}
-
-func architecture() string {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return runtime.GOARCH
-	}
-	return unix.ByteSliceToString(u.Machine[:])
-}
-
-func memTotal() int64 {
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil {
-		return 0
-	}
-	return int64(si.Totalram) * int64(si.Unit)
 }

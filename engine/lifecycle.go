@@ -70,6 +70,19 @@ func (e *Engine) Stop(ctx context.Context, c *container.Container, grace time.Du
 	return err
 }
 
+// Restart stops a container (as Stop) and starts it again through every
+// stage, over its writable layer; its log goes on.
+func (e *Engine) Restart(ctx context.Context, c *container.Container, grace time.Duration) error {
+	if err := e.Stop(ctx, c, grace); err != nil {
+		return err
+	}
+	now, err := e.Container(c.ID) // its record after the stop
+	if err != nil {
+		return err
+	}
+	return e.Start(ctx, now)
+}
+
 // Kill sends sig to a running container's init.
 func (e *Engine) Kill(ctx context.Context, c *container.Container, sig unix.Signal) error {
 	tr := trace.Lifecycle(ctx, "kill", c, e.Root)

@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,5 +144,42 @@ func TestCLIPauseRenameEventsPrune(t *testing.T) {
 	if r := e.run("", "events", "--since", "yesterday"); r.code == 0 || !strings.Contains(r.stderr, "--since \"yesterday\"") {
 		t.Errorf("events --since yesterday: exit %d %q", r.code, r.stderr)
 	}
+	e.noState()
+}
+
+// A container without --name gets one (adjective_thing, unique); port, restart,
+// info and version print what docker's do.
+func TestCLINamesPortRestartInfo(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	id := e.ok("run", "-d", "-p", "127.0.0.1:18094:80", "busybox", "sh", "-c", "echo started; exec sleep 300")
+	name := e.ok("ps", "--format", "{{.Names}}")
+	if ok, _ := regexp.MatchString(`^[a-z]+_[a-z]+$`, name); !ok {
+		t.Errorf("a container run without --name is called %q, want adjective_thing", name)
+	}
+	if out := e.ok("inspect", "-f", "{{.Name}} {{.ID}}", name); out != name+" "+id {
+		t.Errorf("inspect -f by the generated name: %q", out)
+	}
+	if out := e.ok("port", name); out != "80/tcp -> 127.0.0.1:18094" {
+		t.Errorf("port: %q", out)
+	}
+	if r := e.run("", "port", name, "81"); r.code == 0 || !strings.Contains(r.stderr, "no public port 81") {
+		t.Errorf("port of an unpublished port: exit %d %q", r.code, r.stderr)
+	}
+	pid := e.ok("inspect", "-f", "{{.Pid}}", name)
+	e.ok("restart", "-t", "1", name)
+	if st := e.ok("inspect", "-f", "{{.Status}} {{.Pid}}", name); !strings.HasPrefix(st, "running ") || st == "running "+pid {
+		t.Errorf("after restart: %q (pid was %s)", st, pid)
+	}
+	if out := e.ok("logs", name); out != "started\nstarted" {
+		t.Errorf("logs after restart: %q, want both runs' output", out)
+	}
+	if out := e.ok("info"); !strings.Contains(out, "Containers: 1\n Running: 1") || !strings.Contains(out, "Storage Driver: overlay") || !strings.Contains(out, "Images: 1") {
+		t.Errorf("info:\n%s", out)
+	}
+	if out := e.ok("version"); !strings.Contains(out, "API version: 1.50") {
+		t.Errorf("version:\n%s", out)
+	}
+	e.ok("rm", "-f", name)
 	e.noState()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,14 +143,24 @@ func newLogsCmd() *cobra.Command {
 }
 
 func newStopCmd() *cobra.Command {
+	return stopCmd("stop", "Stop containers: SIGTERM, then SIGKILL after the timeout", `stop sends SIGTERM to each container's init, SIGKILL after -t seconds,
+and returns once the container's glassbox has torn it down: at most
+GLASSBOX_TEARDOWN_TIMEOUT (a duration; default 2m) after the init died.`, (*engine.Engine).Stop)
+}
+
+func newRestartCmd() *cobra.Command {
+	return stopCmd("restart", "Stop containers, then start them again through every stage (detached)", `restart stops each container as stop does, then starts it again under a
+monitor, over its writable layer, as start does; its log goes on.`, (*engine.Engine).Restart)
+}
+
+// stopCmd is stop or restart: -t seconds of grace after SIGTERM.
+func stopCmd(use, short, long string, do func(*engine.Engine, context.Context, *container.Container, time.Duration) error) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{
-		Use:   "stop [-t SECONDS] CONTAINER...",
-		Short: "Stop containers: SIGTERM, then SIGKILL after the timeout",
-		Long: `stop sends SIGTERM to each container's init, SIGKILL after -t seconds,
-and returns once the container's glassbox has torn it down: at most
-GLASSBOX_TEARDOWN_TIMEOUT (a duration; default 2m) after the init died.`,
-		Args: cobra.MinimumNArgs(1),
+		Use:   use + " [-t SECONDS] CONTAINER...",
+		Short: short,
+		Long:  long,
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			grace, err := engine.StopGrace(timeout)
 			if err != nil {
@@ -160,7 +171,7 @@ GLASSBOX_TEARDOWN_TIMEOUT (a duration; default 2m) after the init died.`,
 				return err
 			}
 			return eachContainer(cmd, args, func(c *container.Container) error {
-				return eng.Stop(cmd.Context(), c, grace)
+				return do(eng, cmd.Context(), c, grace)
 			})
 		},
 	}

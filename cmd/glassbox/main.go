@@ -128,7 +128,8 @@ func newRootCmd() *cobra.Command {
 		newPsCmd(), newLogsCmd(), newStartCmd(), newStopCmd(), newKillCmd(), newWaitCmd(), newInspectCmd(), newExecCmd(), newTopCmd(), newStatsCmd(), newDebugCmd(), newContinueCmd(), newAbortCmd(), newExplainCmd(), newDemoCmd(), newLabCmd(),
 		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd(), newOCICmd("oci"), newDaemonCmd(),
 		newPauseCmd("pause", "Freeze every process of containers (the cgroup freezer)"), newPauseCmd("unpause", "Thaw paused containers"),
-		newRenameCmd(), newEventsCmd(), newCpCmd(), newExportCmd(), newContainerCmd(), newAttachCmd())
+		newRenameCmd(), newEventsCmd(), newCpCmd(), newExportCmd(), newContainerCmd(), newAttachCmd(),
+		newRestartCmd(), newInfoCmd(), newVersionCmd(), newPortCmd())
 	return root
 }
 
@@ -139,7 +140,7 @@ var makesKernelObjects = map[string]bool{
 	"run": true, "exec": true, "start": true, "stop": true, "kill": true, "rm": true, "gc": true,
 	"debug": true, "continue": true, "abort": true, "demo": true, "monitor": true,
 	"create": true, "delete": true, "pause": true, "unpause": true, "cp": true, "export": true,
-	"connect": true, "disconnect": true, "prune": true, "attach": true,
+	"connect": true, "disconnect": true, "prune": true, "attach": true, "restart": true,
 }
 
 // refuseWithoutRoot is the command trees' PersistentPreRunE.
