@@ -19,14 +19,14 @@ import (
 // Info is the host and the state root, as docker info shows them.
 type Info struct {
 	Containers, Running, Paused, Stopped, Images int
-	CgroupVersion                                 string // "1" (v1 or hybrid) or "2"
-	CgroupMode                                    string // cgroupsv2.Mode: v1, hybrid, v2
-	StorageDriver                                 string // overlay: each container's writable layer on its image's
-	ObserverMode                                  string // how the kernel is watched: tracepoint, kprobe, fentry, or "not attached"
-	Kernel, OperatingSystem, Architecture         string
-	CPUs                                          int
-	Memory                                        int64 // bytes
-	Root                                          string
+	CgroupVersion                                string // "1" (v1 or hybrid) or "2"
+	CgroupMode                                   string // cgroupsv2.Mode: v1, hybrid, v2
+	StorageDriver                                string // overlay: each container's writable layer on its image's
+	ObserverMode                                 string // how the kernel is watched: tracepoint, kprobe, fentry, or "not attached"
+	Kernel, OperatingSystem, Architecture        string
+	CPUs                                         int
+	Memory                                       int64 // bytes
+	Root                                         string
 }
 
 // Info counts the root's containers and images and describes the host.
