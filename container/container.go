@@ -161,14 +161,10 @@ func takeName(root, name string) (unlock func(), taken string, err error) {
 		names.Close()
 		return nil, "", fmt.Errorf("flock %s: %w", names.Name(), err)
 	}
-	all, err := List(root)
+	owner, err := namesIn(root)
 	if err != nil {
 		names.Close()
 		return nil, "", err
-	}
-	owner := map[string]string{}
-	for _, c := range all {
-		owner[c.Name] = c.ID
 	}
 	if name == "" {
 		name = generatedName(func(n string) bool { return owner[n] != "" })
@@ -178,6 +174,30 @@ func takeName(root, name string) (unlock func(), taken string, err error) {
 		return nil, "", &NameInUseError{Name: name, ID: id}
 	}
 	return func() { names.Close() }, name, nil
+}
+
+// namesIn maps the names the root's containers have to their ids, from the
+// records' id and name alone: every run takes its name so, and a record's Spec
+// is most of it.
+func namesIn(root string) (map[string]string, error) {
+	entries, err := os.ReadDir(ContainersDir(root))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	owner := map[string]string{}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		var r struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		}
+		if data, err := os.ReadFile(filepath.Join(ContainersDir(root), e.Name(), "state.json")); err == nil && json.Unmarshal(data, &r) == nil && r.Name != "" {
+			owner[r.Name] = r.ID
+		}
+	}
+	return owner, nil
 }
 
 // Rename gives c another name (docker rename), checked and recorded under
