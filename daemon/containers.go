@@ -16,6 +16,7 @@ import (
 	"time"
 
 	apicontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/glassbox-dev/glassbox/netns"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/trace"
+	"github.com/glassbox-dev/glassbox/volume"
 )
 
 func (s *Server) routes() {
@@ -71,7 +73,11 @@ func (s *Server) routes() {
 	s.handle("DELETE /networks/{id}", s.removeNetwork)
 	s.handle("POST /networks/{id}/connect", s.connectNetwork)
 	s.handle("POST /networks/{id}/disconnect", s.disconnectNetwork)
-	s.handle("GET /volumes/{name}", s.inspectOther)
+	s.handle("GET /volumes", s.listVolumes)
+	s.handle("POST /volumes/create", s.createVolume)
+	s.handle("POST /volumes/prune", s.pruneVolumes)
+	s.handle("GET /volumes/{name}", s.inspectVolume)
+	s.handle("DELETE /volumes/{name}", s.removeVolume)
 	s.handle("GET /plugins/{name}/json", s.inspectOther)
 	s.mux.HandleFunc("/", s.notServed)
 }
@@ -177,10 +183,10 @@ func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, inspect(c))
+	writeJSON(w, http.StatusOK, s.inspect(c))
 }
 
-func inspect(c *container.Container) apicontainer.InspectResponse {
+func (s *Server) inspect(c *container.Container) apicontainer.InspectResponse {
 	st := state(c)
 	out := apicontainer.InspectResponse{
 		ID:      c.ID,
@@ -221,6 +227,7 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 		stdin := c.Spec.Annotations[engine.StdinAnnotation]
 		out.Config.OpenStdin, out.Config.StdinOnce = stdin != "", stdin == engine.StdinOnce
 		out.GraphDriver = overlayData(c)
+		out.Mounts = s.mountPoints(c)
 	}
 	// Its bridge network, even before it runs (then without an address): its
 	// aliases there, with its short id, as dockerd gives on user networks.
@@ -249,6 +256,27 @@ func inspect(c *container.Container) apicontainer.InspectResponse {
 		}
 		hostIP, _ := netip.ParseAddr(cmp.Or(p.HostIP, "0.0.0.0"))
 		out.NetworkSettings.Ports[key] = append(out.NetworkSettings.Ports[key], network.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+	}
+	return out
+}
+
+// mountPoints are the container's -v mounts: named volumes and host paths
+// (not the /etc files glassbox binds from its state directory).
+func (s *Server) mountPoints(c *container.Container) []apicontainer.MountPoint {
+	out := []apicontainer.MountPoint{}
+	volumes := volume.Dir(s.eng.Root) + "/"
+	for _, m := range c.Spec.Mounts {
+		if m.Type != "bind" || strings.HasPrefix(m.Source, c.Dir+"/") {
+			continue
+		}
+		mp := apicontainer.MountPoint{Type: mount.TypeBind, Source: m.Source, Destination: m.Destination, RW: !slices.Contains(m.Options, "ro"), Mode: "rw"}
+		if !mp.RW {
+			mp.Mode = "ro"
+		}
+		if rest, ok := strings.CutPrefix(m.Source, volumes); ok {
+			mp.Type, mp.Name, mp.Driver = mount.TypeVolume, strings.TrimSuffix(rest, "/_data"), "local"
+		}
+		out = append(out, mp)
 	}
 	return out
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/netns"
+	"github.com/glassbox-dev/glassbox/volume"
 )
 
 // APIVersion is the Engine API version served: the docker CLI of this
@@ -193,9 +194,9 @@ func statusOf(err error) int {
 	case errors.As(err, &nameInUse):
 		return http.StatusConflict
 	case errors.Is(err, container.ErrNotFound), errors.Is(err, image.ErrNotFound), errors.Is(err, netns.ErrNetworkNotFound),
-		errors.Is(err, engine.ErrPathNotFound):
+		errors.Is(err, engine.ErrPathNotFound), errors.Is(err, volume.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, engine.ErrPaused), errors.Is(err, engine.ErrNotPaused), errors.Is(err, image.ErrInUse),
+	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, engine.ErrPaused), errors.Is(err, engine.ErrNotPaused), errors.Is(err, volume.ErrInUse), errors.Is(err, image.ErrInUse),
 		errors.Is(err, netns.ErrNetworkExists), errors.Is(err, netns.ErrNetworkInUse):
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):

@@ -94,6 +94,9 @@ type CreateOptions struct {
 // it has one; nothing of the kernel's yet.
 func (e *Engine) Create(o spec.RunOptions, co CreateOptions) (*container.Container, error) {
 	o.ID = container.NewID()
+	if err := e.ResolveVolumes(&o); err != nil {
+		return nil, err
+	}
 	if o.Hostname == "" {
 		o.Hostname = container.ShortID(o.ID)
 	}

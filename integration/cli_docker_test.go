@@ -187,3 +187,43 @@ func TestCLINamesPortRestartInfo(t *testing.T) {
 	e.ok("rm", "-f", name)
 	e.noState()
 }
+
+// A named volume outlives its container and shows in the next; it is not
+// removed while a container has it; names that are paths are refused.
+func TestCLIVolumes(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	e.ok("run", "--rm", "-v", "keep:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+	if out := e.ok("run", "--rm", "-v", "keep:/data:ro", "busybox", "cat", "/data/f"); out != "kept" {
+		t.Errorf("a named volume's file in the next container: %q", out)
+	}
+	if out := e.ok("volume", "ls"); !strings.HasSuffix(out, "\nlocal    keep") {
+		t.Errorf("volume ls: %q", out)
+	}
+	mountpoint := filepath.Join(e.root, "volumes", "keep", "_data")
+	if b, _ := os.ReadFile(filepath.Join(mountpoint, "f")); string(b) != "kept\n" {
+		t.Errorf("the volume's directory on the host holds %q", b)
+	}
+	e.ok("run", "-d", "--name", "holder", "-v", "keep:/data", "busybox", "sleep", "300")
+	if r := e.run("", "volume", "rm", "keep"); r.code == 0 || !strings.Contains(r.stderr, "is in use by container") {
+		t.Errorf("volume rm of a volume a container has: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("rm", "-f", "holder")
+	for _, c := range []struct{ v, want string }{
+		{"../x:/data", "must be absolute, or the source a volume's name"},
+		{"a/b:/data", `volume name "a/b"`},
+		{strings.Repeat("v", 65) + ":/data", "at most 64"},
+	} {
+		if r := e.run("", "run", "--rm", "-v", c.v, "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("run -v %s: exit %d %q, want %q", c.v, r.code, r.stderr, c.want)
+		}
+	}
+	e.ok("volume", "create", "--label", "a=b", "made")
+	if out := e.ok("volume", "prune", "-f"); !strings.Contains(out, "keep") || !strings.Contains(out, "made") {
+		t.Errorf("volume prune: %q", out)
+	}
+	if _, err := os.Stat(mountpoint); err == nil {
+		t.Errorf("the volume's directory outlived volume prune")
+	}
+	e.noState()
+}

@@ -852,6 +852,41 @@ func TestDockerPrune(t *testing.T) {
 	e.noState()
 }
 
+// docker volume create, ls, inspect, rm, and a named volume through docker run.
+func TestDockerVolumes(t *testing.T) {
+	e, d := newDockerEnv(t)
+	d.dockerOK("volume", "create", "--label", "team=a", "shared")
+	if out := d.dockerOK("volume", "inspect", "-f", "{{.Driver}} {{.Labels.team}} {{.Mountpoint}}", "shared"); out != "local a "+filepath.Join(e.root, "volumes", "shared", "_data") {
+		t.Errorf("docker volume inspect: %q", out)
+	}
+	d.dockerOK("run", "--rm", "-v", "shared:/data", "busybox", "sh", "-c", "echo via-docker > /data/f")
+	if out := d.dockerOK("run", "--rm", "-v", "shared:/data", "busybox", "cat", "/data/f"); out != "via-docker" {
+		t.Errorf("docker run with a named volume: %q", out)
+	}
+	id := d.dockerOK("run", "-d", "-v", "shared:/data:ro", "busybox", "sleep", "300")
+	if out := d.dockerOK("inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}}{{end}}", id); out != "volume shared /data false" {
+		t.Errorf("docker inspect's Mounts: %q", out)
+	}
+	if r := d.docker("volume", "rm", "shared"); r.code == 0 || !strings.Contains(r.stderr, "is in use") {
+		t.Errorf("docker volume rm of a volume in use: exit %d %q", r.code, r.stderr)
+	}
+	if r := d.docker("volume", "create", "-d", "nfs", "x"); r.code == 0 || !strings.Contains(r.stderr, "local directories only") {
+		t.Errorf("docker volume create -d nfs: exit %d %q", r.code, r.stderr)
+	}
+	for _, method := range []string{"GET", "DELETE"} {
+		req, _ := http.NewRequest(method, "http://glassbox/volumes/..%2F..%2Fetc", nil)
+		if status, body := d.request(req); status != 404 || !strings.Contains(body, "no such volume") {
+			t.Errorf("%s /volumes/..%%2F..%%2Fetc: %d %q", method, status, body)
+		}
+	}
+	d.dockerOK("rm", "-f", id)
+	if out := d.dockerOK("volume", "ls", "-q"); out != "shared" {
+		t.Errorf("docker volume ls -q: %q", out)
+	}
+	d.dockerOK("volume", "rm", "shared")
+	e.noState()
+}
+
 // A record cut short — a state.json with an id and nothing else, as a full
 // disk or a hand may leave — is listed, inspected and removed by both front
 // ends without a panic.

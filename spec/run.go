@@ -287,7 +287,7 @@ func parseVolume(v string) (specs.Mount, error) {
 	}
 	src, dst := parts[0], parts[1]
 	if !filepath.IsAbs(src) {
-		return specs.Mount{}, errors.New("the host path must be absolute (named volumes are not supported)")
+		return specs.Mount{}, errors.New("the host path must be absolute, or the source a volume's name (letters, digits, _ . -)")
 	}
 	if !filepath.IsAbs(dst) {
 		return specs.Mount{}, errors.New("the container path must be absolute")

@@ -62,6 +62,9 @@ func newRunCmd() *cobra.Command {
 				if o.Hostname == "" {
 					o.Hostname = container.ShortID(id)
 				}
+				if err := (&engine.Engine{Root: stateRoot(cmd)}).ResolveVolumes(&o); err != nil {
+					return err
+				}
 				s, err = spec.FromRunOptions(o)
 				if err == nil {
 					err = engine.JoinNetworkOf(s, stateRoot(cmd))
