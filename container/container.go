@@ -58,10 +58,14 @@ type Record struct {
 	Pid        int       `json:"pid,omitempty"`
 	PidStart   uint64    `json:"pidStartTime,omitempty"` // /proc/<pid>/stat field 22, against pid reuse
 	ExitCode   int       `json:"exitCode"`
-	OOMKilled  bool      `json:"oomKilled,omitempty"` // the OOM killer killed a process of the container
-	IP         string    `json:"ip,omitempty"`        // its address on a bridge network
-	Ports      string    `json:"ports,omitempty"`     // published: [ip:]hostPort:containerPort/proto,…
-	Cgroups    []string  `json:"cgroups,omitempty"`   // cgroup directories, created or about to be
+	// RestartCount is how many times its restart policy started it again;
+	// Restarting: its monitor is waiting out the back-off before the next.
+	RestartCount int      `json:"restartCount,omitempty"`
+	Restarting   bool     `json:"restarting,omitempty"`
+	OOMKilled    bool     `json:"oomKilled,omitempty"` // the OOM killer killed a process of the container
+	IP           string   `json:"ip,omitempty"`        // its address on a bridge network
+	Ports        string   `json:"ports,omitempty"`     // published: [ip:]hostPort:containerPort/proto,…
+	Cgroups      []string `json:"cgroups,omitempty"`   // cgroup directories, created or about to be
 	// OCI: created by an OCI caller (glassbox-runc create). No glassbox
 	// process owns it after create, so a free lock does not make it a
 	// leftover while its init lives; delete tears it down.
@@ -304,7 +308,7 @@ func Reopen(root, id string, s *specs.Spec) (*Container, error) {
 		return nil, fmt.Errorf("container %s is %s, not exited: glassbox gc cleans up a dead one", ShortID(id), c.Status)
 	}
 	last := c.Record
-	c.Record = Record{ID: last.ID, Name: last.Name, Status: Creating, Created: last.Created, Spec: s, Labels: last.Labels}
+	c.Record = Record{ID: last.ID, Name: last.Name, Status: Creating, Created: last.Created, Spec: s, Labels: last.Labels, RestartCount: last.RestartCount}
 	if err := c.Save(); err != nil {
 		c.Unlock()
 		return nil, err

@@ -24,6 +24,10 @@ const LogFile = "container-log.json"
 // (or, with a terminal, by its shim), written by whoever attaches.
 const StdinFifo = "stdin"
 
+// StopMark in a state directory says a stop ended the container: no restart
+// policy starts it again, until a start does.
+const StopMark = "stop-requested"
+
 // LogLine is one line of a container's output.
 type LogLine struct {
 	Stream string    `json:"stream"` // stdout or stderr

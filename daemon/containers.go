@@ -134,6 +134,8 @@ func state(c *container.Container) apicontainer.ContainerState {
 		return apicontainer.StateDead
 	case c.Status == container.Running:
 		return apicontainer.StateRunning
+	case c.Status == container.Exited && c.Restarting:
+		return apicontainer.StateRestarting
 	case c.Status == container.Exited:
 		return apicontainer.StateExited
 	}
@@ -189,16 +191,18 @@ func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) {
 func (s *Server) inspect(c *container.Container) apicontainer.InspectResponse {
 	st := state(c)
 	out := apicontainer.InspectResponse{
-		ID:      c.ID,
-		Created: c.Created.Format(time.RFC3339Nano),
-		Image:   engine.Image(c),
-		Name:    "/" + c.Name,
-		Driver:  "overlay",
+		ID:           c.ID,
+		Created:      c.Created.Format(time.RFC3339Nano),
+		Image:        engine.Image(c),
+		Name:         "/" + c.Name,
+		Driver:       "overlay",
+		RestartCount: c.RestartCount,
 		State: &apicontainer.State{
 			Status:     st,
 			Running:    st == apicontainer.StateRunning,
 			Paused:     st == apicontainer.StatePaused,
 			Dead:       st == apicontainer.StateDead,
+			Restarting: st == apicontainer.StateRestarting,
 			OOMKilled:  c.OOMKilled,
 			ExitCode:   c.ExitCode,
 			StartedAt:  timeOrZero(c.Started),
@@ -228,6 +232,9 @@ func (s *Server) inspect(c *container.Container) apicontainer.InspectResponse {
 		out.Config.OpenStdin, out.Config.StdinOnce = stdin != "", stdin == engine.StdinOnce
 		out.GraphDriver = overlayData(c)
 		out.Mounts = s.mountPoints(c)
+		if p, err := spec.ParseRestart(c.Spec.Annotations[spec.RestartAnnotation]); err == nil {
+			out.HostConfig.RestartPolicy = apicontainer.RestartPolicy{Name: apicontainer.RestartPolicyMode(p.Name), MaximumRetryCount: p.MaxRetries}
+		}
 	}
 	// Its bridge network, even before it runs (then without an address): its
 	// aliases there, with its short id, as dockerd gives on user networks.

@@ -124,6 +124,15 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 		}
 		o.Entrypoint = &program
 	}
+	if p := hc.RestartPolicy; p.Name != "" && p.Name != "no" {
+		if hc.AutoRemove {
+			return o, false, badParam("HostConfig.RestartPolicy %s with AutoRemove: a container removed when it exits has nothing to restart", p.Name)
+		}
+		o.Restart = string(p.Name)
+		if p.Name == "on-failure" && p.MaximumRetryCount > 0 {
+			o.Restart += ":" + strconv.Itoa(p.MaximumRetryCount)
+		}
+	}
 	if hc.Memory > 0 {
 		o.Memory = strconv.FormatInt(hc.Memory, 10)
 	}
@@ -169,21 +178,20 @@ func ptrValue(p *int64) int64 {
 // do yet; zero values (the CLI sends every field) are fine.
 func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 	for field, set := range map[string]bool{
-		"Config.Healthcheck":       cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0,
-		"Config.StopSignal":        cfg.StopSignal != "",
-		"HostConfig.RestartPolicy": hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != "no",
-		"HostConfig.VolumesFrom":   len(hc.VolumesFrom) > 0,
-		"HostConfig.Mounts":        len(hc.Mounts) > 0,
-		"HostConfig.ExtraHosts":    len(hc.ExtraHosts) > 0,
-		"HostConfig.Dns":           len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0,
-		"HostConfig.Links":         len(hc.Links) > 0,
-		"HostConfig.PidMode":       hc.PidMode != "",
-		"HostConfig.IpcMode":       hc.IpcMode != "" && hc.IpcMode != "private" && hc.IpcMode != "shareable",
-		"HostConfig.UTSMode":       hc.UTSMode != "",
-		"HostConfig.Sysctls":       len(hc.Sysctls) > 0,
-		"HostConfig.LogConfig":     hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file",
-		"HostConfig.Runtime":       hc.Runtime != "" && hc.Runtime != "glassbox",
-		"HostConfig.Init":          hc.Init != nil && *hc.Init,
+		"Config.Healthcheck":     cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0,
+		"Config.StopSignal":      cfg.StopSignal != "",
+		"HostConfig.VolumesFrom": len(hc.VolumesFrom) > 0,
+		"HostConfig.Mounts":      len(hc.Mounts) > 0,
+		"HostConfig.ExtraHosts":  len(hc.ExtraHosts) > 0,
+		"HostConfig.Dns":         len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0,
+		"HostConfig.Links":       len(hc.Links) > 0,
+		"HostConfig.PidMode":     hc.PidMode != "",
+		"HostConfig.IpcMode":     hc.IpcMode != "" && hc.IpcMode != "private" && hc.IpcMode != "shareable",
+		"HostConfig.UTSMode":     hc.UTSMode != "",
+		"HostConfig.Sysctls":     len(hc.Sysctls) > 0,
+		"HostConfig.LogConfig":   hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file",
+		"HostConfig.Runtime":     hc.Runtime != "" && hc.Runtime != "glassbox",
+		"HostConfig.Init":        hc.Init != nil && *hc.Init,
 	} {
 		if set {
 			return badParam("%s: not supported by glassbox's daemon yet", field)

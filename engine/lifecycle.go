@@ -55,6 +55,8 @@ func Running(c *container.Container) bool {
 // returns once its glassbox has torn it down. A container that is not
 // running is left as it is, as Docker does.
 func (e *Engine) Stop(ctx context.Context, c *container.Container, grace time.Duration) error {
+	// No restart policy starts it again (nor one waiting out its back-off).
+	os.WriteFile(c.Path(container.StopMark), nil, 0o600)
 	if !Running(c) {
 		return nil
 	}

@@ -57,6 +57,9 @@ func Status(c *container.Container) string {
 		}
 		return "Up " + strings.TrimSuffix(Ago(cmp.Or(c.Started, c.Created)), " ago")
 	case container.Exited:
+		if c.Restarting {
+			return fmt.Sprintf("Restarting (%d) %s", c.ExitCode, Ago(c.Finished))
+		}
 		s := fmt.Sprintf("Exited (%d) %s", c.ExitCode, Ago(c.Finished))
 		if c.OOMKilled {
 			s += " OOM"

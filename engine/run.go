@@ -142,6 +142,11 @@ func (e *Engine) Create(o spec.RunOptions, co CreateOptions) (*container.Contain
 // a monitor (over its writable layer, if it had one), and returns once its
 // program runs. A request's trace context (ctx) becomes the start's.
 func (e *Engine) Start(ctx context.Context, c *container.Container) error {
+	return e.start(ctx, c, "start")
+}
+
+// start is Start, traced as command (start; restart, by a restart policy).
+func (e *Engine) start(ctx context.Context, c *container.Container, command string) error {
 	s := c.Spec
 	// This start is a trace of its own: the last run's context goes.
 	s.Process.Env = slices.DeleteFunc(s.Process.Env, func(e string) bool { return strings.HasPrefix(e, "TRACEPARENT=") })
@@ -149,7 +154,7 @@ func (e *Engine) Start(ctx context.Context, c *container.Container) error {
 	if err := JoinNetworkOf(s, e.Root); err != nil {
 		return err
 	}
-	_, err := e.Detach(s, opts, trace.Options{Command: "start", Request: trace.RequestOf(ctx)}, nil)
+	_, err := e.Detach(s, opts, trace.Options{Command: command, Request: trace.RequestOf(ctx)}, nil)
 	return err
 }
 

@@ -227,3 +227,66 @@ func TestCLIVolumes(t *testing.T) {
 	}
 	e.noState()
 }
+
+// Restart policies: on-failure:3 starts a failing program three more times,
+// then leaves it exited; always restarts after a kill until a stop; a stop
+// during the back-off ends it; the daemon takes docker's --restart.
+func TestRestartPolicies(t *testing.T) {
+	e, d := newDockerEnv(t)
+	e.ok("run", "-d", "--name", "flaky", "--restart", "on-failure:3", "busybox", "sh", "-c", "echo try; exit 3")
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: never", what)
+			}
+		}
+	}
+	waitFor("flaky restarted 3 times and exited", func() bool {
+		return e.ok("inspect", "-f", "{{.RestartCount}} {{.Status}} {{.Restarting}}", "flaky") == "3 exited false"
+	})
+	time.Sleep(500 * time.Millisecond) // no fourth
+	if out := e.ok("logs", "flaky"); out != "try\ntry\ntry\ntry" {
+		t.Errorf("on-failure:3: logs %q, want the first run and three restarts", out)
+	}
+	e.ok("rm", "flaky")
+
+	e.ok("run", "-d", "--name", "keeper", "--restart", "always", "busybox", "sleep", "300")
+	pid := e.ok("inspect", "-f", "{{.Pid}}", "keeper")
+	e.ok("kill", "keeper")
+	waitFor("always: running again after a kill", func() bool {
+		out := e.ok("inspect", "-f", "{{.Status}} {{.Pid}}", "keeper")
+		return strings.HasPrefix(out, "running ") && out != "running "+pid && out != "running 0"
+	})
+	if out := e.ok("ps", "--format", "{{.Names}} {{.Status}}"); !strings.HasPrefix(out, "keeper Up") {
+		t.Errorf("ps of the restarted container: %q", out)
+	}
+	e.ok("stop", "-t", "1", "keeper")
+	time.Sleep(time.Second) // a restart would have come by now
+	if st := e.ok("inspect", "-f", "{{.Status}} {{.Restarting}}", "keeper"); st != "exited false" {
+		t.Errorf("always, after stop: %q, want it to stay exited", st)
+	}
+	e.ok("rm", "keeper")
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--restart", "always", "busybox", "true"}, "with -d"},
+		{[]string{"run", "-d", "--rm", "--restart", "always", "busybox", "true"}, "not with --rm"},
+		{[]string{"run", "-d", "--restart", "sometimes", "busybox", "true"}, "no, on-failure[:N], always or unless-stopped"},
+		{[]string{"run", "-d", "--restart", "on-failure:-1", "busybox", "true"}, "a count from 0 to 1000000"},
+		{[]string{"run", "-d", "--restart", "always:2", "busybox", "true"}, "takes no count"},
+	} {
+		if r := e.run("", c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("glassbox %v: exit %d %q, want %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+
+	id := d.dockerOK("run", "-d", "--restart", "on-failure:1", "busybox", "sh", "-c", "exit 1")
+	waitFor("docker run --restart on-failure:1: one restart", func() bool {
+		return d.dockerOK("inspect", "-f", "{{.RestartCount}} {{.State.Status}} {{.HostConfig.RestartPolicy.Name}}", id) == "1 exited on-failure"
+	})
+	d.dockerOK("rm", id)
+	e.noState()
+}

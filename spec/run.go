@@ -40,6 +40,7 @@ type RunOptions struct {
 
 	Network    string   // --network: bridge (default), a user network, none, host, container:<name|id>
 	Aliases    []string // --network-alias: more names others on the network resolve
+	Restart    string   // --restart: no, on-failure[:N], always, unless-stopped (RestartPolicy)
 	Publish    []string // -p [ip:][hostPort:]containerPort[/proto]
 	PublishAll bool     // -P: every port the image exposes, on an ephemeral host port
 
@@ -93,6 +94,15 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	// HOSTNAME, as Docker gives every container; -e and --env-file win.
 	s.Process.Env = mergeEnv(mergeEnv(s.Process.Env, imageEnv), append([]string{"HOSTNAME=" + s.Hostname}, env...))
 	s.Process.Env = termEnv(s.Process.Env, o.Terminal)
+	if o.Restart != "" {
+		policy, err := ParseRestart(o.Restart)
+		if err != nil {
+			return nil, err
+		}
+		if policy.Name != "no" {
+			s.Annotations[RestartAnnotation] = policy.String()
+		}
+	}
 	if err := applySecurity(s, o.SecurityOptions); err != nil {
 		return nil, err
 	}

@@ -134,7 +134,9 @@ func New(s *specs.Spec, opts Options) (*Run, error) {
 	var c *container.Container
 	var err error
 	if opts.Restart {
-		c, err = container.Reopen(opts.Root, opts.ID, s)
+		if c, err = container.Reopen(opts.Root, opts.ID, s); err == nil {
+			os.Remove(c.Path(container.StopMark)) // a start ends what a stop asked of restart policies
+		}
 	} else if c, err = container.Create(opts.Root, opts.ID, opts.Name, s); err == nil {
 		Event(c, "create")
 	}
@@ -207,7 +209,7 @@ func (r *Run) Start() error {
 		r.report("created")
 		return err
 	}
-	r.Status, r.Started = container.Running, time.Now().UTC()
+	r.Status, r.Started, r.Restarting = container.Running, time.Now().UTC(), false
 	err := r.Save()
 	r.report("running")
 	Event(r.Container, "start")

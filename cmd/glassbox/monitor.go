@@ -337,7 +337,12 @@ func monitorExit(opts stages.Options, to trace.Options, lockFd, code int) error 
 		container.KeepExitCode(opts.Root, opts.ID, code)
 	}
 	r = stages.Resume(c, opts, code)
-	return r.Teardown()
+	if err := r.Teardown(); err != nil || opts.Remove {
+		return err
+	}
+	// Its restart policy may start it again, under a monitor of its own.
+	_, err = (&engine.Engine{Root: opts.Root}).RestartIfDue(c, code)
+	return err
 }
 
 // logWriter appends a container's output to its log, a line at a time.

@@ -103,6 +103,9 @@ func newRunCmd() *cobra.Command {
 				opts.Bundle, _ = filepath.Abs(bundle)
 			}
 			to := trace.Options{Off: traceMode == "false", Show: traceMode == "true", Endpoint: otlpEndpoint}
+			if policy := s.Annotations[spec.RestartAnnotation]; policy != "" && (remove || !detach) {
+				return fmt.Errorf("--restart %s: with -d, and not with --rm (a container removed when it exits has nothing to restart)", policy)
+			}
 			if detach {
 				if to.Show {
 					return fmt.Errorf("--trace prints the waterfall when the container ends: not with -d (glassbox trace show reads it later)")
@@ -125,6 +128,7 @@ func newRunCmd() *cobra.Command {
 	// Docker's -h is --hostname, so help is --help only.
 	f.Bool("help", false, "help for run")
 	f.StringVar(&o.Rootfs, "rootfs", "", "directory with the container's files (lower layer of the overlay; never modified)")
+	f.StringVar(&o.Restart, "restart", "", "when its program exits, start it again: no, on-failure[:N], always, unless-stopped (with -d)")
 	f.StringVar(&bundle, "bundle", "", "OCI bundle directory (config.json + rootfs) instead of --rootfs and flags")
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "set NAME=VALUE, or copy NAME from this environment")
 	f.StringArrayVar(&o.EnvFiles, "env-file", nil, "read NAME=VALUE lines from a file")
