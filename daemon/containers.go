@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
@@ -232,6 +233,9 @@ func (s *Server) inspect(c *container.Container) apicontainer.InspectResponse {
 		out.Config.OpenStdin, out.Config.StdinOnce = stdin != "", stdin == engine.StdinOnce
 		out.GraphDriver = overlayData(c)
 		out.Mounts = s.mountPoints(c)
+		sig, wait := spec.StopOf(c.Spec)
+		seconds := int(wait / time.Second)
+		out.Config.StopSignal, out.Config.StopTimeout = unix.SignalName(sig), &seconds
 		if p, err := spec.ParseRestart(c.Spec.Annotations[spec.RestartAnnotation]); err == nil {
 			out.HostConfig.RestartPolicy = apicontainer.RestartPolicy{Name: apicontainer.RestartPolicyMode(p.Name), MaximumRetryCount: p.MaxRetries}
 		}
@@ -365,7 +369,7 @@ func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
 
 // killContainer: POST /containers/{id}/kill?signal=SIG (default SIGKILL).
 func (s *Server) killContainer(w http.ResponseWriter, r *http.Request) {
-	sig, err := engine.ParseSignal(cmp.Or(r.URL.Query().Get("signal"), "KILL"))
+	sig, err := spec.ParseSignal(cmp.Or(r.URL.Query().Get("signal"), "KILL"))
 	if err != nil {
 		fail(w, badParam("signal %w", err))
 		return
@@ -456,14 +460,16 @@ func (s *Server) restartContainer(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// stopGraceParam reads ?t=SECONDS (default 10; -1: no SIGKILL).
+// stopGraceParam reads ?t=SECONDS (-1: no SIGKILL; none: the container's
+// StopTimeout, else 10).
 func stopGraceParam(r *http.Request) (time.Duration, error) {
-	seconds := 10
-	if v := r.URL.Query().Get("t"); v != "" {
-		var err error
-		if seconds, err = strconv.Atoi(v); err != nil {
-			return 0, badParam("t %q: expected a number of seconds", v)
-		}
+	v := r.URL.Query().Get("t")
+	if v == "" {
+		return engine.ContainerGrace, nil // its StopTimeout, else 10 s
+	}
+	seconds, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, badParam("t %q: expected a number of seconds", v)
 	}
 	grace, err := engine.StopGrace(seconds)
 	if err != nil {

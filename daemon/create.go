@@ -84,6 +84,7 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 	}
 	o := spec.RunOptions{
 		Args: cfg.Cmd, Env: cfg.Env, Workdir: cfg.WorkingDir, User: cfg.User, Hostname: cfg.Hostname, Terminal: cfg.Tty,
+		StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout,
 		Volumes: hc.Binds, ReadOnly: hc.ReadonlyRootfs, Network: string(hc.NetworkMode), PublishAll: hc.PublishAllPorts,
 		CgroupParent: hc.CgroupParent, PidsLimit: ptrValue(hc.PidsLimit), CPUShares: hc.CPUShares, CpusetCpus: hc.CpusetCpus,
 	}
@@ -179,7 +180,6 @@ func ptrValue(p *int64) int64 {
 func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 	for field, set := range map[string]bool{
 		"Config.Healthcheck":     cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0,
-		"Config.StopSignal":      cfg.StopSignal != "",
 		"HostConfig.VolumesFrom": len(hc.VolumesFrom) > 0,
 		"HostConfig.Mounts":      len(hc.Mounts) > 0,
 		"HostConfig.ExtraHosts":  len(hc.ExtraHosts) > 0,

@@ -14,13 +14,13 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
 )
@@ -60,8 +60,12 @@ func (e *Engine) Stop(ctx context.Context, c *container.Container, grace time.Du
 	if !Running(c) {
 		return nil
 	}
+	sig, wait := spec.StopOf(c.Spec)
+	if grace == ContainerGrace {
+		grace = wait
+	}
 	tr := trace.Lifecycle(ctx, "stop", c, e.Root)
-	err := e.killAndWait(ctx, tr, c, unix.SIGTERM, grace)
+	err := e.killAndWait(ctx, tr, c, sig, grace)
 	if err == nil {
 		stages.Event(c, "stop")
 	}
@@ -280,17 +284,10 @@ func InitExited(c *container.Container, d time.Duration) bool {
 	}
 }
 
-// ParseSignal reads a signal as a name (KILL, SIGKILL, kill) or a number.
-func ParseSignal(sig string) (unix.Signal, error) {
-	s := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(sig), "SIG"))
-	if n, err := strconv.Atoi(sig); err == nil {
-		s = unix.Signal(n)
-	}
-	if s <= 0 || s > 64 {
-		return 0, fmt.Errorf("%s: no such signal", sig)
-	}
-	return s, nil
-}
+
+// ContainerGrace asks Stop for the container's own wait before SIGKILL
+// (--stop-timeout, else 10 s), as a stop without -t does.
+const ContainerGrace time.Duration = -1
 
 // StopGrace reads a stop timeout as Docker does: seconds, or -1 to wait for
 // the program however long it takes.

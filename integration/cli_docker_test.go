@@ -290,3 +290,41 @@ func TestRestartPolicies(t *testing.T) {
 	d.dockerOK("rm", id)
 	e.noState()
 }
+
+// --stop-signal and --stop-timeout: what stop sends first, and how long it
+// waits before SIGKILL when -t does not say.
+func TestStopSignalAndTimeout(t *testing.T) {
+	e, d := newDockerEnv(t)
+	e.ok("run", "-d", "--name", "polite", "--stop-signal", "USR1", "busybox", "sh", "-c", `trap "echo got-usr1; exit 7" USR1; while true; do sleep 0.1; done`)
+	time.Sleep(300 * time.Millisecond)
+	e.ok("stop", "polite")
+	if out := e.ok("inspect", "-f", "{{.ExitCode}}", "polite"); out != "7" {
+		t.Errorf("stop of a container whose stop signal is USR1: exit code %s, want its trap's 7", out)
+	}
+	e.ok("run", "-d", "--name", "deaf", "--stop-timeout", "1", "busybox", "sleep", "300") // pid 1 ignores SIGTERM
+	start := time.Now()
+	e.ok("stop", "deaf")
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("stop of a container whose --stop-timeout is 1 took %s: the 10 s default was used", took)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-d", "--stop-signal", "NOPE", "busybox", "true"}, "--stop-signal NOPE: no such signal"},
+		{[]string{"run", "-d", "--stop-timeout", "-5", "busybox", "true"}, "--stop-timeout -5"},
+		{[]string{"run", "-d", "--stop-timeout", "9999999999", "busybox", "true"}, "stop-timeout"},
+	} {
+		if r := e.run("", c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("glassbox %v: exit %d %q", c.args, r.code, r.stderr)
+		}
+	}
+	id := d.dockerOK("run", "-d", "--stop-signal", "USR1", "busybox", "sh", "-c", `trap "exit 9" USR1; while true; do sleep 0.1; done`)
+	time.Sleep(300 * time.Millisecond)
+	d.dockerOK("stop", id)
+	if out := d.dockerOK("inspect", "-f", "{{.State.ExitCode}} {{.Config.StopSignal}}", id); out != "9 SIGUSR1" {
+		t.Errorf("docker run --stop-signal USR1, stop: %q", out)
+	}
+	e.ok("rm", "polite", "deaf", id)
+	e.noState()
+}

@@ -166,6 +166,9 @@ func stopCmd(use, short, long string, do func(*engine.Engine, context.Context, *
 			if err != nil {
 				return fmt.Errorf("-t %w", err)
 			}
+			if !cmd.Flags().Changed("time") {
+				grace = engine.ContainerGrace // its --stop-timeout, else 10 s
+			}
 			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
@@ -175,7 +178,7 @@ func stopCmd(use, short, long string, do func(*engine.Engine, context.Context, *
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait after SIGTERM before SIGKILL (-1: no SIGKILL)")
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait after the stop signal before SIGKILL (-1: no SIGKILL; default: the container's --stop-timeout, else 10)")
 	return cmd
 }
 
@@ -247,7 +250,7 @@ func newKillCmd() *cobra.Command {
 		Short: "Send a signal to containers' first process (default SIGKILL)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := engine.ParseSignal(sig)
+			s, err := spec.ParseSignal(sig)
 			if err != nil {
 				return fmt.Errorf("-s %w", err)
 			}

@@ -482,7 +482,7 @@ func newOCIKillCmd() *cobra.Command {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
 				var err error
-				if sig, err = engine.ParseSignal(args[1]); err != nil {
+				if sig, err = spec.ParseSignal(args[1]); err != nil {
 					return err
 				}
 			}

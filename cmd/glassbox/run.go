@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -128,6 +129,8 @@ func newRunCmd() *cobra.Command {
 	// Docker's -h is --hostname, so help is --help only.
 	f.Bool("help", false, "help for run")
 	f.StringVar(&o.Rootfs, "rootfs", "", "directory with the container's files (lower layer of the overlay; never modified)")
+	f.StringVar(&o.StopSignal, "stop-signal", "", "the signal stop sends first (default SIGTERM)")
+	f.Var(optionalInt{&o.StopTimeout}, "stop-timeout", "seconds stop waits for the program before SIGKILL (default 10)")
 	f.StringVar(&o.Restart, "restart", "", "when its program exits, start it again: no, on-failure[:N], always, unless-stopped (with -d)")
 	f.StringVar(&bundle, "bundle", "", "OCI bundle directory (config.json + rootfs) instead of --rootfs and flags")
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "set NAME=VALUE, or copy NAME from this environment")
@@ -189,6 +192,27 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+// optionalInt is an int flag that may be unset (nil).
+type optionalInt struct{ p **int }
+
+func (o optionalInt) String() string {
+	if o.p == nil || *o.p == nil {
+		return ""
+	}
+	return strconv.Itoa(**o.p)
+}
+
+func (o optionalInt) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("%q: a whole number", v)
+	}
+	*o.p = &n
+	return nil
+}
+
+func (o optionalInt) Type() string { return "int" }
 
 // runAttachable is run -dit (or -dt, -di): the container is created with
 // its stdin open to attaches (engine.Create), then started under a monitor
