@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -83,7 +84,7 @@ func (s *Store) Pull(ctx context.Context, ref string, o Registry) (*Record, erro
 	}
 	desc, err := remote.Get(r, append(o.options(ctx), remote.WithPlatform(*plat))...)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", Familiar(r.Name()), err)
+		return nil, fmt.Errorf("pull %s: %w", Familiar(r.Name()), unreachable(r.Context().RegistryStr(), err))
 	}
 	img, err := desc.Image() // an index resolves to the platform's image
 	if err != nil {
@@ -93,6 +94,20 @@ func (s *Store) Pull(ctx context.Context, ref string, o Registry) (*Record, erro
 		return nil, fmt.Errorf("pull %s: the image is for %s/%s, not %s", Familiar(r.Name()), cfg.OS, cfg.Architecture, plat)
 	}
 	return s.Put(img, []string{r.Name()}, plat.String(), o.Progress)
+}
+
+// unreachable says what a registry that cannot be reached needs, rather
+// than the resolver's words alone.
+func unreachable(registry string, err error) error {
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Errorf("cannot resolve the registry %s (%w): is there a network, a DNS server? A registry on this host is named by its address, 127.0.0.1:PORT/NAME", registry, err)
+	case errors.As(err, &op) && op.Op == "dial":
+		return fmt.Errorf("cannot connect to the registry %s (%w): is it running, on that port?", registry, err)
+	}
+	return err
 }
 
 // Push sends a stored image to a registry under ref, and gives its record.
@@ -110,7 +125,7 @@ func (s *Store) Push(ctx context.Context, ref string, o Registry) (*Record, erro
 		return nil, err
 	}
 	if err := remote.Write(r, img, o.options(ctx)...); err != nil {
-		return nil, fmt.Errorf("push %s: %w", Familiar(r.Name()), err)
+		return nil, fmt.Errorf("push %s: %w", Familiar(r.Name()), unreachable(r.Context().RegistryStr(), err))
 	}
 	return rec, nil
 }

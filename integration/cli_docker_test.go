@@ -328,3 +328,29 @@ func TestStopSignalAndTimeout(t *testing.T) {
 	e.ok("rm", "polite", "deaf", id)
 	e.noState()
 }
+
+// Errors that say what exists: the nearest flag, a registry that is not
+// there; and --cidfile, which will not overwrite a file.
+func TestCLIErrorsSayWhatExists(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	if r := e.run("", "run", "--nmae", "x", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "unknown flag: --nmae: did you mean --name? (glassbox run --help lists the flags)") {
+		t.Errorf("run --nmae: exit %d %q", r.code, r.stderr)
+	}
+	if r := e.run("", "ps", "--bogus"); !strings.Contains(r.stderr, "(glassbox ps --help lists the flags)") {
+		t.Errorf("ps --bogus: %q", r.stderr)
+	}
+	port := strconv.Itoa(freePort(t)) // nothing listens there
+	if r := e.run("", "pull", "127.0.0.1:"+port+"/nothing:1"); r.code == 0 || !strings.Contains(r.stderr, "cannot connect to the registry 127.0.0.1:"+port) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		t.Errorf("pull from a registry that is not there: exit %d %q", r.code, r.stderr)
+	}
+	cid := filepath.Join(t.TempDir(), "cid")
+	e.ok("run", "--rm", "--cidfile", cid, "busybox", "true")
+	if b, _ := os.ReadFile(cid); len(b) != 64 {
+		t.Errorf("--cidfile holds %q, want the container's id", b)
+	}
+	if r := e.run("", "run", "--rm", "--cidfile", cid, "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "--cidfile") || !strings.Contains(r.stderr, "file exists") {
+		t.Errorf("--cidfile over an existing file: exit %d %q", r.code, r.stderr)
+	}
+	e.noState()
+}

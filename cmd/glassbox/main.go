@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	// The cgroup stage runs here, never in glassbox-init: only this binary
 	// links the BPF device program (and cilium/ebpf with it).
@@ -96,6 +97,45 @@ func run() int {
 	return exitCodeOf(err)
 }
 
+// flagError says what exists when a flag does not: the nearest of the
+// command's flags, and where the rest are listed.
+func flagError(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+		best, distance := "", 3
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if d := editDistance(name, f.Name); d < distance {
+				best, distance = f.Name, d
+			}
+		})
+		if best != "" {
+			return fmt.Errorf("%s: did you mean --%s? (%s --help lists the flags)", msg, best, cmd.CommandPath())
+		}
+	}
+	return fmt.Errorf("%s (%s --help lists the flags)", msg, cmd.CommandPath())
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
 // oneLine prints an error on one line and is otherwise the error itself.
 type oneLine struct{ error }
 
@@ -123,6 +163,7 @@ func newRootCmd() *cobra.Command {
 		Version:           version(),
 	}
 	root.SetVersionTemplate("glassbox version {{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
 	root.AddCommand(newRunCmd(), newSpecCmd(), newGCCmd(), newRmCmd(), newDoctorCmd(), newStagesCmd(), newTraceCmd(), newNetworkCmd(), newMonitorCmd(),
 		newPsCmd(), newLogsCmd(), newStartCmd(), newStopCmd(), newKillCmd(), newWaitCmd(), newInspectCmd(), newExecCmd(), newTopCmd(), newStatsCmd(), newDebugCmd(), newContinueCmd(), newAbortCmd(), newExplainCmd(), newDemoCmd(), newLabCmd(),

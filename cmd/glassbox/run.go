@@ -24,7 +24,7 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
-	var bundle, traceMode, otlpEndpoint, name, entrypoint string
+	var bundle, traceMode, otlpEndpoint, name, entrypoint, cidfile string
 	var registry image.Registry
 	var remove, detach, interactive, step bool
 	var pipeline pipelineFlags
@@ -104,6 +104,11 @@ func newRunCmd() *cobra.Command {
 				opts.Bundle, _ = filepath.Abs(bundle)
 			}
 			to := trace.Options{Off: traceMode == "false", Show: traceMode == "true", Endpoint: otlpEndpoint}
+			if cidfile != "" && !(detach && (s.Process.Terminal || interactive)) {
+				if err := writeCidfile(cidfile, id); err != nil {
+					return err
+				}
+			}
 			if policy := s.Annotations[spec.RestartAnnotation]; policy != "" && (remove || !detach) {
 				return fmt.Errorf("--restart %s: with -d, and not with --rm (a container removed when it exits has nothing to restart)", policy)
 			}
@@ -113,7 +118,7 @@ func newRunCmd() *cobra.Command {
 				}
 				if s.Process.Terminal || interactive {
 					// Kept open for glassbox attach: made as the daemon makes one.
-					return runAttachable(cmd, o, name, interactive, remove, bundle != "" || len(pipeline.args()) > 0)
+					return runAttachable(cmd, o, name, cidfile, interactive, remove, bundle != "" || len(pipeline.args()) > 0)
 				}
 				if err := startMonitor(s, opts, to, pipeline.args()); err != nil {
 					return err
@@ -129,6 +134,7 @@ func newRunCmd() *cobra.Command {
 	// Docker's -h is --hostname, so help is --help only.
 	f.Bool("help", false, "help for run")
 	f.StringVar(&o.Rootfs, "rootfs", "", "directory with the container's files (lower layer of the overlay; never modified)")
+	f.StringVar(&cidfile, "cidfile", "", "write the container's id to this file (which must not exist)")
 	f.StringVar(&o.StopSignal, "stop-signal", "", "the signal stop sends first (default SIGTERM)")
 	f.Var(optionalInt{&o.StopTimeout}, "stop-timeout", "seconds stop waits for the program before SIGKILL (default 10)")
 	f.StringVar(&o.Restart, "restart", "", "when its program exits, start it again: no, on-failure[:N], always, unless-stopped (with -d)")
@@ -193,6 +199,17 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// writeCidfile writes --cidfile: the container's id, in a file that must not
+// exist yet (a script reads it; an old one would name another container).
+func writeCidfile(path, id string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("--cidfile: %w", err)
+	}
+	_, err = f.WriteString(id)
+	return errors.Join(err, f.Close())
+}
+
 // optionalInt is an int flag that may be unset (nil).
 type optionalInt struct{ p **int }
 
@@ -217,7 +234,7 @@ func (o optionalInt) Type() string { return "int" }
 // runAttachable is run -dit (or -dt, -di): the container is created with
 // its stdin open to attaches (engine.Create), then started under a monitor
 // (engine.Start), and glassbox attach joins it later.
-func runAttachable(cmd *cobra.Command, o spec.RunOptions, name string, interactive, remove, staged bool) error {
+func runAttachable(cmd *cobra.Command, o spec.RunOptions, name, cidfile string, interactive, remove, staged bool) error {
 	if staged {
 		return errors.New("-d with -i or -t takes no --bundle, breakpoints, hooks or replaced stages: run it in the foreground for those")
 	}
@@ -235,6 +252,11 @@ func runAttachable(cmd *cobra.Command, o spec.RunOptions, name string, interacti
 	c, err := eng.Create(o, co)
 	if err != nil {
 		return err
+	}
+	if cidfile != "" {
+		if err := writeCidfile(cidfile, c.ID); err != nil {
+			return err
+		}
 	}
 	if err := eng.Start(cmd.Context(), c); err != nil {
 		var failed *engine.StageError
