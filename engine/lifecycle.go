@@ -284,7 +284,6 @@ func InitExited(c *container.Container, d time.Duration) bool {
 	}
 }
 
-
 // ContainerGrace asks Stop for the container's own wait before SIGKILL
 // (--stop-timeout, else 10 s), as a stop without -t does.
 const ContainerGrace time.Duration = -1
