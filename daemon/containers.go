@@ -105,7 +105,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	cs, err := s.eng.Containers(boolParam(r, "all") || f.has("status"))
+	cs, err := s.eng.Containers(boolParam(r, "all") || f.Has("status"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -114,7 +114,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	out := []apicontainer.Summary{}
 	for i := len(cs) - 1; i >= 0; i-- {
 		sum := summary(cs[i])
-		if f.matchAny(map[string][]string{"id": {sum.ID}, "name": sum.Names, "status": {string(sum.State)}, "label": labelPairs(sum.Labels)}) {
+		if f.Match(map[string][]string{"id": {sum.ID}, "name": sum.Names, "status": {string(sum.State)}, "label": engine.LabelPairs(sum.Labels)}) {
 			out = append(out, sum)
 		}
 	}

@@ -45,7 +45,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		since = time.Now()
 	}
 	s.eng.Events(r.Context(), since, until, follow, func(ev container.Event) error {
-		if !f.matchAny(ev.Keys()) {
+		if !f.Match(ev.Keys()) {
 			return nil
 		}
 		if err := enc.Encode(events.Message{Type: events.Type(ev.Type), Action: events.Action(ev.Action), Scope: "local",

@@ -48,7 +48,7 @@ func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
 	out := []apinetwork.Summary{}
 	for _, n := range all {
 		sum := apinetwork.Summary{Network: networkSummary(n)}
-		if f.matchAny(map[string][]string{"id": {sum.ID}, "name": {sum.Name}, "label": labelPairs(sum.Labels)}) {
+		if f.Match(map[string][]string{"id": {sum.ID}, "name": {sum.Name}, "label": engine.LabelPairs(sum.Labels)}) {
 			out = append(out, sum)
 		}
 	}

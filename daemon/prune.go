@@ -32,7 +32,7 @@ func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	all := f.has("dangling") && (f["dangling"][0] == "false" || f["dangling"][0] == "0")
+	all := f.Has("dangling") && (f["dangling"][0] == "false" || f["dangling"][0] == "0")
 	removed, err := s.eng.PruneImages(all)
 	if err != nil {
 		fail(w, err)

@@ -354,3 +354,35 @@ func TestCLIErrorsSayWhatExists(t *testing.T) {
 	}
 	e.noState()
 }
+
+// --label and --label-file, found again by ps --filter.
+func TestCLILabelsFilter(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	file := filepath.Join(t.TempDir(), "labels")
+	os.WriteFile(file, []byte("# the team's\nteam=storage\ntier=db\n"), 0o600)
+	e.ok("run", "-d", "--name", "db", "--label-file", file, "--label", "tier=cache", "busybox", "sleep", "300")
+	e.ok("run", "-d", "--name", "web", "--label", "team=front", "busybox", "sleep", "300")
+	for filter, want := range map[string]string{
+		"label=team":         "web\ndb",
+		"label=team=storage": "db",
+		"label=tier=cache":   "db", // --label after --label-file wins
+		"name=we":            "web",
+		"status=exited":      "",
+	} {
+		if out := e.ok("ps", "--filter", filter, "--format", "{{.Names}}"); out != want {
+			t.Errorf("ps --filter %s: %q, want %q", filter, out, want)
+		}
+	}
+	if out := e.ok("inspect", "-f", "{{.Labels.team}} {{.Labels.tier}}", "db"); out != "storage cache" {
+		t.Errorf("inspect of db's labels: %q", out)
+	}
+	if r := e.run("", "ps", "--filter", "color=red"); r.code == 0 || !strings.Contains(r.stderr, "KEY one of id, name, status, label") {
+		t.Errorf("ps --filter color=red: exit %d %q", r.code, r.stderr)
+	}
+	if r := e.run("", "run", "--rm", "--label", "=x", "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "--label") {
+		t.Errorf("run --label =x: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("rm", "-f", "db", "web")
+	e.noState()
+}

@@ -38,13 +38,14 @@ type RunOptions struct {
 	CgroupParent string // --cgroup-parent: the container's cgroup is <parent>/<id>
 	ID           string // the container id, for names derived from it
 
-	Network     string   // --network: bridge (default), a user network, none, host, container:<name|id>
-	Aliases     []string // --network-alias: more names others on the network resolve
-	Restart     string   // --restart: no, on-failure[:N], always, unless-stopped (RestartPolicy)
-	StopSignal  string   // --stop-signal: what stop sends first (default SIGTERM)
-	StopTimeout *int     // --stop-timeout: seconds a stop waits before SIGKILL (nil: 10)
-	Publish     []string // -p [ip:][hostPort:]containerPort[/proto]
-	PublishAll  bool     // -P: every port the image exposes, on an ephemeral host port
+	Network     string            // --network: bridge (default), a user network, none, host, container:<name|id>
+	Aliases     []string          // --network-alias: more names others on the network resolve
+	Restart     string            // --restart: no, on-failure[:N], always, unless-stopped (RestartPolicy)
+	Labels      map[string]string // --label: the container's metadata (LabelAnnotationPrefix in the Spec)
+	StopSignal  string            // --stop-signal: what stop sends first (default SIGTERM)
+	StopTimeout *int              // --stop-timeout: seconds a stop waits before SIGKILL (nil: 10)
+	Publish     []string          // -p [ip:][hostPort:]containerPort[/proto]
+	PublishAll  bool              // -P: every port the image exposes, on an ephemeral host port
 
 	Terminal   bool    // -t: the process gets a pseudo-terminal as its controlling terminal
 	Image      *Image  // run IMAGE: its layers and config (instead of Rootfs)
@@ -104,6 +105,12 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		if policy.Name != "no" {
 			s.Annotations[RestartAnnotation] = policy.String()
 		}
+	}
+	for k, v := range o.Labels {
+		if k == "" || strings.ContainsAny(k, "=\n") {
+			return nil, fmt.Errorf("--label %q: a key (no = or newline) and a value", k)
+		}
+		s.Annotations[LabelAnnotationPrefix+k] = v
 	}
 	if err := applyStop(s, o.StopSignal, o.StopTimeout); err != nil {
 		return nil, err

@@ -14,6 +14,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// LabelAnnotationPrefix begins the annotations that hold a container's labels
+// (--label KEY=VALUE: LabelAnnotationPrefix+KEY = VALUE).
+const LabelAnnotationPrefix = "org.glassbox.label."
+
+// LabelsOf are the labels a Spec holds.
+func LabelsOf(s *specs.Spec) map[string]string {
+	var out map[string]string
+	for k, v := range s.Annotations {
+		if key, ok := strings.CutPrefix(k, LabelAnnotationPrefix); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[key] = v
+		}
+	}
+	return out
+}
+
 // The stop annotations: a signal's number, a wait's seconds.
 const (
 	StopSignalAnnotation  = "org.glassbox.stop-signal"

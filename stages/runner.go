@@ -138,6 +138,7 @@ func New(s *specs.Spec, opts Options) (*Run, error) {
 			os.Remove(c.Path(container.StopMark)) // a start ends what a stop asked of restart policies
 		}
 	} else if c, err = container.Create(opts.Root, opts.ID, opts.Name, s); err == nil {
+		c.Labels = spec.LabelsOf(s) // saved with its next record
 		Event(c, "create")
 	}
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 func newPsCmd() *cobra.Command {
 	var all, quiet bool
 	var format string
+	var filterArgs []string
 	cmd := &cobra.Command{
 		Use:   "ps",
 		Short: "List containers (running and paused ones; -a: all)",
@@ -40,10 +41,21 @@ func newPsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			shown, err := eng.Containers(all)
+			f := engine.Filters{}
+			for _, kv := range filterArgs {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || !slices.Contains([]string{"id", "name", "status", "label"}, k) {
+					return fmt.Errorf("--filter %q: KEY=VALUE, KEY one of id, name, status, label", kv)
+				}
+				f[k] = append(f[k], v)
+			}
+			shown, err := eng.Containers(all || f.Has("status"))
 			if err != nil {
 				return err
 			}
+			shown = slices.DeleteFunc(shown, func(c *container.Container) bool {
+				return !f.Match(map[string][]string{"id": {c.ID}, "name": {c.Name}, "status": {c.Status}, "label": engine.LabelPairs(c.Labels)})
+			})
 			slices.Reverse(shown) // newest first, as docker ps
 			switch {
 			case quiet:
@@ -76,6 +88,7 @@ func newPsCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "also exited containers")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "ids only")
+	cmd.Flags().StringArrayVarP(&filterArgs, "filter", "f", nil, "KEY=VALUE: id (a prefix), name (a part), status (running, exited, created), label (KEY or KEY=VALUE)")
 	cmd.Flags().StringVar(&format, "format", "", "a Go template per container ({{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.Status}}\n{{.State}} {{.Ports}} {{.RunningFor}} {{.Labels}}; \"table …\": with a header), or json")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -25,6 +26,7 @@ import (
 func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
 	var bundle, traceMode, otlpEndpoint, name, entrypoint, cidfile string
+	var labels, labelFiles []string
 	var registry image.Registry
 	var remove, detach, interactive, step bool
 	var pipeline pipelineFlags
@@ -58,6 +60,9 @@ func newRunCmd() *cobra.Command {
 				}
 				if cmd.Flags().Changed("entrypoint") {
 					o.Entrypoint = &entrypoint
+				}
+				if o.Labels, err = readLabels(labels, labelFiles); err != nil {
+					return err
 				}
 				o.Args, o.ID = args, id
 				if o.Hostname == "" {
@@ -134,6 +139,8 @@ func newRunCmd() *cobra.Command {
 	// Docker's -h is --hostname, so help is --help only.
 	f.Bool("help", false, "help for run")
 	f.StringVar(&o.Rootfs, "rootfs", "", "directory with the container's files (lower layer of the overlay; never modified)")
+	f.StringArrayVarP(&labels, "label", "l", nil, "KEY=VALUE metadata (ps --filter label=KEY[=VALUE] finds it)")
+	f.StringArrayVar(&labelFiles, "label-file", nil, "read KEY=VALUE labels from a file, a line each (# comments)")
 	f.StringVar(&cidfile, "cidfile", "", "write the container's id to this file (which must not exist)")
 	f.StringVar(&o.StopSignal, "stop-signal", "", "the signal stop sends first (default SIGTERM)")
 	f.Var(optionalInt{&o.StopTimeout}, "stop-timeout", "seconds stop waits for the program before SIGKILL (default 10)")
@@ -197,6 +204,29 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 		}
 	}
 	return nil
+}
+
+// readLabels gathers --label-file lines, then --label KEY=VALUE (a later one
+// wins, as in Docker).
+func readLabels(labels, files []string) (map[string]string, error) {
+	var all []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--label-file: %w", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				all = append(all, line)
+			}
+		}
+	}
+	out := map[string]string{}
+	for _, l := range append(all, labels...) {
+		k, v, _ := strings.Cut(l, "=")
+		out[k] = v
+	}
+	return out, nil
 }
 
 // writeCidfile writes --cidfile: the container's id, in a file that must not
