@@ -44,4 +44,3 @@ func parseFilters(v string, keys ...string) (filters, error) {
 	}
 	return f, nil
 }
-
