@@ -84,7 +84,8 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 	}
 	o := spec.RunOptions{
 		Args: cfg.Cmd, Env: cfg.Env, Workdir: cfg.WorkingDir, User: cfg.User, Hostname: cfg.Hostname, Terminal: cfg.Tty,
-		StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout,
+		StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout, AddHosts: hc.ExtraHosts,
+		DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions,
 		Volumes: hc.Binds, ReadOnly: hc.ReadonlyRootfs, Network: string(hc.NetworkMode), PublishAll: hc.PublishAllPorts,
 		CgroupParent: hc.CgroupParent, PidsLimit: ptrValue(hc.PidsLimit), CPUShares: hc.CPUShares, CpusetCpus: hc.CpusetCpus,
 	}
@@ -124,6 +125,9 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 			o.Args = append(slices.Clone(cfg.Entrypoint[1:]), cfg.Cmd...)
 		}
 		o.Entrypoint = &program
+	}
+	for _, d := range hc.DNS {
+		o.DNS = append(o.DNS, d.String())
 	}
 	if p := hc.RestartPolicy; p.Name != "" && p.Name != "no" {
 		if hc.AutoRemove {
@@ -182,8 +186,6 @@ func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 		"Config.Healthcheck":     cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0,
 		"HostConfig.VolumesFrom": len(hc.VolumesFrom) > 0,
 		"HostConfig.Mounts":      len(hc.Mounts) > 0,
-		"HostConfig.ExtraHosts":  len(hc.ExtraHosts) > 0,
-		"HostConfig.Dns":         len(hc.DNS) > 0 || len(hc.DNSSearch) > 0 || len(hc.DNSOptions) > 0,
 		"HostConfig.Links":       len(hc.Links) > 0,
 		"HostConfig.PidMode":     hc.PidMode != "",
 		"HostConfig.IpcMode":     hc.IpcMode != "" && hc.IpcMode != "private" && hc.IpcMode != "shareable",

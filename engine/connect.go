@@ -15,6 +15,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/netns"
+	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/trace"
 )
 
@@ -46,7 +47,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, c *container.Container, net
 		return &InvalidError{fmt.Errorf("container %s is on %d networks, the most glassbox gives one", container.ShortID(c.ID), netns.MaxNetworks)}
 	}
 	lease := netns.Lease{Container: c.ID, Dir: c.Dir, Name: c.Name, Aliases: aliases, Hostname: c.Spec.Hostname, Hosts: c.Path("hosts"),
-		Iface: "eth" + strconv.Itoa(slot), Veth: netns.VethName(c.ID) + strconv.Itoa(slot)}
+		Iface: "eth" + strconv.Itoa(slot), Veth: netns.VethName(c.ID) + strconv.Itoa(slot), Extra: spec.ExtraHostsOf(c.Spec)}
 	tr := trace.Lifecycle(ctx, "network connect", c, e.Root)
 	step := tr.Steps()
 	_, err := netns.Connect(network, lease, c.Pid, nil, step)

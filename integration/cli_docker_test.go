@@ -386,3 +386,43 @@ func TestCLILabelsFilter(t *testing.T) {
 	e.ok("rm", "-f", "db", "web")
 	e.noState()
 }
+
+// --add-host and --dns: lines of the container's own /etc/hosts (which stay
+// as its network's neighbours come and go) and /etc/resolv.conf.
+func TestCLIAddHostDNS(t *testing.T) {
+	e, d := newDockerEnv(t)
+	e.ok("run", "-d", "--name", "a", "--add-host", "db.internal:10.1.2.3", "--dns", "192.0.2.53", "--dns-search", "example.test", "busybox", "sleep", "300")
+	e.ok("run", "-d", "--name", "b", "busybox", "sleep", "300") // a neighbour: a's /etc/hosts is written again
+	out := e.ok("exec", "a", "sh", "-c", "cat /etc/hosts /etc/resolv.conf")
+	for _, want := range []string{"10.1.2.3\tdb.internal", "\tb ", "nameserver 192.0.2.53", "search example.test"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("a's /etc/hosts and resolv.conf lack %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "nameserver 8.8.8.8") {
+		t.Errorf("--dns did not replace the default resolvers:\n%s", out)
+	}
+	if out := e.ok("run", "--rm", "--network", "none", "--add-host", "x:192.0.2.1", "busybox", "cat", "/etc/hosts"); !strings.Contains(out, "192.0.2.1\tx") {
+		t.Errorf("--add-host with --network none: %q", out)
+	}
+	if out := d.dockerOK("run", "--rm", "--add-host", "api:192.0.2.7", "--dns", "192.0.2.9", "busybox", "cat", "/etc/hosts", "/etc/resolv.conf"); !strings.Contains(out, "192.0.2.7\tapi") || !strings.Contains(out, "nameserver 192.0.2.9") {
+		t.Errorf("docker run --add-host --dns: %q", out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--add-host", "evil\n1.2.3.4 bank:1.2.3.4"}, "NAME:IP"},
+		{[]string{"--add-host", "x:not-an-ip"}, "is not an IP address"},
+		{[]string{"--add-host", "x:host-gateway"}, "host-gateway is not supported"},
+		{[]string{"--dns", "8.8.8.8 evil"}, "not an IP address"},
+		{[]string{"--dns-search", "a b"}, "one word"},
+		{[]string{"--network", "host", "--dns", "192.0.2.1"}, "not with --network host"},
+	} {
+		if r := e.run("", append(append([]string{"run", "--rm"}, c.args...), "busybox", "true")...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("run %v: exit %d %q, want %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	e.ok("rm", "-f", "a", "b")
+	e.noState()
+}

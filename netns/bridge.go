@@ -494,6 +494,9 @@ func writeHostsFiles(n *Network, step step.Recorder, only ...string) error {
 		}
 		var b strings.Builder
 		b.WriteString(LocalHosts)
+		for _, line := range l.Extra {
+			b.WriteString(strings.Replace(line, " ", "\t", 1) + "\n")
+		}
 		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(slices.DeleteFunc(append([]string{l.Hostname, l.Name}, l.Aliases...), empty), " "))
 		hostsLines(&b, n, l.Container)
 		for _, name := range l.Also {

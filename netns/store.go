@@ -67,6 +67,8 @@ type Lease struct {
 	// /etc/hosts holds too.
 	Iface string   `json:"iface,omitempty"`
 	Also  []string `json:"also,omitempty"`
+	// Extra are its own /etc/hosts's further lines ("IP NAME", --add-host).
+	Extra []string `json:"extra,omitempty"`
 }
 
 // StoreDir is where network records live.

@@ -42,6 +42,10 @@ type RunOptions struct {
 	Aliases     []string          // --network-alias: more names others on the network resolve
 	Restart     string            // --restart: no, on-failure[:N], always, unless-stopped (RestartPolicy)
 	Labels      map[string]string // --label: the container's metadata (LabelAnnotationPrefix in the Spec)
+	AddHosts    []string          // --add-host NAME:IP: more lines of /etc/hosts
+	DNS         []string          // --dns IP: the container's nameservers (its own resolv.conf)
+	DNSSearch   []string          // --dns-search DOMAIN
+	DNSOptions  []string          // --dns-option OPTION
 	StopSignal  string            // --stop-signal: what stop sends first (default SIGTERM)
 	StopTimeout *int              // --stop-timeout: seconds a stop waits before SIGKILL (nil: 10)
 	Publish     []string          // -p [ip:][hostPort:]containerPort[/proto]
@@ -142,6 +146,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		s.Mounts = append(s.Mounts, m)
 	}
 	if err := applyResources(s, o); err != nil {
+		return nil, err
+	}
+	if err := applyHosts(s, o.AddHosts, o.DNS, o.DNSSearch, o.DNSOptions, o.Network); err != nil {
 		return nil, err
 	}
 	if err := applyNetwork(s, o.Network, o.Publish, o.Aliases); err != nil {

@@ -97,7 +97,7 @@ func setupNetwork(r *Run) error {
 	if err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	lease := netns.Lease{Container: r.ID, Dir: r.Dir, Name: r.Name, Hostname: r.Spec.Hostname, Hosts: r.Path("hosts")}
+	lease := netns.Lease{Container: r.ID, Dir: r.Dir, Name: r.Name, Hostname: r.Spec.Hostname, Hosts: r.Path("hosts"), Extra: spec.ExtraHostsOf(r.Spec)}
 	if aliases := r.Spec.Annotations[spec.AliasesAnnotation]; aliases != "" {
 		lease.Aliases = strings.Split(aliases, ",")
 	}
@@ -146,10 +146,17 @@ func (r *Run) writeNetworkFiles() error {
 	if mode == "host" {
 		hosts, _ = os.ReadFile("/etc/hosts")
 	}
+	for _, line := range spec.ExtraHostsOf(r.Spec) { // --add-host
+		hosts = append(hosts, strings.Replace(line, " ", "\t", 1)+"\n"...)
+	}
+	resolv := netns.ResolvConf(mode == "host")
+	if own := r.Spec.Annotations[spec.ResolvConfAnnotation]; own != "" { // --dns
+		resolv = []byte(own + "\n")
+	}
 	files := map[string][]byte{
 		"hosts":       hosts,
 		"hostname":    []byte(r.Spec.Hostname + "\n"),
-		"resolv.conf": netns.ResolvConf(mode == "host"),
+		"resolv.conf": resolv,
 	}
 	source := map[string]string{}
 	for name, data := range files {

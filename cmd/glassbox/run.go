@@ -141,6 +141,10 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.Rootfs, "rootfs", "", "directory with the container's files (lower layer of the overlay; never modified)")
 	f.StringArrayVarP(&labels, "label", "l", nil, "KEY=VALUE metadata (ps --filter label=KEY[=VALUE] finds it)")
 	f.StringArrayVar(&labelFiles, "label-file", nil, "read KEY=VALUE labels from a file, a line each (# comments)")
+	f.StringArrayVar(&o.AddHosts, "add-host", nil, "NAME:IP: another line of the container's /etc/hosts")
+	f.StringArrayVar(&o.DNS, "dns", nil, "a nameserver for the container's own /etc/resolv.conf")
+	f.StringArrayVar(&o.DNSSearch, "dns-search", nil, "a search domain for its /etc/resolv.conf")
+	f.StringArrayVar(&o.DNSOptions, "dns-option", nil, "a resolver option for its /etc/resolv.conf (ndots:2)")
 	f.StringVar(&cidfile, "cidfile", "", "write the container's id to this file (which must not exist)")
 	f.StringVar(&o.StopSignal, "stop-signal", "", "the signal stop sends first (default SIGTERM)")
 	f.Var(optionalInt{&o.StopTimeout}, "stop-timeout", "seconds stop waits for the program before SIGKILL (default 10)")
@@ -198,7 +202,8 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 	for _, name := range []string{"rootfs", "env", "env-file", "workdir", "user", "hostname", "volume", "tmpfs", "read-only",
 		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "network-alias", "publish",
 		"publish-all", "entrypoint", "platform", "insecure-registry", "cap-add", "cap-drop", "privileged", "security-opt",
-		"device", "ulimit", "group-add", "userns"} {
+		"device", "ulimit", "group-add", "userns", "label", "label-file", "add-host", "dns", "dns-search", "dns-option",
+		"restart", "stop-signal", "stop-timeout"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
