@@ -255,6 +255,27 @@ func JoinNetworkOf(s *specs.Spec, root string) error {
 	return nil
 }
 
+// ExecDetached starts a process in a running container and returns at once
+// (exec -d): its output goes nowhere, and it outlives the caller — it gets no
+// parent-death signal — as an OCI caller's detached exec does.
+func (e *Engine) ExecDetached(ctx context.Context, c *container.Container, s *specs.Spec) error {
+	if Paused(c) {
+		return fmt.Errorf("container %s %w: unpause it first", container.ShortID(c.ID), ErrPaused)
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	opts := stages.Options{Root: e.Root, ID: c.ID, IO: stages.IO{Stdin: null, Stdout: null, Stderr: null}, OCI: stages.OCI{Detached: true}}
+	tr := trace.Container(trace.Options{Command: "exec", Request: trace.RequestOf(ctx)}, c, s, e.Root)
+	if tr != nil {
+		opts.After = tr.Stage
+	}
+	_, err = stages.Join(c, s, opts)
+	return tr.End(nil, err, 0)
+}
+
 // ExecIO is an exec's stdio. Without a terminal: Stdin (nil: /dev/null),
 // Stdout and Stderr. With one (the Spec's process.terminal), Terminal gets
 // its master once the process runs; the caller copies both ways, and closes

@@ -426,3 +426,32 @@ func TestCLIAddHostDNS(t *testing.T) {
 	e.ok("rm", "-f", "a", "b")
 	e.noState()
 }
+
+// exec -d returns at once, and its process goes on after the caller has
+// gone; exec into a paused container is refused rather than frozen.
+func TestCLIExecDetached(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	e.ok("run", "-d", "--name", "box", "busybox", "sleep", "300")
+	e.ok("exec", "-d", "box", "sh", "-c", "sleep 0.3; echo later > /tmp/out")
+	if r := e.run("", "exec", "box", "cat", "/tmp/out"); r.code == 0 {
+		t.Errorf("exec -d waited for its process: /tmp/out is already %q", r.stdout)
+	}
+	var out string
+	for deadline := time.Now().Add(5 * time.Second); out != "later" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out = strings.TrimSpace(e.run("", "exec", "box", "cat", "/tmp/out").stdout)
+	}
+	if out != "later" {
+		t.Errorf("exec -d's process did not finish after the caller left: %q", out)
+	}
+	if r := e.run("", "exec", "-d", "-t", "box", "true"); r.code == 0 || !strings.Contains(r.stderr, "not with -i or -t") {
+		t.Errorf("exec -d -t: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("pause", "box")
+	if r := e.run("", "exec", "box", "true"); r.code == 0 || !strings.Contains(r.stderr, "is paused: unpause it first") {
+		t.Errorf("exec into a paused container: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("unpause", "box")
+	e.ok("rm", "-f", "box")
+	e.noState()
+}

@@ -422,9 +422,9 @@ func commandAfter(args []string) []string {
 func newExecCmd() *cobra.Command {
 	var env []string
 	var workdir, user, traceMode string
-	var interactive, tty bool
+	var interactive, tty, detach bool
 	cmd := &cobra.Command{
-		Use:   "exec [-i] [-e NAME=VALUE] [-w DIR] [-u USER] CONTAINER CMD [ARG...]",
+		Use:   "exec [-d] [-i] [-t] [-e NAME=VALUE] [-w DIR] [-u USER] CONTAINER CMD [ARG...]",
 		Short: "Run a command in a running container: its namespaces, cgroup, user and capabilities",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -436,6 +436,12 @@ func newExecCmd() *cobra.Command {
 			if c.Status != container.Running || !c.Alive() {
 				return fmt.Errorf("container %s is not running", args[0])
 			}
+			if engine.Paused(c) { // the process would join the frozen cgroup, and freeze
+				return fmt.Errorf("container %s %w: unpause it first", args[0], engine.ErrPaused)
+			}
+			if detach && (interactive || tty) {
+				return errors.New("exec -d runs the process with nothing attached: not with -i or -t")
+			}
 			command := commandAfter(args)
 			if len(command) == 0 {
 				return fmt.Errorf("usage: glassbox exec [flags] CONTAINER CMD [ARG...]")
@@ -444,11 +450,15 @@ func newExecCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if detach {
+				return (&engine.Engine{Root: root}).ExecDetached(cmd.Context(), c, s)
+			}
 			return joinAndWait(c, s, root, interactive, traceMode != "false")
 		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
+	f.BoolVarP(&detach, "detach", "d", false, "start the command and return; its output goes nowhere")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open: the process reads it")
 	f.BoolVarP(&tty, "tty", "t", false, "give the process a pseudo-terminal (with -i: an interactive session)")
 	f.StringArrayVarP(&env, "env", "e", nil, "set NAME=VALUE")
