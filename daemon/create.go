@@ -147,6 +147,18 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 	if hc.NanoCPUs > 0 {
 		o.CPUs = strconv.FormatFloat(float64(hc.NanoCPUs)/1e9, 'f', -1, 64)
 	}
+	for _, m := range hc.Mounts {
+		if m.BindOptions != nil && (m.BindOptions.Propagation != "" || m.BindOptions.NonRecursive) || m.VolumeOptions != nil && (m.VolumeOptions.NoCopy || m.VolumeOptions.DriverConfig != nil || len(m.VolumeOptions.Labels) > 0) {
+			return o, false, badParam("HostConfig.Mounts %s: only type, source, target, readonly and tmpfs size and mode are supported by glassbox's daemon", m.Target)
+		}
+		fm := spec.Mount{Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+		if t := m.TmpfsOptions; t != nil {
+			fm.TmpfsSize, fm.TmpfsMode = t.SizeBytes, uint32(t.Mode.Perm())
+		}
+		if err := fm.Apply(&o); err != nil {
+			return o, false, badParam("HostConfig.Mounts: %v", err)
+		}
+	}
 	for path, opts := range hc.Tmpfs {
 		o.Tmpfs = append(o.Tmpfs, strings.TrimSuffix(path+":"+opts, ":"))
 	}
@@ -185,7 +197,6 @@ func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 	for field, set := range map[string]bool{
 		"Config.Healthcheck":     cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0,
 		"HostConfig.VolumesFrom": len(hc.VolumesFrom) > 0,
-		"HostConfig.Mounts":      len(hc.Mounts) > 0,
 		"HostConfig.Links":       len(hc.Links) > 0,
 		"HostConfig.PidMode":     hc.PidMode != "",
 		"HostConfig.IpcMode":     hc.IpcMode != "" && hc.IpcMode != "private" && hc.IpcMode != "shareable",

@@ -455,3 +455,32 @@ func TestCLIExecDetached(t *testing.T) {
 	e.ok("rm", "-f", "box")
 	e.noState()
 }
+
+// --mount, -v's and --tmpfs's long form: a bind, a volume, a tmpfs.
+func TestCLIMountFlag(t *testing.T) {
+	e, d := newDockerEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("from-host\n"), 0o644)
+	out := e.ok("run", "--rm", "--mount", "type=bind,source="+dir+",target=/h,readonly", "--mount", "type=volume,src=vol1,dst=/v",
+		"--mount", "type=tmpfs,target=/t,tmpfs-size=1048576", "busybox", "sh", "-c",
+		"cat /h/f; touch /h/x 2>/dev/null || echo read-only; echo in-volume > /v/f; grep ' /t ' /proc/mounts | grep -o 'size=[0-9a-z]*'")
+	if out != "from-host\nread-only\nsize=1024k" {
+		t.Errorf("--mount bind,ro + volume + tmpfs: %q", out)
+	}
+	if out := d.dockerOK("run", "--rm", "--mount", "source=vol1,target=/v", "busybox", "cat", "/v/f"); out != "in-volume" {
+		t.Errorf("docker run --mount of the volume: %q", out)
+	}
+	for v, want := range map[string]string{
+		"type=bind,source=relative,target=/x": "must be an absolute host path",
+		"type=volume,source=/etc,target=/x":   "a volume has a name",
+		"type=nfs,target=/x":                  "bind, volume or tmpfs",
+		"type=tmpfs,target=/x,color=red":      `"color" is not a key`,
+		"type=bind,source=/etc":               "target= is missing",
+	} {
+		if r := e.run("", "run", "--rm", "--mount", v, "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("--mount %s: exit %d %q, want %q", v, r.code, r.stderr, want)
+		}
+	}
+	e.ok("volume", "rm", "vol1")
+	e.noState()
+}

@@ -26,7 +26,7 @@ import (
 func newRunCmd() *cobra.Command {
 	var o spec.RunOptions
 	var bundle, traceMode, otlpEndpoint, name, entrypoint, cidfile string
-	var labels, labelFiles []string
+	var labels, labelFiles, mounts []string
 	var registry image.Registry
 	var remove, detach, interactive, step bool
 	var pipeline pipelineFlags
@@ -63,6 +63,15 @@ func newRunCmd() *cobra.Command {
 				}
 				if o.Labels, err = readLabels(labels, labelFiles); err != nil {
 					return err
+				}
+				for _, v := range mounts {
+					m, err := spec.ParseMountFlag(v)
+					if err == nil {
+						err = m.Apply(&o)
+					}
+					if err != nil {
+						return err
+					}
 				}
 				o.Args, o.ID = args, id
 				if o.Hostname == "" {
@@ -156,6 +165,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVarP(&o.User, "user", "u", "", "uid[:gid] or name[:group] from the container's /etc/passwd")
 	f.StringVarP(&o.Hostname, "hostname", "h", "", "container hostname (default: the short container id)")
 	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind mount /host/path:/container/path[:ro|rw]")
+	f.StringArrayVar(&mounts, "mount", nil, "type=bind|volume|tmpfs,source=…,target=…[,readonly]: -v and --tmpfs's long form")
 	f.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs at /path[:options]")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
 	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "add a capability (CHOWN or CAP_CHOWN; ALL: every one)")
@@ -203,7 +213,7 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "network-alias", "publish",
 		"publish-all", "entrypoint", "platform", "insecure-registry", "cap-add", "cap-drop", "privileged", "security-opt",
 		"device", "ulimit", "group-add", "userns", "label", "label-file", "add-host", "dns", "dns-search", "dns-option",
-		"restart", "stop-signal", "stop-timeout"} {
+		"restart", "stop-signal", "stop-timeout", "mount"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
