@@ -66,6 +66,7 @@ func (s *Server) routes() {
 	s.handle("GET /images/json", s.listImages)
 	s.handle("POST /images/create", s.pullImage)
 	s.handle("GET /images/get", s.saveImages)
+	s.handle("POST /commit", s.commitContainer)
 	s.handle("POST /images/load", s.loadImages)
 	s.handle("/images/{rest...}", s.imageRoute)
 	s.handle("GET /networks", s.listNetworks)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	apicontainer "github.com/moby/moby/api/types/container"
 	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/storage"
@@ -244,4 +245,30 @@ func (s *Server) inspectImage(w http.ResponseWriter, ref string) {
 // (none): 404s, so that the CLI says "No such object".
 func (s *Server) inspectOther(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, errors.New("no such object: "+r.PathValue("name")))
+}
+
+// commitContainer: POST /commit?container=ID&repo=REPO&tag=TAG&author=&comment=
+// — docker commit (the body's config changes are not applied: refused
+// when given).
+func (s *Server) commitContainer(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if len(q["changes"]) > 0 {
+		fail(w, badParam("changes (--change): not supported by glassbox's daemon yet"))
+		return
+	}
+	c, err := s.eng.Container(q.Get("container"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	ref := q.Get("repo")
+	if ref != "" && q.Get("tag") != "" {
+		ref += ":" + q.Get("tag")
+	}
+	rec, err := s.eng.Commit(r.Context(), c, ref, q.Get("author"), q.Get("comment"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, apicontainer.CommitResponse{ID: rec.ID})
 }

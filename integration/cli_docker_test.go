@@ -484,3 +484,38 @@ func TestCLIMountFlag(t *testing.T) {
 	e.ok("volume", "rm", "vol1")
 	e.noState()
 }
+
+// commit: an image of a container — its files, with a deletion and a
+// directory made opaque carried as the OCI's whiteouts — that run takes,
+// with the container's command; the daemon's docker commit too.
+func TestCLICommit(t *testing.T) {
+	e, d := newDockerEnv(t)
+	e.ok("run", "--name", "changed", "-e", "GREETING=hi", "busybox", "sh", "-c",
+		"echo made > /made; rm /etc/motd 2>/dev/null; rm -rf /usr/share; mkdir -p /usr/share && echo new > /usr/share/only")
+	id := e.ok("commit", "-a", "someone", "-m", "a test", "changed", "mybox:1")
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Errorf("commit printed %q, want the image id", id)
+	}
+	out := e.ok("run", "--rm", "mybox:1", "sh", "-c", "cat /made; ls /etc/motd 2>&1 | grep -c 'No such'; ls /usr/share; echo $GREETING")
+	if out != "made\n1\nonly\nhi" {
+		t.Errorf("run of the committed image: %q, want its file, the deletion, the opaque directory and the env", out)
+	}
+	if out := e.ok("run", "--rm", "mybox:1"); out != "" {
+		t.Errorf("the committed image's own command (the container's) printed %q", out)
+	}
+	if r := e.run("", "commit", "changed", "Not A Name"); r.code == 0 || !strings.Contains(r.stderr, "not an image name") {
+		t.Errorf("commit to a bad name: exit %d %q", r.code, r.stderr)
+	}
+	running := d.dockerOK("run", "-d", "busybox", "sh", "-c", "echo daemon > /d; exec sleep 300")
+	time.Sleep(200 * time.Millisecond)
+	d.dockerOK("commit", running, "viadocker:2")
+	if st := d.dockerOK("inspect", "-f", "{{.State.Status}}", running); st != "running" {
+		t.Errorf("after docker commit (which pauses it), the container is %s", st)
+	}
+	if out := d.dockerOK("run", "--rm", "viadocker:2", "cat", "/d"); out != "daemon" {
+		t.Errorf("docker run of a docker commit: %q", out)
+	}
+	d.dockerOK("rm", "-f", running)
+	e.ok("rm", "changed")
+	e.noState()
+}

@@ -166,3 +166,35 @@ func newExportCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of standard output")
 	return cmd
 }
+
+func newCommitCmd() *cobra.Command {
+	var author, message string
+	cmd := &cobra.Command{
+		Use:   "commit [-a AUTHOR] [-m MESSAGE] CONTAINER [NAME[:TAG]]",
+		Short: "Make an image of a container: its image's layers and what it changed, with its command",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			eng, err := engineOf(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := eng.Container(args[0])
+			if err != nil {
+				return err
+			}
+			ref := ""
+			if len(args) == 2 {
+				ref = args[1]
+			}
+			rec, err := eng.Commit(cmd.Context(), c, ref, author, message)
+			if err != nil {
+				return err
+			}
+			fmt.Println(rec.ID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&author, "author", "a", "", "the image's author")
+	cmd.Flags().StringVarP(&message, "message", "m", "", "a comment in the image's history")
+	return cmd
+}

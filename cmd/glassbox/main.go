@@ -170,7 +170,7 @@ func newRootCmd() *cobra.Command {
 		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd(), newOCICmd("oci"), newDaemonCmd(),
 		newPauseCmd("pause", "Freeze every process of containers (the cgroup freezer)"), newPauseCmd("unpause", "Thaw paused containers"),
 		newRenameCmd(), newEventsCmd(), newCpCmd(), newExportCmd(), newContainerCmd(), newAttachCmd(),
-		newRestartCmd(), newInfoCmd(), newVersionCmd(), newPortCmd(), newVolumeCmd())
+		newRestartCmd(), newInfoCmd(), newVersionCmd(), newPortCmd(), newVolumeCmd(), newCommitCmd())
 	return root
 }
 
@@ -181,7 +181,7 @@ var makesKernelObjects = map[string]bool{
 	"run": true, "exec": true, "start": true, "stop": true, "kill": true, "rm": true, "gc": true,
 	"debug": true, "continue": true, "abort": true, "demo": true, "monitor": true,
 	"create": true, "delete": true, "pause": true, "unpause": true, "cp": true, "export": true,
-	"connect": true, "disconnect": true, "prune": true, "attach": true, "restart": true,
+	"connect": true, "disconnect": true, "prune": true, "attach": true, "restart": true, "commit": true,
 }
 
 // refuseWithoutRoot is the command trees' PersistentPreRunE.
