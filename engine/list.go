@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,10 @@ func (e *Engine) Containers(all bool) ([]*container.Container, error) {
 			shown = append(shown, c)
 		}
 	}
+	// Oldest first (ps and docker ps turn it round), the id breaking ties.
+	slices.SortStableFunc(shown, func(a, b *container.Container) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+	})
 	return shown, nil
 }
 

@@ -94,7 +94,8 @@ type CreateOptions struct {
 // it has one; nothing of the kernel's yet.
 func (e *Engine) Create(o spec.RunOptions, co CreateOptions) (*container.Container, error) {
 	o.ID = container.NewID()
-	if err := e.ResolveVolumes(&o); err != nil {
+	makeVolumes, err := e.ResolveVolumes(&o)
+	if err != nil {
 		return nil, err
 	}
 	if o.Hostname == "" {
@@ -103,6 +104,9 @@ func (e *Engine) Create(o spec.RunOptions, co CreateOptions) (*container.Contain
 	s, err := spec.FromRunOptions(o)
 	if err != nil {
 		return nil, &InvalidError{err}
+	}
+	if err := makeVolumes(); err != nil {
+		return nil, err
 	}
 	if co.AutoRemove {
 		s.Annotations[AutoRemoveAnnotation] = "true"

@@ -14,25 +14,36 @@ import (
 )
 
 // ResolveVolumes turns each -v NAME:/path of o into the volume's directory,
-// making the volumes that do not exist yet.
-func (e *Engine) ResolveVolumes(o *spec.RunOptions) error {
+// and gives what makes the volumes that do not exist yet — to call once the
+// options have proved valid, so that a refused run leaves no volume behind.
+func (e *Engine) ResolveVolumes(o *spec.RunOptions) (makeThem func() error, err error) {
 	o.Volumes = slices.Clone(o.Volumes) // the caller's stay as given
+	var names []string
 	for i, v := range o.Volumes {
 		source, rest, _ := strings.Cut(v, ":")
 		name, ok := volume.NameOf(source)
 		if !ok || rest == "" {
 			continue // a host path, or no destination: FromRunOptions says what is wrong
 		}
-		vol, made, err := volume.Ensure(e.Root, name, nil)
+		path, err := volume.PathOf(e.Root, name)
 		if err != nil {
-			return &InvalidError{err}
+			return nil, &InvalidError{err}
 		}
-		if made {
-			e.event("volume", "create", vol.Name, "name", vol.Name)
-		}
-		o.Volumes[i] = vol.Path + ":" + rest
+		o.Volumes[i] = path + ":" + rest
+		names = append(names, name)
 	}
-	return nil
+	return func() error {
+		for _, name := range names {
+			vol, made, err := volume.Ensure(e.Root, name, nil)
+			if err != nil {
+				return err
+			}
+			if made {
+				e.event("volume", "create", vol.Name, "name", vol.Name)
+			}
+		}
+		return nil
+	}, nil
 }
 
 // Volumes lists the root's volumes.

@@ -218,6 +218,12 @@ func TestCLIVolumes(t *testing.T) {
 			t.Errorf("run -v %s: exit %d %q, want %q", c.v, r.code, r.stderr, c.want)
 		}
 	}
+	if r := e.run("", "run", "--rm", "-v", "never:/x", "-w", "relative", "busybox", "true"); r.code == 0 {
+		t.Errorf("run -w relative succeeded")
+	}
+	if out := e.ok("volume", "ls"); strings.Contains(out, "never") {
+		t.Errorf("a refused run left its volume behind: %q", out)
+	}
 	e.ok("volume", "create", "--label", "a=b", "made")
 	if out := e.ok("volume", "prune", "-f"); !strings.Contains(out, "keep") || !strings.Contains(out, "made") {
 		t.Errorf("volume prune: %q", out)

@@ -367,7 +367,7 @@ func TestFlagErrorsBeforeAnything(t *testing.T) {
 		flags []string
 		want  string
 	}{
-		{[]string{"-v", "relative:/x"}, "the host path must be absolute"},
+		{[]string{"-v", "./relative:/x"}, "the host path must be absolute"},
 		{[]string{"-v", "/tmp:/x:rx"}, "mode must be ro or rw"},
 		{[]string{"-w", "relative"}, "must be an absolute path"},
 		{[]string{"-u", ":5"}, "expected uid[:gid] or name[:group]"},

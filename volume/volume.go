@@ -96,6 +96,15 @@ func Ensure(root, name string, labels map[string]string) (v *Volume, made bool, 
 	return v, true, nil
 }
 
+// PathOf is where volume name's files are (made or not), once the name is
+// one a volume can have.
+func PathOf(root, name string) (string, error) {
+	if !container.ValidName(name) {
+		return "", fmt.Errorf("volume name %q: letters, digits, _ . - (not first), at most 64", name)
+	}
+	return filepath.Join(Dir(root), name, "_data"), nil
+}
+
 // List gives a root's volumes, by name.
 func List(root string) ([]*Volume, error) {
 	entries, err := os.ReadDir(Dir(root))

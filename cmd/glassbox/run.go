@@ -77,10 +77,13 @@ func newRunCmd() *cobra.Command {
 				if o.Hostname == "" {
 					o.Hostname = container.ShortID(id)
 				}
-				if err := (&engine.Engine{Root: stateRoot(cmd)}).ResolveVolumes(&o); err != nil {
+				var makeVolumes func() error
+				if makeVolumes, err = (&engine.Engine{Root: stateRoot(cmd)}).ResolveVolumes(&o); err != nil {
 					return err
 				}
-				s, err = spec.FromRunOptions(o)
+				if s, err = spec.FromRunOptions(o); err == nil {
+					err = makeVolumes() // the options are valid: now they may leave something behind
+				}
 				if err == nil {
 					err = engine.JoinNetworkOf(s, stateRoot(cmd))
 				}
