@@ -525,3 +525,30 @@ func TestCLICommit(t *testing.T) {
 	e.ok("rm", "changed")
 	e.noState()
 }
+
+// create makes a container to start later: its record, no process, no
+// cgroup; start runs it; create refuses what only a foreground run does.
+func TestCLICreate(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	id := e.ok("create", "--name", "later", "--label", "k=v", "busybox", "echo", "ran")
+	if st := e.ok("inspect", "-f", "{{.Status}} {{.Pid}} {{.Labels.k}}", "later"); st != "created 0 v" {
+		t.Errorf("after create: %q", st)
+	}
+	if cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/glassbox/" + id); len(cgroups) > 0 {
+		t.Errorf("create made cgroups: %v", cgroups)
+	}
+	if out := e.ok("start", "-a", "later"); out != "ran" {
+		t.Errorf("create, then start -a: %q", out)
+	}
+	e.ok("start", "later") // detached, under a monitor: logged
+	e.ok("wait", "later")
+	if out := e.ok("logs", "later"); out != "ran" {
+		t.Errorf("create, then start: logs %q", out)
+	}
+	if r := e.run("", "create", "--step", "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "create takes no --bundle, --step") {
+		t.Errorf("create --step: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("rm", "later")
+	e.noState()
+}

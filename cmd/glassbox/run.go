@@ -23,16 +23,26 @@ import (
 	"github.com/glassbox-dev/glassbox/trace"
 )
 
-func newRunCmd() *cobra.Command {
+func newRunCmd() *cobra.Command { return runCmd(false) }
+
+// newCreateCmd is docker create: run's flags, a container made (status
+// created, nothing of the kernel's yet), not started — glassbox start does.
+func newCreateCmd() *cobra.Command { return runCmd(true) }
+
+func runCmd(createOnly bool) *cobra.Command {
 	var o spec.RunOptions
 	var bundle, traceMode, otlpEndpoint, name, entrypoint, cidfile string
 	var labels, labelFiles, mounts []string
 	var registry image.Registry
 	var remove, detach, interactive, step bool
 	var pipeline pipelineFlags
+	use, short := "run", "Create and run a container through the stages, in the foreground"
+	if createOnly {
+		use, short = "create", "Create a container, to start later (glassbox start): its record, nothing of the kernel's yet"
+	}
 	cmd := &cobra.Command{
-		Use:   "run [flags] (IMAGE [CMD [ARG...]] | --rootfs DIR -- CMD [ARG...] | --bundle DIR)",
-		Short: "Create and run a container through the stages, in the foreground",
+		Use:   use + " [flags] (IMAGE [CMD [ARG...]] | --rootfs DIR -- CMD [ARG...] | --bundle DIR)",
+		Short: short,
 		Example: `  glassbox run --rm --trace busybox sh -c 'hostname; ps; ls /'
   glassbox run --rm -p 8080:80 --name web busybox httpd -f -p 80
   glassbox run --rm --trace --rootfs ./rootfs -- sh -c 'hostname; ps; ls /'
@@ -120,6 +130,9 @@ func newRunCmd() *cobra.Command {
 			if bundle != "" {
 				opts.Bundle, _ = filepath.Abs(bundle)
 			}
+			if createOnly {
+				return runAttachable(cmd, o, name, cidfile, interactive, remove, bundle != "" || len(pipeline.args()) > 0 || step, false)
+			}
 			to := trace.Options{Off: traceMode == "false", Show: traceMode == "true", Endpoint: otlpEndpoint}
 			if cidfile != "" && !(detach && (s.Process.Terminal || interactive)) {
 				if err := writeCidfile(cidfile, id); err != nil {
@@ -135,7 +148,7 @@ func newRunCmd() *cobra.Command {
 				}
 				if s.Process.Terminal || interactive {
 					// Kept open for glassbox attach: made as the daemon makes one.
-					return runAttachable(cmd, o, name, cidfile, interactive, remove, bundle != "" || len(pipeline.args()) > 0)
+					return runAttachable(cmd, o, name, cidfile, interactive, remove, bundle != "" || len(pipeline.args()) > 0, true)
 				}
 				if err := startMonitor(s, opts, to, pipeline.args()); err != nil {
 					return err
@@ -279,12 +292,17 @@ func (o optionalInt) Set(v string) error {
 
 func (o optionalInt) Type() string { return "int" }
 
-// runAttachable is run -dit (or -dt, -di): the container is created with
-// its stdin open to attaches (engine.Create), then started under a monitor
-// (engine.Start), and glassbox attach joins it later.
-func runAttachable(cmd *cobra.Command, o spec.RunOptions, name, cidfile string, interactive, remove, staged bool) error {
+// runAttachable is run -dit (or -dt, -di), and create: the container is
+// made as the daemon makes one (engine.Create), its stdin open to attaches
+// with -i, then, to run, started under a monitor (engine.Start); glassbox
+// attach joins it later.
+func runAttachable(cmd *cobra.Command, o spec.RunOptions, name, cidfile string, interactive, remove, staged, start bool) error {
 	if staged {
-		return errors.New("-d with -i or -t takes no --bundle, breakpoints, hooks or replaced stages: run it in the foreground for those")
+		what := "create"
+		if start {
+			what = "-d with -i or -t"
+		}
+		return fmt.Errorf("%s takes no --bundle, --step, breakpoints, hooks or replaced stages: glassbox run in the foreground does", what)
 	}
 	if !cmd.Flags().Changed("hostname") {
 		o.Hostname = "" // the short id of the id Create gives
@@ -293,7 +311,7 @@ func runAttachable(cmd *cobra.Command, o spec.RunOptions, name, cidfile string, 
 	if err != nil {
 		return err
 	}
-	co := engine.CreateOptions{Name: name, AutoRemove: remove}
+	co := engine.CreateOptions{Name: name, AutoRemove: remove, Labels: o.Labels}
 	if interactive {
 		co.Stdin = engine.StdinOpen
 	}
@@ -305,6 +323,10 @@ func runAttachable(cmd *cobra.Command, o spec.RunOptions, name, cidfile string, 
 		if err := writeCidfile(cidfile, c.ID); err != nil {
 			return err
 		}
+	}
+	if !start {
+		fmt.Println(c.ID)
+		return nil
 	}
 	if err := eng.Start(cmd.Context(), c); err != nil {
 		var failed *engine.StageError
