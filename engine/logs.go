@@ -6,12 +6,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/glassbox-dev/glassbox/container"
 )
+
+// ErrNoLog: the container ran in the foreground, its output the caller's.
+var ErrNoLog = errors.New("ran in the foreground: its output went to the terminal, not to a log (run -d, create and start keep one)")
 
 // LogOptions choose what Logs gives of a container's output.
 type LogOptions struct {
@@ -30,6 +34,9 @@ type LogOptions struct {
 func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions, emit func(container.LogLine) error) error {
 	f, err := e.openLog(ctx, c, o.Follow)
 	if errors.Is(err, os.ErrNotExist) {
+		if now, lerr := container.Load(c.Dir); lerr == nil && now.Status != container.Created && now.Status != container.Creating {
+			return fmt.Errorf("container %s %w", container.ShortID(c.ID), ErrNoLog)
+		}
 		return nil // no output, and none to come
 	}
 	if err != nil {

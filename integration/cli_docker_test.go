@@ -350,6 +350,11 @@ func TestCLIErrorsSayWhatExists(t *testing.T) {
 	if r := e.run("", "pull", "127.0.0.1:"+port+"/nothing:1"); r.code == 0 || !strings.Contains(r.stderr, "cannot connect to the registry 127.0.0.1:"+port) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 		t.Errorf("pull from a registry that is not there: exit %d %q", r.code, r.stderr)
 	}
+	e.ok("run", "--name", "fg", "busybox", "echo", "to-the-terminal")
+	if r := e.run("", "logs", "fg"); r.code == 0 || !strings.Contains(r.stderr, "ran in the foreground: its output went to the terminal") {
+		t.Errorf("logs of a container run in the foreground: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("rm", "fg")
 	cid := filepath.Join(t.TempDir(), "cid")
 	e.ok("run", "--rm", "--cidfile", cid, "busybox", "true")
 	if b, _ := os.ReadFile(cid); len(b) != 64 {
