@@ -126,6 +126,7 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 		}
 		o.Entrypoint = &program
 	}
+	o.Init = hc.Init != nil && *hc.Init
 	for _, d := range hc.DNS {
 		o.DNS = append(o.DNS, d.String())
 	}
@@ -204,7 +205,6 @@ func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 		"HostConfig.Sysctls":     len(hc.Sysctls) > 0,
 		"HostConfig.LogConfig":   hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file",
 		"HostConfig.Runtime":     hc.Runtime != "" && hc.Runtime != "glassbox",
-		"HostConfig.Init":        hc.Init != nil && *hc.Init,
 	} {
 		if set {
 			return badParam("%s: not supported by glassbox's daemon yet", field)

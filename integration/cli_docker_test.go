@@ -557,3 +557,29 @@ func TestCLICreate(t *testing.T) {
 	e.ok("rm", "later")
 	e.noState()
 }
+
+// --init: pid 1 is glassbox-init as a reaper; the program is its child,
+// takes the stop signal pid 1 receives (a namespace's pid 1 without a
+// handler would drop it), and its exit status is the container's.
+func TestCLIInit(t *testing.T) {
+	e, d := newDockerEnv(t)
+	out := e.ok("run", "--rm", "--init", "busybox", "sh", "-c", "ps -o pid,args | grep -v ps")
+	if !strings.Contains(out, "    1 glassbox-init") || strings.Contains(out, "    1 sh") {
+		t.Errorf("--init: pid 1 is not the reaper:\n%s", out)
+	}
+	if r := e.run("", "run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("--init: exit %d, want the program's 7", r.code)
+	}
+	e.ok("run", "-d", "--name", "sleeper", "--init", "busybox", "sleep", "300")
+	e.ok("stop", "-t", "30", "sleeper")
+	if code := e.ok("inspect", "-f", "{{.ExitCode}}", "sleeper"); code != "143" {
+		t.Errorf("stop of sleep under --init: exit code %s, want 143 (SIGTERM passed on, not SIGKILL after the wait)", code)
+	}
+	id := d.dockerOK("run", "-d", "--init", "busybox", "sleep", "300")
+	d.dockerOK("stop", "-t", "30", id)
+	if code := d.dockerOK("inspect", "-f", "{{.State.ExitCode}}", id); code != "143" {
+		t.Errorf("docker run --init, stop: exit code %s, want 143", code)
+	}
+	e.ok("rm", "sleeper", id)
+	e.noState()
+}

@@ -490,7 +490,7 @@ func TestDockerRunDetached(t *testing.T) {
 		{[]string{"run", "-d", "--name", "web", "busybox", "true"}, `the name "web" is already in use by container ` + id[:12]},
 		{[]string{"run", "-d", "-v", "bad@name:/x", "busybox", "true"}, `volume name "bad@name": letters, digits`},
 		{[]string{"run", "-d", "--health-cmd", "true", "busybox", "true"}, "Config.Healthcheck: not supported by glassbox's daemon yet"},
-		{[]string{"run", "-d", "--init", "busybox", "true"}, "HostConfig.Init: not supported"},
+		{[]string{"run", "-d", "--pid", "host", "busybox", "true"}, "HostConfig.PidMode: not supported"},
 		{[]string{"run", "-d", "-m", "1k", "busybox", "true"}, "the minimum memory limit is 6m"},
 	} {
 		if r := d.docker(c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {

@@ -47,6 +47,7 @@ type RunOptions struct {
 	DNSSearch   []string          // --dns-search DOMAIN
 	DNSOptions  []string          // --dns-option OPTION
 	StopSignal  string            // --stop-signal: what stop sends first (default SIGTERM)
+	Init        bool              // --init: pid 1 reaps, and runs the program as its child
 	StopTimeout *int              // --stop-timeout: seconds a stop waits before SIGKILL (nil: 10)
 	Publish     []string          // -p [ip:][hostPort:]containerPort[/proto]
 	PublishAll  bool              // -P: every port the image exposes, on an ephemeral host port
@@ -115,6 +116,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 			return nil, fmt.Errorf("--label %q: a key (no = or newline) and a value", k)
 		}
 		s.Annotations[LabelAnnotationPrefix+k] = v
+	}
+	if o.Init {
+		s.Annotations[InitAnnotation] = "true"
 	}
 	if err := applyStop(s, o.StopSignal, o.StopTimeout); err != nil {
 		return nil, err

@@ -32,6 +32,10 @@ func LabelsOf(s *specs.Spec) map[string]string {
 	return out
 }
 
+// InitAnnotation "true": pid 1 is a reaper that runs the program as its
+// child (--init).
+const InitAnnotation = "org.glassbox.init"
+
 // The stop annotations: a signal's number, a wait's seconds.
 const (
 	StopSignalAnnotation  = "org.glassbox.stop-signal"

@@ -42,9 +42,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -229,7 +231,11 @@ func execProgram(in *Init) error {
 			}
 		}
 	}
-	err = unix.Exec(path, p.Args, env)
+	if s.Annotations[spec.InitAnnotation] == "true" {
+		err = in.reap(path, p, env) // returns only if the program could not start
+	} else {
+		err = unix.Exec(path, p.Args, env)
+	}
 	e := callError(fmt.Sprintf("execve(%s)", path), err, "")
 	e.ExitCode = 126
 	if errors.Is(err, unix.ENOENT) {
@@ -241,6 +247,47 @@ func execProgram(in *Init) error {
 		os.Exit(e.ExitCode)
 	}
 	return e
+}
+
+// reap runs the program as this process's child and stays pid 1 for it
+// (--init, as Docker's docker-init, tini): the zombies the program leaves —
+// orphans are the namespace's pid 1's to wait(2) for — are reaped, the
+// signals sent to pid 1 (stop's) go on to the program, which a namespace's
+// pid 1 would drop without a handler, and its exit status is this process's.
+// With a terminal, the program leads the terminal's foreground process group.
+func (in *Init) reap(path string, p *specs.Process, env []string) error {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs) // before the program exists: none is lost
+	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setpgid: true}}
+	if p.Terminal {
+		attr.Sys.Foreground, attr.Sys.Ctty = true, 0
+	}
+	pid, err := syscall.ForkExec(path, p.Args, attr)
+	if err != nil {
+		signal.Stop(sigs)
+		return err
+	}
+	in.sock.f.Close() // as execve would close it: the host hears the program runs
+	go func() {
+		for sig := range sigs {
+			if sig != unix.SIGCHLD && sig != unix.SIGURG { // the Go runtime's preemption signal is its own
+				unix.Kill(pid, sig.(syscall.Signal))
+			}
+		}
+	}()
+	for {
+		var ws unix.WaitStatus
+		reaped, err := unix.Wait4(-1, &ws, 0, nil)
+		switch {
+		case err == unix.EINTR:
+		case err != nil:
+			os.Exit(125) // no child left, and the program's status unknown
+		case reaped == pid && ws.Signaled():
+			os.Exit(128 + int(ws.Signal()))
+		case reaped == pid:
+			os.Exit(ws.ExitStatus())
+		}
+	}
 }
 
 // setPersonalityAndIOPriority: linux.personality (personality(2): LINUX32

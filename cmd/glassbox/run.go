@@ -171,6 +171,7 @@ func runCmd(createOnly bool) *cobra.Command {
 	f.StringArrayVar(&o.DNSSearch, "dns-search", nil, "a search domain for its /etc/resolv.conf")
 	f.StringArrayVar(&o.DNSOptions, "dns-option", nil, "a resolver option for its /etc/resolv.conf (ndots:2)")
 	f.StringVar(&cidfile, "cidfile", "", "write the container's id to this file (which must not exist)")
+	f.BoolVar(&o.Init, "init", false, "pid 1 is a reaper that runs the program as its child, passes signals on and reaps zombies")
 	f.StringVar(&o.StopSignal, "stop-signal", "", "the signal stop sends first (default SIGTERM)")
 	f.Var(optionalInt{&o.StopTimeout}, "stop-timeout", "seconds stop waits for the program before SIGKILL (default 10)")
 	f.StringVar(&o.Restart, "restart", "", "when its program exits, start it again: no, on-failure[:N], always, unless-stopped (with -d)")
@@ -229,7 +230,7 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "network-alias", "publish",
 		"publish-all", "entrypoint", "platform", "insecure-registry", "cap-add", "cap-drop", "privileged", "security-opt",
 		"device", "ulimit", "group-add", "userns", "label", "label-file", "add-host", "dns", "dns-search", "dns-option",
-		"restart", "stop-signal", "stop-timeout", "mount"} {
+		"restart", "stop-signal", "stop-timeout", "mount", "init"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
