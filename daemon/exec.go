@@ -300,12 +300,10 @@ func (s *Server) resizeExec(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	p, err := s.execs.get(r.PathValue("id"))
-	if err != nil {
-		writeError(w, http.StatusNotFound, err)
+	p := s.lockedExec(w, r)
+	if p == nil {
 		return
 	}
-	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.master == nil {
 		writeError(w, http.StatusConflict, errors.New("exec "+p.id+" has no terminal, or does not run"))
@@ -318,6 +316,18 @@ func (s *Server) resizeExec(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// lockedExec is the path's exec, locked; nil (and a 404 answered) if there
+// is none.
+func (s *Server) lockedExec(w http.ResponseWriter, r *http.Request) *execProcess {
+	p, err := s.execs.get(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return nil
+	}
+	p.mu.Lock()
+	return p
+}
+
 func (p *execProcess) end(code int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -326,12 +336,10 @@ func (p *execProcess) end(code int) {
 
 // inspectExec: GET /exec/{id}/json.
 func (s *Server) inspectExec(w http.ResponseWriter, r *http.Request) {
-	p, err := s.execs.get(r.PathValue("id"))
-	if err != nil {
-		writeError(w, http.StatusNotFound, err)
+	p := s.lockedExec(w, r)
+	if p == nil {
 		return
 	}
-	p.mu.Lock()
 	defer p.mu.Unlock()
 	pc := &apicontainer.ExecProcessConfig{User: p.req.User}
 	if len(p.req.Cmd) > 0 {

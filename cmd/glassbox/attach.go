@@ -36,11 +36,7 @@ func newAttachCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--detach-keys: %w", err)
 			}
-			eng, err := engineOf(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := eng.Container(args[0])
+			eng, c, err := containerOf(cmd, args[0])
 			if err != nil {
 				return err
 			}

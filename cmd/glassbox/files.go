@@ -51,13 +51,18 @@ root unless -a keeps their owners.`,
 	return cmd
 }
 
-// copyOut copies src of container ref to dest on the host.
-func copyOut(eng *engine.Engine, ref, src, dest string) error {
+// containerFiles opens container ref's root for a copy (engine.Files).
+func containerFiles(eng *engine.Engine, ref string) (rootFd int, release func(), err error) {
 	c, err := eng.Container(ref)
 	if err != nil {
-		return err
+		return -1, nil, err
 	}
-	rootFd, release, err := eng.Files(c)
+	return eng.Files(c)
+}
+
+// copyOut copies src of container ref to dest on the host.
+func copyOut(eng *engine.Engine, ref, src, dest string) error {
+	rootFd, release, err := containerFiles(eng, ref)
 	if err != nil {
 		return err
 	}
@@ -86,11 +91,7 @@ func copyOut(eng *engine.Engine, ref, src, dest string) error {
 
 // copyIn copies src on the host (or a tar on stdin) to dest in container ref.
 func copyIn(eng *engine.Engine, src, ref, dest string, keepOwners bool) error {
-	c, err := eng.Container(ref)
-	if err != nil {
-		return err
-	}
-	rootFd, release, err := eng.Files(c)
+	rootFd, release, err := containerFiles(eng, ref)
 	if err != nil {
 		return err
 	}
@@ -148,11 +149,7 @@ func newExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := eng.Container(args[0])
-			if err != nil {
-				return err
-			}
-			rootFd, release, err := eng.Files(c)
+			rootFd, release, err := containerFiles(eng, args[0])
 			if err != nil {
 				return err
 			}
@@ -174,11 +171,7 @@ func newCommitCmd() *cobra.Command {
 		Short: "Make an image of a container: its image's layers and what it changed, with its command",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, err := engineOf(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := eng.Container(args[0])
+			eng, c, err := containerOf(cmd, args[0])
 			if err != nil {
 				return err
 			}

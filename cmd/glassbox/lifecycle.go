@@ -128,11 +128,7 @@ func newLogsCmd() *cobra.Command {
 		Short: "Print a detached container's output (stdout and stderr kept apart)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, err := engineOf(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := eng.Container(args[0])
+			eng, c, err := containerOf(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -284,11 +280,7 @@ func newWaitCmd() *cobra.Command {
 		Short: "Wait for a container to exit and print its exit code",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, err := engineOf(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := eng.Container(args[0])
+			eng, c, err := containerOf(cmd, args[0])
 			if err != nil {
 				return err
 			}

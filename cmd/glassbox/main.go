@@ -202,6 +202,17 @@ func defaultRoot() string {
 // engineOf is the engine of the command's state root.
 func engineOf(cmd *cobra.Command) (*engine.Engine, error) { return engine.New(stateRoot(cmd)) }
 
+// containerOf is the engine over the command's state root, and the
+// container ref names there.
+func containerOf(cmd *cobra.Command, ref string) (*engine.Engine, *container.Container, error) {
+	eng, err := engineOf(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := eng.Container(ref)
+	return eng, c, err
+}
+
 func stateRoot(cmd *cobra.Command) string {
 	r, _ := cmd.Flags().GetString("root")
 	return r

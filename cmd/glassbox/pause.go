@@ -30,11 +30,7 @@ func newRenameCmd() *cobra.Command {
 	return &cobra.Command{
 		Use: "rename CONTAINER NEW-NAME", Short: "Give a container another name", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, err := engineOf(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := eng.Container(args[0])
+			eng, c, err := containerOf(cmd, args[0])
 			if err != nil {
 				return err
 			}

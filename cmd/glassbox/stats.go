@@ -22,11 +22,7 @@ func newTopCmd() *cobra.Command {
 		Short: "List the processes in a container's cgroup, with their pids on the host and inside",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, err := engineOf(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := eng.Container(args[0])
+			eng, c, err := containerOf(cmd, args[0])
 			if err != nil {
 				return err
 			}

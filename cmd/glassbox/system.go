@@ -64,11 +64,7 @@ func newPortCmd() *cobra.Command {
 	return &cobra.Command{
 		Use: "port CONTAINER [PORT[/PROTO]]", Short: "List a container's published ports (or where one of them is published)", Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, err := engineOf(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := eng.Container(args[0])
+			_, c, err := containerOf(cmd, args[0])
 			if err != nil {
 				return err
 			}
