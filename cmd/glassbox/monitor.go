@@ -139,6 +139,13 @@ func newMonitorCmd() *cobra.Command {
 				// The init has its own copies of the pipes' write ends now.
 				outW.Close()
 				errW.Close()
+				if err == nil {
+					// Its log is there once run -d has returned (the shim
+					// appends to it): a logs at once finds it, empty or not.
+					if f, err := os.OpenFile(filepath.Join(container.ContainersDir(opts.Root), opts.ID, container.LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640); err == nil {
+						f.Close()
+					}
+				}
 				if reported {
 					return // glassbox continue hears how the run goes on
 				}
