@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/glassbox-dev/glassbox/container"
 )
 
@@ -77,6 +79,12 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 		}
 	}
 	poll := newPoll(50 * time.Millisecond)
+	// Woken by the kernel when the log grows (inotify), not only by the
+	// poll's clock: a key typed at an attached shell echoes at once. The
+	// clock stays, to notice the container's end, and where inotify fails.
+	changed := watchFile(f.Name())
+	defer changed.close()
+	poll.wake = changed.fd
 	for o.Follow {
 		line, err := r.ReadBytes('\n')
 		if err == nil {
@@ -138,19 +146,72 @@ func mayWrite(c *container.Container) bool {
 // poll paces a wait for a file to change: 1 ms at first, doubling up to
 // max. A short-lived container's output and exit are then seen within
 // milliseconds (docker run --rm of /bin/true waited up to 50 ms a poll),
-// and a long follow costs a wakeup every max.
-type poll struct{ d, max time.Duration }
+// and a long follow costs a wakeup every max. With wake (an inotify
+// descriptor), a change ends the wait at once.
+type poll struct {
+	d, max time.Duration
+	wake   int // -1: none
+}
 
-func newPoll(max time.Duration) *poll { return &poll{d: time.Millisecond, max: max} }
+func newPoll(max time.Duration) *poll { return &poll{d: time.Millisecond, max: max, wake: -1} }
 
 func (p *poll) reset() { p.d = time.Millisecond }
 
 func (p *poll) wait(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(p.d):
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.wake >= 0 {
+		// Bounded by the poll's step and by ctx's end, whichever first.
+		timeout := p.d
+		if deadline, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(deadline))
+		}
+		fds := []unix.PollFd{{Fd: int32(p.wake), Events: unix.POLLIN}}
+		if n, _ := unix.Poll(fds, int(max(timeout.Milliseconds(), 1))); n > 0 {
+			drain(p.wake)
+			p.reset() // it changed: the next wait is short again
+			return ctx.Err()
+		}
+	} else {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(p.d):
+		}
 	}
 	p.d = min(2*p.d, p.max)
-	return nil
+	return ctx.Err()
+}
+
+// fileWatch is an inotify descriptor on one file's writes (fd -1: none).
+type fileWatch struct{ fd int }
+
+func watchFile(path string) fileWatch {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return fileWatch{-1}
+	}
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY|unix.IN_CLOSE_WRITE); err != nil {
+		unix.Close(fd)
+		return fileWatch{-1}
+	}
+	return fileWatch{fd}
+}
+
+func (w fileWatch) close() {
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+	}
+}
+
+// drain reads the events waiting on an inotify descriptor: what they say
+// is only that the file changed.
+func drain(fd int) {
+	buf := make([]byte, 4096)
+	for {
+		if n, err := unix.Read(fd, buf); n <= 0 || err != nil {
+			return
+		}
+	}
 }
