@@ -131,24 +131,8 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) {
 	defer conn.Close()
 	// The request's context ended with the hijack; the stream ends when the
 	// container does, when a write finds the client gone, or on detaching.
-	ctx, detach := context.WithCancel(context.WithoutCancel(r.Context()))
-	defer detach()
-	if stdin != nil {
-		go func() {
-			if engine.CopyStdin(stdin, conn, keys) == engine.ErrDetached {
-				detach()
-				return
-			}
-			// The client's input ended: a once-only stdin ends with it —
-			// once the container holds it, or the input would go with the
-			// FIFO's last holder (echo hi | docker run -i: all of it comes
-			// before the start).
-			s.eng.WaitStarted(ctx, c)
-			stdin.Close()
-		}()
-	}
 	out := &streamWriter{w: conn, raw: raw, stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr")}
-	s.eng.Logs(ctx, c, o, out.emit)
+	s.eng.Attach(context.WithoutCancel(r.Context()), c, stdin, conn, keys, o, out.emit)
 }
 
 // resizeContainer: POST /containers/{id}/resize?h=ROWS&w=COLUMNS.

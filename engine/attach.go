@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,6 +33,35 @@ func (e *Engine) Stdin(c *container.Container) (*os.File, error) {
 		return nil, fmt.Errorf("container %s: open its stdin: %w", container.ShortID(c.ID), err)
 	}
 	return f, nil
+}
+
+// Attach joins a container's streams, as docker attach does: its output (o
+// says which) goes to emit until it exits or ctx ends, and in — when stdin,
+// the write end Stdin opened, is given — goes to its stdin until in ends
+// (a once-only stdin ends with it, once the container holds it) or the
+// detach keys come, which end the attach and leave the container running.
+func (e *Engine) Attach(ctx context.Context, c *container.Container, stdin *os.File, in io.Reader, keys []byte, o LogOptions, emit func(container.LogLine) error) (detached bool, err error) {
+	ctx, detach := context.WithCancel(ctx)
+	defer detach()
+	var keyed atomic.Bool
+	if stdin != nil {
+		go func() {
+			if CopyStdin(stdin, in, keys) == ErrDetached {
+				keyed.Store(true)
+				detach()
+				return
+			}
+			// The input before the start stays in the FIFO only while
+			// someone holds it (echo hi | docker run -i).
+			e.WaitStarted(ctx, c)
+			stdin.Close()
+		}()
+	}
+	err = e.Logs(ctx, c, o, emit)
+	if keyed.Load() {
+		return true, nil
+	}
+	return false, err
 }
 
 // WaitStarted waits while a container is created and not yet started: what

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync/atomic"
 
 	"github.com/creack/pty"
 	"github.com/spf13/cobra"
@@ -52,8 +51,6 @@ func newAttachCmd() *cobra.Command {
 }
 
 func attach(ctx context.Context, eng *engine.Engine, c *container.Container, keys []byte, withStdin bool) error {
-	ctx, detach := context.WithCancel(ctx)
-	defer detach()
 	terminal := c.Spec.Process.Terminal
 	if terminal && term.IsTerminal(int(os.Stdin.Fd())) {
 		if state, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
@@ -74,21 +71,15 @@ func attach(ctx context.Context, eng *engine.Engine, c *container.Container, key
 			}
 		}()
 	}
-	var detached atomic.Bool
+	var stdin *os.File
 	if withStdin && c.Spec.Annotations[engine.StdinAnnotation] != "" {
-		stdin, err := eng.Stdin(c)
-		if err != nil {
+		var err error
+		if stdin, err = eng.Stdin(c); err != nil {
 			return err
 		}
 		defer stdin.Close()
-		go func() {
-			if engine.CopyStdin(stdin, os.Stdin, keys) == engine.ErrDetached {
-				detached.Store(true)
-				detach()
-			}
-		}()
 	}
-	err := eng.Logs(ctx, c, engine.LogOptions{Follow: true, Tail: -1, New: true}, func(l container.LogLine) error {
+	detached, err := eng.Attach(ctx, c, stdin, os.Stdin, keys, engine.LogOptions{Follow: true, Tail: -1, New: true}, func(l container.LogLine) error {
 		out := os.Stdout
 		if l.Stream == "stderr" {
 			out = os.Stderr
@@ -96,7 +87,7 @@ func attach(ctx context.Context, eng *engine.Engine, c *container.Container, key
 		_, err := out.WriteString(l.Log)
 		return err
 	})
-	if detached.Load() {
+	if detached {
 		fmt.Fprintf(os.Stderr, "\r\nglassbox: detached from %s (it goes on running)\r\n", container.ShortID(c.ID))
 		return nil
 	}
