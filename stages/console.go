@@ -17,7 +17,9 @@ package stages
 // gives it process.consoleSize (TIOCSWINSZ), sends the master to
 // whoever waits for it over a unix socket (SCM_RIGHTS), and puts the slave on
 // fds 0, 1 and 2 (dup3). The exec stage then makes it the controlling
-// terminal of a new session.
+// terminal of a new session. The host's half (Console, below) is the socket
+// the master comes back over, for whoever holds the terminal: glassbox run
+// -t, a detached container's monitor (then its shim), the daemon's exec.
 
 import (
 	"errors"

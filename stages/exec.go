@@ -31,7 +31,10 @@ package stages
 //   - under OCI create, a wait for `start`: open(2) of a FIFO for writing
 //     blocks until someone opens it for reading, which only start does; then
 //     the startContainer hooks;
-//   - execve(2) of the program, looked up in the container's PATH.
+//   - execve(2) of the program, looked up in the container's PATH — or,
+//     with --init, fork(2) and execve(2) of it as a child, the init staying
+//     pid 1 to reap orphans and pass its signals on (reap, below), and closing
+//     the sync socket itself, as the execve would have.
 //
 // Credentials and capabilities are per-thread in the kernel. The init's main
 // goroutine is locked to its thread, which is the one that makes these calls and
