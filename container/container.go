@@ -180,9 +180,10 @@ func takeName(root, name string) (unlock func(), taken string, err error) {
 	return func() { names.Close() }, name, nil
 }
 
-// namesIn maps the names the root's containers have to their ids, from the
-// records' id and name alone: every run takes its name so, and a record's Spec
-// is most of it.
+// namesIn maps the names the root's containers have to their ids. Every
+// run takes its name so, against every record, and a record is mostly its
+// Spec: so only the record's first fields are read, id and name, which Save
+// writes first (Record's order), with a decoder that stops there.
 func namesIn(root string) (map[string]string, error) {
 	entries, err := os.ReadDir(ContainersDir(root))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -193,15 +194,40 @@ func namesIn(root string) (map[string]string, error) {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		var r struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		}
-		if data, err := os.ReadFile(filepath.Join(ContainersDir(root), e.Name(), "state.json")); err == nil && json.Unmarshal(data, &r) == nil && r.Name != "" {
-			owner[r.Name] = r.ID
+		if id, name := recordName(filepath.Join(ContainersDir(root), e.Name(), "state.json")); name != "" {
+			owner[name] = id
 		}
 	}
 	return owner, nil
+}
+
+// recordName reads a record's leading "id" and "name".
+func recordName(path string) (id, name string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", ""
+	}
+	defer f.Close()
+	d := json.NewDecoder(f)
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return "", ""
+	}
+	for d.More() {
+		key, err := d.Token()
+		if err != nil || key != "id" && key != "name" {
+			return id, name
+		}
+		var v string
+		if d.Decode(&v) != nil {
+			return id, name
+		}
+		if key == "id" {
+			id = v
+		} else {
+			name = v
+		}
+	}
+	return id, name
 }
 
 // Rename gives c another name (docker rename), checked and recorded under
