@@ -135,7 +135,7 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 			return o, false, badParam("HostConfig.RestartPolicy %s with AutoRemove: a container removed when it exits has nothing to restart", p.Name)
 		}
 		o.Restart = string(p.Name)
-		if p.Name == "on-failure" && p.MaximumRetryCount > 0 {
+		if p.MaximumRetryCount != 0 { // spec.ParseRestart checks it, and that on-failure alone takes one
 			o.Restart += ":" + strconv.Itoa(p.MaximumRetryCount)
 		}
 	}

@@ -28,6 +28,9 @@ func (e *Engine) Commit(ctx context.Context, c *container.Container, ref, author
 	}
 	var tags []string
 	if ref != "" {
+		if err := image.CheckReference(ref); err != nil { // docker's grammar, as tag and pull check it
+			return nil, &InvalidError{err}
+		}
 		t, err := name.NewTag(ref)
 		if err != nil {
 			return nil, &InvalidError{fmt.Errorf("%q: not an image name: %w", ref, err)}

@@ -6,6 +6,7 @@ package integration
 
 import (
 	"archive/tar"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -514,8 +515,14 @@ func TestCLICommit(t *testing.T) {
 	if out := e.ok("run", "--rm", "mybox:1"); out != "" {
 		t.Errorf("the committed image's own command (the container's) printed %q", out)
 	}
-	if r := e.run("", "commit", "changed", "Not A Name"); r.code == 0 || !strings.Contains(r.stderr, "not an image name") {
+	if r := e.run("", "commit", "changed", "Not A Name"); r.code == 0 || !strings.Contains(r.stderr, `image reference "Not A Name"`) {
 		t.Errorf("commit to a bad name: exit %d %q", r.code, r.stderr)
+	}
+	for _, q := range []string{"container=changed&repo=..%2F..%2Fx", "container=4294967295", "container=changed&changes=CMD+x"} {
+		req, _ := http.NewRequest("POST", "http://glassbox/commit?"+q, nil)
+		if status, body := d.request(req); status/100 != 4 {
+			t.Errorf("POST /commit?%s: %d %q, want a 4xx", q, status, body)
+		}
 	}
 	running := d.dockerOK("run", "-d", "busybox", "sh", "-c", "echo daemon > /d; exec sleep 300")
 	time.Sleep(200 * time.Millisecond)

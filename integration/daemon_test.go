@@ -233,6 +233,15 @@ func TestDaemonAPI(t *testing.T) {
 		`{"Image": "busybox", "User": "4294967295"}`:                                "uid 4294967295 is (uid_t)-1",
 		`{"Image": "busybox", "HostConfig": {"PidsLimit": -5, "CapAdd": ["NOPE"]}}`: "--cap-add NOPE: no such capability",
 		`{"Image": "` + strings.Repeat("a", 2<<20) + `"}`:                           "larger than 1 MiB",
+		`{"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 4294967295}}}`: "a count from 0 to 1000000",
+		`{"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}}`:              "takes no count",
+		`{"Image": "busybox", "StopTimeout": -5}`:                                                                                       "--stop-timeout -5",
+		`{"Image": "busybox", "StopSignal": "SIGNOPE"}`:                                                                                 "no such signal",
+		`{"Image": "busybox", "HostConfig": {"ExtraHosts": ["a\n6.6.6.6 bank:1.2.3.4"]}}`:                                               "NAME:IP",
+		`{"Image": "busybox", "HostConfig": {"Dns": ["1.2.3.4"], "DnsSearch": ["a b"]}}`:                                                "one word",
+		`{"Image": "busybox", "HostConfig": {"Mounts": [{"Type": "bind", "Source": "rel", "Target": "/x"}]}}`:                           "must be an absolute host path",
+		`{"Image": "busybox", "HostConfig": {"Binds": ["../../x:/x"]}}`:                                                                 "must be absolute",
+		`{"Image": "busybox", "OpenStdin": true, "Tty": true, "HostConfig": {"AutoRemove": true, "RestartPolicy": {"Name": "always"}}}`: "nothing to restart",
 	} {
 		if status, got := rawBody("POST", "/v1.50/containers/create", body); status/100 != 4 || !strings.Contains(got, want) {
 			t.Errorf("create with %.60s: %d %q, want a 4xx and %q", body, status, got, want)
@@ -872,6 +881,16 @@ func TestDockerVolumes(t *testing.T) {
 	}
 	if r := d.docker("volume", "create", "-d", "nfs", "x"); r.code == 0 || !strings.Contains(r.stderr, "local directories only") {
 		t.Errorf("docker volume create -d nfs: exit %d %q", r.code, r.stderr)
+	}
+	for body, want := range map[string]string{
+		`{"Name": "../../etc"}`:                       `letters, digits, _ . - (not first)`,
+		`{"Name": "` + strings.Repeat("v", 65) + `"}`: "at most 64",
+		`{"Name": 7}`:                                 "the volume request's body",
+	} {
+		req, _ := http.NewRequest("POST", "http://glassbox/volumes/create", strings.NewReader(body))
+		if status, got := d.request(req); status != 400 || !strings.Contains(got, want) {
+			t.Errorf("POST /volumes/create %s: %d %q, want 400 and %q", body, status, got, want)
+		}
 	}
 	for _, method := range []string{"GET", "DELETE"} {
 		req, _ := http.NewRequest(method, "http://glassbox/volumes/..%2F..%2Fetc", nil)
