@@ -6,6 +6,7 @@ package container
 // through the daemon: the client asks for the code after the removal).
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,6 +34,21 @@ type LogLine struct {
 	Stream string    `json:"stream"` // stdout or stderr
 	Time   time.Time `json:"time"`
 	Log    string    `json:"log"`
+}
+
+// AppendLog appends one line to a container's log (the shim writes the rest).
+func AppendLog(path string, l LogLine) error {
+	line, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Write(append(line, '\n'))
+	return err
 }
 
 // exitsDir keeps the exit codes of containers removed as they exited.

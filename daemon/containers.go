@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -210,9 +211,8 @@ func (s *Server) inspect(c *container.Container) apicontainer.InspectResponse {
 			StartedAt:  timeOrZero(c.Started),
 			FinishedAt: timeOrZero(c.Finished),
 		},
-		Config: &apicontainer.Config{Labels: labels(c)},
-		HostConfig: &apicontainer.HostConfig{NetworkMode: apicontainer.NetworkMode(networkMode(c)),
-			LogConfig: apicontainer.LogConfig{Type: "json-file", Config: map[string]string{}}}, // the monitor's log
+		Config:     &apicontainer.Config{Labels: labels(c)},
+		HostConfig: &apicontainer.HostConfig{NetworkMode: apicontainer.NetworkMode(networkMode(c)), LogConfig: logConfig(c)},
 		NetworkSettings: &apicontainer.NetworkSettings{
 			Ports:    network.PortMap{},
 			Networks: map[string]*network.EndpointSettings{},
@@ -485,4 +485,12 @@ func labels(c *container.Container) map[string]string {
 		return map[string]string{}
 	}
 	return c.Labels
+}
+
+// logConfig is the container's --log-driver and --log-opt, as given.
+func logConfig(c *container.Container) apicontainer.LogConfig {
+	cfg, _ := spec.LogConfigOf(c.Spec)
+	out := apicontainer.LogConfig{Type: cfg.Driver, Config: map[string]string{}}
+	maps.Copy(out.Config, cfg.Opts)
+	return out
 }

@@ -127,6 +127,7 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 		o.Entrypoint = &program
 	}
 	o.Init = hc.Init != nil && *hc.Init
+	o.LogDriver, o.LogOpts = hc.LogConfig.Type, hc.LogConfig.Config
 	for _, d := range hc.DNS {
 		o.DNS = append(o.DNS, d.String())
 	}
@@ -203,7 +204,6 @@ func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 		"HostConfig.IpcMode":     hc.IpcMode != "" && hc.IpcMode != "private" && hc.IpcMode != "shareable",
 		"HostConfig.UTSMode":     hc.UTSMode != "",
 		"HostConfig.Sysctls":     len(hc.Sysctls) > 0,
-		"HostConfig.LogConfig":   hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file",
 		"HostConfig.Runtime":     hc.Runtime != "" && hc.Runtime != "glassbox",
 	} {
 		if set {

@@ -199,6 +199,8 @@ func statusOf(err error) int {
 	case errors.Is(err, engine.ErrNotRunning), errors.Is(err, container.ErrLocked), errors.Is(err, engine.ErrPaused), errors.Is(err, engine.ErrNotPaused), errors.Is(err, volume.ErrInUse), errors.Is(err, image.ErrInUse),
 		errors.Is(err, netns.ErrNetworkExists), errors.Is(err, netns.ErrNetworkInUse):
 		return http.StatusConflict
+	case errors.Is(err, engine.ErrNoLogDriver):
+		return http.StatusNotImplemented
 	case errors.Is(err, context.Canceled):
 		return 499 // the client went away; nobody reads this
 	}

@@ -75,6 +75,10 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	if err := engine.LogReadable(c); err != nil {
+		fail(w, err)
+		return
+	}
 	out := &streamWriter{w: w, raw: c.Spec != nil && c.Spec.Process != nil && c.Spec.Process.Terminal,
 		stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr"), timestamps: boolParam(r, "timestamps")}
 	if !out.stdout && !out.stderr {

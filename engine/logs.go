@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/spec"
 )
 
 // ErrNoLog: the container ran in the foreground, its output the caller's.
@@ -28,12 +30,28 @@ type LogOptions struct {
 	New bool
 }
 
+// ErrNoLogDriver: the container keeps no log (docker's words first).
+var ErrNoLogDriver = errors.New("configured logging driver does not support reading: --log-driver none keeps no log")
+
+// LogReadable says whether a container keeps a log that Logs can read.
+func LogReadable(c *container.Container) error {
+	if cfg, err := spec.LogConfigOf(c.Spec); err == nil && cfg.Driver == "none" {
+		return fmt.Errorf("container %s: %w", container.ShortID(c.ID), ErrNoLogDriver)
+	}
+	return nil
+}
+
 // Logs gives a container's output, a line at a time, to emit, in the order
-// it was written. Following, it waits for a container created but not yet
-// started, and ends when its glassbox lets go of it. The monitor appends the
-// log; nothing here holds a lock, so a following reader costs a poll every
-// 50 ms and nothing to the container.
+// it was written: the files a rotated log left (--log-opt max-file), oldest
+// first, then the live one. Following, it waits for a container created but
+// not yet started, goes on to the new file when the log is rotated, and ends
+// when its glassbox lets go of the container. The shim appends the log;
+// nothing here holds a lock, so a following reader costs the container
+// nothing.
 func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions, emit func(container.LogLine) error) error {
+	if err := LogReadable(c); err != nil {
+		return err
+	}
 	f, err := e.openLog(ctx, c, o.Follow)
 	if errors.Is(err, os.ErrNotExist) {
 		if now, lerr := container.Load(c.Dir); lerr == nil && now.Status != container.Created && now.Status != container.Creating {
@@ -44,17 +62,35 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
+	var history []io.Reader
 	if o.New {
 		f.Seek(0, io.SeekEnd)
+	} else {
+		for _, p := range rotatedLogs(c) {
+			if old, err := os.Open(p); err == nil {
+				defer old.Close()
+				history = append(history, old)
+			}
+		}
 	}
-	r := bufio.NewReader(f)
+	r := bufio.NewReader(io.MultiReader(append(history, f)...))
 	send := func(line []byte) error {
 		var l container.LogLine
 		if json.Unmarshal(line, &l) != nil {
 			return nil // a line cut short by a full disk
 		}
 		return emit(l)
+	}
+	// sendRest sends a file's last lines, at its end for good.
+	sendRest := func(line []byte) error {
+		rest, _ := io.ReadAll(r)
+		for _, l := range bytes.SplitAfter(append(line, rest...), []byte("\n")) {
+			if err := send(l); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	var last [][]byte
 	for {
@@ -81,9 +117,10 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 	poll := newPoll(50 * time.Millisecond)
 	// Woken by the kernel when the log grows (inotify), not only by the
 	// poll's clock: a key typed at an attached shell echoes at once. The
-	// clock stays, to notice the container's end, and where inotify fails.
+	// clock stays, to notice the container's end, a rotation, and where
+	// inotify fails.
 	changed := watchFile(f.Name())
-	defer changed.close()
+	defer func() { changed.close() }()
 	poll.wake = changed.fd
 	for o.Follow {
 		line, err := r.ReadBytes('\n')
@@ -94,15 +131,20 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 			poll.reset()
 			continue
 		}
-		if !mayWrite(c) {
-			// Whatever the monitor wrote before it let go.
-			rest, _ := io.ReadAll(r)
-			for _, l := range bytes.SplitAfter(append(line, rest...), []byte("\n")) {
-				if err := send(l); err != nil {
-					return err
-				}
+		if next := rotatedFrom(f); next != nil {
+			if err := sendRest(line); err != nil {
+				next.Close()
+				return err
 			}
-			return nil
+			f.Close()
+			changed.close()
+			f, changed = next, watchFile(next.Name())
+			poll.wake = changed.fd
+			r = bufio.NewReader(f)
+			continue
+		}
+		if !mayWrite(c) {
+			return sendRest(line) // whatever the shim wrote before it let go
 		}
 		if err := poll.wait(ctx); err != nil {
 			return err
@@ -110,6 +152,36 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 		r = bufio.NewReader(io.MultiReader(bytes.NewReader(line), f))
 	}
 	return nil
+}
+
+// rotatedLogs are the files a rotated log left, oldest first: LOG.N … LOG.1.
+func rotatedLogs(c *container.Container) []string {
+	var files []string
+	for n := 1; ; n++ {
+		p := c.Path(container.LogFile) + "." + strconv.Itoa(n)
+		if _, err := os.Lstat(p); err != nil {
+			return files
+		}
+		files = append([]string{p}, files...)
+	}
+}
+
+// rotatedFrom opens the log that replaced f at its path, if one did: the
+// shim rotated it (f is complete then: the shim writes whole lines).
+func rotatedFrom(f *os.File) *os.File {
+	was, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	next, err := os.Open(f.Name())
+	if err != nil {
+		return nil // between the rotation's remove and create: the next poll sees it
+	}
+	if now, err := next.Stat(); err != nil || os.SameFile(was, now) {
+		next.Close()
+		return nil
+	}
+	return next
 }
 
 // openLog opens a container's log. The monitor makes it as the container

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,6 +199,9 @@ func (e *Engine) Detach(s *specs.Spec, opts stages.Options, to trace.Options, ex
 		args = append(args, "--http-method", r.Method, "--http-route", r.Route)
 	}
 	args = append(args, extra...)
+	if _, err := ShimProgram(); err != nil {
+		return "", err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err
@@ -231,6 +235,20 @@ func (e *Engine) Detach(s *specs.Spec, opts stages.Options, to trace.Options, ex
 		return "", &StageError{Code: n, Msg: msg}
 	}
 	return "", errors.New("the monitor exited before reporting (see glassbox gc)")
+}
+
+// ShimProgram is glassbox-shim beside glassbox: what a detached container's
+// monitor becomes once the container runs.
+func ShimProgram() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(filepath.Dir(exe), "glassbox-shim")
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return "", fmt.Errorf("a detached container needs glassbox-shim beside %s (make build): %w", exe, err)
+	}
+	return p, nil
 }
 
 // JoinNetworkOf resolves --network container:NAME to the namespace of that

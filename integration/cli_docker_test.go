@@ -590,3 +590,85 @@ func TestCLIInit(t *testing.T) {
 	e.ok("rm", "sleeper", id)
 	e.noState()
 }
+
+// --log-opt max-size/max-file rotate a container's log while a follower
+// reads it; --log-driver none keeps nothing, and logs says why. The docker
+// CLI's --log-opt reaches the same shim through the daemon.
+func TestCLILogDriver(t *testing.T) {
+	e, d := newDockerEnv(t)
+	id := e.ok("run", "-d", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "busybox",
+		"sh", "-c", "for i in $(seq 0 99); do echo line $i; sleep 0.02; done")
+	follow := e.cmd("logs", "-f", id)
+	out, err := follow.Output()
+	if err != nil {
+		t.Fatalf("logs -f across rotations: %v", err)
+	}
+	var want []string
+	for i := range 100 {
+		want = append(want, "line "+strconv.Itoa(i))
+	}
+	if got := strings.TrimSpace(string(out)); got != strings.Join(want, "\n") {
+		t.Errorf("logs -f read across the rotations %d lines, want lines 0 to 99 in order:\n%s", strings.Count(got, "\n")+1, got)
+	}
+	dir := filepath.Join(e.root, "containers", id)
+	for _, f := range []string{"container-log.json", "container-log.json.1", "container-log.json.2"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || fi.Size() > 1024 {
+			t.Errorf("%s: want a file of at most max-size, 1k (%v)", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "container-log.json.3")); err == nil {
+		t.Errorf("max-file=3 kept a fourth file")
+	}
+	kept := strings.Split(e.ok("logs", id), "\n")
+	if n := len(kept); n < 20 || n > 45 || kept[n-1] != "line 99" || kept[0] != "line "+strconv.Itoa(100-n) {
+		t.Errorf("logs after rotation: %d lines from %q to %q, want the last of them, in order, up to line 99", n, kept[0], kept[n-1])
+	}
+
+	quiet := e.ok("run", "-d", "--log-driver", "none", "busybox", "sh", "-c", "echo lost")
+	e.ok("wait", quiet)
+	if r := e.run("", "logs", quiet); r.code == 0 || !strings.Contains(r.stderr, "--log-driver none keeps no log") {
+		t.Errorf("logs of a --log-driver none container: exit %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "containers", quiet, "container-log.json")); err == nil {
+		t.Errorf("--log-driver none left a log")
+	}
+
+	d.dockerOK("run", "-d", "--name", "rot", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "sh", "-c", "seq 1 200")
+	d.dockerOK("wait", "rot")
+	if out := d.dockerOK("inspect", "-f", "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}} {{index .HostConfig.LogConfig.Config \"max-file\"}}", "rot"); out != "json-file 1k 2" {
+		t.Errorf("docker inspect's LogConfig: %q", out)
+	}
+	if out := d.dockerOK("logs", "rot"); !strings.HasSuffix(out, "\n200") || strings.HasPrefix(out, "1\n") {
+		t.Errorf("docker logs of a rotated log: want its last lines only, up to 200:\n%s", out)
+	}
+	d.dockerOK("create", "--name", "none", "--log-driver", "none", "busybox", "true")
+	if r := d.docker("logs", "none"); r.code == 0 || !strings.Contains(r.stderr, "configured logging driver does not support reading") {
+		t.Errorf("docker logs of a --log-driver none container: exit %d %q", r.code, r.stderr)
+	}
+	if r := d.docker("run", "--rm", "--log-driver", "syslog", "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "json-file or none") {
+		t.Errorf("docker run --log-driver syslog: exit %d %q", r.code, r.stderr)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-opt", "max-size=0"}, "a size above 0"},
+		{[]string{"--log-opt", "max-size=-1"}, "a size above 0"},
+		{[]string{"--log-opt", "max-size=99999999999999999999t"}, "a size above 0"},
+		{[]string{"--log-opt", "max-size=1k", "--log-opt", "max-file=0"}, "from 1 to 1000"},
+		{[]string{"--log-opt", "max-size=1k", "--log-opt", "max-file=4294967295"}, "from 1 to 1000"},
+		{[]string{"--log-opt", "max-file=3"}, "max-file needs max-size"},
+		{[]string{"--log-opt", "compress=true"}, "json-file takes max-size and max-file"},
+		{[]string{"--log-opt", "max-size"}, "expected KEY=VALUE"},
+		{[]string{"--log-driver", "syslog"}, "json-file or none"},
+		{[]string{"--log-driver", "none", "--log-opt", "max-size=1k"}, "takes no options"},
+	} {
+		if r := e.run("", append(append([]string{"run", "-d"}, c.args...), "busybox", "true")...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("run %v: exit %d %q, want %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	e.ok("rm", "-f", id, quiet, "rot", "none")
+	e.noState()
+}

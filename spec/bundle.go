@@ -74,6 +74,9 @@ func Validate(s *specs.Spec) error {
 	if err := validateMounts(s.Mounts); err != nil {
 		return err
 	}
+	if _, err := LogConfigOf(s); err != nil {
+		return fmt.Errorf("annotations: %w", err)
+	}
 	p, l := s.Process, s.Linux
 	if slices.Contains(strings.Split(filepath.ToSlash(l.CgroupsPath), "/"), "..") {
 		return fmt.Errorf("linux.cgroupsPath %q: .. would lead out of the cgroup it names", l.CgroupsPath)

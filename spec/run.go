@@ -51,6 +51,8 @@ type RunOptions struct {
 	StopTimeout *int              // --stop-timeout: seconds a stop waits before SIGKILL (nil: 10)
 	Publish     []string          // -p [ip:][hostPort:]containerPort[/proto]
 	PublishAll  bool              // -P: every port the image exposes, on an ephemeral host port
+	LogDriver   string            // --log-driver: json-file (default) or none
+	LogOpts     map[string]string // --log-opt: max-size, max-file
 
 	Terminal   bool    // -t: the process gets a pseudo-terminal as its controlling terminal
 	Image      *Image  // run IMAGE: its layers and config (instead of Rootfs)
@@ -120,6 +122,11 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	if o.Init {
 		s.Annotations[InitAnnotation] = "true"
 	}
+	logs, err := ParseLogConfig(o.LogDriver, o.LogOpts)
+	if err != nil {
+		return nil, err
+	}
+	logs.apply(s)
 	if err := applyStop(s, o.StopSignal, o.StopTimeout); err != nil {
 		return nil, err
 	}

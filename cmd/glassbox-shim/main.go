@@ -12,14 +12,16 @@
 // exit code and tear the container down. The container's lock is a file
 // descriptor it inherits and passes on unopened: the flock(2) never lapses.
 //
-//	glassbox-shim [-t] [-i STDIN-FD] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG...
+//	glassbox-shim [-t] [-i STDIN-FD] [-r MAX-SIZE,MAX-FILES] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG...
 //
 // With -t the container has a terminal: STDOUT-FD is its pseudo-terminal's
 // master (STDERR-FD is -1), whose output is logged as it comes, not by lines —
 // a shell's prompt has no newline. -i is the container's stdin, a FIFO that an
 // attach writes to: with a terminal the shim copies it into the master; without
 // one it is the FIFO's write end, which the shim only holds open so that the
-// container does not read end-of-file between attaches.
+// container does not read end-of-file between attaches. -r rotates the log
+// (--log-opt max-size, max-file); an empty LOG keeps nothing (--log-driver
+// none), the output is still read, or the container would block on a full pipe.
 //
 // The teardown command gets --exit-code=N appended. The shim imports as little
 // as it can, and runs on as few threads: each costs resident memory, per
@@ -29,6 +31,7 @@ package main
 import (
 	"os"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -38,24 +41,28 @@ import (
 func main() {
 	a := os.Args
 	terminal, stdin := false, -1
-	for len(a) > 1 && (a[1] == "-t" || a[1] == "-i" && len(a) > 2) {
-		if a[1] == "-t" {
+	log := &logFile{maxFiles: 1}
+	for len(a) > 1 && (a[1] == "-t" || (a[1] == "-i" || a[1] == "-r") && len(a) > 2) {
+		switch a[1] {
+		case "-t":
 			terminal, a = true, a[1:]
 			continue
+		case "-i":
+			stdin, _ = strconv.Atoi(a[2])
+			unix.CloseOnExec(stdin)
+		case "-r":
+			size, files, _ := strings.Cut(a[2], ",")
+			log.maxSize, _ = strconv.ParseInt(size, 10, 64)
+			log.maxFiles, _ = strconv.Atoi(files)
 		}
-		stdin, _ = strconv.Atoi(a[2])
-		unix.CloseOnExec(stdin)
 		a = a[2:]
 	}
 	if len(a) < 7 || a[5] != "--" {
-		os.Stderr.WriteString("usage: glassbox-shim [-t] [-i STDIN-FD] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG... (run by glassbox monitor)\n")
+		os.Stderr.WriteString("usage: glassbox-shim [-t] [-i STDIN-FD] [-r MAX-SIZE,MAX-FILES] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG... (run by glassbox monitor)\n")
 		os.Exit(2)
 	}
 	pid, _ := strconv.Atoi(a[1])
-	log, err := os.OpenFile(a[4], os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o640)
-	if err != nil {
-		log = nil // the state directory is gone: nothing to keep, but still drain the pipes
-	}
+	log.open(a[4])
 	var streams []*stream
 	for i, name := range []string{"stdout", "stderr"} {
 		if fd, _ := strconv.Atoi(a[2+i]); fd >= 0 {
@@ -88,7 +95,7 @@ func main() {
 	if n := len(env); n > 0 && env[n-1] == "GOMAXPROCS=1" {
 		env = env[:n-1] // glassbox monitor added it for the shim alone
 	}
-	err = unix.Exec(a[6], argv, env)
+	err := unix.Exec(a[6], argv, env)
 	os.Stderr.WriteString("glassbox-shim: execve " + a[6] + ": " + err.Error() + " (glassbox gc tears the container down)\n")
 	os.Exit(1)
 }
@@ -97,7 +104,7 @@ func main() {
 type stream struct {
 	fd   int
 	name string
-	log  *os.File
+	log  *logFile
 	raw  bool // a terminal's: logged as read, not by lines
 	line []byte
 }
@@ -183,7 +190,7 @@ func (in *input) write() {
 func (s *stream) read(buf []byte) bool {
 	n, err := unix.Read(s.fd, buf)
 	if n > 0 && s.raw {
-		writeLine(s.log, s.name, buf[:n])
+		s.log.writeLine(s.name, buf[:n])
 		return true
 	}
 	if n > 0 {
@@ -193,11 +200,11 @@ func (s *stream) read(buf []byte) bool {
 			if i < 0 {
 				break
 			}
-			writeLine(s.log, s.name, s.line[:i+1])
+			s.log.writeLine(s.name, s.line[:i+1])
 			s.line = s.line[:copy(s.line, s.line[i+1:])]
 		}
 		if len(s.line) >= len(buf) { // a very long line: write what there is
-			writeLine(s.log, s.name, s.line)
+			s.log.writeLine(s.name, s.line)
 			s.line = s.line[:0]
 		}
 		return true
@@ -206,7 +213,7 @@ func (s *stream) read(buf []byte) bool {
 		return true
 	}
 	if len(s.line) > 0 {
-		writeLine(s.log, s.name, s.line)
+		s.log.writeLine(s.name, s.line)
 	}
 	unix.Close(s.fd)
 	s.fd = -1
@@ -222,9 +229,34 @@ func indexNewline(b []byte) int {
 	return -1
 }
 
+// logFile is the container's log: the file at path, rotated when a line
+// would take it past maxSize (0: never), maxFiles files kept in all.
+type logFile struct {
+	path     string
+	f        *os.File // nil: nothing is kept
+	size     int64
+	maxSize  int64
+	maxFiles int
+}
+
+func (l *logFile) open(path string) {
+	l.path, l.f, l.size = path, nil, 0
+	if path == "" {
+		return // --log-driver none
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o640)
+	if err != nil {
+		return // the state directory is gone: nothing to keep, but still drain the pipes
+	}
+	if fi, err := f.Stat(); err == nil {
+		l.size = fi.Size()
+	}
+	l.f = f
+}
+
 // writeLine appends {"stream":…,"time":…,"log":…} and a newline, in one write.
-func writeLine(log *os.File, stream string, line []byte) {
-	if log == nil {
+func (l *logFile) writeLine(stream string, line []byte) {
+	if l.f == nil {
 		return
 	}
 	b := make([]byte, 0, len(line)+96)
@@ -235,7 +267,27 @@ func writeLine(log *os.File, stream string, line []byte) {
 	b = append(b, `","log":`...)
 	b = appendJSONString(b, line)
 	b = append(b, "}\n"...)
-	log.Write(b)
+	if l.maxSize > 0 && l.size > 0 && l.size+int64(len(b)) > l.maxSize {
+		l.rotate()
+	}
+	n, _ := l.f.Write(b)
+	l.size += int64(n)
+}
+
+// rotate renames LOG.N-1 to LOG.N, …, LOG to LOG.1 (the oldest falls off the
+// end) and starts a new LOG; with one file kept, the log starts again empty.
+// A reader following the old file reads it to its end, then opens the new.
+func (l *logFile) rotate() {
+	l.f.Close()
+	if l.maxFiles > 1 {
+		for n := l.maxFiles - 1; n > 1; n-- {
+			os.Rename(l.path+"."+strconv.Itoa(n-1), l.path+"."+strconv.Itoa(n))
+		}
+		os.Rename(l.path, l.path+".1")
+	} else {
+		os.Remove(l.path)
+	}
+	l.open(l.path)
 }
 
 // appendJSONString quotes s as a JSON string; invalid UTF-8 becomes U+FFFD,

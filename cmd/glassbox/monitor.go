@@ -20,19 +20,15 @@ package main
 // container, the lock is released, and `glassbox gc` cleans up.
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -43,6 +39,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
 )
@@ -98,9 +95,13 @@ func newMonitorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			shim := shimProgram()
-			if s.Process.Terminal && shim == "" {
-				return errors.New("a detached container with a terminal needs glassbox-shim beside glassbox (make build)")
+			shim, err := engine.ShimProgram()
+			if err != nil {
+				return err
+			}
+			logConfig, err := spec.LogConfigOf(&s)
+			if err != nil {
+				return err
 			}
 			stdio := shimIO{terminal: s.Process.Terminal}
 			opts.IO.Stdin = null
@@ -123,7 +124,6 @@ func newMonitorCmd() *cobra.Command {
 			// The monitor itself writes nowhere: errors go to the status pipe
 			// while the CLI listens, and to the log after.
 			os.Stdout, os.Stderr = null, null
-			var logs sync.WaitGroup
 			hooks := runHooks{detached: true}
 			// run -d returns at the first breakpoint; the run waits there
 			// for glassbox continue, which then hears how it goes on.
@@ -139,7 +139,7 @@ func newMonitorCmd() *cobra.Command {
 				// The init has its own copies of the pipes' write ends now.
 				outW.Close()
 				errW.Close()
-				if err == nil {
+				if err == nil && logConfig.Driver != "none" {
 					// Its log is there once run -d has returned (the shim
 					// appends to it): a logs at once finds it, empty or not.
 					if f, err := os.OpenFile(filepath.Join(container.ContainersDir(opts.Root), opts.ID, container.LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640); err == nil {
@@ -165,29 +165,14 @@ func newMonitorCmd() *cobra.Command {
 				if master != nil {
 					stdio.stdout, stdio.stderr = master, nil // the init's stdout and stderr are the terminal
 				}
-				if shim != "" {
-					err := becomeShim(shim, r, tr, stdio, to)
-					// Still here: the execve failed, and this monitor stays.
-					(&logWriter{path: r.Path(container.LogFile)}).write(container.LogLine{Stream: "stderr", Time: time.Now().UTC(), Log: "glassbox: " + err.Error() + "\n"})
-				}
-				log := &logWriter{path: r.Path(container.LogFile)}
-				for _, p := range []struct {
-					r      io.Reader
-					stream string
-				}{{outR, "stdout"}, {errR, "stderr"}} {
-					logs.Add(1)
-					go func() {
-						defer logs.Done()
-						log.copy(p.r, p.stream)
-					}()
-				}
-				// The monitor idles for as long as the container runs: give
-				// the stages' garbage back to the kernel.
-				debug.FreeOSMemory()
+				err := becomeShim(shim, r, tr, stdio, logConfig, to)
+				// Still here: the execve failed, and nothing would read the
+				// container's output. It is killed; the run tears it down.
+				container.AppendLog(r.Path(container.LogFile), container.LogLine{Stream: "stderr", Time: time.Now().UTC(),
+					Log: "glassbox: " + err.Error() + ": the container was killed\n"})
+				unix.Kill(r.Pid, unix.SIGKILL)
 			}
-			err = runContainer(&s, opts, to, hooks)
-			logs.Wait()
-			return err
+			return runContainer(&s, opts, to, hooks)
 		},
 	}
 	f := cmd.Flags()
@@ -206,20 +191,6 @@ func newMonitorCmd() *cobra.Command {
 	f.IntVar(&exitCode, "exit-code", 0, "the init exited with this code: record it and tear down (run by glassbox-shim)")
 	f.IntVar(&lockFd, "lock-fd", -1, "with --exit-code: the inherited descriptor holding the container's lock")
 	return cmd
-}
-
-// shimProgram is glassbox-shim beside glassbox, or "" (the monitor then
-// stays the full glassbox until the container exits).
-func shimProgram() string {
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
-	}
-	p := filepath.Join(filepath.Dir(exe), "glassbox-shim")
-	if unix.Access(p, unix.X_OK) != nil {
-		return ""
-	}
-	return p
 }
 
 // shimIO is what the shim holds of a container's stdio: its output pipes, or
@@ -261,7 +232,7 @@ func openStdin(fifo, mode string, terminal bool, opts *stages.Options) (*os.File
 // process, handing it the init's stdio and the container's lock; the
 // shim runs `glassbox monitor --exit-code` when the init exits. It returns
 // only if the execve failed.
-func becomeShim(shim string, r *stages.Run, tr *trace.Run, stdio shimIO, to trace.Options) error {
+func becomeShim(shim string, r *stages.Run, tr *trace.Run, stdio shimIO, logs spec.LogConfig, to trace.Options) error {
 	lockFd, err := r.InheritLock()
 	if err != nil {
 		return fmt.Errorf("keep the container's lock across execve: %w", err)
@@ -287,6 +258,9 @@ func becomeShim(shim string, r *stages.Run, tr *trace.Run, stdio shimIO, to trac
 		}
 		argv = append(argv, "-i", fd)
 	}
+	if logs.MaxSize > 0 {
+		argv = append(argv, "-r", strconv.FormatInt(logs.MaxSize, 10)+","+strconv.Itoa(logs.MaxFiles))
+	}
 	argv = append(argv, strconv.Itoa(r.Pid))
 	for _, f := range []*os.File{stdio.stdout, stdio.stderr} {
 		fd, err := inherit(f)
@@ -299,7 +273,11 @@ func becomeShim(shim string, r *stages.Run, tr *trace.Run, stdio shimIO, to trac
 	if err != nil {
 		return err
 	}
-	argv = append(argv, r.Path(container.LogFile), "--", exe, "glassbox", "monitor", "--root", r.Opts.Root, "--id", r.ID,
+	log := r.Path(container.LogFile)
+	if logs.Driver == "none" {
+		log = ""
+	}
+	argv = append(argv, log, "--", exe, "glassbox", "monitor", "--root", r.Opts.Root, "--id", r.ID,
 		"--lock-fd", strconv.Itoa(lockFd), "--rm="+strconv.FormatBool(r.Opts.Remove),
 		"--trace="+strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint)
 	// The run's trace ends with the program started; `glassbox exit` traces
@@ -350,38 +328,4 @@ func monitorExit(opts stages.Options, to trace.Options, lockFd, code int) error 
 	// Its restart policy may start it again, under a monitor of its own.
 	_, err = (&engine.Engine{Root: opts.Root}).RestartIfDue(c, code)
 	return err
-}
-
-// logWriter appends a container's output to its log, a line at a time.
-type logWriter struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-	enc  *json.Encoder
-}
-
-func (w *logWriter) copy(r io.Reader, stream string) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		line, err := br.ReadString('\n')
-		if line != "" {
-			w.write(container.LogLine{Stream: stream, Time: time.Now().UTC(), Log: line})
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (w *logWriter) write(l container.LogLine) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-		if err != nil {
-			return // the state directory is gone (--rm): nothing to keep
-		}
-		w.f, w.enc = f, json.NewEncoder(f)
-	}
-	w.enc.Encode(l)
 }

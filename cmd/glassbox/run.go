@@ -32,7 +32,7 @@ func newCreateCmd() *cobra.Command { return runCmd(true) }
 func runCmd(createOnly bool) *cobra.Command {
 	var o spec.RunOptions
 	var bundle, traceMode, otlpEndpoint, name, entrypoint, cidfile string
-	var labels, labelFiles, mounts []string
+	var labels, labelFiles, mounts, logOpts []string
 	var registry image.Registry
 	var remove, detach, interactive, step bool
 	var pipeline pipelineFlags
@@ -59,6 +59,9 @@ func runCmd(createOnly bool) *cobra.Command {
 				}
 				s, err = spec.LoadBundle(bundle)
 			} else {
+				if o.LogOpts, err = spec.ParseLogOpts(logOpts); err != nil {
+					return err
+				}
 				if o.Rootfs == "" { // run IMAGE [CMD...]
 					if len(args) == 0 {
 						return fmt.Errorf("usage: glassbox run [flags] IMAGE [CMD...], or --rootfs DIR -- CMD")
@@ -170,6 +173,8 @@ func runCmd(createOnly bool) *cobra.Command {
 	f.StringArrayVar(&o.DNS, "dns", nil, "a nameserver for the container's own /etc/resolv.conf")
 	f.StringArrayVar(&o.DNSSearch, "dns-search", nil, "a search domain for its /etc/resolv.conf")
 	f.StringArrayVar(&o.DNSOptions, "dns-option", nil, "a resolver option for its /etc/resolv.conf (ndots:2)")
+	f.StringVar(&o.LogDriver, "log-driver", "", "where a detached container's output goes: json-file (default; glassbox logs reads it) or none")
+	f.StringArrayVar(&logOpts, "log-opt", nil, "json-file's max-size=SIZE (rotate the log past it) and max-file=N (files kept)")
 	f.StringVar(&cidfile, "cidfile", "", "write the container's id to this file (which must not exist)")
 	f.BoolVar(&o.Init, "init", false, "pid 1 is a reaper that runs the program as its child, passes signals on and reaps zombies")
 	f.StringVar(&o.StopSignal, "stop-signal", "", "the signal stop sends first (default SIGTERM)")
@@ -230,7 +235,7 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "network-alias", "publish",
 		"publish-all", "entrypoint", "platform", "insecure-registry", "cap-add", "cap-drop", "privileged", "security-opt",
 		"device", "ulimit", "group-add", "userns", "label", "label-file", "add-host", "dns", "dns-search", "dns-option",
-		"restart", "stop-signal", "stop-timeout", "mount", "init"} {
+		"restart", "stop-signal", "stop-timeout", "mount", "init", "log-driver", "log-opt"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
