@@ -102,7 +102,7 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 
 // listContainers: GET /containers/json?all=1&limit=N&filters={…}.
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name", "status", "label")
+	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name", "status", "label", "health")
 	if err != nil {
 		fail(w, err)
 		return
@@ -116,7 +116,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	out := []apicontainer.Summary{}
 	for i := len(cs) - 1; i >= 0; i-- {
 		sum := summary(cs[i])
-		if f.Match(map[string][]string{"id": {sum.ID}, "name": sum.Names, "status": {string(sum.State)}, "label": engine.LabelPairs(sum.Labels)}) {
+		if f.Match(map[string][]string{"id": {sum.ID}, "name": sum.Names, "status": {string(sum.State)}, "label": engine.LabelPairs(sum.Labels), "health": {engine.HealthStatus(cs[i])}}) {
 			out = append(out, sum)
 		}
 	}
@@ -160,6 +160,9 @@ func summary(c *container.Container) apicontainer.Summary {
 		sum.Names = []string{"/" + c.Name}
 	}
 	sum.HostConfig.NetworkMode = networkMode(c)
+	if h := c.Health(); h != nil {
+		sum.Health = &apicontainer.HealthSummary{Status: apicontainer.HealthStatus(h.Status), FailingStreak: h.FailingStreak}
+	}
 	return sum
 }
 
@@ -237,6 +240,16 @@ func (s *Server) inspect(c *container.Container) apicontainer.InspectResponse {
 		sig, wait := spec.StopOf(c.Spec)
 		seconds := int(wait / time.Second)
 		out.Config.StopSignal, out.Config.StopTimeout = unix.SignalName(sig), &seconds
+		if h := spec.HealthcheckOf(c.Spec); h != nil {
+			out.Config.Healthcheck = &apicontainer.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+				StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
+		}
+		if h := c.Health(); h != nil {
+			out.State.Health = &apicontainer.Health{Status: apicontainer.HealthStatus(h.Status), FailingStreak: h.FailingStreak, Log: []*apicontainer.HealthcheckResult{}}
+			for _, r := range h.Log {
+				out.State.Health.Log = append(out.State.Health.Log, &apicontainer.HealthcheckResult{Start: r.Start, End: r.End, ExitCode: r.ExitCode, Output: r.Output})
+			}
+		}
 		if p, err := spec.ParseRestart(c.Spec.Annotations[spec.RestartAnnotation]); err == nil {
 			out.HostConfig.RestartPolicy = apicontainer.RestartPolicy{Name: apicontainer.RestartPolicyMode(p.Name), MaximumRetryCount: p.MaxRetries}
 		}

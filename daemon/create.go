@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	apicontainer "github.com/moby/moby/api/types/container"
 
@@ -128,6 +129,9 @@ func runOptions(req apicontainer.CreateRequest) (spec.RunOptions, bool, error) {
 	}
 	o.Init = hc.Init != nil && *hc.Init
 	o.LogDriver, o.LogOpts = hc.LogConfig.Type, hc.LogConfig.Config
+	if cfg.Healthcheck != nil {
+		o.Health = healthOptions(cfg.Healthcheck)
+	}
 	for _, d := range hc.DNS {
 		o.DNS = append(o.DNS, d.String())
 	}
@@ -193,11 +197,34 @@ func ptrValue(p *int64) int64 {
 	return *p
 }
 
+// healthOptions are Config.Healthcheck's fields as --health-* flags: an
+// empty Test or a zero value keeps the image's, ["NONE"] turns it off.
+func healthOptions(h *apicontainer.HealthConfig) spec.HealthOptions {
+	if len(h.Test) == 1 && h.Test[0] == "NONE" {
+		return spec.HealthOptions{None: true}
+	}
+	var o spec.HealthOptions
+	if len(h.Test) > 0 {
+		o.Test = h.Test
+	}
+	for _, d := range []struct {
+		v    time.Duration
+		into **time.Duration
+	}{{h.Interval, &o.Interval}, {h.Timeout, &o.Timeout}, {h.StartPeriod, &o.StartPeriod}, {h.StartInterval, &o.StartInterval}} {
+		if d.v != 0 {
+			*d.into = &d.v
+		}
+	}
+	if h.Retries != 0 {
+		o.Retries = &h.Retries
+	}
+	return o
+}
+
 // unsupported refuses, by field, what the request asks and glassbox does not
 // do yet; zero values (the CLI sends every field) are fine.
 func unsupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
 	for field, set := range map[string]bool{
-		"Config.Healthcheck":     cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0,
 		"HostConfig.VolumesFrom": len(hc.VolumesFrom) > 0,
 		"HostConfig.Links":       len(hc.Links) > 0,
 		"HostConfig.PidMode":     hc.PidMode != "",

@@ -60,7 +60,15 @@ func Status(c *container.Container) string {
 		if !c.Alive() {
 			return "Dead (glassbox gc removes it)"
 		}
-		return "Up " + strings.TrimSuffix(Ago(cmp.Or(c.Started, c.Created)), " ago")
+		up := "Up " + strings.TrimSuffix(Ago(cmp.Or(c.Started, c.Created)), " ago")
+		switch h := c.Health(); {
+		case h == nil:
+		case h.Status == container.HealthStarting:
+			up += " (health: starting)"
+		default:
+			up += " (" + h.Status + ")"
+		}
+		return up
 	case container.Exited:
 		if c.Restarting {
 			return fmt.Sprintf("Restarting (%d) %s", c.ExitCode, Ago(c.Finished))
@@ -75,6 +83,15 @@ func Status(c *container.Container) string {
 		return "Paused " + c.Breakpoint
 	}
 	return "Created"
+}
+
+// HealthStatus is where a container's health checks stand (starting,
+// healthy, unhealthy), or none: ps --filter health=… matches it.
+func HealthStatus(c *container.Container) string {
+	if h := c.Health(); h != nil {
+		return h.Status
+	}
+	return "none"
 }
 
 // Ago says how long ago t was, as Docker does ("3 minutes ago").

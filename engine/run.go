@@ -62,6 +62,9 @@ func (e *Engine) ResolveImage(ref string) (*spec.Image, error) {
 		Entrypoint: cfg.Config.Entrypoint, Cmd: cfg.Config.Cmd, Env: cfg.Config.Env,
 		WorkingDir: cfg.Config.WorkingDir, User: cfg.Config.User,
 	}
+	if h := cfg.Config.Healthcheck; h != nil {
+		out.Healthcheck = &spec.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+	}
 	for p := range cfg.Config.ExposedPorts {
 		out.ExposedPorts = append(out.ExposedPorts, p)
 	}

@@ -6,8 +6,10 @@ package integration
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -671,4 +673,116 @@ func TestCLILogDriver(t *testing.T) {
 	}
 	e.ok("rm", "-f", id, quiet, "rot", "none")
 	e.noState()
+}
+
+// A health check runs in the container every interval: failures in a row
+// make it unhealthy, a success healthy again, each change an event; a check
+// that outlasts its timeout is killed and fails; failures in the start period
+// do not count. The docker CLI's --health-* reach the same checks.
+func TestCLIHealthCheck(t *testing.T) {
+	e, d := newDockerEnv(t)
+	health := func(name string) (status string, streak int, last string) {
+		var h struct {
+			Status        string
+			FailingStreak int
+			Log           []struct {
+				ExitCode int
+				Output   string
+			}
+		}
+		if err := json.Unmarshal([]byte(e.ok("inspect", "-f", "{{json .Health}}", name)), &h); err != nil {
+			t.Fatalf("inspect %s's health: %v", name, err)
+		}
+		if n := len(h.Log); n > 0 {
+			last = strconv.Itoa(h.Log[n-1].ExitCode) + " " + h.Log[n-1].Output
+		}
+		return h.Status, h.FailingStreak, last
+	}
+	waitHealth := func(name, want string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if st, _, _ := health(name); st == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				st, streak, last := health(name)
+				t.Fatalf("%s's health stayed %s (streak %d, last %q), want %s", name, st, streak, last, want)
+			}
+		}
+	}
+	id := e.ok("run", "-d", "--name", "hc", "--health-cmd", "test -f /tmp/ok && echo fine", "--health-interval", "200ms", "--health-retries", "2", "busybox", "sleep", "300")
+	if out := e.ok("ps", "--format", "{{.Names}} {{.Status}}"); !strings.HasSuffix(out, "(health: starting)") {
+		t.Errorf("ps of a container whose first check is to come: %q", out)
+	}
+	waitHealth("hc", "unhealthy")
+	if _, streak, last := health("hc"); streak < 2 || last != "1 " {
+		t.Errorf("unhealthy with a failing streak of %d, last result %q; want at least 2, exit 1", streak, last)
+	}
+	e.ok("exec", "hc", "touch", "/tmp/ok")
+	waitHealth("hc", "healthy")
+	if _, streak, last := health("hc"); streak != 0 || last != "0 fine\n" {
+		t.Errorf("healthy with a failing streak of %d, last result %q", streak, last)
+	}
+	if out := e.ok("ps", "-q", "--filter", "health=healthy"); out != id[:12] {
+		t.Errorf("ps --filter health=healthy: %q", out)
+	}
+	events := e.ok("events", "--since", "1m", "--until", "0s", "--filter", "container=hc")
+	if i, j := strings.Index(events, "health_status: unhealthy"), strings.Index(events, "health_status: healthy"); i < 0 || j < i {
+		t.Errorf("events: want health_status: unhealthy, then healthy:\n%s", events)
+	}
+
+	e.ok("run", "-d", "--name", "slow", "--health-cmd", "sleep 30", "--health-timeout", "100ms", "--health-interval", "200ms", "busybox", "sleep", "300")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, _, last := health("slow"); last != "" {
+			if last != "-1 Health check exceeded timeout (100ms)" {
+				t.Errorf("a check past its timeout: %q", last)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no check of slow ended")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if top := e.ok("top", "slow"); len(regexp.MustCompile(`(?m)sleep 30$`).FindAllString(top, -1)) > 1 {
+		t.Errorf("checks past their timeout were left running:\n%s", top)
+	}
+
+	e.ok("run", "-d", "--name", "warm", "--health-cmd", "false", "--health-interval", "1h", "--health-start-interval", "100ms", "--health-start-period", "1h", "busybox", "sleep", "300")
+	time.Sleep(700 * time.Millisecond)
+	if st, streak, last := health("warm"); st != "starting" || streak != 0 || last != "1 " {
+		t.Errorf("failing checks within the start period: %s, streak %d, last %q; want starting, 0, exit 1", st, streak, last)
+	}
+
+	d.dockerOK("run", "-d", "--name", "dh", "--health-cmd", "true", "--health-interval", "200ms", "busybox", "sleep", "300")
+	waitHealth("dh", "healthy")
+	if out := d.dockerOK("inspect", "-f", "{{.State.Health.Status}} {{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Interval}}", "dh"); out != `healthy ["CMD-SHELL","true"] 200ms` {
+		t.Errorf("docker inspect's health: %q", out)
+	}
+	if out := d.dockerOK("ps", "--filter", "name=dh", "--format", "{{.Status}}"); !strings.HasSuffix(out, "(healthy)") {
+		t.Errorf("docker ps of a healthy container: %q", out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--health-cmd", "true", "--health-interval", "1ns"}, "from 1ms to 24h"},
+		{[]string{"--health-cmd", "true", "--health-timeout", "-1s"}, "from 1ms to 24h"},
+		{[]string{"--health-cmd", "true", "--health-start-period", "25h"}, "from 1ms to 24h"},
+		{[]string{"--health-cmd", "true", "--health-retries", "-1"}, "from 0"},
+		{[]string{"--health-cmd", "true", "--health-retries", "4294967295"}, "from 0"},
+		{[]string{"--health-cmd", ""}, "CMD-SHELL"},
+		{[]string{"--no-healthcheck", "--health-cmd", "true"}, "conflicts"},
+		{[]string{"--health-interval", "5s"}, "need a check"},
+	} {
+		if r := e.run("", append(append([]string{"run", "-d"}, c.args...), "busybox", "true")...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("run %v: exit %d %q, want %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	e.ok("rm", "-f", "hc", "slow", "warm", "dh")
+	e.noState()
+	if out, _ := exec.Command("pgrep", "-f", "health-check.*"+e.root).Output(); len(out) > 0 {
+		t.Errorf("health checks outlived their containers: pids %s", out)
+	}
 }

@@ -241,6 +241,11 @@ func TestDaemonAPI(t *testing.T) {
 		`{"Image": "busybox", "HostConfig": {"Dns": ["1.2.3.4"], "DnsSearch": ["a b"]}}`:                                                "one word",
 		`{"Image": "busybox", "HostConfig": {"Mounts": [{"Type": "bind", "Source": "rel", "Target": "/x"}]}}`:                           "must be an absolute host path",
 		`{"Image": "busybox", "HostConfig": {"Binds": ["../../x:/x"]}}`:                                                                 "must be absolute",
+		`{"Image": "busybox", "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Retries": 4294967295}}`:                                   "health check retries 4294967295",
+		`{"Image": "busybox", "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": -1}}`:                                          "from 1ms to 24h",
+		`{"Image": "busybox", "Healthcheck": {"Test": ["CMD"]}}`:                                                                        "CMD-SHELL",
+		`{"Image": "busybox", "Healthcheck": {"Test": null, "Timeout": 5}}`:                                                             "need a check",
+		`{"Image": "busybox", "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "-1"}}}}`:                        "a size above 0",
 		`{"Image": "busybox", "OpenStdin": true, "Tty": true, "HostConfig": {"AutoRemove": true, "RestartPolicy": {"Name": "always"}}}`: "nothing to restart",
 	} {
 		if status, got := rawBody("POST", "/v1.50/containers/create", body); status/100 != 4 || !strings.Contains(got, want) {
@@ -257,7 +262,7 @@ func TestDaemonAPI(t *testing.T) {
 		{"GET", "/v1.99/version", 400, `{"message":"client version 1.99 is too new. Maximum supported API version is 1.50"}`},
 		{"GET", "/v1.12/version", 400, "too old"},
 		{"GET", "/v1.50/containers/nosuch/json", 404, `{"message":"no such container: nosuch"}`},
-		{"GET", "/containers/json?filters=" + `{"ancestor":{"a":true}}`, 400, `is not a filter glassbox knows here (id, name, status, label)`},
+		{"GET", "/containers/json?filters=" + `{"ancestor":{"a":true}}`, 400, `is not a filter glassbox knows here (id, name, status, label, health)`},
 		{"GET", "/containers/json?filters=null", 200, id},
 		{"GET", "/containers/json?filters=[", 400, "filters:"},
 		{"POST", "/containers/" + id + "/kill?signal=NOPE", 400, "no such signal"},
@@ -498,7 +503,7 @@ func TestDockerRunDetached(t *testing.T) {
 	}{
 		{[]string{"run", "-d", "--name", "web", "busybox", "true"}, `the name "web" is already in use by container ` + id[:12]},
 		{[]string{"run", "-d", "-v", "bad@name:/x", "busybox", "true"}, `volume name "bad@name": letters, digits`},
-		{[]string{"run", "-d", "--health-cmd", "true", "busybox", "true"}, "Config.Healthcheck: not supported by glassbox's daemon yet"},
+		{[]string{"run", "-d", "--link", "web:db", "busybox", "true"}, "HostConfig.Links: not supported by glassbox's daemon yet"},
 		{[]string{"run", "-d", "--pid", "host", "busybox", "true"}, "HostConfig.PidMode: not supported"},
 		{[]string{"run", "-d", "-m", "1k", "busybox", "true"}, "the minimum memory limit is 6m"},
 	} {

@@ -77,6 +77,9 @@ func Validate(s *specs.Spec) error {
 	if _, err := LogConfigOf(s); err != nil {
 		return fmt.Errorf("annotations: %w", err)
 	}
+	if _, err := parseHealthAnnotation(s); err != nil {
+		return fmt.Errorf("annotations: %w", err)
+	}
 	p, l := s.Process, s.Linux
 	if slices.Contains(strings.Split(filepath.ToSlash(l.CgroupsPath), "/"), "..") {
 		return fmt.Errorf("linux.cgroupsPath %q: .. would lead out of the cgroup it names", l.CgroupsPath)

@@ -26,7 +26,8 @@ type Image struct {
 	Env          []string
 	WorkingDir   string
 	User         string
-	ExposedPorts []string // "80/tcp"
+	ExposedPorts []string     // "80/tcp"
+	Healthcheck  *Healthcheck // HEALTHCHECK
 }
 
 // applyImage stacks the image's layers and applies its config with Docker's

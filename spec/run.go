@@ -53,6 +53,7 @@ type RunOptions struct {
 	PublishAll  bool              // -P: every port the image exposes, on an ephemeral host port
 	LogDriver   string            // --log-driver: json-file (default) or none
 	LogOpts     map[string]string // --log-opt: max-size, max-file
+	Health      HealthOptions     // --health-*, --no-healthcheck
 
 	Terminal   bool    // -t: the process gets a pseudo-terminal as its controlling terminal
 	Image      *Image  // run IMAGE: its layers and config (instead of Rootfs)
@@ -121,6 +122,13 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	}
 	if o.Init {
 		s.Annotations[InitAnnotation] = "true"
+	}
+	var imageHealth *Healthcheck
+	if o.Image != nil {
+		imageHealth = o.Image.Healthcheck
+	}
+	if err := applyHealth(s, imageHealth, o.Health); err != nil {
+		return nil, err
 	}
 	logs, err := ParseLogConfig(o.LogDriver, o.LogOpts)
 	if err != nil {

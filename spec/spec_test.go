@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -360,5 +361,50 @@ func TestUserIDs(t *testing.T) {
 	}
 	if u := e.Process.User; u.UID != 1000 || u.GID != 1000 || !slices.Equal(u.AdditionalGids, []uint32{10}) || e.Annotations[GroupAddAnnotation] != "wheel" {
 		t.Errorf("exec -u 1000:1000: %+v, annotations %v", u, e.Annotations)
+	}
+}
+
+// The image's HEALTHCHECK is the base: each --health-* flag changes one
+// field of it, --no-healthcheck (or an image's NONE) leaves none.
+func TestHealthFromImageAndFlags(t *testing.T) {
+	image := &Healthcheck{Test: []string{"CMD", "/healthz"}, Interval: 10 * time.Second, Retries: 5}
+	retries, interval := 2, time.Second
+	for _, c := range []struct {
+		name  string
+		image *Healthcheck
+		o     HealthOptions
+		want  *Healthcheck
+		err   string
+	}{
+		{"the image's", image, HealthOptions{}, image, ""},
+		{"flags change fields", image, HealthOptions{Retries: &retries, Interval: &interval},
+			&Healthcheck{Test: []string{"CMD", "/healthz"}, Interval: time.Second, Retries: 2}, ""},
+		{"a command replaces the test", image, HealthOptions{Test: []string{"CMD-SHELL", "true"}},
+			&Healthcheck{Test: []string{"CMD-SHELL", "true"}, Interval: 10 * time.Second, Retries: 5}, ""},
+		{"--no-healthcheck", image, HealthOptions{None: true}, nil, ""},
+		{"NONE in the image", &Healthcheck{Test: []string{"NONE"}}, HealthOptions{}, nil, ""},
+		{"no image check", nil, HealthOptions{}, nil, ""},
+		{"options without a check", nil, HealthOptions{Retries: &retries}, nil, "need a check"},
+		{"an unknown form", nil, HealthOptions{Test: []string{"EXEC", "x"}}, nil, "CMD-SHELL"},
+		{"CMD alone", nil, HealthOptions{Test: []string{"CMD"}}, nil, "CMD-SHELL"},
+	} {
+		got, err := mergeHealth(c.image, c.o)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+			}
+		case err != nil || !reflect.DeepEqual(got, c.want):
+			t.Errorf("%s: %+v, %v; want %+v", c.name, got, err, c.want)
+		}
+	}
+	s := Default()
+	s.Annotations = map[string]string{HealthAnnotation: `{"Test":["CMD-SHELL","x"],"Interval":-5}`}
+	if err := Validate(s); err == nil || !strings.Contains(err.Error(), "from 1ms to 24h") {
+		t.Errorf("a bundle's negative interval: %v", err)
+	}
+	s.Annotations[HealthAnnotation] = `null`
+	if err := Validate(s); err == nil {
+		t.Errorf("a bundle's null health check was taken")
 	}
 }

@@ -12,7 +12,8 @@
 // exit code and tear the container down. The container's lock is a file
 // descriptor it inherits and passes on unopened: the flock(2) never lapses.
 //
-//	glassbox-shim [-t] [-i STDIN-FD] [-r MAX-SIZE,MAX-FILES] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG...
+//	glassbox-shim [-t] [-i STDIN-FD] [-r MAX-SIZE,MAX-FILES] [-l LOCK-FD]
+//	              [-c INTERVAL,START-PERIOD,START-INTERVAL] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG...
 //
 // With -t the container has a terminal: STDOUT-FD is its pseudo-terminal's
 // master (STDERR-FD is -1), whose output is logged as it comes, not by lines —
@@ -22,6 +23,10 @@
 // container does not read end-of-file between attaches. -r rotates the log
 // (--log-opt max-size, max-file); an empty LOG keeps nothing (--log-driver
 // none), the output is still read, or the container would block on a full pipe.
+// -l is the container's lock, which only the teardown inherits. With -c (in
+// nanoseconds) the shim starts GLASSBOX ARG... --health-check every interval
+// (every start interval within the start period), one at a time: the
+// container's health check (engine.Probe).
 //
 // The teardown command gets --exit-code=N appended. The shim imports as little
 // as it can, and runs on as few threads: each costs resident memory, per
@@ -32,6 +37,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -40,9 +46,10 @@ import (
 
 func main() {
 	a := os.Args
-	terminal, stdin := false, -1
+	terminal, stdin, lock := false, -1, -1
 	log := &logFile{maxFiles: 1}
-	for len(a) > 1 && (a[1] == "-t" || (a[1] == "-i" || a[1] == "-r") && len(a) > 2) {
+	var health *probe
+	for len(a) > 1 && (a[1] == "-t" || (a[1] == "-i" || a[1] == "-r" || a[1] == "-l" || a[1] == "-c") && len(a) > 2) {
 		switch a[1] {
 		case "-t":
 			terminal, a = true, a[1:]
@@ -54,12 +61,24 @@ func main() {
 			size, files, _ := strings.Cut(a[2], ",")
 			log.maxSize, _ = strconv.ParseInt(size, 10, 64)
 			log.maxFiles, _ = strconv.Atoi(files)
+		case "-l":
+			lock, _ = strconv.Atoi(a[2])
+			unix.CloseOnExec(lock) // not for the health checks
+		case "-c":
+			health = newProbe(a[2])
 		}
 		a = a[2:]
 	}
 	if len(a) < 7 || a[5] != "--" {
-		os.Stderr.WriteString("usage: glassbox-shim [-t] [-i STDIN-FD] [-r MAX-SIZE,MAX-FILES] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG... (run by glassbox monitor)\n")
+		os.Stderr.WriteString("usage: glassbox-shim [-t] [-i STDIN-FD] [-r MAX-SIZE,MAX-FILES] [-l LOCK-FD] [-c INTERVAL,START-PERIOD,START-INTERVAL] PID STDOUT-FD STDERR-FD LOG -- GLASSBOX ARG... (run by glassbox monitor)\n")
 		os.Exit(2)
+	}
+	env := os.Environ()
+	if n := len(env); n > 0 && env[n-1] == "GOMAXPROCS=1" {
+		env = env[:n-1] // glassbox monitor added it for the shim alone
+	}
+	if health != nil {
+		health.exe, health.argv, health.env = a[6], append(a[7:len(a):len(a)], "--health-check"), env
 	}
 	pid, _ := strconv.Atoi(a[1])
 	log.open(a[4])
@@ -77,7 +96,7 @@ func main() {
 		unix.SetNonblock(streams[0].fd, true)
 		in = &input{fifo: stdin, master: streams[0].fd}
 	}
-	drain(streams, in)
+	drain(streams, in, health)
 	// Both pipes are at EOF: every writer is gone. Normally that is because
 	// the init exited and its pid namespace died with it.
 	var ws unix.WaitStatus
@@ -91,9 +110,8 @@ func main() {
 		code = 128 + int(ws.Signal())
 	}
 	argv := append(a[7:len(a):len(a)], "--exit-code="+strconv.Itoa(code))
-	env := os.Environ()
-	if n := len(env); n > 0 && env[n-1] == "GOMAXPROCS=1" {
-		env = env[:n-1] // glassbox monitor added it for the shim alone
+	if lock >= 0 {
+		unix.FcntlInt(uintptr(lock), unix.F_SETFD, 0) // the teardown holds it on
 	}
 	err := unix.Exec(a[6], argv, env)
 	os.Stderr.WriteString("glassbox-shim: execve " + a[6] + ": " + err.Error() + " (glassbox gc tears the container down)\n")
@@ -120,7 +138,7 @@ type input struct {
 // (if any) into the terminal meanwhile. One thread waits in poll(2) for any of
 // them, rather than a thread blocked in read(2) per descriptor: each thread
 // costs the shim resident memory.
-func drain(streams []*stream, in *input) {
+func drain(streams []*stream, in *input, health *probe) {
 	buf := make([]byte, 32<<10)
 	for open := len(streams); open > 0; {
 		fds := make([]unix.PollFd, 0, len(streams)+1)
@@ -136,8 +154,10 @@ func drain(streams []*stream, in *input) {
 		if in != nil && in.fifo >= 0 && len(in.pending) == 0 {
 			fds = append(fds, unix.PollFd{Fd: int32(in.fifo), Events: unix.POLLIN})
 		}
-		if _, err := unix.Poll(fds, -1); err != nil {
-			continue // EINTR
+		n, err := unix.Poll(fds, health.wait())
+		health.startIfDue()
+		if n <= 0 || err != nil {
+			continue // the health check's time, or EINTR
 		}
 		for _, p := range fds {
 			switch {
@@ -156,6 +176,60 @@ func drain(streams []*stream, in *input) {
 			}
 		}
 	}
+}
+
+// probe starts the container's health check when it is due.
+type probe struct {
+	exe                                  string
+	argv, env                            []string
+	interval, startPeriod, startInterval time.Duration
+	started, next                        time.Time
+	pid                                  int // the check running, or 0
+}
+
+// newProbe reads -c INTERVAL,START-PERIOD,START-INTERVAL.
+func newProbe(arg string) *probe {
+	var d [3]time.Duration
+	for i, f := range strings.SplitN(arg, ",", 3) {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		d[i] = time.Duration(n)
+	}
+	if d[0] <= 0 || d[2] <= 0 {
+		return nil
+	}
+	p := &probe{interval: d[0], startPeriod: d[1], startInterval: d[2], started: time.Now()}
+	p.schedule()
+	return p
+}
+
+func (p *probe) schedule() {
+	d := p.interval
+	if time.Since(p.started) < p.startPeriod {
+		d = p.startInterval
+	}
+	p.next = time.Now().Add(d)
+}
+
+// wait is poll(2)'s timeout: the milliseconds to the next check (-1: none).
+func (p *probe) wait() int {
+	if p == nil {
+		return -1
+	}
+	return int(max(time.Until(p.next).Milliseconds()+1, 0))
+}
+
+// startIfDue starts the check if it is due and the last one has ended.
+func (p *probe) startIfDue() {
+	if p == nil || time.Now().Before(p.next) {
+		return
+	}
+	p.schedule()
+	if p.pid > 0 {
+		if pid, _ := unix.Wait4(p.pid, nil, unix.WNOHANG, nil); pid == 0 {
+			return // still running: its own timeout ends it
+		}
+	}
+	p.pid, _ = syscall.ForkExec(p.exe, p.argv, &syscall.ProcAttr{Env: p.env, Files: []uintptr{0, 1, 2}})
 }
 
 // read takes what an attach wrote; at end-of-file (the last writer of a

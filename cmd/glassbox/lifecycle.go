@@ -44,8 +44,8 @@ func newPsCmd() *cobra.Command {
 			f := engine.Filters{}
 			for _, kv := range filterArgs {
 				k, v, ok := strings.Cut(kv, "=")
-				if !ok || !slices.Contains([]string{"id", "name", "status", "label"}, k) {
-					return fmt.Errorf("--filter %q: KEY=VALUE, KEY one of id, name, status, label", kv)
+				if !ok || !slices.Contains([]string{"id", "name", "status", "label", "health"}, k) {
+					return fmt.Errorf("--filter %q: KEY=VALUE, KEY one of id, name, status, label, health", kv)
 				}
 				f[k] = append(f[k], v)
 			}
@@ -54,7 +54,7 @@ func newPsCmd() *cobra.Command {
 				return err
 			}
 			shown = slices.DeleteFunc(shown, func(c *container.Container) bool {
-				return !f.Match(map[string][]string{"id": {c.ID}, "name": {c.Name}, "status": {c.Status}, "label": engine.LabelPairs(c.Labels)})
+				return !f.Match(map[string][]string{"id": {c.ID}, "name": {c.Name}, "status": {c.Status}, "label": engine.LabelPairs(c.Labels), "health": {engine.HealthStatus(c)}})
 			})
 			slices.Reverse(shown) // newest first, as docker ps
 			switch {
@@ -104,10 +104,17 @@ func psRowOf(c *container.Container) psRow {
 		Status: engine.Status(c), State: c.Status, Ports: c.Ports, Names: c.Name, Labels: c.Labels}
 }
 
-func records(cs []*container.Container) []container.Record {
-	out := []container.Record{}
+// inspected is what inspect and ps --format json show of a container: its
+// record, and its health checks' results (kept beside it).
+type inspected struct {
+	container.Record
+	Health *container.Health `json:"health,omitempty"`
+}
+
+func records(cs []*container.Container) []inspected {
+	out := []inspected{}
 	for _, c := range cs {
-		out = append(out, c.Record)
+		out = append(out, inspected{c.Record, c.Health()})
 	}
 	return out
 }
@@ -316,15 +323,15 @@ func newInspectCmd() *cobra.Command {
 			if len(cs) > 0 && f == nil {
 				printJSON(records(cs))
 			}
-			for _, c := range cs {
-				if f != nil {
-					err = errors.Join(err, f.print(c.Record))
+			if f != nil {
+				for _, r := range records(cs) {
+					err = errors.Join(err, f.print(r))
 				}
 			}
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template of the record ({{.ID}} {{.Name}} {{.Status}} {{.Pid}} {{.IP}} {{.ExitCode}} {{.Spec.Hostname}} …)")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template of the record ({{.ID}} {{.Name}} {{.Status}} {{.Pid}} {{.IP}} {{.ExitCode}} {{.Spec.Hostname}} {{.Health.Status}} …)")
 	return cmd
 }
 

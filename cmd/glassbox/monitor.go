@@ -65,6 +65,7 @@ func newMonitorCmd() *cobra.Command {
 	var traced bool
 	var endpoint, command, httpMethod, httpRoute string
 	var exitCode, lockFd int
+	var healthCheck bool
 	var pipeline pipelineFlags
 	cmd := &cobra.Command{
 		Use:    "monitor",
@@ -81,6 +82,13 @@ func newMonitorCmd() *cobra.Command {
 			}
 			if cmd.Flags().Changed("exit-code") {
 				return monitorExit(opts, to, lockFd, exitCode)
+			}
+			if healthCheck {
+				c, err := container.Load(filepath.Join(container.ContainersDir(opts.Root), opts.ID))
+				if err != nil {
+					return err
+				}
+				return (&engine.Engine{Root: opts.Root}).Probe(cmd.Context(), c)
 			}
 			// The init's parent-death signal fires when the *thread* that
 			// cloned it ends, and execve(2) ends every thread but the caller:
@@ -135,14 +143,18 @@ func newMonitorCmd() *cobra.Command {
 					reported = true
 				}
 			}
+			dir := filepath.Join(container.ContainersDir(opts.Root), opts.ID)
 			hooks.started = func(err error) {
 				// The init has its own copies of the pipes' write ends now.
 				outW.Close()
 				errW.Close()
+				if err == nil {
+					engine.StartHealth(&container.Container{Dir: dir, Record: container.Record{Spec: &s}})
+				}
 				if err == nil && logConfig.Driver != "none" {
 					// Its log is there once run -d has returned (the shim
 					// appends to it): a logs at once finds it, empty or not.
-					if f, err := os.OpenFile(filepath.Join(container.ContainersDir(opts.Root), opts.ID, container.LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640); err == nil {
+					if f, err := os.OpenFile(filepath.Join(dir, container.LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640); err == nil {
 						f.Close()
 					}
 				}
@@ -189,6 +201,7 @@ func newMonitorCmd() *cobra.Command {
 	pipeline.register(f)
 	f.StringVar(&opts.Bundle, "bundle", "", "the OCI bundle directory")
 	f.IntVar(&exitCode, "exit-code", 0, "the init exited with this code: record it and tear down (run by glassbox-shim)")
+	f.BoolVar(&healthCheck, "health-check", false, "run the container's health check once and record it (run by glassbox-shim)")
 	f.IntVar(&lockFd, "lock-fd", -1, "with --exit-code: the inherited descriptor holding the container's lock")
 	return cmd
 }
@@ -260,6 +273,11 @@ func becomeShim(shim string, r *stages.Run, tr *trace.Run, stdio shimIO, logs sp
 	}
 	if logs.MaxSize > 0 {
 		argv = append(argv, "-r", strconv.FormatInt(logs.MaxSize, 10)+","+strconv.Itoa(logs.MaxFiles))
+	}
+	argv = append(argv, "-l", strconv.Itoa(lockFd))
+	if check := spec.HealthcheckOf(r.Spec); check != nil {
+		h := check.WithDefaults()
+		argv = append(argv, "-c", fmt.Sprintf("%d,%d,%d", h.Interval, h.StartPeriod, h.StartInterval))
 	}
 	argv = append(argv, strconv.Itoa(r.Pid))
 	for _, f := range []*os.File{stdio.stdout, stdio.stderr} {

@@ -33,6 +33,9 @@ func runCmd(createOnly bool) *cobra.Command {
 	var o spec.RunOptions
 	var bundle, traceMode, otlpEndpoint, name, entrypoint, cidfile string
 	var labels, labelFiles, mounts, logOpts []string
+	var healthCmd string
+	var healthInterval, healthTimeout, healthStartPeriod, healthStartInterval time.Duration
+	var healthRetries int
 	var registry image.Registry
 	var remove, detach, interactive, step bool
 	var pipeline pipelineFlags
@@ -61,6 +64,23 @@ func runCmd(createOnly bool) *cobra.Command {
 			} else {
 				if o.LogOpts, err = spec.ParseLogOpts(logOpts); err != nil {
 					return err
+				}
+				changed := cmd.Flags().Changed
+				if changed("health-cmd") {
+					o.Health.Test = []string{"CMD-SHELL", healthCmd}
+				}
+				for _, d := range []struct {
+					flag string
+					v    *time.Duration
+					into **time.Duration
+				}{{"health-interval", &healthInterval, &o.Health.Interval}, {"health-timeout", &healthTimeout, &o.Health.Timeout},
+					{"health-start-period", &healthStartPeriod, &o.Health.StartPeriod}, {"health-start-interval", &healthStartInterval, &o.Health.StartInterval}} {
+					if changed(d.flag) {
+						*d.into = d.v
+					}
+				}
+				if changed("health-retries") {
+					o.Health.Retries = &healthRetries
 				}
 				if o.Rootfs == "" { // run IMAGE [CMD...]
 					if len(args) == 0 {
@@ -175,6 +195,13 @@ func runCmd(createOnly bool) *cobra.Command {
 	f.StringArrayVar(&o.DNSOptions, "dns-option", nil, "a resolver option for its /etc/resolv.conf (ndots:2)")
 	f.StringVar(&o.LogDriver, "log-driver", "", "where a detached container's output goes: json-file (default; glassbox logs reads it) or none")
 	f.StringArrayVar(&logOpts, "log-opt", nil, "json-file's max-size=SIZE (rotate the log past it) and max-file=N (files kept)")
+	f.StringVar(&healthCmd, "health-cmd", "", "a health check: a shell command run in the container every --health-interval; exit 0 is healthy")
+	f.DurationVar(&healthInterval, "health-interval", 0, "time between health checks (default 30s)")
+	f.DurationVar(&healthTimeout, "health-timeout", 0, "a check running longer fails (default 30s)")
+	f.IntVar(&healthRetries, "health-retries", 0, "failures in a row that make the container unhealthy (default 3)")
+	f.DurationVar(&healthStartPeriod, "health-start-period", 0, "time for the program to start up: failures within it do not count (default 0s)")
+	f.DurationVar(&healthStartInterval, "health-start-interval", 0, "time between health checks within the start period (default 5s)")
+	f.BoolVar(&o.Health.None, "no-healthcheck", false, "run no health check, not even the image's HEALTHCHECK")
 	f.StringVar(&cidfile, "cidfile", "", "write the container's id to this file (which must not exist)")
 	f.BoolVar(&o.Init, "init", false, "pid 1 is a reaper that runs the program as its child, passes signals on and reaps zombies")
 	f.StringVar(&o.StopSignal, "stop-signal", "", "the signal stop sends first (default SIGTERM)")
@@ -235,7 +262,8 @@ func bundleOnly(cmd *cobra.Command, args []string) error {
 		"memory", "memory-swap", "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "cgroup-parent", "network", "network-alias", "publish",
 		"publish-all", "entrypoint", "platform", "insecure-registry", "cap-add", "cap-drop", "privileged", "security-opt",
 		"device", "ulimit", "group-add", "userns", "label", "label-file", "add-host", "dns", "dns-search", "dns-option",
-		"restart", "stop-signal", "stop-timeout", "mount", "init", "log-driver", "log-opt"} {
+		"restart", "stop-signal", "stop-timeout", "mount", "init", "log-driver", "log-opt", "health-cmd", "health-interval", "health-timeout", "health-retries",
+		"health-start-period", "health-start-interval", "no-healthcheck"} {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s cannot be combined with --bundle; edit the bundle's config.json instead", name)
 		}
