@@ -74,8 +74,12 @@ type Record struct {
 	// Labels are the caller's metadata (the Engine API's; compose's project
 	// and service), kept across starts.
 	Labels map[string]string `json:"labels,omitempty"`
-	// Traceparent is create's trace context: start's spans join that trace.
+	// Traceparent is the trace context of the run that started its process
+	// (OCI: create's, which start's spans join); the traces of commands on
+	// that process link to it. FirstTrace is its first run's: a later start's
+	// or restart's trace links to that.
 	Traceparent string      `json:"traceparent,omitempty"`
+	FirstTrace  string      `json:"firstTrace,omitempty"`
 	Spec        *specs.Spec `json:"spec"`
 }
 
@@ -334,7 +338,7 @@ func Reopen(root, id string, s *specs.Spec) (*Container, error) {
 		return nil, fmt.Errorf("container %s is %s, not exited: glassbox gc cleans up a dead one", ShortID(id), c.Status)
 	}
 	last := c.Record
-	c.Record = Record{ID: last.ID, Name: last.Name, Status: Creating, Created: last.Created, Spec: s, Labels: last.Labels, RestartCount: last.RestartCount}
+	c.Record = Record{ID: last.ID, Name: last.Name, Status: Creating, Created: last.Created, Spec: s, Labels: last.Labels, RestartCount: last.RestartCount, FirstTrace: last.FirstTrace}
 	if err := c.Save(); err != nil {
 		c.Unlock()
 		return nil, err

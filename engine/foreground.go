@@ -83,6 +83,11 @@ func (e *Engine) Run(s *specs.Spec, opts stages.Options, to trace.Options, h Run
 	}
 	if tr != nil {
 		tr.SetRun(r)
+		r.Traceparent = tr.Traceparent()
+		if r.FirstTrace == "" {
+			r.FirstTrace = r.Traceparent
+		}
+		tr.Link(r.FirstTrace, "first run")
 	}
 	if h.Created != nil {
 		h.Created(r)

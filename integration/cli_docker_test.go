@@ -7,6 +7,7 @@ package integration
 import (
 	"archive/tar"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glassbox-dev/glassbox/trace"
 )
 
 // ok runs glassbox and requires exit 0; its stdout, trimmed.
@@ -257,6 +260,39 @@ func TestRestartPolicies(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // no fourth
 	if out := e.ok("logs", "flaky"); out != "try\ntry\ntry\ntry" {
 		t.Errorf("on-failure:3: logs %q, want the first run and three restarts", out)
+	}
+	// Each restart is a trace of its own, linked to the first run's; each
+	// exit's links to the run whose process exited.
+	roots := map[string][]trace.Span{}
+	files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json"))
+	for _, path := range files {
+		if f, err := trace.Load(path); err == nil {
+			if root, ok := f.Root(); ok {
+				roots[root.Name] = append(roots[root.Name], root)
+			}
+		}
+	}
+	linked := func(s trace.Span) (traceID, why string) {
+		if len(s.Links) != 1 || len(s.Links[0].Attributes) != 1 || s.Links[0].Attributes[0].Value.String == nil {
+			return "", fmt.Sprintf("%d links", len(s.Links))
+		}
+		return s.Links[0].TraceID, *s.Links[0].Attributes[0].Value.String
+	}
+	runs, restarts, exits := roots["glassbox run"], roots["glassbox restart"], roots["glassbox exit"]
+	if len(runs) != 1 || len(restarts) != 3 || len(exits) != 4 {
+		t.Fatalf("traces: %d runs, %d restarts, %d exits; want 1, 3, 4", len(runs), len(restarts), len(exits))
+	}
+	started := map[string]bool{runs[0].TraceID: true}
+	for _, r := range restarts {
+		started[r.TraceID] = true
+		if id, why := linked(r); id != runs[0].TraceID || why != "first run" {
+			t.Errorf("restart trace %s links to %s (%s), want the first run's %s", r.TraceID, id, why, runs[0].TraceID)
+		}
+	}
+	for _, x := range exits {
+		if id, why := linked(x); !started[id] || why != "the run of its process" {
+			t.Errorf("exit trace %s links to %s (%s), want a run's or restart's", x.TraceID, id, why)
+		}
 	}
 	e.ok("rm", "flaky")
 

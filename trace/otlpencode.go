@@ -71,6 +71,22 @@ func appendSpan(b []byte, s *Span) []byte {
 		}
 		b = append(b, ']')
 	}
+	if len(s.Links) > 0 {
+		b = append(b, `,"links":[`...)
+		for i, l := range s.Links {
+			b = comma(b, i)
+			b = append(b, `{"traceId":`...)
+			b = appendString(b, l.TraceID)
+			b = append(b, `,"spanId":`...)
+			b = appendString(b, l.SpanID)
+			if len(l.Attributes) > 0 {
+				b = append(b, `,"attributes":`...)
+				b = appendKeyValues(b, l.Attributes)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	if s.Status != nil {
 		b = append(b, `,"status":{`...)
 		sep := false

@@ -22,6 +22,8 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 					{Key: "call", Value: AnyValue{String: ptr("mount(\"a\\b\", \"\x01\tx\n\", \"\xff\xfe\") = 0 ▸ é")}},
 				},
 				Events: []Event{{Time: "1700000000000000001", Name: "exception", Attributes: []KeyValue{{Key: "k", Value: AnyValue{String: ptr("v")}}}}},
+				Links: []Link{{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7", Attributes: []KeyValue{{Key: "glassbox.link", Value: AnyValue{String: ptr("first run")}}}},
+					{TraceID: "4bf92f3577b34da6a3ce929d0e0e4737", SpanID: "00f067aa0ba902b8"}},
 				Status: &Status{Code: 2, Message: "stage mount: <failed> & \"quoted\""}},
 			{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "00f067aa0ba902b7", ParentSpanID: "b7ad6b7169203331",
 				Name: "rootfs", Kind: 1, Start: "1", End: "2", Status: &Status{Code: 1}},

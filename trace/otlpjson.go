@@ -55,7 +55,16 @@ type Span struct {
 	End          string     `json:"endTimeUnixNano"`
 	Attributes   []KeyValue `json:"attributes,omitempty"`
 	Events       []Event    `json:"events,omitempty"`
+	Links        []Link     `json:"links,omitempty"`
 	Status       *Status    `json:"status,omitempty"`
+}
+
+// Link points at a span of another trace: a restart's at its container's
+// first run, an exec's or a stop's at the run whose process it acts on.
+type Link struct {
+	TraceID    string     `json:"traceId"`
+	SpanID     string     `json:"spanId"`
+	Attributes []KeyValue `json:"attributes,omitempty"`
 }
 
 type Event struct {
@@ -164,6 +173,9 @@ func fromSDK(s sdktrace.ReadOnlySpan) Span {
 	sp.Attributes = keyValues(s.Attributes())
 	for _, e := range s.Events() {
 		sp.Events = append(sp.Events, Event{Time: strconv.FormatInt(e.Time.UnixNano(), 10), Name: e.Name, Attributes: keyValues(e.Attributes)})
+	}
+	for _, l := range s.Links() {
+		sp.Links = append(sp.Links, Link{TraceID: l.SpanContext.TraceID().String(), SpanID: l.SpanContext.SpanID().String(), Attributes: keyValues(l.Attributes)})
 	}
 	switch s.Status().Code {
 	case codes.Error:

@@ -346,6 +346,8 @@ func Container(o Options, c *container.Container, s *specs.Spec, root string) *R
 	if c.Name != "" {
 		tr.sess.SetAttributes(attribute.String("container.name", c.Name))
 	}
+	// An exec, a stop, an exit: each acts on the process a run started.
+	tr.Link(c.Traceparent, "the run of its process")
 	if id, _, err := (&cgroupsv2.Cgroup{Dirs: c.Cgroups}).ID(); tr.obs != nil && err == nil && id != 0 {
 		tr.obs.WatchCgroup(id)
 	}
@@ -409,6 +411,13 @@ func (t *Run) SetRun(r *stages.Run) {
 
 // Traceparent is the W3C traceparent of the trace's root span.
 func (t *Run) Traceparent() string { return t.sess.Traceparent() }
+
+// Link links the trace to another (a traceparent), saying why.
+func (t *Run) Link(traceparent, why string) {
+	if t != nil {
+		t.sess.Link(traceparent, why)
+	}
+}
 
 // SetExecEnd says when the container's program started, for Exited (a
 // detached container's exit is traced by another process).

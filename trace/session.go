@@ -221,6 +221,17 @@ func (s *Session) Traceparent() string {
 	return c["traceparent"]
 }
 
+// Link links the root span to another trace's span, given by its W3C
+// traceparent, saying why (glassbox.link: "first run"); nothing if it is
+// malformed or of this very trace.
+func (s *Session) Link(traceparent, why string) {
+	sc := oteltrace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": traceparent}))
+	if !sc.IsValid() || sc.TraceID() == s.root.SpanContext().TraceID() {
+		return
+	}
+	s.root.AddLink(oteltrace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("glassbox.link", why)}})
+}
+
 // SetAttributes adds attributes to the root span (the container id, say, once known).
 func (s *Session) SetAttributes(attrs ...attribute.KeyValue) { s.root.SetAttributes(attrs...) }
 

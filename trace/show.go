@@ -172,6 +172,15 @@ func Waterfall(w io.Writer, f *File, color bool) {
 	if args := root.Attr("process.command_args"); args != "" {
 		fmt.Fprintln(w, paint(dim, "  "+args))
 	}
+	for _, l := range root.Links {
+		why := ""
+		for _, a := range l.Attributes {
+			if a.Key == "glassbox.link" && a.Value.String != nil {
+				why = *a.Value.String + ": "
+			}
+		}
+		fmt.Fprintln(w, paint(dim, "  linked to "+why+"trace "+l.TraceID[:min(16, len(l.TraceID))]+" (glassbox trace show "+l.TraceID[:min(16, len(l.TraceID))]+")"))
+	}
 	if ip := root.Attr("network.local.address"); ip != "" {
 		line := "  network " + root.Attr("glassbox.network.name") + ": " + ip
 		if ports := root.Attr("glassbox.network.ports"); ports != "" {
