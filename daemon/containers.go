@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	s.handle("POST /containers/prune", s.pruneContainers)
 	s.handle("POST /images/prune", s.pruneImages)
 	s.handle("POST /networks/prune", s.pruneNetworks)
+	s.handle("POST /build/prune", s.pruneBuildCache)
 	s.handle("POST /containers/{id}/start", s.startContainer)
 	s.handle("POST /containers/{id}/attach", s.attachContainer)
 	s.handle("POST /containers/{id}/resize", s.resizeContainer)

@@ -822,3 +822,46 @@ func TestCLIHealthCheck(t *testing.T) {
 		t.Errorf("health checks outlived their containers: pids %s", out)
 	}
 }
+
+// system prune removes, at once, what container, network and image prune
+// would (volumes with --volumes, named images with -a), and leaves what a
+// running container uses; asked, "n" removes nothing. docker system prune
+// does the same through the daemon.
+func TestSystemPrune(t *testing.T) {
+	e, d := newDockerEnv(t)
+	e.ok("network", "create", "spare")
+	e.ok("network", "create", "busy")
+	e.ok("volume", "create", "loose")
+	e.ok("run", "-d", "--name", "keep", "--network", "busy", "-v", "held:/data", "busybox", "sleep", "300")
+	e.ok("run", "--name", "done", "busybox", "true")
+	e.ok("commit", "done")
+	if r := e.run("n\n", "system", "prune"); r.code == 0 || !strings.Contains(r.stderr, "all stopped containers") || !strings.Contains(r.stderr, "nothing removed") {
+		t.Errorf("system prune answered n: exit %d %q", r.code, r.stderr)
+	}
+	if out := e.ok("ps", "-a", "--format", "{{.Names}}"); out != "done\nkeep" {
+		t.Errorf("after a prune answered n: %q", out)
+	}
+	out := e.ok("system", "prune", "-f")
+	for _, want := range []string{"Deleted Containers:", "Deleted Networks:\nspare", "Deleted Images:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("system prune -f lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Volumes") || strings.Contains(out, "busy") || strings.Contains(out, "busybox") {
+		t.Errorf("system prune -f took a volume, a used network or a used image:\n%s", out)
+	}
+	out = e.ok("system", "prune", "-f", "-a", "--volumes")
+	if !strings.Contains(out, "Deleted Volumes:\nloose") || strings.Contains(out, "held") || strings.Contains(out, "busybox") {
+		t.Errorf("system prune -a --volumes: want loose gone, held and busybox (used by keep) kept:\n%s", out)
+	}
+	if out := e.ok("ps", "-a", "--format", "{{.Names}}"); out != "keep" {
+		t.Errorf("after system prune: %q", out)
+	}
+	e.ok("rm", "-f", "keep")
+	d.dockerOK("run", "--name", "x", "busybox", "true")
+	d.dockerOK("network", "create", "extra")
+	if out := d.dockerOK("system", "prune", "-f", "--volumes"); !strings.Contains(out, "Deleted Containers:") || !strings.Contains(out, "extra") || !strings.Contains(out, "held") {
+		t.Errorf("docker system prune -f --volumes:\n%s", out)
+	}
+	e.noState()
+}

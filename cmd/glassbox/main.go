@@ -170,7 +170,7 @@ func newRootCmd() *cobra.Command {
 		newPullCmd(), newPushCmd(), newLoginCmd(), newImportCmd(), newSaveCmd(), newImagesCmd(), newRmiCmd(), newTagCmd(), newImageCmd(), newOCICmd("oci"), newDaemonCmd(),
 		newPauseCmd("pause", "Freeze every process of containers (the cgroup freezer)"), newPauseCmd("unpause", "Thaw paused containers"),
 		newRenameCmd(), newEventsCmd(), newCpCmd(), newExportCmd(), newContainerCmd(), newAttachCmd(),
-		newRestartCmd(), newInfoCmd(), newVersionCmd(), newPortCmd(), newVolumeCmd(), newCommitCmd(), newCreateCmd())
+		newRestartCmd(), newInfoCmd(), newVersionCmd(), newPortCmd(), newVolumeCmd(), newCommitCmd(), newCreateCmd(), newSystemCmd())
 	return root
 }
 

@@ -1,7 +1,8 @@
 package main
 
-// container prune, image prune [-a], network prune: what nothing runs or
-// uses goes (engine.PruneContainers, PruneImages, PruneNetworks).
+// container prune, image prune [-a], network prune, volume prune, and system
+// prune (all of them): what nothing runs or uses goes (engine.PruneContainers,
+// PruneImages, PruneNetworks, PruneVolumes).
 
 import (
 	"bufio"
@@ -21,21 +22,15 @@ func newPruneCmd(what, warning string, prune func(*engine.Engine, *cobra.Command
 	cmd := &cobra.Command{
 		Use: "prune [-f]", Short: "Remove " + warning, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !force {
-				fmt.Fprintf(os.Stderr, "WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ", warning)
-				answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-					return errors.New("nothing removed")
-				}
+			if err := confirm(force, " "+warning+"."); err != nil {
+				return err
 			}
 			eng, err := engineOf(cmd)
 			if err != nil {
 				return err
 			}
 			removed, err := prune(eng, cmd, all)
-			if len(removed) > 0 {
-				fmt.Printf("Deleted %s:\n%s\n", what, strings.Join(removed, "\n"))
-			}
+			printDeleted(what, removed)
 			return err
 		},
 	}
@@ -43,6 +38,75 @@ func newPruneCmd(what, warning string, prune func(*engine.Engine, *cobra.Command
 	if what == "Images" {
 		cmd.Flags().BoolVarP(&all, "all", "a", false, "every image no container was made from, not only those without a name")
 	}
+	return cmd
+}
+
+// confirm asks before a prune, unless -f said yes.
+func confirm(force bool, warning string) error {
+	if force {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "WARNING! This will remove%s\nAre you sure you want to continue? [y/N] ", warning)
+	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return errors.New("nothing removed")
+	}
+	return nil
+}
+
+func printDeleted(what string, removed []string) {
+	if len(removed) > 0 {
+		fmt.Printf("Deleted %s:\n%s\n\n", what, strings.Join(removed, "\n"))
+	}
+}
+
+// newSystemCmd is docker system's prune, info and events.
+func newSystemCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "system", Short: "System commands: prune (everything unused at once), info, events"}
+	var force, all, volumes bool
+	prune := &cobra.Command{
+		Use: "prune [-a] [--volumes] [-f]", Short: "Remove every stopped container, unused network, unnamed image (-a: unused ones) and, with --volumes, unused volume", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			images := "all dangling images (without a name)"
+			if all {
+				images = "all images without at least one container associated to them"
+			}
+			warning := ":\n  - all stopped containers\n  - all networks not used by at least one container\n  - " + images
+			if volumes {
+				warning += "\n  - all anonymous and named volumes not used by at least one container"
+			}
+			if err := confirm(force, warning); err != nil {
+				return err
+			}
+			eng, err := engineOf(cmd)
+			if err != nil {
+				return err
+			}
+			// Containers first: what they held is unused after.
+			gone, errs := eng.PruneContainers(cmd.Context())
+			printDeleted("Containers", gone)
+			if volumes {
+				gone, err = eng.PruneVolumes()
+				printDeleted("Volumes", gone)
+				errs = errors.Join(errs, err)
+			}
+			gone, err = eng.PruneNetworks()
+			printDeleted("Networks", gone)
+			errs = errors.Join(errs, err)
+			removed, err := eng.PruneImages(all)
+			gone = nil
+			for _, r := range removed {
+				gone = append(gone, r.String())
+			}
+			printDeleted("Images", gone)
+			return errors.Join(errs, err)
+		},
+	}
+	f := prune.Flags()
+	f.BoolVarP(&force, "force", "f", false, "do not ask")
+	f.BoolVarP(&all, "all", "a", false, "every image no container was made from, not only those without a name")
+	f.BoolVar(&volumes, "volumes", false, "unused volumes too")
+	cmd.AddCommand(prune, newInfoCmd(), newEventsCmd())
 	return cmd
 }
 
