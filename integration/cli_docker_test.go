@@ -106,10 +106,17 @@ func TestCLICpExport(t *testing.T) {
 	if r.code != 0 || !names["out/f"] || !names["proc/"] || names["proc/1/"] || names["proc/self"] {
 		t.Errorf("export: exit %d, %d entries, want out/f and an empty proc/", r.code, len(names))
 	}
+	// What export writes, import takes as an image, as docker import does.
+	e.ok("export", "-o", local("w.tar"), "w")
+	e.ok("import", local("w.tar"), "exported:1")
+	if out := e.ok("run", "--rm", "exported:1", "cat", "/out/f"); out != "data" {
+		t.Errorf("run of the imported export: %q", out)
+	}
 	if r := e.run("", "cp", local("in.txt"), local("elsewhere")); r.code == 0 || !strings.Contains(r.stderr, "CONTAINER:PATH") {
 		t.Errorf("cp host host: exit %d %q", r.code, r.stderr)
 	}
 	e.ok("rm", "-f", "w")
+	e.ok("rmi", "exported:1")
 	e.noState()
 }
 
