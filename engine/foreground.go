@@ -9,6 +9,7 @@ package engine
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
 )
@@ -24,7 +26,7 @@ import (
 // and whatever copies it): attached once the program runs, closed once it has
 // exited, discarded if it never ran.
 type Console interface {
-	Attach() error
+	Attach(log io.Writer) error // log: where the output is kept too, or nil
 	Close()
 	Discard()
 }
@@ -75,12 +77,24 @@ func (e *Engine) Run(s *specs.Spec, opts stages.Options, to trace.Options, h Run
 		opts.After = tr.Stage
 		opts.Failed = func(r *stages.Run, err error) { tr.Write(r, err, 0) }
 	}
+	// Kept (no --rm), a run keeps its output in a log too.
+	var kept *outputLog
+	logConfig, _ := spec.LogConfigOf(s) // stages.New says what is wrong with it
+	if !h.Detached && !opts.Remove {
+		var err error
+		if kept, err = keepOutput(logConfig, &opts, s.Process.Terminal); err != nil {
+			started(err)
+			return RunResult{}, tr.End(nil, err, 0)
+		}
+	}
 	r, err := stages.New(s, opts)
 	if err != nil {
+		kept.abandon()
 		err = tr.End(nil, err, 0)
 		started(err)
 		return RunResult{}, err
 	}
+	kept.start(r.Container, logConfig)
 	if tr != nil {
 		tr.SetRun(r)
 		r.Traceparent = tr.Traceparent()
@@ -93,17 +107,19 @@ func (e *Engine) Run(s *specs.Spec, opts stages.Options, to trace.Options, h Run
 		h.Created(r)
 	}
 	err = r.Start()
+	kept.started()
 	started(err)
 	if err != nil {
 		if h.Console != nil {
 			h.Console.Discard()
 		}
+		kept.wait()
 		err = tr.End(r, err, 0)
 		return RunResult{Report: tr.FailureReport(err)}, err
 	}
 	var out RunResult
 	if h.Console != nil {
-		if err := h.Console.Attach(); err != nil {
+		if err := h.Console.Attach(kept.terminal()); err != nil {
 			out.Warnings = append(out.Warnings, err.Error())
 		}
 	}
@@ -118,6 +134,7 @@ func (e *Engine) Run(s *specs.Spec, opts stages.Options, to trace.Options, h Run
 	if h.Console != nil {
 		h.Console.Close()
 	}
+	kept.wait()
 	tr.Exited(out.Code)
 	if err := r.Teardown(); err != nil {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("teardown of %s: %v (glassbox gc retries)", container.ShortID(r.ID), err))

@@ -18,8 +18,9 @@ import (
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
-// ErrNoLog: the container ran in the foreground, its output the caller's.
-var ErrNoLog = errors.New("ran in the foreground: its output went to the terminal, not to a log (run -d, create and start keep one)")
+// ErrNoLog: the container's output went to whoever ran it (an OCI
+// runtime's caller: containerd, podman), not to a log.
+var ErrNoLog = errors.New("keeps no log: its output went to whoever ran it (glassbox-runc's caller keeps it), not to a log")
 
 // LogOptions choose what Logs gives of a container's output.
 type LogOptions struct {
@@ -54,7 +55,7 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 	}
 	f, err := e.openLog(ctx, c, o.Follow)
 	if errors.Is(err, os.ErrNotExist) {
-		if now, lerr := container.Load(c.Dir); lerr == nil && now.Status != container.Created && now.Status != container.Creating {
+		if now, lerr := container.Load(c.Dir); lerr == nil && (now.OCI || now.Status != container.Created && now.Status != container.Creating) {
 			return fmt.Errorf("container %s %w", container.ShortID(c.ID), ErrNoLog)
 		}
 		return nil // no output, and none to come

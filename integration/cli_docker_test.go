@@ -396,11 +396,6 @@ func TestCLIErrorsSayWhatExists(t *testing.T) {
 	if r := e.run("", "pull", "127.0.0.1:"+port+"/nothing:1"); r.code == 0 || !strings.Contains(r.stderr, "cannot connect to the registry 127.0.0.1:"+port) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 		t.Errorf("pull from a registry that is not there: exit %d %q", r.code, r.stderr)
 	}
-	e.ok("run", "--name", "fg", "busybox", "echo", "to-the-terminal")
-	if r := e.run("", "logs", "fg"); r.code == 0 || !strings.Contains(r.stderr, "ran in the foreground: its output went to the terminal") {
-		t.Errorf("logs of a container run in the foreground: exit %d %q", r.code, r.stderr)
-	}
-	e.ok("rm", "fg")
 	cid := filepath.Join(t.TempDir(), "cid")
 	e.ok("run", "--rm", "--cidfile", cid, "busybox", "true")
 	if b, _ := os.ReadFile(cid); len(b) != 64 {
@@ -598,10 +593,10 @@ func TestCLICreate(t *testing.T) {
 	if out := e.ok("start", "-a", "later"); out != "ran" {
 		t.Errorf("create, then start -a: %q", out)
 	}
-	e.ok("start", "later") // detached, under a monitor: logged
+	e.ok("start", "later") // detached, under a monitor
 	e.ok("wait", "later")
-	if out := e.ok("logs", "later"); out != "ran" {
-		t.Errorf("create, then start: logs %q", out)
+	if out := e.ok("logs", "later"); out != "ran\nran" {
+		t.Errorf("create, start -a, then start: logs %q, want both runs' output", out)
 	}
 	if r := e.run("", "create", "--step", "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "create takes no --bundle, --step") {
 		t.Errorf("create --step: exit %d %q", r.code, r.stderr)
@@ -870,5 +865,55 @@ func TestSystemPrune(t *testing.T) {
 	if out := d.dockerOK("system", "prune", "-f", "--volumes"); !strings.Contains(out, "Deleted Containers:") || !strings.Contains(out, "extra") || !strings.Contains(out, "held") {
 		t.Errorf("docker system prune -f --volumes:\n%s", out)
 	}
+	e.noState()
+}
+
+// A foreground run that is kept (no --rm) logs its output as a detached
+// one does, while the caller gets it too: with a terminal or without, when
+// the caller stops reading (| head), and with start -a. An OCI container's
+// output is its caller's: logs says so.
+func TestForegroundRunKeepsLog(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	r := e.run("", "run", "--name", "fg", "busybox", "sh", "-c", "echo out; echo err >&2; printf partial")
+	if r.code != 0 || r.stdout != "out\npartial" || r.stderr != "err\n" {
+		t.Errorf("run in the foreground: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if out := e.ok("logs", "fg"); out != "out\npartial" {
+		t.Errorf("logs of a foreground run: %q", out)
+	}
+	if r := e.run("", "logs", "fg"); r.stderr != "err\n" {
+		t.Errorf("logs of a foreground run: stderr %q, want err", r.stderr)
+	}
+	e.ok("start", "-a", "fg")
+	if out := e.ok("logs", "fg"); out != "out\npartialout\npartial" && out != "out\npartial\nout\npartial" {
+		t.Errorf("logs after start -a: %q, want both runs", out)
+	}
+	// The caller stops reading: glassbox is not killed by SIGPIPE, the
+	// program runs to its end into the log, and the teardown happens.
+	cmd := exec.Command("sh", "-c", glassbox+" run --name piped busybox seq 1 100000 | head -1")
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+	if out, err := cmd.Output(); err != nil || string(out) != "1\n" {
+		t.Errorf("run | head -1: %q %v", out, err)
+	}
+	if out := e.ok("inspect", "-f", "{{.Status}} {{.ExitCode}}", "piped"); out != "exited 0" {
+		t.Errorf("the container whose caller stopped reading: %q", out)
+	}
+	if out := e.ok("logs", "--tail", "1", "piped"); out != "100000" {
+		t.Errorf("its log ends with %q, want 100000", out)
+	}
+	e.ok("run", "--name", "quiet", "--log-driver", "none", "busybox", "echo", "x")
+	if r := e.run("", "logs", "quiet"); r.code == 0 || !strings.Contains(r.stderr, "keeps no log") {
+		t.Errorf("logs of a --log-driver none run: exit %d %q", r.code, r.stderr)
+	}
+	bundle := ociBundle(t, func(s map[string]any) { s["process"].(map[string]any)["args"] = []string{"echo", "oci-out"} })
+	if r := e.oci("create", "--bundle", bundle, "ocic"); r.code != 0 {
+		t.Fatalf("glassbox-runc create: exit %d %s", r.code, r.stderr)
+	}
+	if r := e.run("", "logs", "ocic"); r.code == 0 || !strings.Contains(r.stderr, "glassbox-runc's caller keeps it") {
+		t.Errorf("logs of an OCI container: exit %d %q", r.code, r.stderr)
+	}
+	e.oci("delete", "--force", "ocic")
+	e.ok("rm", "fg", "piped", "quiet")
 	e.noState()
 }

@@ -256,8 +256,8 @@ func TestStartAgain(t *testing.T) {
 	if r := e.run("", "wait", "again"); r.stdout != "4\n" {
 		t.Errorf("wait after start: %q %q", r.stdout, r.stderr)
 	}
-	if r := e.run("", "logs", "again"); r.stdout != "2\n" {
-		t.Errorf("logs after start: %q (the writable layer should have kept /count)", r.stdout)
+	if r := e.run("", "logs", "again"); r.stdout != "1\n2\n" {
+		t.Errorf("logs after start: %q, want the foreground run's line, then the start's (the writable layer should have kept /count)", r.stdout)
 	}
 	if r := e.run("", "start", "-a", "again"); r.code != 4 || r.stdout != "3\n" {
 		t.Errorf("start -a: exit %d %q %q", r.code, r.stdout, r.stderr)

@@ -451,7 +451,7 @@ func TestDoctor(t *testing.T) {
 }
 
 // Without glassbox-init beside it, glassbox re-executes itself as the init;
-// without glassbox-shim, a detached container's monitor stays glassbox.
+// without glassbox-shim, it runs no detached container.
 func TestInitFallback(t *testing.T) {
 	e := newEnv(t)
 	alone := filepath.Join(t.TempDir(), "glassbox")
@@ -467,24 +467,13 @@ func TestInitFallback(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "1\n" {
 		t.Errorf("run with the fallback init: %v %q", err, out)
 	}
-	// Without glassbox-shim, a detached container's monitor stays glassbox.
-	run := func(args ...string) string {
-		cmd := exec.Command(alone, args...)
-		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Errorf("%v: %v %s", args, err, out)
-		}
-		return string(out)
+	// Without glassbox-shim, a detached run is refused before anything is
+	// made: the shim is what logs and waits for it.
+	cmd = exec.Command(alone, "run", "-d", "--name", "fallback", "--rootfs", rootfs, "--", "true")
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "a detached container needs glassbox-shim beside "+alone+" (make build)") {
+		t.Errorf("run -d without glassbox-shim: %v %q", err, out)
 	}
-	run("run", "-d", "--name", "fallback", "--rootfs", rootfs, "--", "sh", "-c", "echo detached; sleep 0.2; exit 3")
-	if code := run("wait", "fallback"); code != "3\n" {
-		t.Errorf("wait, with the monitor as glassbox: %q", code)
-	}
-	if logs := run("logs", "fallback"); logs != "detached\n" {
-		t.Errorf("logs, with the monitor as glassbox: %q", logs)
-	}
-	run("rm", "fallback")
 	e.noState()
 }
 

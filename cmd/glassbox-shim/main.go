@@ -39,15 +39,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/jsonlog"
 )
 
 func main() {
 	a := os.Args
 	terminal, stdin, lock := false, -1, -1
-	log := &logFile{maxFiles: 1}
+	var maxSize int64
+	maxFiles := 1
 	var health *probe
 	for len(a) > 1 && (a[1] == "-t" || (a[1] == "-i" || a[1] == "-r" || a[1] == "-l" || a[1] == "-c") && len(a) > 2) {
 		switch a[1] {
@@ -59,8 +61,8 @@ func main() {
 			unix.CloseOnExec(stdin)
 		case "-r":
 			size, files, _ := strings.Cut(a[2], ",")
-			log.maxSize, _ = strconv.ParseInt(size, 10, 64)
-			log.maxFiles, _ = strconv.Atoi(files)
+			maxSize, _ = strconv.ParseInt(size, 10, 64)
+			maxFiles, _ = strconv.Atoi(files)
 		case "-l":
 			lock, _ = strconv.Atoi(a[2])
 			unix.CloseOnExec(lock) // not for the health checks
@@ -81,12 +83,12 @@ func main() {
 		health.exe, health.argv, health.env = a[6], append(a[7:len(a):len(a)], "--health-check"), env
 	}
 	pid, _ := strconv.Atoi(a[1])
-	log.open(a[4])
+	log := jsonlog.Open(a[4], maxSize, maxFiles)
 	var streams []*stream
 	for i, name := range []string{"stdout", "stderr"} {
 		if fd, _ := strconv.Atoi(a[2+i]); fd >= 0 {
 			unix.CloseOnExec(fd)
-			streams = append(streams, &stream{fd: fd, name: name, log: log, raw: terminal})
+			streams = append(streams, &stream{fd: fd, lines: &jsonlog.Lines{Log: log, Stream: name, Raw: terminal}})
 		}
 	}
 	var in *input
@@ -118,13 +120,10 @@ func main() {
 	os.Exit(1)
 }
 
-// stream is one of the init's outputs and the line being gathered.
+// stream is one of the init's outputs, and the line being gathered.
 type stream struct {
-	fd   int
-	name string
-	log  *logFile
-	raw  bool // a terminal's: logged as read, not by lines
-	line []byte
+	fd    int
+	lines *jsonlog.Lines
 }
 
 // input copies what an attach writes into the container's stdin FIFO to its
@@ -263,131 +262,15 @@ func (in *input) write() {
 // holder of its slave has gone.
 func (s *stream) read(buf []byte) bool {
 	n, err := unix.Read(s.fd, buf)
-	if n > 0 && s.raw {
-		s.log.writeLine(s.name, buf[:n])
-		return true
-	}
 	if n > 0 {
-		s.line = append(s.line, buf[:n]...)
-		for {
-			i := indexNewline(s.line)
-			if i < 0 {
-				break
-			}
-			s.log.writeLine(s.name, s.line[:i+1])
-			s.line = s.line[:copy(s.line, s.line[i+1:])]
-		}
-		if len(s.line) >= len(buf) { // a very long line: write what there is
-			s.log.writeLine(s.name, s.line)
-			s.line = s.line[:0]
-		}
+		s.lines.Write(buf[:n])
 		return true
 	}
 	if err == unix.EINTR || err == unix.EAGAIN {
 		return true
 	}
-	if len(s.line) > 0 {
-		s.log.writeLine(s.name, s.line)
-	}
+	s.lines.Flush()
 	unix.Close(s.fd)
 	s.fd = -1
 	return false
-}
-
-func indexNewline(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
-}
-
-// logFile is the container's log: the file at path, rotated when a line
-// would take it past maxSize (0: never), maxFiles files kept in all.
-type logFile struct {
-	path     string
-	f        *os.File // nil: nothing is kept
-	size     int64
-	maxSize  int64
-	maxFiles int
-}
-
-func (l *logFile) open(path string) {
-	l.path, l.f, l.size = path, nil, 0
-	if path == "" {
-		return // --log-driver none
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o640)
-	if err != nil {
-		return // the state directory is gone: nothing to keep, but still drain the pipes
-	}
-	if fi, err := f.Stat(); err == nil {
-		l.size = fi.Size()
-	}
-	l.f = f
-}
-
-// writeLine appends {"stream":…,"time":…,"log":…} and a newline, in one write.
-func (l *logFile) writeLine(stream string, line []byte) {
-	if l.f == nil {
-		return
-	}
-	b := make([]byte, 0, len(line)+96)
-	b = append(b, `{"stream":"`...)
-	b = append(b, stream...)
-	b = append(b, `","time":"`...)
-	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","log":`...)
-	b = appendJSONString(b, line)
-	b = append(b, "}\n"...)
-	if l.maxSize > 0 && l.size > 0 && l.size+int64(len(b)) > l.maxSize {
-		l.rotate()
-	}
-	n, _ := l.f.Write(b)
-	l.size += int64(n)
-}
-
-// rotate renames LOG.N-1 to LOG.N, …, LOG to LOG.1 (the oldest falls off the
-// end) and starts a new LOG; with one file kept, the log starts again empty.
-// A reader following the old file reads it to its end, then opens the new.
-func (l *logFile) rotate() {
-	l.f.Close()
-	if l.maxFiles > 1 {
-		for n := l.maxFiles - 1; n > 1; n-- {
-			os.Rename(l.path+"."+strconv.Itoa(n-1), l.path+"."+strconv.Itoa(n))
-		}
-		os.Rename(l.path, l.path+".1")
-	} else {
-		os.Remove(l.path)
-	}
-	l.open(l.path)
-}
-
-// appendJSONString quotes s as a JSON string; invalid UTF-8 becomes U+FFFD,
-// as encoding/json does.
-func appendJSONString(b, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for len(s) > 0 {
-		r, size := utf8.DecodeRune(s)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r == '\n':
-			b = append(b, `\n`...)
-		case r == '\r':
-			b = append(b, `\r`...)
-		case r == '\t':
-			b = append(b, `\t`...)
-		case r < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
-		default:
-			b = append(b, s[:size]...)
-		}
-		s = s[size:]
-	}
-	return append(b, '"')
 }

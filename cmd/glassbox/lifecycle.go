@@ -396,7 +396,7 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 	}
 	go forwardSignals(sigs, r, con)
 	if con != nil {
-		if err := con.Attach(); err != nil {
+		if err := con.Attach(nil); err != nil {
 			fmt.Fprintln(os.Stderr, "glassbox:", err)
 		}
 	}

@@ -74,7 +74,7 @@ func (c *console) resize() {
 // Attach starts copying, once the process runs: stdin to the master only
 // when interactive (-i), the master to stdout unless not output (the monitor
 // then hands the master to the shim).
-func (c *console) Attach() error {
+func (c *console) Attach(log io.Writer) error {
 	interactive := c.interactive
 	if err := c.receive(); err != nil || !c.output {
 		close(c.done)
@@ -98,7 +98,11 @@ func (c *console) Attach() error {
 		go io.Copy(c.master, in)
 	}
 	go func() {
-		io.Copy(os.Stdout, c.master) // ends with EIO once the last holder of the slave exits
+		out := io.Writer(os.Stdout)
+		if log != nil {
+			out = io.MultiWriter(os.Stdout, log)
+		}
+		io.Copy(out, c.master) // ends with EIO once the last holder of the slave exits
 		close(c.done)
 	}()
 	return nil
