@@ -55,7 +55,7 @@ func TestMemoryLimitOOM(t *testing.T) {
 	var victim, read bool
 	for _, s := range f.Spans() {
 		victim = victim || strings.HasPrefix(s.Attr("glassbox.kernel.call"), "OOM killer: mark_victim pid ")
-		read = read || s.Name == counter
+		read = read || s.Label() == counter
 	}
 	if !victim {
 		t.Error("no OOM killer kernel event (oom/mark_victim) in the trace")

@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -45,8 +49,8 @@ func (e *env) loadTrace() *trace.File {
 func spanIndex(f *trace.File) (byName map[string]trace.Span, children map[string][]trace.Span) {
 	byName, children = map[string]trace.Span{}, map[string][]trace.Span{}
 	for _, s := range f.Spans() {
-		if _, dup := byName[s.Name]; !dup {
-			byName[s.Name] = s
+		if _, dup := byName[s.Label()]; !dup {
+			byName[s.Label()] = s
 		}
 		children[s.ParentSpanID] = append(children[s.ParentSpanID], s)
 	}
@@ -55,7 +59,7 @@ func spanIndex(f *trace.File) (byName map[string]trace.Span, children map[string
 
 func childNamed(children map[string][]trace.Span, parent trace.Span, prefix string) (trace.Span, bool) {
 	for _, c := range children[parent.SpanID] {
-		if strings.HasPrefix(c.Name, prefix) {
+		if strings.HasPrefix(c.Label(), prefix) {
 			return c, true
 		}
 	}
@@ -96,9 +100,9 @@ func TestTraceOfARun(t *testing.T) {
 		if s.Attr("glassbox.kernel") == "true" {
 			continue // what the kernel saw glassbox do before the first stage
 		}
-		names = append(names, s.Name)
+		names = append(names, s.Label())
 		if s.StartTime().Before(prevStart) || s.EndTime().After(root.EndTime()) {
-			t.Errorf("span %s [%v, %v] is out of order or outside the run", s.Name, s.StartTime(), s.EndTime())
+			t.Errorf("span %s [%v, %v] is out of order or outside the run", s.Label(), s.StartTime(), s.EndTime())
 		}
 		prevStart = s.StartTime()
 	}
@@ -142,17 +146,17 @@ func TestTraceOfARun(t *testing.T) {
 			want = "not " + initPid // the host side
 		}
 		if got := step.Attr("process.pid"); (c.pid != "" && got != c.pid) || (c.pid == "" && got == initPid) {
-			t.Errorf("step %q: process.pid %s, want %s", step.Name, got, want)
+			t.Errorf("step %q: process.pid %s, want %s", step.Label(), got, want)
 		}
 		st := byName[c.stage]
 		if step.StartTime().Before(st.StartTime()) || step.EndTime().After(st.EndTime()) {
-			t.Errorf("step %q [%v, %v] lies outside stage %s [%v, %v]", step.Name,
+			t.Errorf("step %q [%v, %v] lies outside stage %s [%v, %v]", step.Label(),
 				step.StartTime(), step.EndTime(), c.stage, st.StartTime(), st.EndTime())
 		}
 	}
 	if clone, ok := childNamed(children, byName["unshare"], "clone"); ok {
-		if !strings.Contains(clone.Name, "CLONE_NEWNS") || !strings.Contains(clone.Name, "CLONE_NEWPID") || !strings.Contains(clone.Name, "CLONE_NEWNET") {
-			t.Errorf("clone step should show the namespace flags: %q", clone.Name)
+		if !strings.Contains(clone.Label(), "CLONE_NEWNS") || !strings.Contains(clone.Label(), "CLONE_NEWPID") || !strings.Contains(clone.Label(), "CLONE_NEWNET") {
+			t.Errorf("clone step should show the namespace flags: %q", clone.Label())
 		}
 	}
 	if m, ok := childNamed(children, byName["mount"], "mount proc on /proc"); ok {
@@ -396,8 +400,8 @@ func TestKernelEvents(t *testing.T) {
 	for _, s := range spans {
 		if strings.HasPrefix(s.Attr("glassbox.kernel.call"), `mount("proc"`) {
 			for _, p := range spans {
-				if p.SpanID == s.ParentSpanID && p.Name != "mount proc on /proc" {
-					t.Errorf("mount(proc) sits under %q, want the step \"mount proc on /proc\"", p.Name)
+				if p.SpanID == s.ParentSpanID && p.Label() != "mount proc on /proc" {
+					t.Errorf("mount(proc) sits under %q, want the step \"mount proc on /proc\"", p.Label())
 				}
 			}
 		}
@@ -718,5 +722,80 @@ func TestTraceRetentionAndOff(t *testing.T) {
 	if n := traces(); n != 3 {
 		t.Errorf("glassbox-runc run with GLASSBOX_TRACE=off wrote a trace: %d", n)
 	}
+	e.noState()
+}
+
+// A backend indexes spans by name: ten different containers' traces use few
+// names — stages, step kinds, system calls — with paths, ids and values in
+// attributes; no child starts before its parent; the resource says what made
+// the trace, the root what ran.
+func TestSpanNamesAreFew(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	data := t.TempDir()
+	e.ok("network", "create", "few")
+	for _, args := range [][]string{
+		{"run", "--rm", "busybox", "true"},
+		{"run", "--rm", "-p", strconv.Itoa(freePort(t)) + ":80", "busybox", "true"},
+		{"run", "--rm", "--network", "none", "-u", "1000:1000", "busybox", "id"},
+		{"run", "--rm", "-v", data + ":/data", "--tmpfs", "/t", "--read-only", "busybox", "true"},
+		{"run", "--rm", "-e", "A=B", "-w", "/tmp", "-h", "named", "busybox", "env"},
+		{"run", "--rm", "--cap-drop", "ALL", "-m", "64m", "--pids-limit", "10", "busybox", "true"},
+		{"run", "--rm", "--init", "busybox", "true"},
+		{"run", "--rm", "--network", "few", "busybox", "true"},
+		{"run", "--rm", "--rootfs", rootfs, "--", "true"},
+	} {
+		e.ok(args...)
+	}
+	e.run("", "run", "--rm", "busybox", "/nonexistent") // fails at exec
+	id := e.ok("run", "-d", "busybox", "sleep", "60")
+	e.ok("exec", id, "true")
+	e.ok("rm", "-f", id)
+	e.ok("network", "rm", "few")
+
+	files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json"))
+	if len(files) < 12 {
+		t.Fatalf("%d traces, want one per command", len(files))
+	}
+	names := map[string]bool{}
+	word := regexp.MustCompile(`^(glassbox [a-z]+|[A-Za-z0-9_.-]+)$`)
+	for _, path := range files {
+		f, err := trace.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string]trace.Span{}
+		for _, s := range f.Spans() {
+			byID[s.SpanID] = s
+		}
+		for _, s := range f.Spans() {
+			names[s.Name] = true
+			if !word.MatchString(s.Name) {
+				t.Errorf("span name %q (%s): want one word, the detail in attributes", s.Name, s.Label())
+			}
+			if p, ok := byID[s.ParentSpanID]; ok && s.StartTime().Before(p.StartTime()) {
+				t.Errorf("%s (%s) starts %v before its parent %s", s.Name, s.Label(), p.StartTime().Sub(s.StartTime()), p.Name)
+			}
+		}
+		root, _ := f.Root()
+		if args := root.Attributes; root.Name == "glassbox run" {
+			for _, kv := range args {
+				if kv.Key == "process.command_args" && kv.Value.Array == nil {
+					t.Errorf("process.command_args is %q, want an array (semantic conventions)", kv.Value.Text())
+				}
+			}
+		}
+		res := map[string]string{}
+		for _, kv := range f.ResourceSpans[0].Resource.Attributes {
+			res[kv.Key] = kv.Value.Text()
+		}
+		if res["service.name"] != "glassbox" || res["service.version"] == "" || res["host.name"] == "" || res["container.runtime.name"] != "glassbox" {
+			t.Errorf("resource %v: want service.name, service.version, host.name, container.runtime.name", res)
+		}
+	}
+	if len(names) > 60 {
+		t.Errorf("%d distinct span names in %d traces, want at most 60: %v", len(names), len(files), slices.Sorted(maps.Keys(names)))
+	}
+	t.Logf("%d distinct span names in %d traces", len(names), len(files))
 	e.noState()
 }

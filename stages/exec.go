@@ -172,7 +172,7 @@ func execProgram(in *Init) error {
 	}
 	start = time.Now()
 	path, err := lookPath(p.Args[0], env)
-	in.steps.record("look up "+p.Args[0]+" in $PATH", start, err, "process.executable.path", path)
+	in.steps.record("lookup "+p.Args[0]+" in $PATH", start, err, "process.executable.path", path)
 	if err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func (r *Run) runHostHook(name string, h specs.Hook, stage, when string, status 
 	start := time.Now()
 	err := runHook(h, state, append(os.Environ(), r.HookEnv(stage, when)...), r.stderr())
 	var st steps
-	st.record(strings.Join(append([]string{h.Path}, hookArgs(h)...), " "), start, err)
+	st.record(strings.Join(append([]string{"hook", h.Path}, hookArgs(h)...), " "), start, err)
 	r.timed(Timing{Stage: name, Start: start, End: time.Now(), Err: err, Steps: st})
 	return err
 }
@@ -143,7 +143,7 @@ func (r *Run) replaced(st *Stage, command string) error {
 	state, _ := json.Marshal(r.State(specs.StateCreating))
 	h := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", command}}
 	err := runHook(h, state, append(os.Environ(), r.HookEnv(st.Name, "instead")...), r.stderr())
-	r.steps.record("--replace-stage "+st.Name+"="+command, start, err)
+	r.steps.record("replace-stage "+st.Name+"="+command, start, err)
 	if err != nil {
 		return &Error{Call: "--replace-stage " + st.Name + "=" + command, Msg: err.Error(),
 			Hint: "the command does the stage's work; its environment has GLASSBOX_PID, GLASSBOX_NETNS … (glassbox explain hooks)"}

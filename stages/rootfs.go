@@ -53,7 +53,7 @@ func mountOverlay(r *Run) error {
 		if err == nil && !fi.IsDir() {
 			err = unix.ENOTDIR
 		}
-		r.steps.record("use root.path in place (OCI): "+r.Spec.Root.Path, start, err, "glassbox.path", r.Spec.Root.Path)
+		r.steps.record("stat "+r.Spec.Root.Path+": root.path, used in place (OCI)", start, err, "glassbox.path", r.Spec.Root.Path)
 		if err != nil {
 			return callError("stat("+r.Spec.Root.Path+")", err, "root.path in config.json must name the container's root directory")
 		}

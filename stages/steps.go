@@ -2,6 +2,7 @@ package stages
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -9,6 +10,12 @@ import (
 // written, a netlink request — timed by the process that did it. Steps from the
 // container's init travel to the host in its sync-socket replies; the trace turns
 // every step into a span under its stage.
+//
+// A step's Name begins with its kind, one word — the system call or the act:
+// mount, bind, write, mkdir, RTM_NEWLINK, hook — and goes on with the detail:
+// "write memory.max=67108864 in memory:/glassbox/<id>". The kind names the
+// step's span, a name from a small set that a tracing backend can index; the
+// whole Name is its glassbox.step attribute, which the viewers print.
 type Step struct {
 	Name  string            `json:"name"`
 	Pid   int               `json:"pid,omitempty"` // host pid of the process that did it (filled in by the host)
@@ -16,6 +23,26 @@ type Step struct {
 	End   int64             `json:"end"`
 	Attrs map[string]string `json:"attrs,omitempty"`
 	Err   string            `json:"error,omitempty"`
+}
+
+// Kind is what the step is, without the detail (StepKind of its name).
+func (s Step) Kind() string { return StepKind(s.Name) }
+
+// StepKind is the kind a step's name begins with: its first word, or the
+// system call that word stands for — a bind, a remount and a propagation
+// change are mount(2) calls, RTM_NEWLINK and its like netlink requests.
+func StepKind(name string) string {
+	word := name
+	if i := strings.IndexAny(name, " (:,"); i >= 0 {
+		word = name[:i]
+	}
+	switch {
+	case word == "bind" || word == "remount" || word == "propagation":
+		return "mount"
+	case strings.HasPrefix(word, "RTM_"):
+		return "netlink"
+	}
+	return word
 }
 
 // steps collects the steps of one stage half.

@@ -46,7 +46,7 @@ func Chrome(w io.Writer, f *File) error {
 			glassboxPid = tid // the clone step: glassbox made it
 		}
 		tracks[tid] = ""
-		events = append(events, event{Name: s.Name, Cat: cat, Ph: "X", Pid: 1, Tid: tid,
+		events = append(events, event{Name: s.Label(), Cat: cat, Ph: "X", Pid: 1, Tid: tid,
 			Ts: float64(s.StartTime().UnixNano()) / 1e3, Dur: float64(s.Duration().Nanoseconds()) / 1e3, Args: args})
 	}
 	sort.Slice(events, func(i, j int) bool { return events[i].Ts < events[j].Ts })
@@ -91,7 +91,7 @@ func HTML(w io.Writer, f *File) error {
 	sort.Slice(spans, func(i, j int) bool { return spans[i].StartTime().Before(spans[j].StartTime()) })
 	t0 := root.StartTime()
 	for _, s := range spans {
-		n := &node{Name: s.Name, Start: float64(s.StartTime().Sub(t0).Microseconds()) / 1e3,
+		n := &node{Name: s.Label(), Start: float64(s.StartTime().Sub(t0).Microseconds()) / 1e3,
 			Dur: float64(s.Duration().Microseconds()) / 1e3, Kind: spanKind(s, root), Attrs: map[string]string{}}
 		for _, kv := range s.Attributes {
 			n.Attrs[kv.Key] = kv.Value.Text()

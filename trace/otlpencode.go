@@ -113,25 +113,37 @@ func appendKeyValues(b []byte, kvs []KeyValue) []byte {
 		b = comma(b, i)
 		b = append(b, `{"key":`...)
 		b = appendString(b, kv.Key)
-		b = append(b, `,"value":{`...)
-		v := kv.Value
-		switch {
-		case v.String != nil:
-			b = append(b, `"stringValue":`...)
-			b = appendString(b, *v.String)
-		case v.Int != nil:
-			b = append(b, `"intValue":`...)
-			b = appendString(b, *v.Int)
-		case v.Bool != nil:
-			b = append(b, `"boolValue":`...)
-			b = strconv.AppendBool(b, *v.Bool)
-		case v.Double != nil:
-			b = append(b, `"doubleValue":`...)
-			b = strconv.AppendFloat(b, *v.Double, 'g', -1, 64)
-		}
-		b = append(b, "}}"...)
+		b = append(b, `,"value":`...)
+		b = appendAnyValue(b, kv.Value)
+		b = append(b, '}')
 	}
 	return append(b, ']')
+}
+
+func appendAnyValue(b []byte, v AnyValue) []byte {
+	b = append(b, '{')
+	switch {
+	case v.String != nil:
+		b = append(b, `"stringValue":`...)
+		b = appendString(b, *v.String)
+	case v.Int != nil:
+		b = append(b, `"intValue":`...)
+		b = appendString(b, *v.Int)
+	case v.Bool != nil:
+		b = append(b, `"boolValue":`...)
+		b = strconv.AppendBool(b, *v.Bool)
+	case v.Double != nil:
+		b = append(b, `"doubleValue":`...)
+		b = strconv.AppendFloat(b, *v.Double, 'g', -1, 64)
+	case v.Array != nil:
+		b = append(b, `"arrayValue":{"values":[`...)
+		for i, e := range v.Array.Values {
+			b = comma(b, i)
+			b = appendAnyValue(b, e)
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, '}')
 }
 
 func comma(b []byte, i int) []byte {

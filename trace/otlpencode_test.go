@@ -19,6 +19,8 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 					{Key: "process.pid", Value: AnyValue{Int: ptr("42")}},
 					{Key: "glassbox.kernel", Value: AnyValue{Bool: ptr(true)}},
 					{Key: "ratio", Value: AnyValue{Double: ptr(0.25)}},
+					{Key: "process.command_args", Value: AnyValue{Array: &ArrayValue{Values: []AnyValue{{String: ptr("sh")}, {String: ptr("-c")}, {Int: ptr("3")}}}}},
+					{Key: "empty", Value: AnyValue{Array: &ArrayValue{Values: []AnyValue{}}}},
 					{Key: "call", Value: AnyValue{String: ptr("mount(\"a\\b\", \"\x01\tx\n\", \"\xff\xfe\") = 0 ▸ é")}},
 				},
 				Events: []Event{{Time: "1700000000000000001", Name: "exception", Attributes: []KeyValue{{Key: "k", Value: AnyValue{String: ptr("v")}}}}},

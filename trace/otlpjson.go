@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -85,10 +86,16 @@ type KeyValue struct {
 }
 
 type AnyValue struct {
-	String *string  `json:"stringValue,omitempty"`
-	Int    *string  `json:"intValue,omitempty"`
-	Bool   *bool    `json:"boolValue,omitempty"`
-	Double *float64 `json:"doubleValue,omitempty"`
+	String *string     `json:"stringValue,omitempty"`
+	Int    *string     `json:"intValue,omitempty"`
+	Bool   *bool       `json:"boolValue,omitempty"`
+	Double *float64    `json:"doubleValue,omitempty"`
+	Array  *ArrayValue `json:"arrayValue,omitempty"`
+}
+
+// ArrayValue is a list attribute: process.command_args, the cgroup paths.
+type ArrayValue struct {
+	Values []AnyValue `json:"values"`
 }
 
 // Text renders any value as a person reads it.
@@ -102,6 +109,12 @@ func (v AnyValue) Text() string {
 		return strconv.FormatBool(*v.Bool)
 	case v.Double != nil:
 		return strconv.FormatFloat(*v.Double, 'g', -1, 64)
+	case v.Array != nil:
+		texts := make([]string, len(v.Array.Values))
+		for i, e := range v.Array.Values {
+			texts[i] = e.Text()
+		}
+		return strings.Join(texts, " ")
 	}
 	return ""
 }
@@ -196,22 +209,36 @@ func kind(k oteltrace.SpanKind) int {
 func keyValues(attrs []attribute.KeyValue) []KeyValue {
 	out := make([]KeyValue, 0, len(attrs))
 	for _, a := range attrs {
-		var v AnyValue
-		switch a.Value.Type() {
-		case attribute.BOOL:
-			b := a.Value.AsBool()
-			v.Bool = &b
-		case attribute.INT64:
-			i := strconv.FormatInt(a.Value.AsInt64(), 10)
-			v.Int = &i
-		case attribute.FLOAT64:
-			f := a.Value.AsFloat64()
-			v.Double = &f
-		default:
-			str := a.Value.Emit()
-			v.String = &str
-		}
-		out = append(out, KeyValue{Key: string(a.Key), Value: v})
+		out = append(out, KeyValue{Key: string(a.Key), Value: anyValue(a.Value)})
 	}
 	return out
+}
+
+func anyValue(a attribute.Value) AnyValue {
+	var v AnyValue
+	switch a.Type() {
+	case attribute.BOOL:
+		b := a.AsBool()
+		v.Bool = &b
+	case attribute.INT64:
+		i := strconv.FormatInt(a.AsInt64(), 10)
+		v.Int = &i
+	case attribute.FLOAT64:
+		f := a.AsFloat64()
+		v.Double = &f
+	case attribute.STRINGSLICE:
+		v.Array = &ArrayValue{Values: []AnyValue{}}
+		for _, e := range a.AsStringSlice() {
+			v.Array.Values = append(v.Array.Values, anyValue(attribute.StringValue(e)))
+		}
+	case attribute.INT64SLICE:
+		v.Array = &ArrayValue{Values: []AnyValue{}}
+		for _, e := range a.AsInt64Slice() {
+			v.Array.Values = append(v.Array.Values, anyValue(attribute.Int64Value(e)))
+		}
+	default:
+		str := a.Emit()
+		v.String = &str
+	}
+	return v
 }

@@ -112,13 +112,15 @@ func StartRun(s *specs.Spec, root, id string, o Options) (*Run, error) {
 	if r := o.Request; r != nil {
 		cfg.Start = time.Now() // not the daemon's start
 		cfg.Parent = propagation.MapCarrier{"traceparent": r.Header.Get("traceparent"), "tracestate": r.Header.Get("tracestate")}
+		cfg.Server = true
 		attrs = append(attrs, attribute.String("http.request.method", r.Method), attribute.String("http.route", r.Route))
 	}
-	sess, err := Start(cfg, append(attrs,
-		attribute.String("container.id", id),
-		attribute.String("process.command_args", strings.Join(s.Process.Args, " ")),
-		attribute.String("glassbox.rootfs", s.Root.Path))...,
-	)
+	attrs = append(attrs, attribute.String("container.id", id), attribute.StringSlice("process.command_args", s.Process.Args),
+		attribute.String("glassbox.rootfs", s.Root.Path))
+	if name := s.Annotations[spec.ImageNameAnnotation]; name != "" {
+		attrs = append(attrs, attribute.String("container.image.name", name), attribute.String("container.image.id", s.Annotations[spec.ImageAnnotation]))
+	}
+	sess, err := Start(cfg, attrs...)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +378,7 @@ func Lifecycle(ctx context.Context, command string, c *container.Container, root
 // Step records one step of a lifecycle command, from start to now.
 func (t *Run) Step(name string, start time.Time, err error, attrs ...attribute.KeyValue) {
 	if t != nil {
-		t.sess.Span(name, start, time.Now(), err, attrs...)
+		t.sess.Span(stages.StepKind(name), start, time.Now(), err, append(attrs, attribute.String("glassbox.step", name))...)
 	}
 }
 

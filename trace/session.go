@@ -27,9 +27,10 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	oteltrace "go.opentelemetry.io/otel/trace"
 
+	"github.com/glassbox-dev/glassbox/internal/buildinfo"
 	"github.com/glassbox-dev/glassbox/stages"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	// Parent is the W3C trace context the trace continues (a daemon's
 	// request's traceparent header); empty: TRACEPARENT from the environment.
 	Parent propagation.MapCarrier
+	// Server: the root span serves a request (a daemon's); otherwise it is
+	// internal, a command's own work.
+	Server bool
 }
 
 // Session is one command's trace.
@@ -78,7 +82,12 @@ func Start(cfg Config, attrs ...attribute.KeyValue) (*Session, error) {
 	if err := os.Mkdir(cfg.Dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("trace store: %w", err)
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName(serviceName())))
+	// Who made the trace: glassbox (service.name; OTEL_SERVICE_NAME renames
+	// it) of this version, on this host, as a container runtime.
+	host, _ := os.Hostname()
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
+		semconv.ServiceName(serviceName()), semconv.ServiceVersion(buildinfo.Version()), semconv.HostName(host),
+		semconv.ContainerRuntimeName("glassbox"), semconv.ContainerRuntimeVersion(buildinfo.Version())))
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +125,11 @@ func Start(cfg Config, attrs ...attribute.KeyValue) (*Session, error) {
 		carrier = cfg.Parent
 	}
 	parent := propagation.TraceContext{}.Extract(context.Background(), carrier)
-	s.ctx, s.root = s.tracer.Start(parent, cfg.Name, oteltrace.WithTimestamp(cfg.Start), oteltrace.WithAttributes(attrs...))
+	kind := oteltrace.SpanKindInternal
+	if cfg.Server {
+		kind = oteltrace.SpanKindServer
+	}
+	s.ctx, s.root = s.tracer.Start(parent, cfg.Name, oteltrace.WithTimestamp(cfg.Start), oteltrace.WithAttributes(attrs...), oteltrace.WithSpanKind(kind))
 	return s, nil
 }
 
@@ -237,16 +250,29 @@ func (s *Session) SetAttributes(attrs ...attribute.KeyValue) { s.root.SetAttribu
 
 // Stage records a finished stage: a span for it and one per step beneath.
 func (s *Session) Stage(t stages.Timing) {
+	// A stage's span holds its steps, whoever timed them: the init's clock
+	// reads may fall a little outside the host's (a child never starts
+	// before its parent).
+	for _, st := range t.Steps {
+		if start := time.Unix(0, st.Start); start.Before(t.Start) {
+			t.Start = start
+		}
+		if end := time.Unix(0, st.End); end.After(t.End) {
+			t.End = end
+		}
+	}
 	ctx, span := s.tracer.Start(s.ctx, t.Stage, oteltrace.WithTimestamp(t.Start),
 		oteltrace.WithAttributes(attribute.String("glassbox.stage", t.Stage)))
 	s.windows = append(s.windows, window{ctx: ctx, start: t.Start, end: t.End})
 	for _, st := range t.Steps {
-		attrs := []attribute.KeyValue{attribute.Int("process.pid", st.Pid)}
+		// Named by its kind (mount, write, RTM_NEWLINK), the detail an
+		// attribute: span names stay few, for a backend to index.
+		attrs := []attribute.KeyValue{attribute.String("glassbox.step", st.Name), attribute.Int("process.pid", st.Pid)}
 		for k, v := range st.Attrs {
 			attrs = append(attrs, attribute.String(k, v))
 		}
 		start, end := time.Unix(0, st.Start), time.Unix(0, st.End)
-		cctx, child := s.tracer.Start(ctx, st.Name, oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
+		cctx, child := s.tracer.Start(ctx, st.Kind(), oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
 		if st.Err != "" {
 			child.SetStatus(codes.Error, st.Err)
 		}
@@ -304,7 +330,9 @@ func (s *Session) Kernel(events []KernelEvent, lost uint64, probes []ProbeMode) 
 		if best != nil {
 			parent = best.ctx
 		}
-		_, span := s.tracer.Start(parent, shortCall(ev.Call), oteltrace.WithTimestamp(ev.Start), oteltrace.WithAttributes(
+		// Named by the system call or event (mount, sched_process_exec); the
+		// decoded call, with its arguments, is an attribute.
+		_, span := s.tracer.Start(parent, ev.Name, oteltrace.WithTimestamp(ev.Start), oteltrace.WithAttributes(
 			attribute.Bool("glassbox.kernel", true),
 			attribute.String("glassbox.kernel.event", ev.Name),
 			attribute.String("glassbox.kernel.call", ev.Call),
@@ -323,7 +351,7 @@ func (s *Session) Kernel(events []KernelEvent, lost uint64, probes []ProbeMode) 
 // the stages, which is what a trace is for).
 const maxKernelSpans = 20000
 
-// shortCall keeps a decoded call readable in a waterfall: long quoted paths
+// shortCall keeps a decoded call readable in a viewer: long quoted paths
 // keep their last part ("…/rootfs/proc").
 func shortCall(call string) string {
 	parts := strings.Split(call, `"`)

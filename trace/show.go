@@ -62,6 +62,19 @@ func (s Span) Attr(key string) string {
 	return ""
 }
 
+// Label is what a viewer prints for a span: a kernel event's decoded call, a
+// step's whole text, else its name (a stage's, the root's). Span names are
+// kinds (mount, write), for a backend to index; a person reads the detail.
+func (s Span) Label() string {
+	if call := s.Attr("glassbox.kernel.call"); call != "" {
+		return shortCall(call)
+	}
+	if step := s.Attr("glassbox.step"); step != "" {
+		return step
+	}
+	return s.Name
+}
+
 // StartTime and EndTime decode the OTLP timestamps.
 func (s Span) StartTime() time.Time { return unixNano(s.Start) }
 func (s Span) EndTime() time.Time   { return unixNano(s.End) }
@@ -219,9 +232,9 @@ func Waterfall(w io.Writer, f *File, color bool) {
 		n = min(n, width-from)
 		bar := strings.Repeat(" ", from) + strings.Repeat("█", n) + strings.Repeat(" ", width-from-n)
 		kernel := spanKind(s, root) == "kernel"
-		name := strings.Repeat("  ", depth) + s.Name
+		name := strings.Repeat("  ", depth) + s.Label()
 		if kernel {
-			name = strings.Repeat("  ", depth) + "▸ " + s.Name
+			name = strings.Repeat("  ", depth) + "▸ " + s.Label()
 		}
 		if r := []rune(name); len(r) > 52 {
 			name = string(r[:51]) + "…"

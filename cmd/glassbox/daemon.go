@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/daemon"
+	"github.com/glassbox-dev/glassbox/internal/buildinfo"
 )
 
 func newDaemonCmd() *cobra.Command {
@@ -48,7 +49,7 @@ remove. Anything else is a 501 that says so (docs/daemon.md).`,
 			ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 			defer stop()
 			fmt.Fprintf(os.Stderr, "glassbox daemon: serving the Docker Engine API %s on %s (state root %s)\n", daemon.APIVersion, host, eng.Root)
-			return daemon.New(eng, version()).Serve(ctx, l)
+			return daemon.New(eng, buildinfo.Version()).Serve(ctx, l)
 		},
 	}
 	cmd.Flags().StringVarP(&host, "host", "H", daemon.DefaultHost, "where to listen: unix:///PATH")

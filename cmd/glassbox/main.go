@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +19,7 @@ import (
 	_ "github.com/glassbox-dev/glassbox/cgroupsv2/devicebpf"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/internal/buildinfo"
 	"github.com/glassbox-dev/glassbox/stages"
 )
 
@@ -41,28 +41,6 @@ func main() {
 		stages.InitMain()
 	}
 	os.Exit(run())
-}
-
-// version is glassbox's: the module's version, which names the commit it
-// was built from (a pseudo-version), or that commit when there is no version.
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	v, dirty := "(devel)", ""
-	for _, s := range info.Settings {
-		switch {
-		case s.Key == "vcs.revision":
-			v = s.Value[:min(12, len(s.Value))]
-		case s.Key == "vcs.modified" && s.Value == "true":
-			dirty = "+dirty"
-		}
-	}
-	return v + dirty
 }
 
 // exitCode makes glassbox exit with the container's status without an error message.
@@ -160,7 +138,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		PersistentPreRunE: refuseWithoutRoot,
-		Version:           version(),
+		Version:           buildinfo.Version(),
 	}
 	root.SetVersionTemplate("glassbox version {{.Version}}\n")
 	root.SetFlagErrorFunc(flagError)

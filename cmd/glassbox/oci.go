@@ -43,6 +43,7 @@ import (
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/internal/buildinfo"
 	"github.com/glassbox-dev/glassbox/mountns"
 	"github.com/glassbox-dev/glassbox/seccomp"
 	"github.com/glassbox-dev/glassbox/spec"
@@ -93,7 +94,7 @@ func newOCICmd(use string) *cobra.Command {
 caller that drives runc. Invoked as glassbox-runc, these are its top-level
 commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
-		Version:           version(),
+		Version:           buildinfo.Version(),
 	}
 	cmd.SetVersionTemplate(use + " version {{.Version}}\nspec: " + specs.Version + "\ngo: " + runtime.Version() + "\n")
 	f := cmd.PersistentFlags()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/daemon"
 	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/internal/buildinfo"
 	"github.com/glassbox-dev/glassbox/netns"
 )
 
@@ -54,7 +55,7 @@ func newVersionCmd() *cobra.Command {
 		Use: "version", Short: "Show glassbox's version, and the Engine API its daemon serves", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Printf("glassbox:\n Version: %s\n Go version: %s\n OS/Arch: %s/%s\n Kernel: %s\nDaemon (glassbox daemon):\n API version: %s (minimum %s)\n",
-				version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, engine.KernelRelease(), daemon.APIVersion, daemon.MinAPIVersion)
+				buildinfo.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, engine.KernelRelease(), daemon.APIVersion, daemon.MinAPIVersion)
 			return nil
 		},
 	}
