@@ -18,7 +18,7 @@ func Chrome(w io.Writer, f *File) error {
 		Cat  string            `json:"cat,omitempty"`
 		Ph   string            `json:"ph"`
 		Ts   float64           `json:"ts"` // microseconds
-		Dur  float64           `json:"dur,omitempty"`
+		Dur  *float64          `json:"dur,omitempty"` // a complete ("X") event's, even 0; none for metadata
 		Pid  int               `json:"pid"`
 		Tid  int               `json:"tid"`
 		Args map[string]string `json:"args,omitempty"`
@@ -46,8 +46,9 @@ func Chrome(w io.Writer, f *File) error {
 			glassboxPid = tid // the clone step: glassbox made it
 		}
 		tracks[tid] = ""
+		dur := float64(s.Duration().Nanoseconds()) / 1e3
 		events = append(events, event{Name: s.Label(), Cat: cat, Ph: "X", Pid: 1, Tid: tid,
-			Ts: float64(s.StartTime().UnixNano()) / 1e3, Dur: float64(s.Duration().Nanoseconds()) / 1e3, Args: args})
+			Ts: float64(s.StartTime().UnixNano()) / 1e3, Dur: &dur, Args: args})
 	}
 	sort.Slice(events, func(i, j int) bool { return events[i].Ts < events[j].Ts })
 	initPid, _ := strconv.Atoi(root.Attr("process.pid"))
