@@ -494,8 +494,8 @@ func TestTraceExports(t *testing.T) {
 	chrome := e.run("", "trace", "export", root.TraceID[:10], "--format", "chrome")
 	var doc struct {
 		TraceEvents []struct {
-			Name string  `json:"name"`
-			Ph   string  `json:"ph"`
+			Name string   `json:"name"`
+			Ph   string   `json:"ph"`
 			Ts   float64  `json:"ts"`
 			Dur  *float64 `json:"dur"`
 		} `json:"traceEvents"`

@@ -17,7 +17,7 @@ func Chrome(w io.Writer, f *File) error {
 		Name string            `json:"name"`
 		Cat  string            `json:"cat,omitempty"`
 		Ph   string            `json:"ph"`
-		Ts   float64           `json:"ts"` // microseconds
+		Ts   float64           `json:"ts"`            // microseconds
 		Dur  *float64          `json:"dur,omitempty"` // a complete ("X") event's, even 0; none for metadata
 		Pid  int               `json:"pid"`
 		Tid  int               `json:"tid"`
