@@ -299,7 +299,7 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d %q\n%s", r.code, r.stderr, r.stdout)
 	}
-	for _, want := range []string{"1/10", "$ glassbox images", "hello from a container", "glassbox run   ", "  mount   ",
+	for _, want := range []string{"1/10", "$ glassbox images", "hello from a container", "· glassbox run ·", "  mount   ",
 		"pid 1 on ", "Exited (0)", "paused before mount", "pid 1 is ", "running\n", "resumed\n", "10/10"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the demo's output lacks %q", want)

@@ -169,7 +169,7 @@ func TestOCIHooks(t *testing.T) {
 	// Each hook is in the run's trace: the host's as spans, the init's as
 	// steps of its stage.
 	ls := strings.Fields(strings.Split(e.run("", "trace", "ls").stdout, "\n")[1])
-	show := e.run("", "trace", "show", ls[0]).stdout
+	show := e.run("", "trace", "show", "--full", ls[0]).stdout
 	for _, want := range []string{"prestart hook", "createRuntime hook", "createContainer hook /bin/sh", "startContainer hook /bin/sh", "poststart hook", "poststop hook"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("the trace has no %q:\n%s", want, show)

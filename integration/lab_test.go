@@ -78,7 +78,7 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 		{11, "no answer yet", func() {
 			ls := strings.Fields(strings.Split(e.run("", "trace", "ls").stdout, "\n")[1])
 			show := e.run("", "trace", "show", ls[0]).stdout
-			mode := regexp.MustCompile(`kernel events \(▸\): (\S+) mode`).FindStringSubmatch(show)
+			mode := regexp.MustCompile(`kernel: (\S+) mode`).FindStringSubmatch(show)
 			if mode == nil {
 				t.Fatalf("no mode in the trace header:\n%s", show)
 			}

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cilium/ebpf"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -797,5 +798,62 @@ func TestSpanNamesAreFew(t *testing.T) {
 		t.Errorf("%d distinct span names in %d traces, want at most 60: %v", len(names), len(files), slices.Sorted(maps.Keys(names)))
 	}
 	t.Logf("%d distinct span names in %d traces", len(names), len(files))
+	e.noState()
+}
+
+// --trace prints one screen: at 80 columns no line wraps, every stage is
+// named with its time, and the whole fits 24 rows; at 120 columns it uses
+// them. --full and --stage draw every span, or one stage's; a failed stage
+// shows in its row.
+func TestTraceOverviewFitsOneScreen(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	for _, columns := range []int{80, 120} {
+		cmd := e.cmd("run", "--rm", "--trace", "busybox", "echo", "the program's own output")
+		cmd.Env = append(cmd.Env, "COLUMNS="+strconv.Itoa(columns))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || string(out) != "the program's own output\n" {
+			t.Fatalf("run --trace: %v %q %s", err, out, stderr.String())
+		}
+		lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+		if columns == 80 && len(lines) > 23 {
+			t.Errorf("at 80 columns the overview has %d lines, want at most 23 (24 with the program's):\n%s", len(lines), stderr.String())
+		}
+		widest := 0
+		for _, l := range lines {
+			widest = max(widest, utf8.RuneCountInString(l))
+		}
+		if widest >= columns || columns == 120 && widest < 100 {
+			t.Errorf("at %d columns the widest line has %d: want it within the width, and to use it:\n%s", columns, widest, stderr.String())
+		}
+		for _, stage := range []string{"rootfs", "cgroup", "unshare", "network", "mount", "exec", "container", "teardown"} {
+			if !regexp.MustCompile(`(?m)^  ` + stage + ` +[0-9]+\.[0-9]{2} `).MatchString(stderr.String()) {
+				t.Errorf("at %d columns the overview has no row for %s with its time:\n%s", columns, stage, stderr.String())
+			}
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json"))
+	f, err := trace.Load(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := f.Root()
+	full := e.ok("trace", "show", "--full", root.TraceID[:12])
+	mount := e.ok("trace", "show", "--stage", "mount", root.TraceID[:12])
+	if n := strings.Count(full, "\n"); n < 60 || !strings.Contains(full, "▸ pivot_root") {
+		t.Errorf("trace show --full: %d lines, want every step and kernel call", n)
+	}
+	if !strings.Contains(mount, "pivot_root") || strings.Contains(mount, "mount overlay") {
+		t.Errorf("trace show --stage mount: want the mount stage's spans alone:\n%s", mount)
+	}
+	if r := e.run("", "trace", "show", "--stage", "nope", root.TraceID[:12]); r.code == 0 || !strings.Contains(r.stderr, `no stage "nope" in this trace (it has rootfs, cgroup`) {
+		t.Errorf("trace show --stage nope: exit %d %q", r.code, r.stderr)
+	}
+	bad := e.run("", "run", "--rm", "--trace", "busybox", "/nonexistent")
+	if !regexp.MustCompile(`(?m)^  exec .*✗ `).MatchString(bad.stderr) {
+		t.Errorf("the overview of a run that failed at exec: want its row to say so:\n%s", bad.stderr)
+	}
 	e.noState()
 }

@@ -105,7 +105,7 @@ var All = []*Lab{
 		Check: checkObserverMode,
 		Hints: []string{
 			"glassbox doctor tells what this kernel allows; a trace's header says what a run used.",
-			"glassbox trace show ID: the line 'kernel events (▸): MODE mode, …'; write MODE into the answer file.",
+			"glassbox trace show ID: the line 'kernel: MODE mode, …'; write MODE into the answer file.",
 		}},
 	{N: 12, Slug: "broken-config", Title: "Debug a broken config.json from its failure report",
 		Start: startBrokenConfig,

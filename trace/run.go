@@ -16,7 +16,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
-	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
@@ -39,7 +38,8 @@ func Dir(root string) string { return filepath.Join(root, "traces") }
 type Options struct {
 	Command  string    // the root span's name: "glassbox <command>" (default run)
 	Off      bool      // --trace=false
-	Show     bool      // --trace: print the waterfall at the end
+	Show     bool      // --trace: print the trace's overview at the end
+	Full     bool      // --trace=full: every step and kernel event instead
 	Endpoint string    // --otlp-endpoint
 	Start    time.Time // the root span's start, if not when this process began
 	Request  *Request  // the API request the command serves, if a daemon's
@@ -75,7 +75,7 @@ type Run struct {
 	sess       *Session
 	obs        *Observer // nil when the kernel cannot be observed
 	run        *stages.Run
-	show       bool
+	show, full bool
 	execEnd    time.Time         // when the user's program started
 	namespaces map[string]string // "pid" -> "4026532190", as the steps observed them
 	cgroupID   uint64            // the container's cgroup2 id, once the cgroup stage made it
@@ -128,7 +128,7 @@ func StartRun(s *specs.Spec, root, id string, o Options) (*Run, error) {
 	if !spec.HasEnv(s.Process.Env, "TRACEPARENT") {
 		s.Process.Env = append(s.Process.Env, "TRACEPARENT="+sess.Traceparent())
 	}
-	t := &Run{sess: sess, show: o.Show, namespaces: map[string]string{}}
+	t := &Run{sess: sess, show: o.Show, full: o.Full, namespaces: map[string]string{}}
 	// The observer watches this process by its pid, one run at a time: a
 	// second command traced at once by the same process (the daemon's
 	// requests) goes without kernel events rather than take the first's.
@@ -223,7 +223,7 @@ func (t *Run) StopObserving() {
 	observing.Store(false)
 }
 
-// End closes the trace, reports an export problem, and prints the waterfall for --trace.
+// End closes the trace, reports an export problem, and prints it for --trace.
 // It returns runErr, saying so when the trace could not be written either:
 // a failed command prints one line (a full disk fails both).
 func (t *Run) End(r *stages.Run, runErr error, code int) error {
@@ -233,7 +233,9 @@ func (t *Run) End(r *stages.Run, runErr error, code int) error {
 	t.Write(r, runErr, code)
 	if t.show && t.path != "" {
 		if f, err := Load(t.path); err == nil {
-			Waterfall(os.Stderr, f, term.IsTerminal(int(os.Stderr.Fd())))
+			v := TerminalView(os.Stderr)
+			v.Full = t.full
+			Show(os.Stderr, f, v)
 		}
 	}
 	if runErr != nil && t.lost != nil {

@@ -127,8 +127,8 @@ func runCmd(createOnly bool) *cobra.Command {
 			for _, w := range spec.Warnings(s) {
 				fmt.Fprintln(os.Stderr, "glassbox: warning:", w)
 			}
-			if traceMode != "" && traceMode != "true" && traceMode != "false" {
-				return fmt.Errorf("--trace=%s: expected true or false", traceMode)
+			if traceMode != "" && traceMode != "true" && traceMode != "false" && traceMode != "full" {
+				return fmt.Errorf("--trace=%s: expected true, full or false", traceMode)
 			}
 			// As in Docker, the container reads the caller's stdin only with -i.
 			stdin := os.Stdin
@@ -156,7 +156,7 @@ func runCmd(createOnly bool) *cobra.Command {
 			if createOnly {
 				return runAttachable(cmd, o, name, cidfile, interactive, remove, bundle != "" || len(pipeline.args()) > 0 || step, false)
 			}
-			to := trace.Options{Off: traceMode == "false", Show: traceMode == "true", Endpoint: otlpEndpoint}
+			to := trace.Options{Off: traceMode == "false", Show: traceMode == "true" || traceMode == "full", Full: traceMode == "full", Endpoint: otlpEndpoint}
 			if cidfile != "" && !(detach && (s.Process.Terminal || interactive)) {
 				if err := writeCidfile(cidfile, id); err != nil {
 					return err
@@ -246,7 +246,7 @@ func runCmd(createOnly bool) *cobra.Command {
 	f.BoolVarP(&o.Terminal, "tty", "t", false, "give the container a pseudo-terminal (with -i: an interactive session)")
 	pipeline.register(f)
 	f.BoolVar(&step, "step", false, "before each stage, show what it will do and ask: Enter runs it, s opens a shell\nthere, c runs the rest, q aborts")
-	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends (every run is traced to the state root,\nwith the kernel's own events seen by eBPF); --trace=false turns tracing off")
+	f.StringVar(&traceMode, "trace", "", "print the run's trace when it ends, one screen of stages (--trace=full: every\nstep and kernel event); every run is traced to the state root, with the kernel's\nown events seen by eBPF; --trace=false turns tracing off")
 	f.Lookup("trace").NoOptDefVal = "true"
 	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "also send the trace to this OTLP collector URL (default: the OTEL_EXPORTER_OTLP_* variables)")
 	return cmd

@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/internal/atomicfile"
@@ -121,19 +120,25 @@ user and --root, shares them. While traced runs watch them, trace off refuses
 	}
 	off.Flags().BoolVar(&forceOff, "force", false, "detach even while traced runs watch")
 	cmd.AddCommand(off)
-	cmd.AddCommand(&cobra.Command{
-		Use:   "show TRACE-OR-CONTAINER-ID",
-		Short: "Draw a trace as a waterfall of stages and steps",
+	var full bool
+	var stage string
+	show := &cobra.Command{
+		Use:   "show [--full | --stage NAME] TRACE-OR-CONTAINER-ID",
+		Short: "Draw a trace: one screen of stages (--full: every step and kernel call; --stage: one stage's)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, _, err := loadTrace(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			trace.Waterfall(os.Stdout, f, term.IsTerminal(int(os.Stdout.Fd())))
-			return nil
+			v := trace.TerminalView(os.Stdout)
+			v.Full, v.Stage = full, stage
+			return trace.Show(os.Stdout, f, v)
 		},
-	})
+	}
+	show.Flags().BoolVar(&full, "full", false, "every step and kernel call, a line each")
+	show.Flags().StringVar(&stage, "stage", "", "one stage (rootfs, cgroup, unshare, network, mount, exec, teardown), in full")
+	cmd.AddCommand(show)
 	return cmd
 }
 
