@@ -857,3 +857,45 @@ func TestTraceOverviewFitsOneScreen(t *testing.T) {
 	}
 	e.noState()
 }
+
+// trace diff names the call that failed in one run and not the other, the
+// stages the failed run never reached, and — between --network bridge and
+// none — the network steps only one run made; two runs of one config differ
+// in nothing but their times.
+func TestTraceDiff(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	diff := func(a, b string) string {
+		cmd := e.cmd("trace", "diff", a, b)
+		cmd.Env = append(cmd.Env, "COLUMNS=200")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("trace diff %s %s: %v %s", a, b, err, out)
+		}
+		return string(out)
+	}
+	e.ok("run", "--name", "ok", "--tmpfs", "/x:size=1m", "busybox", "true")
+	if r := e.run("", "run", "--name", "broken", "--tmpfs", "/x:size=abc", "busybox", "true"); r.code == 0 {
+		t.Fatal("a tmpfs with size=abc mounted")
+	}
+	out := diff("ok", "broken")
+	for _, want := range []string{"failed at mount", "✗ failed in B", "kernel calls that failed in B only: 1", `mount: mount("tmpfs", "……/rootfs/x", "tmpfs", MS_NOSUID|MS_NODEV|MS_NOEXEC) = -1 EINVAL`, "not run in B: exec, container, teardown"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trace diff ok broken lacks %q:\n%s", want, out)
+		}
+	}
+	e.ok("run", "--name", "none", "--network", "none", "busybox", "true")
+	e.ok("run", "--name", "again", "--tmpfs", "/x:size=1m", "busybox", "true")
+	out = diff("ok", "none")
+	if !strings.Contains(out, "steps in A only") || !strings.Contains(out, "network: lease ") || !strings.Contains(out, "network: RTM_NEWLINK veth ") || strings.Contains(out, "failed") {
+		t.Errorf("trace diff of bridge and none: want the bridge's network steps in A only, nothing failed:\n%s", out)
+	}
+	if out := diff("ok", "again"); strings.Contains(out, " only") {
+		t.Errorf("two runs of one config differ in more than their times:\n%s", out)
+	}
+	if r := e.run("", "trace", "diff", "ok", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, `no trace for "nosuch"`) {
+		t.Errorf("trace diff with a missing trace: exit %d %q", r.code, r.stderr)
+	}
+	e.ok("rm", "ok", "none", "again")
+	e.noState()
+}

@@ -410,6 +410,9 @@ func (t *Run) EndLifecycle(err error, attrs ...attribute.KeyValue) {
 func (t *Run) SetRun(r *stages.Run) {
 	if t != nil {
 		t.run = r
+		if r.Name != "" { // a failed run's trace is found by it too
+			t.sess.SetAttributes(attribute.String("container.name", r.Name))
+		}
 	}
 }
 

@@ -115,6 +115,24 @@ func (t *tree) bar(s Span, n int) string {
 
 func failed(s Span) bool { return s.Status != nil && s.Status.Code == 2 }
 
+// wrap breaks s into lines of at most n columns, at spaces where it can.
+func wrap(s string, n int) []string {
+	var lines []string
+	for utf8.RuneCountInString(s) > n {
+		r := []rune(s)
+		cut := n
+		for i := n; i > n/2; i-- {
+			if r[i] == ' ' {
+				cut = i
+				break
+			}
+		}
+		lines = append(lines, string(r[:cut]))
+		s = strings.TrimLeft(string(r[cut:]), " ")
+	}
+	return append(lines, s)
+}
+
 // Show draws the trace as v says.
 func Show(w io.Writer, f *File, v View) error {
 	t, ok := newTree(f, v)
@@ -276,13 +294,38 @@ func (t *tree) overview(w io.Writer, f *File) {
 		}
 		t.line(w, code, row)
 	}
-	if len(calls) > 0 {
+	runFailed := false
+	for _, st := range t.stages() {
+		if failed(st) { // the whole message, which the row cut short
+			runFailed = true
+			for i, l := range wrap("✗ "+st.Status.Message, t.v.Width-1-4) {
+				if i < 3 {
+					t.line(w, red, "    "+l)
+				}
+			}
+		}
+	}
+	// A failed run's failed kernel calls (a working run has some too, that
+	// its programs expect: the Go runtime probing the kernel), else the
+	// slowest.
+	title, code := "the slowest kernel calls:", yellow
+	var failedCalls []call
+	for _, c := range calls {
+		if runFailed && failed(c.span) {
+			failedCalls = append(failedCalls, c)
+		}
+	}
+	if len(failedCalls) > 0 {
+		calls, title, code = failedCalls, "kernel calls that failed:", red
+	} else {
 		sort.SliceStable(calls, func(i, j int) bool { return calls[i].span.Duration() > calls[j].span.Duration() })
-		t.line(w, dim, "  the slowest kernel calls:")
+	}
+	if len(calls) > 0 {
+		t.line(w, dim, "  "+title)
 		for _, c := range calls[:min(3, len(calls))] {
 			d := ms(c.span.Duration())
 			label := pad(c.span.Label(), t.v.Width-1-4-len(d)-2-nameW-1)
-			t.line(w, yellow, "    "+d+"  "+label+" "+c.stage)
+			t.line(w, code, "    "+d+"  "+label+" "+c.stage)
 		}
 	}
 	id := t.root.TraceID[:min(12, len(t.root.TraceID))]

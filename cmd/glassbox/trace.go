@@ -139,6 +139,29 @@ user and --root, shares them. While traced runs watch them, trace off refuses
 	show.Flags().BoolVar(&full, "full", false, "every step and kernel call, a line each")
 	show.Flags().StringVar(&stage, "stage", "", "one stage (rootfs, cgroup, unshare, network, mount, exec, teardown), in full")
 	cmd.AddCommand(show)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "diff A B",
+		Short: "Compare two runs: each stage's time, what failed, the kernel calls and steps one made and the other did not",
+		Long: `Compare two traces (ids, id prefixes, or container names and ids, as trace show
+takes them): each stage's time in both, the stage that failed and why, then the
+kernel calls and steps that only one run made — a failed call first. Container
+ids, pids and the paths of each run's own files are taken out before comparing.`,
+		Example: `  glassbox run --name ok --tmpfs /x:size=1m busybox true
+  glassbox run --name broken --tmpfs /x:size=abc busybox true
+  glassbox trace diff ok broken`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, _, err := loadTrace(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			b, _, err := loadTrace(cmd, args[1])
+			if err != nil {
+				return err
+			}
+			return trace.Diff(os.Stdout, a, b, trace.TerminalView(os.Stdout))
+		},
+	})
 	return cmd
 }
 
