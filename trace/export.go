@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"strconv"
+
+	"github.com/glassbox-dev/glassbox/docs"
 )
 
 // Chrome writes the trace in the Chrome trace event format, which Perfetto
@@ -75,7 +77,10 @@ var timelineHTML string
 var timelineTemplate = template.Must(template.New("timeline").Parse(timelineHTML))
 
 // HTML writes a single self-contained HTML page with the trace as a
-// timeline: nested bars, attributes on hover, nothing fetched from anywhere.
+// timeline: it opens at the stages, each folded over its steps and kernel
+// events; a lane per process shows which side made what; the time axis zooms
+// and pans; each stage's chapter (glassbox explain) and a failed run's report
+// are one click away. Nothing is fetched from anywhere.
 func HTML(w io.Writer, f *File) error {
 	root, _ := f.Root()
 	type node struct {
@@ -91,6 +96,10 @@ func HTML(w io.Writer, f *File) error {
 	spans := f.Spans()
 	sort.Slice(spans, func(i, j int) bool { return spans[i].StartTime().Before(spans[j].StartTime()) })
 	t0 := root.StartTime()
+	processes := map[string]string{}
+	if pid := root.Attr("process.pid"); pid != "" {
+		processes[pid] = "container init, pid " + pid
+	}
 	for _, s := range spans {
 		n := &node{Name: s.Label(), Start: float64(s.StartTime().Sub(t0).Microseconds()) / 1e3,
 			Dur: float64(s.Duration().Microseconds()) / 1e3, Kind: spanKind(s, root), Attrs: map[string]string{}}
@@ -101,13 +110,51 @@ func HTML(w io.Writer, f *File) error {
 			n.Error = s.Status.Message
 		}
 		nodes[s.SpanID] = n
-	}
-	for _, s := range spans {
-		if p := nodes[s.ParentSpanID]; p != nil {
-			p.Children = append(p.Children, nodes[s.SpanID])
+		if s.Attr("glassbox.init.pid") != "" { // the clone step: glassbox made it
+			processes[s.Attr("process.pid")] = "glassbox (host side), pid " + s.Attr("process.pid")
 		}
 	}
-	data, err := json.Marshal(nodes[root.SpanID])
+	// What the kernel saw before the first stage (or between two) is
+	// grouped, folded, rather than stray rows among the stages.
+	outside := &node{Name: "kernel events outside the stages", Kind: "group"}
+	for _, s := range spans {
+		n := nodes[s.SpanID]
+		switch p := nodes[s.ParentSpanID]; {
+		case p == nil:
+		case s.ParentSpanID == root.SpanID && n.Kind == "kernel":
+			outside.Children = append(outside.Children, n)
+		default:
+			p.Children = append(p.Children, n)
+		}
+	}
+	top := nodes[root.SpanID]
+	if len(outside.Children) > 0 {
+		first, last := outside.Children[0], outside.Children[len(outside.Children)-1]
+		outside.Start, outside.Dur = first.Start, last.Start+last.Dur-first.Start
+		top.Children = append([]*node{outside}, top.Children...)
+	}
+	chapters := map[string]string{}
+	for _, c := range top.Children {
+		if page, err := docs.Stages.ReadFile("stages/" + c.Name + ".md"); err == nil && c.Kind == "stage" {
+			chapters[c.Name] = string(page)
+		}
+	}
+	t, _ := newTree(f, View{})
+	var facts []string
+	if id := root.Attr("container.id"); id != "" {
+		facts = append(facts, "container "+id[:min(12, len(id))])
+	}
+	if code := root.Attr("process.exit.code"); code != "" {
+		facts = append(facts, "exit "+code)
+	}
+	if mode := root.Attr("glassbox.observer.mode"); mode != "" {
+		facts = append(facts, "kernel events: "+mode+" mode")
+	}
+	data, err := json.Marshal(map[string]any{
+		"root": top, "traceID": root.TraceID, "facts": facts, "processes": processes, "chapters": chapters,
+		"notes":   map[string]string{"container": "the program's own run", "teardown": "the stages undone"},
+		"failure": t.failureReport(),
+	})
 	if err != nil {
 		return err
 	}
@@ -117,7 +164,7 @@ func HTML(w io.Writer, f *File) error {
 	}
 	// json.Marshal escapes <, > and & in strings, so the data cannot close the
 	// <script> element it is embedded in.
-	return timelineTemplate.Execute(w, map[string]any{"Title": title, "TraceID": root.TraceID, "Data": template.JS(data)})
+	return timelineTemplate.Execute(w, map[string]any{"Title": title, "Data": template.JS(data)})
 }
 
 // spanKind classifies a span for display: the run, a stage, a step, or an event

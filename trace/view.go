@@ -360,3 +360,36 @@ func (t *tree) draw(w io.Writer, s Span, depth int) {
 		t.draw(w, c, depth+1)
 	}
 }
+
+// failureReport is a failed run's account, from its trace: the stage and its
+// message, the kernel calls that failed in it, and its last kernel events
+// ("" for a run that did not fail).
+func (t *tree) failureReport() string {
+	for _, st := range t.stages() {
+		if !failed(st) {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "stage %s failed: %s\n", st.Name, st.Status.Message)
+		var events []Span
+		t.walk(st, func(s Span) {
+			if spanKind(s, t.root) == "kernel" {
+				events = append(events, s)
+			}
+		})
+		for _, e := range events {
+			if failed(e) {
+				fmt.Fprintf(&b, "  the kernel refused: %s\n", e.Label())
+			}
+		}
+		if n := len(events); n > 0 {
+			b.WriteString("  the stage's last kernel events:\n")
+			for _, e := range events[max(0, n-5):] {
+				fmt.Fprintf(&b, "    %s\n", e.Label())
+			}
+		}
+		fmt.Fprintf(&b, "  glassbox explain %s: what the stage does, and what makes it fail", st.Name)
+		return b.String()
+	}
+	return ""
+}
