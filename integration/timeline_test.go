@@ -107,7 +107,7 @@ func TestTimelineInChromium(t *testing.T) {
 		t.Fatalf("chromium: %v", err)
 	}
 	failure := evaluate[string](t, ctx, `getComputedStyle(document.getElementById("failure")).display + " " + document.getElementById("failure").textContent`)
-	if !strings.HasPrefix(failure, "block stage mount failed: ") || !strings.Contains(failure, `the kernel refused: mount("tmpfs"`) {
+	if !strings.HasPrefix(failure, "block stage mount: mount(") || !strings.Contains(failure, `the kernel refused: mount("tmpfs"`) {
 		t.Errorf("the failed run's page: its report %q", failure)
 	}
 	e.ok("rm", "ok")

@@ -110,8 +110,9 @@ func HTML(w io.Writer, f *File) error {
 			n.Error = s.Status.Message
 		}
 		nodes[s.SpanID] = n
-		if s.Attr("glassbox.init.pid") != "" { // the clone step: glassbox made it
+		if init := s.Attr("glassbox.init.pid"); init != "" { // the clone step: glassbox made it
 			processes[s.Attr("process.pid")] = "glassbox (host side), pid " + s.Attr("process.pid")
+			processes[init] = "container init, pid " + init
 		}
 	}
 	// What the kernel saw before the first stage (or between two) is

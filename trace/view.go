@@ -370,10 +370,15 @@ func (t *tree) failureReport() string {
 			continue
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "stage %s failed: %s\n", st.Name, st.Status.Message)
+		msg := st.Status.Message
+		if !strings.HasPrefix(msg, "stage "+st.Name+":") {
+			msg = "stage " + st.Name + ": " + msg
+		}
+		b.WriteString(msg + "\n")
+		// Its system calls (a process's exit says little of why it failed).
 		var events []Span
 		t.walk(st, func(s Span) {
-			if spanKind(s, t.root) == "kernel" {
+			if spanKind(s, t.root) == "kernel" && !strings.HasPrefix(s.Attr("glassbox.kernel.event"), "sched_process_") {
 				events = append(events, s)
 			}
 		})
