@@ -8,7 +8,7 @@ BIN    := bin/glassbox
 ROOTFS := rootfs
 IMAGE  := build/busybox-oci
 
-.PHONY: build generate demo image test vmtest oci-validation unit bench rootfs clean
+.PHONY: build generate demo image test vmtest oci-validation e2e-otel unit bench rootfs clean
 
 build:
 	go build -buildvcs=auto -o $(BIN) ./cmd/glassbox   # -buildvcs: --version names the commit
@@ -59,6 +59,15 @@ vmtest:
 # RUNTIME_TOOLS names the suite's source, RUNTIME another runtime to compare).
 oci-validation:
 	hack/oci-validation.sh
+
+# glassbox's traces in a real backend: Jaeger, built from the Go module proxy
+# as the tool of a module of its own (hack/e2e-otel: its dependencies stay out
+# of glassbox's go.mod; the Go build cache keeps the build), on loopback with
+# memory storage. glassbox exports to it, Jaeger's query API says what
+# arrived (TestJaegerSeesTheTrace). Minutes the first time; not part of test.
+e2e-otel: $(ROOTFS)/bin/busybox
+	go -C hack/e2e-otel build -o $(CURDIR)/build/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+	GLASSBOX_JAEGER=$(CURDIR)/build/jaeger go test -count=1 -v -run TestJaegerSeesTheTrace ./integration
 
 unit:
 	go test -count=1 $$(go list ./... | grep -v /integration)
