@@ -198,17 +198,18 @@ func (t *tree) header(w io.Writer) {
 		}
 		facts = append(facts, net)
 	}
+	if len(facts) > 0 {
+		t.line(w, dim, "  "+strings.Join(facts, " · "))
+	}
+	// What the container used: the root's glassbox.usage.* attributes.
 	if peak := root.Attr("glassbox.usage.memory_peak_bytes"); peak != "" {
 		us, _ := strconv.ParseInt(root.Attr("glassbox.usage.cpu_time_us"), 10, 64)
 		bytes, _ := strconv.ParseFloat(peak, 64)
-		used := fmt.Sprintf("used %.1f MiB, CPU %s", bytes/(1<<20), ms(time.Duration(us)*time.Microsecond))
+		used := fmt.Sprintf("  used: peak memory %.1f MiB · CPU %s · peak pids %s", bytes/(1<<20), ms(time.Duration(us)*time.Microsecond), root.Attr("glassbox.usage.pids_peak"))
 		if oom := root.Attr("glassbox.usage.oom_kills"); oom != "" && oom != "0" {
-			used += ", OOM kills " + oom
+			used += " · OOM kills " + oom
 		}
-		facts = append(facts, used)
-	}
-	if len(facts) > 0 {
-		t.line(w, dim, "  "+strings.Join(facts, " · "))
+		t.line(w, dim, used)
 	}
 	if mode := root.Attr("glassbox.observer.mode"); mode != "" {
 		kernel := fmt.Sprintf("  kernel: %s mode, %s events, %s lost", mode, root.Attr("glassbox.observer.events"), root.Attr("glassbox.observer.lost"))
