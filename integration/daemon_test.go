@@ -584,6 +584,9 @@ func TestDockerTerminals(t *testing.T) {
 		t.Errorf("the container's init has %q as stdin, want its /dev/pts/0", fd0)
 	}
 	term.tmux("resize-window", "-t", term.session, "-x", "100", "-y", "30")
+	if size := strings.TrimSpace(term.tmux("display-message", "-p", "-t", term.session, "#{pane_width}x#{pane_height}")); size != "100x30" {
+		t.Errorf("tmux resized its pane to %s, not 100x30: the resize below cannot be seen", size)
+	}
 	term.keys("stty size", "Enter")
 	term.waitFor("30 100") // the CLI's SIGWINCH → POST /resize → TIOCSWINSZ
 	term.keys("exit 3", "Enter")

@@ -194,15 +194,15 @@ func TestTraceOffAndViewers(t *testing.T) {
 		t.Errorf("--trace=false wrote %v", files)
 	}
 	r := e.run("", e.runArgs([]string{"--trace"}, "true")...)
-	if r.code != 0 || !strings.Contains(r.stderr, "glassbox run") || !strings.Contains(r.stderr, "pivot_root") {
-		t.Errorf("--trace should print the waterfall on stderr:\n%s", r.stderr)
+	if r.code != 0 || !strings.Contains(r.stderr, "· glassbox run ·") || !strings.Contains(r.stderr, "\n  mount ") || strings.Contains(r.stderr, "pivot_root") {
+		t.Errorf("--trace should print the overview on stderr, a row per stage:\n%s", r.stderr)
 	}
 	root, _ := e.loadTrace().Root()
 	ls := e.run("", "trace", "ls")
 	if !strings.Contains(ls.stdout, root.TraceID[:16]) || !strings.Contains(ls.stdout, root.Attr("container.id")[:12]) {
 		t.Errorf("trace ls:\n%s", ls.stdout)
 	}
-	show := e.run("", "trace", "show", root.Attr("container.id")[:8])
+	show := e.run("", "trace", "show", "--full", root.Attr("container.id")[:8])
 	for _, want := range []string{"trace " + root.TraceID[:16], "rootfs", "mount overlay", "execve", "teardown"} {
 		if !strings.Contains(show.stdout, want) {
 			t.Errorf("trace show lacks %q:\n%s", want, show.stdout)
@@ -210,6 +210,9 @@ func TestTraceOffAndViewers(t *testing.T) {
 	}
 	if strings.Contains(show.stdout, "\x1b[") {
 		t.Error("trace show to a pipe must not print colour codes")
+	}
+	if r := e.run("", e.runArgs([]string{"--trace=full"}, "true")...); r.code != 0 || !strings.Contains(r.stderr, "pivot_root") {
+		t.Errorf("--trace=full should print every step on stderr:\n%s", r.stderr)
 	}
 }
 

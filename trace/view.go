@@ -154,8 +154,8 @@ func Show(w io.Writer, f *File, v View) error {
 			names = append(names, s.Name)
 		}
 		return fmt.Errorf("no stage %q in this trace (it has %s)", v.Stage, strings.Join(names, ", "))
-	case v.Full:
-		t.draw(w, t.root, 0)
+	case v.Full || !t.staged():
+		t.draw(w, t.root, 0) // a stop's, a kill's: a few steps, no stages to fold
 	default:
 		t.overview(w, f)
 	}
@@ -233,6 +233,17 @@ func (t *tree) stages() []Span {
 		}
 	}
 	return out
+}
+
+// staged says whether the trace is a run's, in stages; a lifecycle command's
+// (stop, kill, rm) is a few steps.
+func (t *tree) staged() bool {
+	for _, s := range t.children[t.root.SpanID] {
+		if s.Attr("glassbox.stage") != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // walk calls fn for every span below s.
