@@ -587,8 +587,16 @@ func TestDockerTerminals(t *testing.T) {
 	if size := strings.TrimSpace(term.tmux("display-message", "-p", "-t", term.session, "#{pane_width}x#{pane_height}")); size != "100x30" {
 		t.Errorf("tmux resized its pane to %s, not 100x30: the resize below cannot be seen", size)
 	}
-	term.keys("stty size", "Enter")
-	term.waitFor("30 100") // the CLI's SIGWINCH → POST /resize → TIOCSWINSZ
+	// The CLI's SIGWINCH → POST /resize → TIOCSWINSZ runs beside the keys
+	// typed: stty may read the size before the resize lands, so it asks again.
+	term.waitUntil("the container's terminal never became 30 rows by 100", func(screen string) bool {
+		if strings.Contains(screen, "\n30 100") {
+			return true
+		}
+		term.keys("stty size", "Enter")
+		time.Sleep(200 * time.Millisecond)
+		return false
+	})
 	term.keys("exit 3", "Enter")
 	term.exitedWith(3)
 
