@@ -127,6 +127,15 @@ func newEnv(t *testing.T) *env {
 		if extra := diff(glassboxCgroups(t), cgroupsBefore); len(extra) > 0 {
 			t.Errorf("leaked cgroups: %v", extra)
 		}
+		// What a failed test left would run on, for every later test to
+		// trip over (its lease is on the host's bridge): once reported, it
+		// goes.
+		if t.Failed() {
+			if ids := strings.Fields(e.run("", "ps", "-aq").stdout); len(ids) > 0 {
+				e.run("", append([]string{"rm", "-f"}, ids...)...)
+			}
+			e.run("", "gc")
+		}
 	})
 	return e
 }
