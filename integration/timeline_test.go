@@ -18,9 +18,13 @@ import (
 
 // browser is a headless chromium for one test.
 func browser(t *testing.T) context.Context {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (.ci/run installs Debian's)")
+	// Debian's browser itself, not /usr/bin/chromium: that wrapper only adds
+	// flags from /etc/chromium.d, which the VM's /etc does not have.
+	path := "/usr/lib/chromium/chromium"
+	if _, err := os.Stat(path); err != nil {
+		if path, err = exec.LookPath("chromium"); err != nil {
+			t.Skip("chromium is not installed (.ci/run installs Debian's)")
+		}
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1400, 900))
