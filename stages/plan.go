@@ -29,10 +29,14 @@ func (r *Run) Plan(st *Stage) []string {
 		if more := s.Annotations[spec.LowerDirsAnnotation]; more != "" {
 			layers = append(layers, strings.Split(more, ":")...)
 		}
+		volatile := ""
+		if r.Opts.Remove {
+			volatile = ",volatile" // nothing of it outlives the run: its unmount syncs nothing
+		}
 		return []string{
 			"mkdir " + r.Path("upper") + ", " + r.Path("work") + ", " + r.Path("rootfs"),
-			fmt.Sprintf("mount(\"overlay\", %s, \"overlay\", 0, \"lowerdir=%s,upperdir=…/upper,workdir=…/work\")  (%d layer(s), read-only)",
-				r.Path("rootfs"), strings.Join(layers, ":"), len(layers)),
+			fmt.Sprintf("mount(\"overlay\", %s, \"overlay\", 0, \"lowerdir=%s,upperdir=…/upper,workdir=…/work%s\")  (%d layer(s), read-only)",
+				r.Path("rootfs"), strings.Join(layers, ":"), volatile, len(layers)),
 		}
 	case Cgroup:
 		mode, err := cgroupsv2.Detect()
