@@ -98,8 +98,8 @@ func mountOverlay(r *Run) error {
 		// Nothing of a --rm container's upper directory outlives it, so
 		// nothing of it need reach the disk: volatile (Linux 5.10) skips the
 		// syncfs(2) of the upper filesystem that the unmount otherwise does
-		// — of the whole filesystem the state root is on, a journal commit
-		// that cost run --rm 20–300 ms here whenever other writes waited.
+		// — of the whole filesystem the state root is on: a journal commit,
+		// and the others' dirty pages, when other writes wait.
 		opts += ",volatile"
 	}
 	start := time.Now()
