@@ -252,16 +252,13 @@ func (s *Session) SetAttributes(attrs ...attribute.KeyValue) { s.root.SetAttribu
 func (s *Session) Stage(t stages.Timing) {
 	// A stage's span holds its steps, whoever timed them: the init's clock
 	// reads may fall a little outside the host's (a child never starts
-	// before its parent).
+	// before its parent). Kernel events are placed by the host's own
+	// times, which the observer's clock agrees with.
+	start, end := t.Start, t.End
 	for _, st := range t.Steps {
-		if start := time.Unix(0, st.Start); start.Before(t.Start) {
-			t.Start = start
-		}
-		if end := time.Unix(0, st.End); end.After(t.End) {
-			t.End = end
-		}
+		start, end = minTime(start, time.Unix(0, st.Start)), maxTime(end, time.Unix(0, st.End))
 	}
-	ctx, span := s.tracer.Start(s.ctx, t.Stage, oteltrace.WithTimestamp(t.Start),
+	ctx, span := s.tracer.Start(s.ctx, t.Stage, oteltrace.WithTimestamp(start),
 		oteltrace.WithAttributes(attribute.String("glassbox.stage", t.Stage)))
 	s.windows = append(s.windows, window{ctx: ctx, start: t.Start, end: t.End})
 	for _, st := range t.Steps {
@@ -271,15 +268,29 @@ func (s *Session) Stage(t stages.Timing) {
 		for k, v := range st.Attrs {
 			attrs = append(attrs, attribute.String(k, v))
 		}
-		start, end := time.Unix(0, st.Start), time.Unix(0, st.End)
-		cctx, child := s.tracer.Start(ctx, st.Kind(), oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
+		stepStart, stepEnd := time.Unix(0, st.Start), time.Unix(0, st.End)
+		cctx, child := s.tracer.Start(ctx, st.Kind(), oteltrace.WithTimestamp(stepStart), oteltrace.WithAttributes(attrs...))
 		if st.Err != "" {
 			child.SetStatus(codes.Error, st.Err)
 		}
-		child.End(oteltrace.WithTimestamp(end))
-		s.windows = append(s.windows, window{ctx: cctx, start: start, end: end, pid: st.Pid})
+		child.End(oteltrace.WithTimestamp(stepEnd))
+		s.windows = append(s.windows, window{ctx: cctx, start: stepStart, end: stepEnd, pid: st.Pid})
 	}
-	endSpan(span, t.Err, t.End)
+	endSpan(span, t.Err, end)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // Span records an interval that is not a stage, such as the program's run.
