@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -28,7 +29,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
-	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/trace"
 )
 
@@ -620,12 +620,35 @@ func TestKernelEventsOfConcurrentRuns(t *testing.T) {
 	}
 }
 
+// A run killed while traced leaves its slot's ring buffer full of its own
+// events and its routes (its pid, its container's cgroup) in the maps. The
+// next run to claim the slot skips those events, and clears the routes
+// without waiting for gc.
+func TestObserverSlotOfAKilledRun(t *testing.T) {
+	e := newEnv(t)
+	cmd, _ := startGlassbox(t, e, e.runArgs(nil, "sh", "-c", "echo ready; exec sleep 27183")...)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	defer e.run("", "gc") // the killed container; gc would sweep the observer too, so not before
+	r := e.run("", e.runArgs(nil, "true")...)
+	if r.code != 0 {
+		t.Fatalf("run after a killed run: exit %d %s", r.code, r.stderr)
+	}
+	killed := strconv.Itoa(cmd.Process.Pid)
+	for _, s := range e.loadTrace().Spans() {
+		if s.Attr("glassbox.kernel") == "true" && s.Attr("process.pid") == killed {
+			t.Fatalf("the trace holds an event of the killed run's glassbox (pid %s): %s", killed, s.Attr("glassbox.kernel.call"))
+		}
+	}
+	noStaleSubscriptions(t)
+}
+
 // noStaleSubscriptions checks that the observer's shared, pinned maps hold
-// nothing of a glassbox process that has ended: every watched pid is still
-// the live process that subscribed (not a reused pid), and every run id (in
-// runs, lost, and as a watched cgroup's run) has its watcher. Live runs may
-// be there: the host is shared (another state root's runs, a detached
-// container's monitor writing its trace).
+// nothing of a glassbox process that has ended: every slot with an owner is
+// locked by a live process, and every watched pid and cgroup routes to the
+// run that owns its slot now. Live runs may be there: the host is shared
+// (another state root's runs, a detached container's monitor writing its
+// trace).
 func noStaleSubscriptions(t *testing.T) {
 	t.Helper()
 	open := func(name string) *ebpf.Map {
@@ -635,52 +658,48 @@ func noStaleSubscriptions(t *testing.T) {
 		}
 		return m
 	}
+	type slot struct {
+		Run  uint32
+		_    uint32
+		Lost uint64
+	}
 	var problems []string
 	// A run that ends meanwhile takes its entries out in an order a reader
 	// can catch half-way: look again, a few times, before calling it stale.
 	for range 10 {
 		problems = nil
-		runIDs := map[uint32]string{}
-		for _, name := range []string{"runs", "lost"} {
-			if m := open(name); m != nil {
-				var id uint32
-				var value []byte
-				for it := m.Iterate(); it.Next(&id, &value); {
-					runIDs[id] = name
-				}
-				m.Close()
-			}
-		}
-		// A watched cgroup's value is its run's id.
-		if m := open("cgroups"); m != nil {
-			var cgroup uint64
-			var run uint32
-			for it := m.Iterate(); it.Next(&cgroup, &run); {
-				runIDs[run] = fmt.Sprintf("cgroups (cgroup %d)", cgroup)
-			}
-			m.Close()
-		}
-		// Read last: a run's watcher is the first entry it makes and the last
-		// it removes.
-		tgids := open("tgids")
-		if tgids == nil {
+		slots := open("slots")
+		if slots == nil {
 			return // the observer is not attached
 		}
-		var pid uint32
-		var w struct {
-			Run   uint32
-			_     uint32
-			Start uint64
-		}
-		for it := tgids.Iterate(); it.Next(&pid, &w); {
-			if !container.ProcessAlive(int(pid), w.Start) {
-				problems = append(problems, fmt.Sprintf("tgids: pid %d (run %x) is not the process that subscribed", pid, w.Run))
+		owners := map[uint32]bool{}
+		var n uint32
+		var s slot
+		for it := slots.Iterate(); it.Next(&n, &s); {
+			if s.Run == 0 {
+				continue
 			}
-			delete(runIDs, w.Run)
+			owners[s.Run] = true
+			// Its lock is held while its run lives (taking it here is harmless:
+			// a run claiming meanwhile takes the next slot).
+			if f, err := os.Open(filepath.Join(trace.PinDir(), fmt.Sprintf("slot-%d", n))); err == nil {
+				if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+					problems = append(problems, fmt.Sprintf("slot %d: owned by run %x, which has ended", n, s.Run))
+				}
+				f.Close()
+			}
 		}
-		tgids.Close()
-		for id, name := range runIDs {
-			problems = append(problems, fmt.Sprintf("%s: run %x has no watcher", name, id))
+		slots.Close()
+		for _, name := range []string{"tgids", "cgroups"} {
+			m := open(name)
+			var key []byte
+			var run uint32
+			for it := m.Iterate(); it.Next(&key, &run); {
+				if !owners[run] {
+					problems = append(problems, fmt.Sprintf("%s: %x routes to run %x, which owns no slot", name, key, run))
+				}
+			}
+			m.Close()
 		}
 		if len(problems) == 0 {
 			return

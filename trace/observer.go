@@ -19,8 +19,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
-
-	"github.com/glassbox-dev/glassbox/container"
 )
 
 // The observer is glassbox's view of the kernel during a run: BPF programs on
@@ -98,18 +96,20 @@ var probes = []probe{
 // Observer is one run's subscription to the kernel probes. Its reader
 // goroutine owns calls, records and pending until Stop has waited for it.
 type Observer struct {
-	runs, tgids, cgroups, lost *ebpf.Map // the shared, pinned maps
-	ring                       *ebpf.Map // this run's ring buffer
-	rd                         *ringbuf.Reader
-	id                         uint32 // this run's id in the maps
-	pid                        uint32
-	cgroup                     uint64        // the watched container cgroup, once known
-	offset                     time.Duration // wall clock minus CLOCK_MONOTONIC
-	done                       chan struct{}
-	calls                      []rawCall          // completed system calls, decoded only in Stop
-	records                    []KernelEvent      // other kernel events (rare), decoded as they come
-	pending                    map[uint32]rawCall // system calls entered and not yet exited, by thread
-	Probes                     []ProbeMode        // how each probe is attached, or why it is not
+	runs, tgids, cgroups, slots *ebpf.Map // the shared, pinned maps
+	ring                        *ebpf.Map // the ring buffer of this run's slot
+	rd                          *ringbuf.Reader
+	slot                        uint32   // the slot this run holds
+	lock                        *os.File // the slot's lock, held until Stop
+	id                          uint32   // this run's id in the maps; its low bits are the slot
+	pid                         uint32
+	cgroup                      uint64        // the watched container cgroup, once known
+	offset                      time.Duration // wall clock minus CLOCK_MONOTONIC
+	done                        chan struct{}
+	calls                       []rawCall          // completed system calls, decoded only in Stop
+	records                     []KernelEvent      // other kernel events (rare), decoded as they come
+	pending                     map[uint32]rawCall // system calls entered and not yet exited, by thread
+	Probes                      []ProbeMode        // how each probe is attached, or why it is not
 }
 
 // rawCall is a system call as the ring buffer gave it: cheap to keep, so the
@@ -123,8 +123,12 @@ type rawCall struct {
 	strs       []string
 }
 
-// ringSize is each run's ring buffer; it must match the `runs` map's template.
-const ringSize = 1 << 20
+// ringSize is each slot's ring buffer; it must match the `runs` map's
+// template. slotCount is how many runs can be traced at once (SLOTS).
+const (
+	ringSize  = 1 << 20
+	slotCount = 128
+)
 
 // StartObserver subscribes a run, watching pid (glassbox), attaching the
 // probes first if no earlier run did.
@@ -147,29 +151,35 @@ func StartObserver(pid int) (*Observer, error) {
 	if err := o.openPinned(dir); err != nil {
 		return nil, err
 	}
-	o.sweep()
-	if o.ring, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: ringSize}); err != nil {
-		return nil, fmt.Errorf("BPF ring buffer: %w", err)
+	if o.slot, o.lock, err = claimSlot(dir); err != nil {
+		return nil, err
+	}
+	// A run killed in this slot left its id as the owner, and maybe entries
+	// routing to it: disown it, then clear them.
+	var prev observerSlot
+	if o.slots.Lookup(o.slot, &prev) == nil && prev.Run != 0 {
+		o.slots.Put(o.slot, observerSlot{})
+		o.purge()
+	}
+	if err := o.openRing(); err != nil {
+		return nil, err
 	}
 	if o.rd, err = ringbuf.NewReader(o.ring); err != nil {
 		return nil, fmt.Errorf("BPF ring buffer: %w", err)
 	}
-	// A random id: runs come and go concurrently, and nothing ties ids to pids.
+	// A random id (runs come and go concurrently, and nothing ties ids to
+	// pids), ending in the slot's number.
 	for o.id == 0 {
 		var b [4]byte
 		rand.Read(b[:])
-		o.id = binary.LittleEndian.Uint32(b[:])
+		o.id = binary.LittleEndian.Uint32(b[:])&^(slotCount-1) | o.slot
 	}
-	// The pid first: it is what makes the run live for another run's sweep.
-	me := observerWatcher{Run: o.id, Start: container.ProcessStartTime(pid)}
-	if err := o.tgids.Put(o.pid, me); err != nil {
+	// Owner first, so that the kernel takes the events the routes send.
+	if err := o.slots.Put(o.slot, observerSlot{Run: o.id}); err != nil {
+		return nil, fmt.Errorf("BPF map slots: %w", err)
+	}
+	if err := o.tgids.Put(o.pid, o.id); err != nil {
 		return nil, fmt.Errorf("BPF map tgids: %w", err)
-	}
-	if err := o.lost.Put(o.id, uint64(0)); err != nil {
-		return nil, fmt.Errorf("BPF map lost: %w", err)
-	}
-	if err := o.runs.Put(o.id, o.ring); err != nil {
-		return nil, fmt.Errorf("BPF map runs: %w", err)
 	}
 	var mono unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
@@ -177,6 +187,57 @@ func StartObserver(pid int) (*Observer, error) {
 	go o.read()
 	ok = true
 	return o, nil
+}
+
+// claimSlot locks the first free slot: a directory beside the pins, locked
+// with flock(2), which the kernel releases when its holder ends however it
+// ends, so a killed run never keeps a slot.
+func claimSlot(dir string) (uint32, *os.File, error) {
+	for slot := range uint32(slotCount) {
+		f, err := openSlotLock(dir, slot)
+		if err != nil {
+			return 0, nil, err
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			return slot, f, nil
+		}
+		f.Close()
+	}
+	return 0, nil, fmt.Errorf("all %d observer slots are in use by traced runs (run more with --trace=false)", slotCount)
+}
+
+func openSlotLock(dir string, slot uint32) (*os.File, error) {
+	path := filepath.Join(dir, "slot-"+strconv.Itoa(int(slot)))
+	if err := os.Mkdir(path, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("observer slot: %w", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("observer slot: %w", err)
+	}
+	return f, nil
+}
+
+// openRing opens the slot's ring buffer, making it if this is the slot's
+// first run: the one time a run puts a map into the map of maps and waits
+// for the grace period that costs.
+func (o *Observer) openRing() error {
+	var id ebpf.MapID
+	if o.runs.Lookup(o.slot, &id) == nil {
+		if ring, err := ebpf.NewMapFromID(id); err == nil {
+			o.ring = ring
+			return nil
+		}
+	}
+	ring, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: ringSize})
+	if err != nil {
+		return fmt.Errorf("BPF ring buffer: %w", err)
+	}
+	o.ring = ring
+	if err := o.runs.Put(o.slot, ring); err != nil {
+		return fmt.Errorf("BPF map runs: %w", err)
+	}
+	return nil
 }
 
 // WatchCgroup adds the container's cgroup (its cgroup2 id) to the filter.
@@ -188,14 +249,16 @@ func (o *Observer) WatchCgroup(id uint64) error {
 // Stop unsubscribes the run, drains its ring buffer and returns the events in
 // time order, and how many did not fit in the ring buffer. The probes stay.
 func (o *Observer) Stop() ([]KernelEvent, uint64) {
-	// Out of the routing maps first, so nothing new arrives; Flush then makes
-	// Read return what is left in the ring buffer, followed by ErrFlushed.
-	o.stopEvents()
+	// Routes out first, so nothing new is sent; Flush then makes Read return
+	// what is left in the ring buffer, followed by ErrFlushed. An event a
+	// program was writing meanwhile on another CPU stays in the ring, and the
+	// slot's next run skips it (it carries this run's id).
+	o.unroute()
 	o.rd.Flush()
 	<-o.done
-	var lost uint64
-	o.lost.Lookup(o.id, &lost)
-	o.unsubscribe()
+	var slot observerSlot
+	o.slots.Lookup(o.slot, &slot)
+	o.slots.Put(o.slot, observerSlot{})
 	o.release()
 	events := o.records
 	for _, c := range o.calls {
@@ -210,63 +273,58 @@ func (o *Observer) Stop() ([]KernelEvent, uint64) {
 		events = append(events, ev)
 	}
 	sort.Slice(events, func(i, j int) bool { return events[i].Start.Before(events[j].Start) })
-	return events, lost
+	return events, slot.Lost
 }
 
-// sweep removes the subscriptions of runs whose glassbox died without
-// unsubscribing (killed): a run is dead when the process it registered is
-// gone — its pid names no process, a zombie, or a process that started at
-// another time (pids are reused) — and then every entry of its run id goes,
-// which also frees its ring buffer.
-// Only proven-dead runs are touched: other runs come and go while the maps
-// are read, and a live run must never lose its entries to a sweep.
-//
-// A run's pid leaves last (unsubscribe), so a run id in runs or lost with no
-// pid in tgids was orphaned by a glassbox killed mid-unsubscribe. Those ids
-// are read before tgids: a run subscribing meanwhile puts its pid first, so
-// any of its entries seen here has its pid seen too.
-func (o *Observer) sweep() {
-	dead := map[uint32]bool{}
-	var id uint32
-	var lost uint64
-	for it := o.lost.Iterate(); it.Next(&id, &lost); {
-		dead[id] = true
-	}
-	var inner ebpf.MapID
-	for it := o.runs.Iterate(); it.Next(&id, &inner); {
-		dead[id] = true
+// purge removes the routes (watched pids and cgroups) of runs that no
+// longer own their slot: what a killed run left. The kernel already ignores
+// them; purging keeps the maps from filling up.
+func (o *Observer) purge() {
+	owner := func(run uint32) bool {
+		var s observerSlot
+		return o.slots.Lookup(run&(slotCount-1), &s) == nil && s.Run == run
 	}
 	var pid, run uint32
-	var w observerWatcher
 	var gone []uint32
-	for it := o.tgids.Iterate(); it.Next(&pid, &w); {
-		if container.ProcessAlive(int(pid), w.Start) {
-			delete(dead, w.Run)
-		} else {
-			dead[w.Run] = true
+	for it := o.tgids.Iterate(); it.Next(&pid, &run); {
+		if !owner(run) {
 			gone = append(gone, pid)
 		}
 	}
-	if len(dead) == 0 {
-		return
+	for _, p := range gone {
+		o.tgids.Delete(p)
 	}
 	var cg uint64
 	var stale []uint64
 	for it := o.cgroups.Iterate(); it.Next(&cg, &run); {
-		if dead[run] {
+		if !owner(run) {
 			stale = append(stale, cg)
 		}
 	}
 	for _, c := range stale {
 		o.cgroups.Delete(c)
 	}
-	for id := range dead {
-		o.runs.Delete(id)
-		o.lost.Delete(id)
+}
+
+// sweep disowns the slots whose runs ended without saying so (killed: their
+// lock is free, their id still the owner), then purges their routes. Slots
+// held by live runs are not touched.
+func (o *Observer) sweep(dir string) {
+	for slot := range uint32(slotCount) {
+		var s observerSlot
+		if o.slots.Lookup(slot, &s) != nil || s.Run == 0 {
+			continue
+		}
+		f, err := openSlotLock(dir, slot)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			o.slots.Put(slot, observerSlot{})
+		}
+		f.Close()
 	}
-	for _, p := range gone {
-		o.tgids.Delete(p)
-	}
+	o.purge()
 }
 
 // SweepObserver removes what killed runs left in the pinned maps (glassbox gc).
@@ -279,7 +337,7 @@ func SweepObserver() error {
 	if err := o.openPinned(PinDir()); err != nil {
 		return err
 	}
-	o.sweep()
+	o.sweep(PinDir())
 	return nil
 }
 
@@ -294,12 +352,14 @@ func WatchingRuns() (int, error) {
 	if err := o.openPinned(PinDir()); err != nil {
 		return 0, err
 	}
-	o.sweep()
+	o.sweep(PinDir())
 	n := 0
-	var id uint32
-	var inner ebpf.MapID
-	for it := o.runs.Iterate(); it.Next(&id, &inner); {
-		n++
+	var slot uint32
+	var s observerSlot
+	for it := o.slots.Iterate(); it.Next(&slot, &s); {
+		if s.Run != 0 {
+			n++
+		}
 	}
 	return n, nil
 }
@@ -309,7 +369,7 @@ func (o *Observer) openPinned(dir string) error {
 	for _, m := range []struct {
 		name string
 		dst  **ebpf.Map
-	}{{"runs", &o.runs}, {"tgids", &o.tgids}, {"cgroups", &o.cgroups}, {"lost", &o.lost}} {
+	}{{"runs", &o.runs}, {"tgids", &o.tgids}, {"cgroups", &o.cgroups}, {"slots", &o.slots}} {
 		var err error
 		if *m.dst, err = ebpf.LoadPinnedMap(filepath.Join(dir, m.name), nil); err != nil {
 			return fmt.Errorf("pinned BPF map %s: %w (glassbox trace off resets the kernel probes)", m.name, err)
@@ -318,43 +378,38 @@ func (o *Observer) openPinned(dir string) error {
 	return nil
 }
 
-// stopEvents takes the run out of the maps the BPF programs route events by.
-func (o *Observer) stopEvents() {
+// unroute takes the run out of the maps the BPF programs route events by.
+func (o *Observer) unroute() {
 	if o.cgroup != 0 {
 		o.cgroups.Delete(o.cgroup)
 	}
-	o.runs.Delete(o.id)
-}
-
-// unsubscribe removes every entry of the run. Its pid goes last: while that
-// entry exists, a sweep by another run cleans up after this one if it is
-// killed half-way (a detached container's monitor can be killed right here).
-func (o *Observer) unsubscribe() {
-	o.stopEvents()
-	o.lost.Delete(o.id)
 	o.tgids.Delete(o.pid)
 }
 
 func (o *Observer) release() {
-	if o.rd == nil && o.tgids != nil && o.id != 0 {
-		o.unsubscribe() // StartObserver failed half-way
+	if o.rd == nil && o.id != 0 {
+		o.unroute() // StartObserver failed half-way
+		o.slots.Put(o.slot, observerSlot{})
 	}
 	if o.rd != nil {
 		o.rd.Close()
 	}
-	for _, m := range []*ebpf.Map{o.ring, o.runs, o.tgids, o.cgroups, o.lost} {
+	for _, m := range []*ebpf.Map{o.ring, o.runs, o.tgids, o.cgroups, o.slots} {
 		if m != nil {
 			m.Close()
 		}
+	}
+	if o.lock != nil {
+		o.lock.Close() // the slot is free
 	}
 }
 
 func (o *Observer) wall(mono uint64) time.Time { return time.Unix(0, int64(mono)).Add(o.offset) }
 
 // The records in the ring buffer mirror struct event in observer.bpf.c: a
-// 96-byte header, followed, in the larger records, by three 120-byte strings.
+// 104-byte header, followed, in the larger records, by three 120-byte strings.
 const (
-	headerSize = 96
+	headerSize = 104
 	strLen     = 120
 )
 
@@ -376,6 +431,9 @@ func (o *Observer) handle(b []byte) {
 	ts, tgid, tid := le.Uint64(b[0:]), le.Uint32(b[8:]), le.Uint32(b[12:])
 	tp, nstr := tracepoint(le.Uint32(b[16:])), int(le.Uint32(b[20:]))
 	num, val := int64(le.Uint64(b[24:])), int64(le.Uint64(b[32:]))
+	if le.Uint32(b[96:]) != o.id {
+		return // left in the slot's ring by the run before
+	}
 	var strs []string
 	for i := 0; i < nstr && headerSize+(i+1)*strLen <= len(b); i++ {
 		strs = append(strs, cString(b[headerSize+i*strLen:headerSize+(i+1)*strLen]))

@@ -23,11 +23,11 @@ type observerLayout struct {
 	Pad     uint16
 }
 
-type observerWatcher struct {
-	_     structs.HostLayout
-	Run   uint32
-	Pad   uint32
-	Start uint64
+type observerSlot struct {
+	_    structs.HostLayout
+	Run  uint32
+	Pad  uint32
+	Lost uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -36,8 +36,8 @@ type observerWatcher struct {
 const (
 	observerMapCgroups                      = "cgroups"
 	observerMapLayouts                      = "layouts"
-	observerMapLost                         = "lost"
 	observerMapRuns                         = "runs"
+	observerMapSlots                        = "slots"
 	observerMapSyscalls                     = "syscalls"
 	observerMapTgids                        = "tgids"
 	observerProgCgroupAttachTask            = "cgroup_attach_task"
@@ -120,8 +120,8 @@ type observerProgramSpecs struct {
 type observerMapSpecs struct {
 	Cgroups  *ebpf.MapSpec `ebpf:"cgroups"`
 	Layouts  *ebpf.MapSpec `ebpf:"layouts"`
-	Lost     *ebpf.MapSpec `ebpf:"lost"`
 	Runs     *ebpf.MapSpec `ebpf:"runs"`
+	Slots    *ebpf.MapSpec `ebpf:"slots"`
 	Syscalls *ebpf.MapSpec `ebpf:"syscalls"`
 	Tgids    *ebpf.MapSpec `ebpf:"tgids"`
 }
@@ -154,8 +154,8 @@ func (o *observerObjects) Close() error {
 type observerMaps struct {
 	Cgroups  *ebpf.Map `ebpf:"cgroups"`
 	Layouts  *ebpf.Map `ebpf:"layouts"`
-	Lost     *ebpf.Map `ebpf:"lost"`
 	Runs     *ebpf.Map `ebpf:"runs"`
+	Slots    *ebpf.Map `ebpf:"slots"`
 	Syscalls *ebpf.Map `ebpf:"syscalls"`
 	Tgids    *ebpf.Map `ebpf:"tgids"`
 }
@@ -164,8 +164,8 @@ func (m *observerMaps) Close() error {
 	return _ObserverClose(
 		m.Cgroups,
 		m.Layouts,
-		m.Lost,
 		m.Runs,
+		m.Slots,
 		m.Syscalls,
 		m.Tgids,
 	)

@@ -19,7 +19,8 @@ import (
 // The kernel probes are attached once and stay attached, pinned in bpffs:
 //
 //	/sys/fs/bpf/glassbox/observer-<hash of the BPF object>/
-//	    runs tgids cgroups lost syscalls layouts   the maps
+//	    runs tgids cgroups slots syscalls layouts  the maps
+//	    slot-0 slot-1 …                            a lock per ring buffer slot
 //	    link-raw_syscalls-sys_enter …              one pinned link per tracepoint
 //
 // Detaching a tracepoint program waits for an RCU grace period, one after the
@@ -174,7 +175,7 @@ func attach(dir string) (modes []ProbeMode, err error) {
 			return nil, fmt.Errorf("pin BPF link: %w", err)
 		}
 	}
-	for _, name := range []string{"runs", "tgids", "cgroups", "lost", "syscalls", "layouts"} {
+	for _, name := range []string{"runs", "tgids", "cgroups", "slots", "syscalls", "layouts"} {
 		if err = coll.Maps[name].Pin(filepath.Join(dir, name)); err != nil {
 			return nil, fmt.Errorf("pin BPF map %s: %w", name, err)
 		}

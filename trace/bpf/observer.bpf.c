@@ -29,8 +29,15 @@
  * Tracepoint records are read at offsets glassbox takes from each tracepoint's
  * tracefs format file (`layouts`), so the tracepoint programs need no kernel
  * BTF; the cgroup-file programs read kernfs structures with CO-RE.
- * Each run has its own ring buffer (`runs`, a map of maps, by run id); an
- * event that does not fit is counted in `lost`, by run.
+ * Each run has a ring buffer of its own while it runs: it claims one of the
+ * SLOTS slots (a lock on a directory beside the pins, so a killed run frees
+ * its slot), each with a ring buffer (`runs`, a map of maps) that stays for
+ * the next run. A run's id carries its slot in its low bits; `slots` says
+ * which run owns each slot now, and counts the events that did not fit.
+ * Putting a map into a map of maps, or taking it out, waits for an RCU grace
+ * period (maybe_wait_bpf_programs in kernel/bpf/syscall.c, ~10 ms here), so
+ * a ring per run cost every traced run two of them; a slot costs its first
+ * run one.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -68,6 +75,9 @@ struct event {
 	__s64 val;     /* return value, pid */
 	__u64 args[6];
 	__u64 cgroup;  /* the task's cgroup2 id */
+	__u32 run;     /* the run it was routed to: a slot's next run skips the
+	                * events a killed or finished run left behind */
+	__u32 _pad;
 };
 
 struct event_str {
@@ -76,6 +86,7 @@ struct event_str {
 };
 
 #define RING_SIZE (1 << 20)
+#define SLOTS 128 /* runs traced at once; a power of two: a run id's low bits */
 
 struct ringbuf {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -83,11 +94,26 @@ struct ringbuf {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, 256);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SLOTS);
+	__type(key, __u32); /* slot */
 	__array(values, struct ringbuf);
 } runs SEC(".maps");
+
+/* Who owns a slot's ring buffer now (0: nobody), and how many of its events
+ * did not fit. */
+struct slot {
+	__u32 run;
+	__u32 _pad;
+	__u64 lost;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLOTS);
+	__type(key, __u32);
+	__type(value, struct slot);
+} slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -96,21 +122,11 @@ struct {
 	__type(value, struct layout);
 } layouts SEC(".maps");
 
-/* A watched glassbox process. Only glassbox reads start (the process's start
- * time, field 22 of /proc/PID/stat): a pid names another process once the
- * first is gone, and start tells a run killed before it could unsubscribe
- * from a new process that got its pid. */
-struct watcher {
-	__u32 run;
-	__u32 _pad;
-	__u64 start;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, __u32); /* tgid */
-	__type(value, struct watcher);
+	__type(key, __u32);   /* tgid of a watched glassbox process */
+	__type(value, __u32); /* run id */
 } tgids SEC(".maps");
 
 struct {
@@ -132,20 +148,13 @@ struct {
 	__type(value, __u8);
 } syscalls SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u32);   /* run id */
-	__type(value, __u64); /* events that did not fit in its ring buffer */
-} lost SEC(".maps");
-
 /* run returns the id of the run watching the current task, 0 for none. */
 static __always_inline __u32 run(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct watcher *w = bpf_map_lookup_elem(&tgids, &tgid);
+	__u32 *w = bpf_map_lookup_elem(&tgids, &tgid);
 	if (w)
-		return w->run;
+		return *w;
 	__u64 cg = bpf_get_current_cgroup_id();
 	__u32 *r = bpf_map_lookup_elem(&cgroups, &cg);
 	return r ? *r : 0;
@@ -168,25 +177,33 @@ static __always_inline __s64 read_int(void *ctx, __u16 off, __u16 size)
  * the ring is waiting: a run's few hundred events are read when it ends, and
  * only a storm wakes the reader early. (A wake-up per event would make the
  * reader compete with the container for the CPU during every run.) */
-static __always_inline void submit(__u32 r, void *e)
+/* submit hands an event over without waking the reader, unless a quarter of
+ * the ring is waiting: a run's few hundred events are read when it ends, and
+ * only a storm wakes the reader early. (A wake-up per event would make the
+ * reader compete with the container for the CPU during every run.) */
+static __always_inline void submit(void *rb, void *e)
 {
-	void *rb = bpf_map_lookup_elem(&runs, &r);
 	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (rb && bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) > RING_SIZE / 4)
+	if (bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) > RING_SIZE / 4)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 }
 
-static __always_inline void *reserve(__u32 r, enum tracepoint tp, __u64 size)
+/* reserve makes room for an event of run r in its slot's ring buffer, and
+ * returns the event and the ring (in *rb). An entry a killed run left in
+ * tgids or cgroups names a run that no longer owns its slot: dropped. */
+static __always_inline void *reserve(__u32 r, enum tracepoint tp, __u64 size, void **rb)
 {
-	void *rb = bpf_map_lookup_elem(&runs, &r);
-	if (!rb)
+	__u32 slot = r & (SLOTS - 1);
+	struct slot *s = bpf_map_lookup_elem(&slots, &slot);
+	if (!s || s->run != r)
 		return 0;
-	struct event *e = bpf_ringbuf_reserve(rb, size, 0);
+	*rb = bpf_map_lookup_elem(&runs, &slot);
+	if (!*rb)
+		return 0;
+	struct event *e = bpf_ringbuf_reserve(*rb, size, 0);
 	if (!e) {
-		__u64 *n = bpf_map_lookup_elem(&lost, &r);
-		if (n)
-			__sync_fetch_and_add(n, 1);
+		__sync_fetch_and_add(&s->lost, 1);
 		return 0;
 	}
 	__u64 id = bpf_get_current_pid_tgid();
@@ -196,11 +213,12 @@ static __always_inline void *reserve(__u32 r, enum tracepoint tp, __u64 size)
 	e->tp = tp;
 	e->nstr = 0;
 	e->cgroup = bpf_get_current_cgroup_id();
+	e->run = r;
 	return e;
 }
 
-#define new_event(r, tp) ((struct event *)reserve(r, tp, sizeof(struct event)))
-#define new_event_str(r, tp) ((struct event_str *)reserve(r, tp, sizeof(struct event_str)))
+#define new_event(r, tp, rb) ((struct event *)reserve(r, tp, sizeof(struct event), rb))
+#define new_event_str(r, tp, rb) ((struct event_str *)reserve(r, tp, sizeof(struct event_str), rb))
 
 static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 {
@@ -217,7 +235,8 @@ static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 		return 0;
 	__u8 strings = (*want >> 1) & 0x3f;
 	if (tp == TP_SYS_EXIT || !strings) {
-		struct event *e = new_event(r, tp);
+		void *rb;
+		struct event *e = new_event(r, tp, &rb);
 		if (!e)
 			return 0;
 		e->num = nr;
@@ -231,10 +250,11 @@ static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 				bpf_probe_read_user(&e->args[3], 8, (void *)(e->args[0] + 80));
 			}
 		}
-		submit(r, e);
+		submit(rb, e);
 		return 0;
 	}
-	struct event_str *es = new_event_str(r, tp);
+	void *rb;
+	struct event_str *es = new_event_str(r, tp, &rb);
 	if (!es)
 		return 0;
 	es->h.num = nr;
@@ -247,7 +267,7 @@ static __always_inline int on_syscall(void *ctx, enum tracepoint tp)
 			bpf_probe_read_user_str(es->str[s], STR_LEN, (void *)es->h.args[i]);
 		es->h.nstr++;
 	}
-	submit(r, es);
+	submit(rb, es);
 	return 0;
 }
 
@@ -261,7 +281,8 @@ static __always_inline int on_record(void *ctx, enum tracepoint tp)
 	__u32 r = run();
 	if (!r)
 		return 0;
-	struct event_str *es = new_event_str(r, tp);
+	void *rb;
+	struct event_str *es = new_event_str(r, tp, &rb);
 	if (!es)
 		return 0;
 	es->h.num = read_int(ctx, l->num_off, l->num_size);
@@ -272,7 +293,7 @@ static __always_inline int on_record(void *ctx, enum tracepoint tp)
 		bpf_probe_read_kernel_str(es->str[0], STR_LEN, ctx + (loc & 0xffff));
 		es->h.nstr = 1;
 	}
-	submit(r, es);
+	submit(rb, es);
 	return 0;
 }
 
@@ -283,14 +304,15 @@ static __always_inline int on_netdev(void *dev, enum tracepoint tp)
 	__u32 r = run();
 	if (!r)
 		return 0;
-	struct event_str *es = new_event_str(r, tp);
+	void *rb;
+	struct event_str *es = new_event_str(r, tp, &rb);
 	if (!es)
 		return 0;
 	es->h.num = 0;
 	es->h.val = 0;
 	bpf_probe_read_kernel_str(es->str[0], 16, dev);
 	es->h.nstr = 1;
-	submit(r, es);
+	submit(rb, es);
 	return 0;
 }
 
@@ -302,7 +324,8 @@ static __always_inline int on_cgroup_write(struct kernfs_open_file *of, const ch
 	__u32 r = run();
 	if (!r)
 		return 0;
-	struct event_str *es = new_event_str(r, KP_CGROUP_WRITE);
+	void *rb;
+	struct event_str *es = new_event_str(r, KP_CGROUP_WRITE, &rb);
 	if (!es)
 		return 0;
 	es->h.num = 0;
@@ -320,7 +343,7 @@ static __always_inline int on_cgroup_write(struct kernfs_open_file *of, const ch
 	bpf_probe_read_kernel_str(es->str[1], STR_LEN, BPF_CORE_READ(kn, name));
 	bpf_probe_read_kernel_str(es->str[2], STR_LEN, buf);
 	es->h.nstr = 3;
-	submit(r, es);
+	submit(rb, es);
 	return 0;
 }
 
