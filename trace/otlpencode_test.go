@@ -49,3 +49,32 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		t.Error("invalid UTF-8 must become U+FFFD")
 	}
 }
+
+// Two processes of one trace (OCI create, then start) share its file: the
+// second's resource is appended to the first's without decoding it.
+func TestJoinResources(t *testing.T) {
+	one := func(name string) File {
+		return File{ResourceSpans: []ResourceSpans{{
+			Resource:   Resource{Attributes: []KeyValue{{Key: "service.name", Value: AnyValue{String: ptr(name)}}}},
+			ScopeSpans: []ScopeSpans{{Scope: Scope{Name: "glassbox"}, Spans: []Span{{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", Name: name}}}},
+		}}}
+	}
+	create, start := one("create"), one("start")
+	joined := joinResources(create.AppendJSON(nil), start.AppendJSON(nil))
+	var back File
+	if err := json.Unmarshal(joined, &back); err != nil {
+		t.Fatalf("joined file: %v\n%s", err, joined)
+	}
+	want := File{ResourceSpans: append(create.ResourceSpans, start.ResourceSpans...)}
+	var wantBack File
+	json.Unmarshal(want.AppendJSON(nil), &wantBack)
+	if !reflect.DeepEqual(back, wantBack) {
+		t.Errorf("joined:\n%s", joined)
+	}
+	// An earlier file of another shape (empty, truncated, not ours) is replaced.
+	for _, earlier := range []string{"", "{}", `{"resourceSpans":[`, `{"resourceSpans":[]}`, `{"resourceSpans":[]}x`, "]}"} {
+		if got := joinResources([]byte(earlier), start.AppendJSON(nil)); string(got) != string(start.AppendJSON(nil)) {
+			t.Errorf("earlier %q: got %s", earlier, got)
+		}
+	}
+}
