@@ -429,36 +429,50 @@ func TestFiftyDetached(t *testing.T) {
 	e.noState()
 }
 
-// BenchmarkMonitorMemory starts detached containers and reports their
-// monitors' resident memory: all of it, and the part that is the monitor's
-// own (anonymous pages; the rest is the glassbox binary, shared).
+// BenchmarkMonitorMemory starts 100 detached containers and reports what
+// their monitors hold, per container, idle: resident memory (RSS, counting
+// the pages of the binary every monitor shares), the proportional share
+// (PSS: shared pages divided among the processes that map them, what each
+// container costs the machine), and the monitor's own anonymous pages.
 func BenchmarkMonitorMemory(b *testing.B) {
 	t := &testing.T{}
 	e := &env{t: t, root: b.TempDir()}
 	e.importBusybox()
-	const n = 5
-	var rss, anon float64
+	const n = 100
+	var ids []string
+	defer func() {
+		if len(ids) > 0 {
+			e.cmd(append([]string{"rm", "-f"}, ids...)...).Run()
+		}
+	}()
 	for range n {
-		out, err := e.cmd("run", "-d", "--rm", "busybox", "sleep", "60").Output()
+		out, err := e.cmd("run", "-d", "--rm", "busybox", "sleep", "600").Output()
 		if err != nil {
 			b.Fatal(err)
 		}
-		id := strings.TrimSpace(string(out))
-		time.Sleep(200 * time.Millisecond) // settled: logs copied, trace written
-		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", monitorOf(t, id)))
-		for _, line := range strings.Split(string(status), "\n") {
+		ids = append(ids, strings.TrimSpace(string(out)))
+	}
+	time.Sleep(time.Second) // settled: logs copied, traces written
+	var rss, pss, anon float64
+	for _, id := range ids {
+		rollup, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", monitorOf(t, id)))
+		for _, line := range strings.Split(string(rollup), "\n") {
 			f := strings.Fields(line)
-			if len(f) >= 2 && f[0] == "VmRSS:" {
-				v, _ := strconv.ParseFloat(f[1], 64)
-				rss += v / 1024
+			if len(f) < 2 {
+				continue
 			}
-			if len(f) >= 2 && f[0] == "RssAnon:" {
-				v, _ := strconv.ParseFloat(f[1], 64)
-				anon += v / 1024
+			kib, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "Rss:":
+				rss += kib / 1024
+			case "Pss:":
+				pss += kib / 1024
+			case "Anonymous:":
+				anon += kib / 1024
 			}
 		}
-		defer e.cmd("rm", "-f", id).Run()
 	}
 	b.ReportMetric(rss/n, "monitor_RSS_MB")
+	b.ReportMetric(pss/n, "monitor_PSS_MB")
 	b.ReportMetric(anon/n, "monitor_anon_MB")
 }
