@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -284,11 +285,11 @@ func (c *Cgroup) inheritCpuset(dir string) error {
 	return nil
 }
 
-// Attach moves pid into the container's cgroup in every tree but bornIn, the
-// directory it was cloned into (CLONE_INTO_CGROUP), if any.
-func (c *Cgroup) Attach(pid int, bornIn string) error {
+// Attach moves pid into the container's cgroup in every tree but those it
+// was born in (CLONE_INTO_CGROUP, EnterThread).
+func (c *Cgroup) Attach(pid int, bornIn []string) error {
 	for _, dir := range c.Dirs {
-		if dir == bornIn {
+		if slices.Contains(bornIn, dir) {
 			continue
 		}
 		if err := c.write(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
@@ -296,6 +297,40 @@ func (c *Cgroup) Attach(pid int, bornIn string) error {
 		}
 	}
 	return nil
+}
+
+// EnterThread moves the calling OS thread — not its process — into the
+// container's cgroup in every v1 tree, by writing "0" (the writer itself) to
+// each tree's tasks file, so that a process the thread clones is born there:
+// a child starts in the cgroups of the thread that cloned it. leave moves the
+// thread back to glassbox's own cgroups. It is v1's stand-in for
+// CLONE_INTO_CGROUP. Moving a whole process (cgroup.procs) takes
+// cgroup_threadgroup_rwsem for writing, a per-CPU rwsem whose writer first
+// waits for an RCU grace period (5–25 ms here, most of a run); a thread
+// moving itself needs no such lock, since it cannot exit or exec meanwhile
+// (cgroup_procs_write_start), and takes ~0.05 ms. The caller holds its OS
+// thread (runtime.LockOSThread) until leave. entered lists the directories
+// the thread is in, and so its children.
+func (c *Cgroup) EnterThread() (entered []string, leave func() error, err error) {
+	var own []string // glassbox's cgroup in each tree entered
+	leave = func() error {
+		var errs []error
+		for _, dir := range own {
+			errs = append(errs, c.write(dir, "tasks", "0"))
+		}
+		return errors.Join(errs...)
+	}
+	for i, dir := range c.Dirs {
+		if i >= len(c.trees) || !c.trees[i].V1 {
+			continue
+		}
+		if err := c.write(dir, "tasks", "0"); err != nil {
+			return nil, nil, errors.Join(err, leave())
+		}
+		entered = append(entered, dir)
+		own = append(own, filepath.Join(c.trees[i].Mount, c.trees[i].Own))
+	}
+	return entered, leave, nil
 }
 
 // Destroy kills what is still inside (a leftover found by gc), then removes every

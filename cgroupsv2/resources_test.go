@@ -94,7 +94,7 @@ func TestFreezeAndKill(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if err := cg.Attach(cmd.Process.Pid, ""); err != nil {
+		if err := cg.Attach(cmd.Process.Pid, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := cg.Freeze(); err != nil {

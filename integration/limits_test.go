@@ -362,3 +362,59 @@ func TestPersonalityAndIOPriority(t *testing.T) {
 	}
 	e.noState()
 }
+
+// The init is born in its cgroups: on v2 by CLONE_INTO_CGROUP, on v1 because
+// the thread that clones it moved itself into them first — and then back.
+// A glassbox thread left in a container's cgroup would be counted, frozen and
+// signalled with the container (cgroup.procs lists a process with any of its
+// threads there), so every cgroup of the container holds the container's
+// processes only, and every thread of glassbox is in glassbox's own cgroups.
+// The same for an exec'd process.
+func TestBornInItsCgroups(t *testing.T) {
+	e := newEnv(t)
+	cmd, _ := startGlassbox(t, e, e.runArgs(nil, "sh", "-c", "echo ready; sleep 60")...)
+	id := filepath.Base(e.onlyContainer())
+	defer func() { e.run("", "kill", id); cmd.Wait() }()
+	rec := e.record(id)
+	if r := e.run("", "exec", "-d", id, "sleep", "61"); r.code != 0 {
+		t.Fatalf("exec -d: exit %d %s", r.code, r.stderr)
+	}
+	own, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid))
+	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", cmd.Process.Pid))
+	for _, task := range threads {
+		if cg, _ := os.ReadFile(filepath.Join(task, "cgroup")); string(cg) != string(own) {
+			t.Errorf("glassbox's thread %s is not in glassbox's cgroups:\n%s\nwant\n%s", filepath.Base(task), cg, own)
+		}
+	}
+	ours := map[string]bool{} // the container's processes, by host pid
+	for _, cmdline := range []string{"sleep 60", "sleep 61"} {
+		pids := processesRunning(cmdline)
+		if len(pids) != 1 {
+			t.Fatalf("%q: pids %v", cmdline, pids)
+		}
+		ours[pids[0]] = true
+	}
+	for _, dir := range rec.Cgroups {
+		list := "cgroup.procs"
+		if _, err := os.Stat(filepath.Join(dir, "tasks")); err == nil {
+			list = "tasks" // v1: every thread
+		}
+		data, err := os.ReadFile(filepath.Join(dir, list))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, id := range strings.Fields(string(data)) {
+			seen[id] = true
+			comm, _ := os.ReadFile("/proc/" + id + "/comm")
+			if !ours[id] && strings.TrimSpace(string(comm)) != "sh" {
+				t.Errorf("%s lists %s (%s), not a process of the container", filepath.Join(dir, list), id, strings.TrimSpace(string(comm)))
+			}
+		}
+		for pid := range ours {
+			if !seen[pid] {
+				t.Errorf("%s lacks the container's process %s", filepath.Join(dir, list), pid)
+			}
+		}
+	}
+}

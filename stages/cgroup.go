@@ -18,9 +18,9 @@ package stages
 // devices.allow lines on v1, a BPF_CGROUP_DEVICE program on v2 (see
 // cgroupsv2/devices.go and cgroupsv2/devicebpf).
 //
-// The init does not exist yet: the unshare stage writes its pid into
-// cgroup.procs right after clone(2), before the init runs a single step of its
-// own, so nothing the container does escapes accounting or limits.
+// The init does not exist yet: the unshare stage clones it into these cgroups
+// (CLONE_INTO_CGROUP on v2, from a thread moved into them on v1), so nothing
+// the container does escapes accounting or limits.
 //
 // Undo: read what the container used (peak memory, CPU time, pids, OOM kills),
 // kill anything still inside (cgroup.kill, or freeze and SIGKILL), rmdir(2).
@@ -37,7 +37,7 @@ import (
 
 var Cgroup = &Stage{
 	Name:    "cgroup",
-	Purpose: "create the container's control group (the init joins it right after clone)",
+	Purpose: "create the container's control group (the init is cloned into it)",
 	Kernel:  "mkdir(2) in cgroupfs, cgroup.subtree_control (v2), limit files (memory.max, cpu.max, pids.max …), devices.allow/deny (v1) or a BPF_CGROUP_DEVICE program (v2)",
 	Host:    createCgroup,
 	Undo:    destroyCgroup,

@@ -8,8 +8,9 @@ package stages
 // CLONE_NEWPID only decides where the caller's *children* go), so the host
 // side calls setns(CLONE_NEWPID) on one of its own threads and clones
 // glassbox-init from that thread: the child is born in the container's pid
-// namespace. It is born in the container's cgroup2 cgroup too
-// (CLONE_INTO_CGROUP), and written into the v1 trees' cgroup.procs. Then the
+// namespace. It is born in the container's cgroups too: the cgroup2 one by
+// CLONE_INTO_CGROUP, the v1 ones because that thread moved itself into them
+// first (cgroupsv2.EnterThread). Then the
 // init runs two container-side halves over the sync socket:
 //
 //	unshare  setns(2) into ipc, uts, net, cgroup and — last — mnt
@@ -104,13 +105,17 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	}
 	defer init.Close()
 	r.sync = &syncSocket{f: host}
-	cg := &cgroupsv2.Cgroup{Dirs: c.Cgroups, Step: r.steps.record}
+	cg, err := cgroupsv2.Reopen(c.Cgroups)
+	if err != nil {
+		return &Error{Err: err, Msg: err.Error()}
+	}
+	cg.Step = r.steps.record
 	// No Pdeathsig here: Go's child checks getppid() right after setting it,
 	// and across a pid namespace boundary the parent shows as 0, which the
 	// check takes for a dead parent. The exec stage sets it before execve;
 	// until then, the init exits when the sync socket closes.
 	sys := &syscall.SysProcAttr{}
-	bornIn, release, err := cloneIntoCgroup(sys, cg)
+	v2, release, err := cloneIntoCgroup(sys, cg)
 	if err != nil {
 		return err
 	}
@@ -128,9 +133,11 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	attr := &os.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pidns := fmt.Sprintf("/proc/%d/ns/pid", c.Pid)
 	start := time.Now()
-	proc, err := r.startInPidNamespace(pidns, view.Path(), argv, attr)
+	var bornIn []string
+	proc, err := r.startInPidNamespace(pidns, view.Path(), argv, attr, bornInCgroups(cg, &bornIn, os.StartProcess))
 	name := "setns " + pidns + " CLONE_NEWPID, clone"
-	if bornIn != "" {
+	if v2 != "" {
+		bornIn = append(bornIn, v2)
 		name = "setns " + pidns + " CLONE_NEWPID, clone3 CLONE_INTO_CGROUP"
 	}
 	r.steps.record(name, start, err, "glassbox.init.pid", fmt.Sprint(pidOf(proc)))
@@ -150,7 +157,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 // unlocked, so Go retires it with the goroutine; until the child is reaped
 // it waits, since a child's parent-death signal is tied to the thread that
 // cloned it.
-func (r *Run) startInPidNamespace(nsPath, path string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+func (r *Run) startInPidNamespace(nsPath, path string, argv []string, attr *os.ProcAttr, start startFunc) (*os.Process, error) {
 	if r.reapedCh == nil {
 		r.reapedCh = make(chan struct{})
 	}
@@ -171,7 +178,7 @@ func (r *Run) startInPidNamespace(nsPath, path string, argv []string, attr *os.P
 			done <- started{nil, fmt.Errorf("setns(%s, CLONE_NEWPID): %w", nsPath, err)}
 			return
 		}
-		p, err := os.StartProcess(path, argv, attr)
+		p, err := start(path, argv, attr)
 		done <- started{p, err}
 		if err == nil && !r.Opts.OCI.Detached {
 			<-r.reapedCh

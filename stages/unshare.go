@@ -19,15 +19,18 @@ package stages
 // it (open_tree(2), mount_setattr(2)), so that no container can overwrite it
 // through /proc/<init>/exe: initprogram.go.
 //
-// The init is born in its cgroup where the kernel allows it: clone3(2) with
-// CLONE_INTO_CGROUP and a file descriptor of the container's cgroup2
-// directory (Linux 5.7+) places the child before it runs, and spares the
-// host a cgroup.procs write that must wait for the child's execve. v1 trees
-// (hybrid and legacy hosts) have no such flag: there the host writes the
-// init's pid into each tree's cgroup.procs right after clone. Then it sends
-// the init its configuration. Only then does the init create its
-// cgroup namespace, with unshare(CLONE_NEWCGROUP): a cgroup namespace's root is
-// the cgroup its creator is in at that moment, so it must come after the move.
+// The init is born in its cgroups, never moved there: moving a process (a
+// pid written to cgroup.procs) takes the kernel's cgroup_threadgroup_rwsem for
+// writing, which first waits for an RCU grace period — ~10 ms, more than the
+// rest of a run. clone3(2) with CLONE_INTO_CGROUP and a file descriptor of the
+// container's cgroup2 directory (Linux 5.7+) places the child before it runs.
+// v1 trees (hybrid and legacy hosts) have no such flag, but a child starts in
+// the cgroups of the thread that cloned it, and a thread may move itself
+// without that lock: the cloning thread writes "0" to each v1 tree's tasks
+// file, clones, and moves back (cgroupsv2.EnterThread). Then glassbox sends
+// the init its configuration. Only then does the init create its cgroup
+// namespace, with unshare(CLONE_NEWCGROUP): a cgroup namespace's root is the
+// cgroup its creator is in at that moment.
 //
 // The init gets a parent-death signal (PR_SET_PDEATHSIG, SIGKILL): if glassbox
 // dies, the container goes with it. Not under OCI create (Detached): glassbox
@@ -49,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,7 +70,7 @@ import (
 var Unshare = &Stage{
 	Name:      "unshare",
 	Purpose:   "clone the container's init into new pid, mount, uts, ipc, net and cgroup namespaces",
-	Kernel:    "clone(2) CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET (clone3(2) + CLONE_INTO_CGROUP on v2; cgroup.procs on v1), setns(2) for namespaces given by path, unshare(2) CLONE_NEWCGROUP",
+	Kernel:    "clone(2) CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET (clone3(2) + CLONE_INTO_CGROUP on v2; on v1 from a thread moved into the cgroups, tasks=0), setns(2) for namespaces given by path, unshare(2) CLONE_NEWCGROUP",
 	Host:      cloneInit,
 	Container: joinAndUnshare,
 	Undo:      killInit,
@@ -138,7 +142,7 @@ func cloneInit(r *Run) error {
 	if flags&unix.CLONE_NEWUSER != 0 {
 		mapIDs(sys, r.Spec.Linux)
 	}
-	bornIn, release, err := cloneIntoCgroup(sys, r.Cgroup)
+	v2, release, err := cloneIntoCgroup(sys, r.Cgroup)
 	if err != nil {
 		return err
 	}
@@ -149,17 +153,22 @@ func cloneInit(r *Run) error {
 		Files: files,
 		Sys:   sys,
 	}
-	startProcess := os.StartProcess
+	var bornIn []string
+	startProcess := bornInCgroups(r.Cgroup, &bornIn, os.StartProcess)
 	if pidns != "" {
+		inCgroups := startProcess
 		startProcess = func(path string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
-			return r.startInPidNamespace(pidns, path, argv, attr)
+			return r.startInPidNamespace(pidns, path, argv, attr, inCgroups)
 		}
 	}
 	proc, err := startProcess(view.Path(), argv, attr)
 	if err != nil && sys.UseCgroupFD && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.E2BIG)) {
 		// A kernel before 5.7: plain clone, then the cgroup.procs write.
-		sys.UseCgroupFD, bornIn = false, ""
+		sys.UseCgroupFD = false
 		proc, err = startProcess(view.Path(), argv, attr)
+	}
+	if sys.UseCgroupFD {
+		bornIn = append(bornIn, v2)
 	}
 	step := "clone " + CloneFlagNames(uint64(flags))
 	if pidns != "" {
@@ -173,8 +182,8 @@ func cloneInit(r *Run) error {
 		return callError(strings.Replace(step, " ", "(", 1)+")", err, cloneHint(err))
 	}
 	kv := []string{"glassbox.init.pid", strconv.Itoa(proc.Pid), "process.executable.path", view.file}
-	if bornIn != "" {
-		kv = append(kv, "glassbox.cgroup.born_in", bornIn)
+	if len(bornIn) > 0 {
+		kv = append(kv, "glassbox.cgroup.born_in", strings.Join(bornIn, " "))
 	}
 	for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net"} {
 		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", proc.Pid, ns)); err == nil {
@@ -206,17 +215,46 @@ func cloneInit(r *Run) error {
 // cloneIntoCgroup makes the clone place the child in the container's cgroup2
 // directory (CLONE_INTO_CGROUP, with a descriptor of it), if there is one,
 // and returns that directory; release closes the descriptor after the clone.
-func cloneIntoCgroup(sys *syscall.SysProcAttr, cg *cgroupsv2.Cgroup) (bornIn string, release func(), err error) {
-	_, bornIn, _ = cg.ID()
-	if bornIn == "" {
+func cloneIntoCgroup(sys *syscall.SysProcAttr, cg *cgroupsv2.Cgroup) (v2 string, release func(), err error) {
+	_, v2, _ = cg.ID()
+	if v2 == "" {
 		return "", func() {}, nil
 	}
-	dir, err := os.Open(bornIn)
+	dir, err := os.Open(v2)
 	if err != nil {
-		return "", nil, &Error{Msg: fmt.Sprintf("open %s: %v", bornIn, err)}
+		return "", nil, &Error{Msg: fmt.Sprintf("open %s: %v", v2, err)}
 	}
 	sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
-	return bornIn, func() { dir.Close() }, nil
+	return v2, func() { dir.Close() }, nil
+}
+
+// startFunc starts a process, as os.StartProcess does.
+type startFunc func(path string, argv []string, attr *os.ProcAttr) (*os.Process, error)
+
+// bornInCgroups makes start clone from a thread that has moved itself into
+// cg's v1 cgroups first (cgroupsv2.EnterThread), so that the child is born in
+// them, adds them to *bornIn, and moves the thread back after the clone.
+func bornInCgroups(cg *cgroupsv2.Cgroup, bornIn *[]string, start startFunc) startFunc {
+	return func(path string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+		runtime.LockOSThread() // the thread that moves is the one that clones
+		defer runtime.UnlockOSThread()
+		entered, leave, err := cg.EnterThread()
+		if err != nil {
+			return nil, &Error{Err: err, Msg: err.Error()}
+		}
+		p, err := start(path, argv, attr)
+		if lerr := leave(); lerr != nil {
+			if p != nil {
+				p.Kill()
+				p.Wait()
+			}
+			return nil, &Error{Err: lerr, Msg: "move the cloning thread back to glassbox's own cgroups: " + lerr.Error()}
+		}
+		if err == nil {
+			*bornIn = append(*bornIn, entered...)
+		}
+		return p, err
+	}
 }
 
 // sameFile says whether f is the file at path (the same namespace, for nsfs
