@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/glassbox-dev/glassbox/docs"
 )
@@ -74,7 +75,10 @@ func Chrome(w io.Writer, f *File) error {
 //go:embed timeline.html
 var timelineHTML string
 
-var timelineTemplate = template.Must(template.New("timeline").Parse(timelineHTML))
+// Parsed on first use, not at every glassbox process's start.
+var timelineTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("timeline").Parse(timelineHTML))
+})
 
 // HTML writes a single self-contained HTML page with the trace as a
 // timeline: it opens at the stages, each folded over its steps and kernel
@@ -165,7 +169,7 @@ func HTML(w io.Writer, f *File) error {
 	}
 	// json.Marshal escapes <, > and & in strings, so the data cannot close the
 	// <script> element it is embedded in.
-	return timelineTemplate.Execute(w, map[string]any{"Title": title, "Data": template.JS(data)})
+	return timelineTemplate().Execute(w, map[string]any{"Title": title, "Data": template.JS(data)})
 }
 
 // spanKind classifies a span for display: the run, a stage, a step, or an event

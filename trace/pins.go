@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -36,9 +37,11 @@ const BPFFSDir = "/sys/fs/bpf"
 // PinDir is where this build's probes are pinned: named after the BPF
 // programs and the system calls they are told to report, so a build that
 // changes either attaches its own.
-func PinDir() string { return pinDir }
+// Computed on first use: hashing the BPF object costs every glassbox
+// process ~0.15 ms at start-up, and most never trace.
+func PinDir() string { return pinDir() }
 
-var pinDir = func() string {
+var pinDir = sync.OnceValue(func() string {
 	h := sha256.New()
 	h.Write(_ObserverBytes)
 	nrs := slices.Sorted(maps.Keys(syscallTable))
@@ -46,7 +49,7 @@ var pinDir = func() string {
 		fmt.Fprintf(h, "%d:%d;", nr, syscallTable[nr].want())
 	}
 	return filepath.Join(BPFFSDir, "glassbox", "observer-"+hex.EncodeToString(h.Sum(nil)[:6]))
-}()
+})
 
 // ProbeMode says how one probe is attached: Mode is "tracepoint", "kprobe" or
 // "fentry", or empty when none worked, and Why says what was tried.
