@@ -22,7 +22,8 @@ import (
 // layout at out, named ref (`make image` builds the demo busybox image with
 // it, so the demo and the tests need no registry). File times are set to the
 // epoch and owners kept, so the same tree always gives the same digests.
-func WriteLayout(rootfs, out, ref string) error {
+// cmd is the image's command (sh when none is given).
+func WriteLayout(rootfs, out, ref string, cmd ...string) error {
 	var buf bytes.Buffer
 	if err := writeTree(&buf, rootfs); err != nil {
 		return err
@@ -45,6 +46,9 @@ func WriteLayout(rootfs, out, ref string) error {
 	cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
 	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cfg.Config.Cmd = []string{"sh"}
+	if len(cmd) > 0 {
+		cfg.Config.Cmd = cmd
+	}
 	cfg.History = []v1.History{{Created: cfg.Created, CreatedBy: "glassbox: WriteLayout " + filepath.Base(rootfs)}}
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return err
