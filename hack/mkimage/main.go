@@ -1,5 +1,6 @@
-// mkimage ROOTFS OUT NAME:TAG — write a root filesystem directory as a
-// one-layer OCI image layout (see image.WriteLayout).
+// mkimage ROOTFS OUT NAME:TAG [CMD...] — write a root filesystem directory as
+// a one-layer OCI image layout whose command is CMD (sh when none is given;
+// see image.WriteLayout).
 package main
 
 import (
@@ -10,11 +11,11 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: mkimage ROOTFS OUT NAME:TAG")
+	if len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, "usage: mkimage ROOTFS OUT NAME:TAG [CMD...]")
 		os.Exit(2)
 	}
-	if err := image.WriteLayout(os.Args[1], os.Args[2], os.Args[3]); err != nil {
+	if err := image.WriteLayout(os.Args[1], os.Args[2], os.Args[3], os.Args[4:]...); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
