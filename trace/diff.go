@@ -23,6 +23,7 @@ var (
 	runIDs   = regexp.MustCompile(`[0-9a-f]{12,64}|\b[0-9]{5,}\b`)
 	measured = regexp.MustCompile(`[0-9]+`)
 	childPid = regexp.MustCompile(`^(clone3?\(.*\)) = [0-9]+$`) // a clone returns the child's pid
+	number   = regexp.MustCompile(`\b[0-9]+\b`)                 // one of them may be a pid of the run's
 )
 
 func normalize(s string) string { return runIDs.ReplaceAllString(s, "…") }
@@ -57,9 +58,8 @@ func newSide(f *File, v View) (*side, bool) {
 			}
 		}
 	}
-	pids := regexp.MustCompile(`\b[0-9]+\b`)
 	text := func(x string) string {
-		x = pids.ReplaceAllStringFunc(x, func(n string) string {
+		x = number.ReplaceAllStringFunc(x, func(n string) string {
 			if ids[n] {
 				return "…"
 			}
@@ -93,10 +93,18 @@ func newSide(f *File, v View) (*side, bool) {
 	return s, true
 }
 
+// tally is how only compares a key's spans on the two sides.
+type tally int
+
+const (
+	byPresence tally = iota // whether there are any: kernel calls, whose counts vary between runs
+	byCount                 // how many: steps
+)
+
 // only lists what one side has more of than the other, in the stages both
 // ran (a stage only one reached is said once, whole): its text as a viewer
 // prints it, with the stage in front, and how many more.
-func only(mine, theirs *side, pick func(*side) map[string][]Span, keep func(Span) bool, counted bool) []string {
+func only(mine, theirs *side, pick func(*side) map[string][]Span, keep func(Span) bool, by tally) []string {
 	// ran counts a key's spans in the stages the other side ran too.
 	ran := func(s, other *side, spans []Span) (n int, first Span) {
 		for _, sp := range spans {
@@ -113,7 +121,7 @@ func only(mine, theirs *side, pick func(*side) map[string][]Span, keep func(Span
 	for k, spans := range pick(mine) {
 		n, first := ran(mine, theirs, spans)
 		m, _ := ran(theirs, mine, pick(theirs)[k])
-		if !counted && n > 0 {
+		if by == byPresence && n > 0 {
 			n, m = 1, min(m, 1)
 		}
 		if extra := n - m; extra > 0 && (keep == nil || keep(first)) {
@@ -242,12 +250,12 @@ func Diff(w io.Writer, a, b *File, v View) error {
 	callsOf := func(s *side) map[string][]Span { return s.calls }
 	stepsOf := func(s *side) map[string][]Span { return s.steps }
 	isFailed := func(s Span) bool { return failed(s) }
-	section("kernel calls that failed in B only", only(sb, sa, callsOf, isFailed, false), red)
-	section("kernel calls that failed in A only", only(sa, sb, callsOf, isFailed, false), red)
+	section("kernel calls that failed in B only", only(sb, sa, callsOf, isFailed, byPresence), red)
+	section("kernel calls that failed in A only", only(sa, sb, callsOf, isFailed, byPresence), red)
 	notFailed := func(s Span) bool { return !failed(s) }
-	section("kernel calls in B only", only(sb, sa, callsOf, notFailed, false), yellow)
-	section("kernel calls in A only", only(sa, sb, callsOf, notFailed, false), yellow)
-	section("steps in B only", only(sb, sa, stepsOf, nil, true), "")
-	section("steps in A only", only(sa, sb, stepsOf, nil, true), "")
+	section("kernel calls in B only", only(sb, sa, callsOf, notFailed, byPresence), yellow)
+	section("kernel calls in A only", only(sa, sb, callsOf, notFailed, byPresence), yellow)
+	section("steps in B only", only(sb, sa, stepsOf, nil, byCount), "")
+	section("steps in A only", only(sa, sb, stepsOf, nil, byCount), "")
 	return nil
 }

@@ -51,10 +51,7 @@ func appendSpan(b []byte, s *Span) []byte {
 	b = appendString(b, s.Start)
 	b = append(b, `,"endTimeUnixNano":`...)
 	b = appendString(b, s.End)
-	if len(s.Attributes) > 0 {
-		b = append(b, `,"attributes":`...)
-		b = appendKeyValues(b, s.Attributes)
-	}
+	b = appendAttributes(b, s.Attributes)
 	if len(s.Events) > 0 {
 		b = append(b, `,"events":[`...)
 		for i, e := range s.Events {
@@ -63,10 +60,7 @@ func appendSpan(b []byte, s *Span) []byte {
 			b = appendString(b, e.Time)
 			b = append(b, `,"name":`...)
 			b = appendString(b, e.Name)
-			if len(e.Attributes) > 0 {
-				b = append(b, `,"attributes":`...)
-				b = appendKeyValues(b, e.Attributes)
-			}
+			b = appendAttributes(b, e.Attributes)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -79,10 +73,7 @@ func appendSpan(b []byte, s *Span) []byte {
 			b = appendString(b, l.TraceID)
 			b = append(b, `,"spanId":`...)
 			b = appendString(b, l.SpanID)
-			if len(l.Attributes) > 0 {
-				b = append(b, `,"attributes":`...)
-				b = appendKeyValues(b, l.Attributes)
-			}
+			b = appendAttributes(b, l.Attributes)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -144,6 +135,14 @@ func appendAnyValue(b []byte, v AnyValue) []byte {
 		b = append(b, "]}"...)
 	}
 	return append(b, '}')
+}
+
+// appendAttributes appends `,"attributes":[…]` when there are any.
+func appendAttributes(b []byte, kvs []KeyValue) []byte {
+	if len(kvs) == 0 {
+		return b
+	}
+	return appendKeyValues(append(b, `,"attributes":`...), kvs)
 }
 
 func comma(b []byte, i int) []byte {
