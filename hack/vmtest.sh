@@ -130,8 +130,10 @@ if [ ! -f "$initrd" ]; then
 	cp "$moddir"/modules.builtin* "$moddir"/modules.order "$st/lib/modules/$kver/" 2>/dev/null || true
 	"$busybox" depmod -b "$st" "$kver"
 	echo "modules=\"$modules\"" > "$st/etc/vmtest.conf"
-	printf 'root:x:0:0:root:/root:/bin/bash\n' > "$st/etc/passwd"
-	printf 'root:x:0:\n' > "$st/etc/group"
+	printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' > "$st/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' > "$st/etc/group"
+	# A host's own names: containerd's CRI copies this file into each pod.
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' > "$st/etc/hosts"
 	# The accelerator probe (rdinit=/probe): one word on the serial console.
 	cat > "$st/probe" <<-'EOF'
 	#!/busybox/busybox sh
