@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -181,9 +182,7 @@ func StartObserver(pid int) (*Observer, error) {
 	if err := o.tgids.Put(o.pid, o.id); err != nil {
 		return nil, fmt.Errorf("BPF map tgids: %w", err)
 	}
-	var mono unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
-	o.offset = time.Duration(time.Now().UnixNano() - mono.Nano())
+	o.offset = wallMinusMonotonic()
 	go o.read()
 	ok = true
 	return o, nil
@@ -402,6 +401,26 @@ func (o *Observer) release() {
 	if o.lock != nil {
 		o.lock.Close() // the slot is free
 	}
+}
+
+// wallMinusMonotonic is the wall clock's lead over CLOCK_MONOTONIC, the
+// clock the BPF programs stamp events with. The wall clock is read between
+// two monotonic readings, and the offset taken from their midpoint, in the
+// tightest of a few tries: reading one clock after the other would put every
+// kernel event late by the time between the reads (on a loaded VM, enough to
+// place an event at a stage's end in the next stage).
+func wallMinusMonotonic() time.Duration {
+	best, offset := time.Duration(math.MaxInt64), time.Duration(0)
+	for range 5 {
+		var before, after unix.Timespec
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &before)
+		wall := time.Now().UnixNano()
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &after)
+		if gap := time.Duration(after.Nano() - before.Nano()); gap < best {
+			best, offset = gap, time.Duration(wall-(before.Nano()+after.Nano())/2)
+		}
+	}
+	return offset
 }
 
 func (o *Observer) wall(mono uint64) time.Time { return time.Unix(0, int64(mono)).Add(o.offset) }
