@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,11 +17,11 @@ import (
 func TestLabs(t *testing.T) {
 	e := newEnv(t)
 	e.importBusybox()
-	home, state := t.TempDir(), t.TempDir()
+	home := t.TempDir()
 	lab := func(args ...string) result {
 		t.Helper()
 		cmd := exec.Command(glassbox, append([]string{"lab"}, args...)...)
-		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "GLASSBOX_LABS="+home, "XDG_STATE_HOME="+state)
+		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "GLASSBOX_LABS="+home)
 		out, _ := cmd.CombinedOutput()
 		return result{stdout: string(out), code: cmd.ProcessState.ExitCode()}
 	}
@@ -63,7 +64,8 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 			e.run("", "run", "--name", "lab8", "--cpus", "0.5", "busybox", "sh", "-c", "timeout 2 sh -c 'while :; do :; done'; echo stopped")
 		}},
 		{9, "no running container named lab9", func() {
-			e.runDetached([]string{"--name", "lab9", "-p", "8089:80"}, "busybox", "sh", "-c", "mkdir /www; echo lab9 > /www/index.html; exec httpd -f -p 80 -h /www")
+			port, _ := os.ReadFile(filepath.Join(home, "09-published-ports", "port")) // lab start 9 picked it
+			e.runDetached([]string{"--name", "lab9", "-p", strings.TrimSpace(string(port)) + ":80"}, "busybox", "sh", "-c", "mkdir /www; echo lab9 > /www/index.html; exec httpd -f -p 80 -h /www")
 			for range 50 { // httpd takes a moment to listen
 				if lab("check", "9").code == 0 {
 					break
@@ -119,4 +121,63 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 		})
 	}
 	e.noState()
+}
+
+// A room on one machine: each attendee runs glassbox through sudo. Their
+// progress is their own (per user sudo names, per state root), their files
+// go in their own home and belong to them, lab 9 gives each a port of their
+// own, and a SUDO_USER that names no user is refused, not followed.
+func TestLabsSharedMachine(t *testing.T) {
+	e := newEnv(t)
+	home := t.TempDir()
+	users := map[string]int{"nobody": 65534} // a user every Debian has, and its uid
+	if _, err := exec.Command("id", "daemon").Output(); err == nil {
+		users["daemon"] = 1
+	}
+	lab := func(sudoUser, root string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(glassbox, append([]string{"lab"}, args...)...)
+		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+root, "GLASSBOX_LABS="+filepath.Join(home, sudoUser), "SUDO_USER="+sudoUser)
+		out, _ := cmd.CombinedOutput()
+		return result{stdout: string(out), code: cmd.ProcessState.ExitCode()}
+	}
+	if r := lab("nobody", e.root, "hint", "1"); r.code != 0 || !strings.HasPrefix(r.stdout, "hint 1/") {
+		t.Fatalf("hint as nobody: exit %d %s", r.code, r.stdout)
+	}
+	// Another attendee, or the same one with another state root, starts afresh.
+	other := t.TempDir()
+	for _, who := range []struct{ user, root string }{{"daemon", e.root}, {"nobody", other}} {
+		if _, ok := users[who.user]; !ok {
+			continue
+		}
+		if r := lab(who.user, who.root, "hint", "1"); !strings.HasPrefix(r.stdout, "hint 1/") || strings.Contains(r.stdout, "hint 2/") {
+			t.Errorf("%s in %s sees another's hints: %q", who.user, who.root, r.stdout)
+		}
+	}
+	if r := lab("nobody", e.root, "hint", "1"); !strings.Contains(r.stdout, "hint 2/") {
+		t.Errorf("nobody's second hint in its own root: %q", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "labs", "nobody.json")); err != nil {
+		t.Errorf("progress is not kept per attendee in the state root: %v", err)
+	}
+	// lab start makes what it names, gives it to the attendee, and lab 9
+	// says which port is the attendee's.
+	r := lab("nobody", e.root, "start", "9")
+	port, _ := os.ReadFile(filepath.Join(home, "nobody", "09-published-ports", "port"))
+	if r.code != 0 || len(port) == 0 || !strings.Contains(r.stdout, "your host port: "+strings.TrimSpace(string(port))) {
+		t.Errorf("lab start 9: exit %d %q, port file %q", r.code, r.stdout, port)
+	}
+	for _, dir := range []string{filepath.Join(home, "nobody"), filepath.Join(home, "nobody", "09-published-ports")} {
+		if fi, err := os.Stat(dir); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(users["nobody"]) {
+			t.Errorf("%s is not the attendee's: %v", dir, err)
+		}
+	}
+	for _, hostile := range []string{"../../etc", "no-such-user-here", "root\nx"} {
+		if r := lab(hostile, e.root, "list"); r.code == 0 || strings.Count(strings.TrimSpace(r.stdout), "\n") > 0 {
+			t.Errorf("SUDO_USER=%q: exit %d %q", hostile, r.code, r.stdout)
+		}
+	}
+	if r := lab("nobody", e.root, "--help"); !strings.Contains(r.stdout, "GLASSBOX_LABS") || !strings.Contains(r.stdout, "SUDO_USER") {
+		t.Errorf("lab --help does not list the variables:\n%s", r.stdout)
+	}
 }

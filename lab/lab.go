@@ -7,9 +7,13 @@ package lab
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/glassbox-dev/glassbox/docs"
@@ -21,19 +25,71 @@ type Lab struct {
 	N     int
 	Slug  string // also its page: docs/labs/NN-slug.md
 	Title string
-	// Start prepares the lab (files in its directory, images); may be nil.
-	Start func(*Env) error
+	// Start prepares the lab (files in its directory, images) and says what
+	// the attendee needs to know of it, if anything; may be nil.
+	Start func(*Env) (string, error)
 	// Check returns what is still missing; none means the lab is done.
 	Check func(*Env) []string
 	Hints []string
 }
 
 // Env is where labs run: the state root the attendee's glassbox uses, the
-// glassbox binary, and a directory of the lab's own files.
+// glassbox binary, a directory of the lab's own files, and who the attendee is.
 type Env struct {
 	Root     string // glassbox's state root
 	Glassbox string // the glassbox executable
-	Home     string // ~/glassbox-labs, or GLASSBOX_LABS
+	Home     string // the attendee's ~/glassbox-labs, or GLASSBOX_LABS
+	Attendee Attendee
+}
+
+// Attendee is the person doing the labs. glassbox needs root, so on a shared
+// machine each attendee runs it through sudo: the user behind sudo
+// (SUDO_USER) is the attendee, and their labs' files go in their own home,
+// owned by them so they can edit them without sudo.
+type Attendee struct {
+	Name     string
+	Home     string
+	UID, GID int // -1: leave the owner as it is (glassbox was not run through sudo)
+}
+
+// validName is a user name as useradd(8) allows it: it names a file.
+var validName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}\$?$`)
+
+// CurrentAttendee is the user behind sudo, else the user running glassbox.
+func CurrentAttendee() (Attendee, error) {
+	if name := os.Getenv("SUDO_USER"); name != "" && name != "root" {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return Attendee{}, fmt.Errorf("SUDO_USER=%s: %w", name, err)
+		}
+		if !validName.MatchString(u.Username) {
+			return Attendee{}, fmt.Errorf("SUDO_USER=%q: not a user name this machine could have", name)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		return Attendee{Name: u.Username, Home: u.HomeDir, UID: uid, GID: gid}, nil
+	}
+	u, err := user.Current()
+	if err != nil {
+		return Attendee{}, err
+	}
+	if !validName.MatchString(u.Username) {
+		return Attendee{}, fmt.Errorf("user %q: not a name a progress file can have", u.Username)
+	}
+	return Attendee{Name: u.Username, Home: u.HomeDir, UID: -1, GID: -1}, nil
+}
+
+// Own gives path, and what is beneath it, to the attendee.
+func (a Attendee) Own(path string) error {
+	if a.UID < 0 {
+		return nil
+	}
+	return filepath.WalkDir(path, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, a.UID, a.GID)
+	})
 }
 
 // Dir is lab l's working directory.
@@ -49,6 +105,37 @@ func (e *Env) glassbox(args ...string) (string, int) {
 		return err.Error(), -1
 	}
 	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// Start makes lab l's directory, prepares what the lab needs in it, and gives
+// it to the attendee; it returns what the attendee needs to know (a port).
+func Start(e *Env, l *Lab) (string, error) {
+	made := false // the labs' home, if this made it: the attendee's too
+	if _, err := os.Stat(e.Home); os.IsNotExist(err) {
+		if err := os.MkdirAll(e.Home, 0o755); err != nil {
+			return "", err
+		}
+		made = true
+	}
+	if err := os.MkdirAll(e.Dir(l), 0o755); err != nil {
+		return "", err
+	}
+	var note string
+	if l.Start != nil {
+		var err error
+		if note, err = l.Start(e); err != nil {
+			return "", err
+		}
+	}
+	// Only what glassbox made: GLASSBOX_LABS may name a directory of others.
+	err := e.Attendee.Own(e.Dir(l))
+	if made && err == nil && e.Attendee.UID >= 0 {
+		err = os.Chown(e.Home, e.Attendee.UID, e.Attendee.GID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("give the lab's files to %s: %w", e.Attendee.Name, err)
+	}
+	return note, nil
 }
 
 // Find returns lab n.
@@ -70,31 +157,24 @@ func (l *Lab) Page() string {
 	return string(data)
 }
 
-// Progress is what a user has done, kept in ~/.local/state/glassbox/labs.json
-// (XDG_STATE_HOME).
+// Progress is what an attendee has done in a state root, kept in the root:
+// labs/<attendee>.json. Attendees sharing a machine, and one attendee's
+// separate roots, each have their own.
 type Progress struct {
 	Passed []int       `json:"passed"`
 	Hints  map[int]int `json:"hints"` // hints shown so far, per lab
 	path   string
 }
 
-// LoadProgress reads the user's progress (empty if there is none yet).
-func LoadProgress() (*Progress, error) {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	p := &Progress{Hints: map[int]int{}, path: filepath.Join(dir, "glassbox", "labs.json")}
+// LoadProgress reads e's attendee's progress (empty if there is none yet).
+func LoadProgress(e *Env) (*Progress, error) {
+	p := &Progress{Hints: map[int]int{}, path: filepath.Join(e.Root, "labs", e.Attendee.Name+".json")}
 	data, err := os.ReadFile(p.path)
 	if err == nil {
 		err = json.Unmarshal(data, p)
 	}
 	if err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("%s: %w", p.path, err)
+		return nil, fmt.Errorf("%s: %w (glassbox lab reset N starts a lab over)", p.path, err)
 	}
 	if p.Hints == nil {
 		p.Hints = map[int]int{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 const (
 	lab3Dir  = "03-before-pivot-root"
 	lab5Dir  = "05-network-yourself"
+	lab9Dir  = "09-published-ports"
 	lab11Dir = "11-observer-modes"
 	lab12Dir = "12-broken-config"
 )
@@ -48,7 +50,6 @@ var All = []*Lab{
 			"glassbox run -d --name lab2 -h lab2-host busybox sleep 3600",
 		}},
 	{N: 3, Slug: "before-pivot-root", Title: "Stop before pivot_root and look at the half-built container",
-		Start: func(e *Env) error { return os.MkdirAll(filepath.Join(e.Home, lab3Dir), 0o755) },
 		Check: checkBeforePivotRoot,
 		Hints: []string{
 			"--break-at STAGE pauses a run before that stage; with -d the command returns at the pause.",
@@ -89,10 +90,11 @@ var All = []*Lab{
 			`glassbox run --name lab8 --cpus 0.5 busybox sh -c "timeout 2 sh -c 'while :; do :; done'; echo stopped"`,
 		}},
 	{N: 9, Slug: "published-ports", Title: "Published ports: DNAT in nftables",
+		Start: startPorts,
 		Check: checkPorts,
 		Hints: []string{
-			"-p HOST:CONTAINER adds a DNAT rule to the table ip glassbox (nft list table ip glassbox).",
-			"glassbox run -d --name lab9 -p 8089:80 busybox sh -c 'mkdir /www; echo lab9 > /www/index.html; httpd -f -p 80 -h /www'",
+			"-p HOST:CONTAINER adds a DNAT rule to the table ip glassbox (nft list table ip glassbox). Your host port is the one glassbox lab start 9 gave you, kept in the lab's file port.",
+			"glassbox run -d --name lab9 -p PORT:80 busybox sh -c 'mkdir /www; echo lab9 > /www/index.html; httpd -f -p 80 -h /www'",
 		}},
 	{N: 10, Slug: "exec-setns", Title: "exec: setns into a running container",
 		Check: checkExec,
@@ -101,7 +103,6 @@ var All = []*Lab{
 			"glassbox run -d --name lab10 busybox sleep 3600; glassbox exec lab10 sh -c 'sleep 3600 &'",
 		}},
 	{N: 11, Slug: "observer-modes", Title: "How the kernel is watched: kprobe, fentry or tracepoint",
-		Start: func(e *Env) error { return os.MkdirAll(filepath.Join(e.Home, lab11Dir), 0o755) },
 		Check: checkObserverMode,
 		Hints: []string{
 			"glassbox doctor tells what this kernel allows; a trace's header says what a run used.",
@@ -211,16 +212,13 @@ echo "lab 5: network stage for pid $GLASSBOX_PID" >&2
 exit 1
 `
 
-func startNetwork(e *Env) error {
+func startNetwork(e *Env) (string, error) {
 	dir := filepath.Join(e.Home, lab5Dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	script := filepath.Join(dir, "net.sh")
 	if _, err := os.Stat(script); err == nil {
-		return nil // keep the attendee's work
+		return "", nil // keep the attendee's work
 	}
-	return os.WriteFile(script, []byte(networkSkeleton), 0o755)
+	return "", os.WriteFile(script, []byte(networkSkeleton), 0o755)
 }
 
 func checkNetwork(e *Env) []string {
@@ -306,22 +304,46 @@ func checkCPU(e *Env) []string {
 	return nil
 }
 
+// startPorts picks lab 9's host port: one free now, so that attendees sharing
+// a machine do not all ask for the same.
+func startPorts(e *Env) (string, error) {
+	file := filepath.Join(e.Home, lab9Dir, "port")
+	if data, err := os.ReadFile(file); err == nil {
+		return "your host port: " + strings.TrimSpace(string(data)), nil // keep the attendee's
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	if err := os.WriteFile(file, []byte(port+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return "your host port: " + port + " (publish it: -p " + port + ":80)", nil
+}
+
 func checkPorts(e *Env) []string {
+	data, err := os.ReadFile(filepath.Join(e.Home, lab9Dir, "port"))
+	port := strings.TrimSpace(string(data))
+	if _, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil {
+		return []string{"no host port picked for you yet: glassbox lab start 9"}
+	}
 	c := e.container("lab9")
 	if c == nil || c.Status != container.Running {
 		return []string{"no running container named lab9"}
 	}
-	if !strings.Contains(c.Ports, ":8089:80/tcp") && !strings.HasPrefix(c.Ports, "8089:80/tcp") {
-		return []string{fmt.Sprintf("lab9 publishes %q, not host port 8089 to its port 80", c.Ports)}
+	if !strings.Contains(c.Ports, ":"+port+":80/tcp") && !strings.HasPrefix(c.Ports, port+":80/tcp") {
+		return []string{fmt.Sprintf("lab9 publishes %q, not host port %s to its port 80", c.Ports, port)}
 	}
-	resp, err := (&http.Client{Timeout: 3 * time.Second}).Get("http://127.0.0.1:8089/")
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Get("http://127.0.0.1:" + port + "/")
 	if err != nil {
-		return []string{"nothing answers on 127.0.0.1:8089: " + err.Error()}
+		return []string{"nothing answers on 127.0.0.1:" + port + ": " + err.Error()}
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if strings.TrimSpace(string(body)) != "lab9" {
-		return []string{fmt.Sprintf("127.0.0.1:8089 answers %q (HTTP %d), not lab9", strings.TrimSpace(string(body)), resp.StatusCode)}
+		return []string{fmt.Sprintf("127.0.0.1:%s answers %q (HTTP %d), not lab9", port, strings.TrimSpace(string(body)), resp.StatusCode)}
 	}
 	return nil
 }
@@ -370,26 +392,26 @@ func checkObserverMode(e *Env) []string {
 // startBrokenConfig writes a bundle over the busybox image whose config.json
 // gives /dev/shm's tmpfs an option the kernel refuses (uid= takes a number),
 // and whose program checks that /dev/shm is a tmpfs.
-func startBrokenConfig(e *Env) error {
+func startBrokenConfig(e *Env) (string, error) {
 	dir := filepath.Join(e.Home, lab12Dir)
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-		return nil // keep the attendee's work
+		return "", nil // keep the attendee's work
 	}
 	store, err := image.Open(e.Root)
 	if err != nil {
-		return err
+		return "", err
 	}
 	img, err := store.Find("busybox")
 	if err != nil {
-		return fmt.Errorf("lab 12 runs the busybox image: make image builds it")
+		return "", fmt.Errorf("lab 12 runs the busybox image: make image builds it")
 	}
 	out, code := e.glassbox("spec")
 	if code != 0 {
-		return fmt.Errorf("glassbox spec: %s", out)
+		return "", fmt.Errorf("glassbox spec: %s", out)
 	}
 	var cfg map[string]any
 	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
-		return err
+		return "", err
 	}
 	cfg["root"] = map[string]any{"path": store.LayerDir(img.Layers[len(img.Layers)-1].DiffID)}
 	cfg["process"].(map[string]any)["args"] = []string{"sh", "-c", lab12Program}
@@ -399,10 +421,7 @@ func startBrokenConfig(e *Env) error {
 		}
 	}
 	data, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+	return "", os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
 }
 
 func checkBrokenConfig(e *Env) []string {

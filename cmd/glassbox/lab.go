@@ -15,21 +15,32 @@ func newLabCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Workshop labs: list, show N, start N, check N, hint N, reset N",
+		Long: `Workshop labs: list, show N, start N, check N, hint N, reset N.
+
+On a shared machine each attendee runs glassbox through sudo: the labs are
+theirs, the user sudo names (SUDO_USER). Their files go in their own home,
+owned by them; their progress is kept per attendee in the state root.
+
+Environment:
+  GLASSBOX_LABS   where the labs' files go (default: the attendee's ~/glassbox-labs)
+  GLASSBOX_ROOT   glassbox's state root (default /var/lib/glassbox); progress is
+                  kept in it, in labs/<attendee>.json
+  SUDO_USER       set by sudo: the attendee`,
 	}
 	env := func(cmd *cobra.Command) (*lab.Env, error) {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, err
 		}
+		who, err := lab.CurrentAttendee()
+		if err != nil {
+			return nil, err
+		}
 		home := os.Getenv("GLASSBOX_LABS")
 		if home == "" {
-			h, err := os.UserHomeDir()
-			if err != nil {
-				return nil, err
-			}
-			home = filepath.Join(h, "glassbox-labs")
+			home = filepath.Join(who.Home, "glassbox-labs")
 		}
-		return &lab.Env{Root: stateRoot(cmd), Glassbox: exe, Home: home}, nil
+		return &lab.Env{Root: stateRoot(cmd), Glassbox: exe, Home: home, Attendee: who}, nil
 	}
 	// each wraps a subcommand that works on lab N.
 	each := func(use, short string, f func(*lab.Env, *lab.Lab, *lab.Progress) error) *cobra.Command {
@@ -48,7 +59,7 @@ func newLabCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				p, err := lab.LoadProgress()
+				p, err := lab.LoadProgress(e)
 				if err != nil {
 					return err
 				}
@@ -59,7 +70,11 @@ func newLabCmd() *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use: "list", Short: "The labs, with the ones you passed ticked", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := lab.LoadProgress()
+			e, err := env(cmd)
+			if err != nil {
+				return err
+			}
+			p, err := lab.LoadProgress(e)
 			if err != nil {
 				return err
 			}
@@ -78,12 +93,14 @@ func newLabCmd() *cobra.Command {
 			return nil
 		}),
 		each("start", "Prepare what the lab needs (files in ~/glassbox-labs/NN-…)", func(e *lab.Env, l *lab.Lab, _ *lab.Progress) error {
-			if l.Start != nil {
-				if err := l.Start(e); err != nil {
-					return fmt.Errorf("lab %d: start: %w", l.N, err)
-				}
+			note, err := lab.Start(e, l)
+			if err != nil {
+				return fmt.Errorf("lab %d: start: %w", l.N, err)
 			}
 			fmt.Printf("lab %d: %s — ready. Its files: %s\n", l.N, l.Title, e.Dir(l))
+			if note != "" {
+				fmt.Println(note)
+			}
 			return nil
 		}),
 		each("check", "Check your result against the kernel and the traces", func(e *lab.Env, l *lab.Lab, p *lab.Progress) error {
