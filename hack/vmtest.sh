@@ -132,8 +132,10 @@ if [ ! -f "$initrd" ]; then
 	echo "modules=\"$modules\"" > "$st/etc/vmtest.conf"
 	printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' > "$st/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' > "$st/etc/group"
-	# A host's own names: containerd's CRI copies this file into each pod.
+	# A host's own names, and no resolver (the VM has no network beyond
+	# loopback): containerd's CRI copies both files into each pod.
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' > "$st/etc/hosts"
+	printf '# no network beyond loopback\n' > "$st/etc/resolv.conf"
 	# The accelerator probe (rdinit=/probe): one word on the serial console.
 	cat > "$st/probe" <<-'EOF'
 	#!/busybox/busybox sh
