@@ -122,6 +122,7 @@ type rawCall struct {
 	ret        int64
 	args       [6]uint64
 	strs       []string
+	exitOnly   bool // seen only as it returned: its arguments are unknown
 }
 
 // ringSize is each slot's ring buffer; it must match the `runs` map's
@@ -263,11 +264,16 @@ func (o *Observer) Stop() ([]KernelEvent, uint64) {
 	for _, c := range o.calls {
 		sc := syscallTable[c.nr]
 		ev := KernelEvent{Start: o.wall(c.start), End: o.wall(c.end), Pid: int(c.tgid), Tid: int(c.tid), Name: sc.name, Source: "tracepoint raw_syscalls"}
-		ev.Call = sc.decode(c.args, c.strs) + " = " + strconv.FormatInt(c.ret, 10)
+		call := sc.decode(c.args, c.strs)
+		if c.exitOnly {
+			call = sc.name + "(…)"
+			ev.Source = "tracepoint raw_syscalls, exit only (refused before entry, as seccomp does)"
+		}
+		ev.Call = call + " = " + strconv.FormatInt(c.ret, 10)
 		if c.ret < 0 && c.ret > -4096 {
 			errno := unix.Errno(-c.ret)
 			ev.Err = unix.ErrnoName(errno) + " (" + errno.Error() + ")"
-			ev.Call = sc.decode(c.args, c.strs) + " = -1 " + unix.ErrnoName(errno)
+			ev.Call = call + " = -1 " + unix.ErrnoName(errno)
 		}
 		events = append(events, ev)
 	}
@@ -468,7 +474,13 @@ func (o *Observer) handle(b []byte) {
 	case tpSysExit:
 		c, ok := o.pending[tid]
 		if !ok || c.nr != int(num) {
-			return // entered before the observer started
+			// No entry: entered before the observer started, or never
+			// entered — a call seccomp refuses fails before the sys_enter
+			// tracepoint, and only its exit is seen. Failed ones are kept.
+			if val < 0 {
+				o.calls = append(o.calls, rawCall{start: ts, end: ts, tgid: tgid, tid: tid, nr: int(num), ret: val, exitOnly: true})
+			}
+			return
 		}
 		delete(o.pending, tid)
 		c.end, c.ret = ts, val
