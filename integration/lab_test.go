@@ -91,6 +91,14 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 			data, _ := os.ReadFile(path)
 			os.WriteFile(path, []byte(strings.Replace(string(data), `"uid=nobody"`, `"uid=65534"`, 1)), 0o644)
 		}},
+		{13, "no container named lab13", func() {
+			profile := filepath.Join(home, "13-seccomp", "profile.json")
+			os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}`), 0o644)
+			e.run("", "run", "--name", "lab13", "--security-opt", "seccomp="+profile, "busybox", "mkdir", "/lab13")
+		}},
+		{14, "no container named lab14", func() {
+			e.run("", "run", "--name", "lab14", "--cap-drop", "SYS_CHROOT", "busybox", "chroot", "/", "true")
+		}},
 	} {
 		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
 			if r := lab("show", fmt.Sprint(c.n)); !strings.HasPrefix(r.stdout, fmt.Sprintf("# Lab %d — ", c.n)) {

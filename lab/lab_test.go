@@ -30,7 +30,7 @@ func TestLabsAreComplete(t *testing.T) {
 			at += i + 1
 		}
 	}
-	for n, dir := range map[int]string{3: lab3Dir, 5: lab5Dir, 9: lab9Dir, 11: lab11Dir, 12: lab12Dir} {
+	for n, dir := range map[int]string{3: lab3Dir, 5: lab5Dir, 9: lab9Dir, 11: lab11Dir, 12: lab12Dir, 13: lab13Dir} {
 		l, _ := Find(n)
 		if e.Dir(l) != filepath.Join(e.Home, dir) {
 			t.Errorf("lab %d: Env.Dir %s, the lab uses %s", n, e.Dir(l), dir)

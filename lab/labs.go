@@ -29,6 +29,7 @@ const (
 	lab9Dir  = "09-published-ports"
 	lab11Dir = "11-observer-modes"
 	lab12Dir = "12-broken-config"
+	lab13Dir = "13-seccomp"
 )
 
 // lab12Program is lab 12's container program: it passes only if /dev/shm is
@@ -115,6 +116,19 @@ var All = []*Lab{
 			"Run it at a terminal: glassbox run --rm --bundle DIR. The report names the stage, the call, its errno and a hint.",
 			"EINVAL from mount(2) says one argument is wrong, not which: the report shows them all. Which of the tmpfs options would tmpfs(5) refuse?",
 			"tmpfs takes uid= as a number. Change the /dev/shm mount's uid=nobody to uid=65534 (or drop it), keep the mount, and run the bundle again.",
+		}},
+	{N: 13, Slug: "seccomp", Title: "Seccomp: a profile that refuses one system call, seen in the trace",
+		Start: startSeccomp,
+		Check: checkSeccomp,
+		Hints: []string{
+			"A rule names system calls and an action: {\"names\": [...], \"action\": \"SCMP_ACT_ERRNO\"} refuses them with EPERM. busybox mkdir calls mkdir(2) — or mkdirat(2): name both.",
+			"glassbox run --name lab13 --security-opt seccomp=PROFILE busybox mkdir /lab13 — it must fail; glassbox trace show lab13 --full shows the refused call.",
+		}},
+	{N: 14, Slug: "capabilities", Title: "Capabilities: drop one, and watch the kernel say EPERM",
+		Check: checkCapabilities,
+		Hints: []string{
+			"chroot(2) needs CAP_SYS_CHROOT, which Docker's default set (and glassbox's) keeps. --cap-drop takes it away.",
+			"glassbox run --name lab14 --cap-drop SYS_CHROOT busybox chroot / true — it must fail; glassbox trace show lab14 --full shows chroot = -1 EPERM.",
 		}},
 }
 
@@ -451,4 +465,84 @@ func checkBrokenConfig(e *Env) []string {
 		return []string{"the bundle does not run yet: " + lines[0]}
 	}
 	return nil
+}
+
+// A refused system call, as the kernel observer saw it in the newest trace
+// of a run of the container named name: the call's line ("mkdir(\"/x\",
+// 0777) = -1 EPERM"), if one of the calls named failed with EPERM.
+func refusedCall(e *Env, name string, calls ...string) (string, bool) {
+	all, _ := trace.List(filepath.Join(e.Root, "traces"))
+	for _, s := range all { // newest first
+		if s.ContainerName != name || s.Name != "glassbox run" {
+			continue
+		}
+		f, err := trace.Load(s.Path)
+		if err != nil {
+			return "", false
+		}
+		for _, sp := range f.Spans() {
+			call := sp.Attr("glassbox.kernel.call")
+			if slices.Contains(calls, sp.Attr("glassbox.kernel.event")) && strings.HasSuffix(call, "= -1 EPERM") {
+				return call, true
+			}
+		}
+		return "", false
+	}
+	return "", false
+}
+
+// The seccomp lab's profile, as the attendee gets it: everything allowed.
+const seccompSkeleton = `{
+  "defaultAction": "SCMP_ACT_ALLOW",
+  "syscalls": []
+}
+`
+
+func startSeccomp(e *Env) (string, error) {
+	profile := filepath.Join(e.Home, lab13Dir, "profile.json")
+	if _, err := os.Stat(profile); err == nil {
+		return "", nil // keep the attendee's work
+	}
+	return "your profile: " + profile, os.WriteFile(profile, []byte(seccompSkeleton), 0o644)
+}
+
+func checkSeccomp(e *Env) []string {
+	c := e.container("lab13")
+	if c == nil {
+		return []string{"no container named lab13 (keep its record: no --rm)"}
+	}
+	var missing []string
+	refuses := false
+	if sc := c.Spec.Linux.Seccomp; sc != nil {
+		for _, rule := range sc.Syscalls {
+			if rule.Action == "SCMP_ACT_ERRNO" && (slices.Contains(rule.Names, "mkdir") || slices.Contains(rule.Names, "mkdirat")) {
+				refuses = true
+			}
+		}
+	}
+	if !refuses {
+		missing = append(missing, "lab13's seccomp profile has no SCMP_ACT_ERRNO rule for mkdir or mkdirat")
+	}
+	if c.ExitCode == 0 {
+		missing = append(missing, "lab13's program succeeded: its mkdir was not refused")
+	}
+	if _, ok := refusedCall(e, "lab13", "mkdir", "mkdirat"); !ok {
+		missing = append(missing, "the trace of lab13 shows no mkdir refused with EPERM (glassbox trace show lab13 --full)")
+	}
+	return missing
+}
+
+func checkCapabilities(e *Env) []string {
+	c := e.container("lab14")
+	if c == nil {
+		return []string{"no container named lab14 (keep its record: no --rm)"}
+	}
+	var missing []string
+	if caps := c.Spec.Process.Capabilities; caps == nil || slices.Contains(caps.Bounding, "CAP_SYS_CHROOT") || slices.Contains(caps.Effective, "CAP_SYS_CHROOT") {
+		missing = append(missing, "lab14 still has CAP_SYS_CHROOT")
+	}
+	if _, ok := refusedCall(e, "lab14", "chroot"); !ok {
+		missing = append(missing, "the trace of lab14 shows no chroot refused with EPERM (glassbox trace show lab14 --full)")
+	}
+	return missing
 }
