@@ -315,15 +315,17 @@ func TestCritest(t *testing.T) {
 			args = append(args, "-ginkgo.focus", focus)
 		}
 		cmd := exec.Command("critest", args...)
-		cmd.Dir = c.dir
+		tmp := filepath.Join(c.dir, "critest-tmp-"+handler) // what critest makes and leaves goes with the test
+		os.Mkdir(tmp, 0o755)
+		cmd.Dir, cmd.Env = c.dir, append(os.Environ(), "TMPDIR="+tmp)
 		start := time.Now()
 		out, _ := cmd.CombinedOutput() // failed specs make it exit 1
 		os.WriteFile(filepath.Join(c.dir, "critest-"+handler+".log"), out, 0o644)
 		// critest's mount-propagation specs bind-mount a directory of their
-		// own (/tmp/test<pod id>/mnt) on the host, and their clean-up, which
+		// own ($TMPDIR/test<pod id>/mnt) on the host, and their clean-up, which
 		// unmounts a mount point inside it first, leaves it when that one is
 		// not mounted: theirs, with either runtime.
-		left, _ := filepath.Glob(filepath.Join(os.TempDir(), "test*", "mnt"))
+		left, _ := filepath.Glob(filepath.Join(tmp, "test*", "mnt"))
 		for _, mnt := range left {
 			unix.Unmount(mnt, unix.MNT_DETACH)
 			os.RemoveAll(filepath.Dir(mnt))

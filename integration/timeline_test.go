@@ -26,8 +26,10 @@ func browser(t *testing.T) context.Context {
 			t.Skip("chromium is not installed (.ci/run installs Debian's)")
 		}
 	}
+	// Chromium leaves an org.chromium.Chromium.* directory in TMPDIR: the
+	// test's own, so that it goes with the test.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1400, 900))
+		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1400, 900), chromedp.Env("TMPDIR="+t.TempDir()))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
