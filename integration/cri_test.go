@@ -91,6 +91,11 @@ state = %q
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The shim keeps its sockets and FIFOs under /run/containerd whatever
+	// containerd's config says. (Looked at before containerd starts: it makes
+	// the directory at once.) CNI's named network namespaces go in /run/netns,
+	// a host mount that stays (hostMounts).
+	removeIfMadeHere(t, "/run/containerd")
 	log, _ := os.Create(filepath.Join(dir, "containerd.log"))
 	// containerd, and every shim and runtime it starts, in a cgroup namespace
 	// of its own, with cgroupfs mounted again inside: the test's own cgroups
@@ -107,9 +112,6 @@ state = %q
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The shim keeps its sockets and FIFOs under /run/containerd whatever
-	// containerd's config says; CNI's named network namespaces go in /run/netns.
-	removeIfMadeHere(t, "/run/containerd", "/run/netns")
 	netnsBefore := namedNetns()
 	t.Cleanup(func() {
 		if leftover, _ := filepath.Glob(filepath.Join(c.runtimeRoot, "containers", "*")); len(leftover) > 0 {
