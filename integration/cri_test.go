@@ -40,10 +40,7 @@ const (
 )
 
 func newCRI(t *testing.T) *cri {
-	needCallers(t, "containerd", "ctr", "containerd-shim-runc-v2", "crictl")
-	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
-		needCallers(t, "/usr/lib/cni/bridge") // Debian's containernetworking-plugins
-	}
+	needCallers(t, "containerd", "ctr", "containerd-shim-runc-v2", "crictl", "/usr/lib/cni/bridge") // the last: Debian's containernetworking-plugins
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "containerd.sock")
 	crictlConfig := filepath.Join(dir, "crictl.yaml")

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,6 +35,22 @@ func TestLabsAreComplete(t *testing.T) {
 		l, _ := Find(n)
 		if e.Dir(l) != filepath.Join(e.Home, dir) {
 			t.Errorf("lab %d: Env.Dir %s, the lab uses %s", n, e.Dir(l), dir)
+		}
+	}
+}
+
+// Lab 9's port file is the attendee's to edit: what is not a port is no
+// port, and the check says to pick one, whatever the file holds.
+func TestPortFileHostile(t *testing.T) {
+	e := &Env{Root: t.TempDir(), Home: t.TempDir()}
+	dir := filepath.Join(e.Home, lab9Dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, content := range []string{"", "4294967295", "65536", "-1", "80\x00", "../../etc/passwd", "null", strings.Repeat("9", 1<<16)} {
+		os.WriteFile(filepath.Join(dir, "port"), []byte(content), 0o644)
+		if got := checkPorts(e); len(got) != 1 || !strings.Contains(got[0], "glassbox lab start 9") {
+			t.Errorf("port file %.20q: %q", content, got)
 		}
 	}
 }
