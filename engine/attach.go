@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,8 +45,13 @@ func (e *Engine) Attach(ctx context.Context, c *container.Container, stdin *os.F
 	ctx, detach := context.WithCancel(ctx)
 	defer detach()
 	var keyed atomic.Bool
+	// The input goes in only once the output given begins where it is now:
+	// with o.New, what the container answers to input sent earlier would
+	// come before that beginning, and never be given.
+	positioned := make(chan struct{})
 	if stdin != nil {
 		go func() {
+			<-positioned
 			if CopyStdin(stdin, in, keys) == ErrDetached {
 				keyed.Store(true)
 				detach()
@@ -57,7 +63,7 @@ func (e *Engine) Attach(ctx context.Context, c *container.Container, stdin *os.F
 			stdin.Close()
 		}()
 	}
-	err = e.Logs(ctx, c, o, emit)
+	err = e.logs(ctx, c, o, emit, sync.OnceFunc(func() { close(positioned) }))
 	if keyed.Load() {
 		return true, nil
 	}

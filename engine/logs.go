@@ -50,6 +50,13 @@ func LogReadable(c *container.Container) error {
 // nothing here holds a lock, so a following reader costs the container
 // nothing.
 func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions, emit func(container.LogLine) error) error {
+	return e.logs(ctx, c, o, emit, func() {})
+}
+
+// logs is Logs, calling positioned once it knows where the output it gives
+// begins (or that it gives none).
+func (e *Engine) logs(ctx context.Context, c *container.Container, o LogOptions, emit func(container.LogLine) error, positioned func()) error {
+	defer positioned()
 	if err := LogReadable(c); err != nil {
 		return err
 	}
@@ -75,6 +82,7 @@ func (e *Engine) Logs(ctx context.Context, c *container.Container, o LogOptions,
 			}
 		}
 	}
+	positioned()
 	r := bufio.NewReader(io.MultiReader(append(history, f)...))
 	send := func(line []byte) error {
 		var l container.LogLine

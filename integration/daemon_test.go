@@ -556,6 +556,19 @@ func TestDockerRunForeground(t *testing.T) {
 		t.Errorf("docker attach: exit %d, stdout %q; want 4 and what it wrote after the attach", r.code, r.stdout)
 	}
 	d.dockerOK("rm", "late")
+	// Input that reaches the daemon with the attach itself (typed while the
+	// CLI started): the answer to it is output from after the attach.
+	for i := range 5 {
+		name := "answers" + strconv.Itoa(i)
+		d.dockerOK("run", "-di", "--name", name, "busybox", "sh", "-c", "read l; echo got-$l")
+		cmd := exec.Command("docker", "attach", name)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.socket, "DOCKER_CONFIG="+d.config)
+		cmd.Stdin = strings.NewReader(name + "\n")
+		if r := runCommand(t, cmd); r.code != 0 || r.stdout != "got-"+name+"\n" {
+			t.Errorf("echo %s | docker attach %s: exit %d, stdout %q; want the answer to the input", name, name, r.code, r.stdout)
+		}
+		d.dockerOK("rm", name)
+	}
 	e.noState()
 }
 
@@ -601,8 +614,9 @@ func TestDockerTerminals(t *testing.T) {
 	term.exitedWith(3)
 
 	d.dockerOK("run", "-dit", "--name", "sh1", "busybox", "sh")
+	// Typed at once, as a person does: while the CLI starts, and before the
+	// daemon has the attach, the keys wait in the terminal for it.
 	term.keys("clear; docker attach sh1", "Enter")
-	time.Sleep(500 * time.Millisecond) // the attach is made; what is typed before it is the outer shell's
 	term.keys("echo attached-$$", "Enter")
 	term.waitFor("attached-1")
 	term.keys("C-p", "C-q")

@@ -64,7 +64,7 @@ func (term *terminal) waitUntil(what string, ok func(screen string) bool) {
 			return
 		}
 		if time.Now().After(deadline) {
-			term.t.Fatalf("%s:\n%s", what, s)
+			term.t.Fatalf("%s:\n%s", what, strings.TrimRight(s, "\n")) // the screen's blank bottom says nothing
 		}
 	}
 }
