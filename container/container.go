@@ -32,6 +32,10 @@ import (
 // DefaultRoot is the state root unless --root or GLASSBOX_ROOT says otherwise.
 const DefaultRoot = "/var/lib/glassbox"
 
+// OCIRoot is where glassbox-runc keeps OCI containers' state unless --root
+// says otherwise: like runc's /run/runc, on a tmpfs that a reboot empties.
+const OCIRoot = "/run/glassbox-runc"
+
 // Status of a container's record.
 const (
 	Creating = "creating" // stages are running

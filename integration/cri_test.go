@@ -362,9 +362,21 @@ func TestCritest(t *testing.T) {
 			counts["passed"], counts["failed"]+counts["panicked"]+counts["timedout"], counts["skipped"]+counts["pending"],
 			len(passed[handler]), time.Since(start).Round(time.Second), len(left))
 	}
+	failed := false
 	for spec, ok := range passed["runc"] {
 		if ok && !passed["glassbox"][spec] {
 			t.Errorf("passes with runc, not with glassbox-runc: %s\n%s", spec, failure[spec])
+			failed = true
 		}
+	}
+	if failed { // what containerd and its shims last said went wrong, for whoever reads CI's log
+		log, _ := os.ReadFile(filepath.Join(c.dir, "containerd.log"))
+		var errs []string
+		for _, line := range strings.Split(string(log), "\n") {
+			if strings.Contains(line, "level=error") {
+				errs = append(errs, line)
+			}
+		}
+		t.Logf("containerd's last errors:\n%s", strings.Join(errs[max(0, len(errs)-40):], "\n"))
 	}
 }

@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,11 +101,71 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 		{14, "no container named lab14", func() {
 			e.run("", "run", "--name", "lab14", "--cap-drop", "SYS_CHROOT", "busybox", "chroot", "/", "true")
 		}},
+		{15, "no image 127.0.0.1:", func() {
+			addr, _ := os.ReadFile(filepath.Join(home, "15-images", "registry"))
+			ref := strings.TrimSpace(string(addr)) + "/lab15/hello:v1"
+			if r := e.run("", "pull", ref); r.code != 0 {
+				t.Errorf("pull %s: %s", ref, r.stderr)
+			}
+			var inspect struct {
+				Config struct {
+					RootFS struct {
+						DiffIDs []string `json:"diff_ids"`
+					}
+				}
+			}
+			json.Unmarshal([]byte(e.run("", "image", "inspect", ref).stdout), &inspect)
+			for _, diffID := range inspect.Config.RootFS.DiffIDs {
+				if _, err := os.Stat(filepath.Join(e.root, "images", "layers", strings.TrimPrefix(diffID, "sha256:"), "greeting")); err == nil {
+					os.WriteFile(filepath.Join(home, "15-images", "answer"), []byte(diffID+"\n"), 0o644)
+				}
+			}
+			if r := e.run("", "run", "--name", "lab15", ref); r.stdout != "hello from the layer on top\n" {
+				t.Errorf("run %s: exit %d %q %s", ref, r.code, r.stdout, r.stderr)
+			}
+			// Only what the store lacked came: the config and the top layer,
+			// not busybox's layer.
+			log, _ := os.ReadFile(filepath.Join(home, "15-images", "registry.log"))
+			if strings.Count(string(log), "GET /v2/lab15/hello/blobs/") != 2 || !strings.Contains(string(log), "GET /v2/lab15/hello/manifests/v1") {
+				t.Errorf("the registry's log:\n%s", log)
+			}
+		}},
+		{16, "no glassbox stop of lab16-naive", func() {
+			e.runDetached([]string{"--name", "lab16-naive"}, "busybox", "sleep", "3600")
+			e.run("", "stop", "-t", "1", "lab16-naive")
+			id := e.runDetached([]string{"--name", "lab16"}, "busybox", "sh", "-c", `trap "echo bye; exit 0" TERM; sleep 3600 & wait`)
+			for range 100 { // until the kernel has the shell's handler: SigCgt's bit 15 (SIGTERM)
+				status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.record(id).Pid))
+				if m := regexp.MustCompile(`SigCgt:\s*([0-9a-f]+)`).FindSubmatch(status); m != nil {
+					if mask, _ := strconv.ParseUint(string(m[1]), 16, 64); mask&(1<<(15-1)) != 0 {
+						break
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			e.run("", "stop", "lab16")
+		}},
+		{17, "no container named lab17", func() {
+			d := e.startDaemon()
+			if r := d.docker("run", "--name", "lab17", "busybox", "echo", "hello"); r.code != 0 || r.stdout != "hello\n" {
+				t.Errorf("docker run --name lab17: exit %d %q %s", r.code, r.stdout, r.stderr)
+			}
+			d.stop()
+		}},
+		{18, "no trace in /run/glassbox-runc", func() {
+			p := newPodman(t) // with the glassbox-runc under test, and the ulimits
+			p.must("load", "-i", filepath.Join(home, "18-podman", "busybox.tar"))
+			run := append([]string{"run", "--rm", "--pull", "never", "--network", "none", "--cgroup-parent", callerCgroup(t, "glassbox-podman-test")}, podmanUlimits...)
+			if out := p.must(append(run, "busybox", "echo", "lab18")...); out != "lab18\n" {
+				t.Errorf("podman run … echo lab18: %q", out)
+			}
+		}},
 	} {
 		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
 			if r := lab("show", fmt.Sprint(c.n)); !strings.HasPrefix(r.stdout, fmt.Sprintf("# Lab %d — ", c.n)) {
 				t.Errorf("lab show: %.80q", r.stdout)
 			}
+			t.Cleanup(func() { lab("reset", fmt.Sprint(c.n)) }) // also when the lab fails half-way: its registry, its containers
 			if r := lab("start", fmt.Sprint(c.n)); r.code != 0 {
 				t.Fatalf("lab start: %s", r.stdout)
 			}

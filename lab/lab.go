@@ -30,6 +30,9 @@ type Lab struct {
 	Start func(*Env) (string, error)
 	// Check returns what is still missing; none means the lab is done.
 	Check func(*Env) []string
+	// Clean stops what Start left running outside the lab's directory (a
+	// server); may be nil.
+	Clean func(*Env)
 	Hints []string
 }
 
@@ -208,9 +211,12 @@ func (p *Progress) Pass(n int) {
 	}
 }
 
-// Reset forgets lab n and removes its directory and its containers (those
-// named lab<N> or lab<N>-…).
+// Reset forgets lab n and removes its directory, its containers (those
+// named lab<N> or lab<N>-…) and what its Start left running.
 func Reset(e *Env, l *Lab, p *Progress) error {
+	if l.Clean != nil {
+		l.Clean(e)
+	}
 	out, _ := e.glassbox("ps", "-a", "--format", "json")
 	var recs []struct{ ID, Name string }
 	json.Unmarshal([]byte(out), &recs)

@@ -18,6 +18,7 @@ import (
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/trace"
 )
 
@@ -30,6 +31,8 @@ const (
 	lab11Dir = "11-observer-modes"
 	lab12Dir = "12-broken-config"
 	lab13Dir = "13-seccomp"
+	lab15Dir = "15-images"
+	lab18Dir = "18-podman"
 )
 
 // lab12Program is lab 12's container program: it passes only if /dev/shm is
@@ -129,6 +132,37 @@ var All = []*Lab{
 		Hints: []string{
 			"chroot(2) needs CAP_SYS_CHROOT, which Docker's default set (and glassbox's) keeps. --cap-drop takes it away.",
 			"glassbox run --name lab14 --cap-drop SYS_CHROOT busybox chroot / true — it must fail; glassbox trace show lab14 --full shows chroot = -1 EPERM.",
+		}},
+	{N: 15, Slug: "images", Title: "Image layers: a pull from a registry, and each layer on disk",
+		Start: startRegistry,
+		Check: checkImages,
+		Clean: stopRegistry,
+		Hints: []string{
+			"glassbox lab start 15 printed your registry's address (it is in the lab's file registry too): glassbox pull ADDRESS/lab15/hello:v1",
+			"glassbox image inspect ADDRESS/lab15/hello:v1 lists the layers' diff ids, bottom first; each is a directory under GLASSBOX_ROOT's images/layers/. Which one holds greeting?",
+			"glassbox run --name lab15 ADDRESS/lab15/hello:v1 runs the image's own command, which prints /greeting.",
+		}},
+	{N: 16, Slug: "pid-1-signals", Title: "pid 1 and signals: why a stop can take ten seconds",
+		Check: checkPid1Signals,
+		Hints: []string{
+			"glassbox run -d --name lab16-naive busybox sleep 3600; time glassbox stop -t 3 lab16-naive — then glassbox trace show lab16-naive: the stop's steps.",
+			"The kernel delivers a signal to a namespace's pid 1 only if pid 1 handles it (SIGKILL aside). sh's trap installs a handler.",
+			`glassbox run -d --name lab16 busybox sh -c 'trap "echo bye; exit 0" TERM; sleep 3600 & wait'; glassbox stop lab16`,
+		}},
+	{N: 17, Slug: "daemon", Title: "The Docker daemon: one docker run, from the CLI's request to the kernel",
+		Check: checkDaemon,
+		Hints: []string{
+			"In a second terminal: glassbox daemon -H unix://$HOME/glassbox-labs/17-daemon/docker.sock — its log shows each request.",
+			"export DOCKER_HOST=unix://$HOME/glassbox-labs/17-daemon/docker.sock; docker run --name lab17 busybox echo hello",
+			"glassbox trace show lab17: the start's root span carries the request's method and route; the stages and the kernel's events are beneath it.",
+		}},
+	{N: 18, Slug: "podman", Title: "An OCI runtime under podman: podman → conmon → glassbox-runc",
+		Start: startPodman,
+		Check: checkPodman,
+		Hints: []string{
+			"podman has no busybox on an offline machine: podman load -i ~/glassbox-labs/18-podman/busybox.tar (glassbox save wrote it).",
+			"podman --runtime $(command -v glassbox-runc) --cgroup-manager cgroupfs run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 busybox echo lab18",
+			"glassbox-runc keeps its containers and traces in /run/glassbox-runc: GLASSBOX_ROOT=/run/glassbox-runc glassbox trace ls",
 		}},
 }
 
@@ -530,6 +564,129 @@ func checkSeccomp(e *Env) []string {
 		missing = append(missing, "the trace of lab13 shows no mkdir refused with EPERM (glassbox trace show lab13 --full)")
 	}
 	return missing
+}
+
+func checkImages(e *Env) []string {
+	addr, ok := runningRegistry(e)
+	if !ok {
+		return []string{"the lab's registry is not running: glassbox lab start 15"}
+	}
+	ref := addr + "/" + lab15Repository
+	store, err := image.Open(e.Root)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	img, err := store.Find(ref)
+	if err != nil {
+		return []string{"no image " + ref + " in glassbox's store yet: pull it"}
+	}
+	var missing []string
+	top := img.Layers[len(img.Layers)-1].DiffID
+	answerFile := filepath.Join(e.Home, lab15Dir, "answer")
+	answer, err := os.ReadFile(answerFile)
+	hex := strings.TrimPrefix(strings.TrimSpace(string(answer)), "sha256:")
+	switch {
+	case err != nil:
+		missing = append(missing, "no answer yet: the diff id of the layer that holds /greeting, into "+answerFile)
+	case len(hex) < 12 || !strings.HasPrefix(strings.TrimPrefix(top, "sha256:"), hex):
+		missing = append(missing, fmt.Sprintf("the answer %q is not the diff id of the layer that holds /greeting", strings.TrimSpace(string(answer))))
+	}
+	if c := e.container("lab15"); c == nil || c.Spec.Annotations[spec.ImageAnnotation] != img.ID || c.Status != container.Exited || c.ExitCode != 0 {
+		missing = append(missing, "no container named lab15 that ran the pulled image and exited 0 (no --rm)")
+	}
+	return missing
+}
+
+// stopOf reads the newest trace of a glassbox stop of the container named
+// name: whether its init exited on the first signal, and its exit code.
+func stopOf(e *Env, name string) (exitedOnSignal bool, code string, ok bool) {
+	all, _ := trace.List(filepath.Join(e.Root, "traces"))
+	for _, s := range all { // newest first
+		if s.ContainerName != name || s.Name != "glassbox stop" {
+			continue
+		}
+		f, err := trace.Load(s.Path)
+		if err != nil {
+			return false, "", false
+		}
+		for _, sp := range f.Spans() {
+			if exited := sp.Attr("glassbox.exited"); exited != "" { // the wait after the first signal
+				root, _ := f.Root()
+				return exited == "true", root.Attr("process.exit.code"), true
+			}
+		}
+		return false, "", false
+	}
+	return false, "", false
+}
+
+func checkPid1Signals(e *Env) []string {
+	var missing []string
+	if exited, code, ok := stopOf(e, "lab16-naive"); !ok || exited || code != "137" {
+		missing = append(missing, "no glassbox stop of lab16-naive, whose pid 1 ignored SIGTERM and was killed (137)")
+	}
+	if exited, code, ok := stopOf(e, "lab16"); !ok || !exited || code != "0" {
+		missing = append(missing, "no glassbox stop of lab16, whose pid 1 exited 0 on SIGTERM")
+	}
+	return missing
+}
+
+func checkDaemon(e *Env) []string {
+	c := e.container("lab17")
+	if c == nil {
+		return []string{"no container named lab17 (made by docker run through glassbox's daemon, without --rm)"}
+	}
+	if c.Status != container.Exited || c.ExitCode != 0 {
+		return []string{"lab17 has not run to its end with exit code 0"}
+	}
+	all, _ := trace.List(filepath.Join(e.Root, "traces"))
+	for _, s := range all {
+		if s.Container != c.ID || s.Name != "glassbox start" {
+			continue
+		}
+		if f, err := trace.Load(s.Path); err == nil {
+			if root, ok := f.Root(); ok && root.Attr("http.route") == "/containers/{id}/start" && root.Attr("glassbox.observer.events") != "0" && root.Attr("glassbox.observer.events") != "" {
+				return nil
+			}
+		}
+	}
+	return []string{"no trace of lab17 started by an Engine API request (POST /containers/{id}/start) with the kernel's events: was it run with the docker CLI, through glassbox daemon?"}
+}
+
+// startPodman saves the busybox image as a tar that podman loads: a machine
+// without internet has no other way to give podman an image.
+func startPodman(e *Env) (string, error) {
+	tar := filepath.Join(e.Home, lab18Dir, "busybox.tar")
+	if _, err := os.Stat(tar); err == nil {
+		return "", nil
+	}
+	if out, code := e.glassbox("save", "-o", tar, "busybox"); code != 0 {
+		return "", fmt.Errorf("glassbox save busybox (make image builds it): %s", strings.TrimSpace(out))
+	}
+	return "for podman: podman load -i " + tar, nil
+}
+
+func checkPodman(e *Env) []string {
+	// glassbox-runc's root is the machine's: only what came after lab start.
+	started, err := os.Stat(filepath.Join(e.Home, lab18Dir, "busybox.tar"))
+	if err != nil {
+		return []string{"the lab is not started: glassbox lab start 18"}
+	}
+	all, _ := trace.List(filepath.Join(container.OCIRoot, "traces"))
+	for _, s := range all {
+		if s.Name != "glassbox create" || s.Start.Before(started.ModTime()) {
+			continue
+		}
+		f, err := trace.Load(s.Path)
+		if err != nil {
+			continue
+		}
+		root, _ := f.Root()
+		if strings.Contains(root.Attr("process.command_args"), "lab18") && root.Attr("glassbox.observer.events") != "" && root.Attr("glassbox.observer.events") != "0" {
+			return nil
+		}
+	}
+	return []string{"no trace in " + container.OCIRoot + " of a container created through glassbox-runc whose command says lab18 (podman --runtime glassbox-runc run … busybox echo lab18)"}
 }
 
 func checkCapabilities(e *Env) []string {

@@ -54,10 +54,6 @@ import (
 // ociName is the name under which glassbox behaves as runc does.
 const ociName = "glassbox-runc"
 
-// ociRoot is where OCI containers' state lives unless --root says otherwise:
-// like runc's /run/runc, on a tmpfs that a reboot empties.
-const ociRoot = "/run/glassbox-runc"
-
 // ociLog is where errors go besides stderr: callers (containerd) read the
 // --log file, as JSON lines with --log-format json.
 type ociLog struct {
@@ -98,7 +94,7 @@ commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 	}
 	cmd.SetVersionTemplate(use + " version {{.Version}}\nspec: " + specs.Version + "\ngo: " + runtime.Version() + "\n")
 	f := cmd.PersistentFlags()
-	f.String("root", ociRoot, "state root for the containers")
+	f.String("root", container.OCIRoot, "state root for the containers")
 	f.StringVar(&log.path, "log", "", "also write errors to this file")
 	f.StringVar(&log.format, "log-format", "text", "text or json (for --log)")
 	f.BoolVar(&systemdCgroup, "systemd-cgroup", false, `accepted; linux.cgroupsPath "slice:prefix:name" then names the cgroupfs directory slice/prefix-name.scope (glassbox writes cgroupfs itself, never through systemd)`)
