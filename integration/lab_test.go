@@ -160,6 +160,26 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 				t.Errorf("podman run … echo lab18: %q", out)
 			}
 		}},
+		{19, "no running container named lab19", func() {
+			dir := filepath.Join(home, "19-runtime-binary")
+			id := e.runDetached([]string{"--name", "lab19", "--cap-add", "SYS_PTRACE", "-v", dir + "/attack.sh:/attack.sh:ro"}, "busybox", "sh", "/attack.sh")
+			logs := func() string { return e.run("", "logs", "lab19").stdout }
+			for range 100 {
+				if strings.HasPrefix(logs(), "ready") {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			unprotected := exec.Command(filepath.Join(dir, "runtime"), filepath.Join(dir, "exec.py"), strconv.Itoa(e.record(id).Pid), "echo", "hi")
+			unprotected.Run() // killed by the attacker
+			for i := 0; i < 50 && !strings.Contains(logs(), "WROTE"); i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+			for i := 0; i < 20 && !strings.Contains(logs(), "refused: Read-only file system"); i++ {
+				e.run("", "exec", "lab19", "true")
+				time.Sleep(100 * time.Millisecond)
+			}
+		}},
 	} {
 		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
 			if r := lab("show", fmt.Sprint(c.n)); !strings.HasPrefix(r.stdout, fmt.Sprintf("# Lab %d — ", c.n)) {

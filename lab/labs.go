@@ -164,6 +164,14 @@ var All = []*Lab{
 			"podman --runtime $(command -v glassbox-runc) --cgroup-manager cgroupfs run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 busybox echo lab18",
 			"glassbox-runc keeps its containers and traces in /run/glassbox-runc: GLASSBOX_ROOT=/run/glassbox-runc glassbox trace ls",
 		}},
+	{N: 19, Slug: "runtime-binary", Title: "The runtime's own binary: CVE-2019-5736, against a copy and against glassbox",
+		Start: startRuntimeBinary,
+		Check: checkRuntimeBinary,
+		Hints: []string{
+			"glassbox run -d --name lab19 --cap-add SYS_PTRACE -v ~/glassbox-labs/19-runtime-binary/attack.sh:/attack.sh:ro busybox sh /attack.sh",
+			"cd ~/glassbox-labs/19-runtime-binary; ./runtime exec.py $(glassbox inspect -f '{{.Pid}}' lab19) echo hi — then glassbox logs lab19, and head -2 runtime.",
+			"glassbox exec lab19 true: the attacker catches glassbox-init too. Run it until glassbox logs lab19 says what the kernel answered.",
+		}},
 }
 
 // container named name in the state root, if there is one.
