@@ -136,6 +136,7 @@ if [ ! -f "$initrd" ]; then
 	# loopback): containerd's CRI copies both files into each pod.
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' > "$st/etc/hosts"
 	printf '# no network beyond loopback\n' > "$st/etc/resolv.conf"
+	echo vmtest > "$st/etc/hostname" # the host's name, as lab 20 reads it from a chroot
 	# The accelerator probe (rdinit=/probe): one word on the serial console.
 	cat > "$st/probe" <<-'EOF'
 	#!/busybox/busybox sh

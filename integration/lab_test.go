@@ -180,6 +180,13 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 				time.Sleep(100 * time.Millisecond)
 			}
 		}},
+		{20, "no rootfs/escaped", func() {
+			escape := exec.Command(filepath.Join(home, "20-chroot", "chroot-run"), "-c", "cat /proc/$PPID/root/etc/hostname > /escaped")
+			if out, err := escape.CombinedOutput(); err != nil {
+				t.Errorf("chroot-run: %v %s", err, out)
+			}
+			e.run("", "run", "--name", "lab20", "busybox", "sh", "-c", "cat /proc/[0-9]*/root/etc/hostname | sort -u")
+		}},
 	} {
 		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
 			if r := lab("show", fmt.Sprint(c.n)); !strings.HasPrefix(r.stdout, fmt.Sprintf("# Lab %d — ", c.n)) {

@@ -172,6 +172,14 @@ var All = []*Lab{
 			"cd ~/glassbox-labs/19-runtime-binary; ./runtime exec.py $(glassbox inspect -f '{{.Pid}}' lab19) echo hi — then glassbox logs lab19, and head -2 runtime.",
 			"glassbox exec lab19 true: the attacker catches glassbox-init too. Run it until glassbox logs lab19 says what the kernel answered.",
 		}},
+	{N: 20, Slug: "chroot", Title: "chroot is not a container: /proc/PID/root, and what pivot_root leaves",
+		Start: startChroot,
+		Check: checkChroot,
+		Hints: []string{
+			"~/glassbox-labs/20-chroot/chroot-run starts a shell chrooted into rootfs/. Inside: ls /proc/$PPID/root/ — whose root is that?",
+			"Inside chroot-run: cat /proc/$PPID/root/etc/hostname > /escaped (it lands in rootfs/escaped).",
+			"glassbox run --name lab20 busybox sh -c 'cat /proc/[0-9]*/root/etc/hostname | sort -u'",
+		}},
 }
 
 // container named name in the state root, if there is one.
