@@ -187,6 +187,27 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 			}
 			e.run("", "run", "--name", "lab20", "busybox", "sh", "-c", "cat /proc/[0-9]*/root/etc/hostname | sort -u")
 		}},
+		{21, "no container named lab21", func() {
+			dir := filepath.Join(home, "21-user-namespaces")
+			var cfg map[string]any
+			data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+			json.Unmarshal(data, &cfg)
+			withUserNamespace(cfg, 0, 65536)
+			data, _ = json.Marshal(cfg)
+			os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+			// The namespace's root, host uid 100000, must reach the state
+			// root: the test's temporary directories (0700) become searchable,
+			// as /var/lib/glassbox is.
+			os.Chmod(e.root, 0o711)
+			os.Chmod(filepath.Dir(e.root), 0o711)
+			out := e.run("", "run", "--name", "lab21", "--bundle", dir).stdout
+			owner := regexp.MustCompile(`(?m)^d\S+\s+\d+\s+(\d+)\s+.*/bin$`).FindStringSubmatch(out)
+			if owner == nil {
+				t.Errorf("no owner of /bin in lab21's output:\n%s", out)
+				return
+			}
+			os.WriteFile(filepath.Join(dir, "answer"), []byte(owner[1]+"\n"), 0o644)
+		}},
 	} {
 		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
 			if r := lab("show", fmt.Sprint(c.n)); !strings.HasPrefix(r.stdout, fmt.Sprintf("# Lab %d — ", c.n)) {

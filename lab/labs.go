@@ -180,6 +180,14 @@ var All = []*Lab{
 			"Inside chroot-run: cat /proc/$PPID/root/etc/hostname > /escaped (it lands in rootfs/escaped).",
 			"glassbox run --name lab20 busybox sh -c 'cat /proc/[0-9]*/root/etc/hostname | sort -u'",
 		}},
+	{N: 21, Slug: "user-namespaces", Title: "User namespaces: root inside, nobody outside",
+		Start: startUserns,
+		Check: checkUserns,
+		Hints: []string{
+			"A user namespace is one more entry in linux.namespaces, {\"type\": \"user\"}, and needs linux.uidMappings and linux.gidMappings: [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}].",
+			"glassbox run --name lab21 --bundle ~/glassbox-labs/21-user-namespaces — the program prints id, the uid map, and /bin's owner as the container sees it.",
+			"ls -lnd /bin inside shows the owner of a file whose owner (the host's root) has no uid in the map: the kernel's overflow uid.",
+		}},
 }
 
 // container named name in the state root, if there is one.
@@ -299,15 +307,23 @@ func checkNetwork(e *Env) []string {
 	return []string{"the container did not reach 10.200.5.1 through your stage (exit " + strconv.Itoa(code) + "): " + lines[len(lines)-1]}
 }
 
-// traceOf is the root span of the newest trace of container c.
-func (e *Env) traceOf(c *container.Container) (trace.Span, bool) {
+// runTrace is the newest trace of container c's run, if there is one.
+func (e *Env) runTrace(c *container.Container) *trace.File {
 	all, _ := trace.List(filepath.Join(e.Root, "traces"))
 	for _, s := range all {
 		if s.Container == c.ID && s.Name == "glassbox run" {
 			if f, err := trace.Load(s.Path); err == nil {
-				return f.Root()
+				return f
 			}
 		}
+	}
+	return nil
+}
+
+// traceOf is the root span of the newest trace of container c's run.
+func (e *Env) traceOf(c *container.Container) (trace.Span, bool) {
+	if f := e.runTrace(c); f != nil {
+		return f.Root()
 	}
 	return trace.Span{}, false
 }
@@ -453,39 +469,47 @@ func checkObserverMode(e *Env) []string {
 	return nil
 }
 
-// startBrokenConfig writes a bundle over the busybox image whose config.json
-// gives /dev/shm's tmpfs an option the kernel refuses (uid= takes a number),
-// and whose program checks that /dev/shm is a tmpfs.
-func startBrokenConfig(e *Env) (string, error) {
-	dir := filepath.Join(e.Home, lab12Dir)
+// writeBundle writes config.json into a lab's directory, unless the attendee
+// has one there already: glassbox spec's, over the busybox image, running
+// program with sh -c, as edit changes it.
+func writeBundle(e *Env, dir, program string, edit func(cfg map[string]any)) error {
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-		return "", nil // keep the attendee's work
+		return nil // keep the attendee's work
 	}
 	store, err := image.Open(e.Root)
 	if err != nil {
-		return "", err
+		return err
 	}
 	img, err := store.Find("busybox")
 	if err != nil {
-		return "", fmt.Errorf("lab 12 runs the busybox image: make image builds it")
+		return fmt.Errorf("the lab's bundle runs the busybox image: make image builds it")
 	}
 	out, code := e.glassbox("spec")
 	if code != 0 {
-		return "", fmt.Errorf("glassbox spec: %s", out)
+		return fmt.Errorf("glassbox spec: %s", out)
 	}
 	var cfg map[string]any
 	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
-		return "", err
+		return err
 	}
 	cfg["root"] = map[string]any{"path": store.LayerDir(img.Layers[len(img.Layers)-1].DiffID)}
-	cfg["process"].(map[string]any)["args"] = []string{"sh", "-c", lab12Program}
-	for _, m := range cfg["mounts"].([]any) {
-		if m := m.(map[string]any); m["destination"] == "/dev/shm" {
-			m["options"] = append(m["options"].([]any), "uid=nobody")
-		}
-	}
+	cfg["process"].(map[string]any)["args"] = []string{"sh", "-c", program}
+	edit(cfg)
 	data, _ := json.MarshalIndent(cfg, "", "  ")
-	return "", os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+	return os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+}
+
+// startBrokenConfig writes a bundle whose config.json gives /dev/shm's tmpfs
+// an option the kernel refuses (uid= takes a number), and whose program
+// checks that /dev/shm is a tmpfs.
+func startBrokenConfig(e *Env) (string, error) {
+	return "", writeBundle(e, filepath.Join(e.Home, lab12Dir), lab12Program, func(cfg map[string]any) {
+		for _, m := range cfg["mounts"].([]any) {
+			if m := m.(map[string]any); m["destination"] == "/dev/shm" {
+				m["options"] = append(m["options"].([]any), "uid=nobody")
+			}
+		}
+	})
 }
 
 func checkBrokenConfig(e *Env) []string {
