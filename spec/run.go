@@ -111,17 +111,17 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 			return nil, err
 		}
 		if policy.Name != "no" {
-			s.Annotations[RestartAnnotation] = policy.String()
+			setAnnotation(s, RestartAnnotation, policy.String())
 		}
 	}
 	for k, v := range o.Labels {
 		if k == "" || strings.ContainsAny(k, "=\n") {
 			return nil, fmt.Errorf("--label %q: a key (no = or newline) and a value", k)
 		}
-		s.Annotations[LabelAnnotationPrefix+k] = v
+		setAnnotation(s, LabelAnnotationPrefix+k, v)
 	}
 	if o.Init {
-		s.Annotations[InitAnnotation] = "true"
+		setAnnotation(s, InitAnnotation, "true")
 	}
 	var imageHealth *Healthcheck
 	if o.Image != nil {

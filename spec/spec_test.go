@@ -13,6 +13,18 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// --init, --restart and --label on a rootfs (no image, so no annotations
+// yet, and a user's first annotations): each is kept, none panics.
+func TestRootfsAnnotations(t *testing.T) {
+	s, err := FromRunOptions(RunOptions{Rootfs: "/r", Args: []string{"sh"}, Init: true, Restart: "always", Labels: map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Annotations[InitAnnotation] != "true" || s.Annotations[RestartAnnotation] == "" || s.Annotations[LabelAnnotationPrefix+"k"] != "v" {
+		t.Errorf("annotations %v", s.Annotations)
+	}
+}
+
 func TestFromRunOptions(t *testing.T) {
 	hostEnv = func(name string) (string, bool) {
 		if name == "FROM_HOST" {
