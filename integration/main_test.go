@@ -10,6 +10,7 @@ package integration
 
 import (
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"io/fs"
 	"os"
@@ -33,9 +34,41 @@ var (
 	busyboxLayout string // the same rootfs as a one-layer OCI image layout, busybox:latest
 )
 
+// roles are programs the test binary also is: started inside a container
+// (bind-mounted there, testProgram) with GLASSBOX_TEST_ROLE naming one, it
+// plays that part instead of running tests.
+var roles = map[string]func() int{
+	"attack-init-binary":   attackInitBinary,
+	"attack-host-loopback": attackHostLoopback,
+	"forbidden-calls":      forbiddenCalls,
+	"udp-echo":             udpEcho,
+}
+
+// testProgram is the test binary, to bind-mount into a container and run
+// there as one of its roles: a static binary, which needs nothing of the
+// container's.
+func testProgram(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the test binary is dynamically linked and cannot run in a busybox container: build it with CGO_ENABLED=0 (make test does)")
+		}
+	}
+	return self
+}
+
 func TestMain(m *testing.M) {
 	if play, ok := roles[os.Getenv("GLASSBOX_TEST_ROLE")]; ok {
-		os.Exit(play()) // inside a container: see security_test.go
+		os.Exit(play()) // inside a container
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("integration tests need root (they create namespaces, mounts and cgroups): skipped")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,12 +119,19 @@ func TestHostsFileFollowsTheNetwork(t *testing.T) {
 
 func TestNetworkHost(t *testing.T) {
 	e := newEnv(t)
-	out := e.container([]string{"--network", "host"}, "ls", "/sys/class/net")
+	out := e.container([]string{"--network", "host"}, "sh", "-c", "readlink /proc/self/ns/net; ls -1 /sys/class/net")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if self, _ := os.Readlink("/proc/self/ns/net"); lines[0] != self {
+		t.Errorf("--network host: the container is in %s, the host in %s", lines[0], self)
+	}
+	var host []string
 	links, _ := netlink.LinkList()
 	for _, l := range links {
-		if !strings.Contains(out, l.Attrs().Name) {
-			t.Errorf("--network host: the host's %s is not in %q", l.Attrs().Name, out)
-		}
+		host = append(host, l.Attrs().Name)
+	}
+	slices.Sort(host)
+	if inside := lines[1:]; !slices.Equal(inside, host) {
+		t.Errorf("--network host: the container sees the interfaces %v, the host has %v", inside, host)
 	}
 }
 
@@ -191,6 +199,109 @@ func TestPublish(t *testing.T) {
 			t.Errorf("-p %s: exit %d %q", bad, r.code, r.stderr)
 		}
 	}
+}
+
+// udpEcho answers each datagram to :$GLASSBOX_TEST_PORT with "echo: " and
+// the datagram (busybox's nc here has no -u).
+func udpEcho() int {
+	conn, err := net.ListenPacket("udp4", ":"+os.Getenv("GLASSBOX_TEST_PORT"))
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	fmt.Println("ready")
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return 1
+		}
+		conn.WriteTo(append([]byte("echo: "), buf[:n]...), from)
+	}
+}
+
+// Every way to a published port: a TCP port range, from another container,
+// from the container itself through a host address (hairpin), from another
+// network namespace through the host's address on it (the prerouting path a
+// remote client takes), and UDP.
+func TestPublishedPortsFromEverywhere(t *testing.T) {
+	e := newEnv(t)
+	tcp, udp := freePort(t), freePort(t)
+	ports := fmt.Sprintf("%d-%d:80-81", tcp, tcp+1)
+	stop := server(t, e, []string{"--name", "web", "-p", ports, "-p", fmt.Sprintf("%d:5353/udp", udp),
+		"-v", testProgram(t) + ":/echo:ro", "-e", "GLASSBOX_TEST_ROLE=udp-echo", "-e", "GLASSBOX_TEST_PORT=5353"},
+		webSetup+` && httpd -p 81 -h /www && { /echo >/dev/null & }`)
+	defer stop()
+	gw := gateway(t)
+	for _, port := range []int{tcp, tcp + 1} {
+		if body := httpGet(t, fmt.Sprintf("http://%s:%d/", gw, port)); body != "hello-from-web\n" {
+			t.Errorf("host → %s:%d (of %s): %q", gw, port, ports, body)
+		}
+	}
+	url := fmt.Sprintf("http://%s:%d/", gw, tcp)
+	// (busybox's wget -T crashes on a refused connection: timeout(1) instead)
+	if out := e.runOK(nil, "timeout", "5", "wget", "-qO-", url); out != "hello-from-web\n" {
+		t.Errorf("another container → %s: %q", url, out)
+	}
+	if r := e.run("", "exec", "web", "timeout", "5", "wget", "-qO-", url); r.stdout != "hello-from-web\n" {
+		t.Errorf("the container itself → %s (hairpin): exit %d %q %s", url, r.code, r.stdout, r.stderr)
+	}
+	ext, cleanup := externalHost(t, "198.51.100.1/24", "198.51.100.2/24")
+	defer cleanup()
+	if body := inNetns(t, ext, func() (string, error) {
+		c, err := net.DialTimeout("tcp4", fmt.Sprintf("198.51.100.1:%d", tcp), 3*time.Second)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+		reply, err := io.ReadAll(c)
+		return string(reply), err
+	}); !strings.HasSuffix(body, "hello-from-web\n") {
+		t.Errorf("another network namespace → 198.51.100.1:%d: %q", tcp, body)
+	}
+	var answer string
+	for range 20 { // the echo takes a moment to listen; a datagram before that is lost
+		if answer = udpAsk(t, fmt.Sprintf("%s:%d", gw, udp), "ping"); answer != "" {
+			break
+		}
+	}
+	if answer != "echo: ping" {
+		t.Errorf("host → %s:%d/udp: %q", gw, udp, answer)
+	}
+}
+
+// inNetns runs f on a thread in network namespace ns: the sockets it makes
+// are that namespace's.
+func inNetns(t *testing.T, ns netns.NsHandle, f func() (string, error)) string {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, _ := netns.Get()
+	defer orig.Close()
+	must0(t, netns.Set(ns))
+	defer netns.Set(orig)
+	out, err := f()
+	if err != nil {
+		t.Error(err)
+	}
+	return out
+}
+
+// udpAsk sends one datagram and returns the answer that comes within 250 ms.
+func udpAsk(t *testing.T, addr, msg string) string {
+	t.Helper()
+	c, err := net.Dial("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte(msg))
+	c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+	buf := make([]byte, 1500)
+	n, _ := c.Read(buf)
+	return string(buf[:n])
 }
 
 // Outbound NAT: a network namespace made here plays an external host behind

@@ -6,7 +6,6 @@ package integration
 
 import (
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,15 +23,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// roles are programs the test binary also is: started inside a container
-// (bind-mounted there) with GLASSBOX_TEST_ROLE naming one, it plays that part
-// instead of running tests.
-var roles = map[string]func() int{
-	"attack-init-binary":   attackInitBinary,
-	"attack-host-loopback": attackHostLoopback,
-	"forbidden-calls":      forbiddenCalls,
-}
 
 // attackInitBinary is CVE-2019-5736 from inside a container. exec and debug
 // start the host's glassbox-init in the container's pid namespace; the
@@ -125,26 +115,6 @@ func withBinaryUnderAttack(t *testing.T) string {
 	return filepath.Join(dir, "glassbox-init")
 }
 
-// attacker is the test binary, bind-mounted into a container as /attacker.
-func attacker(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := elf.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Fatal("the test binary is dynamically linked and cannot run in a busybox container: build it with CGO_ENABLED=0 (make test does)")
-		}
-	}
-	return self
-}
-
 func fileHash(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -185,7 +155,7 @@ func TestInitBinaryCannotBeOverwrittenThroughExec(t *testing.T) {
 	initBinary := withBinaryUnderAttack(t)
 	e.importBusybox()
 	before := fileHash(t, initBinary)
-	e.runDetached([]string{"--name", "victim", "-v", attacker(t) + ":/attacker:ro", "-e", "GLASSBOX_TEST_ROLE=attack-init-binary"}, "busybox", "/attacker")
+	e.runDetached([]string{"--name", "victim", "-v", testProgram(t) + ":/attacker:ro", "-e", "GLASSBOX_TEST_ROLE=attack-init-binary"}, "busybox", "/attacker")
 	defer e.run("", "rm", "-f", "victim")
 	logs := func() string { return e.run("", "logs", "victim").stdout }
 	for deadline := time.Now().Add(5 * time.Second); !strings.HasPrefix(logs(), "ready") && time.Now().Before(deadline); {
@@ -211,7 +181,7 @@ func TestInitBinaryCannotBeOverwrittenThroughOCIExec(t *testing.T) {
 		p["args"] = []string{"/attacker"}
 		p["env"] = []string{"PATH=/bin", "GLASSBOX_TEST_ROLE=attack-init-binary"}
 		s["mounts"] = append(s["mounts"].([]any), map[string]any{
-			"destination": "/attacker", "type": "bind", "source": attacker(t), "options": []string{"bind", "ro"},
+			"destination": "/attacker", "type": "bind", "source": testProgram(t), "options": []string{"bind", "ro"},
 		})
 	})
 	logFile := filepath.Join(t.TempDir(), "attacker.log")
@@ -419,7 +389,7 @@ func TestContainerCannotReachHostLoopback(t *testing.T) {
 	if body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); body != "hello-from-web\n" {
 		t.Errorf("127.0.0.1:%d answered %q", port, body)
 	}
-	out := e.runOK([]string{"-v", attacker(t) + ":/attacker:ro", "-e", "GLASSBOX_TEST_ROLE=attack-host-loopback",
+	out := e.runOK([]string{"-v", testProgram(t) + ":/attacker:ro", "-e", "GLASSBOX_TEST_ROLE=attack-host-loopback",
 		"-e", fmt.Sprintf("GLASSBOX_TEST_PORT=%d", private.Addr().(*net.TCPAddr).Port)}, "/attacker")
 	if !strings.Contains(out, "sent a SYN") || strings.Contains(out, "SYN-ACK") {
 		t.Errorf("a container's SYN to the host's 127.0.0.1:\n%s", out)
@@ -481,7 +451,7 @@ func TestSeccompByDefault(t *testing.T) {
 	}
 	e.run("", "rm", "-f", id)
 	// bpf(2) and the other calls the profile refuses, made directly.
-	out := e.runOK([]string{"-v", attacker(t) + ":/attacker:ro", "-e", "GLASSBOX_TEST_ROLE=forbidden-calls"}, "/attacker")
+	out := e.runOK([]string{"-v", testProgram(t) + ":/attacker:ro", "-e", "GLASSBOX_TEST_ROLE=forbidden-calls"}, "/attacker")
 	for _, want := range []string{"bpf: operation not permitted", "keyctl: operation not permitted", "personality(READ_IMPLIES_EXEC): operation not permitted",
 		"socket(AF_VSOCK): operation not permitted", "clone3: function not implemented"} {
 		if !strings.Contains(out, want) {

@@ -70,7 +70,7 @@ func Connect(network string, lease Lease, pid int, ports []Port, step step.Recor
 	if err != nil {
 		return nil, err
 	}
-	if err := addVeth(lease.Veth, cmp.Or(lease.Iface, "eth0"), bridge, pid, a, lease.Iface == "", step); err != nil {
+	if err := addVeth(lease.Veth, cmp.Or(lease.Iface, "eth0"), bridge, pid, a, lease.Iface == "", len(a.Ports) > 0, step); err != nil {
 		return nil, err
 	}
 	if len(a.Ports) > 0 {
@@ -426,7 +426,13 @@ func setSysctls(n *Network, step step.Recorder) error {
 // peer), then configures eth0 from inside. Docker creates both ends on the
 // host and moves one; moving a device waits for an RCU grace period
 // (synchronize_net: 20-35 ms here), creating it in place does not.
-func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment, defaultRoute bool, step step.Recorder) error {
+//
+// A container that publishes ports gets hairpin mode on its bridge port: with
+// bridge-nf-call-iptables on (br_netfilter, the common case on Docker hosts),
+// the DNAT of its own connection to host:port happens while the frame is
+// being bridged, and the bridge then sends it back out of the port it came
+// in on — which a bridge port does only in hairpin mode.
+func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment, defaultRoute, hairpin bool, step step.Recorder) error {
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: hostEnd, MasterIndex: bridge.Attrs().Index},
 		PeerName:  iface, PeerNamespace: netlink.NsPid(pid),
@@ -443,6 +449,14 @@ func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment,
 	step("RTM_NEWLINK "+hostEnd+" up", start, err)
 	if err != nil {
 		return fmt.Errorf("RTM_NEWLINK %s up: %w", hostEnd, err)
+	}
+	if hairpin {
+		start = time.Now()
+		err = netlink.LinkSetHairpin(veth, true)
+		step("RTM_SETLINK "+hostEnd+" bridge port hairpin on", start, err, "glassbox.why", "let the container reach its own published ports through a host address")
+		if err != nil {
+			return fmt.Errorf("RTM_SETLINK %s hairpin on: %w", hostEnd, err)
+		}
 	}
 	h, err := Open(pid)
 	if err != nil {

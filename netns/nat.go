@@ -39,6 +39,9 @@ package netns
 // Hairpin: a container reaching its own published port through a host
 // address is sent back into the bridge by DNAT; masquerading it makes the reply
 // return through the host (and conntrack) instead of straight to the container.
+// With bridge-nf-call-iptables on, that DNAT happens on the bridge itself and
+// the frame goes back out of the port it came in on: the container's bridge
+// port needs hairpin mode (addVeth).
 
 import (
 	"encoding/binary"
