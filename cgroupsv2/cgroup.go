@@ -390,6 +390,15 @@ func removeNested(dir string) {
 	}
 }
 
+// WriteError is a value the kernel refused for a control file.
+type WriteError struct {
+	Path, Value string
+	Err         error // the errno
+}
+
+func (e *WriteError) Error() string { return fmt.Sprintf("write %s=%q: %v", e.Path, e.Value, e.Err) }
+func (e *WriteError) Unwrap() error { return e.Err }
+
 // write writes one cgroupfs control file; the kernel applies the value at write(2).
 func (c *Cgroup) write(dir, file, value string) error {
 	p := filepath.Join(dir, file)
@@ -397,7 +406,7 @@ func (c *Cgroup) write(dir, file, value string) error {
 	err := writeFile(p, value)
 	c.trace("write", p, value, start, err)
 	if err != nil {
-		return fmt.Errorf("write %s=%q: %w", p, value, unwrap(err))
+		return &WriteError{Path: p, Value: value, Err: unwrap(err)}
 	}
 	return nil
 }

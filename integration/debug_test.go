@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 )
 
 // record reads a container's state.json.
@@ -254,14 +257,7 @@ func TestStepThroughTmux(t *testing.T) {
 // at every stage names that stage.
 func TestFailureReport(t *testing.T) {
 	e := newEnv(t)
-	atTerminal := func(env []string, args ...string) (string, int) {
-		t.Helper()
-		line := strings.Join(append([]string{glassbox}, args...), " ")
-		cmd := exec.Command("script", "-qec", line, "/dev/null")
-		cmd.Env = append(append(os.Environ(), "GLASSBOX_ROOT="+e.root), env...)
-		out, _ := cmd.CombinedOutput()
-		return strings.ReplaceAll(string(out), "\r\n", "\n"), cmd.ProcessState.ExitCode()
-	}
+	atTerminal := e.atTerminal
 	out, code := atTerminal(nil, e.runArgs([]string{"-v", "/nonexistent-src:/x"}, "true")...)
 	for _, want := range []string{
 		"glassbox: stage mount: stat(/nonexistent-src): no such file or directory",
@@ -286,6 +282,109 @@ func TestFailureReport(t *testing.T) {
 		}
 	}
 	e.noState()
+}
+
+// atTerminal runs glassbox at a terminal (script(1)), where a failure comes
+// with its report, and returns what the terminal showed and the exit code.
+func (e *env) atTerminal(env []string, args ...string) (string, int) {
+	e.t.Helper()
+	line := strings.Join(append([]string{glassbox}, args...), " ")
+	cmd := exec.Command("script", "-qec", line, "/dev/null")
+	cmd.Env = append(append(os.Environ(), "GLASSBOX_ROOT="+e.root), env...)
+	out, _ := cmd.CombinedOutput()
+	return strings.ReplaceAll(string(out), "\r\n", "\n"), cmd.ProcessState.ExitCode()
+}
+
+// A real kernel failure at every stage, each as the kernel gave it: the
+// report names the stage, the call with its errno, and a hint for it —
+// asserted line by line.
+func TestFailureReportAtEveryStage(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox()
+	inUse, err := net.Listen("tcp4", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inUse.Close()
+	port := inUse.Addr().(*net.TCPAddr).Port
+	bundle := func(edit func(s map[string]any)) string {
+		return writeBundle(t, func(s map[string]any) {
+			s["process"].(map[string]any)["args"] = []string{"true"}
+			edit(s)
+		})
+	}
+	throttleNull := bundle(func(s map[string]any) { // 1:3 is /dev/null's numbers: no block device
+		s["linux"].(map[string]any)["resources"] = map[string]any{"blockIO": map[string]any{
+			"throttleReadBpsDevice": []map[string]any{{"major": 1, "minor": 3, "rate": 100}}}}
+	})
+	wrongNamespace := bundle(func(s map[string]any) {
+		for _, ns := range s["linux"].(map[string]any)["namespaces"].([]any) {
+			if ns := ns.(map[string]any); ns["type"] == "network" {
+				ns["path"] = "/proc/self/ns/pid"
+			}
+		}
+	})
+	tmpfsOption := bundle(func(s map[string]any) {
+		for _, m := range s["mounts"].([]any) {
+			if m := m.(map[string]any); m["destination"] == "/dev/shm" {
+				m["options"] = append(m["options"].([]any), "uid=nobody")
+			}
+		}
+	})
+	cgroupFile := "blkio.throttle.read_bps_device"
+	if cgroupMode(t) == cgroupsv2.Unified {
+		cgroupFile = "io.max"
+	}
+	for _, c := range []struct {
+		stage        string
+		args         []string
+		header, call string // the report's lines, from their start
+		hint         string
+		code         int
+	}{
+		{"rootfs", []string{"run", "--rm", "--rootfs", "/etc/passwd", "--", "true"},
+			"glassbox: stage rootfs: stat(/etc/passwd): not a directory — ", "stat(/etc/passwd) → ENOTDIR (not a directory)",
+			"root.path / --rootfs must name a directory", 125},
+		{"cgroup", []string{"run", "--rm", "--bundle", throttleNull},
+			"glassbox: stage cgroup: write(" + cgroupFile + ", ", "write(" + cgroupFile + ", ",
+			"a device limit names a block device by major:minor that this kernel does not have", 125},
+		{"unshare", []string{"run", "--rm", "--bundle", wrongNamespace},
+			"glassbox: stage unshare: setns(/proc/self/ns/pid, CLONE_NEWNET): invalid argument — ", "setns(/proc/self/ns/pid, CLONE_NEWNET) → EINVAL (invalid argument)",
+			"linux.namespaces: /proc/self/ns/pid is not a network namespace", 125},
+		{"network", e.runArgs([]string{"-p", fmt.Sprintf("%d:80", port)}, "true"),
+			fmt.Sprintf("glassbox: stage network: bind(:%d/tcp): address already in use — ", port), fmt.Sprintf("bind(:%d/tcp) → EADDRINUSE (address already in use)", port),
+			"the port is in use on the host", 125},
+		{"mount", []string{"run", "--rm", "--bundle", tmpfsOption},
+			`glassbox: stage mount: mount("shm", `, `mount("shm", `,
+			`EINVAL does not say which argument is wrong: is every option in "mode=1777,size=65536k,uid=nobody" one that tmpfs accepts`, 125},
+		{"exec", e.runArgs(nil, "/etc/passwd"),
+			`glassbox: stage exec: exec: "/etc/passwd": permission denied — `, "faccessat(/etc/passwd, X_OK) → EACCES (permission denied)",
+			"the program must be a file with an execute bit", 126},
+		{"exec", e.runArgs(nil, "nosuch"),
+			`glassbox: stage exec: exec: "nosuch": executable file not found in $PATH — `, "faccessat(<each of $PATH>/nosuch, X_OK) → ENOENT (no such file or directory)",
+			"no program of that name in the container's PATH", 127},
+	} {
+		out, code := e.atTerminal(nil, c.args...)
+		report := map[string]string{} // "header", "stage", "call", "hint": the line's text
+		for _, line := range strings.Split(out, "\n") {
+			if i := strings.Index(line, "glassbox: stage "); i >= 0 {
+				report["header"] = line[i:] // after the progress lines the terminal overwrote
+			}
+			for _, field := range []string{"stage", "call", "hint"} {
+				if text, ok := strings.CutPrefix(line, "  "+field+":"); ok {
+					report[field] = strings.TrimSpace(text)
+				}
+			}
+		}
+		if code != c.code || !strings.HasPrefix(report["header"], c.header) || !strings.HasPrefix(report["stage"], c.stage+" — ") ||
+			!strings.HasPrefix(report["call"], c.call) || !strings.HasPrefix(report["hint"], c.hint) {
+			t.Errorf("a failure in stage %s: exit %d; want the header %q, the call %q, the hint %q; the report:\n%s", c.stage, code, c.header, c.call, c.hint, out)
+		}
+		if c.stage == "cgroup" && !strings.Contains(report["call"], "→ ENODEV (no such device)") {
+			t.Errorf("the cgroup write's errno: %q, want ENODEV", report["call"])
+		}
+		e.noState()
+	}
 }
 
 // glassbox demo runs its narrated steps through and cleans up after itself.

@@ -176,10 +176,16 @@ func ParsePorts(annotation string) ([]Port, error) {
 	return ParsePublishes(strings.Split(annotation, ","))
 }
 
-// PortError says a published port is taken.
-type PortError string
+// PortError says a published port is taken: by another container, or on
+// the host, where Call (a bind(2)) failed with Err.
+type PortError struct {
+	Msg  string
+	Call string
+	Err  error
+}
 
-func (e PortError) Error() string { return string(e) }
+func (e *PortError) Error() string { return e.Msg }
+func (e *PortError) Unwrap() error { return e.Err }
 
 // reservePorts checks that no other container publishes the same host port
 // and that nothing on the host is bound to it, and picks the ephemeral ones.
@@ -197,7 +203,7 @@ func reservePorts(ports []Port, networks []*Network) error {
 	for i := range ports {
 		p := &ports[i]
 		if who, ok := published.taken(*p); ok {
-			return PortError(fmt.Sprintf("port %d/%s is already published by container %s", p.HostPort, p.Proto, who))
+			return &PortError{Msg: fmt.Sprintf("port %d/%s is already published by container %s", p.HostPort, p.Proto, who)}
 		}
 		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort)))
 		var bound interface{ Close() error }
@@ -222,7 +228,7 @@ func reservePorts(ports []Port, networks []*Network) error {
 			if errors.As(err, &errno) {
 				err = errno
 			}
-			return PortError(fmt.Sprintf("port %s/%s is in use on the host: %v", addr, p.Proto, err))
+			return &PortError{Msg: fmt.Sprintf("port %s/%s is in use on the host: %v", addr, p.Proto, err), Call: fmt.Sprintf("bind(%s/%s)", addr, p.Proto), Err: err}
 		}
 		bound.Close()
 	}

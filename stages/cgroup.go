@@ -26,9 +26,13 @@ package stages
 // kill anything still inside (cgroup.kill, or freeze and SIGKILL), rmdir(2).
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -65,6 +69,13 @@ func createCgroup(r *Run) error {
 		return &Error{Err: err, Msg: err.Error()}
 	}
 	skipped, err := cg.Apply(settings)
+	var refused *cgroupsv2.WriteError
+	if errors.As(err, &refused) {
+		var errno syscall.Errno
+		errors.As(refused.Err, &errno)
+		return callError(fmt.Sprintf("write(%s, %q)", filepath.Base(refused.Path), refused.Value), refused.Err,
+			cmp.Or(cgroupWriteHints[errno], "check the limit's value; glassbox doctor lists the controllers this host has"))
+	}
 	if err != nil {
 		return &Error{Err: err, Msg: err.Error(), Hint: "check the limit's value; glassbox doctor lists the controllers this host has"}
 	}
@@ -138,4 +149,11 @@ func destroyCgroup(r *Run) error {
 	r.Usage = r.Cgroup.Usage()
 	r.OOMKilled = r.Usage.OOMKills > 0
 	return r.Cgroup.Destroy()
+}
+
+// cgroupWriteHints say why the kernel refuses a control file's value.
+var cgroupWriteHints = map[syscall.Errno]string{
+	syscall.ENODEV: "a device limit names a block device by major:minor that this kernel does not have: lsblk lists the disks (whole disks, not partitions)",
+	syscall.EINVAL: "the kernel refused the value: outside the file's range or format, or beyond what the parent cgroup allows (glassbox explain cgroup)",
+	syscall.ERANGE: "the value is out of the file's range",
 }

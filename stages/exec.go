@@ -405,20 +405,33 @@ func lookPath(file string, env []string) (string, error) {
 	if denied != nil {
 		return "", denied
 	}
-	return "", &Error{Msg: fmt.Sprintf("exec: %q: executable file not found in $PATH", file), ExitCode: 127}
+	return "", &Error{Msg: fmt.Sprintf("exec: %q: executable file not found in $PATH", file), ExitCode: 127,
+		Call: fmt.Sprintf("faccessat(<each of $PATH>/%s, X_OK)", file), Errno: "ENOENT",
+		Hint: fmt.Sprintf("no program of that name in the container's PATH (%s): check the image, or give the program's full path", pathEnv)}
 }
 
+// checkExecutable asks the kernel whether p may be executed, as execve(2)
+// will (faccessat(X_OK); a directory is refused as execve refuses it), so
+// that a program that cannot run fails the exec stage, before the start.
 func checkExecutable(p string) error {
-	fi, err := os.Stat(p)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return &Error{Msg: fmt.Sprintf("exec: %q: no such file or directory", p), ExitCode: 127}
-	case err != nil:
-		return &Error{Err: err, Msg: err.Error(), ExitCode: 126}
-	case fi.IsDir() || fi.Mode()&0o111 == 0:
-		return &Error{Msg: fmt.Sprintf("exec: %q: permission denied", p), ExitCode: 126}
+	err := unix.Faccessat(unix.AT_FDCWD, p, unix.X_OK, 0)
+	if fi, serr := os.Stat(p); err == nil && serr == nil && fi.IsDir() {
+		err = unix.EACCES
 	}
-	return nil
+	if err == nil {
+		return nil
+	}
+	e := callError(fmt.Sprintf("faccessat(%s, X_OK)", p), err, "")
+	e.ExitCode = 126
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		e.Msg, e.ExitCode = fmt.Sprintf("exec: %q: no such file or directory", p), 127
+		e.Hint = "no such program in the container: check the image, or the program's path"
+	case errors.Is(err, unix.EACCES):
+		e.Msg = fmt.Sprintf("exec: %q: permission denied", p)
+		e.Hint = "the program must be a file with an execute bit (chmod +x), on a mount without noexec"
+	}
+	return e
 }
 
 func (in *Init) setRlimits(limits []specs.POSIXRlimit) error {

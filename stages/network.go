@@ -109,8 +109,12 @@ func setupNetwork(r *Run) error {
 		}
 	}
 	a, err := netns.Connect(network, lease, r.Pid, ports, r.steps.record)
-	var portErr netns.PortError
+	var portErr *netns.PortError
 	switch {
+	case errors.As(err, &portErr) && portErr.Call != "":
+		e := callError(portErr.Call, portErr.Err, "the port is in use on the host: publish another host port, or stop what listens on it (ss -tulpn names it)")
+		e.Err = err // still a PortError
+		return e
 	case errors.As(err, &portErr):
 		return &Error{Err: err, Msg: err.Error(), Hint: "publish another host port"}
 	case err != nil:

@@ -86,7 +86,10 @@ func (e *Error) Error() string {
 	if e.Stage != "" { // an error before any stage (exec's checks) has none
 		s = "stage " + e.Stage + ": "
 	}
-	if e.Call != "" {
+	// A program that cannot be run (126, 127) is named as runc names it
+	// (exec: "x": permission denied), which callers match; its call is in
+	// the failure report.
+	if e.Call != "" && e.ExitCode == 0 {
 		s += e.Call + ": "
 	}
 	s += e.Msg

@@ -14,8 +14,11 @@ package stages
 // forked Go child cannot safely run Go code. The child must execve(2) right
 // away — so glassbox clones glassbox-init (or itself, as `glassbox init`), a
 // fresh Go program already inside the namespaces. runc re-executes itself the
-// same way, with a C constructor; glassbox can do it in plain Go because it
-// needs no user namespace. The file is executed through a read-only view of
+// same way, with a C constructor that joins namespaces before the Go runtime
+// starts its threads; glassbox can do it in plain Go because a new namespace
+// — a user namespace too — comes with clone3, which needs no single-threaded
+// caller. (Joining an existing user namespace does: exec into a container
+// that has one is refused, stages/join.go.) The file is executed through a read-only view of
 // it (open_tree(2), mount_setattr(2)), so that no container can overwrite it
 // through /proc/<init>/exe: initprogram.go.
 //
@@ -333,7 +336,11 @@ func joinAndUnshare(in *Init) error {
 		err := unix.Setns(int(j.f.Fd()), int(flag))
 		in.steps.record("setns "+j.ns.Path+" "+CloneFlagNames(uint64(flag)), start, err)
 		if err != nil {
-			return callError(fmt.Sprintf("setns(%s, %s)", j.ns.Path, CloneFlagNames(uint64(flag))), err, "")
+			hint := ""
+			if errors.Is(err, unix.EINVAL) {
+				hint = fmt.Sprintf("linux.namespaces: %s is not a %s namespace; give a /proc/<pid>/ns/%s", j.ns.Path, j.ns.Type, nsFile[j.ns.Type])
+			}
+			return callError(fmt.Sprintf("setns(%s, %s)", j.ns.Path, CloneFlagNames(uint64(flag))), err, hint)
 		}
 		cgroupJoined = cgroupJoined || j.ns.Type == specs.CgroupNamespace
 	}

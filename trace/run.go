@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -283,7 +284,12 @@ func (t *Run) FailureReport(err error) string {
 	if se.Call != "" {
 		fmt.Fprintf(&b, "  call:    %s", se.Call)
 		if se.Errno != "" {
-			fmt.Fprintf(&b, " → %s (%s)", se.Errno, se.Msg)
+			text := se.Msg
+			var errno syscall.Errno
+			if errors.As(se.Unwrap(), &errno) {
+				text = errno.Error()
+			}
+			fmt.Fprintf(&b, " → %s (%s)", se.Errno, text)
 		}
 		b.WriteString("\n")
 	}
