@@ -328,7 +328,7 @@ func TestTopAndStats(t *testing.T) {
 
 // run -it, driven through tmux like a person at a terminal: the prompt, pid
 // 1, the hostname, Ctrl-C reaching the container's foreground job, a window
-// resize seen by stty, and the exit code.
+// resize seen by stty, the exit code, and Ctrl-D ending the shell.
 func TestInteractiveTTY(t *testing.T) {
 	term := newTerminal(t, 100, 30)
 	e := newEnv(t)
@@ -363,6 +363,13 @@ func TestInteractiveTTY(t *testing.T) {
 	term.keys("stty size; exit 5", "Enter")
 	term.exitedWith(5)
 	e.run("", "rm", "-f", "bg")
+	e.noState()
+	// Ctrl-D at the prompt goes to the container's terminal, whose line
+	// discipline makes it the end of the shell's input: it exits 0.
+	term.keys(fmt.Sprintf("clear; GLASSBOX_ROOT=%s %s run --rm -it -e PS1='ctrl-d-here# ' busybox sh", e.root, glassbox), "Enter")
+	term.waitFor("\nctrl-d-here#")
+	term.keys("C-d")
+	term.exitedWith(0)
 	e.noState()
 	// Closing the terminal (the session's hangup) ends the container and
 	// its teardown runs.

@@ -21,22 +21,36 @@ import (
 func TestExitCodes(t *testing.T) {
 	e := newEnv(t)
 	for _, c := range []struct {
-		cmd  []string
-		code int
-		msg  string
+		flags []string
+		cmd   []string
+		code  int
+		msg   string
 	}{
-		{[]string{"true"}, 0, ""},
-		{[]string{"sh", "-c", "exit 3"}, 3, ""},
-		{[]string{"no-such-command"}, 127, `stage exec: exec: "no-such-command": executable file not found in $PATH`},
-		{[]string{"/etc/passwd"}, 126, `stage exec: exec: "/etc/passwd": permission denied`},
-		{[]string{"sh", "-c", "exit 130"}, 130, ""},
+		{nil, []string{"true"}, 0, ""},
+		{nil, []string{"sh", "-c", "exit 3"}, 3, ""},
+		{nil, []string{"no-such-command"}, 127, `stage exec: exec: "no-such-command": executable file not found in $PATH`},
+		{nil, []string{"/etc/passwd"}, 126, `stage exec: exec: "/etc/passwd": permission denied`},
+		// Killed by a signal: 128 + its number. The program runs under
+		// --init, as a child: a namespace's pid 1 would not die of a
+		// signal it does not handle.
+		{[]string{"--init"}, []string{"sh", "-c", "kill -INT $$"}, 130, ""},
+		{[]string{"--init"}, []string{"sh", "-c", "kill -TERM $$"}, 143, ""},
 	} {
-		r := e.run("", e.runArgs(nil, c.cmd...)...)
+		r := e.run("", e.runArgs(c.flags, c.cmd...)...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.msg) {
-			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.cmd, r.code, r.stderr, c.code, c.msg)
+			t.Errorf("%v %v: exit %d, stderr %q; want exit %d and %q", c.flags, c.cmd, r.code, r.stderr, c.code, c.msg)
 		}
 		e.noState()
 	}
+	// SIGKILL from the host reaches even pid 1: 137.
+	e.importBusybox()
+	id := e.runDetached(nil, "busybox", "sleep", "300")
+	e.run("", "kill", id)
+	if r := e.run("", "wait", id); strings.TrimSpace(r.stdout) != "137" {
+		t.Errorf("glassbox kill (SIGKILL), then wait: %q %s, want 137", r.stdout, r.stderr)
+	}
+	e.run("", "rm", id)
+	e.noState()
 }
 
 // startGlassbox starts glassbox in the background and waits until the container

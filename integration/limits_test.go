@@ -1,16 +1,20 @@
 package integration
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 )
@@ -303,25 +307,29 @@ func TestSeccomp(t *testing.T) {
 }
 
 // linux.resources.blockIO: a read throttle on a block device is written to
-// the cgroup (blkio.throttle.* on v1, io.max on v2); a weight this kernel
-// cannot apply (no I/O scheduler with weights) is a warning, as in Docker.
+// the cgroup (blkio.throttle.* on v1, io.max on v2) and holds: 3 MiB read
+// from that disk with O_DIRECT (no page cache) at 1 MiB/s take two seconds
+// or more. A weight this kernel cannot apply (no I/O scheduler with weights)
+// is a warning, as in Docker.
 func TestBlockIO(t *testing.T) {
 	mode := cgroupMode(t)
 	e := newEnv(t)
-	devs, _ := filepath.Glob("/sys/block/*/dev")
-	if len(devs) == 0 {
-		t.Skip("no block device")
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(data, bytes.Repeat([]byte("x"), 3<<20), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(devs[0])
-	dev := strings.TrimSpace(string(data))
-	var major, minor int
-	fmt.Sscanf(dev, "%d:%d", &major, &minor)
+	dev := diskOf(t, data)
 	bundle := writeBundle(t, func(s map[string]any) {
+		var major, minor int
+		fmt.Sscanf(dev, "%d:%d", &major, &minor)
 		s["linux"].(map[string]any)["resources"] = map[string]any{"blockIO": map[string]any{
 			"weight":                500,
-			"throttleReadBpsDevice": []map[string]any{{"major": major, "minor": minor, "rate": 1048576}},
+			"throttleReadBpsDevice": []map[string]any{{"major": major, "minor": minor, "rate": 1 << 20}},
 		}}
-		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "cat /sys/fs/cgroup/io.max 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"}
+		s["mounts"] = append(s["mounts"].([]any), map[string]any{"destination": "/data", "type": "bind", "source": data, "options": []string{"bind", "ro"}})
+		s["process"].(map[string]any)["args"] = []string{"sh", "-c",
+			"cat /sys/fs/cgroup/io.max 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device; " +
+				"read t0 _ </proc/uptime; dd if=/data of=/dev/null bs=256k iflag=direct 2>/dev/null; read t1 _ </proc/uptime; echo read 3 MiB from $t0 to $t1"}
 	})
 	r := e.run("", "run", "--rm", "--bundle", bundle)
 	want := dev + " 1048576"
@@ -331,10 +339,36 @@ func TestBlockIO(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Errorf("want %q inside; exit %d, %q %q", want, r.code, r.stdout, r.stderr)
 	}
+	took := regexp.MustCompile(`read 3 MiB from ([0-9.]+) to ([0-9.]+)`).FindStringSubmatch(r.stdout) // /proc/uptime's seconds
+	if took == nil {
+		t.Errorf("no time for the read:\n%s%s", r.stdout, r.stderr)
+	} else if t0, t1 := must(strconv.ParseFloat(took[1], 64)), must(strconv.ParseFloat(took[2], 64)); t1-t0 < 2 {
+		t.Errorf("3 MiB read at a throttle of 1 MiB/s in %.2f s: the throttle does not hold", t1-t0)
+	}
 	if r.stderr != "" && !strings.Contains(r.stderr, "no I/O weights") {
 		t.Errorf("stderr: %q", r.stderr)
 	}
 	e.noState()
+}
+
+// diskOf is "major:minor" of the whole disk a file is on (a partition's
+// disk: the throttle is the disk's), or the test is skipped where the file
+// is on no block device.
+func diskOf(t *testing.T, file string) string {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(file, &st); err != nil {
+		t.Fatal(err)
+	}
+	sys := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	if _, err := os.Stat(filepath.Join(sys, "partition")); err == nil {
+		sys = filepath.Join(sys, "..")
+	}
+	dev, err := os.ReadFile(filepath.Join(sys, "dev"))
+	if err != nil {
+		t.Skipf("%s is on no block device (%d:%d): nothing to throttle", file, unix.Major(st.Dev), unix.Minor(st.Dev))
+	}
+	return strings.TrimSpace(string(dev))
 }
 
 // linux.personality, process.ioPriority and process.scheduler survive execve

@@ -113,6 +113,17 @@ func TestRegistryPushPull(t *testing.T) {
 		t.Errorf("after pull by digest: %+v", imgs)
 	}
 	e.run("", "rmi", imgs[0].ID)
+	// run of an image the store lacks pulls it first, and says so on stderr.
+	r := e.run("", "run", "--rm", ref, "echo", "pulled by run")
+	if r.code != 0 || r.stdout != "pulled by run\n" || !strings.Contains(r.stderr, ref) {
+		t.Errorf("run %s without a pull: exit %d, %q %q", ref, r.code, r.stdout, r.stderr)
+	}
+	if imgs := e.images(); len(imgs) != 1 || imgs[0].Manifest != byDigest[strings.Index(byDigest, "@")+1:] {
+		t.Errorf("after run pulled %s: %+v", ref, imgs)
+	}
+	if r := e.run("", "run", "--rm", reg.ref("demo/nosuch:1"), "true"); r.code != 125 || !strings.Contains(r.stderr, "demo/nosuch") {
+		t.Errorf("run of an image no registry has: exit %d %q", r.code, r.stderr)
+	}
 }
 
 // From a multi-platform index, pull takes the requested platform's image.

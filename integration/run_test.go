@@ -224,9 +224,16 @@ func TestNetworkNone(t *testing.T) {
 
 func TestCgroupNamespace(t *testing.T) {
 	e := newEnv(t)
-	out := e.container(nil, "cat", "/proc/self/cgroup")
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && parts[2] != "/" {
+	out := e.container(nil, "sh", "-c", "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if self, _ := os.Readlink("/proc/self/ns/cgroup"); lines[0] == self || !strings.HasPrefix(lines[0], "cgroup:[") {
+		t.Errorf("the container's cgroup namespace is %q, the host's %s: want one of its own", lines[0], self)
+	}
+	if len(lines) < 2 {
+		t.Fatalf("the container's /proc/self/cgroup is empty:\n%s", out)
+	}
+	for _, line := range lines[1:] {
+		if parts := strings.SplitN(line, ":", 3); len(parts) != 3 || parts[2] != "/" {
 			t.Errorf("inside its cgroup namespace the container's cgroup should be /, got %q", line)
 		}
 	}
