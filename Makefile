@@ -32,9 +32,11 @@ $(ROOTFS)/bin/busybox:
 rootfs: $(ROOTFS)/bin/busybox
 
 # The demo image: Debian's busybox-static as a one-layer OCI image layout,
-# imported into the image store as busybox:latest (no registry needed).
+# imported into the image store as busybox:latest (no registry needed). It is
+# dated by its build: SOURCE_DATE_EPOCH, by default the busybox package's
+# own date (the rootfs keeps the binary's time).
 $(IMAGE)/index.json: $(ROOTFS)/bin/busybox
-	go run ./hack/mkimage $(ROOTFS) $(IMAGE) busybox:latest
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(stat -c %Y $(ROOTFS)/bin/busybox)} go run ./hack/mkimage $(ROOTFS) $(IMAGE) busybox:latest
 
 image: build $(IMAGE)/index.json
 	$(BIN) import $(IMAGE) busybox:latest

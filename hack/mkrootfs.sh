@@ -15,7 +15,7 @@ tmp=$(mktemp -d "${dest%/}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,home,var/tmp}
 chmod 1777 "$tmp/tmp" "$tmp/var/tmp"
-cp "$busybox" "$tmp/bin/busybox"
+cp -p "$busybox" "$tmp/bin/busybox" # its time is the package's: the image's date
 # One symlink per applet, where `busybox --install` would put it.
 for applet in $("$busybox" --list-full); do
 	[ -e "$tmp/$applet" ] || ln -s /bin/busybox "$tmp/$applet"

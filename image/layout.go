@@ -21,9 +21,10 @@ import (
 // WriteLayout writes a root filesystem directory as a one-layer OCI image
 // layout at out, named ref (`make image` builds the demo busybox image with
 // it, so the demo and the tests need no registry). File times are set to the
-// epoch and owners kept, so the same tree always gives the same digests.
-// cmd is the image's command (sh when none is given).
-func WriteLayout(rootfs, out, ref string, cmd ...string) error {
+// epoch and owners kept, so the same tree always gives the same layer; the
+// image says it was created at created. cmd is the image's command (sh when
+// none is given).
+func WriteLayout(rootfs, out, ref string, created time.Time, cmd ...string) error {
 	var buf bytes.Buffer
 	if err := writeTree(&buf, rootfs); err != nil {
 		return err
@@ -43,7 +44,7 @@ func WriteLayout(rootfs, out, ref string, cmd ...string) error {
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
+	cfg.Created = v1.Time{Time: created.UTC()}
 	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cfg.Config.Cmd = []string{"sh"}
 	if len(cmd) > 0 {

@@ -179,7 +179,7 @@ func (c *cri) importImages() {
 		if err := os.WriteFile(filepath.Join(pauseRoot, "pause"), pause, 0o755); err != nil {
 			c.t.Fatal(err)
 		}
-		if err := image.WriteLayout(pauseRoot, pauseLayout, pauseImage, "/pause"); err != nil {
+		if err := image.WriteLayout(pauseRoot, pauseLayout, pauseImage, time.Now(), "/pause"); err != nil {
 			c.t.Fatal(err)
 		}
 	}

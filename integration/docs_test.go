@@ -51,6 +51,27 @@ func runnableBlocks(t *testing.T) []runnableBlock {
 	return blocks
 }
 
+// Every page that shows commands has examples the docs test runs, but for
+// the two whose commands need more than a test may start.
+func TestDocsHaveRunnableExamples(t *testing.T) {
+	exempt := map[string]string{
+		"docs/kubernetes.md": "its commands are containerd's configuration and a cluster's; TestCRIPod runs them",
+		"docs/testing.md":    "its commands run the test suites themselves",
+	}
+	runnable := map[string]bool{}
+	for _, b := range runnableBlocks(t) {
+		runnable[b.page] = true
+	}
+	pages, _ := filepath.Glob("../docs/*.md")
+	for _, page := range append(pages, "../README.md") {
+		data, _ := os.ReadFile(page)
+		name := strings.TrimPrefix(page, "../")
+		if strings.Contains(string(data), "```sh\n") && !runnable[name] && exempt[name] == "" {
+			t.Errorf("%s shows commands but runs none: mark an example ```sh runnable", name)
+		}
+	}
+}
+
 // The docs' runnable examples, run as a reader would paste them: each block
 // by bash -e, with glassbox on PATH, the busybox image in the store and a
 // busybox rootfs at ./rootfs. Each must succeed and leave nothing behind, so

@@ -112,7 +112,7 @@ func setup(tmp string) error {
 		}
 	}
 	busyboxLayout = filepath.Join(tmp, "busybox-oci")
-	return image.WriteLayout(rootfs, busyboxLayout, "busybox:latest")
+	return image.WriteLayout(rootfs, busyboxLayout, "busybox:latest", time.Now())
 }
 
 // result is one glassbox invocation.
