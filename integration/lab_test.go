@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +105,13 @@ NSENTER --net=$GLASSBOX_NETNS IP link set eth0 up
 		{15, "no image 127.0.0.1:", func() {
 			addr, _ := os.ReadFile(filepath.Join(home, "15-images", "registry"))
 			ref := strings.TrimSpace(string(addr)) + "/lab15/hello:v1"
+			// The registry is the attendee's to pull from, nobody's to push to.
+			resp, err := http.Post("http://"+strings.TrimSpace(string(addr))+"/v2/lab15/hello/blobs/uploads/", "", nil)
+			if err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("a push to the lab's registry: %v %v, want 405", err, resp)
+			} else {
+				resp.Body.Close()
+			}
 			if r := e.run("", "pull", ref); r.code != 0 {
 				t.Errorf("pull %s: %s", ref, r.stderr)
 			}

@@ -33,7 +33,10 @@ exec unshare --mount --propagation private sh -c 'mount -t proc proc rootfs/proc
 func startChroot(e *Env) (string, error) {
 	dir := filepath.Join(e.Home, lab20Dir)
 	rootfs := filepath.Join(dir, "rootfs")
-	if _, err := os.Stat(rootfs); err != nil {
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("%s must be a directory, not a link", dir)
+	}
+	if _, err := os.Lstat(rootfs); err != nil {
 		store, err := image.Open(e.Root)
 		if err != nil {
 			return "", err
@@ -46,18 +49,27 @@ func startChroot(e *Env) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := os.Mkdir(rootfs, 0o755); err != nil {
+		// Unpacked beside, then renamed: a rootfs/ is whole or absent.
+		tmp, err := os.MkdirTemp(dir, ".rootfs-")
+		if err != nil {
 			return "", err
 		}
+		defer os.RemoveAll(tmp)     // gone once renamed
 		flat := mutate.Extract(img) // the layers, squashed: one tree
 		defer flat.Close()
-		if _, err := image.Unpack(flat, rootfs); err != nil {
+		if _, err := image.Unpack(flat, tmp); err != nil {
 			return "", fmt.Errorf("unpack busybox into %s: %w", rootfs, err)
 		}
-		os.MkdirAll(filepath.Join(rootfs, "proc"), 0o555)
+		os.MkdirAll(filepath.Join(tmp, "proc"), 0o555)
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			return "", err
+		}
+		if err := os.Rename(tmp, rootfs); err != nil {
+			return "", err
+		}
 	}
 	script := filepath.Join(dir, "chroot-run")
-	return "the chroot runtime: " + script, os.WriteFile(script, []byte(chrootRuntime), 0o755)
+	return "the chroot runtime: " + script, writeIn(dir, "chroot-run", []byte(chrootRuntime), 0o755)
 }
 
 func checkChroot(e *Env) []string {

@@ -6,6 +6,7 @@ package lab
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/docs"
 	"github.com/glassbox-dev/glassbox/internal/atomicfile"
@@ -110,6 +113,32 @@ func (e *Env) glassbox(args ...string) (string, int) {
 	return string(out), cmd.ProcessState.ExitCode()
 }
 
+// createIn creates (or truncates) a file in a lab's directory. The directory
+// is the attendee's and glassbox runs as root: never through a symlink left
+// there, in place of the directory or of the file.
+func createIn(dir, name string, perm os.FileMode) (*os.File, error) {
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w (the lab's directory must be a directory, not a link)", dir, err)
+	}
+	defer unix.Close(d)
+	fd, err := unix.Openat(d, name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm))
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w (glassbox lab reset and start again)", filepath.Join(dir, name), err)
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(dir, name)), nil
+}
+
+// writeIn writes a whole file in a lab's directory, as createIn makes it.
+func writeIn(dir, name string, data []byte, perm os.FileMode) error {
+	f, err := createIn(dir, name, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, f.Close())
+}
+
 // Start makes lab l's directory, prepares what the lab needs in it, and gives
 // it to the attendee; it returns what the attendee needs to know (a port).
 func Start(e *Env, l *Lab) (string, error) {
@@ -124,19 +153,21 @@ func Start(e *Env, l *Lab) (string, error) {
 		return "", err
 	}
 	var note string
+	var err error
 	if l.Start != nil {
-		var err error
-		if note, err = l.Start(e); err != nil {
-			return "", err
-		}
+		note, err = l.Start(e)
 	}
-	// Only what glassbox made: GLASSBOX_LABS may name a directory of others.
-	err := e.Attendee.Own(e.Dir(l))
-	if made && err == nil && e.Attendee.UID >= 0 {
-		err = os.Chown(e.Home, e.Attendee.UID, e.Attendee.GID)
+	// What glassbox made is the attendee's, also when the start failed half
+	// way; only that: GLASSBOX_LABS may name a directory of others.
+	owned := e.Attendee.Own(e.Dir(l))
+	if made && owned == nil && e.Attendee.UID >= 0 {
+		owned = os.Chown(e.Home, e.Attendee.UID, e.Attendee.GID)
 	}
 	if err != nil {
-		return "", fmt.Errorf("give the lab's files to %s: %w", e.Attendee.Name, err)
+		return "", err
+	}
+	if owned != nil {
+		return "", fmt.Errorf("give the lab's files to %s: %w", e.Attendee.Name, owned)
 	}
 	return note, nil
 }

@@ -54,3 +54,26 @@ func TestPortFileHostile(t *testing.T) {
 		}
 	}
 }
+
+// The labs' files are written as root into the attendee's directory: never
+// through a link left there in place of the file or of the directory.
+func TestLabFilesRefuseLinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("keep"), 0o644)
+	os.Symlink(victim, filepath.Join(dir, "config.json"))
+	if err := writeIn(dir, "config.json", []byte("x"), 0o644); err == nil {
+		t.Error("writeIn followed a link in place of the file")
+	}
+	linked := filepath.Join(t.TempDir(), "lab")
+	os.Symlink(filepath.Dir(victim), linked)
+	if err := writeIn(linked, "victim", []byte("x"), 0o644); err == nil {
+		t.Error("writeIn followed a link in place of the directory")
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "keep" {
+		t.Errorf("the file a link named was written: %q", data)
+	}
+	if err := writeIn(dir, "port", []byte("8080\n"), 0o644); err != nil {
+		t.Errorf("a plain file: %v", err)
+	}
+}

@@ -290,7 +290,7 @@ func startNetwork(e *Env) (string, error) {
 	if _, err := os.Stat(script); err == nil {
 		return "", nil // keep the attendee's work
 	}
-	return "", os.WriteFile(script, []byte(networkSkeleton), 0o755)
+	return "", writeIn(dir, "net.sh", []byte(networkSkeleton), 0o755)
 }
 
 func checkNetwork(e *Env) []string {
@@ -397,7 +397,7 @@ func startPorts(e *Env) (string, error) {
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	if err := os.WriteFile(file, []byte(port+"\n"), 0o644); err != nil {
+	if err := writeIn(filepath.Dir(file), "port", []byte(port+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return "your host port: " + port + " (publish it: -p " + port + ":80)", nil
@@ -496,7 +496,7 @@ func writeBundle(e *Env, dir, program string, edit func(cfg map[string]any)) err
 	cfg["process"].(map[string]any)["args"] = []string{"sh", "-c", program}
 	edit(cfg)
 	data, _ := json.MarshalIndent(cfg, "", "  ")
-	return os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+	return writeIn(dir, "config.json", data, 0o644)
 }
 
 // startBrokenConfig writes a bundle whose config.json gives /dev/shm's tmpfs
@@ -577,7 +577,7 @@ func startSeccomp(e *Env) (string, error) {
 	if _, err := os.Stat(profile); err == nil {
 		return "", nil // keep the attendee's work
 	}
-	return "your profile: " + profile, os.WriteFile(profile, []byte(seccompSkeleton), 0o644)
+	return "your profile: " + profile, writeIn(filepath.Dir(profile), "profile.json", []byte(seccompSkeleton), 0o644)
 }
 
 func checkSeccomp(e *Env) []string {
@@ -607,7 +607,7 @@ func checkSeccomp(e *Env) []string {
 }
 
 func checkImages(e *Env) []string {
-	addr, ok := runningRegistry(e)
+	_, addr, ok := runningRegistry(e)
 	if !ok {
 		return []string{"the lab's registry is not running: glassbox lab start 15"}
 	}

@@ -2,18 +2,21 @@ package lab
 
 // Lab 15's registry: go-containerregistry's in-memory registry, served on
 // loopback by a glassbox process of its own (glassbox lab registry), which
-// lab start 15 leaves running and lab reset 15 stops. It holds one image: the
-// busybox image with one more layer on top.
+// lab start 15 leaves running and lab reset 15 stops. The process fills it
+// before it listens — the busybox image with one more layer on top — and then
+// serves it read-only: nobody else on the machine can push to it or replace
+// the image before the attendee pulls it.
 
 import (
 	"archive/tar"
 	"bytes"
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,61 +42,109 @@ const (
 	lab15Greeting   = "hello from the layer on top\n"
 )
 
-// ServeRegistry serves an empty registry on addr, logging each request to
-// stderr, until it is killed.
-func ServeRegistry(addr string) error {
+// ServeRegistry fills a registry with the lab's image, built from the
+// busybox image in the store at root, and serves it read-only on addr
+// (127.0.0.1:PORT), logging each request to stderr, until it is killed.
+func ServeRegistry(root, addr string) error {
 	if !loopbackAddr(addr) {
 		return fmt.Errorf("the lab's registry listens on 127.0.0.1:PORT only, not %q", addr)
+	}
+	store, err := image.Open(root)
+	if err != nil {
+		return err
+	}
+	base, err := store.Find("busybox")
+	if err != nil {
+		return fmt.Errorf("lab 15 builds on the busybox image: make image builds it")
+	}
+	img, err := store.Image(base)
+	if err == nil {
+		img, err = withGreeting(img)
+	}
+	if err != nil {
+		return err
+	}
+	reg := registry.New(registry.Logger(log.New(os.Stderr, "", log.LstdFlags)))
+	ref, err := name.ParseReference(addr + "/" + lab15Repository)
+	if err != nil {
+		return err
+	}
+	// Pushed through the handler itself, before anyone can reach it.
+	if err := remote.Write(ref, img, remote.WithTransport(inProcess{reg})); err != nil {
+		return fmt.Errorf("fill the lab's registry: %w", err)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	return http.Serve(l, registry.New(registry.Logger(log.New(os.Stderr, "", log.LstdFlags))))
+	return http.Serve(l, readOnly(reg))
 }
 
-// registryFiles: the lab's registry address, its process, its log.
-func registryFiles(e *Env) (addr, pid, logFile string) {
-	dir := filepath.Join(e.Home, lab15Dir)
-	return filepath.Join(dir, "registry"), filepath.Join(dir, "registry.pid"), filepath.Join(dir, "registry.log")
-}
+// inProcess is an http.RoundTripper that hands each request to a handler.
+type inProcess struct{ h http.Handler }
 
-// runningRegistry is the address of the lab's registry, if it runs.
-func runningRegistry(e *Env) (string, bool) {
-	addrFile, _, _ := registryFiles(e)
-	data, err := os.ReadFile(addrFile)
-	addr := strings.TrimSpace(string(data))
-	if err != nil || !loopbackAddr(addr) {
-		return "", false
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	in := r.Clone(r.Context()) // as a server receives it: a body, maybe empty
+	if in.Body == nil {
+		in.Body = http.NoBody
 	}
-	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/v2/")
-	if err != nil {
-		return "", false
-	}
-	resp.Body.Close()
-	return addr, resp.StatusCode == http.StatusOK
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, in)
+	resp := w.Result()
+	resp.Request = r // a client resolves a Location against it
+	return resp, nil
 }
 
-// loopbackAddr: 127.0.0.1:PORT, the only address the lab's files may name.
+// readOnly answers only what a pull asks: GET and HEAD.
+func readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "the lab's registry is read-only", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// registryRecord is the root-owned record of an attendee's registry, "PID
+// ADDRESS", in the state root beside their progress: what is killed and
+// pulled from, whatever the files in the lab's directory say.
+func registryRecord(e *Env) string {
+	return filepath.Join(e.Root, "labs", e.Attendee.Name+".registry")
+}
+
+// runningRegistry is the process and address of the attendee's registry, if
+// it runs: the recorded pid is a glassbox serving the recorded address.
+func runningRegistry(e *Env) (pid int, addr string, ok bool) {
+	data, err := os.ReadFile(registryRecord(e))
+	f := strings.Fields(string(data))
+	if err != nil || len(f) != 2 || !loopbackAddr(f[1]) {
+		return 0, "", false
+	}
+	pid, err = strconv.Atoi(f[0])
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	exe, xerr := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	self, serr := os.Stat(e.Glassbox)
+	if err != nil || pid <= 1 || xerr != nil || serr != nil || !os.SameFile(exe, self) ||
+		!bytes.HasSuffix(cmdline, []byte("lab\x00registry\x00"+f[1]+"\x00")) {
+		return 0, "", false
+	}
+	return pid, f[1], true
+}
+
+// loopbackAddr: 127.0.0.1:PORT, the only address the lab's registry takes.
 func loopbackAddr(addr string) bool {
 	host, port, err := net.SplitHostPort(addr)
 	n, perr := strconv.ParseUint(port, 10, 16)
 	return err == nil && perr == nil && n > 0 && host == "127.0.0.1"
 }
 
-// startRegistry starts the lab's registry on a free loopback port, fills it
-// with the lab's image, and says where it is.
+// startRegistry starts the attendee's registry on a free loopback port, and
+// says where it is (also in the lab's file registry, for the attendee).
 func startRegistry(e *Env) (string, error) {
-	if addr, ok := runningRegistry(e); ok {
-		return "your registry: " + addr, nil
-	}
-	store, err := image.Open(e.Root)
-	if err != nil {
-		return "", err
-	}
-	base, err := store.Find("busybox")
-	if err != nil {
-		return "", fmt.Errorf("lab 15 builds on the busybox image: make image builds it")
+	dir := filepath.Join(e.Home, lab15Dir)
+	if _, addr, ok := runningRegistry(e); ok {
+		return "your registry: " + addr, writeIn(dir, "registry", []byte(addr+"\n"), 0o644)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,44 +152,52 @@ func startRegistry(e *Env) (string, error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	addrFile, pidFile, logFile := registryFiles(e)
-	logOut, err := os.Create(logFile)
+	logOut, err := createIn(dir, "registry.log", 0o644)
 	if err != nil {
 		return "", err
 	}
 	defer logOut.Close()
 	cmd := exec.Command(e.Glassbox, "lab", "registry", addr)
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.Root)
 	cmd.Stdout, cmd.Stderr = logOut, logOut
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // it outlives lab start and its terminal
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
-	cmd.Process.Release()
-	if err := os.WriteFile(addrFile, []byte(addr+"\n"), 0o644); err != nil {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func(err error) (string, error) {
+		cmd.Process.Kill()
+		<-exited
 		return "", err
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, ok := runningRegistry(e); ok {
+	if err := os.MkdirAll(filepath.Dir(registryRecord(e)), 0o755); err != nil {
+		return stop(err)
+	}
+	if err := os.WriteFile(registryRecord(e), fmt.Appendf(nil, "%d %s\n", cmd.Process.Pid, addr), 0o644); err != nil {
+		return stop(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-exited:
+			os.Remove(registryRecord(e))
+			return "", fmt.Errorf("the lab's registry ended before it served (its log: %s)", logOut.Name())
+		default:
+		}
+		if resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/v2/"); err == nil {
+			resp.Body.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			stopRegistry(e)
-			return "", fmt.Errorf("the lab's registry did not answer on %s (its log: %s)", addr, logFile)
+			os.Remove(registryRecord(e))
+			return stop(fmt.Errorf("the lab's registry did not answer on %s (its log: %s)", addr, logOut.Name()))
 		}
 	}
-	img, err := store.Image(base)
-	if err == nil {
-		img, err = withGreeting(img)
-	}
-	if err == nil {
-		err = pushTo(addr, img)
-	}
-	if err != nil {
+	if err := writeIn(dir, "registry", []byte(addr+"\n"), 0o644); err != nil {
 		stopRegistry(e)
-		return "", fmt.Errorf("fill the lab's registry: %w", err)
+		return "", err
 	}
-	return "your registry: " + addr + " (its log: " + logFile + ")", nil
+	return "your registry: " + addr + " (its log: " + logOut.Name() + ")", nil
 }
 
 // withGreeting is img with one more layer, holding /greeting, which the
@@ -168,28 +227,12 @@ func withGreeting(img v1.Image) (v1.Image, error) {
 	return mutate.ConfigFile(img, cfg)
 }
 
-func pushTo(addr string, img v1.Image) error {
-	ref, err := name.ParseReference(addr + "/" + lab15Repository)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return remote.Write(ref, img, remote.WithContext(ctx))
-}
-
-// stopRegistry kills the lab's registry, if the process the pid file names
-// is still it.
+// stopRegistry kills the attendee's registry, if it runs, and forgets it.
 func stopRegistry(e *Env) {
-	_, pidFile, _ := registryFiles(e)
-	data, err := os.ReadFile(pidFile)
-	pid, perr := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || perr != nil || pid <= 1 {
-		return
+	if pid, _, ok := runningRegistry(e); ok {
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !bytes.Contains(cmdline, []byte("lab\x00registry\x00")) {
-		return // gone, and the pid maybe another's now
+	if err := os.Remove(registryRecord(e)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(os.Stderr, "glassbox: lab 15:", err)
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
 }

@@ -46,7 +46,7 @@ func startRuntimeBinary(e *Env) (string, error) {
 		return "", fmt.Errorf("%s is not a program (ELF) to copy", python)
 	}
 	for name, content := range map[string][]byte{"runtime": data, "exec.py": lab19Exec, "attack.sh": lab19Attack} {
-		if err := os.WriteFile(filepath.Join(dir, name), content, 0o755); err != nil {
+		if err := writeIn(dir, name, content, 0o755); err != nil {
 			return "", err
 		}
 	}

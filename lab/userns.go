@@ -49,8 +49,8 @@ func checkUserns(e *Env) []string {
 	if f := strings.Fields(uidMap); len(f) != 3 || f[0] != "0" || f[1] == "0" {
 		missing = append(missing, fmt.Sprintf("the trace of lab21 shows no uid map that makes root someone else (%q)", uidMap))
 	}
-	if c.Status != container.Exited || c.ExitCode == 0 {
-		missing = append(missing, "lab21's root wrote to the image's /bin: it must not be able to")
+	if log, _ := e.glassbox("logs", "lab21"); c.Status != container.Exited || !strings.Contains(log, "touch: /bin/lab21: Permission denied") {
+		missing = append(missing, "lab21's root was not refused /bin (touch: /bin/lab21: Permission denied in its log)")
 	}
 	overflow, _ := os.ReadFile("/proc/sys/kernel/overflowuid")
 	answer, err := os.ReadFile(filepath.Join(e.Home, lab21Dir, "answer"))

@@ -66,6 +66,9 @@ type RunOptions struct {
 // Every malformed flag is rejected here, before anything is created on the host.
 func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	s := Default()
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{} // the flags below write theirs
+	}
 	var imageEnv []string
 	switch {
 	case o.Image != nil:

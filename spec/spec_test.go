@@ -13,15 +13,22 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// --init, --restart and --label on a rootfs (no image, so no annotations
-// yet, and a user's first annotations): each is kept, none panics.
+// --init, --restart, --label, --stop-signal and --stop-timeout on a rootfs
+// (no image, so no annotations yet), each alone: each is kept, none panics.
 func TestRootfsAnnotations(t *testing.T) {
-	s, err := FromRunOptions(RunOptions{Rootfs: "/r", Args: []string{"sh"}, Init: true, Restart: "always", Labels: map[string]string{"k": "v"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Annotations[InitAnnotation] != "true" || s.Annotations[RestartAnnotation] == "" || s.Annotations[LabelAnnotationPrefix+"k"] != "v" {
-		t.Errorf("annotations %v", s.Annotations)
+	timeout := 3
+	for want, o := range map[string]RunOptions{
+		InitAnnotation:              {Init: true},
+		RestartAnnotation:           {Restart: "always"},
+		LabelAnnotationPrefix + "k": {Labels: map[string]string{"k": "v"}},
+		StopSignalAnnotation:        {StopSignal: "INT"},
+		StopTimeoutAnnotation:       {StopTimeout: &timeout},
+	} {
+		o.Rootfs, o.Args = "/r", []string{"sh"}
+		s, err := FromRunOptions(o)
+		if err != nil || s.Annotations[want] == "" {
+			t.Errorf("%s on a rootfs: %v, annotations %v", want, err, s.Annotations)
+		}
 	}
 }
 

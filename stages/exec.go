@@ -240,6 +240,7 @@ func execProgram(in *Init) error {
 		err = unix.Exec(path, p.Args, env)
 	}
 	e := callError(fmt.Sprintf("execve(%s)", path), err, "")
+	e.Msg = fmt.Sprintf("exec: %q: %s", path, e.Msg)
 	e.ExitCode = 126
 	if errors.Is(err, unix.ENOENT) {
 		e.ExitCode = 127
@@ -410,9 +411,11 @@ func lookPath(file string, env []string) (string, error) {
 		Hint: fmt.Sprintf("no program of that name in the container's PATH (%s): check the image, or give the program's full path", pathEnv)}
 }
 
-// checkExecutable asks the kernel whether p may be executed, as execve(2)
-// will (faccessat(X_OK); a directory is refused as execve refuses it), so
-// that a program that cannot run fails the exec stage, before the start.
+// checkExecutable asks the kernel whether p may be executed (faccessat
+// X_OK; a directory is refused, as execve refuses it), so that a program that
+// cannot run fails the exec stage, before the start. It asks as root, before
+// the switch to the container's user: a program only root may run passes
+// here, and execve then refuses it.
 func checkExecutable(p string) error {
 	err := unix.Faccessat(unix.AT_FDCWD, p, unix.X_OK, 0)
 	if fi, serr := os.Stat(p); err == nil && serr == nil && fi.IsDir() {
@@ -422,13 +425,13 @@ func checkExecutable(p string) error {
 		return nil
 	}
 	e := callError(fmt.Sprintf("faccessat(%s, X_OK)", p), err, "")
+	e.Msg = fmt.Sprintf("exec: %q: %s", p, e.Msg) // runc's words: callers match them
 	e.ExitCode = 126
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		e.Msg, e.ExitCode = fmt.Sprintf("exec: %q: no such file or directory", p), 127
+		e.ExitCode = 127
 		e.Hint = "no such program in the container: check the image, or the program's path"
 	case errors.Is(err, unix.EACCES):
-		e.Msg = fmt.Sprintf("exec: %q: permission denied", p)
 		e.Hint = "the program must be a file with an execute bit (chmod +x), on a mount without noexec"
 	}
 	return e

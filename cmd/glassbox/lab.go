@@ -127,7 +127,7 @@ Environment:
 		&cobra.Command{
 			// Lab 15's registry, which lab start 15 runs in the background.
 			Use: "registry 127.0.0.1:PORT", Hidden: true, Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, args []string) error { return lab.ServeRegistry(args[0]) },
+			RunE: func(cmd *cobra.Command, args []string) error { return lab.ServeRegistry(stateRoot(cmd), args[0]) },
 		},
 		each("reset", "Forget the lab: its progress, its files, its containers (named labN…)", func(e *lab.Env, l *lab.Lab, p *lab.Progress) error {
 			return lab.Reset(e, l, p)

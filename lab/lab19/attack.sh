@@ -9,7 +9,8 @@ while :; do
     pid=${dir#/proc/}
     exe=$(readlink $dir/exe 2>/dev/null) || continue
     [ "$exe" = /bin/busybox ] && continue
-    exec 3<$dir/exe 2>/dev/null || { echo "pid $pid ($exe): opening its binary was refused"; continue; }
+    # (command: a failed redirection of the special built-in exec would end the script)
+    { command exec 3<"$dir/exe"; } 2>/dev/null || { echo "pid $pid ($exe): opening its binary was refused"; continue; }
     echo "pid $pid: holding its binary, $exe"
     kill -9 $pid
     for try in $(seq 500); do
