@@ -308,8 +308,10 @@ func TestSeccomp(t *testing.T) {
 
 // linux.resources.blockIO: a read throttle on a block device is written to
 // the cgroup (blkio.throttle.* on v1, io.max on v2) and holds: 3 MiB read
-// from that disk with O_DIRECT (no page cache) at 1 MiB/s take two seconds
-// or more. A weight this kernel cannot apply (no I/O scheduler with weights)
+// with O_DIRECT (no page cache) at 1 MiB/s take two seconds or more. The
+// device is a loop device over a file of the test's, given to the container
+// (linux.devices, and a cgroup rule that lets it read it), the same on any
+// host. A weight this kernel cannot apply (no I/O scheduler with weights)
 // is a warning, as in Docker.
 func TestBlockIO(t *testing.T) {
 	mode := cgroupMode(t)
@@ -318,18 +320,31 @@ func TestBlockIO(t *testing.T) {
 	if err := os.WriteFile(data, bytes.Repeat([]byte("x"), 3<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dev := diskOf(t, data)
+	out, err := exec.Command("losetup", "--find", "--show", "--read-only", data).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup: %v %s", err, out)
+	}
+	loop := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+	var st unix.Stat_t
+	if err := unix.Stat(loop, &st); err != nil {
+		t.Fatal(err)
+	}
+	major, minor := unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	dev := fmt.Sprintf("%d:%d", major, minor)
 	bundle := writeBundle(t, func(s map[string]any) {
-		var major, minor int
-		fmt.Sscanf(dev, "%d:%d", &major, &minor)
-		s["linux"].(map[string]any)["resources"] = map[string]any{"blockIO": map[string]any{
-			"weight":                500,
-			"throttleReadBpsDevice": []map[string]any{{"major": major, "minor": minor, "rate": 1 << 20}},
-		}}
-		s["mounts"] = append(s["mounts"].([]any), map[string]any{"destination": "/data", "type": "bind", "source": data, "options": []string{"bind", "ro"}})
+		linux := s["linux"].(map[string]any)
+		linux["devices"] = []map[string]any{{"path": "/dev/data", "type": "b", "major": major, "minor": minor, "fileMode": 0o440}}
+		rules := linux["resources"].(map[string]any)["devices"].([]any)
+		linux["resources"] = map[string]any{
+			"devices": append(rules, map[string]any{"allow": true, "type": "b", "major": major, "minor": minor, "access": "r"}),
+			"blockIO": map[string]any{
+				"weight":                500,
+				"throttleReadBpsDevice": []map[string]any{{"major": major, "minor": minor, "rate": 1 << 20}},
+			}}
 		s["process"].(map[string]any)["args"] = []string{"sh", "-c",
 			"cat /sys/fs/cgroup/io.max 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device; " +
-				"read t0 _ </proc/uptime; dd if=/data of=/dev/null bs=256k iflag=direct 2>/dev/null; read t1 _ </proc/uptime; echo read 3 MiB from $t0 to $t1"}
+				"read t0 _ </proc/uptime; dd if=/dev/data of=/dev/null bs=256k iflag=direct 2>/dev/null; read t1 _ </proc/uptime; echo read 3 MiB from $t0 to $t1"}
 	})
 	r := e.run("", "run", "--rm", "--bundle", bundle)
 	want := dev + " 1048576"
@@ -349,26 +364,6 @@ func TestBlockIO(t *testing.T) {
 		t.Errorf("stderr: %q", r.stderr)
 	}
 	e.noState()
-}
-
-// diskOf is "major:minor" of the whole disk a file is on (a partition's
-// disk: the throttle is the disk's), or the test is skipped where the file
-// is on no block device.
-func diskOf(t *testing.T, file string) string {
-	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Stat(file, &st); err != nil {
-		t.Fatal(err)
-	}
-	sys := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
-	if _, err := os.Stat(filepath.Join(sys, "partition")); err == nil {
-		sys = filepath.Join(sys, "..")
-	}
-	dev, err := os.ReadFile(filepath.Join(sys, "dev"))
-	if err != nil {
-		t.Skipf("%s is on no block device (%d:%d): nothing to throttle", file, unix.Major(st.Dev), unix.Minor(st.Dev))
-	}
-	return strings.TrimSpace(string(dev))
 }
 
 // linux.personality, process.ioPriority and process.scheduler survive execve
