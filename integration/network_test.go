@@ -273,8 +273,8 @@ func TestPublishedPortsFromEverywhere(t *testing.T) {
 }
 
 // inNetns runs f on a thread in network namespace ns: the sockets it makes
-// are that namespace's.
-func inNetns(t *testing.T, ns netns.NsHandle, f func() (string, error)) string {
+// are that namespace's, and stay in it.
+func inNetns[T any](t *testing.T, ns netns.NsHandle, f func() (T, error)) T {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -284,7 +284,7 @@ func inNetns(t *testing.T, ns netns.NsHandle, f func() (string, error)) string {
 	defer netns.Set(orig)
 	out, err := f()
 	if err != nil {
-		t.Error(err)
+		t.Fatal(err)
 	}
 	return out
 }
@@ -465,21 +465,10 @@ func externalHost(t *testing.T, hostAddr, extAddr string) (netns.NsHandle, func(
 	return ext, cleanup
 }
 
-// listenIn opens a TCP listener inside a network namespace (a socket stays
-// in the namespace it was created in).
+// listenIn opens a TCP listener inside a network namespace.
 func listenIn(t *testing.T, ns netns.NsHandle, addr string) net.Listener {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, _ := netns.Get()
-	defer orig.Close()
-	must0(t, netns.Set(ns))
-	l, err := net.Listen("tcp4", addr)
-	netns.Set(orig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+	return inNetns(t, ns, func() (net.Listener, error) { return net.Listen("tcp4", addr) })
 }
 
 func must0(t *testing.T, err error) {
