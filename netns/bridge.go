@@ -148,9 +148,9 @@ func reserve(network string, lease Lease, ports []Port, step step.Recorder) (*At
 }
 
 // Disconnect undoes Connect for a container: its DNAT rules, its lease, its
-// veth, and, when it was the network's last container, the network's NAT
-// rules. Parts already gone are skipped, so it also cleans up after a Connect
-// that failed half-way, or a killed run (gc).
+// veth. The network's own NAT rules stay with its bridge. Parts already gone
+// are skipped, so it also cleans up after a Connect that failed half-way, or
+// a killed run (gc).
 //
 // The veth dies with the container's network namespace: once the last process
 // in it has exited, the kernel destroys its devices (and a veth's peer with
@@ -219,17 +219,14 @@ func release(network, container string, step step.Recorder) (bool, error) {
 		step("nft delete dnat rules", start, err)
 		errs = append(errs, err)
 	}
+	// The network's own rules (masquerade, the loopback guard) stay while
+	// its bridge does, as Docker's stay with docker0: taking the table's
+	// hooks out with the last container waits for an RCU grace period (~9 ms
+	// here), and the next run would put them back. RemoveBridge removes them.
 	start := time.Now()
 	err = s.Save(n)
 	step("release "+ip, start, err)
 	errs = append(errs, err)
-	if len(n.Leases) == 0 {
-		start = time.Now()
-		if removed, err := removeNAT("net:" + n.Name); removed > 0 || err != nil {
-			step("nft delete masquerade "+n.Subnet+" (the network's last container)", start, err)
-			errs = append(errs, err)
-		}
-	}
 	return true, errors.Join(errs...)
 }
 

@@ -18,7 +18,8 @@ package netns
 //
 // Rules carry their owner in the rule's user data ("net:<network>" or
 // "ctr:<container id>"), so a teardown removes exactly its own, and `glassbox
-// gc` finds the rules of containers that are gone. The table goes when its
+// gc` finds the rules of containers that are gone. A network's rules stay
+// while its bridge does (RemoveBridge takes them); the table goes when its
 // last rule does.
 //
 // 127.0.0.1:hostPort: a packet from the host to 127.0.0.1 that the output

@@ -27,8 +27,8 @@ package stages
 // /etc/hostname and /etc/resolv.conf into its state directory and the mount
 // stage binds them over the image's, like Docker (the image is untouched).
 //
-// Undo: DNAT rules, veth, lease; the bridge and NAT rules go with the
-// network's last container.
+// Undo: DNAT rules, veth, lease. The bridge and the network's NAT rules stay,
+// like docker0 and Docker's rules for it, until glassbox network rm.
 
 import (
 	"errors"
