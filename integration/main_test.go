@@ -80,6 +80,7 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(tmp)
+		defer removeNetworkRulesMadeHere()()
 		if err := setup(tmp); err != nil {
 			fmt.Fprintln(os.Stderr, "integration setup:", err)
 			return 1
@@ -87,6 +88,34 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// removeNetworkRulesMadeHere notes which networks have NAT rules now, and
+// returns what removes, once the tests are done, the rules of the networks
+// the tests gave rules to: glassbox keeps a network's rules while its bridge
+// stays (docs/network.md), a test suite leaves the host as it found it. A
+// network someone's container is on keeps its rules.
+func removeNetworkRulesMadeHere() func() {
+	before, _ := netns.NATOwners()
+	return func() {
+		after, _ := netns.NATOwners()
+		for _, owner := range diff(after, before) {
+			name, ok := strings.CutPrefix(owner, "net:")
+			if !ok {
+				continue
+			}
+			s, err := netns.OpenStore()
+			if err != nil {
+				continue
+			}
+			if n, err := s.Get(name); err != nil || len(n.Leases) == 0 {
+				if err := netns.RemoveNetworkNAT(name); err != nil {
+					fmt.Fprintln(os.Stderr, "integration: remove the NAT rules of network", name+":", err)
+				}
+			}
+			s.Close()
+		}
+	}
 }
 
 func setup(tmp string) error {

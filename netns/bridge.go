@@ -353,7 +353,7 @@ func lockStore(step step.Recorder) (*Store, error) {
 // left). The caller holds the store.
 func RemoveBridge(n *Network) error {
 	var errs []error
-	if _, err := removeNAT("net:" + n.Name); err != nil {
+	if err := RemoveNetworkNAT(n.Name); err != nil {
 		errs = append(errs, err)
 	}
 	if link, err := netlink.LinkByName(n.Bridge); err == nil {
@@ -362,6 +362,14 @@ func RemoveBridge(n *Network) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RemoveNetworkNAT deletes a network's own rules (masquerade, the loopback
+// guard), which stay while its bridge does, and the table if nothing else is
+// in it. The next run on the network adds them again.
+func RemoveNetworkNAT(network string) error {
+	_, err := removeNAT("net:" + network)
+	return err
 }
 
 // ensureBridge creates the network's bridge with the gateway address if it
