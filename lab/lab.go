@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/docs"
+	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 )
 
@@ -170,6 +171,20 @@ func Start(e *Env, l *Lab) (string, error) {
 		return "", fmt.Errorf("give the lab's files to %s: %w", e.Attendee.Name, owned)
 	}
 	return note, nil
+}
+
+// busybox is the busybox image in the store of the state root root, which
+// several labs build on.
+func busybox(root string) (*image.Store, *image.Record, error) {
+	store, err := image.Open(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := store.Find("busybox")
+	if err != nil {
+		return nil, nil, fmt.Errorf("the lab builds on the busybox image: make image builds it (or glassbox import busybox.tar)")
+	}
+	return store, rec, nil
 }
 
 // Find returns lab n.

@@ -77,3 +77,27 @@ func TestLabFilesRefuseLinks(t *testing.T) {
 		t.Errorf("a plain file: %v", err)
 	}
 }
+
+// The lab registry's address is one the check and the hidden command take
+// only as 127.0.0.1:PORT; its record, in the state root, names a process
+// that reset kills only if it is a glassbox serving that address.
+func TestRegistryRecordHostile(t *testing.T) {
+	for _, addr := range []string{"", "0.0.0.0:5000", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:4294967295", "127.0.0.1:-1",
+		"[::1]:5000", "localhost:5000", "127.0.0.1", "127.0.0.1:5000/../x", "127.0.0.1:5000\n"} {
+		if loopbackAddr(addr) {
+			t.Errorf("loopbackAddr(%q) = true", addr)
+		}
+		if err := ServeRegistry(t.TempDir(), addr); err == nil || !strings.Contains(err.Error(), "127.0.0.1:PORT only") {
+			t.Errorf("ServeRegistry(%q): %v", addr, err)
+		}
+	}
+	e := &Env{Root: t.TempDir(), Glassbox: "/proc/self/exe", Attendee: Attendee{Name: "a"}}
+	os.MkdirAll(filepath.Join(e.Root, "labs"), 0o755)
+	for _, record := range []string{"", "null", "1 127.0.0.1:5000", "4294967295 127.0.0.1:5000", "-1 127.0.0.1:5000",
+		fmt.Sprint(os.Getpid(), " 127.0.0.1:5000"), "x y z", "99999999999999999999 127.0.0.1:1"} {
+		os.WriteFile(registryRecord(e), []byte(record), 0o644)
+		if pid, addr, ok := runningRegistry(e); ok {
+			t.Errorf("record %q: taken for the registry (pid %d, %s)", record, pid, addr)
+		}
+	}
+}

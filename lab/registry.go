@@ -31,8 +31,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
-	"github.com/glassbox-dev/glassbox/image"
 )
 
 // The lab image's repository and tag in the lab's registry, and what its
@@ -49,13 +47,9 @@ func ServeRegistry(root, addr string) error {
 	if !loopbackAddr(addr) {
 		return fmt.Errorf("the lab's registry listens on 127.0.0.1:PORT only, not %q", addr)
 	}
-	store, err := image.Open(root)
+	store, base, err := busybox(root)
 	if err != nil {
 		return err
-	}
-	base, err := store.Find("busybox")
-	if err != nil {
-		return fmt.Errorf("lab 15 builds on the busybox image: make image builds it")
 	}
 	img, err := store.Image(base)
 	if err == nil {
