@@ -114,17 +114,17 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 			return nil, err
 		}
 		if policy.Name != "no" {
-			setAnnotation(s, RestartAnnotation, policy.String())
+			s.Annotations[RestartAnnotation] = policy.String()
 		}
 	}
 	for k, v := range o.Labels {
 		if k == "" || strings.ContainsAny(k, "=\n") {
 			return nil, fmt.Errorf("--label %q: a key (no = or newline) and a value", k)
 		}
-		setAnnotation(s, LabelAnnotationPrefix+k, v)
+		s.Annotations[LabelAnnotationPrefix+k] = v
 	}
 	if o.Init {
-		setAnnotation(s, InitAnnotation, "true")
+		s.Annotations[InitAnnotation] = "true"
 	}
 	var imageHealth *Healthcheck
 	if o.Image != nil {

@@ -74,10 +74,10 @@ func createCgroup(r *Run) error {
 		var errno syscall.Errno
 		errors.As(refused.Err, &errno)
 		return callError(fmt.Sprintf("write(%s, %q)", filepath.Base(refused.Path), refused.Value), refused.Err,
-			cmp.Or(cgroupWriteHints[errno], "check the limit's value; glassbox doctor lists the controllers this host has"))
+			cmp.Or(cgroupWriteHints[errno], limitHint))
 	}
 	if err != nil {
-		return &Error{Err: err, Msg: err.Error(), Hint: "check the limit's value; glassbox doctor lists the controllers this host has"}
+		return &Error{Err: err, Msg: err.Error(), Hint: limitHint}
 	}
 	for _, s := range skipped {
 		if s.Skip != "" {
@@ -150,6 +150,9 @@ func destroyCgroup(r *Run) error {
 	r.OOMKilled = r.Usage.OOMKills > 0
 	return r.Cgroup.Destroy()
 }
+
+// limitHint is for a limit the kernel refused without a more telling errno.
+const limitHint = "check the limit's value; glassbox doctor lists the controllers this host has"
 
 // cgroupWriteHints say why the kernel refuses a control file's value.
 var cgroupWriteHints = map[syscall.Errno]string{

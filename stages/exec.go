@@ -418,11 +418,11 @@ func lookPath(file string, env []string) (string, error) {
 // here, and execve then refuses it.
 func checkExecutable(p string) error {
 	err := unix.Faccessat(unix.AT_FDCWD, p, unix.X_OK, 0)
-	if fi, serr := os.Stat(p); err == nil && serr == nil && fi.IsDir() {
-		err = unix.EACCES
-	}
 	if err == nil {
-		return nil
+		if fi, serr := os.Stat(p); serr != nil || !fi.IsDir() {
+			return nil
+		}
+		err = unix.EACCES
 	}
 	e := callError(fmt.Sprintf("faccessat(%s, X_OK)", p), err, "")
 	e.Msg = fmt.Sprintf("exec: %q: %s", p, e.Msg) // runc's words: callers match them

@@ -18,9 +18,9 @@ package stages
 // starts its threads; glassbox can do it in plain Go because a new namespace
 // — a user namespace too — comes with clone3, which needs no single-threaded
 // caller. (Joining an existing user namespace does: exec into a container
-// that has one is refused, stages/join.go.) The file is executed through a read-only view of
-// it (open_tree(2), mount_setattr(2)), so that no container can overwrite it
-// through /proc/<init>/exe: initprogram.go.
+// that has one is refused, stages/join.go.) The file is executed through a
+// read-only view of it (open_tree(2), mount_setattr(2)), so that no container
+// can overwrite it through /proc/<init>/exe: initprogram.go.
 //
 // The init is born in its cgroups, never moved there: moving a process (a
 // pid written to cgroup.procs) takes the kernel's cgroup_threadgroup_rwsem for
