@@ -183,14 +183,16 @@ func Reopen(dirs []string) (*Cgroup, error) {
 
 // Create makes every directory. In a v1 cpuset tree a new cgroup starts with no
 // CPUs and no memory nodes, and a process cannot join it (ENOSPC), so those two
-// files are copied down from the parent at each level glassbox creates.
+// files are copied down from the parent at each level glassbox creates there.
 func (c *Cgroup) Create() error {
+	cpuset, _ := c.dirFor("cpuset")
 	for _, dir := range c.Dirs {
-		err := c.mkdir(dir)
+		fill := c.v1() && dir == cpuset
+		err := c.mkdir(dir, fill)
 		// Another container's teardown may remove the shared parent between our
 		// mkdirs (it does once the parent is empty): make it again.
 		for try := 0; errors.Is(err, unix.ENOENT) && try < 3; try++ {
-			err = c.mkdir(dir)
+			err = c.mkdir(dir, fill)
 		}
 		if err != nil {
 			return err
@@ -199,7 +201,9 @@ func (c *Cgroup) Create() error {
 	return nil
 }
 
-func (c *Cgroup) mkdir(dir string) error {
+// mkdir makes dir and the levels above it that are missing; fillCpuset copies
+// the v1 cpuset files down to each.
+func (c *Cgroup) mkdir(dir string, fillCpuset bool) error {
 	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(d); err == nil {
@@ -222,7 +226,7 @@ func (c *Cgroup) mkdir(dir string) error {
 	// Top-down, every level glassbox uses — also a shared parent another run
 	// has just made and not yet filled: a child cannot be filled from an
 	// empty parent, and two runs writing the same values is harmless.
-	if len(missing) > 0 {
+	if fillCpuset && len(missing) > 0 {
 		var chain []string
 		for d := filepath.Dir(missing[len(missing)-1]); isV1Cgroup(filepath.Dir(d)); d = filepath.Dir(d) {
 			chain = append(chain, d)
@@ -266,13 +270,10 @@ func isV1Cgroup(dir string) bool {
 // inheritCpuset fills a new v1 cpuset cgroup from its parent. (On v2 an empty
 // cpuset.cpus means "use the parent's", so nothing must be copied there.)
 func (c *Cgroup) inheritCpuset(dir string) error {
-	if !isV1Cgroup(dir) {
-		return nil
-	}
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 		cur, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil || strings.TrimSpace(string(cur)) != "" {
-			continue // not the cpuset tree, or already set by cgroup.clone_children
+			continue // already set by cgroup.clone_children
 		}
 		val, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
 		if err != nil {

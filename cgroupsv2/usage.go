@@ -21,31 +21,32 @@ type Usage struct {
 	OOMKills   uint64        // oom_kill in memory.events (v2) or memory.oom_control (v1)
 }
 
-// Usage reads the container's counters. A file this kernel lacks leaves its
-// figure at zero.
+// Usage reads the container's counters, each in the tree of its controller
+// (on v1 and hybrid hosts a tree per controller). A file this kernel lacks
+// leaves its figure at zero.
 func (c *Cgroup) Usage() Usage {
 	var u Usage
-	for _, dir := range c.Dirs {
-		if v, ok := c.readKey(dir, "memory.events", "oom_kill"); ok { // v2
-			u.OOMKills = v
+	v1 := c.v1()
+	if dir, err := c.dirFor("memory"); err == nil {
+		if v1 {
+			u.OOMKills, _ = c.readKey(dir, "memory.oom_control", "oom_kill")
+			u.MemoryPeak, _ = c.readUint(dir, "memory.max_usage_in_bytes")
+		} else {
+			u.OOMKills, _ = c.readKey(dir, "memory.events", "oom_kill")
+			u.MemoryPeak, _ = c.readUint(dir, "memory.peak")
 		}
-		if v, ok := c.readKey(dir, "memory.oom_control", "oom_kill"); ok { // v1
-			u.OOMKills = v
+	}
+	if v1 {
+		if dir, err := c.dirFor("cpuacct"); err == nil {
+			n, _ := c.readUint(dir, "cpuacct.usage") // v1's cpu.stat has no usage
+			u.CPU = time.Duration(n)
 		}
-		for _, f := range []string{"memory.peak", "memory.max_usage_in_bytes"} {
-			if v, ok := c.readUint(dir, f); ok {
-				u.MemoryPeak = v
-			}
-		}
-		if v, ok := c.readKey(dir, "cpu.stat", "usage_usec"); ok { // v2; v1's cpu.stat has no usage
-			u.CPU = time.Duration(v) * time.Microsecond
-		}
-		if v, ok := c.readUint(dir, "cpuacct.usage"); ok {
-			u.CPU = time.Duration(v)
-		}
-		if v, ok := c.readUint(dir, "pids.peak"); ok {
-			u.PidsPeak = v
-		}
+	} else if dir, err := c.dirFor("cpu"); err == nil {
+		n, _ := c.readKey(dir, "cpu.stat", "usage_usec")
+		u.CPU = time.Duration(n) * time.Microsecond
+	}
+	if dir, err := c.dirFor("pids"); err == nil {
+		u.PidsPeak, _ = c.readUint(dir, "pids.peak")
 	}
 	return u
 }

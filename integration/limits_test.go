@@ -71,6 +71,17 @@ func TestMemoryLimitOOM(t *testing.T) {
 	if peak < 16<<20 || peak > 33<<20 {
 		t.Errorf("peak memory %d bytes: want about the 32 MiB limit", peak)
 	}
+
+	// Detached, the run that the shim resumes reads the counter from the
+	// container's recorded cgroups: inspect and ps tell it.
+	id := e.ok("run", "-d", "--rootfs", rootfs, "-m", "32m", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
+	if code := e.ok("wait", id); code != "137" {
+		t.Errorf("wait: exit %s, want 137", code)
+	}
+	if got := e.ok("inspect", "-f", "{{.OOMKilled}}", id); got != "true" {
+		t.Errorf("inspect: OOMKilled %s, want true", got)
+	}
+	e.ok("rm", id)
 }
 
 // A fork loop stops at --pids-limit: the shell and 19 children make 20.

@@ -505,7 +505,12 @@ func Resume(c *container.Container, opts Options, exitCode int) *Run {
 	r.ExitCode = exitCode
 	if len(c.Cgroups) > 0 {
 		r.CgroupMode, _ = cgroupsv2.Detect()
-		r.Cgroup = &cgroupsv2.Cgroup{Dirs: c.Cgroups, Step: r.steps.record}
+		cg, err := cgroupsv2.Reopen(c.Cgroups)
+		if err != nil {
+			cg = &cgroupsv2.Cgroup{Dirs: c.Cgroups} // no tree of theirs is mounted: rmdir finds nothing
+		}
+		cg.Step = r.steps.record
+		r.Cgroup = cg
 	}
 	return r
 }
