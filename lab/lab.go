@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -60,7 +61,7 @@ type Attendee struct {
 }
 
 // validName is a user name as useradd(8) allows it: it names a file.
-var validName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}\$?$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}\$?$`) })
 
 // CurrentAttendee is the user behind sudo, else the user running glassbox.
 func CurrentAttendee() (Attendee, error) {
@@ -69,7 +70,7 @@ func CurrentAttendee() (Attendee, error) {
 		if err != nil {
 			return Attendee{}, fmt.Errorf("SUDO_USER=%s: %w", name, err)
 		}
-		if !validName.MatchString(u.Username) {
+		if !validName().MatchString(u.Username) {
 			return Attendee{}, fmt.Errorf("SUDO_USER=%q: not a user name this machine could have", name)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
@@ -80,7 +81,7 @@ func CurrentAttendee() (Attendee, error) {
 	if err != nil {
 		return Attendee{}, err
 	}
-	if !validName.MatchString(u.Username) {
+	if !validName().MatchString(u.Username) {
 		return Attendee{}, fmt.Errorf("user %q: not a name a progress file can have", u.Username)
 	}
 	return Attendee{Name: u.Username, Home: u.HomeDir, UID: -1, GID: -1}, nil

@@ -13,20 +13,26 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
 // What makes two runs' texts differ for no reason: container ids (12 to 64
 // hex digits) and long numbers; the run's own pids (normalize); what a read
-// step measured.
+// step measured. Compiled on first use: every run links this package, few
+// diff.
 var (
-	runIDs   = regexp.MustCompile(`[0-9a-f]{12,64}|\b[0-9]{5,}\b`)
-	measured = regexp.MustCompile(`[0-9]+`)
-	childPid = regexp.MustCompile(`^(clone3?\(.*\)) = [0-9]+$`) // a clone returns the child's pid
-	number   = regexp.MustCompile(`\b[0-9]+\b`)                 // one of them may be a pid of the run's
+	runIDs   = lazyRegexp(`[0-9a-f]{12,64}|\b[0-9]{5,}\b`)
+	measured = lazyRegexp(`[0-9]+`)
+	childPid = lazyRegexp(`^(clone3?\(.*\)) = [0-9]+$`) // a clone returns the child's pid
+	number   = lazyRegexp(`\b[0-9]+\b`)                 // one of them may be a pid of the run's
 )
 
-func normalize(s string) string { return runIDs.ReplaceAllString(s, "…") }
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
+func normalize(s string) string { return runIDs().ReplaceAllString(s, "…") }
 
 // side is one run of a diff: its spans by stage.
 type side struct {
@@ -59,16 +65,16 @@ func newSide(f *File, v View) (*side, bool) {
 		}
 	}
 	text := func(x string) string {
-		x = number.ReplaceAllStringFunc(x, func(n string) string {
+		x = number().ReplaceAllStringFunc(x, func(n string) string {
 			if ids[n] {
 				return "…"
 			}
 			return n
 		})
 		if strings.HasPrefix(x, "read ") {
-			x = measured.ReplaceAllString(x, "…")
+			x = measured().ReplaceAllString(x, "…")
 		}
-		x = childPid.ReplaceAllString(x, "$1 = …")
+		x = childPid().ReplaceAllString(x, "$1 = …")
 		return normalize(x)
 	}
 	for _, st := range t.stages() {
