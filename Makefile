@@ -14,6 +14,7 @@ build:
 	go build -buildvcs=auto -o $(BIN) ./cmd/glassbox   # -buildvcs: --version names the commit
 	go build -o $(BIN)-init ./cmd/glassbox-init
 	go build -o $(BIN)-shim ./cmd/glassbox-shim
+	go build -o $(BIN)-otlp ./cmd/glassbox-otlp   # OTLP export, when a collector is configured (trace/otlp.go)
 	go build -o $(BIN)-pause ./cmd/glassbox-pause   # a pod sandbox's process (docs/kubernetes.md)
 	# The OCI runtime command set (docs/oci.md): a hard link, so that the name
 	# stays glassbox-runc however a caller resolves the path (readlink -f).

@@ -124,7 +124,7 @@ func setup(tmp string) error {
 	glassbox = os.Getenv("GLASSBOX_BIN")
 	if glassbox == "" {
 		glassbox = filepath.Join(tmp, "glassbox")
-		for _, c := range []string{"glassbox", "glassbox-init", "glassbox-shim", "glassbox-pause"} {
+		for _, c := range []string{"glassbox", "glassbox-init", "glassbox-shim", "glassbox-pause", "glassbox-otlp"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, c), "./cmd/"+c)
 			cmd.Dir, cmd.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {

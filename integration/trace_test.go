@@ -25,6 +25,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -225,7 +227,8 @@ func TestTraceOffAndViewers(t *testing.T) {
 type receiver struct {
 	collectorpb.UnimplementedTraceServiceServer
 	mu    sync.Mutex
-	spans map[string][]string // trace id -> span names
+	spans map[string][]*tracepb.Span      // trace id -> its spans
+	res   map[string]*resourcepb.Resource // trace id -> the resource that sent them
 }
 
 func (rc *receiver) add(req *collectorpb.ExportTraceServiceRequest) {
@@ -235,7 +238,8 @@ func (rc *receiver) add(req *collectorpb.ExportTraceServiceRequest) {
 		for _, ss := range rs.ScopeSpans {
 			for _, s := range ss.Spans {
 				id := hex.EncodeToString(s.TraceId)
-				rc.spans[id] = append(rc.spans[id], s.Name)
+				rc.spans[id] = append(rc.spans[id], s)
+				rc.res[id] = rs.Resource
 			}
 		}
 	}
@@ -259,14 +263,14 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(out)
 }
 
-func (rc *receiver) names(traceID string) []string {
+func (rc *receiver) received(traceID string) ([]*tracepb.Span, *resourcepb.Resource) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return rc.spans[traceID]
+	return rc.spans[traceID], rc.res[traceID]
 }
 
 func TestOTLPExport(t *testing.T) {
-	rc := &receiver{spans: map[string][]string{}}
+	rc := &receiver{spans: map[string][]*tracepb.Span{}, res: map[string]*resourcepb.Resource{}}
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -294,23 +298,59 @@ func TestOTLPExport(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
-			cmd := exec.Command(glassbox, e.runArgs(c.args, "true")...)
+			// A run that fails at its exec stage: error statuses, and the
+			// exception events that record the error, travel too.
+			cmd := exec.Command(glassbox, e.runArgs(c.args, "/no/such/program")...)
 			cmd.Env = append(append(os.Environ(), "GLASSBOX_ROOT="+e.root), c.env...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%v: %s", err, out)
+			out, err := cmd.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 127 || strings.Contains(string(out), "OTLP") {
+				t.Fatalf("want exit 127 and no OTLP warning: %v: %s", err, out)
 			}
-			root, _ := e.loadTrace().Root()
-			var got []string
+			stored := e.loadTrace()
+			root, _ := stored.Root()
+			var got []*tracepb.Span
+			var res *resourcepb.Resource
 			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				if got = rc.names(root.TraceID); len(got) > 0 {
+				if got, res = rc.received(root.TraceID); len(got) > 0 {
 					break
 				}
 			}
-			joined := " " + strings.Join(got, " ") + " "
-			for _, want := range []string{" glassbox run ", " rootfs ", " mount ", " pivot_root ", " teardown "} {
-				if !strings.Contains(joined, want) {
-					t.Errorf("spans received for trace %s lack %q: %v", root.TraceID, want, got)
+			// What the collector has is the stored trace, span for span:
+			// names, ids, parents, times, kinds, attributes, events, links.
+			want := map[string]trace.Span{}
+			for _, s := range stored.Spans() {
+				want[s.SpanID] = s
+			}
+			if len(got) != len(want) {
+				t.Errorf("the collector received %d spans of trace %s; the stored trace has %d", len(got), root.TraceID, len(want))
+			}
+			events := 0
+			for _, g := range got {
+				events += len(g.Events)
+				w, ok := want[hex.EncodeToString(g.SpanId)]
+				switch {
+				case !ok:
+					t.Errorf("received span %q is not in the stored trace", g.Name)
+				case g.Name != w.Name || hex.EncodeToString(g.ParentSpanId) != w.ParentSpanID || int(g.Kind) != w.Kind ||
+					strconv.FormatUint(g.StartTimeUnixNano, 10) != w.Start || strconv.FormatUint(g.EndTimeUnixNano, 10) != w.End ||
+					len(g.Attributes) != len(w.Attributes) || len(g.Events) != len(w.Events) || len(g.Links) != len(w.Links) ||
+					(w.Status == nil) != (g.Status == nil) || w.Status != nil && (int(g.Status.Code) != w.Status.Code || g.Status.Message != w.Status.Message):
+					t.Errorf("received span %q (parent %x, kind %d, %d–%d, %d attributes, %d events, %d links, status %v) differs from the stored %q (parent %s, kind %d, %s–%s, %d attributes, %d events, %d links, status %+v)",
+						g.Name, g.ParentSpanId, g.Kind, g.StartTimeUnixNano, g.EndTimeUnixNano, len(g.Attributes), len(g.Events), len(g.Links), g.Status,
+						w.Name, w.ParentSpanID, w.Kind, w.Start, w.End, len(w.Attributes), len(w.Events), len(w.Links), w.Status)
 				}
+			}
+			if events == 0 {
+				t.Error("no span event (the failed stage's exception) reached the collector")
+			}
+			var service string
+			for _, kv := range res.GetAttributes() {
+				if kv.Key == "service.name" {
+					service = kv.Value.GetStringValue()
+				}
+			}
+			if service != "glassbox" {
+				t.Errorf("service.name %q, want glassbox", service)
 			}
 		})
 	}

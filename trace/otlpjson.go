@@ -130,6 +130,7 @@ type fileExporter struct {
 	res   Resource
 	spans []Span
 	path  string
+	data  []byte // this process's spans, as written (the file may hold others' too)
 	err   error
 }
 
@@ -157,6 +158,7 @@ func (f *fileExporter) Shutdown(context.Context) error {
 	}}}
 	f.path = filepath.Join(f.dir, f.spans[0].TraceID+".json")
 	data := file.AppendJSON(make([]byte, 0, 256<<10))
+	f.data = data
 	// Another process of the same trace wrote first (OCI create, then
 	// start): each process is a resource of its own in one file.
 	if earlier, err := os.ReadFile(f.path); err == nil {

@@ -3,7 +3,7 @@
 // cgroup file, each netlink request) with the timestamps the process that did
 // it measured. Every trace is written to the state root as OTLP JSON; when the
 // standard OTEL_* variables (or --otlp-endpoint) name a collector, it is sent
-// there too, over OTLP/HTTP or OTLP/gRPC.
+// there too, over OTLP/HTTP or OTLP/gRPC, by glassbox-otlp (export.go).
 package trace
 
 import (
@@ -16,14 +16,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -55,10 +51,7 @@ type Session struct {
 	store  *fileExporter
 	ctx    context.Context // carries the root span
 	root   oteltrace.Span
-	remote string // where OTLP export goes, "" if nowhere
-
-	mu        sync.Mutex
-	exportErr error // the first OTLP export failure the SDK reported
+	remote string // where OTLP export goes ("grpc http://…"), "" if nowhere
 
 	windows []window // stages, steps and other spans, to place kernel events in
 }
@@ -101,22 +94,8 @@ func Start(cfg Config, attrs ...attribute.KeyValue) (*Session, error) {
 		sdktrace.WithSyncer(s.store),
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 	}
-	remote, endpoint, err := otlpExporter(cfg.Endpoint)
-	if err != nil {
+	if s.remote, err = otlpTarget(cfg.Endpoint); err != nil {
 		return nil, err
-	}
-	if remote != nil {
-		opts = append(opts, sdktrace.WithBatcher(remote))
-		s.remote = endpoint
-		// The SDK reports export failures to a global handler (a log line by
-		// default); keep the first, for End to report in one line.
-		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-			s.mu.Lock()
-			if s.exportErr == nil {
-				s.exportErr = err
-			}
-			s.mu.Unlock()
-		}))
 	}
 	s.tp = sdktrace.NewTracerProvider(opts...)
 	s.tracer = s.tp.Tracer("glassbox")
@@ -140,52 +119,45 @@ func serviceName() string {
 	return "glassbox"
 }
 
-// otlpExporter returns an OTLP exporter when an endpoint is configured:
-// --otlp-endpoint, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT,
-// or OTEL_TRACES_EXPORTER=otlp (the SDK's default localhost endpoint). The
-// protocol comes from OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL: grpc or
-// http/protobuf (the default). OTEL_TRACES_EXPORTER=none turns export off.
-func otlpExporter(flagEndpoint string) (sdktrace.SpanExporter, string, error) {
+// otlpTarget says where the trace is exported, as "protocol endpoint", when
+// a collector is configured: --otlp-endpoint, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+// OTEL_EXPORTER_OTLP_ENDPOINT, or OTEL_TRACES_EXPORTER=otlp (the SDK's default
+// localhost endpoint). The protocol comes from
+// OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL: grpc or http/protobuf (the default).
+// OTEL_TRACES_EXPORTER=none turns export off. Refused here, in one line, is
+// what the exporter could not use: it would log it and send to localhost.
+func otlpTarget(flagEndpoint string) (string, error) {
 	kind := os.Getenv("OTEL_TRACES_EXPORTER")
 	if flagEndpoint != "" {
 		// --otlp-endpoint means what OTEL_EXPORTER_OTLP_ENDPOINT means (a base
-		// URL; /v1/traces is appended for HTTP), so it is handed over as that.
+		// URL; /v1/traces is appended for HTTP), so it is handed over as that
+		// — to glassbox-otlp too, which inherits the environment.
 		os.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", flagEndpoint)
 		os.Unsetenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 	}
 	endpoint := firstEnv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 	if kind == "none" || (endpoint == "" && kind != "otlp") {
-		return nil, "", nil
+		return "", nil
 	}
 	if err := checkEndpoint(endpoint); err != nil {
 		source := "--otlp-endpoint"
 		if flagEndpoint == "" {
 			source = "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT"
 		}
-		return nil, "", fmt.Errorf("%s %q: %w", source, endpoint, err)
+		return "", fmt.Errorf("%s %q: %w", source, endpoint, err)
 	}
 	protocol := firstEnv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
-	ctx := context.Background()
-	var exp sdktrace.SpanExporter
-	var err error
 	switch protocol {
 	case "grpc":
-		exp, err = otlptracegrpc.New(ctx)
 	case "", "http/protobuf":
-		exp, err = otlptracehttp.New(ctx)
+		protocol = "http/protobuf"
 	default:
-		return nil, "", fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=%s: glassbox exports over grpc or http/protobuf", protocol)
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("OTLP exporter: %w", err)
+		return "", fmt.Errorf("OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL %q: glassbox exports over grpc or http/protobuf", protocol)
 	}
 	if endpoint == "" {
 		endpoint = "the OTLP default endpoint"
 	}
-	if protocol == "" {
-		protocol = "http/protobuf"
-	}
-	return exp, protocol + " " + endpoint, nil
+	return protocol + " " + endpoint, nil
 }
 
 // checkEndpoint refuses an endpoint the SDK could not use: it would log the
@@ -383,7 +355,7 @@ func endSpan(span oteltrace.Span, err error, end time.Time) {
 }
 
 // End ends the root span and delivers the trace: the OTLP JSON file is
-// written, and the OTLP export (if any) flushed, within a few seconds. It
+// written, and sent to the collector (if any) within the export timeout. It
 // returns the file's path.
 func (s *Session) End(err error, attrs ...attribute.KeyValue) (string, error) {
 	s.root.SetAttributes(attrs...)
@@ -391,11 +363,9 @@ func (s *Session) End(err error, attrs ...attribute.KeyValue) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout())
 	defer cancel()
 	shutdownErr := s.tp.Shutdown(ctx)
-	s.mu.Lock()
-	if shutdownErr == nil {
-		shutdownErr = s.exportErr
+	if shutdownErr == nil && s.remote != "" && s.store.data != nil {
+		shutdownErr = export(ctx, s.store.data)
 	}
-	s.mu.Unlock()
 	if shutdownErr != nil && s.remote != "" {
 		shutdownErr = fmt.Errorf("OTLP export to %s failed (the trace is kept in %s): %w", s.remote, s.store.dir, shutdownErr)
 	}

@@ -1,0 +1,60 @@
+package trace
+
+// OTLP export runs in a program of its own, glassbox-otlp, installed beside
+// glassbox. The OpenTelemetry OTLP exporters link gRPC and protobuf, whose
+// package initialisation and pages cost every glassbox process about 1.3 ms
+// and 2 MB of resident memory (docs/performance.md), though few runs export.
+// A run hands glassbox-otlp its spans as the OTLP JSON it stores, once the
+// trace is written.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// OTLPProgram is glassbox-otlp beside the glassbox executable.
+func OTLPProgram() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(filepath.Dir(exe), "glassbox-otlp")
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return "", fmt.Errorf("OTLP export needs glassbox-otlp beside %s (make build installs it): %w", exe, err)
+	}
+	return p, nil
+}
+
+// export sends one process's spans (OTLP JSON, as AppendJSON wrote them) to
+// the collector the environment names: glassbox-otlp inherits the OTEL_*
+// variables, and says what failed on its last line of standard error.
+func export(ctx context.Context, spans []byte) error {
+	prog, err := OTLPProgram()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, prog)
+	cmd.Stdin = bytes.NewReader(spans)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("no answer within %s (OTEL_EXPORTER_OTLP_TIMEOUT)", exportTimeout())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if last := lines[len(lines)-1]; last != "" {
+		return errors.New(strings.TrimPrefix(last, "glassbox-otlp: "))
+	}
+	return err
+}
