@@ -40,7 +40,10 @@ export PATH=$PATH:/usr/local/go/bin
 make -s build
 
 work=$(mktemp -d /tmp/glassbox-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# A network's NAT rules stay with its bridge (docs/network.md); the bench
+# leaves the host's nftables as it found them.
+had_nat=$(nft list table ip glassbox >/dev/null 2>&1 && echo yes || true)
+trap 'rm -rf "$work"; [ -n "$had_nat" ] || nft delete table ip glassbox 2>/dev/null || true' EXIT
 hack/mkrootfs.sh "$work/bundle/rootfs" >/dev/null
 (cd "$work/bundle" && runc spec)
 # Not a terminal, and /bin/true as the process; everything else as runc spec wrote it.
