@@ -18,18 +18,23 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
 // Progress hears how a layer is coming along: its index, the number of
 // layers, its digest, bytes so far and its size (what = "download" or
-// "unpack"; done when finished).
+// "unpack"; done when finished). Layers come side by side: it is called from
+// several goroutines at once.
 type Progress func(i, n int, digest, what string, sofar, size int64, done bool)
 
 // Put stores an image from any source (a registry, a docker save archive, an
 // OCI layout, a rootfs tarball): its manifest, config and layer blobs, every
 // layer unpacked, and its record, under tags. Blobs and layers it already
-// has are not fetched again.
+// has are not fetched again. Layers come side by side, one per CPU: each is
+// fetched, decompressed, hashed and unpacked into a directory of its own, so
+// they share nothing until the record lists them in order (an import of four
+// layers ran 1.7× faster on two CPUs, docs/performance.md).
 func (s *Store) Put(img v1.Image, tags []string, platform string, progress Progress) (*Record, error) {
 	release, err := s.busy()
 	if err != nil {
@@ -70,12 +75,17 @@ func (s *Store) Put(img v1.Image, tags []string, platform string, progress Progr
 		ID: configDigest, Manifest: manifestDigest, MediaType: string(mt),
 		Created: cfg.Created.Time, Added: time.Now().UTC(), Platform: platform,
 	}
+	rec.Layers = make([]Layer, len(layers))
+	var g errgroup.Group
+	g.SetLimit(runtime.NumCPU())
 	for i, l := range layers {
-		lr, err := s.putLayer(l, cfg.RootFS.DiffIDs[i].String(), i, len(layers), progress)
-		if err != nil {
-			return nil, err
-		}
-		rec.Layers = append(rec.Layers, lr)
+		g.Go(func() (err error) {
+			rec.Layers[i], err = s.putLayer(l, cfg.RootFS.DiffIDs[i].String(), i, len(layers), progress)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	err = s.locked(func(idx *index) (bool, error) {
 		if old, ok := idx.Images[rec.ID]; ok {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -287,28 +288,43 @@ func newImageCmd() *cobra.Command {
 	return cmd
 }
 
-// progressBar draws one line per layer on a terminal; elsewhere it is quiet.
+// progressBar draws a line per layer on a terminal, as docker pull does:
+// layers come side by side, so the block of lines is redrawn in place (at
+// most every 100 ms, and at each layer's end). Elsewhere it is quiet.
 func progressBar() image.Progress {
 	if !term.IsTerminal(int(os.Stderr.Fd())) {
 		return nil
 	}
-	last := time.Time{}
+	var mu sync.Mutex
+	var lines []string
+	var last time.Time
 	return func(i, n int, digest, what string, sofar, size int64, done bool) {
-		if !done && time.Since(last) < 100*time.Millisecond {
-			return
+		mu.Lock()
+		defer mu.Unlock()
+		redraw := len(lines) > 0
+		for len(lines) < n {
+			lines = append(lines, fmt.Sprintf("layer %d/%d waiting", len(lines)+1, n))
 		}
-		last = time.Now()
 		const width = 30
 		fill := width
 		if size > 0 && !done {
 			fill = int(float64(sofar) / float64(size) * width)
 		}
 		fill = min(max(fill, 0), width)
-		fmt.Fprintf(os.Stderr, "\r\x1b[Klayer %d/%d %s %-8s [%s%s] %s / %s", i+1, n, strings.TrimPrefix(digest, "sha256:")[:12], what,
+		lines[i] = fmt.Sprintf("layer %d/%d %s %-8s [%s%s] %s / %s", i+1, n, strings.TrimPrefix(digest, "sha256:")[:12], what,
 			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), engine.HumanBytes(uint64(max(sofar, 0))), engine.HumanBytes(uint64(max(size, 0))))
-		if done && what == "unpack" {
-			fmt.Fprintln(os.Stderr)
+		if !done && time.Since(last) < 100*time.Millisecond {
+			return
 		}
+		last = time.Now()
+		var b strings.Builder
+		if redraw {
+			fmt.Fprintf(&b, "\x1b[%dA", len(lines)) // back to the block's first line
+		}
+		for _, l := range lines {
+			b.WriteString("\r\x1b[K" + l + "\n")
+		}
+		os.Stderr.WriteString(b.String())
 	}
 }
 
