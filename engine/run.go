@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/internal/beside"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
@@ -242,17 +242,7 @@ func (e *Engine) Detach(s *specs.Spec, opts stages.Options, to trace.Options, ex
 
 // ShimProgram is glassbox-shim beside glassbox: what a detached container's
 // monitor becomes once the container runs.
-func ShimProgram() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(filepath.Dir(exe), "glassbox-shim")
-	if err := unix.Access(p, unix.X_OK); err != nil {
-		return "", fmt.Errorf("a detached container needs glassbox-shim beside %s (make build): %w", exe, err)
-	}
-	return p, nil
-}
+func ShimProgram() (string, error) { return beside.Program("glassbox-shim", "a detached container") }
 
 // JoinNetworkOf resolves --network container:NAME to the namespace of that
 // running container's init.

@@ -465,7 +465,8 @@ func TestDoctor(t *testing.T) {
 }
 
 // Without glassbox-init beside it, glassbox re-executes itself as the init;
-// without glassbox-shim, it runs no detached container.
+// without glassbox-shim, it runs no detached container; without
+// glassbox-otlp, it exports no trace.
 func TestInitFallback(t *testing.T) {
 	e := newEnv(t)
 	alone := filepath.Join(t.TempDir(), "glassbox")
@@ -487,6 +488,18 @@ func TestInitFallback(t *testing.T) {
 	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "a detached container needs glassbox-shim beside "+alone+" (make build)") {
 		t.Errorf("run -d without glassbox-shim: %v %q", err, out)
+	}
+	// Without glassbox-otlp, the run runs and its trace is kept; the export
+	// it cannot make is one line of warning.
+	before, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json"))
+	cmd = exec.Command(alone, e.runArgs(nil, "true")...)
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "OTLP export needs glassbox-otlp beside "+alone+" (make build)") ||
+		strings.Count(string(out), "\n") != 1 {
+		t.Errorf("an export without glassbox-otlp: %v %q", err, out)
+	}
+	if after, _ := filepath.Glob(filepath.Join(e.root, "traces", "*.json")); len(after) != len(before)+1 {
+		t.Errorf("the run without glassbox-otlp kept no trace: %d traces, then %d", len(before), len(after))
 	}
 	e.noState()
 }

@@ -41,18 +41,18 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/beside"
 )
 
 // InitProgram is what the unshare stage clones: glassbox-init from beside the
 // glassbox executable when it is installed (it starts three times faster), or
 // glassbox itself as `glassbox init`.
 func InitProgram() (path string, argv []string) {
-	exe, err := os.Executable()
-	if err == nil {
-		p := filepath.Join(filepath.Dir(exe), "glassbox-init")
-		if unix.Access(p, unix.X_OK) == nil {
-			return p, []string{"glassbox-init"}
-		}
+	if p, err := beside.Program("glassbox-init", "a fast start"); err == nil {
+		return p, []string{"glassbox-init"}
+	}
+	if exe, err := os.Executable(); err == nil {
 		return exe, []string{"glassbox", "init"}
 	}
 	return "/proc/self/exe", []string{"glassbox", "init"}

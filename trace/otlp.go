@@ -12,32 +12,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/glassbox-dev/glassbox/internal/beside"
 )
-
-// OTLPProgram is glassbox-otlp beside the glassbox executable.
-func OTLPProgram() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(filepath.Dir(exe), "glassbox-otlp")
-	if err := unix.Access(p, unix.X_OK); err != nil {
-		return "", fmt.Errorf("OTLP export needs glassbox-otlp beside %s (make build installs it): %w", exe, err)
-	}
-	return p, nil
-}
 
 // export sends one process's spans (OTLP JSON, as AppendJSON wrote them) to
 // the collector the environment names: glassbox-otlp inherits the OTEL_*
 // variables, and says what failed on its last line of standard error.
 func export(ctx context.Context, spans []byte) error {
-	prog, err := OTLPProgram()
+	prog, err := beside.Program("glassbox-otlp", "OTLP export")
 	if err != nil {
 		return err
 	}
