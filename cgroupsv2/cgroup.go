@@ -160,23 +160,28 @@ func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
 }
 
 // Reopen is a container's existing cgroup, from the directories its record
-// lists, each matched with its mounted tree.
+// lists, each matched with its mounted tree. A directory in no tree mounted
+// here stays, with no tree: its removal is still tried.
 func Reopen(dirs []string) (*Cgroup, error) {
 	trees, err := Hierarchies()
 	if err != nil {
 		return nil, err
 	}
 	cg := &Cgroup{}
+	var elsewhere []string
 	for _, dir := range dirs {
-		for _, h := range trees {
-			if strings.HasPrefix(dir, h.Mount+"/") {
-				cg.Dirs, cg.trees = append(cg.Dirs, dir), append(cg.trees, h)
-				break
-			}
+		i := slices.IndexFunc(trees, func(h Hierarchy) bool { return strings.HasPrefix(dir, h.Mount+"/") })
+		if i < 0 {
+			elsewhere = append(elsewhere, dir)
+			continue
 		}
+		cg.Dirs, cg.trees = append(cg.Dirs, dir), append(cg.trees, trees[i])
 	}
 	if len(cg.Dirs) == 0 {
 		return nil, fmt.Errorf("none of the container's cgroups %v is in a mounted tree", dirs)
+	}
+	for _, dir := range elsewhere { // last: the first directory's tree is the one a v2 write uses
+		cg.Dirs, cg.trees = append(cg.Dirs, dir), append(cg.trees, Hierarchy{})
 	}
 	return cg, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,29 +27,43 @@ type Usage struct {
 // leaves its figure at zero.
 func (c *Cgroup) Usage() Usage {
 	var u Usage
-	v1 := c.v1()
-	if dir, err := c.dirFor("memory"); err == nil {
-		if v1 {
-			u.OOMKills, _ = c.readKey(dir, "memory.oom_control", "oom_kill")
-			u.MemoryPeak, _ = c.readUint(dir, "memory.max_usage_in_bytes")
-		} else {
-			u.OOMKills, _ = c.readKey(dir, "memory.events", "oom_kill")
-			u.MemoryPeak, _ = c.readUint(dir, "memory.peak")
-		}
+	if dir, v1, ok := c.treeOf("memory"); ok && v1 {
+		u.OOMKills, _ = c.readKey(dir, "memory.oom_control", "oom_kill")
+		u.MemoryPeak, _ = c.readUint(dir, "memory.max_usage_in_bytes")
+	} else if ok {
+		u.OOMKills, _ = c.readKey(dir, "memory.events", "oom_kill")
+		u.MemoryPeak, _ = c.readUint(dir, "memory.peak")
 	}
-	if v1 {
-		if dir, err := c.dirFor("cpuacct"); err == nil {
-			n, _ := c.readUint(dir, "cpuacct.usage") // v1's cpu.stat has no usage
-			u.CPU = time.Duration(n)
-		}
-	} else if dir, err := c.dirFor("cpu"); err == nil {
-		n, _ := c.readKey(dir, "cpu.stat", "usage_usec")
+	if dir, v1, ok := c.treeOf("cpuacct"); ok && v1 {
+		n, _ := c.readUint(dir, "cpuacct.usage") // v1's cpu.stat has no usage
+		u.CPU = time.Duration(n)
+	} else if dir, _, ok := c.treeOf("cpu"); ok {
+		n, _ := c.readKey(dir, "cpu.stat", "usage_usec") // cgroup2's, with or without the controller
 		u.CPU = time.Duration(n) * time.Microsecond
 	}
-	if dir, err := c.dirFor("pids"); err == nil {
+	if dir, _, ok := c.treeOf("pids"); ok {
 		u.PidsPeak, _ = c.readUint(dir, "pids.peak")
 	}
 	return u
+}
+
+// treeOf is the container's directory in the v1 tree that carries
+// controller, or else in its cgroup2 tree — where a hybrid host may have put
+// a controller no v1 tree took (cgroup_no_v1=) — and whether it is v1.
+func (c *Cgroup) treeOf(controller string) (dir string, v1, ok bool) {
+	v2 := -1
+	for i, t := range c.trees {
+		switch {
+		case t.V1 && slices.Contains(strings.Split(t.Controllers, ","), controller):
+			return c.Dirs[i], true, true
+		case !t.V1 && t.Mount != "" && v2 < 0:
+			v2 = i
+		}
+	}
+	if v2 < 0 {
+		return "", false, false
+	}
+	return c.Dirs[v2], false, true
 }
 
 // readUint reads a control file holding one number, and traces the read.

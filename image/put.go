@@ -2,6 +2,7 @@ package image
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,9 +33,9 @@ type Progress func(i, n int, digest, what string, sofar, size int64, done bool)
 // OCI layout, a rootfs tarball): its manifest, config and layer blobs, every
 // layer unpacked, and its record, under tags. Blobs and layers it already
 // has are not fetched again. Layers come side by side, one per CPU: each is
-// fetched, decompressed, hashed and unpacked into a directory of its own, so
-// they share nothing until the record lists them in order (an import of four
-// layers ran 1.7× faster on two CPUs, docs/performance.md).
+// fetched, decompressed, hashed and unpacked into a temporary directory of
+// its own and renamed into place (two layers with one content meet only
+// there: the second finds it made), and the record lists them in order.
 func (s *Store) Put(img v1.Image, tags []string, platform string, progress Progress) (*Record, error) {
 	release, err := s.busy()
 	if err != nil {
@@ -76,10 +77,13 @@ func (s *Store) Put(img v1.Image, tags []string, platform string, progress Progr
 		Created: cfg.Created.Time, Added: time.Now().UTC(), Platform: platform,
 	}
 	rec.Layers = make([]Layer, len(layers))
-	var g errgroup.Group
+	g, failed := errgroup.WithContext(context.Background())
 	g.SetLimit(runtime.NumCPU())
 	for i, l := range layers {
 		g.Go(func() (err error) {
+			if failed.Err() != nil {
+				return nil // another layer failed: the pull is over
+			}
 			rec.Layers[i], err = s.putLayer(l, cfg.RootFS.DiffIDs[i].String(), i, len(layers), progress)
 			return err
 		})
@@ -214,7 +218,7 @@ func decompress(r *bufio.Reader) (io.ReadCloser, error) {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		return gzip.NewReader(r)
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(runtime.NumCPU()))
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1)) // layers come side by side already
 		if err != nil {
 			return nil, err
 		}

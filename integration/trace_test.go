@@ -356,6 +356,85 @@ func TestOTLPExport(t *testing.T) {
 	}
 }
 
+// glassbox-otlp holds nothing of the container's: a detached run's monitor
+// makes the container's lock and stdio inheritable for the shim it becomes,
+// and its trace's export must start before that, or the helper would keep
+// the lock (and rm waiting) for as long as a collector makes it wait.
+func TestOTLPExportHoldsNothingOfTheContainer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A collector that takes the connections and never answers, until the
+	// check is done: then it hangs up, and later exports fail at once.
+	var mu sync.Mutex
+	var conns []net.Conn
+	hangUp := func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}
+	defer hangUp()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	e := newEnv(t)
+	cmd := exec.Command(glassbox, "run", "-d", "-i", "--rootfs", rootfs, "--", "sleep", "30")
+	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+ln.Addr().String(), "OTEL_EXPORTER_OTLP_TIMEOUT=3000")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run -d: %v %s", err, out)
+	}
+	id := strings.TrimSpace(string(out))
+	helper := filepath.Join(filepath.Dir(glassbox), "glassbox-otlp")
+	helpers := func() (procs []string) {
+		all, _ := filepath.Glob("/proc/[0-9]*/exe")
+		for _, p := range all {
+			if exe, _ := os.Readlink(p); exe == helper {
+				procs = append(procs, filepath.Dir(p))
+			}
+		}
+		return procs
+	}
+	defer func() {
+		hangUp() // the monitor's export fails now, and it becomes the shim
+		for deadline := time.Now().Add(6 * time.Second); time.Now().Before(deadline) && len(helpers()) > 0; {
+			time.Sleep(20 * time.Millisecond)
+		}
+		e.run("", "kill", id)
+		e.run("", "rm", "-f", id)
+	}()
+	var seen []string
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && seen == nil; time.Sleep(20 * time.Millisecond) {
+		for _, p := range helpers() {
+			fds, _ := filepath.Glob(filepath.Join(p, "fd", "*"))
+			for _, fd := range fds {
+				target, _ := os.Readlink(fd)
+				seen = append(seen, target)
+			}
+		}
+	}
+	if seen == nil {
+		t.Fatal("no glassbox-otlp seen exporting the detached run's trace")
+	}
+	for _, target := range seen {
+		if strings.HasPrefix(target, e.root) {
+			t.Errorf("glassbox-otlp holds %s, a file of the container's", target)
+		}
+	}
+}
+
 func TestOTLPExportFailureIsAWarning(t *testing.T) {
 	e := newEnv(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")

@@ -507,7 +507,7 @@ func Resume(c *container.Container, opts Options, exitCode int) *Run {
 		r.CgroupMode, _ = cgroupsv2.Detect()
 		cg, err := cgroupsv2.Reopen(c.Cgroups)
 		if err != nil {
-			cg = &cgroupsv2.Cgroup{Dirs: c.Cgroups} // no tree of theirs is mounted: rmdir finds nothing
+			cg = &cgroupsv2.Cgroup{Dirs: c.Cgroups} // the trees cannot be read, or none of theirs is mounted: rmdir all the same
 		}
 		cg.Step = r.steps.record
 		r.Cgroup = cg

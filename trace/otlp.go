@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 
 	"github.com/glassbox-dev/glassbox/internal/beside"
 )
@@ -27,6 +28,7 @@ func export(ctx context.Context, spans []byte) error {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, prog)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // it never outlives glassbox
 	cmd.Stdin = bytes.NewReader(spans)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -35,7 +37,7 @@ func export(ctx context.Context, spans []byte) error {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
-		return fmt.Errorf("no answer within %s (OTEL_EXPORTER_OTLP_TIMEOUT)", exportTimeout())
+		return fmt.Errorf("glassbox-otlp did not finish within %s (OTEL_EXPORTER_OTLP_TIMEOUT and 2 s)", exportTimeout())
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	if last := lines[len(lines)-1]; last != "" {

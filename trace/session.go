@@ -3,7 +3,7 @@
 // cgroup file, each netlink request) with the timestamps the process that did
 // it measured. Every trace is written to the state root as OTLP JSON; when the
 // standard OTEL_* variables (or --otlp-endpoint) name a collector, it is sent
-// there too, over OTLP/HTTP or OTLP/gRPC, by glassbox-otlp (export.go).
+// there too, over OTLP/HTTP or OTLP/gRPC, by glassbox-otlp (otlp.go).
 package trace
 
 import (
@@ -364,7 +364,11 @@ func (s *Session) End(err error, attrs ...attribute.KeyValue) (string, error) {
 	defer cancel()
 	shutdownErr := s.tp.Shutdown(ctx)
 	if shutdownErr == nil && s.remote != "" && s.store.data != nil {
-		shutdownErr = export(ctx, s.store.data)
+		// Longer than the exporter's own timeout, so that glassbox-otlp
+		// says why it failed before it is stopped.
+		ectx, ecancel := context.WithTimeout(context.Background(), exportTimeout()+2*time.Second)
+		shutdownErr = export(ectx, s.store.data)
+		ecancel()
 	}
 	if shutdownErr != nil && s.remote != "" {
 		shutdownErr = fmt.Errorf("OTLP export to %s failed (the trace is kept in %s): %w", s.remote, s.store.dir, shutdownErr)

@@ -290,10 +290,17 @@ func newImageCmd() *cobra.Command {
 
 // progressBar draws a line per layer on a terminal, as docker pull does:
 // layers come side by side, so the block of lines is redrawn in place (at
-// most every 100 ms, and at each layer's end). Elsewhere it is quiet.
+// most every 100 ms, and at each layer's end), each line cut to the
+// terminal's width. An image with more layers than the terminal has rows
+// gets one line, of the layer last heard of. Elsewhere it is quiet.
 func progressBar() image.Progress {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
+	fd := int(os.Stderr.Fd())
+	if !term.IsTerminal(fd) {
 		return nil
+	}
+	width, rows, err := term.GetSize(fd)
+	if err != nil || width < 20 {
+		width, rows = 80, 24
 	}
 	var mu sync.Mutex
 	var lines []string
@@ -301,24 +308,33 @@ func progressBar() image.Progress {
 	return func(i, n int, digest, what string, sofar, size int64, done bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		redraw := len(lines) > 0
+		drawn := len(lines) > 0
 		for len(lines) < n {
 			lines = append(lines, fmt.Sprintf("layer %d/%d waiting", len(lines)+1, n))
 		}
-		const width = 30
-		fill := width
+		const bar = 20
+		fill := bar
 		if size > 0 && !done {
-			fill = int(float64(sofar) / float64(size) * width)
+			fill = int(float64(sofar) / float64(size) * bar)
 		}
-		fill = min(max(fill, 0), width)
-		lines[i] = fmt.Sprintf("layer %d/%d %s %-8s [%s%s] %s / %s", i+1, n, strings.TrimPrefix(digest, "sha256:")[:12], what,
-			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), engine.HumanBytes(uint64(max(sofar, 0))), engine.HumanBytes(uint64(max(size, 0))))
+		fill = min(max(fill, 0), bar)
+		line := fmt.Sprintf("layer %d/%d %s %-8s [%s%s] %s / %s", i+1, n, strings.TrimPrefix(digest, "sha256:")[:12], what,
+			strings.Repeat("=", fill), strings.Repeat(" ", bar-fill), engine.HumanBytes(uint64(max(sofar, 0))), engine.HumanBytes(uint64(max(size, 0))))
+		lines[i] = line[:min(len(line), width-1)]
 		if !done && time.Since(last) < 100*time.Millisecond {
 			return
 		}
 		last = time.Now()
+		if n >= rows {
+			end := ""
+			if done && what == "unpack" {
+				end = "\n"
+			}
+			os.Stderr.WriteString("\r\x1b[K" + lines[i] + end)
+			return
+		}
 		var b strings.Builder
-		if redraw {
+		if drawn {
 			fmt.Fprintf(&b, "\x1b[%dA", len(lines)) // back to the block's first line
 		}
 		for _, l := range lines {

@@ -246,6 +246,10 @@ func openStdin(fifo, mode string, terminal bool, opts *stages.Options) (*os.File
 // shim runs `glassbox monitor --exit-code` when the init exits. It returns
 // only if the execve failed.
 func becomeShim(shim string, r *stages.Run, tr *trace.Run, stdio shimIO, logs spec.LogConfig, to trace.Options) error {
+	// The run's trace ends with the program started; `glassbox exit` traces
+	// the rest. It ends first: its OTLP export starts a program, which must
+	// not inherit the lock and stdio made inheritable below.
+	tr.EndLifecycle(nil, attribute.Bool("glassbox.detached", true))
 	lockFd, err := r.InheritLock()
 	if err != nil {
 		return fmt.Errorf("keep the container's lock across execve: %w", err)
@@ -298,9 +302,6 @@ func becomeShim(shim string, r *stages.Run, tr *trace.Run, stdio shimIO, logs sp
 	argv = append(argv, log, "--", exe, "glassbox", "monitor", "--root", r.Opts.Root, "--id", r.ID,
 		"--lock-fd", strconv.Itoa(lockFd), "--rm="+strconv.FormatBool(r.Opts.Remove),
 		"--trace="+strconv.FormatBool(!to.Off), "--otlp-endpoint", to.Endpoint)
-	// The run's trace ends with the program started; `glassbox exit` traces
-	// the rest.
-	tr.EndLifecycle(nil, attribute.Bool("glassbox.detached", true))
 	// One P: the Go runtime then starts fewer threads, each costing memory.
 	return syscall.Exec(shim, argv, append(os.Environ(), shimGOMAXPROCS))
 }
