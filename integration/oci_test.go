@@ -261,9 +261,22 @@ func TestOCIRun(t *testing.T) {
 	bundle := ociBundle(t, func(s map[string]any) {
 		s["process"].(map[string]any)["args"] = []string{"sh", "-c", "echo ran; exit 3"}
 	})
-	r := e.oci("run", "--bundle", bundle, "r1")
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	r := e.oci("run", "--bundle", bundle, "--pid-file", pidFile, "r1")
 	if r.code != 3 || r.stdout != "ran\n" {
 		t.Errorf("run: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if pid, err := os.ReadFile(pidFile); err != nil || len(pid) == 0 {
+		t.Errorf("--pid-file: %q %v", pid, err)
+	}
+	// One process, one trace: created, then the FIFO opened, as a step.
+	root, _ := e.loadTrace().Root()
+	var released bool
+	for _, sp := range e.loadTrace().Spans() {
+		released = released || strings.HasPrefix(sp.Label(), "open exec.fifo O_RDONLY")
+	}
+	if root.Name != "glassbox run" || !released {
+		t.Errorf("run's trace: root %q, the exec.fifo step there: %v", root.Name, released)
 	}
 	e.noState()
 }

@@ -251,19 +251,24 @@ func (o *ociCreate) run(root, id string, andStart bool) error {
 		opts.IO.Console = conn
 	}
 	eng := &engine.Engine{Root: root}
-	r, err := eng.CreateOCI(s, opts)
-	if err != nil {
-		return err
-	}
-	if o.pidFile != "" {
-		if err := writePidFile(o.pidFile, r.Pid); err != nil {
-			return err
+	created := func(r *stages.Run) error {
+		if o.pidFile == "" {
+			return nil
 		}
+		return writePidFile(o.pidFile, r.Pid)
 	}
 	if !andStart {
-		return nil
+		r, err := eng.CreateOCI(s, opts)
+		if err == nil {
+			err = created(r)
+		}
+		return err
 	}
-	if err := ociStart(root, id); err != nil {
+	r, warning, err := eng.RunOCI(s, opts, created)
+	if warning != nil {
+		fmt.Fprintln(os.Stderr, "glassbox: warning:", warning) // the program runs: the spec says warn
+	}
+	if err != nil {
 		return err
 	}
 	if o.detach {
