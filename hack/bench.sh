@@ -43,7 +43,10 @@ work=$(mktemp -d /tmp/glassbox-bench.XXXXXX)
 # A network's NAT rules stay with its bridge (docs/network.md); the bench
 # leaves the host's nftables as it found them.
 had_nat=$(nft list table ip glassbox >/dev/null 2>&1 && echo yes || true)
-trap 'rm -rf "$work"; [ -n "$had_nat" ] || nft delete table ip glassbox 2>/dev/null || true' EXIT
+# What the exit undoes, first to last; later sections put theirs in front.
+undo=('rm -rf "$work"' '[ -n "$had_nat" ] || nft delete table ip glassbox 2>/dev/null || true')
+on_exit() { for u in "${undo[@]}"; do eval "$u"; done; }
+trap on_exit EXIT
 hack/mkrootfs.sh "$work/bundle/rootfs" >/dev/null
 (cd "$work/bundle" && runc spec)
 # Not a terminal, and /bin/true as the process; everything else as runc spec wrote it.
@@ -165,7 +168,7 @@ if command -v docker >/dev/null; then
 		bin/glassbox save busybox:latest | DOCKER_HOST="unix://$work/dockerd.sock" docker load >/dev/null &&
 			dockerd_cmd=(-n dockerd "env DOCKER_HOST=unix://$work/dockerd.sock docker run --rm --pull=never --network none busybox true")
 	fi
-	trap 'kill $daemon 2>/dev/null; stop_dockerd; rm -rf "$work"' EXIT
+	undo=('kill $daemon 2>/dev/null' stop_dockerd "${undo[@]}")
 	for _ in $(seq 50); do [ -S "$work/glassbox.sock" ] && break; sleep 0.1; done
 	hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/daemon.json" \
 		-n glassbox-run "bin/glassbox run --rm --trace=false --network none busybox true" \
