@@ -89,10 +89,9 @@ state = %q
 		t.Fatal(err)
 	}
 	// The shim keeps its sockets and FIFOs under /run/containerd whatever
-	// containerd's config says. (Looked at before containerd starts: it makes
-	// the directory at once.) CNI's named network namespaces go in /run/netns,
-	// a host mount that stays (hostMounts).
-	removeIfMadeHere(t, "/run/containerd")
+	// containerd's config says (TestMain removes it if the tests made it).
+	// CNI's named network namespaces go in /run/netns, a host mount that
+	// stays (hostMounts).
 	log, _ := os.Create(filepath.Join(dir, "containerd.log"))
 	// containerd, and every shim and runtime it starts, in a cgroup namespace
 	// of its own, with cgroupfs mounted again inside: the test's own cgroups

@@ -53,9 +53,8 @@ func startDockerd(t *testing.T) *dockerdRef {
 	removeCgroups := cgroupsMadeFor(parent)
 	args = append(args, "--cgroup-parent", parent)
 	// The runc shim of the containerd dockerd starts keeps its sockets in
-	// /run/containerd/s whatever dockerd's roots are (looked at before it
-	// starts, and removed after it ends).
-	removeIfMadeHere(t, "/run/containerd")
+	// /run/containerd/s whatever dockerd's roots are (TestMain removes it if
+	// the tests made it).
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = &d.log, &d.log
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

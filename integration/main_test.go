@@ -81,6 +81,7 @@ func TestMain(m *testing.M) {
 	code := func() int {
 		defer os.RemoveAll(tmp)
 		defer removeNetworkRulesMadeHere()()
+		defer removeDirsMadeHere("/run/containerd")()
 		if err := setup(tmp); err != nil {
 			fmt.Fprintln(os.Stderr, "integration setup:", err)
 			return 1
@@ -88,6 +89,25 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// removeDirsMadeHere returns what removes, once the tests are done, those of
+// paths that did not exist before them. containerd's shims and ctr keep
+// sockets and FIFOs under /run/containerd whatever containerd's config says,
+// and a shim or containerd a test has ended may still make them a moment
+// later: a test that removed the directory at its end left it to the next.
+func removeDirsMadeHere(paths ...string) func() {
+	var made []string
+	for _, p := range paths {
+		if _, err := os.Stat(p); os.IsNotExist(err) {
+			made = append(made, p)
+		}
+	}
+	return func() {
+		for _, p := range made {
+			os.RemoveAll(p)
+		}
+	}
 }
 
 // removeNetworkRulesMadeHere notes which networks have NAT rules now, and
