@@ -190,9 +190,9 @@ func Reopen(dirs []string) (*Cgroup, error) {
 // CPUs and no memory nodes, and a process cannot join it (ENOSPC), so those two
 // files are copied down from the parent at each level glassbox creates there.
 func (c *Cgroup) Create() error {
-	cpuset, _ := c.dirFor("cpuset")
+	cpuset, v1, _ := c.treeOf("cpuset")
 	for _, dir := range c.Dirs {
-		fill := c.v1() && dir == cpuset
+		fill := v1 && dir == cpuset
 		err := c.mkdir(dir, fill)
 		// Another container's teardown may remove the shared parent between our
 		// mkdirs (it does once the parent is empty): make it again.

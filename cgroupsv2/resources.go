@@ -269,14 +269,14 @@ func (c *Cgroup) v1() bool {
 	return false
 }
 
-// dirFor finds the container's directory in the tree carrying a controller.
+// dirFor finds the container's directory in the tree carrying a controller
+// for its limits: on a v1 or hybrid host, a v1 tree.
 func (c *Cgroup) dirFor(controller string) (string, error) {
-	for i, t := range c.trees {
-		if !c.v1() || (t.V1 && slices.Contains(strings.Split(t.Controllers, ","), controller)) {
-			return c.Dirs[i], nil
-		}
+	dir, v1, ok := c.treeOf(controller)
+	if !ok || (c.v1() && !v1) {
+		return "", fmt.Errorf("no cgroup v1 hierarchy with the %s controller is mounted under %s", controller, Mountpoint)
 	}
-	return "", fmt.Errorf("no cgroup v1 hierarchy with the %s controller is mounted under %s", controller, Mountpoint)
+	return dir, nil
 }
 
 // enable adds controllers to cgroup.subtree_control at every level above the
