@@ -25,6 +25,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/cgroupsv2/devicebpf"
+	"github.com/glassbox-dev/glassbox/internal/beside"
 	gbnet "github.com/glassbox-dev/glassbox/netns"
 	"github.com/glassbox-dev/glassbox/seccomp"
 	"github.com/glassbox-dev/glassbox/spec"
@@ -43,7 +44,7 @@ type Check struct {
 // Run performs every check, in the order of the stages that need them.
 func Run() []Check {
 	checks := namespaces()
-	checks = append(checks, initProgram(), cgroups(), deviceControl(), seccompFilter(), overlay(), pivotRoot())
+	checks = append(checks, initProgram(), companions(), cgroups(), deviceControl(), seccompFilter(), overlay(), pivotRoot())
 	checks = append(checks, network()...)
 	checks = append(checks, defaultNetwork())
 	checks = append(checks, btf())
@@ -87,6 +88,22 @@ func initProgram() Check {
 	}
 	return Check{Name: "container init", OK: true, Detail: "glassbox re-executes itself (`glassbox init`)" + protected,
 		Action: "install glassbox-init beside glassbox (make build): containers start ~10 ms faster"}
+}
+
+// companions checks the programs glassbox starts from beside itself, besides
+// glassbox-init: without them it runs containers in the foreground all the same.
+func companions() Check {
+	var missing []string
+	for _, name := range []string{"glassbox-shim", "glassbox-otlp"} {
+		if _, err := beside.Program(name); err != nil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return Check{Name: "companion programs", OK: true, Detail: "glassbox-shim (detached containers) and glassbox-otlp (OTLP export) beside glassbox"}
+	}
+	return Check{Name: "companion programs", OK: true, Detail: strings.Join(missing, " and ") + " not beside glassbox: detached containers need glassbox-shim, OTLP export glassbox-otlp",
+		Action: "install them beside glassbox (make build)"}
 }
 
 func cgroups() Check {

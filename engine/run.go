@@ -242,7 +242,13 @@ func (e *Engine) Detach(s *specs.Spec, opts stages.Options, to trace.Options, ex
 
 // ShimProgram is glassbox-shim beside glassbox: what a detached container's
 // monitor becomes once the container runs.
-func ShimProgram() (string, error) { return beside.Program("glassbox-shim", "a detached container") }
+func ShimProgram() (string, error) {
+	p, err := beside.Program("glassbox-shim")
+	if err != nil {
+		return "", fmt.Errorf("a detached container needs %w", err)
+	}
+	return p, nil
+}
 
 // JoinNetworkOf resolves --network container:NAME to the namespace of that
 // running container's init.

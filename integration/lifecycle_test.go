@@ -477,6 +477,12 @@ func TestInitFallback(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "glassbox re-executes itself") {
 		t.Errorf("doctor should say the fallback is in use: %v\n%s", err, out)
 	}
+	if !strings.Contains(string(out), "glassbox-shim and glassbox-otlp not beside glassbox") {
+		t.Errorf("doctor should say which companion programs are missing:\n%s", out)
+	}
+	if out, _ := exec.Command(glassbox, "doctor").Output(); !strings.Contains(string(out), "glassbox-shim (detached containers) and glassbox-otlp (OTLP export) beside glassbox") {
+		t.Errorf("doctor of a full build should find its companion programs:\n%s", out)
+	}
 	cmd := exec.Command(alone, e.runArgs(nil, "sh", "-c", "echo $$")...)
 	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
 	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "1\n" {

@@ -49,7 +49,7 @@ import (
 // glassbox executable when it is installed (it starts three times faster), or
 // glassbox itself as `glassbox init`.
 func InitProgram() (path string, argv []string) {
-	if p, err := beside.Program("glassbox-init", "a fast start"); err == nil {
+	if p, err := beside.Program("glassbox-init"); err == nil {
 		return p, []string{"glassbox-init"}
 	}
 	if exe, err := os.Executable(); err == nil {

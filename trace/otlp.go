@@ -23,9 +23,9 @@ import (
 // the collector the environment names: glassbox-otlp inherits the OTEL_*
 // variables, and says what failed on its last line of standard error.
 func export(ctx context.Context, spans []byte) error {
-	prog, err := beside.Program("glassbox-otlp", "OTLP export")
+	prog, err := beside.Program("glassbox-otlp")
 	if err != nil {
-		return err
+		return fmt.Errorf("OTLP export needs %w", err)
 	}
 	cmd := exec.CommandContext(ctx, prog)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // it never outlives glassbox

@@ -13,15 +13,16 @@ import (
 )
 
 // Program is name in the running executable's directory, when it is there
-// and executable; what names what needs it, for the error.
-func Program(name, what string) (string, error) {
+// and executable. Its error reads after "… needs ": "glassbox-shim beside
+// /usr/local/bin/glassbox (make build): …".
+func Program(name string) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err
 	}
 	p := filepath.Join(filepath.Dir(exe), name)
 	if err := unix.Access(p, unix.X_OK); err != nil {
-		return "", fmt.Errorf("%s needs %s beside %s (make build): %w", what, name, exe, err)
+		return "", fmt.Errorf("%s beside %s (make build): %w", name, exe, err)
 	}
 	return p, nil
 }
