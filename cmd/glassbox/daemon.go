@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,9 @@ images pull, list, inspect, tag, remove; networks list, inspect, create,
 remove. Anything else is a 501 that says so (docs/daemon.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(100) // it lives on: Go's default, not a short command's room (main.go)
+			}
 			eng, err := engineOf(cmd)
 			if err != nil {
 				return err

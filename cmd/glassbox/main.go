@@ -53,9 +53,9 @@ func run() int {
 	// A command allocates about 3 MB, most of it for its trace's spans: at
 	// Go's default (GOGC=100) the first collection starts at 4 MB, just before
 	// a traced run ends, and costs it ~1 ms. Twice the room lets a command end
-	// first. The daemon, which lives on, keeps the default; GOGC, when set,
-	// is the user's.
-	if os.Getenv("GOGC") == "" && (len(os.Args) < 2 || os.Args[1] != "daemon") {
+	// first (the daemon, which lives on, goes back to the default). GOGC,
+	// when set, is the user's.
+	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 	}
 	oci := filepath.Base(os.Args[0]) == ociName
