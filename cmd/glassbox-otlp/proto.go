@@ -39,11 +39,7 @@ func resourceSpans(f *trace.File) ([]*tracepb.ResourceSpans, error) {
 }
 
 func span(s *trace.Span) (*tracepb.Span, error) {
-	traceID, err := id("traceId", s.TraceID, 16)
-	if err != nil {
-		return nil, err
-	}
-	spanID, err := id("spanId", s.SpanID, 8)
+	traceID, spanID, err := ids("", s.TraceID, s.SpanID)
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +75,7 @@ func span(s *trace.Span) (*tracepb.Span, error) {
 		p.Events = append(p.Events, &tracepb.Span_Event{TimeUnixNano: at, Name: e.Name, Attributes: attrs})
 	}
 	for _, l := range s.Links {
-		traceID, err := id("link traceId", l.TraceID, 16)
-		if err != nil {
-			return nil, err
-		}
-		spanID, err := id("link spanId", l.SpanID, 8)
+		traceID, spanID, err := ids("link ", l.TraceID, l.SpanID)
 		if err != nil {
 			return nil, err
 		}
@@ -97,6 +89,14 @@ func span(s *trace.Span) (*tracepb.Span, error) {
 		p.Status = &tracepb.Status{Code: tracepb.Status_StatusCode(s.Status.Code), Message: s.Status.Message}
 	}
 	return p, nil
+}
+
+// ids decodes the trace id and span id of a span or (what "link ") a link.
+func ids(what, traceHex, spanHex string) (traceID, spanID []byte, err error) {
+	if traceID, err = id(what+"traceId", traceHex, 16); err == nil {
+		spanID, err = id(what+"spanId", spanHex, 8)
+	}
+	return traceID, spanID, err
 }
 
 // id decodes a hex id of n bytes, as OTLP JSON writes trace and span ids.
