@@ -75,11 +75,17 @@ func TestPutStopsAtAFailedLayer(t *testing.T) {
 	}
 	var fetches atomic.Int32
 	broken := errors.New("connection reset by the registry")
+	// The layers begun beside layer 0 wait until its fetch has begun, so that
+	// none of them can finish, and free its place for the next, before layer 0
+	// has failed.
+	failing := make(chan struct{})
 	img := layersOf{base, func(i int, l v1.Layer) (io.ReadCloser, error) {
 		fetches.Add(1)
 		if i == 0 {
+			close(failing)
 			return nil, broken
 		}
+		<-failing
 		return l.Compressed()
 	}}
 	root := t.TempDir()
