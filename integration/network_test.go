@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -330,6 +331,60 @@ func TestOutboundMasquerade(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the external host saw no connection")
+	}
+}
+
+// The MTU (netns/mtu.go): a connection from a container to its host uses
+// segments larger than any Ethernet frame, as over loopback; one to another
+// machine (a namespace behind a veth plays it) is sized for the host's own
+// way out, the interface of its default route.
+func TestNetworkMTU(t *testing.T) {
+	e := newEnv(t)
+	e.runOK(nil, "true") // the bridge exists once a container has run on it
+	ext, cleanup := externalHost(t, "198.51.100.1/24", "198.51.100.2/24")
+	defer cleanup()
+	uplink := 1500
+	if f := strings.Fields(string(must(exec.Command("ip", "-4", "route", "show", "default").Output()))); slices.Contains(f, "dev") {
+		dev := f[slices.Index(f, "dev")+1]
+		uplink = must(strconv.Atoi(strings.TrimSpace(string(must(os.ReadFile("/sys/class/net/" + dev + "/mtu"))))))
+	}
+	for _, c := range []struct {
+		where    string
+		listener net.Listener
+		ok       func(mss int) bool
+		want     string
+	}{
+		{"the host", must(net.Listen("tcp4", gateway(t)+":0")), func(mss int) bool { return mss > 1500 }, "> 1500"},
+		{"another machine", listenIn(t, ext, "198.51.100.2:0"), func(mss int) bool { return mss <= uplink-40 }, fmt.Sprintf("<= %d (the host's uplink MTU %d less headers)", uplink-40, uplink)},
+	} {
+		defer c.listener.Close()
+		mss := make(chan int, 1)
+		go func() {
+			conn, err := c.listener.Accept()
+			if err != nil {
+				mss <- 0
+				return
+			}
+			defer conn.Close()
+			raw, _ := conn.(*net.TCPConn).SyscallConn()
+			var info *unix.TCPInfo
+			raw.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+			if err != nil {
+				mss <- 0
+				return
+			}
+			mss <- int(info.Snd_mss) // the container's advertised MSS, less options
+		}()
+		addr := c.listener.Addr().(*net.TCPAddr)
+		e.container(nil, "sh", "-c", fmt.Sprintf("echo hi | nc -w2 %s %d", addr.IP, addr.Port))
+		select {
+		case got := <-mss:
+			if !c.ok(got) {
+				t.Errorf("a connection from a container to %s: segments of %d bytes, want %s", c.where, got, c.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s saw no connection", c.where)
+		}
 	}
 }
 

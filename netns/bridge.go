@@ -376,6 +376,11 @@ func RemoveNetworkNAT(network string) error {
 // does not exist, and turns on the routing it needs.
 func ensureBridge(n *Network, step step.Recorder) (netlink.Link, error) {
 	if br, err := netlink.LinkByName(n.Bridge); err == nil {
+		if br.Attrs().MTU != onHostMTU { // a bridge an older glassbox made
+			if err := setBridgeMTU(br, step); err != nil {
+				return nil, err
+			}
+		}
 		// Routing may have been turned off since the bridge was made.
 		if fwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(fwd)) == "1" {
 			return br, nil
@@ -383,9 +388,10 @@ func ensureBridge(n *Network, step step.Recorder) (netlink.Link, error) {
 		return br, setSysctls(n, step)
 	}
 	start := time.Now()
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, MTU: onHostMTU}}
 	err := netlink.LinkAdd(br)
-	step("RTM_NEWLINK "+n.Bridge+" type bridge", start, err, "glassbox.netlink.link", n.Bridge)
+	step(fmt.Sprintf("RTM_NEWLINK %s type bridge mtu %d", n.Bridge, onHostMTU), start, err, "glassbox.netlink.link", n.Bridge,
+		"glassbox.why", bridgeMTUWhy)
 	if err != nil && !errors.Is(err, unix.EEXIST) { // EEXIST: another run's, a moment ago
 		return nil, fmt.Errorf("RTM_NEWLINK %s type bridge: %w", n.Bridge, err)
 	}
@@ -407,6 +413,22 @@ func ensureBridge(n *Network, step step.Recorder) (netlink.Link, error) {
 		return nil, fmt.Errorf("RTM_NEWLINK %s up: %w", n.Bridge, err)
 	}
 	return link, setSysctls(n, step)
+}
+
+// The bridge's MTU sizes what the host sends to its containers. Left unset,
+// a bridge takes the smallest of its ports' and changes with every port that
+// comes and goes (1500 while a veth an older glassbox made is on it); set, it
+// stays.
+const bridgeMTUWhy = "the MTU of what the host sends to containers: set, it no longer follows the bridge's ports"
+
+func setBridgeMTU(br netlink.Link, step step.Recorder) error {
+	start := time.Now()
+	err := netlink.LinkSetMTU(br, onHostMTU)
+	step(fmt.Sprintf("RTM_NEWLINK %s mtu %d", br.Attrs().Name, onHostMTU), start, err, "glassbox.why", bridgeMTUWhy)
+	if err != nil {
+		return fmt.Errorf("RTM_NEWLINK %s mtu %d: %w", br.Attrs().Name, onHostMTU, err)
+	}
+	return nil
 }
 
 // setSysctls turns on routing, and lets DNAT send packets from 127.0.0.1
@@ -439,13 +461,13 @@ func setSysctls(n *Network, step step.Recorder) error {
 // in on — which a bridge port does only in hairpin mode.
 func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment, defaultRoute, hairpin bool, step step.Recorder) error {
 	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: hostEnd, MasterIndex: bridge.Attrs().Index},
-		PeerName:  iface, PeerNamespace: netlink.NsPid(pid),
+		LinkAttrs: netlink.LinkAttrs{Name: hostEnd, MasterIndex: bridge.Attrs().Index, MTU: onHostMTU},
+		PeerName:  iface, PeerNamespace: netlink.NsPid(pid), PeerMTU: onHostMTU,
 	}
 	start := time.Now()
 	err := netlink.LinkAdd(veth)
-	step(fmt.Sprintf("RTM_NEWLINK veth %s ⇄ %s in /proc/%d/ns/net (master %s)", hostEnd, iface, pid, bridge.Attrs().Name), start, err,
-		"glassbox.netlink.link", hostEnd)
+	step(fmt.Sprintf("RTM_NEWLINK veth %s ⇄ %s in /proc/%d/ns/net (master %s, mtu %d)", hostEnd, iface, pid, bridge.Attrs().Name, onHostMTU), start, err,
+		"glassbox.netlink.link", hostEnd, "glassbox.why", "the MTU of packets that stay on this machine (mtu.go)")
 	if err != nil {
 		return fmt.Errorf("RTM_NEWLINK veth %s: %w", hostEnd, err)
 	}
@@ -489,10 +511,12 @@ func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment,
 		return nil // the subnet's route came with the address
 	}
 	start = time.Now()
-	err = h.RouteAdd(&netlink.Route{LinkIndex: inside.Attrs().Index, Gw: a.Gateway})
-	step("RTM_NEWROUTE default via "+a.Gateway.String()+" (inside)", start, err)
+	mtu, via := uplinkMTU()
+	err = h.RouteAdd(&netlink.Route{LinkIndex: inside.Attrs().Index, Gw: a.Gateway, MTU: mtu})
+	step(fmt.Sprintf("RTM_NEWROUTE default via %s mtu %d (inside)", a.Gateway, mtu), start, err,
+		"glassbox.why", fmt.Sprintf("what leaves the machine is sized for the host's way out (%s)", cmp.Or(via, "no default route: Ethernet's 1500")))
 	if err != nil {
-		return fmt.Errorf("RTM_NEWROUTE default via %s: %w", a.Gateway, err)
+		return fmt.Errorf("RTM_NEWROUTE default via %s mtu %d: %w", a.Gateway, mtu, err)
 	}
 	return nil
 }
