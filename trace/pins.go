@@ -95,13 +95,19 @@ func attachOnce(dir string) ([]ProbeMode, error) {
 }
 
 // pinnedModes reads how each probe is attached from the names of the pinned
-// links (link-<mode>-<target>).
+// links (link-<mode>-<target>), listed once: a stat of each name a probe
+// could have was 33 system calls at the start of every traced run.
 func pinnedModes(dir string) []ProbeMode {
+	names, _ := os.ReadDir(dir)
+	pinned := make(map[string]bool, len(names))
+	for _, n := range names {
+		pinned[n.Name()] = true
+	}
 	var modes []ProbeMode
 	for _, p := range probes {
 		m := ProbeMode{Target: p.Target(), Why: "not attached by the first traced run (glassbox doctor shows what this kernel offers)"}
 		for _, mode := range []string{"tracepoint", "kprobe", "fentry"} {
-			if _, err := os.Stat(filepath.Join(dir, linkName(mode, p.Target()))); err == nil {
+			if pinned[linkName(mode, p.Target())] {
 				m.Mode, m.Why = mode, ""
 			}
 		}
