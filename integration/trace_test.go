@@ -161,6 +161,12 @@ func TestTraceOfARun(t *testing.T) {
 				step.StartTime(), step.EndTime(), c.stage, st.StartTime(), st.EndTime())
 		}
 	}
+	// glassbox wires the network namespace while the init starts
+	// (stages.Run.unshareAndNetwork): the network stage begins before the
+	// unshare stage, which waits for the init, ends.
+	if n, u := byName["network"], byName["unshare"]; !n.StartTime().Before(u.EndTime()) {
+		t.Errorf("the network stage [%v, %v] did not run while the init started (unshare [%v, %v])", n.StartTime(), n.EndTime(), u.StartTime(), u.EndTime())
+	}
 	if clone, ok := childNamed(children, byName["unshare"], "clone"); ok {
 		if !strings.Contains(clone.Label(), "CLONE_NEWNS") || !strings.Contains(clone.Label(), "CLONE_NEWPID") || !strings.Contains(clone.Label(), "CLONE_NEWNET") {
 			t.Errorf("clone step should show the namespace flags: %q", clone.Label())

@@ -14,7 +14,10 @@
 // They talk over a socketpair (the sync socket, after runc's "syncpipe"): the
 // host side tells the init which stage to run, the init reports how it went. The
 // init never runs ahead of the host, so the pipeline can stop between any two
-// stages — that is how `create`/`start` and breakpoints work.
+// stages — that is how `create`/`start` and breakpoints work. The host runs
+// ahead of the init once: the network stage, all host-side, wires the new
+// network namespace while the init is still starting (runner.go,
+// unshareAndNetwork), unless a breakpoint, --step or a hook stops between them.
 package stages
 
 import (
