@@ -1038,7 +1038,7 @@ func TestTraceDiff(t *testing.T) {
 	e.ok("run", "--name", "none", "--network", "none", "busybox", "true")
 	e.ok("run", "--name", "again", "--tmpfs", "/x:size=1m", "busybox", "true")
 	out = diff("ok", "none")
-	if !strings.Contains(out, "steps in A only") || !strings.Contains(out, "network: lease ") || !strings.Contains(out, "network: RTM_NEWLINK veth ") || strings.Contains(out, "failed") {
+	if !strings.Contains(out, "steps in A only") || !strings.Contains(out, "network: RTM_NEWROUTE default via ") || !strings.Contains(out, "network: RTM_NEWLINK veth ") || strings.Contains(out, "failed") {
 		t.Errorf("trace diff of bridge and none: want the bridge's network steps in A only, nothing failed:\n%s", out)
 	}
 	if out := diff("ok", "again"); strings.Contains(out, " only") {

@@ -377,9 +377,7 @@ func RemoveNetworkNAT(network string) error {
 func ensureBridge(n *Network, step step.Recorder) (netlink.Link, error) {
 	if br, err := netlink.LinkByName(n.Bridge); err == nil {
 		if br.Attrs().MTU != onHostMTU { // a bridge an older glassbox made
-			if err := setBridgeMTU(br, step); err != nil {
-				return nil, err
-			}
+			setBridgeMTU(br, step)
 		}
 		// Routing may have been turned off since the bridge was made.
 		if fwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(fwd)) == "1" {
@@ -388,10 +386,9 @@ func ensureBridge(n *Network, step step.Recorder) (netlink.Link, error) {
 		return br, setSysctls(n, step)
 	}
 	start := time.Now()
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, MTU: onHostMTU}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
 	err := netlink.LinkAdd(br)
-	step(fmt.Sprintf("RTM_NEWLINK %s type bridge mtu %d", n.Bridge, onHostMTU), start, err, "glassbox.netlink.link", n.Bridge,
-		"glassbox.why", bridgeMTUWhy)
+	step("RTM_NEWLINK "+n.Bridge+" type bridge", start, err, "glassbox.netlink.link", n.Bridge)
 	if err != nil && !errors.Is(err, unix.EEXIST) { // EEXIST: another run's, a moment ago
 		return nil, fmt.Errorf("RTM_NEWLINK %s type bridge: %w", n.Bridge, err)
 	}
@@ -399,6 +396,7 @@ func ensureBridge(n *Network, step step.Recorder) (netlink.Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("RTM_GETLINK %s: %w", n.Bridge, err)
 	}
+	setBridgeMTU(link, step)
 	gw := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(n.Gateway), Mask: net.CIDRMask(n.Prefix(), 32)}}
 	start = time.Now()
 	err = netlink.AddrAdd(link, gw)
@@ -415,20 +413,18 @@ func ensureBridge(n *Network, step step.Recorder) (netlink.Link, error) {
 	return link, setSysctls(n, step)
 }
 
-// The bridge's MTU sizes what the host sends to its containers. Left unset,
-// a bridge takes the smallest of its ports' and changes with every port that
-// comes and goes (1500 while a veth an older glassbox made is on it); set, it
-// stays.
+// The bridge's MTU sizes what the host sends to its containers. A bridge
+// follows its ports' MTU (the smallest of theirs, 1500 without any) until its
+// own is set with RTM_SETLINK — an MTU given when it is created does not
+// count — so it is set after the bridge is made. Only a faster path depends
+// on it: a kernel that refuses (before 4.17, an MTU above its smallest port's)
+// leaves the step failed and the bridge as it was.
 const bridgeMTUWhy = "the MTU of what the host sends to containers: set, it no longer follows the bridge's ports"
 
-func setBridgeMTU(br netlink.Link, step step.Recorder) error {
+func setBridgeMTU(br netlink.Link, step step.Recorder) {
 	start := time.Now()
 	err := netlink.LinkSetMTU(br, onHostMTU)
-	step(fmt.Sprintf("RTM_NEWLINK %s mtu %d", br.Attrs().Name, onHostMTU), start, err, "glassbox.why", bridgeMTUWhy)
-	if err != nil {
-		return fmt.Errorf("RTM_NEWLINK %s mtu %d: %w", br.Attrs().Name, onHostMTU, err)
-	}
-	return nil
+	step(fmt.Sprintf("RTM_SETLINK %s mtu %d", br.Attrs().Name, onHostMTU), start, err, "glassbox.why", bridgeMTUWhy)
 }
 
 // setSysctls turns on routing, and lets DNAT send packets from 127.0.0.1
@@ -511,10 +507,12 @@ func addVeth(hostEnd, iface string, bridge netlink.Link, pid int, a *Attachment,
 		return nil // the subnet's route came with the address
 	}
 	start = time.Now()
-	mtu, via := uplinkMTU()
+	mtu, from := uplinkMTU()
+	step(fmt.Sprintf("RTM_GETROUTE the host's default route: mtu %d", mtu), start, nil, "glassbox.why", from)
+	start = time.Now()
 	err = h.RouteAdd(&netlink.Route{LinkIndex: inside.Attrs().Index, Gw: a.Gateway, MTU: mtu})
 	step(fmt.Sprintf("RTM_NEWROUTE default via %s mtu %d (inside)", a.Gateway, mtu), start, err,
-		"glassbox.why", fmt.Sprintf("what leaves the machine is sized for the host's way out (%s)", cmp.Or(via, "no default route: Ethernet's 1500")))
+		"glassbox.why", "what leaves the machine is sized as the host's own packets (mtu.go)")
 	if err != nil {
 		return fmt.Errorf("RTM_NEWROUTE default via %s mtu %d: %w", a.Gateway, mtu, err)
 	}

@@ -175,7 +175,7 @@ func (r *Run) Start() error {
 		}
 		r.started = append(r.started, st)
 		var err error
-		if st == Unshare && r.networkWhileInitStarts() {
+		if st == Unshare && Pipeline[i+1] == Network && r.networkWhileInitStarts() {
 			var failed *Stage
 			failed, err = r.unshareAndNetwork()
 			st = cmp.Or(failed, Network) // the network stage is done too
@@ -317,13 +317,16 @@ func (r *Run) unshareAndNetwork() (*Stage, error) {
 	n = Timing{Stage: Network.Name, Start: time.Now()}
 	n.Err = r.hostHalf(Network, &n)
 	n.End = time.Now()
-	if n.Err != nil {
-		return report(Network, n.Err)
-	}
+	// The init's report comes first even when the network failed: an init
+	// that failed its half, or died, takes its namespace with it, and the
+	// network stage then fails for that reason.
 	err := r.awaitInit(Unshare, &u)
 	u.End = time.Now()
 	if err != nil {
 		return report(Unshare, err)
+	}
+	if n.Err != nil {
+		return report(Network, n.Err)
 	}
 	return report(nil, nil)
 }

@@ -295,7 +295,7 @@ func (t *Run) FailureReport(err error) string {
 	}
 	var seen []KernelEvent
 	for _, ev := range t.events {
-		if t.failed.Stage != "" && !ev.Start.Before(t.failed.Start) && !ev.Start.After(t.failed.End) && ev.Call != "" {
+		if w := t.sess.place(ev); w != nil && w.stage == t.failed.Stage && t.failed.Stage != "" && ev.Call != "" {
 			seen = append(seen, ev)
 		}
 	}

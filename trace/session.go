@@ -60,8 +60,11 @@ type Session struct {
 // by the same process) becomes its child.
 type window struct {
 	ctx        context.Context
+	stage      string
 	start, end time.Time
-	pid        int // a step's process; 0 for stages, which hold every process's events
+	// pid: a step's process, or glassbox for a host-side stage; 0 for the
+	// other stages, which hold every process's events.
+	pid int
 }
 
 // Start begins the trace. A TRACEPARENT in glassbox's own environment (set by
@@ -232,7 +235,14 @@ func (s *Session) Stage(t stages.Timing) {
 	}
 	ctx, span := s.tracer.Start(s.ctx, t.Stage, oteltrace.WithTimestamp(start),
 		oteltrace.WithAttributes(attribute.String("glassbox.stage", t.Stage)))
-	s.windows = append(s.windows, window{ctx: ctx, start: t.Start, end: t.End})
+	w := window{ctx: ctx, stage: t.Stage, start: t.Start, end: t.End}
+	if st := stages.ByName(t.Stage); st != nil && st.Container == nil {
+		// A host-side stage holds glassbox's own calls only: the network
+		// stage runs while the init starts, whose calls are the unshare
+		// stage's.
+		w.pid = os.Getpid()
+	}
+	s.windows = append(s.windows, w)
 	for _, st := range t.Steps {
 		// Named by its kind (mount, write, RTM_NEWLINK), the detail an
 		// attribute: span names stay few, for a backend to index.
@@ -246,7 +256,7 @@ func (s *Session) Stage(t stages.Timing) {
 			child.SetStatus(codes.Error, st.Err)
 		}
 		child.End(oteltrace.WithTimestamp(stepEnd))
-		s.windows = append(s.windows, window{ctx: cctx, start: stepStart, end: stepEnd, pid: st.Pid})
+		s.windows = append(s.windows, window{ctx: cctx, stage: t.Stage, start: stepStart, end: stepEnd, pid: st.Pid})
 	}
 	endSpan(span, t.Err, end)
 }
@@ -300,18 +310,8 @@ func (s *Session) Kernel(events []KernelEvent, lost uint64, probes []ProbeMode) 
 	}
 	for _, ev := range events {
 		parent := s.ctx
-		var best *window
-		for i := range s.windows {
-			w := &s.windows[i]
-			if ev.Start.Before(w.start) || ev.Start.After(w.end) || (w.pid != 0 && w.pid != ev.Pid) {
-				continue
-			}
-			if best == nil || (w.pid != 0 && best.pid == 0) || (w.pid == best.pid && w.start.After(best.start)) {
-				best = w
-			}
-		}
-		if best != nil {
-			parent = best.ctx
+		if w := s.place(ev); w != nil {
+			parent = w.ctx
 		}
 		// Named by the system call or event (mount, sched_process_exec); the
 		// decoded call, with its arguments, is an attribute.
@@ -328,6 +328,23 @@ func (s *Session) Kernel(events []KernelEvent, lost uint64, probes []ProbeMode) 
 		}
 		span.End(oteltrace.WithTimestamp(ev.End))
 	}
+}
+
+// place finds where a kernel event belongs: the step of the same process
+// that was running when it began, else the stage (a host-side stage only
+// for glassbox's own calls), else nil (the root).
+func (s *Session) place(ev KernelEvent) *window {
+	var best *window
+	for i := range s.windows {
+		w := &s.windows[i]
+		if ev.Start.Before(w.start) || ev.Start.After(w.end) || (w.pid != 0 && w.pid != ev.Pid) {
+			continue
+		}
+		if best == nil || (w.pid != 0 && best.pid == 0) || (w.pid == best.pid && w.start.After(best.start)) {
+			best = w
+		}
+	}
+	return best
 }
 
 // maxKernelSpans bounds the kernel events one trace holds (the first ones:

@@ -1,8 +1,13 @@
 package trace
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/glassbox-dev/glassbox/stages"
 )
 
 // An endpoint the SDK cannot use is refused by name, in one line, before
@@ -44,6 +49,39 @@ func TestOTLPProtocolChecked(t *testing.T) {
 			t.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=%q: %q, %v; want a one-line refusal", protocol, target, err)
 		case want != "" && (err != nil || target != want+"http://127.0.0.1:4317"):
 			t.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=%q: %q, %v", protocol, target, err)
+		}
+	}
+}
+
+// The network stage runs while the init starts (stages.Run.unshareAndNetwork):
+// of the kernel events in their overlap, glassbox's own are the network
+// stage's, the init's the unshare stage's.
+func TestKernelEventsOfOverlappingStages(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	s, err := Start(Config{Dir: filepath.Join(t.TempDir(), "traces"), Name: "glassbox run", Start: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const init = 4242
+	s.Stage(stages.Timing{Stage: "unshare", Start: at(0), End: at(10),
+		Steps: []stages.Step{{Name: "unshare CLONE_NEWCGROUP", Pid: init, Start: at(8).UnixNano(), End: at(9).UnixNano()}}})
+	s.Stage(stages.Timing{Stage: "network", Start: at(2), End: at(6)})
+	for _, c := range []struct {
+		pid, ms int
+		want    string
+	}{
+		{os.Getpid(), 3, "network"}, // glassbox's netlink calls
+		{init, 3, "unshare"},        // the init starting, meanwhile
+		{os.Getpid(), 7, "unshare"}, // glassbox waiting for the init
+		{init, 8, "unshare"},        // the init's step
+	} {
+		got := "the root"
+		if w := s.place(KernelEvent{Pid: c.pid, Start: at(c.ms), End: at(c.ms)}); w != nil {
+			got = w.stage
+		}
+		if got != c.want {
+			t.Errorf("an event of pid %d at %d ms: placed in %s, want stage %s", c.pid, c.ms, got, c.want)
 		}
 	}
 }
