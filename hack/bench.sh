@@ -12,11 +12,13 @@
 # against --network none, TCP from a container to the host against loopback,
 # teardown times from the traced runs' own traces, image import against umoci,
 # the memory of idle detached containers' monitors, and peak RSS; the kernel
-# observer's throughput under a system call storm last. It ends with every
+# observer's throughput under a system call storm last. Commands compared with
+# each other are timed in alternating rounds (timed, below). It ends with every
 # target of docs/performance.md and the measured value (ok, or MISS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-50}
+ROUNDS=${ROUNDS:-5}
 
 # target NAME VALUE OP LIMIT UNIT: one line of the summary (OP is <= or >=).
 targets=()
@@ -26,6 +28,34 @@ target() {
 	targets+=("$(printf '  %-44s %8s %-4s  target %s %s %s' "$1" "$2" "$5" "$3" "$4" "$5")  $verdict")
 }
 median_ms() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .median * 1000' "$1"; }
+
+# timed OUT [HYPERFINE OPTION...] -- -n NAME COMMAND ...: RUNS runs of each
+# command in ROUNDS rounds, the commands' order reversed every other round,
+# and each command's median over all its runs written to OUT (hyperfine's
+# JSON shape). This machine drifts within a benchmark — a run creates and
+# deletes files, and ext4 without a journal slows down for each inode freed
+# in the last seconds (docs/performance.md) — so a command measured all
+# first, as hyperfine alone would, met another disk than one measured last.
+timed() {
+	local out=$1 opts=() cmds=() order r i j n
+	shift
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	cmds=("$@") # triples: -n NAME COMMAND
+	n=$((${#cmds[@]} / 3))
+	for r in $(seq "$ROUNDS"); do
+		order=()
+		for i in $(seq 0 $((n - 1))); do
+			j=$(( r % 2 ? i : n - 1 - i ))
+			order+=("${cmds[@]:$((j * 3)):3}")
+		done
+		hyperfine -N "${opts[@]}" --runs $(( (RUNS + ROUNDS - 1) / ROUNDS )) --export-json "$out.$r" "${order[@]}" >/dev/null
+	done
+	jq -s '{results: [map(.results[]) | group_by(.command)[]
+		| {command: .[0].command, times: (map(.times[]) | sort)}
+		| .median = (.times | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end)]}' \
+		"$out".[0-9]* > "$out"
+}
 # metric FILE UNIT: the value a Go benchmark reported in UNIT.
 metric() { awk -v unit="$2" '{for (i = 1; i < NF; i++) if ($(i+1) == unit) printf "%.2f", $i}' "$1"; }
 ratio() { echo "scale=2; $1 / $2" | bc -l | sed 's/^\./0./'; }
@@ -54,7 +84,7 @@ jq '.process.terminal = false | .process.args = ["/bin/true"]' "$work/bundle/con
 mv "$work/config.json" "$work/bundle/config.json"
 export GLASSBOX_ROOT=$work/state
 
-hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$work/result.json" \
+timed "$work/result.json" --warmup 5 -- \
 	-n glassbox "bin/glassbox run --rm --trace=false --bundle $work/bundle" \
 	-n glassbox-traced "bin/glassbox run --rm --bundle $work/bundle" \
 	-n runc "runc --root $work/runc run --bundle $work/bundle bench-$$" \
@@ -72,7 +102,7 @@ target "glassbox-runc run / runc run" "$(ratio "$gbrunc" "$runc")" "<=" 1.0 x
 # state the previous run's move left, and skip an RCU grace period
 # (docs/performance.md): the same runs, 100 ms apart, as a person types them.
 echo
-hyperfine -N --warmup 3 --runs "$RUNS" --prepare "sleep 0.1" --export-json "$work/spaced.json" \
+timed "$work/spaced.json" --warmup 3 --prepare "sleep 0.1" -- \
 	-n glassbox "bin/glassbox run --rm --trace=false --bundle $work/bundle" \
 	-n glassbox-traced "bin/glassbox run --rm --bundle $work/bundle" \
 	-n runc "runc --root $work/runc run --bundle $work/bundle bench-$$" >/dev/null
@@ -85,7 +115,7 @@ target "traced run --rm / runc, 100 ms apart" "$(ratio "$(m glassbox-traced)" "$
 # mount namespace of its own without it (the same wrapper for all three).
 echo
 nocg() { echo "unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec $*'"; }
-hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$work/crun.json" \
+timed "$work/crun.json" --warmup 5 -- \
 	-n crun "$(nocg crun --root "$work/crun" run --bundle "$work/bundle" bench-$$)" \
 	-n runc "$(nocg runc --root "$work/runc" run --bundle "$work/bundle" bench-$$)" \
 	-n glassbox "$(nocg bin/glassbox run --rm --trace=false --bundle "$work/bundle")" >/dev/null
@@ -97,7 +127,7 @@ target "untraced run --rm / crun" "$(ratio "$(m glassbox)" "$(m crun)")" "<=" 1.
 # processes, create, start and delete.
 echo
 three() { echo "sh -c '$1 create --bundle $work/bundle b3-$$ && $1 start b3-$$ && $1 delete -f b3-$$'"; }
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/three.json" \
+timed "$work/three.json" --warmup 3 -- \
 	-n runc "$(three "runc --root $work/runc")" \
 	-n glassbox-runc "$(three "bin/glassbox-runc --root $work/gbrunc")" >/dev/null
 m() { median_ms "$work/three.json" "$1"; }
@@ -114,7 +144,7 @@ target "teardown p99 (traced runs above)" "$p99" "<=" 10 ms
 # Networking: a bridged run (veth, lease, NAT rules) against --network none
 # (a netns with lo only), both from flags; then TCP throughput.
 echo
-hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$work/net.json" \
+timed "$work/net.json" --warmup 5 -- \
 	-n bridge "bin/glassbox run --rm --trace=false --rootfs $work/bundle/rootfs -- /bin/true" \
 	-n none "bin/glassbox run --rm --trace=false --network none --rootfs $work/bundle/rootfs -- /bin/true" >/dev/null
 m() { median_ms "$work/net.json" "$1"; }
@@ -170,7 +200,7 @@ if command -v docker >/dev/null; then
 	fi
 	undo=('kill $daemon 2>/dev/null' stop_dockerd "${undo[@]}")
 	for _ in $(seq 50); do [ -S "$work/glassbox.sock" ] && break; sleep 0.1; done
-	hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/daemon.json" \
+	timed "$work/daemon.json" --warmup 3 -- \
 		-n glassbox-run "bin/glassbox run --rm --trace=false --network none busybox true" \
 		-n glassbox-daemon "env DOCKER_HOST=unix://$work/glassbox.sock docker run --rm --pull=never --network none busybox true" \
 		"${dockerd_cmd[@]}" >/dev/null
