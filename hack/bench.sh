@@ -185,9 +185,13 @@ if command -v docker >/dev/null; then
 		pid=$(cat "$work/dockerd/pid" 2>/dev/null) || return 0
 		kill "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 		umount -R "$work/dockerd/data" "$work/dockerd/exec" 2>/dev/null || true
+		# containerd's shims keep their sockets in /run/containerd whatever
+		# dockerd's roots say.
+		[ -n "$had_containerd_run" ] || rm -rf /run/containerd
 		find /sys/fs/cgroup -depth -type d -path "*$cgparent*" -exec rmdir {} + 2>/dev/null || true
 		for h in /sys/fs/cgroup/*/; do rmdir "$h${cgparent%/*}" 2>/dev/null || true; done # made by runc; ours is busy and stays
 	}
+	had_containerd_run=$([ -e /run/containerd ] && echo yes || true)
 	if command -v dockerd >/dev/null; then
 		mkdir -p "$work/dockerd"
 		dockerd --iptables=false --ip6tables=false --bridge=none --userland-proxy=false --cgroup-parent "$cgparent" \
