@@ -8,9 +8,11 @@ package trace
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	mathrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -308,26 +310,49 @@ func (s *Session) Kernel(events []KernelEvent, lost uint64, probes []ProbeMode) 
 		s.root.SetAttributes(attribute.Int("glassbox.observer.omitted", len(events)-maxKernelSpans))
 		events = events[:maxKernelSpans]
 	}
+	spans := make([]Span, 0, len(events))
 	for _, ev := range events {
-		parent := s.ctx
+		parent := s.root.SpanContext()
 		if w := s.place(ev); w != nil {
-			parent = w.ctx
+			parent = oteltrace.SpanContextFromContext(w.ctx)
 		}
-		// Named by the system call or event (mount, sched_process_exec); the
-		// decoded call, with its arguments, is an attribute.
-		_, span := s.tracer.Start(parent, ev.Name, oteltrace.WithTimestamp(ev.Start), oteltrace.WithAttributes(
+		spans = append(spans, kernelSpan(parent, ev))
+	}
+	s.store.add(spans)
+}
+
+// kernelSpan is an event as a span of the trace (a system call, from entry to
+// exit), written straight into the trace file: through the OTel SDK, a
+// span object, its attributes' copy and the exporter's conversion back cost
+// each of a run's ~200 events ~8 µs on the run's critical path. Named by the
+// system call or event (mount, sched_process_exec); the decoded call, with
+// its arguments, is an attribute.
+func kernelSpan(parent oteltrace.SpanContext, ev KernelEvent) Span {
+	var id oteltrace.SpanID
+	for !id.IsValid() {
+		binary.LittleEndian.PutUint64(id[:], mathrand.Uint64())
+	}
+	sp := Span{
+		TraceID:      parent.TraceID().String(),
+		SpanID:       id.String(),
+		ParentSpanID: parent.SpanID().String(),
+		Name:         ev.Name,
+		Kind:         int(oteltrace.SpanKindInternal),
+		Start:        strconv.FormatInt(ev.Start.UnixNano(), 10),
+		End:          strconv.FormatInt(ev.End.UnixNano(), 10),
+		Attributes: keyValues([]attribute.KeyValue{
 			attribute.Bool("glassbox.kernel", true),
 			attribute.String("glassbox.kernel.event", ev.Name),
 			attribute.String("glassbox.kernel.call", ev.Call),
 			attribute.String("glassbox.kernel.source", ev.Source),
 			attribute.Int("process.pid", ev.Pid),
 			attribute.Int("thread.id", ev.Tid),
-		))
-		if ev.Err != "" {
-			span.SetStatus(codes.Error, ev.Err)
-		}
-		span.End(oteltrace.WithTimestamp(ev.End))
+		}),
 	}
+	if ev.Err != "" {
+		sp.Status = &Status{Code: 2, Message: ev.Err}
+	}
+	return sp
 }
 
 // place finds where a kernel event belongs: the step of the same process
