@@ -192,14 +192,7 @@ func Reopen(dirs []string) (*Cgroup, error) {
 func (c *Cgroup) Create() error {
 	cpuset, v1, _ := c.treeOf("cpuset")
 	for _, dir := range c.Dirs {
-		fill := v1 && dir == cpuset
-		err := c.mkdir(dir, fill)
-		// Another container's teardown may remove the shared parent between our
-		// mkdirs (it does once the parent is empty): make it again.
-		for try := 0; errors.Is(err, unix.ENOENT) && try < 3; try++ {
-			err = c.mkdir(dir, fill)
-		}
-		if err != nil {
+		if err := c.mkdir(dir, v1 && dir == cpuset); err != nil {
 			return err
 		}
 	}
@@ -342,17 +335,15 @@ func (c *Cgroup) EnterThread() (entered []string, leave func() error, err error)
 // Destroy kills what is still inside (a leftover found by gc), then removes every
 // directory, and the cgroups the container made beneath it. rmdir fails with
 // EBUSY until the last process has been released, which can lag its exit by a
-// moment, so it is retried briefly. An intermediate
-// "glassbox" directory is removed too once no container uses it.
+// moment, so it is retried briefly. The "glassbox" directory above a
+// container's stays, as Docker's "docker" does: made with a host's first
+// container and removed with its last, it cost a run a mkdir and an rmdir in
+// every tree — nine on a hybrid host, ~0.9 ms of a 19 ms run.
 func (c *Cgroup) Destroy() error {
 	var errs []error
 	for _, dir := range c.Dirs {
 		if err := c.remove(dir); err != nil {
 			errs = append(errs, err)
-			continue
-		}
-		if parent := filepath.Dir(dir); filepath.Base(parent) == "glassbox" {
-			unix.Rmdir(parent) // EBUSY/ENOTEMPTY: another container is still there
 		}
 	}
 	return errors.Join(errs...)
