@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -69,15 +68,18 @@ func TestPutStopsAtAFailedLayer(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("unpacking layers needs root (device files, owners)")
 	}
-	base, err := random.Image(4096, 8)
+	const layers = 32
+	base, err := random.Image(4096, layers)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var fetches atomic.Int32
 	broken := errors.New("connection reset by the registry")
-	// The layers begun beside layer 0 wait until its fetch has begun, so that
-	// none of them can finish, and free its place for the next, before layer 0
-	// has failed.
+	// The layers begun beside layer 0 wait until its fetch has begun. One
+	// of them may still finish, and free its place for another, before
+	// layer 0's goroutine has returned its error and the pull knows it
+	// failed (it did so in a slow VM): how many begin in that moment is up
+	// to the scheduler, but it is a few, never most of them.
 	failing := make(chan struct{})
 	img := layersOf{base, func(i int, l v1.Layer) (io.ReadCloser, error) {
 		fetches.Add(1)
@@ -96,10 +98,10 @@ func TestPutStopsAtAFailedLayer(t *testing.T) {
 	if _, err := s.Put(img, []string{"broken:1"}, "", nil); !errors.Is(err, broken) {
 		t.Fatalf("Put: %v, want the failed layer's error", err)
 	}
-	// Layer 0 fails at once; only the layers begun beside it (one per
-	// other CPU) go on.
-	if n := fetches.Load(); int(n) > runtime.NumCPU() {
-		t.Errorf("%d of 8 layers were fetched; at most %d should be, those begun before layer 0 failed", n, runtime.NumCPU())
+	// Layer 0 fails at once; only the layers begun before that was known
+	// (one per other CPU, and the few of that moment) go on.
+	if n := fetches.Load(); n >= layers/2 {
+		t.Errorf("%d of %d layers were fetched after the first one failed", n, layers)
 	}
 	for _, dir := range []string{filepath.Join(root, "images", "blobs", "sha256"), filepath.Join(root, "images", "layers")} {
 		entries, _ := os.ReadDir(dir)
