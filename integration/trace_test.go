@@ -162,7 +162,7 @@ func TestTraceOfARun(t *testing.T) {
 		}
 	}
 	// glassbox wires the network namespace while the init starts
-	// (stages.Run.unshareAndNetwork): the network stage begins before the
+	// (stages.Stage.WhileInitWorks): the network stage begins before the
 	// unshare stage, which waits for the init, ends.
 	if n, u := byName["network"], byName["unshare"]; !n.StartTime().Before(u.EndTime()) {
 		t.Errorf("the network stage [%v, %v] did not run while the init started (unshare [%v, %v])", n.StartTime(), n.EndTime(), u.StartTime(), u.EndTime())

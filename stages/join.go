@@ -81,7 +81,7 @@ func Join(c *container.Container, s *specs.Spec, opts Options) (*Run, error) {
 	}
 	for _, st := range []*Stage{Unshare, Exec} {
 		t := Timing{Stage: st.Name, Start: time.Now()}
-		err := r.containerHalf(st, &t)
+		err := r.containerHalf(st, &t, nil)
 		t.End, t.Err = time.Now(), err
 		r.timed(t)
 		if err != nil {

@@ -29,7 +29,7 @@ package stages
 //
 // It runs while the init starts: the namespace exists from the clone, and
 // the init's Go runtime and configuration take ~2 ms in which glassbox would
-// only wait (runner.go, unshareAndNetwork).
+// only wait (WhileInitWorks).
 //
 // Undo: DNAT rules, veth, lease. The bridge and the network's NAT rules stay,
 // like docker0 and Docker's rules for it, until glassbox network rm.
@@ -50,11 +50,12 @@ import (
 )
 
 var Network = &Stage{
-	Name:    "network",
-	Purpose: "wire the container's network namespace: lo, and a veth on a bridge with NAT",
-	Kernel:  "setns(2), netlink RTM_NEWLINK/NEWADDR/NEWROUTE (lo, bridge, veth), nftables NAT",
-	Host:    setupNetwork,
-	Undo:    teardownNetwork,
+	Name:           "network",
+	Purpose:        "wire the container's network namespace: lo, and a veth on a bridge with NAT",
+	Kernel:         "setns(2), netlink RTM_NEWLINK/NEWADDR/NEWROUTE (lo, bridge, veth), nftables NAT",
+	Host:           setupNetwork,
+	Undo:           teardownNetwork,
+	WhileInitWorks: true,
 }
 
 // bridgeNetwork is the network the Spec asks to be attached to, or "".

@@ -174,20 +174,16 @@ func (r *Run) Start() error {
 			r.Opts.Debug.Before(st)
 		}
 		r.started = append(r.started, st)
-		var err error
-		if st == Unshare && Pipeline[i+1] == Network && r.networkWhileInitStarts() {
-			var failed *Stage
-			failed, err = r.unshareAndNetwork()
-			st = cmp.Or(failed, Network) // the network stage is done too
-			i++
-		} else {
-			err = r.runStage(st)
-		}
-		if err != nil {
+		next := r.alongside(i)
+		if failed, err := r.runStage(st, next); err != nil {
 			if ierr := r.interrupted(); ierr != nil {
 				err = ierr // the init was killed on purpose; say why
 			}
-			return r.fail(st, err)
+			return r.fail(failed, err)
+		}
+		if next != nil { // it ran too
+			st = next
+			i++
 		}
 		if st == Network && r.Spec.Hooks != nil {
 			// The runtime environment exists; pivot_root is yet to come.
@@ -240,16 +236,48 @@ func (r *Run) PoststartHooks() error {
 	return r.runOCIHooks("poststart", r.Spec.Hooks.Poststart, specs.StateRunning)
 }
 
-func (r *Run) runStage(st *Stage) (err error) {
+// runStage runs st: its host half, then its container half in the init. A
+// next stage (alongside) runs its host half while the init works on st's.
+// Both stages' timings are reported, in pipeline order, and the stage that
+// failed comes back with the error.
+func (r *Run) runStage(st, next *Stage) (failed *Stage, err error) {
 	t := Timing{Stage: st.Name, Start: time.Now()}
+	var n Timing
 	defer func() {
-		t.End, t.Err = time.Now(), err
+		t.End = time.Now()
+		if failed == st {
+			t.Err = err
+		}
 		r.timed(t)
+		if next != nil && !n.Start.IsZero() {
+			r.timed(n)
+		}
 	}()
 	if err := r.hostHalf(st, &t); err != nil {
-		return err
+		return st, err
 	}
-	return r.containerHalf(st, &t)
+	var meanwhile func()
+	if next != nil {
+		meanwhile = func() {
+			if r.Opts.Debug.Before != nil {
+				r.Opts.Debug.Before(next)
+			}
+			r.started = append(r.started, next)
+			n = Timing{Stage: next.Name, Start: time.Now()}
+			n.Err = r.hostHalf(next, &n)
+			n.End = time.Now()
+		}
+	}
+	// The init's report comes first even when next failed: an init that
+	// failed its half, or died, takes its namespaces with it, and next then
+	// fails for that reason.
+	if err := r.containerHalf(st, &t, meanwhile); err != nil {
+		return st, err
+	}
+	if n.Err != nil {
+		return next, n.Err
+	}
+	return nil, nil
 }
 
 // hostHalf runs the stage's host-side half and collects its steps into t.
@@ -269,76 +297,34 @@ func (r *Run) hostHalf(st *Stage, t *Timing) error {
 	return err
 }
 
-// networkWhileInitStarts says whether the network stage may run while the
-// init starts: it has a new network namespace to wire, and nobody asked to
-// stop, step or run a command between the two stages.
-func (r *Run) networkWhileInitStarts() bool {
-	d := r.Opts.Debug
-	between := []Breakpoint{{Unshare, After}, {Network, Before}}
-	return newNetNamespace(r.Spec) && d.Step == nil && d.Replace[Network.Name] == "" &&
-		!slices.ContainsFunc(d.Breakpoints, func(b Breakpoint) bool { return slices.Contains(between, b) }) &&
-		!slices.ContainsFunc(d.Hooks, func(h Hook) bool { return slices.Contains(between, h.At) })
-}
-
-// unshareAndNetwork runs the unshare stage and, while the init it clones
-// starts — its Go runtime and its configuration take ~2 ms, in which glassbox
-// would only wait — the network stage, all host-side work on the init's
-// network namespace, which exists from the clone. The init still does only
-// what it is told: the unshare stage's container half. Their spans overlap
-// in the trace, and are reported in pipeline order. It returns the stage
-// that failed, if one did.
-func (r *Run) unshareAndNetwork() (*Stage, error) {
-	u := Timing{Stage: Unshare.Name, Start: time.Now()}
-	var n Timing
-	report := func(failed *Stage, err error) (*Stage, error) {
-		u.End = cmp.Or(u.End, time.Now())
-		if failed == Unshare {
-			u.Err = err
-		}
-		r.timed(u)
-		if !n.Start.IsZero() {
-			r.timed(n)
-		}
-		return failed, err
+// alongside is the stage after Pipeline[i] if it runs while the init works
+// on Pipeline[i] (Stage.WhileInitWorks), and nobody asked to stop, step or
+// run a command between the two.
+func (r *Run) alongside(i int) *Stage {
+	if i+1 == len(Pipeline) || !Pipeline[i+1].WhileInitWorks || Pipeline[i].Container == nil {
+		return nil
 	}
-	if err := r.hostHalf(Unshare, &u); err != nil {
-		return report(Unshare, err)
+	st, next, d := Pipeline[i], Pipeline[i+1], r.Opts.Debug
+	between := []Breakpoint{{st, After}, {next, Before}}
+	if d.Step != nil || d.Replace[next.Name] != "" ||
+		slices.ContainsFunc(d.Breakpoints, func(b Breakpoint) bool { return slices.Contains(between, b) }) ||
+		slices.ContainsFunc(d.Hooks, func(h Hook) bool { return slices.Contains(between, h.At) }) {
+		return nil
 	}
-	if err := r.sync.send(message{Kind: "run", Stage: Unshare.Name}); err != nil {
-		return report(Unshare, r.initDied(Unshare, err))
-	}
-	if err := r.interrupted(); err != nil {
-		return report(Unshare, err)
-	}
-	if r.Opts.Debug.Before != nil {
-		r.Opts.Debug.Before(Network)
-	}
-	r.started = append(r.started, Network)
-	n = Timing{Stage: Network.Name, Start: time.Now()}
-	n.Err = r.hostHalf(Network, &n)
-	n.End = time.Now()
-	// The init's report comes first even when the network failed: an init
-	// that failed its half, or died, takes its namespace with it, and the
-	// network stage then fails for that reason.
-	err := r.awaitInit(Unshare, &u)
-	u.End = time.Now()
-	if err != nil {
-		return report(Unshare, err)
-	}
-	if n.Err != nil {
-		return report(Network, n.Err)
-	}
-	return report(nil, nil)
+	return next
 }
 
 // containerHalf has the init run the stage's container-side half and
-// collects its steps into t.
-func (r *Run) containerHalf(st *Stage, t *Timing) error {
+// collects its steps into t; meanwhile, if given, runs while the init works.
+func (r *Run) containerHalf(st *Stage, t *Timing, meanwhile func()) error {
 	if st.Container == nil {
 		return nil
 	}
 	if err := r.sync.send(message{Kind: "run", Stage: st.Name}); err != nil {
 		return r.initDied(st, err)
+	}
+	if meanwhile != nil {
+		meanwhile()
 	}
 	return r.awaitInit(st, t)
 }

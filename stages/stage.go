@@ -16,8 +16,8 @@
 // init never runs ahead of the host, so the pipeline can stop between any two
 // stages — that is how `create`/`start` and breakpoints work. The host runs
 // ahead of the init once: the network stage, all host-side, wires the new
-// network namespace while the init is still starting (runner.go,
-// unshareAndNetwork), unless a breakpoint, --step or a hook stops between them.
+// network namespace while the init is still starting (Stage.WhileInitWorks),
+// unless a breakpoint, --step or a hook stops between them.
 package stages
 
 import (
@@ -42,6 +42,10 @@ type Stage struct {
 	// exits, after a failure (also for the stage that failed half-way) and from
 	// `glassbox gc`, so it must be idempotent and work from the record alone.
 	Undo func(*Run) error
+	// WhileInitWorks: a host-side stage that runs while the init works on
+	// the stage before it, instead of after it (runner.go, alongside) — the
+	// network stage, while the init starts.
+	WhileInitWorks bool
 }
 
 // Pipeline is every stage in the order a container is created.

@@ -295,7 +295,10 @@ func (t *Run) FailureReport(err error) string {
 	}
 	var seen []KernelEvent
 	for _, ev := range t.events {
-		if w := t.sess.place(ev); w != nil && w.stage == t.failed.Stage && t.failed.Stage != "" && ev.Call != "" {
+		if ev.Call == "" || t.failed.Stage == "" {
+			continue
+		}
+		if w := t.sess.place(ev); w != nil && w.stage == t.failed.Stage { // where the trace puts it
 			seen = append(seen, ev)
 		}
 	}

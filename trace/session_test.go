@@ -53,7 +53,7 @@ func TestOTLPProtocolChecked(t *testing.T) {
 	}
 }
 
-// The network stage runs while the init starts (stages.Run.unshareAndNetwork):
+// The network stage runs while the init starts (stages.Stage.WhileInitWorks):
 // of the kernel events in their overlap, glassbox's own are the network
 // stage's, the init's the unshare stage's.
 func TestKernelEventsOfOverlappingStages(t *testing.T) {
