@@ -234,6 +234,15 @@ func TestExec(t *testing.T) {
 	if r := e.run("", "exec", "target", "nosuchcommand"); r.code != 127 {
 		t.Errorf("exec of a missing command: exit %d %q", r.code, r.stderr)
 	}
+	// A signal to glassbox exec goes on to the process it started.
+	cmd, rest := startGlassbox(t, e, "exec", "target", "sh", "-c", `trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if out := rest(); !strings.Contains(out, "got TERM") {
+		t.Errorf("the exec'd process did not see SIGTERM: %q", out)
+	}
+	if code := exitOf(t, cmd); code != 42 {
+		t.Errorf("exec: exit code %d after SIGTERM, want 42 from the process's trap", code)
+	}
 	e.run("", "rm", "-f", "target")
 	if r := e.run("", "exec", "target", "true"); r.code != 125 {
 		t.Errorf("exec into a removed container: exit %d", r.code)

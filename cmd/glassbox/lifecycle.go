@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	ossignal "os/signal"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -366,6 +365,7 @@ func printJSON(v any) error {
 // forwards signals, and returns its exit code as glassbox's; traced as
 // "glassbox exec".
 func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive, traced bool) error {
+	signals := catchSignals()
 	stdin := os.Stdin
 	if !interactive {
 		var err error
@@ -384,9 +384,7 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 			opts.After = tr.Stage
 		}
 	}
-	sigs := make(chan os.Signal, 8)
-	ossignal.Notify(sigs, forwardedSignals...)
-	defer ossignal.Stop(sigs)
+	sigs := signals.caught()
 	r, err := stages.Join(c, s, opts)
 	if err != nil {
 		if con != nil {
