@@ -45,7 +45,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -260,16 +259,14 @@ func execProgram(in *Init) error {
 // pid 1 would drop without a handler, and its exit status is this process's.
 // With a terminal, the program leads the terminal's foreground process group.
 func (in *Init) reap(path string, p *specs.Process, env []string) error {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs) // before the program exists: none is lost
+	sigs := in.reaperSignals.Caught() // before the program exists: none is lost
 	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setpgid: true}}
 	if p.Terminal {
 		attr.Sys.Foreground, attr.Sys.Ctty = true, 0
 	}
 	pid, err := syscall.ForkExec(path, p.Args, attr)
 	if err != nil {
-		signal.Stop(sigs)
-		return err
+		return err // the init exits: the signals need no release
 	}
 	in.sock.f.Close() // as execve would close it: the host hears the program runs
 	go func() {

@@ -365,7 +365,7 @@ func printJSON(v any) error {
 // forwards signals, and returns its exit code as glassbox's; traced as
 // "glassbox exec".
 func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive, traced bool) error {
-	signals := catchSignals()
+	catching := catchForwarded()
 	stdin := os.Stdin
 	if !interactive {
 		var err error
@@ -384,7 +384,7 @@ func joinAndWait(c *container.Container, s *specs.Spec, root string, interactive
 			opts.After = tr.Stage
 		}
 	}
-	sigs := signals.caught()
+	sigs := catching.Caught()
 	r, err := stages.Join(c, s, opts)
 	if err != nil {
 		if con != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/image"
+	"github.com/glassbox-dev/glassbox/internal/signals"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
@@ -55,10 +55,10 @@ func runCmd(createOnly bool) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The command ends with the container: its signals are caught
 			// once no image pull is left, which Ctrl-C must still stop.
-			var signals *caughtSignals
+			var catching *signals.Catching
 			catch := func() {
 				if !createOnly && !detach {
-					signals = catchSignals()
+					catching = catchForwarded()
 				}
 			}
 			id := container.NewID()
@@ -189,7 +189,7 @@ func runCmd(createOnly bool) *cobra.Command {
 				fmt.Println(id)
 				return nil
 			}
-			return runContainer(s, opts, to, runHooks{signals: signals})
+			return runContainer(s, opts, to, runHooks{signals: catching})
 		},
 	}
 	f := cmd.Flags()
@@ -390,35 +390,9 @@ var forwardedSignals = []os.Signal{
 	unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
 }
 
-// caughtSignals are forwardedSignals, caught for a command that runs a
-// process in a container and ends with it.
-//
-// signal.Notify is slow: for each signal, the Go runtime hands the new signal
-// mask to a thread of its own and waits for the answer, ~70 µs a signal on
-// this kind of machine, 0.5 ms for the seven. So it runs alongside the work
-// that comes first (flags, the config), and the command waits for it only
-// before it makes anything on the host. They stay caught until the process
-// exits: signal.Stop would cost as much again.
-type caughtSignals struct {
-	c     chan os.Signal
-	ready chan struct{}
-}
-
-func catchSignals() *caughtSignals {
-	s := &caughtSignals{c: make(chan os.Signal, 8), ready: make(chan struct{})}
-	go func() {
-		signal.Notify(s.c, forwardedSignals...)
-		close(s.ready)
-	}()
-	return s
-}
-
-// caught returns the channel once every forwarded signal goes to it: one
-// that arrives from then on waits there, and aborts the run.
-func (s *caughtSignals) caught() <-chan os.Signal {
-	<-s.ready
-	return s.c
-}
+// catchForwarded starts catching forwardedSignals (internal/signals: that
+// takes 0.5 ms) for a command that ends with the container's process.
+func catchForwarded() *signals.Catching { return signals.Catch(8, forwardedSignals...) }
 
 // forwardSignals passes the signals glassbox receives to the container's
 // process; with a terminal, a window change becomes the terminal's new size
@@ -444,7 +418,7 @@ func forwardSignals(sigs <-chan os.Signal, r *stages.Run, con *console) {
 
 // runHooks let the monitor of a detached container (monitor.go) follow a run.
 type runHooks struct {
-	signals  *caughtSignals                          // begun by the caller; else runContainer begins it
+	signals  *signals.Catching                       // begun by the caller (catchForwarded); else runContainer begins it
 	started  func(error)                             // the program runs, or the stages failed
 	running  func(*stages.Run, *trace.Run, *os.File) // after started(nil), with the terminal's master if any; the monitor may become the shim here
 	detached bool                                    // observe the kernel during the stages only
@@ -456,7 +430,7 @@ type runHooks struct {
 // report under its one-line error.
 func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks runHooks) error {
 	if hooks.signals == nil {
-		hooks.signals = catchSignals()
+		hooks.signals = catchForwarded()
 	}
 	// On a terminal, one line shows the stage in progress; it is erased before
 	// the program starts, so its output is untouched.
@@ -497,7 +471,7 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 	}
 	// Signals are caught before anything exists on the host: one that arrives
 	// while the state directory is being made aborts the run.
-	sigs := hooks.signals.caught()
+	sigs := hooks.signals.Caught()
 	h := engine.RunHooks{Started: hooks.started, Detached: hooks.detached,
 		Created: func(r *stages.Run) { go forwardSignals(sigs, r, con) }}
 	if con != nil {
