@@ -33,8 +33,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 	"github.com/glassbox-dev/glassbox/internal/step"
-
 	"github.com/glassbox-dev/glassbox/mountns"
 )
 
@@ -269,11 +269,11 @@ func isV1Cgroup(dir string) bool {
 // cpuset.cpus means "use the parent's", so nothing must be copied there.)
 func (c *Cgroup) inheritCpuset(dir string) error {
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		cur, err := os.ReadFile(filepath.Join(dir, f))
+		cur, err := plainfile.ReadFile(filepath.Join(dir, f))
 		if err != nil || strings.TrimSpace(string(cur)) != "" {
 			continue // already set by cgroup.clone_children
 		}
-		val, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+		val, err := plainfile.ReadFile(filepath.Join(filepath.Dir(dir), f))
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(dir), f), err)
 		}
@@ -411,7 +411,7 @@ func (c *Cgroup) write(dir, file, value string) error {
 // writeFile writes a control file in one write(2). Without O_CREAT, so that
 // a file this kernel lacks is ENOENT (cgroupfs answers a create with EACCES).
 func writeFile(path, value string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	f, err := plainfile.Open(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
 	}
@@ -452,7 +452,7 @@ func Hierarchies() ([]Hierarchy, error) {
 
 // ownCgroups parses /proc/self/cgroup: "4:memory:/path", "0::/path" for v2.
 func ownCgroups() (map[string]string, error) {
-	data, err := os.ReadFile("/proc/self/cgroup")
+	data, err := plainfile.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
 	}

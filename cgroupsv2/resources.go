@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -34,6 +33,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // Setting is one control file to write, and the controller it belongs to.
@@ -286,7 +287,7 @@ func (c *Cgroup) dirFor(controller string) (string, error) {
 func (c *Cgroup) enable(controllers []string) error {
 	dir := c.Dirs[0]
 	mount := c.trees[0].Mount
-	avail, err := os.ReadFile(filepath.Join(mount, "cgroup.controllers"))
+	avail, err := plainfile.ReadFile(filepath.Join(mount, "cgroup.controllers"))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", filepath.Join(mount, "cgroup.controllers"), unwrap(err))
 	}
@@ -300,7 +301,7 @@ func (c *Cgroup) enable(controllers []string) error {
 		levels = append(levels, d)
 	}
 	for i := len(levels) - 1; i >= 0; i-- {
-		have, err := os.ReadFile(filepath.Join(levels[i], "cgroup.subtree_control"))
+		have, err := plainfile.ReadFile(filepath.Join(levels[i], "cgroup.subtree_control"))
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filepath.Join(levels[i], "cgroup.subtree_control"), unwrap(err))
 		}

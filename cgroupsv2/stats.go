@@ -1,11 +1,12 @@
 package cgroupsv2
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // Stats are a running container's figures at one moment (glassbox stats),
@@ -59,7 +60,7 @@ func (c *Cgroup) Stats() Stats {
 
 // ioV2 sums io.stat's per-device "MAJ:MIN rbytes=… wbytes=… …" lines.
 func ioV2(dir string) (read, write uint64, ok bool) {
-	data, err := os.ReadFile(filepath.Join(dir, "io.stat"))
+	data, err := plainfile.ReadFile(filepath.Join(dir, "io.stat"))
 	if err != nil {
 		return 0, 0, false
 	}
@@ -78,7 +79,7 @@ func ioV2(dir string) (read, write uint64, ok bool) {
 
 // ioV1 sums blkio.throttle.io_service_bytes' "MAJ:MIN Read N" lines.
 func ioV1(dir string) (read, write uint64, ok bool) {
-	data, err := os.ReadFile(filepath.Join(dir, "blkio.throttle.io_service_bytes"))
+	data, err := plainfile.ReadFile(filepath.Join(dir, "blkio.throttle.io_service_bytes"))
 	if err != nil {
 		return 0, 0, false
 	}
@@ -104,7 +105,7 @@ func (c *Cgroup) Procs() ([]int, error) {
 	var err error
 	for _, dir := range c.Dirs {
 		var data []byte
-		if data, err = os.ReadFile(filepath.Join(dir, "cgroup.procs")); err != nil {
+		if data, err = plainfile.ReadFile(filepath.Join(dir, "cgroup.procs")); err != nil {
 			continue
 		}
 		var pids []int

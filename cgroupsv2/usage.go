@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // Usage is what a container consumed, read from its cgroup before removal.
@@ -88,7 +90,7 @@ func (c *Cgroup) readKey(dir, file, key string) (uint64, bool) {
 }
 
 func fileUint(dir, file string) (uint64, bool) {
-	data, err := os.ReadFile(filepath.Join(dir, file))
+	data, err := plainfile.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		return 0, false
 	}
@@ -97,7 +99,7 @@ func fileUint(dir, file string) (uint64, bool) {
 }
 
 func fileKey(dir, file, key string) (uint64, bool) {
-	data, err := os.ReadFile(filepath.Join(dir, file))
+	data, err := plainfile.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		return 0, false
 	}
@@ -132,7 +134,7 @@ func (c *Cgroup) freezeAndKill() error {
 			if err != nil || !d.IsDir() {
 				return nil
 			}
-			data, _ := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+			data, _ := plainfile.ReadFile(filepath.Join(path, "cgroup.procs"))
 			for _, f := range strings.Fields(string(data)) {
 				if pid, err := strconv.Atoi(f); err == nil {
 					unix.Kill(pid, unix.SIGKILL)
@@ -159,10 +161,10 @@ func (c *Cgroup) Frozen() bool {
 	for _, dir := range c.Dirs {
 		switch {
 		case exists(filepath.Join(dir, "cgroup.freeze")):
-			data, _ := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+			data, _ := plainfile.ReadFile(filepath.Join(dir, "cgroup.events"))
 			return strings.Contains(string(data), "frozen 1")
 		case exists(filepath.Join(dir, "freezer.state")):
-			data, _ := os.ReadFile(filepath.Join(dir, "freezer.state"))
+			data, _ := plainfile.ReadFile(filepath.Join(dir, "freezer.state"))
 			return strings.TrimSpace(string(data)) == "FROZEN"
 		}
 	}
@@ -190,7 +192,7 @@ func (c *Cgroup) setFrozen(frozen bool) error {
 			return err
 		}
 		for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
-			data, _ := os.ReadFile(filepath.Join(dir, check))
+			data, _ := plainfile.ReadFile(filepath.Join(dir, check))
 			if strings.Contains(string(data), want) {
 				return nil
 			}

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/internal/atomicfile"
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // DefaultRoot is the state root unless --root or GLASSBOX_ROOT says otherwise.
@@ -165,7 +166,7 @@ func Create(root, id, name string, s *specs.Spec) (*Container, error) {
 // free — or, for "", picks one that is (generatedName); the caller records
 // it, then unlocks.
 func takeName(root, name string) (unlock func(), taken string, err error) {
-	names, err := os.OpenFile(filepath.Join(root, "names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	names, err := plainfile.Open(filepath.Join(root, "names.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, "", err
 	}
@@ -290,7 +291,7 @@ func inProgressBy(name string) (pid int, start uint64) {
 
 // makeLock creates the lock file of a new state directory and takes it.
 func (c *Container) makeLock() error {
-	f, err := os.OpenFile(filepath.Join(c.Dir, "lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := plainfile.Open(filepath.Join(c.Dir, "lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -373,7 +374,7 @@ func (c *Container) InheritLock() (int, error) {
 
 // Load reads a container's record without locking it.
 func Load(dir string) (*Container, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	data, err := plainfile.ReadFile(filepath.Join(dir, "state.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +397,7 @@ func Load(dir string) (*Container, error) {
 // held only for a moment — by a gc, rm or delete looking at it, or by its
 // glassbox between recording the exit and exiting — and that is waited for.
 func (c *Container) Lock() error {
-	f, err := os.OpenFile(filepath.Join(c.Dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := plainfile.Open(filepath.Join(c.Dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrGone
 	}
@@ -615,7 +616,7 @@ func ProcessStartTime(pid int) uint64 {
 // processStat reads a process's start time and state (R, S, Z, …) from
 // /proc/<pid>/stat.
 func processStat(pid int) (start uint64, state string) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	data, err := plainfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, ""
 	}

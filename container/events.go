@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // Event is one line of the events log.
@@ -55,7 +57,7 @@ func RecordEvent(root string, ev Event) {
 		return
 	}
 	path := filepath.Join(root, eventsFile)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := plainfile.Open(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // Mount is one line of /proc/self/mountinfo (proc(5)):
@@ -24,7 +26,7 @@ type Mount struct {
 
 // Mounts lists this process's mount namespace, in mount order.
 func Mounts() ([]Mount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := plainfile.Open("/proc/self/mountinfo", os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}

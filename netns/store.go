@@ -30,6 +30,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/internal/atomicfile"
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // DefaultNetwork is the network of `glassbox run` without --network, on
@@ -132,7 +133,7 @@ func readNetwork(name string) (*Network, error) {
 		return nil, fmt.Errorf("network %q: %w", name, fs.ErrNotExist)
 	}
 	path := filepath.Join(StoreDir, name+".json")
-	data, err := os.ReadFile(path)
+	data, err := plainfile.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("network %s: %w", name, err)
 	}

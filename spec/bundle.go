@@ -3,7 +3,6 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 	"github.com/glassbox-dev/glassbox/mountns"
 	"github.com/glassbox-dev/glassbox/seccomp"
 )
@@ -22,7 +22,7 @@ func LoadBundle(dir string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	data, err := plainfile.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w (a bundle is a directory with config.json and a rootfs; `glassbox spec` prints one)", err)
 	}

@@ -2,7 +2,6 @@ package stages
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
@@ -33,7 +33,7 @@ func parseCaps(field string, names []string, last int) (capSet, error) {
 
 // lastCap is the highest capability this kernel knows.
 func lastCap() int {
-	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	data, err := plainfile.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return 40
 	}

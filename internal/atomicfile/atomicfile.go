@@ -7,16 +7,21 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
+
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // Write writes path through write, with permissions perm. The temporary file
 // has a name of its own, so two writers of one path never share one; on any
 // failure it is removed.
 func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	tmp, err := createTemp(path)
 	if err != nil {
 		return err
 	}
@@ -29,6 +34,18 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// createTemp is os.CreateTemp(dir, base+".*.tmp") through plainfile.Open:
+// a state record is written on every run, several times.
+func createTemp(path string) (*os.File, error) {
+	for try := 0; ; try++ {
+		tmp := path + "." + strconv.FormatUint(uint64(rand.Uint32()), 10) + ".tmp"
+		f, err := plainfile.Open(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) || try == 100 {
+			return f, err
+		}
+	}
 }
 
 // WriteFile is Write of data.
