@@ -11,7 +11,12 @@ IMAGE  := build/busybox-oci
 .PHONY: build generate demo image test vmtest oci-validation e2e-otel unit bench rootfs clean
 
 build:
-	go build -buildvcs=auto -o $(BIN) ./cmd/glassbox   # -buildvcs: --version names the commit
+	# glassbox: the commands that run containers, built lean to page in half
+	# as much (cmd/glassbox/lean.go); every other command line goes to
+	# glassbox-full, the same package with all its commands.
+	# -buildvcs: --version names the commit.
+	go build -tags lean -buildvcs=auto -o $(BIN) ./cmd/glassbox
+	go build -buildvcs=auto -o $(BIN)-full ./cmd/glassbox
 	go build -o $(BIN)-init ./cmd/glassbox-init
 	go build -o $(BIN)-shim ./cmd/glassbox-shim
 	go build -o $(BIN)-otlp ./cmd/glassbox-otlp   # OTLP export, when a collector is configured (trace/otlp.go)
@@ -49,6 +54,7 @@ demo: image
 # Unit tests and the integration suite (real containers; needs root).
 test:
 	go vet ./...
+	go vet -tags lean ./cmd/glassbox
 	# -p 1: one package at a time. The integration tests check the whole
 	# host for leftovers (cgroups, observer entries), which another package's
 	# tests, running alongside, would otherwise seem to leave.

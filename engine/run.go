@@ -181,6 +181,16 @@ type StageError struct {
 
 func (e *StageError) Error() string { return e.Msg }
 
+// monitorProgram is the program that runs `glassbox monitor`: glassbox, the
+// lean build, beside this one (the daemon is glassbox-full, which has every
+// command but pages in twice as much: cmd/glassbox/lean.go); else this one.
+func monitorProgram() (string, error) {
+	if p, err := beside.Program("glassbox"); err == nil {
+		return p, nil
+	}
+	return os.Executable()
+}
+
 // Detach runs the stages of s under a monitor process (`glassbox monitor`,
 // its own session, no terminal), and returns once the program runs, or a
 // breakpoint paused the run (where), or the stages failed (a *StageError).
@@ -205,7 +215,7 @@ func (e *Engine) Detach(s *specs.Spec, opts stages.Options, to trace.Options, ex
 	if _, err := ShimProgram(); err != nil {
 		return "", err
 	}
-	exe, err := os.Executable()
+	exe, err := monitorProgram()
 	if err != nil {
 		return "", err
 	}

@@ -192,7 +192,7 @@ if [ ! -f "$initrd" ]; then
 	exec >>/vmtest/out 2>&1
 	echo "vm: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 	# The payload is copied off 9p: overlayfs wants a real filesystem below it.
-	mkdir -p /opt/glassbox && cp /vmtest/glassbox /vmtest/glassbox-init /vmtest/glassbox-shim /vmtest/glassbox-pause /vmtest/glassbox-otlp /opt/glassbox/
+	mkdir -p /opt/glassbox && cp /vmtest/glassbox /vmtest/glassbox-full /vmtest/glassbox-init /vmtest/glassbox-shim /vmtest/glassbox-pause /vmtest/glassbox-otlp /opt/glassbox/
 	cp -a /vmtest/rootfs /tmp/rootfs
 	# GLASSBOX_VMTEST tells the tests this is the stock kernel: what most users
 	# have (kprobes, fentry, cgroup v2 controllers) must work here, not be skipped.

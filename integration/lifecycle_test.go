@@ -466,14 +466,23 @@ func TestDoctor(t *testing.T) {
 
 // Without glassbox-init beside it, glassbox re-executes itself as the init;
 // without glassbox-shim, it runs no detached container; without
-// glassbox-otlp, it exports no trace.
+// glassbox-otlp, it exports no trace; without glassbox-full, it has only
+// the commands that run containers.
 func TestInitFallback(t *testing.T) {
 	e := newEnv(t)
 	alone := filepath.Join(t.TempDir(), "glassbox")
 	if err := exec.Command("cp", glassbox, alone).Run(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(alone, "doctor").Output()
+	out, err := exec.Command(alone, "network", "ls").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 ||
+		!strings.HasPrefix(string(out), "glassbox: glassbox network is run by glassbox-full, which needs glassbox-full beside "+alone+" (make build): ") || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("network ls without glassbox-full: %v %q", err, out)
+	}
+	if err := exec.Command("cp", filepath.Join(filepath.Dir(glassbox), "glassbox-full"), filepath.Dir(alone)).Run(); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(alone, "doctor").Output()
 	if err != nil || !strings.Contains(string(out), "glassbox re-executes itself") {
 		t.Errorf("doctor should say the fallback is in use: %v\n%s", err, out)
 	}

@@ -4,7 +4,7 @@
 // address leases and NAT rules (bridges persist, like docker0).
 //
 // GLASSBOX_BIN and GLASSBOX_TEST_ROOTFS name a prebuilt binary (with
-// glassbox-init beside it) and busybox rootfs (the VM harness passes them);
+// glassbox-full, glassbox-init and the others beside it) and busybox rootfs (the VM harness passes them);
 // otherwise TestMain builds them.
 package integration
 
@@ -144,11 +144,14 @@ func setup(tmp string) error {
 	glassbox = os.Getenv("GLASSBOX_BIN")
 	if glassbox == "" {
 		glassbox = filepath.Join(tmp, "glassbox")
-		for _, c := range []string{"glassbox", "glassbox-init", "glassbox-shim", "glassbox-pause", "glassbox-otlp"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, c), "./cmd/"+c)
+		for _, c := range []struct{ name, pkg, tags string }{
+			{"glassbox", "glassbox", "lean"}, {"glassbox-full", "glassbox", ""}, {"glassbox-init", "glassbox-init", ""},
+			{"glassbox-shim", "glassbox-shim", ""}, {"glassbox-pause", "glassbox-pause", ""}, {"glassbox-otlp", "glassbox-otlp", ""},
+		} {
+			cmd := exec.Command("go", "build", "-tags", c.tags, "-o", filepath.Join(tmp, c.name), "./cmd/"+c.pkg)
 			cmd.Dir, cmd.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("go build %s: %v\n%s", c, err, out)
+				return fmt.Errorf("go build %s: %v\n%s", c.name, err, out)
 			}
 		}
 	}

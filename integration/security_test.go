@@ -88,13 +88,13 @@ func attackInitBinary() int {
 }
 
 // withBinaryUnderAttack runs the rest of the test with a copy of glassbox
-// (and glassbox-init and glassbox-shim beside it) in a directory of its own,
+// (and glassbox-full, glassbox-init and glassbox-shim beside it) in a directory of its own,
 // so that an attack that succeeds damages only the copy; it returns the
 // copy's glassbox-init, whose hash the test compares.
 func withBinaryUnderAttack(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"glassbox", "glassbox-init", "glassbox-shim"} {
+	for _, name := range []string{"glassbox", "glassbox-full", "glassbox-init", "glassbox-shim"} {
 		src, err := os.Open(filepath.Join(filepath.Dir(glassbox), name))
 		if err != nil {
 			t.Fatal(err)

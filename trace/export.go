@@ -3,11 +3,11 @@ package trace
 import (
 	_ "embed"
 	"encoding/json"
-	"html/template"
+	"html"
 	"io"
 	"sort"
 	"strconv"
-	"sync"
+	"strings"
 
 	"github.com/glassbox-dev/glassbox/docs"
 )
@@ -72,13 +72,10 @@ func Chrome(w io.Writer, f *File) error {
 	return enc.Encode(map[string]any{"traceEvents": events, "displayTimeUnit": "ms"})
 }
 
+// timelineHTML is the page; HTML fills in its {{.Title}} and {{.Data}}.
+//
 //go:embed timeline.html
 var timelineHTML string
-
-// Parsed on first use, not at every glassbox process's start.
-var timelineTemplate = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("timeline").Parse(timelineHTML))
-})
 
 // HTML writes a single self-contained HTML page with the trace as a
 // timeline: it opens at the stages, each folded over its steps and kernel
@@ -168,8 +165,12 @@ func HTML(w io.Writer, f *File) error {
 		title = title[:40]
 	}
 	// json.Marshal escapes <, > and & in strings, so the data cannot close the
-	// <script> element it is embedded in.
-	return timelineTemplate().Execute(w, map[string]any{"Title": title, "Data": template.JS(data)})
+	// <script> element it is embedded in. Not html/template: a program that
+	// executes a Go template keeps every exported method the linker could
+	// otherwise drop (cmd/glassbox/lean.go), and the page has two blanks.
+	page := strings.NewReplacer("{{.Title}}", html.EscapeString(title), "{{.Data}}", string(data)).Replace(timelineHTML)
+	_, err = io.WriteString(w, page)
+	return err
 }
 
 // spanKind classifies a span for display: the run, a stage, a step, or an event

@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 // --format as docker takes it: a Go template per object ("table TEMPLATE":

@@ -360,12 +360,7 @@ func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
 		return img, err
 	}
 	fmt.Fprintf(os.Stderr, "glassbox: unable to find image '%s' locally: pulling\n", ref)
-	s, err := image.Open(root)
-	if err != nil {
-		return nil, err
-	}
-	o.Progress = progressBar()
-	if _, err := s.Pull(context.Background(), ref, o); err != nil {
+	if err := pullMissing(root, ref, o); err != nil {
 		return nil, err
 	}
 	return eng.ResolveImage(ref)

@@ -59,6 +59,9 @@ func run() int {
 		debug.SetGCPercent(200)
 	}
 	oci := filepath.Base(os.Args[0]) == ociName
+	if handOver != nil && !oci && (len(os.Args) < 2 || subcommands[os.Args[1]] == nil) {
+		return handOver(os.Args) // glassbox built lean (lean.go): not one of its commands
+	}
 	var root *cobra.Command
 	if oci {
 		root = newOCICmd(ociName)
@@ -158,7 +161,6 @@ func newRootCmd(args []string) *cobra.Command {
 		PersistentPreRunE: refuseWithoutRoot,
 		Version:           buildinfo.Version(),
 	}
-	root.SetVersionTemplate("glassbox version {{.Version}}\n")
 	root.SetFlagErrorFunc(flagError)
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
 	if len(args) > 0 {
@@ -173,24 +175,23 @@ func newRootCmd(args []string) *cobra.Command {
 	return root
 }
 
-// subcommands build glassbox's commands, by name.
+// subcommands build glassbox's commands, by name: here, those that make,
+// run and end containers, which both builds have (lean.go); full.go adds
+// the others to glassbox-full's.
 var subcommands = map[string]func() *cobra.Command{
-	"run": newRunCmd, "spec": newSpecCmd, "gc": newGCCmd, "rm": newRmCmd, "doctor": newDoctorCmd, "stages": newStagesCmd,
-	"trace": newTraceCmd, "network": newNetworkCmd, "monitor": newMonitorCmd, "ps": newPsCmd, "logs": newLogsCmd,
-	"start": newStartCmd, "stop": newStopCmd, "kill": newKillCmd, "wait": newWaitCmd, "inspect": newInspectCmd,
-	"exec": newExecCmd, "top": newTopCmd, "stats": newStatsCmd, "debug": newDebugCmd, "continue": newContinueCmd,
-	"abort": newAbortCmd, "explain": newExplainCmd, "demo": newDemoCmd, "lab": newLabCmd, "pull": newPullCmd,
-	"push": newPushCmd, "login": newLoginCmd, "import": newImportCmd, "save": newSaveCmd, "images": newImagesCmd,
-	"rmi": newRmiCmd, "tag": newTagCmd, "image": newImageCmd, "oci": func() *cobra.Command { return newOCICmd("oci") },
-	"daemon": newDaemonCmd,
+	"run": newRunCmd, "create": newCreateCmd, "start": newStartCmd, "exec": newExecCmd, "monitor": newMonitorCmd,
+	"stop": newStopCmd, "kill": newKillCmd, "wait": newWaitCmd, "logs": newLogsCmd, "attach": newAttachCmd,
+	"restart": newRestartCmd, "rm": newRmCmd, "gc": newGCCmd, "continue": newContinueCmd, "abort": newAbortCmd,
+	"ps": newPsCmd, "inspect": newInspectCmd, "images": newImagesCmd, "oci": func() *cobra.Command { return newOCICmd("oci") },
 	"pause": func() *cobra.Command {
 		return newPauseCmd("pause", "Freeze every process of containers (the cgroup freezer)")
 	},
 	"unpause": func() *cobra.Command { return newPauseCmd("unpause", "Thaw paused containers") },
-	"rename":  newRenameCmd, "events": newEventsCmd, "cp": newCpCmd, "export": newExportCmd, "container": newContainerCmd,
-	"attach": newAttachCmd, "restart": newRestartCmd, "info": newInfoCmd, "version": newVersionCmd, "port": newPortCmd,
-	"volume": newVolumeCmd, "commit": newCommitCmd, "create": newCreateCmd, "system": newSystemCmd,
 }
+
+// handOver, in glassbox built lean, runs a command line that is not one of
+// its commands in glassbox-full (lean.go).
+var handOver func(argv []string) int
 
 // makesKernelObjects are the commands, of glassbox and of its OCI set, that
 // create or remove containers' kernel objects; they refuse to start without

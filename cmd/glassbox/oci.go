@@ -90,9 +90,10 @@ func newOCICmd(use string) *cobra.Command {
 caller that drives runc. Invoked as glassbox-runc, these are its top-level
 commands; as glassbox, they are "glassbox oci …". See docs/oci.md.`,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
-		Version:           buildinfo.Version(),
+		// Printed as "<use> version …" (cobra's own words, not a template:
+		// see lean.go on templates).
+		Version: buildinfo.Version() + "\nspec: " + specs.Version + "\ngo: " + runtime.Version(),
 	}
-	cmd.SetVersionTemplate(use + " version {{.Version}}\nspec: " + specs.Version + "\ngo: " + runtime.Version() + "\n")
 	f := cmd.PersistentFlags()
 	f.String("root", container.OCIRoot, "state root for the containers")
 	f.StringVar(&log.path, "log", "", "also write errors to this file")
