@@ -10,10 +10,10 @@ package main
 //
 // Why two builds: a run pages in most of the binary that runs it. The kernel
 // maps the 64 KiB around each page fault, and a Go program's package inits,
-// type data and function tables are spread over all of it: glassbox-full's
-// text is 90 % resident after one run. Its peak RSS follows its size, and
-// the daemon's HTTP server, the registry client, the lab and the commands'
-// Go templates are most of that size.
+// type data and function tables are spread over all of it: 80 % of
+// glassbox-full's code is resident after one run. Peak RSS follows the
+// size, and the daemon's HTTP server, the registry client, the lab and the
+// commands' Go templates are most of that size.
 //
 // And the templates cost more than their own code: text/template calls
 // reflect.Value.MethodByName, and once that is reachable the linker keeps
