@@ -479,6 +479,9 @@ func TestInitFallback(t *testing.T) {
 		!strings.HasPrefix(string(out), "glassbox: glassbox network is run by glassbox-full, which needs glassbox-full beside "+alone+" (make build): ") || strings.Count(string(out), "\n") != 1 {
 		t.Errorf("network ls without glassbox-full: %v %q", err, out)
 	}
+	if out, err := exec.Command(alone, "--root", e.root, "run", "--rm", "--rootfs", rootfs, "--", "true").CombinedOutput(); err != nil {
+		t.Errorf("glassbox --root … run without glassbox-full: %v %q", err, out)
+	}
 	if err := exec.Command("cp", filepath.Join(filepath.Dir(glassbox), "glassbox-full"), filepath.Dir(alone)).Run(); err != nil {
 		t.Fatal(err)
 	}

@@ -36,10 +36,10 @@ func BenchmarkTCPThroughput(b *testing.B) {
 	// the next: five of each, alternating, and their medians.
 	var containers, loopbacks []time.Duration
 	for range 5 {
-		containers = append(containers, receive(b, gw, func(addr string) *exec.Cmd {
+		containers = append(containers, receive(b, gw, mib, func(addr string) *exec.Cmd {
 			return e.cmd(e.runArgs([]string{"-v", bin + ":/bench:ro"}, "/bench/send", addr, fmt.Sprint(mib))...)
 		}))
-		loopbacks = append(loopbacks, receive(b, "127.0.0.1", func(addr string) *exec.Cmd {
+		loopbacks = append(loopbacks, receive(b, "127.0.0.1", mib, func(addr string) *exec.Cmd {
 			return exec.Command(filepath.Join(bin, "send"), addr, fmt.Sprint(mib))
 		}))
 	}
@@ -52,8 +52,8 @@ func BenchmarkTCPThroughput(b *testing.B) {
 }
 
 // receive listens on ip, starts the sender, and times from the first byte to
-// the last.
-func receive(b *testing.B, ip string, sender func(addr string) *exec.Cmd) time.Duration {
+// the last of mib MiB.
+func receive(b *testing.B, ip string, mib int64, sender func(addr string) *exec.Cmd) time.Duration {
 	l, err := net.Listen("tcp4", ip+":0")
 	if err != nil {
 		b.Fatal(err)
@@ -74,7 +74,9 @@ func receive(b *testing.B, ip string, sender func(addr string) *exec.Cmd) time.D
 	m, _ := io.CopyBuffer(io.Discard, c, buf)
 	elapsed := time.Since(start)
 	c.Close()
-	cmd.Wait()
+	if err := cmd.Wait(); err != nil || int64(n)+m != mib<<20 {
+		b.Fatalf("%s: %d bytes of %d MiB, the sender: %v", ip, int64(n)+m, mib, err)
+	}
 	b.Logf("%s: %d bytes in %s", ip, int64(n)+m, elapsed)
 	return elapsed
 }

@@ -260,6 +260,11 @@ func execProgram(in *Init) error {
 // With a terminal, the program leads the terminal's foreground process group.
 func (in *Init) reap(path string, p *specs.Process, env []string) error {
 	sigs := in.reaperSignals.Caught() // before the program exists: none is lost
+	// What came during the stages is not the program's: a hook's SIGCHLD,
+	// or a signal that pid 1, without a handler until now, would drop.
+	for len(sigs) > 0 {
+		<-sigs
+	}
 	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setpgid: true}}
 	if p.Terminal {
 		attr.Sys.Foreground, attr.Sys.Ctty = true, 0

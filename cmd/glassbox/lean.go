@@ -41,15 +41,17 @@ func init() { handOver = runInFull }
 // runInFull replaces this process with glassbox-full, given the same
 // command line.
 func runInFull(argv []string) int {
-	p, err := beside.Program(full)
-	if err == nil {
-		err = syscall.Exec(p, argv, os.Environ())
-	}
 	what := "glassbox's help"
-	if len(argv) > 1 {
-		what = "glassbox " + argv[1]
+	if name := commandName(argv[1:]); name != "" {
+		what = "glassbox " + name
 	}
-	fmt.Fprintf(os.Stderr, "glassbox: %s is run by glassbox-full, which needs %v\n", what, err)
+	p, err := beside.Program(full)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "glassbox: %s is run by glassbox-full, which needs %v\n", what, err)
+		return 125
+	}
+	err = syscall.Exec(p, argv, os.Environ())
+	fmt.Fprintf(os.Stderr, "glassbox: %s is run by glassbox-full: exec %s: %v\n", what, p, err)
 	return 125
 }
 
@@ -78,11 +80,17 @@ func pullMissing(root, ref string, o image.Registry) error {
 	if o.Platform != "" {
 		args = append(args, "--platform", o.Platform)
 	}
-	cmd := &exec.Cmd{Path: p, Args: append(args, "--", ref), Stdout: os.Stderr, Stderr: os.Stderr}
+	// The pull ends with this process, however it ends, as it did when it
+	// ran in it.
+	cmd := &exec.Cmd{Path: p, Args: append(args, "--", ref), Stdout: os.Stderr, Stderr: os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}}
 	err = cmd.Run()
 	var exited *exec.ExitError
 	if errors.As(err, &exited) && exited.ExitCode() > 0 {
 		return exitCode(exited.ExitCode()) // glassbox-full said why
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("pulling %s: glassbox-full: %w", ref, err)
+	}
+	return nil
 }

@@ -59,7 +59,7 @@ func run() int {
 		debug.SetGCPercent(200)
 	}
 	oci := filepath.Base(os.Args[0]) == ociName
-	if handOver != nil && !oci && (len(os.Args) < 2 || subcommands[os.Args[1]] == nil) {
+	if handOver != nil && !oci && subcommands[commandName(os.Args[1:])] == nil {
 		return handOver(os.Args) // glassbox built lean (lean.go): not one of its commands
 	}
 	var root *cobra.Command
@@ -147,11 +147,11 @@ func exitCodeOf(err error) int {
 }
 
 // newRootCmd is glassbox's command tree for the command line args. A line
-// that starts with a command's name gets only that command: building all
+// that names a command (commandName) gets only that command: building all
 // fifty, with their flags, was a twentieth of a container run's time (about
-// 1 ms, and half a megabyte of allocations). Help, completion, a flag first
-// or a name that is no command's build them all, for the listings and the
-// "did you mean" suggestions.
+// 1 ms, and half a megabyte of allocations). Help, completion, another flag
+// first or a name that is no command's build them all, for the listings and
+// the "did you mean" suggestions.
 func newRootCmd(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:               "glassbox",
@@ -163,11 +163,9 @@ func newRootCmd(args []string) *cobra.Command {
 	}
 	root.SetFlagErrorFunc(flagError)
 	root.PersistentFlags().String("root", defaultRoot(), "state root (env GLASSBOX_ROOT)")
-	if len(args) > 0 {
-		if build, ok := subcommands[args[0]]; ok {
-			root.AddCommand(build())
-			return root
-		}
+	if build, ok := subcommands[commandName(args)]; ok {
+		root.AddCommand(build())
+		return root
 	}
 	for _, build := range subcommands {
 		root.AddCommand(build())
@@ -192,6 +190,22 @@ var subcommands = map[string]func() *cobra.Command{
 // handOver, in glassbox built lean, runs a command line that is not one of
 // its commands in glassbox-full (lean.go).
 var handOver func(argv []string) int
+
+// commandName is the command a command line names: its first word after
+// the one flag that may come before it, --root; "" if none.
+func commandName(args []string) string {
+	for len(args) > 0 {
+		switch {
+		case args[0] == "--root" && len(args) > 1:
+			args = args[2:]
+		case strings.HasPrefix(args[0], "--root="):
+			args = args[1:]
+		default:
+			return args[0]
+		}
+	}
+	return ""
+}
 
 // makesKernelObjects are the commands, of glassbox and of its OCI set, that
 // create or remove containers' kernel objects; they refuse to start without

@@ -13,11 +13,12 @@ func TestSubcommandsBuildWhatTheyAreNamed(t *testing.T) {
 			t.Errorf("subcommands[%q] builds %q", name, got)
 		}
 	}
-	root := newRootCmd([]string{"run", "--rm"})
-	if cmds := root.Commands(); len(cmds) != 1 || cmds[0].Name() != "run" {
-		t.Errorf("glassbox run …: the tree holds %d commands, want run alone", len(cmds))
+	for _, args := range [][]string{{"run", "--rm"}, {"--root", "/x", "run"}, {"--root=/x", "run"}} {
+		if cmds := newRootCmd(args).Commands(); len(cmds) != 1 || cmds[0].Name() != "run" {
+			t.Errorf("glassbox %q: the tree holds %d commands, want run alone", args, len(cmds))
+		}
 	}
-	for _, args := range [][]string{nil, {"help", "run"}, {"--root", "/x", "run"}, {"rnu"}} {
+	for _, args := range [][]string{nil, {"help", "run"}, {"--root", "/x"}, {"--root", "/x", "--help"}, {"rnu"}} {
 		var names []string
 		for _, c := range newRootCmd(args).Commands() {
 			names = append(names, c.Name())
