@@ -802,21 +802,35 @@ func TestDockerEvents(t *testing.T) {
 // it is refused rather than frozen too, stop still works; docker rename.
 func TestDockerPauseRename(t *testing.T) {
 	e, d := newDockerEnv(t)
-	d.dockerOK("run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done")
+	// The count is replaced whole (mv), so that a freeze between a write's
+	// truncation and its number cannot leave the file empty.
+	d.dockerOK("run", "-d", "--name", "ticker", "busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done")
 	pid := d.dockerOK("inspect", "-f", "{{.State.Pid}}", "ticker")
 	count := func() string {
-		b, _ := os.ReadFile("/proc/" + pid + "/root/tmp/n")
+		b, err := os.ReadFile("/proc/" + pid + "/root/tmp/n")
+		if err != nil {
+			return err.Error() // said in the failure, and never a count
+		}
 		return strings.TrimSpace(string(b))
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The counter runs before it is paused (in the VM, under TCG, a shell
+	// can take a while to write its first number).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := strconv.Atoi(count()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the counter did not start: %q", count())
+		}
+	}
 	d.dockerOK("pause", "ticker")
 	if st := d.dockerOK("inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "ticker"); st != "paused true" {
 		t.Errorf("after docker pause: %q", st)
 	}
 	before := count()
 	time.Sleep(300 * time.Millisecond)
-	if after := count(); after != before || before == "" {
-		t.Errorf("paused, the counter went on: %q then %q", before, after)
+	if _, err := strconv.Atoi(before); err != nil || count() != before {
+		t.Errorf("paused, the counter went on: %q then %q", before, count())
 	}
 	if r := d.docker("exec", "ticker", "true"); r.code == 0 || !strings.Contains(r.stderr, "is paused: unpause it first") {
 		t.Errorf("docker exec into a paused container: exit %d %q", r.code, r.stderr)
@@ -825,9 +839,11 @@ func TestDockerPauseRename(t *testing.T) {
 		t.Errorf("docker pause twice: exit %d %q", r.code, r.stderr)
 	}
 	d.dockerOK("unpause", "ticker")
-	time.Sleep(300 * time.Millisecond)
-	if after := count(); after == before {
-		t.Errorf("unpaused, the counter stood still at %q", after)
+	for deadline := time.Now().Add(5 * time.Second); count() == before; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("unpaused, the counter stood still at %q for 5 s", before)
+			break
+		}
 	}
 	if r := d.docker("unpause", "ticker"); r.code == 0 || !strings.Contains(r.stderr, "is not paused") {
 		t.Errorf("docker unpause of a running container: exit %d %q", r.code, r.stderr)
