@@ -233,7 +233,7 @@ func execProgram(in *Init) error {
 			}
 		}
 	}
-	if s.Annotations[spec.InitAnnotation] == "true" {
+	if in.reaperSignals != nil { // --init (InitMain)
 		err = in.reap(path, p, env) // returns only if the program could not start
 	} else {
 		err = unix.Exec(path, p.Args, env)

@@ -26,7 +26,7 @@ type Init struct {
 	consoleFd          int // where to send the pty master (console.go); 0 for none
 	sock               *syncSocket
 	steps              steps             // the current stage's steps
-	reaperSignals      *signals.Catching // with --init: every signal, for the program (reap)
+	reaperSignals      *signals.Catching // with --init: every signal, for the program; the init stays to reap
 }
 
 // InitMain is `glassbox init`. It never returns: the exec stage replaces it with

@@ -259,6 +259,9 @@ func (r *Run) runStage(st, next *Stage) (failed *Stage, err error) {
 	var meanwhile func()
 	if next != nil {
 		meanwhile = func() {
+			if n.Err = r.interrupted(); n.Err != nil {
+				return // as Start checks before each stage
+			}
 			if r.Opts.Debug.Before != nil {
 				r.Opts.Debug.Before(next)
 			}
