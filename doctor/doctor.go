@@ -44,7 +44,7 @@ type Check struct {
 // Run performs every check, in the order of the stages that need them.
 func Run() []Check {
 	checks := namespaces()
-	checks = append(checks, initProgram(), companions(), cgroups(), deviceControl(), seccompFilter(), overlay(), pivotRoot())
+	checks = append(checks, initProgram(), companions(), leanBuild(), cgroups(), deviceControl(), seccompFilter(), overlay(), pivotRoot())
 	checks = append(checks, network()...)
 	checks = append(checks, defaultNetwork())
 	checks = append(checks, btf())
@@ -104,6 +104,16 @@ func companions() Check {
 	}
 	return Check{Name: "companion programs", OK: true, Detail: strings.Join(missing, " and ") + " not beside glassbox: detached containers need glassbox-shim, OTLP export glassbox-otlp",
 		Action: "install them beside glassbox (make build)"}
+}
+
+// leanBuild checks for glassbox, the build with the commands that run
+// containers, beside the glassbox-full that runs doctor (cmd/glassbox/lean.go).
+func leanBuild() Check {
+	if _, err := beside.Program("glassbox"); err != nil {
+		return Check{Name: "lean build", OK: true, Detail: "glassbox not beside glassbox-full: the daemon starts containers' monitors with glassbox-full, which pages in twice as much",
+			Action: "install glassbox beside glassbox-full (make build)"}
+	}
+	return Check{Name: "lean build", OK: true, Detail: "glassbox (runs containers, and the daemon's monitors) beside glassbox-full (every other command)"}
 }
 
 func cgroups() Check {

@@ -492,8 +492,20 @@ func TestInitFallback(t *testing.T) {
 	if !strings.Contains(string(out), "glassbox-shim and glassbox-otlp not beside glassbox") {
 		t.Errorf("doctor should say which companion programs are missing:\n%s", out)
 	}
-	if out, _ := exec.Command(glassbox, "doctor").Output(); !strings.Contains(string(out), "glassbox-shim (detached containers) and glassbox-otlp (OTLP export) beside glassbox") {
+	if out, _ := exec.Command(glassbox, "doctor").Output(); !strings.Contains(string(out), "glassbox-shim (detached containers) and glassbox-otlp (OTLP export) beside glassbox") ||
+		!strings.Contains(string(out), "glassbox (runs containers, and the daemon's monitors) beside glassbox-full") {
 		t.Errorf("doctor of a full build should find its companion programs:\n%s", out)
+	}
+	// glassbox-full alone: the daemon would start monitors with itself.
+	if err := os.Rename(alone, alone+".away"); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = exec.Command(filepath.Join(filepath.Dir(alone), "glassbox-full"), "doctor").Output()
+	if err := os.Rename(alone+".away", alone); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "glassbox not beside glassbox-full") {
+		t.Errorf("doctor without the lean glassbox beside it should say so:\n%s", out)
 	}
 	cmd := exec.Command(alone, e.runArgs(nil, "sh", "-c", "echo $$")...)
 	cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root)
