@@ -126,6 +126,20 @@ func TestRegistryPushPull(t *testing.T) {
 	}
 }
 
+// What run takes for an image reference it checks itself, before the pull
+// it hands to glassbox-full (as a command line: nothing may read as a flag
+// there, or as a path).
+func TestRunChecksAReferenceBeforeItPulls(t *testing.T) {
+	e := newEnv(t)
+	for _, ref := range []string{"--root=/etc", "-x", "../../x", "busybox/../../etc", "busybox@sha256:4294967295", strings.Repeat("a", 5000), "BusyBox:1"} {
+		r := e.run("", "run", "--rm", "--", ref, "true")
+		if r.code != 125 || !strings.Contains(r.stderr, "image reference") || strings.Contains(r.stderr, "pulling") {
+			t.Errorf("run %q: exit %d %q, want the reference refused before any pull", ref, r.code, r.stderr)
+		}
+	}
+	e.noState()
+}
+
 // From a multi-platform index, pull takes the requested platform's image.
 func TestRegistryMultiPlatform(t *testing.T) {
 	reg := startRegistry(t, "")
