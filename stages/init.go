@@ -50,7 +50,7 @@ func InitMain() {
 	}
 	sock := &syncSocket{f: os.NewFile(initFd, "sync")}
 	m, err := sock.recv()
-	if err == nil && (m.Kind != "config" || m.Config == nil || m.Config.Spec == nil) {
+	if err == nil && (m.Kind != "config" || m.Config == nil || m.Config.Spec.Spec == nil) {
 		err = fmt.Errorf("a %q message", m.Kind)
 	}
 	if err != nil {
@@ -58,7 +58,7 @@ func InitMain() {
 		os.Exit(1)
 	}
 	cfg := m.Config
-	in := &Init{Spec: cfg.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, consoleFd: cfg.ConsoleFd, sock: sock}
+	in := &Init{Spec: cfg.Spec.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, consoleFd: cfg.ConsoleFd, sock: sock}
 	if in.Spec.Annotations[spec.InitAnnotation] == "true" {
 		// Caught alongside the mount and exec stages: all of them take 4 ms.
 		in.reaperSignals = signals.Catch(16)

@@ -204,7 +204,7 @@ func cloneInit(r *Run) error {
 	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	cfg := &InitConfig{Protocol: protocol, Spec: r.Spec, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.OCI.ExecFifo != nil, Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}
+	cfg := &InitConfig{Protocol: protocol, Spec: initSpec{r.Spec}, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.OCI.ExecFifo != nil, Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}
 	if r.Spec.Hooks != nil {
 		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
 		cfg.HookEnv = r.HookEnv("mount", "oci")
