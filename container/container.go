@@ -28,6 +28,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 	"github.com/glassbox-dev/glassbox/internal/plainfile"
+	"github.com/glassbox-dev/glassbox/internal/specjson"
 )
 
 // DefaultRoot is the state root unless --root or GLASSBOX_ROOT says otherwise.
@@ -379,10 +380,19 @@ func Load(dir string) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{Dir: dir}
-	if err := json.Unmarshal(data, &c.Record); err != nil {
+	f := recordFile{Record: &c.Record}
+	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s/state.json: %w", dir, err)
 	}
+	c.Spec = f.Spec.Spec
 	return c, nil
+}
+
+// recordFile is a record as state.json holds it: its spec as specjson.Linux,
+// which hides the Record's own spec field.
+type recordFile struct {
+	*Record
+	Spec specjson.Linux `json:"spec"`
 }
 
 // Lock takes the container's lock and rereads its record, which may have
@@ -469,7 +479,7 @@ var ErrNotFound = errors.New("no such container")
 
 // Save writes state.json atomically (a temporary file, then rename(2) over it).
 func (c *Container) Save() error {
-	data, err := json.MarshalIndent(&c.Record, "", "  ")
+	data, err := json.MarshalIndent(recordFile{&c.Record, specjson.Linux{Spec: c.Spec}}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/internal/beside"
+	"github.com/glassbox-dev/glassbox/internal/specjson"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
@@ -196,7 +197,7 @@ func monitorProgram() (string, error) {
 // breakpoint paused the run (where), or the stages failed (a *StageError).
 // extra are more monitor flags (the breakpoints).
 func (e *Engine) Detach(s *specs.Spec, opts stages.Options, to trace.Options, extra []string) (paused string, err error) {
-	specJSON, err := json.Marshal(s)
+	specJSON, err := json.Marshal(specjson.Linux{Spec: s})
 	if err != nil {
 		return "", err
 	}

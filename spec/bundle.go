@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glassbox-dev/glassbox/internal/plainfile"
+	"github.com/glassbox-dev/glassbox/internal/specjson"
 	"github.com/glassbox-dev/glassbox/mountns"
 	"github.com/glassbox-dev/glassbox/seccomp"
 )
@@ -26,10 +28,11 @@ func LoadBundle(dir string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w (a bundle is a directory with config.json and a rootfs; `glassbox spec` prints one)", err)
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
+	var doc specjson.Linux
+	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("bundle %s/config.json: %w", dir, err)
 	}
+	s := cmp.Or(doc.Spec, &specs.Spec{}) // null: an empty one, its process missing
 	// What every front end reads before the stages check the rest.
 	for _, f := range []struct {
 		missing bool
@@ -42,7 +45,7 @@ func LoadBundle(dir string) (*specs.Spec, error) {
 	if s.Root != nil && s.Root.Path != "" && !filepath.IsAbs(s.Root.Path) {
 		s.Root.Path = filepath.Join(dir, s.Root.Path)
 	}
-	return &s, nil
+	return s, nil
 }
 
 // Validate rejects what glassbox cannot honour yet, naming the config.json field,

@@ -30,6 +30,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/internal/specjson"
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
@@ -148,7 +149,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	if err := cg.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: initSpec{r.Spec}, Rootfs: "/", Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}})
+	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: specjson.Init{Spec: r.Spec}, Rootfs: "/", Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}})
 }
 
 // startInPidNamespace starts a program whose pid namespace is an existing

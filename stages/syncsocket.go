@@ -6,8 +6,9 @@ import (
 	"io"
 	"os"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/specjson"
 )
 
 // The sync socket is a SOCK_SEQPACKET socketpair: one end stays in glassbox, the
@@ -50,10 +51,10 @@ const protocol = 3
 
 // InitConfig is what the init needs to know that is not in its namespaces already.
 type InitConfig struct {
-	Protocol int      `json:"protocol"`
-	Spec     initSpec `json:"spec"`
-	Rootfs   string   `json:"rootfs"`         // host path of the mounted rootfs
-	Fail     string   `json:"fail,omitempty"` // GLASSBOX_TEST_FAIL, for failure-injection tests
+	Protocol int           `json:"protocol"`
+	Spec     specjson.Init `json:"spec"`
+	Rootfs   string        `json:"rootfs"`         // host path of the mounted rootfs
+	Fail     string        `json:"fail,omitempty"` // GLASSBOX_TEST_FAIL, for failure-injection tests
 	// For config.json's createContainer and startContainer hooks, which the
 	// init runs: the container's state and facts (hooks.go).
 	State   []byte   `json:"state,omitempty"`
@@ -67,51 +68,6 @@ type InitConfig struct {
 	// ConsoleFd: where the init sends the master of the pseudo-terminal it
 	// makes (Options.IO.Console); 0 for none.
 	ConsoleFd int `json:"consoleFd,omitempty"`
-}
-
-// initSpec is the container's spec on its way to the init: sent whole, and
-// decoded without the parts only the host acts on.
-//
-// The first time encoding/json meets a struct type, decoding or encoding, it
-// builds an encoder for every type that type reaches: specs.Spec reaches 63
-// struct types — linux.resources 13 of them, the sections for Windows,
-// Solaris, VMs and z/OS more — which cost a fresh process 0.9 ms, and the
-// init is a fresh process per container. Decoded into specs.Spec embedded
-// under fields that hide those sections (json's rule: of two fields with one
-// name, the shallower wins, and the hidden one's type is never visited), the
-// spec costs the init half that.
-type initSpec struct{ *specs.Spec }
-
-func (s initSpec) MarshalJSON() ([]byte, error) { return json.Marshal(s.Spec) }
-
-func (s *initSpec) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		return nil // as json does: no spec, which the init refuses
-	}
-	var v struct {
-		specs.Spec
-		Linux *struct {
-			specs.Linux
-			// The cgroup stage's limits, on the host; the rest glassbox
-			// refuses (spec/bundle.go).
-			Resources    json.RawMessage `json:"resources"`
-			IntelRdt     json.RawMessage `json:"intelRdt"`
-			NetDevices   json.RawMessage `json:"netDevices"`
-			MemoryPolicy json.RawMessage `json:"memoryPolicy"`
-		} `json:"linux"`
-		Windows json.RawMessage `json:"windows"`
-		Solaris json.RawMessage `json:"solaris"`
-		VM      json.RawMessage `json:"vm"`
-		ZOS     json.RawMessage `json:"zos"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	if v.Linux != nil {
-		v.Spec.Linux = &v.Linux.Linux
-	}
-	s.Spec = &v.Spec
-	return nil
 }
 
 type syncSocket struct {

@@ -67,6 +67,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/container"
+	"github.com/glassbox-dev/glassbox/internal/specjson"
 	"github.com/glassbox-dev/glassbox/spec"
 )
 
@@ -204,7 +205,7 @@ func cloneInit(r *Run) error {
 	if err := r.Cgroup.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	cfg := &InitConfig{Protocol: protocol, Spec: initSpec{r.Spec}, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.OCI.ExecFifo != nil, Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}
+	cfg := &InitConfig{Protocol: protocol, Spec: specjson.Init{Spec: r.Spec}, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.OCI.ExecFifo != nil, Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}
 	if r.Spec.Hooks != nil {
 		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
 		cfg.HookEnv = r.HookEnv("mount", "oci")

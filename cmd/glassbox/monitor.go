@@ -39,6 +39,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/internal/specjson"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
@@ -94,10 +95,14 @@ func newMonitorCmd() *cobra.Command {
 			// cloned it ends, and execve(2) ends every thread but the caller:
 			// the stages and the execve of the shim must run on one thread.
 			runtime.LockOSThread()
-			var s specs.Spec
-			if err := json.NewDecoder(os.Stdin).Decode(&s); err != nil {
+			var doc specjson.Linux
+			if err := json.NewDecoder(os.Stdin).Decode(&doc); err != nil {
 				return err
 			}
+			if doc.Spec == nil {
+				return errors.New("monitor: no spec on stdin: glassbox run -d starts monitors, and gives them one")
+			}
+			s := doc.Spec
 			status := os.NewFile(3, "status")
 			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 			if err != nil {
@@ -107,7 +112,7 @@ func newMonitorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			logConfig, err := spec.LogConfigOf(&s)
+			logConfig, err := spec.LogConfigOf(s)
 			if err != nil {
 				return err
 			}
@@ -149,7 +154,7 @@ func newMonitorCmd() *cobra.Command {
 				outW.Close()
 				errW.Close()
 				if err == nil {
-					engine.StartHealth(&container.Container{Dir: dir, Record: container.Record{Spec: &s}})
+					engine.StartHealth(&container.Container{Dir: dir, Record: container.Record{Spec: s}})
 				}
 				if err == nil && logConfig.Driver != "none" {
 					// Its log is there once run -d has returned (the shim
@@ -184,7 +189,7 @@ func newMonitorCmd() *cobra.Command {
 					Log: "glassbox: " + err.Error() + ": the container was killed\n"})
 				unix.Kill(r.Pid, unix.SIGKILL)
 			}
-			return runContainer(&s, opts, to, hooks)
+			return runContainer(s, opts, to, hooks)
 		},
 	}
 	f := cmd.Flags()
