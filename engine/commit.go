@@ -1,3 +1,5 @@
+//go:build !lean
+
 package engine
 
 // docker commit: an image of a container — its image's layers, and on top

@@ -50,11 +50,7 @@ func (e *Engine) ResolveImage(ref string) (*spec.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := s.Image(rec)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := img.ConfigFile()
+	cfg, err := s.Config(rec)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: config: %w", ref, err)
 	}

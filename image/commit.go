@@ -1,3 +1,5 @@
+//go:build !lean
+
 package image
 
 // A container's changes as a layer (docker commit): its overlay's upper

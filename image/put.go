@@ -1,3 +1,5 @@
+//go:build !lean
+
 package image
 
 import (
@@ -22,12 +24,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
-
-// Progress hears how a layer is coming along: its index, the number of
-// layers, its digest, bytes so far and its size (what = "download" or
-// "unpack"; done when finished). Layers come side by side: it is called from
-// several goroutines at once.
-type Progress func(i, n int, digest, what string, sofar, size int64, done bool)
 
 // Put stores an image from any source (a registry, a docker save archive, an
 // OCI layout, a rootfs tarball): its manifest, config and layer blobs, every
@@ -251,9 +247,6 @@ func (s *Store) busy() (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
-
-// tmpPrefix names a temporary entry after this process.
-func tmpPrefix() string { return fmt.Sprintf(".tmp-%d-", os.Getpid()) }
 
 // Image gives a stored image back as a v1.Image (for push and save).
 func (s *Store) Image(rec *Record) (v1.Image, error) {

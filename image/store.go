@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -386,4 +387,34 @@ func without(list []string, s string) []string {
 		}
 	}
 	return out
+}
+
+// Registry options: registries reached over plain HTTP besides the ones
+// go-containerregistry already treats so (localhost, 127.0.0.0/8, *.local,
+// private addresses — as Docker does for localhost), the platform to pick
+// from a multi-platform index, and progress.
+type Registry struct {
+	Insecure []string // --insecure-registry host:port
+	Platform string   // os/arch[/variant]; default linux/<this machine>
+	Progress Progress
+}
+
+// Progress hears how a layer is coming along: its index, the number of
+// layers, its digest, bytes so far and its size (what = "download" or
+// "unpack"; done when finished). Layers come side by side: it is called from
+// several goroutines at once.
+type Progress func(i, n int, digest, what string, sofar, size int64, done bool)
+
+// tmpPrefix names a temporary entry after this process.
+func tmpPrefix() string { return fmt.Sprintf(".tmp-%d-", os.Getpid()) }
+
+// Config reads an image's config: its command, environment and user, what a
+// run needs of it.
+func (s *Store) Config(rec *Record) (*v1.ConfigFile, error) {
+	f, err := os.Open(s.blobPath(rec.ID))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return v1.ParseConfigFile(f)
 }

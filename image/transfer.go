@@ -1,3 +1,5 @@
+//go:build !lean
+
 package image
 
 import (
@@ -26,16 +28,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
-
-// Registry options: registries reached over plain HTTP besides the ones
-// go-containerregistry already treats so (localhost, 127.0.0.0/8, *.local,
-// private addresses — as Docker does for localhost), the platform to pick
-// from a multi-platform index, and progress.
-type Registry struct {
-	Insecure []string // --insecure-registry host:port
-	Platform string   // os/arch[/variant]; default linux/<this machine>
-	Progress Progress
-}
 
 // ParseReference reads a reference with Docker's defaults: busybox means
 // index.docker.io/library/busybox:latest.

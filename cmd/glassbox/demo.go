@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 // glassbox demo: the classic container talk (images → run → ps -a) as a

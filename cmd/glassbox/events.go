@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 // glassbox events: the state root's events log (engine.Events), as docker

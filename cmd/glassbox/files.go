@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 // cp and export: a container's files as the engine gives them (engine.Files,

@@ -1,15 +1,15 @@
+//go:build !lean
+
 package main
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +17,6 @@ import (
 
 	"github.com/glassbox-dev/glassbox/engine"
 	"github.com/glassbox-dev/glassbox/image"
-	"github.com/glassbox-dev/glassbox/spec"
 )
 
 // registryFlags are the flags of commands that talk to registries.
@@ -170,46 +169,6 @@ func newSaveCmd() *cobra.Command {
 	return cmd
 }
 
-func newImagesCmd() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "images",
-		Short: "List images",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			eng, err := engineOf(cmd)
-			if err != nil {
-				return err
-			}
-			all, err := eng.Images()
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(all)
-			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-			for _, r := range all {
-				id := strings.TrimPrefix(r.ID, "sha256:")[:12]
-				tags := r.Tags
-				if len(tags) == 0 {
-					tags = []string{"<none>:<none>"}
-				}
-				for _, t := range tags {
-					repo, tag := splitTag(image.Familiar(t))
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, engine.Ago(r.Created), engine.HumanBytes(uint64(r.Size())))
-				}
-			}
-			return w.Flush()
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "", "json: the image records")
-	return cmd
-}
-
 func newRmiCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
@@ -342,26 +301,4 @@ func progressBar() image.Progress {
 		}
 		os.Stderr.WriteString(b.String())
 	}
-}
-
-func splitTag(ref string) (string, string) {
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[:i], ref[i+1:]
-	}
-	return ref, "<none>"
-}
-
-// runImage finds an image for `run`, pulling it when the store lacks it (as
-// Docker does), and returns its layers and config.
-func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
-	eng := &engine.Engine{Root: root}
-	img, err := eng.ResolveImage(ref)
-	if !errors.Is(err, image.ErrNotFound) {
-		return img, err
-	}
-	fmt.Fprintf(os.Stderr, "glassbox: unable to find image '%s' locally: pulling\n", ref)
-	if err := pullMissing(root, ref, o); err != nil {
-		return nil, err
-	}
-	return eng.ResolveImage(ref)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/image"
 	"github.com/glassbox-dev/glassbox/spec"
 	"github.com/glassbox-dev/glassbox/stages"
 	"github.com/glassbox-dev/glassbox/trace"
@@ -463,4 +464,51 @@ func newExecCmd() *cobra.Command {
 	f.StringVarP(&user, "user", "u", "", "uid[:gid] or name[:group] from the container's /etc/passwd")
 	f.StringVar(&traceMode, "trace", "", "--trace=false: no trace")
 	return cmd
+}
+
+func newImagesCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "List images",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			eng, err := engineOf(cmd)
+			if err != nil {
+				return err
+			}
+			all, err := eng.Images()
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(all)
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+			for _, r := range all {
+				id := strings.TrimPrefix(r.ID, "sha256:")[:12]
+				tags := r.Tags
+				if len(tags) == 0 {
+					tags = []string{"<none>:<none>"}
+				}
+				for _, t := range tags {
+					repo, tag := splitTag(image.Familiar(t))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, engine.Ago(r.Created), engine.HumanBytes(uint64(r.Size())))
+				}
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "", "json: the image records")
+	return cmd
+}
+
+func splitTag(ref string) (string, string) {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, "<none>"
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	_ "github.com/glassbox-dev/glassbox/cgroupsv2/devicebpf"
 	"github.com/glassbox-dev/glassbox/container"
 	"github.com/glassbox-dev/glassbox/engine"
+	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 	"github.com/glassbox-dev/glassbox/internal/buildinfo"
 	"github.com/glassbox-dev/glassbox/stages"
 )
@@ -249,4 +251,12 @@ func containerOf(cmd *cobra.Command, ref string) (*engine.Engine, *container.Con
 func stateRoot(cmd *cobra.Command) string {
 	r, _ := cmd.Flags().GetString("root")
 	return r
+}
+
+// writeOutput writes to the named file (atomically), or to stdout for "".
+func writeOutput(path string, write func(io.Writer) error) error {
+	if path == "" {
+		return write(os.Stdout)
+	}
+	return atomicfile.Write(path, 0o644, write)
 }

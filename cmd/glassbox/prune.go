@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 // container prune, image prune [-a], network prune, volume prune, and system

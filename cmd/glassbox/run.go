@@ -502,3 +502,18 @@ func runContainer(s *specs.Spec, opts stages.Options, to trace.Options, hooks ru
 	}
 	return exitCode(out.Code)
 }
+
+// runImage finds an image for `run`, pulling it when the store lacks it (as
+// Docker does), and returns its layers and config.
+func runImage(root, ref string, o image.Registry) (*spec.Image, error) {
+	eng := &engine.Engine{Root: root}
+	img, err := eng.ResolveImage(ref)
+	if !errors.Is(err, image.ErrNotFound) {
+		return img, err
+	}
+	fmt.Fprintf(os.Stderr, "glassbox: unable to find image '%s' locally: pulling\n", ref)
+	if err := pullMissing(root, ref, o); err != nil {
+		return nil, err
+	}
+	return eng.ResolveImage(ref)
+}

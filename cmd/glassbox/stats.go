@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 // top and stats print what engine.Top and engine.Stats read of the kernel.

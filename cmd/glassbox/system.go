@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 // info, version, port: what docker prints for them, from the engine.

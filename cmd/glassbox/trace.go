@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 import (
@@ -10,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/glassbox-dev/glassbox/container"
-	"github.com/glassbox-dev/glassbox/internal/atomicfile"
 	"github.com/glassbox-dev/glassbox/trace"
 )
 
@@ -177,12 +178,4 @@ func loadTrace(cmd *cobra.Command, id string) (*trace.File, string, error) {
 	}
 	f, err := trace.Load(path)
 	return f, path, err
-}
-
-// writeOutput writes to the named file (atomically), or to stdout for "".
-func writeOutput(path string, write func(io.Writer) error) error {
-	if path == "" {
-		return write(os.Stdout)
-	}
-	return atomicfile.Write(path, 0o644, write)
 }

@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 // glassbox volume: named volumes (engine.CreateVolume, Volumes, RemoveVolume,
