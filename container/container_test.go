@@ -1,9 +1,12 @@
 package container
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -222,5 +225,35 @@ func TestReopenBesideProbes(t *testing.T) {
 		r.Status = Created
 		r.Save()
 		r.Unlock()
+	}
+}
+
+// state.json holds a record's spec once, under "spec", and gives it back as
+// saved — a nil spec as null, a spec without the sections for other systems.
+func TestRecordKeepsItsSpec(t *testing.T) {
+	for _, s := range []*specs.Spec{nil, {Version: "1.0.2", Hostname: "h", Process: &specs.Process{Args: []string{"sh"}}, Windows: &specs.Windows{LayerFolders: []string{"x"}}}} {
+		dir := t.TempDir()
+		c := &Container{Dir: dir, Record: Record{ID: "abc", Name: "n", Spec: s}}
+		if err := c.Save(); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(filepath.Join(dir, "state.json"))
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(data, &keys); err != nil || keys["spec"] == nil || strings.Count(string(data), `"spec"`) != 1 {
+			t.Fatalf("state.json: %v\n%s", err, data)
+		}
+		got, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := s
+		if s != nil {
+			w := *s
+			w.Windows = nil
+			want = &w
+		}
+		if !reflect.DeepEqual(got.Spec, want) || got.ID != "abc" || got.Name != "n" {
+			t.Errorf("loaded %+v with spec %+v; want %+v", got.Record, got.Spec, want)
+		}
 	}
 }

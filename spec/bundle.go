@@ -87,6 +87,8 @@ func Validate(s *specs.Spec) error {
 	if slices.Contains(strings.Split(filepath.ToSlash(l.CgroupsPath), "/"), "..") {
 		return fmt.Errorf("linux.cgroupsPath %q: .. would lead out of the cgroup it names", l.CgroupsPath)
 	}
+	// Refused, not ignored. The container's init never sees intelRdt,
+	// netDevices and memoryPolicy (specjson.Init): accepting one needs it.
 	unsupported := []struct {
 		set   bool
 		field string

@@ -19,7 +19,8 @@ package main
 // commands' (//go:build !lean), and the engine's and the image store's
 // pull, push, save, load and commit. Every package a program imports runs
 // its init functions at every start — zstd's CRC tables alone 0.2 ms — and
-// the linker keeps what they reach.
+// the linker keeps what they reach. The tag is for this package's build
+// (make build); the daemon, the lab and hack/ do not build with it.
 //
 // And the templates cost more than their own code: text/template calls
 // reflect.Value.MethodByName, and once that is reachable the linker keeps
