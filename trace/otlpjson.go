@@ -178,7 +178,9 @@ func (f *fileExporter) Shutdown(context.Context) error {
 		f.path = ""
 		return nil
 	}
-	Prune(f.dir, f.keep, false)
+	if prunes(f.spans[0].TraceID, f.keep) {
+		Prune(f.dir, f.keep, false)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,27 @@ func TestPruneSlackAndNewest(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "trace066.json")); err != nil {
 		t.Error("the newest trace was removed")
+	}
+}
+
+// A write prunes a store of fewer than 64 traces every time, a larger one
+// once in keep/32 writes, decided by the trace's random id.
+func TestPrunesOneWriteInKeepOver32(t *testing.T) {
+	if !prunes("4bf92f3577b34da6a3ce929d0e0e4736", Retention{Keep: 63}) {
+		t.Error("a store of 63 skipped a prune")
+	}
+	n := 0
+	for i := range 32000 {
+		id := fmt.Sprintf("%024x%08x", i, rand.Uint32())
+		if prunes(id, Retention{Keep: 1000}) {
+			n++
+		}
+		if prunes(id, Retention{Keep: 1000}) != prunes(id, Retention{Keep: 1000}) {
+			t.Fatal("one trace, two answers")
+		}
+	}
+	if n < 800 || n > 1300 { // 32000/31 = 1032
+		t.Errorf("keep 1000: %d of 32000 writes pruned, want about 1032", n)
 	}
 }
 
