@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 func TestCheckReference(t *testing.T) {
@@ -47,6 +48,36 @@ func TestFindRefusesBadNames(t *testing.T) {
 // package Docker uses, kept out of the binary: its regular expressions are
 // compiled at every start), for names written by hand and for generated ones.
 func TestCheckReferenceAgreesWithDocker(t *testing.T) {
+	for _, ref := range referenceCorpus() {
+		_, theirs := reference.ParseNormalizedNamed(ref)
+		if ours := checkReference(ref); (ours == nil) != (theirs == nil) {
+			t.Errorf("%q: glassbox says %v, distribution/reference says %v", ref, ours, theirs)
+		}
+	}
+}
+
+// canonical names a reference as go-containerregistry does — the keys pulls
+// and imports put in the index — for every reference go-containerregistry
+// takes.
+func TestCanonicalIsGoContainerregistrys(t *testing.T) {
+	corpus := append(referenceCorpus(), "docker.io/busybox", "index.docker.io/busybox", "docker.io/x/y:z",
+		"localhost:5000", "localhost", "a:b/c", "http://x/y", "https://x/y", "x@@sha256:"+strings.Repeat("0", 64),
+		"x:1@sha256:"+strings.Repeat("0", 64)+"@x", "a/b:c@sha384:"+strings.Repeat("e", 96), "[::1]:5000/a:b", "127.0.0.1/a")
+	for _, ref := range corpus {
+		theirs, err := name.ParseReference(ref)
+		if err != nil {
+			continue
+		}
+		n, digest, ok := canonical(ref)
+		d, isDigest := theirs.(name.Digest)
+		if !ok || n != theirs.Name() || isDigest != (digest != "") || isDigest && digest != d.DigestStr() {
+			t.Errorf("%q: glassbox %q %q %v, go-containerregistry %q", ref, n, digest, ok, theirs.Name())
+		}
+	}
+}
+
+// referenceCorpus is names written by hand and generated ones.
+func referenceCorpus() []string {
 	corpus := []string{
 		"busybox", "busybox:1.36", "library/busybox", "docker.io/library/busybox:latest", "a", "a/b/c/d",
 		"127.0.0.1:5000/demo/app:v1", "localhost:5000/a_b__c-d.e", "localhost/x", "LOCALHOST/x", "Registry.Example/x",
@@ -66,10 +97,5 @@ func TestCheckReferenceAgreesWithDocker(t *testing.T) {
 		}
 		corpus = append(corpus, b.String())
 	}
-	for _, ref := range corpus {
-		_, theirs := reference.ParseNormalizedNamed(ref)
-		if ours := checkReference(ref); (ours == nil) != (theirs == nil) {
-			t.Errorf("%q: glassbox says %v, distribution/reference says %v", ref, ours, theirs)
-		}
-	}
+	return corpus
 }

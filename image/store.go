@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
@@ -176,13 +175,13 @@ func (s *Store) Find(ref string) (*Record, error) {
 }
 
 func (idx *index) find(ref string) (*Record, error) {
-	if r, err := name.ParseReference(ref); err == nil {
-		if id, ok := idx.Tags[r.Name()]; ok {
+	if name, digest, ok := canonical(ref); ok {
+		if id, ok := idx.Tags[name]; ok {
 			return idx.Images[id], nil
 		}
-		if d, ok := r.(name.Digest); ok {
+		if digest != "" {
 			for _, rec := range idx.Images {
-				if rec.Manifest == d.DigestStr() || rec.ID == d.DigestStr() {
+				if rec.Manifest == digest || rec.ID == digest {
 					return rec, nil
 				}
 			}
@@ -211,11 +210,11 @@ func (idx *index) find(ref string) (*Record, error) {
 
 // Tag points a reference at an image.
 func (s *Store) Tag(source, target string) error {
-	ref, err := name.ParseReference(target)
-	if err != nil {
-		return fmt.Errorf("tag %q: %w", target, err)
+	if err := CheckReference(target); err != nil {
+		return fmt.Errorf("tag: %w", err)
 	}
-	if _, ok := ref.(name.Tag); !ok {
+	name, digest, ok := canonical(target)
+	if !ok || digest != "" {
 		return fmt.Errorf("tag %q: expected name[:tag]", target)
 	}
 	return s.locked(func(idx *index) (bool, error) {
@@ -223,7 +222,7 @@ func (s *Store) Tag(source, target string) error {
 		if err != nil {
 			return false, err
 		}
-		idx.tag(rec, ref.Name())
+		idx.tag(rec, name)
 		return true, nil
 	})
 }
@@ -253,8 +252,8 @@ func (s *Store) Remove(ref string, force bool, inUse func(id string) bool) ([]Re
 			return false, err
 		}
 		full := ""
-		if r, err := name.ParseReference(ref); err == nil && idx.Tags[r.Name()] == rec.ID {
-			full = r.Name()
+		if name, _, ok := canonical(ref); ok && idx.Tags[name] == rec.ID {
+			full = name
 		}
 		if full != "" && len(rec.Tags) > 1 {
 			delete(idx.Tags, full)
