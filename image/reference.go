@@ -160,13 +160,14 @@ func canonical(ref string) (name, digest string, ok bool) {
 	if !found || strings.Contains(digest, "@") || checkDigest(digest) != nil {
 		return "", "", false
 	}
-	if repo, _, ok := splitTag(base); ok { // name:tag@digest: the tag goes
-		if repo, ok := repository(repo); ok {
-			base = repo
-		}
+	repo, _, ok := splitTag(base) // name:tag@digest: the tag goes
+	if !ok {
+		return "", "", false
 	}
-	repo, ok := repository(base)
-	return repo + "@" + digest, digest, ok
+	if repo, ok = repository(repo); !ok {
+		return "", "", false
+	}
+	return repo + "@" + digest, digest, true
 }
 
 // splitTag splits a reference at the colon of its tag, if the last colon is

@@ -44,6 +44,25 @@ func TestFindRefusesBadNames(t *testing.T) {
 	}
 }
 
+// A tag's target is a name[:tag] by Docker's grammar; anything else is
+// refused by name, before the store is looked at, and nothing is tagged.
+func TestTagRefusesBadTargets(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"", "../../etc", "a/../../b", "x@sha256:" + strings.Repeat("0", 64), "x:4294967295@sha256:0",
+		strings.Repeat("a", 5000), "Busybox", "x:" + strings.Repeat("t", 129), "http://x/y", "x\ny"} {
+		err := s.Tag("busybox", target)
+		if err == nil || !strings.Contains(err.Error(), "tag") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("tag busybox %q: %v; want one line refusing the target", target, err)
+		}
+	}
+	if idx, err := s.load(); err != nil || len(idx.Tags) != 0 {
+		t.Errorf("the index: %v, %v; want no tags", idx, err)
+	}
+}
+
 // The hand-written grammar says what distribution/reference says (the
 // package Docker uses, kept out of the binary: its regular expressions are
 // compiled at every start), for names written by hand and for generated ones.

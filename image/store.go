@@ -28,6 +28,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/glassbox-dev/glassbox/internal/plainfile"
 )
 
 // Record is one image.
@@ -391,7 +393,8 @@ func without(list []string, s string) []string {
 // Registry options: registries reached over plain HTTP besides the ones
 // go-containerregistry already treats so (localhost, 127.0.0.0/8, *.local,
 // private addresses — as Docker does for localhost), the platform to pick
-// from a multi-platform index, and progress.
+// from a multi-platform index, and progress. Here, not in transfer.go: run's
+// flags fill them in the lean build too, which hands the pull over.
 type Registry struct {
 	Insecure []string // --insecure-registry host:port
 	Platform string   // os/arch[/variant]; default linux/<this machine>
@@ -410,7 +413,7 @@ func tmpPrefix() string { return fmt.Sprintf(".tmp-%d-", os.Getpid()) }
 // Config reads an image's config: its command, environment and user, what a
 // run needs of it.
 func (s *Store) Config(rec *Record) (*v1.ConfigFile, error) {
-	f, err := os.Open(s.blobPath(rec.ID))
+	f, err := plainfile.Open(s.blobPath(rec.ID), os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}

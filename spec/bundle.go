@@ -87,8 +87,9 @@ func Validate(s *specs.Spec) error {
 	if slices.Contains(strings.Split(filepath.ToSlash(l.CgroupsPath), "/"), "..") {
 		return fmt.Errorf("linux.cgroupsPath %q: .. would lead out of the cgroup it names", l.CgroupsPath)
 	}
-	// Refused, not ignored. The container's init never sees intelRdt,
-	// netDevices and memoryPolicy (specjson.Init): accepting one needs it.
+	// Refused, not ignored: the container's init does not receive intelRdt,
+	// netDevices or memoryPolicy (specjson.Init hides them), so accepting
+	// one means unhiding it there first.
 	unsupported := []struct {
 		set   bool
 		field string

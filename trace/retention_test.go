@@ -96,6 +96,14 @@ func TestPrunesOneWriteInKeepOver32(t *testing.T) {
 	if n < 800 || n > 1300 { // 32000/31 = 1032
 		t.Errorf("keep 1000: %d of 32000 writes pruned, want about 1032", n)
 	}
+	// An id from outside (a caller's TRACEPARENT) that is not hex prunes,
+	// rather than never.
+	for _, id := range []string{"", "x", "zzzzzzzzzzzzzzzzzzzzzzzz", "4294967295", "ffffffffffffffffffffffffffffffffffff"} {
+		prunes(id, Retention{Keep: 1000})
+	}
+	if !prunes("", Retention{Keep: 1000}) || !prunes("zzzzzzzz", Retention{Keep: 1000}) {
+		t.Error("an id that is not hex skipped the prune")
+	}
 }
 
 func TestRetentionFromEnv(t *testing.T) {

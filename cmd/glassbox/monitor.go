@@ -20,7 +20,6 @@ package main
 // container, the lock is released, and `glassbox gc` cleans up.
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,8 +96,11 @@ func newMonitorCmd() *cobra.Command {
 			// the stages and the execve of the shim must run on one thread.
 			runtime.LockOSThread()
 			var doc specjson.Linux
-			if err := json.NewDecoder(os.Stdin).Decode(&doc); err != nil || doc.Spec == nil {
-				return fmt.Errorf("monitor: no spec on stdin (%v): glassbox run -d starts monitors, and gives them one", cmp.Or(err, errors.New("null")))
+			if err := json.NewDecoder(os.Stdin).Decode(&doc); err != nil {
+				return fmt.Errorf("monitor: the spec on stdin: %w (glassbox run -d starts monitors, and gives them one)", err)
+			}
+			if doc.Spec == nil {
+				return errors.New("monitor: the spec on stdin is null (glassbox run -d starts monitors, and gives them one)")
 			}
 			s := doc.Spec
 			status := os.NewFile(3, "status")
