@@ -201,20 +201,23 @@ func TestCtrlCDuringStages(t *testing.T) {
 	t.Logf("%d of 24 runs were interrupted during the stages", aborted)
 }
 
+// Traced and untraced: an untraced run's init reports no steps.
 func TestFailureAtEveryStageLeavesNothing(t *testing.T) {
 	e := newEnv(t)
-	for _, stage := range []string{"rootfs", "cgroup", "unshare", "network", "mount", "exec"} {
-		cmd := exec.Command(glassbox, e.runArgs(nil, "true")...)
-		cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "GLASSBOX_TEST_FAIL="+stage)
-		out, err := cmd.CombinedOutput()
-		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 125 {
-			t.Errorf("injected failure at %s: %v, want exit 125", stage, err)
+	for _, trace := range []string{"--trace=true", "--trace=false"} {
+		for _, stage := range []string{"rootfs", "cgroup", "unshare", "network", "mount", "exec"} {
+			cmd := exec.Command(glassbox, e.runArgs([]string{trace}, "true")...)
+			cmd.Env = append(os.Environ(), "GLASSBOX_ROOT="+e.root, "GLASSBOX_TEST_FAIL="+stage)
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 125 {
+				t.Errorf("%s, injected failure at %s: %v, want exit 125", trace, stage, err)
+			}
+			if want := "glassbox: stage " + stage + ": failure injected"; !strings.Contains(string(out), want) {
+				t.Errorf("%s, injected failure at %s: output %q lacks %q", trace, stage, out, want)
+			}
+			e.noState()
 		}
-		if want := "glassbox: stage " + stage + ": failure injected"; !strings.Contains(string(out), want) {
-			t.Errorf("injected failure at %s: output %q lacks %q", stage, out, want)
-		}
-		e.noState()
 	}
 }
 

@@ -58,7 +58,7 @@ func InitMain() {
 		os.Exit(1)
 	}
 	cfg := m.Config
-	in := &Init{Spec: cfg.Spec.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, consoleFd: cfg.ConsoleFd, sock: sock}
+	in := &Init{Spec: cfg.Spec.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, consoleFd: cfg.ConsoleFd, sock: sock, steps: steps{off: !cfg.Steps}}
 	if in.Spec.Annotations[spec.InitAnnotation] == "true" {
 		// Caught alongside the mount and exec stages: all of them take 4 ms.
 		in.reaperSignals = signals.Catch(16)

@@ -162,6 +162,7 @@ func Event(c *container.Container, action string, attrs ...string) {
 // Start runs every stage in order, up to the execve of the user's program. On
 // failure everything that was done is undone and the state directory removed.
 func (r *Run) Start() error {
+	r.steps.off = r.Opts.After == nil // an untraced run: nobody reads them
 	for i := 0; i < len(Pipeline); i++ {
 		st := Pipeline[i]
 		if err := r.interrupted(); err != nil {
@@ -345,7 +346,9 @@ func (r *Run) awaitInit(st *Stage, t *Timing) error {
 		}
 		m, err = r.sync.recv()
 		if errors.Is(err, io.EOF) {
-			t.Steps[len(t.Steps)-1].End = time.Now().UnixNano()
+			if n := len(t.Steps); n > 0 { // none when untraced
+				t.Steps[n-1].End = time.Now().UnixNano()
+			}
 			return nil
 		}
 	}
@@ -478,6 +481,7 @@ func (r *Run) Teardown() error {
 	if !r.Started.IsZero() { // it ran: not an OCI container deleted before its start
 		Event(r.Container, "die", "exitCode", strconv.Itoa(r.ExitCode))
 	}
+	r.steps.off = r.Opts.After == nil
 	start := time.Now()
 	err := r.undo()
 	r.timed(Timing{Stage: "teardown", Start: start, End: time.Now(), Err: err, Steps: r.hostSteps()})

@@ -20,6 +20,8 @@ import (
 //	init → host   {"kind":"failed","stage":"mount","error":{…},"steps":[…]}
 //	init → host   {"kind":"execve","stage":"exec","steps":[…]}   right before execve(2)
 //
+// Steps travel only when the config asks for them (a traced run).
+//
 // The init's end is close-on-exec, so a successful execve(2) closes it and the
 // host reads EOF: that is how glassbox learns the user's program is running.
 //
@@ -47,7 +49,7 @@ type message struct {
 
 // protocol is the sync socket's version. glassbox-init can come from another
 // build than glassbox; bump this whenever a message changes shape or meaning.
-const protocol = 3
+const protocol = 4
 
 // InitConfig is what the init needs to know that is not in its namespaces already.
 type InitConfig struct {
@@ -68,6 +70,8 @@ type InitConfig struct {
 	// ConsoleFd: where the init sends the master of the pseudo-terminal it
 	// makes (Options.IO.Console); 0 for none.
 	ConsoleFd int `json:"consoleFd,omitempty"`
+	// Steps: the run is traced, so the init reports each stage's steps.
+	Steps bool `json:"steps,omitempty"`
 }
 
 type syncSocket struct {
