@@ -112,10 +112,10 @@ func stepName(call, path, value string) string {
 
 // Hierarchy is one mounted cgroup tree and glassbox's own place in it.
 type Hierarchy struct {
-	Mount       string // e.g. /sys/fs/cgroup/memory
-	Own         string // glassbox's cgroup in it, e.g. /process_api/abc
-	Controllers string // v1: the controllers it carries, as mount(2) data ("cpu,cpuacct")
-	V1          bool
+	Mount       string `json:"mount"`                 // e.g. /sys/fs/cgroup/memory
+	Own         string `json:"own"`                   // glassbox's cgroup in it, e.g. /process_api/abc
+	Controllers string `json:"controllers,omitempty"` // v1: the controllers it carries, as mount(2) data ("cpu,cpuacct")
+	V1          bool   `json:"v1,omitempty"`
 }
 
 // Plan decides the directories for a container without creating them, so the
@@ -157,6 +157,22 @@ func Plan(mode Mode, cgroupsPath, id string) (*Cgroup, error) {
 		return nil, fmt.Errorf("no cgroup hierarchy is mounted under %s", Mountpoint)
 	}
 	return cg, nil
+}
+
+// Trees are the mounted trees the directories are in, each with the
+// container's directory as its Own: the cgroups its init is in, which the
+// mount stage shows it under /sys/fs/cgroup. The init would otherwise read
+// them from /proc/self/mountinfo again (0.18 ms here; more on a host with
+// thousands of mounts).
+func (c *Cgroup) Trees() []Hierarchy {
+	var out []Hierarchy
+	for i, t := range c.trees {
+		if t.Mount != "" { // Reopen's directory in no mounted tree
+			t.Own = strings.TrimPrefix(c.Dirs[i], t.Mount)
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Reopen is a container's existing cgroup, from the directories its record

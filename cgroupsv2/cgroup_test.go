@@ -54,3 +54,45 @@ func TestPlan(t *testing.T) {
 		t.Error("a cgroupsPath leaving the tree must be refused")
 	}
 }
+
+// Trees are the container's cgroups as its init would find them: each tree
+// as this machine mounts it, with the planned directory as its own place;
+// a directory in no mounted tree (Reopen keeps it for removal) is none.
+func TestTreesAreThePlannedDirectories(t *testing.T) {
+	mode, err := Detect()
+	if err != nil {
+		t.Skip("no cgroupfs here:", err)
+	}
+	host, err := Hierarchies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"", "rel/x", "/abs/y"} {
+		cg, err := Plan(mode, path, "abc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		trees := cg.Trees()
+		if len(trees) != len(host) || len(trees) != len(cg.Dirs) {
+			t.Fatalf("cgroupsPath %q: %d trees for %d directories in %d hierarchies", path, len(trees), len(cg.Dirs), len(host))
+		}
+		for i, tr := range trees {
+			want := host[i]
+			want.Own = tr.Own
+			if tr != want || tr.Mount+tr.Own != cg.Dirs[i] {
+				t.Errorf("cgroupsPath %q: tree %+v for directory %s (host's: %+v)", path, tr, cg.Dirs[i], host[i])
+			}
+		}
+	}
+	cg, err := Plan(mode, "", "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := Reopen(append(cg.Dirs, "/nowhere/glassbox/abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reopened.Trees(); len(got) != len(cg.Dirs) {
+		t.Errorf("Reopen with a directory in no tree: %d trees, want %d", len(got), len(cg.Dirs))
+	}
+}

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/internal/signals"
 	"github.com/glassbox-dev/glassbox/spec"
 )
@@ -23,7 +24,8 @@ type Init struct {
 	// execFifo: an OCI create; the exec stage waits for start (exec.go).
 	// detached: no parent-death signal; an OCI caller waits for the process.
 	execFifo, detached bool
-	consoleFd          int // where to send the pty master (console.go); 0 for none
+	consoleFd          int                   // where to send the pty master (console.go); 0 for none
+	cgroups            []cgroupsv2.Hierarchy // its cgroups, from glassbox (InitConfig.Cgroups)
 	sock               *syncSocket
 	steps              steps             // the current stage's steps
 	reaperSignals      *signals.Catching // with --init: every signal, for the program; the init stays to reap
@@ -58,7 +60,7 @@ func InitMain() {
 		os.Exit(1)
 	}
 	cfg := m.Config
-	in := &Init{Spec: cfg.Spec.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, consoleFd: cfg.ConsoleFd, sock: sock, steps: steps{off: !cfg.Steps}}
+	in := &Init{Spec: cfg.Spec.Spec, Rootfs: cfg.Rootfs, State: cfg.State, HookEnv: cfg.HookEnv, execFifo: cfg.ExecFifo, detached: cfg.Detached, consoleFd: cfg.ConsoleFd, cgroups: cfg.Cgroups, sock: sock, steps: steps{off: !cfg.Steps}}
 	if in.Spec.Annotations[spec.InitAnnotation] == "true" {
 		// Caught alongside the mount and exec stages: all of them take 4 ms.
 		in.reaperSignals = signals.Catch(16)

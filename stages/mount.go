@@ -259,9 +259,11 @@ func (in *Init) mountCgroupfs(m specs.Mount) error {
 	if err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	trees, err := cgroupsv2.Hierarchies()
-	if err != nil {
-		return &Error{Err: err, Msg: err.Error()}
+	trees := in.cgroups
+	if trees == nil {
+		if trees, err = cgroupsv2.Hierarchies(); err != nil {
+			return &Error{Err: err, Msg: err.Error()}
+		}
 	}
 	// In a cgroup namespace of its own, a cgroupfs mount shows the container
 	// its own cgroup as the root. Without one it would show the host's whole

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/glassbox-dev/glassbox/cgroupsv2"
 	"github.com/glassbox-dev/glassbox/internal/specjson"
 )
 
@@ -49,7 +50,7 @@ type message struct {
 
 // protocol is the sync socket's version. glassbox-init can come from another
 // build than glassbox; bump this whenever a message changes shape or meaning.
-const protocol = 4
+const protocol = 5
 
 // InitConfig is what the init needs to know that is not in its namespaces already.
 type InitConfig struct {
@@ -72,6 +73,10 @@ type InitConfig struct {
 	ConsoleFd int `json:"consoleFd,omitempty"`
 	// Steps: the run is traced, so the init reports each stage's steps.
 	Steps bool `json:"steps,omitempty"`
+	// Cgroups: the container's cgroup in each of the host's trees, which the
+	// mount stage shows it under /sys/fs/cgroup (none: the cgroup stage was
+	// replaced, and the init reads its own).
+	Cgroups []cgroupsv2.Hierarchy `json:"cgroups,omitempty"`
 }
 
 type syncSocket struct {

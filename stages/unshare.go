@@ -206,6 +206,9 @@ func cloneInit(r *Run) error {
 		return &Error{Err: err, Msg: err.Error()}
 	}
 	cfg := &InitConfig{Protocol: protocol, Spec: specjson.Init{Spec: r.Spec}, Rootfs: r.rootfsDir(), Fail: os.Getenv("GLASSBOX_TEST_FAIL"), ExecFifo: r.Opts.OCI.ExecFifo != nil, Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd, Steps: !r.steps.off}
+	if r.Cgroup != nil {
+		cfg.Cgroups = r.Cgroup.Trees()
+	}
 	if r.Spec.Hooks != nil {
 		cfg.State, _ = json.Marshal(r.State(specs.StateCreating))
 		cfg.HookEnv = r.HookEnv("mount", "oci")
