@@ -222,10 +222,17 @@ func TestExec(t *testing.T) {
 			break
 		}
 	}
+	record := func() string {
+		return e.ok("inspect", "-f", "{{.Status}} {{.Pid}} {{.Started}} {{.Spec.Process.Args}}", "target")
+	}
+	before := record()
 	r := e.run("", "exec", "target", "sh", "-c", "hostname; cat /tmp/marker; cat /proc/1/cmdline | tr '\\0' ' '; echo; cat /proc/self/cgroup | grep '^0::'; ip -4 addr show eth0 | grep -c inet")
 	want := "exechost\nfrom-container\nsleep 100 \n0::/\n1\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("exec: exit %d, stdout %q (want %q), stderr %q", r.code, r.stdout, want, r.stderr)
+	}
+	if after := record(); after != before { // an exec's process is not the container's
+		t.Errorf("exec changed the container's record: %q, was %q", after, before)
 	}
 	r = e.run("", "exec", "-u", "1000", "-w", "/tmp", "-e", "X=y", "target", "sh", "-c", "echo $(id -u) $(pwd) $X; exit 3")
 	if r.code != 3 || r.stdout != "1000 /tmp y\n" {
