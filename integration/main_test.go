@@ -175,13 +175,13 @@ type result struct {
 
 // env is a test's private state root and the host state it must leave as found.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 }
 
 // newEnv gives the test its own state root and checks, when it ends, that no
 // mount, cgroup or state directory was left behind.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, root: t.TempDir()}
 	mountsBefore := mountPoints(t)
@@ -236,7 +236,7 @@ func (e *env) run(stdin string, args ...string) result {
 
 // runCommand runs cmd to its end and gives its output and exit status; a
 // command that cannot be started at all ends the test.
-func runCommand(t *testing.T, cmd *exec.Cmd) result {
+func runCommand(t testing.TB, cmd *exec.Cmd) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -291,7 +291,7 @@ func (e *env) noState() {
 	}
 }
 
-func mountPoints(t *testing.T) []string {
+func mountPoints(t testing.TB) []string {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +329,7 @@ func leakedMounts(now, before []string) []string {
 // but for the "glassbox" directories themselves: the parent of the default
 // placement stays once made, whoever made it (cgroupsv2.Destroy), as
 // Docker's "docker" does.
-func glassboxCgroups(t *testing.T) []string {
+func glassboxCgroups(t testing.TB) []string {
 	var out []string
 	filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
