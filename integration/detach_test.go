@@ -234,6 +234,17 @@ func TestExec(t *testing.T) {
 	if after := record(); after != before { // an exec's process is not the container's
 		t.Errorf("exec changed the container's record: %q, was %q", after, before)
 	}
+	// Traced, an exec shows what its init did, as a run does.
+	var execTrace string
+	for _, line := range strings.Split(e.ok("trace", "ls"), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[1]+" "+f[2] == "glassbox exec" {
+			execTrace = f[0]
+			break
+		}
+	}
+	if show := e.ok("trace", "show", execTrace, "--full"); !strings.Contains(show, "capset") || !strings.Contains(show, "execve /bin/sh") {
+		t.Errorf("the exec's trace lacks its init's steps (capset, execve /bin/sh):\n%s", show)
+	}
 	r = e.run("", "exec", "-u", "1000", "-w", "/tmp", "-e", "X=y", "target", "sh", "-c", "echo $(id -u) $(pwd) $X; exit 3")
 	if r.code != 3 || r.stdout != "1000 /tmp y\n" {
 		t.Errorf("exec -u -w -e: exit %d, %q %q", r.code, r.stdout, r.stderr)

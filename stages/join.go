@@ -73,6 +73,7 @@ func Join(c *container.Container, s *specs.Spec, opts Options) (*Run, error) {
 	}
 	r := &Run{Container: &container.Container{Record: c.Record, Dir: c.Dir}, Opts: opts, reapedCh: make(chan struct{})}
 	r.Spec = s
+	r.steps.off = opts.After == nil // as in Start
 	r.CgroupMode, _ = cgroupsv2.Detect()
 	start := time.Now()
 	err := r.cloneIntoContainer(c)
@@ -149,7 +150,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	if err := cg.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: specjson.Init{Spec: r.Spec}, Rootfs: "/", Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd}})
+	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: specjson.Init{Spec: r.Spec}, Rootfs: "/", Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd, Steps: !r.steps.off}})
 }
 
 // startInPidNamespace starts a program whose pid namespace is an existing
