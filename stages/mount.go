@@ -259,11 +259,9 @@ func (in *Init) mountCgroupfs(m specs.Mount) error {
 	if err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	trees := in.cgroups
-	if trees == nil {
-		if trees, err = cgroupsv2.Hierarchies(); err != nil {
-			return &Error{Err: err, Msg: err.Error()}
-		}
+	trees := in.cgroups // planned by the cgroup stage
+	if len(trees) == 0 {
+		return &Error{Call: "mount " + m.Destination, Msg: "glassbox sent no cgroup trees to mount"}
 	}
 	// In a cgroup namespace of its own, a cgroupfs mount shows the container
 	// its own cgroup as the root. Without one it would show the host's whole

@@ -74,8 +74,7 @@ type InitConfig struct {
 	// Steps: the run is traced, so the init reports each stage's steps.
 	Steps bool `json:"steps,omitempty"`
 	// Cgroups: the container's cgroup in each of the host's trees, which the
-	// mount stage shows it under /sys/fs/cgroup (none: the cgroup stage was
-	// replaced, and the init reads its own).
+	// mount stage shows it under /sys/fs/cgroup.
 	Cgroups []cgroupsv2.Hierarchy `json:"cgroups,omitempty"`
 }
 
