@@ -18,7 +18,7 @@ import (
 // a time, five times each, and reports both median rates and their ratio.
 func BenchmarkTCPThroughput(b *testing.B) {
 	const mib = 1024
-	e := &env{t: &testing.T{}, root: b.TempDir()}
+	e := newEnv(b)
 	bin := b.TempDir()
 	src := filepath.Join(bin, "send.go")
 	os.WriteFile(src, []byte(senderSource), 0o644)
@@ -31,7 +31,7 @@ func BenchmarkTCPThroughput(b *testing.B) {
 	if out, err := e.cmd(e.runArgs(nil, "true")...).CombinedOutput(); err != nil {
 		b.Fatalf("%v %s", err, out)
 	}
-	gw := gateway(&testing.T{})
+	gw := gateway(b)
 	// One transfer each varied 2.4-5.0 GiB/s on loopback from one run to
 	// the next: five of each, alternating, and their medians.
 	var containers, loopbacks []time.Duration

@@ -468,7 +468,7 @@ func freePort(t *testing.T) int {
 }
 
 // gateway is the default bridge's address.
-func gateway(t *testing.T) string {
+func gateway(t testing.TB) string {
 	br, err := netlink.LinkByName("glassbox0")
 	if err != nil {
 		t.Fatal(err)
