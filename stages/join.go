@@ -71,9 +71,8 @@ func Join(c *container.Container, s *specs.Spec, opts Options) (*Run, error) {
 	if spec.HasNamespace(c.Spec, specs.UserNamespace) {
 		return nil, &Error{Msg: fmt.Sprintf("container %s has a user namespace, and entering one needs setns(CLONE_NEWUSER) from a single-threaded process, which a Go program is not: exec into it is not supported", container.ShortID(c.ID))}
 	}
-	r := &Run{Container: &container.Container{Record: c.Record, Dir: c.Dir}, Opts: opts, reapedCh: make(chan struct{})}
+	r := &Run{Container: &container.Container{Record: c.Record, Dir: c.Dir}, Opts: opts, steps: stepsFor(opts), reapedCh: make(chan struct{})}
 	r.Spec = s
-	r.steps.off = opts.After == nil // as in Start
 	r.CgroupMode, _ = cgroupsv2.Detect()
 	start := time.Now()
 	err := r.cloneIntoContainer(c)
@@ -150,7 +149,7 @@ func (r *Run) cloneIntoContainer(c *container.Container) error {
 	if err := cg.Attach(proc.Pid, bornIn); err != nil {
 		return &Error{Err: err, Msg: err.Error()}
 	}
-	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: specjson.Init{Spec: r.Spec}, Rootfs: "/", Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd, Steps: !r.steps.off}})
+	return r.sync.send(message{Kind: "config", Config: &InitConfig{Protocol: protocol, Spec: specjson.Init{Spec: r.Spec}, Rootfs: "/", Detached: r.Opts.OCI.Detached, ConsoleFd: consoleFd, Steps: r.traced()}})
 }
 
 // startInPidNamespace starts a program whose pid namespace is an existing

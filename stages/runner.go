@@ -146,7 +146,7 @@ func New(s *specs.Spec, opts Options) (*Run, error) {
 		return nil, err
 	}
 	c.OCI, c.Bundle = opts.OCI.Caller, opts.Bundle
-	return &Run{Container: c, Opts: opts}, nil
+	return &Run{Container: c, Opts: opts, steps: stepsFor(opts)}, nil
 }
 
 // Event records what happened to a container in its state root's events log
@@ -162,7 +162,6 @@ func Event(c *container.Container, action string, attrs ...string) {
 // Start runs every stage in order, up to the execve of the user's program. On
 // failure everything that was done is undone and the state directory removed.
 func (r *Run) Start() error {
-	r.steps.off = r.Opts.After == nil // an untraced run: nobody reads them
 	for i := 0; i < len(Pipeline); i++ {
 		st := Pipeline[i]
 		if err := r.interrupted(); err != nil {
@@ -340,14 +339,15 @@ func (r *Run) awaitInit(st *Stage, t *Timing) error {
 		// The exec stage's steps, sent just before execve. EOF next means the
 		// execve succeeded and closed the init's end of the socket; the host
 		// times the call itself, from the init's last word to the EOF.
+		execve := len(m.Steps) > 0 // the last of them; none when untraced
 		t.Steps = append(t.Steps, r.initSteps(m.Steps)...)
 		if r.Opts.OCI.ExecFifo != nil {
 			return nil // the init now waits for start; the execve is start's
 		}
 		m, err = r.sync.recv()
 		if errors.Is(err, io.EOF) {
-			if n := len(t.Steps); n > 0 { // none when untraced
-				t.Steps[n-1].End = time.Now().UnixNano()
+			if execve {
+				t.Steps[len(t.Steps)-1].End = time.Now().UnixNano()
 			}
 			return nil
 		}
@@ -381,6 +381,10 @@ func (r *Run) initSteps(in []Step) []Step {
 	}
 	return in
 }
+
+// traced says whether anyone reads the run's steps (Options.After): the
+// init reports its own only then (steps.go).
+func (r *Run) traced() bool { return r.Opts.After != nil }
 
 func (r *Run) timed(t Timing) {
 	if r.Opts.After != nil {
@@ -481,7 +485,6 @@ func (r *Run) Teardown() error {
 	if !r.Started.IsZero() { // it ran: not an OCI container deleted before its start
 		Event(r.Container, "die", "exitCode", strconv.Itoa(r.ExitCode))
 	}
-	r.steps.off = r.Opts.After == nil
 	start := time.Now()
 	err := r.undo()
 	r.timed(Timing{Stage: "teardown", Start: start, End: time.Now(), Err: err, Steps: r.hostSteps()})
@@ -578,7 +581,7 @@ func Resume(c *container.Container, opts Options, exitCode int) *Run {
 		// and the host show, with nothing asked of the Spec.
 		c.Spec = &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
 	}
-	r := &Run{Container: c, Opts: opts, started: Pipeline, reaped: true}
+	r := &Run{Container: c, Opts: opts, steps: stepsFor(opts), started: Pipeline, reaped: true}
 	r.ExitCode = exitCode
 	if len(c.Cgroups) > 0 {
 		r.CgroupMode, _ = cgroupsv2.Detect()

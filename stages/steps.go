@@ -53,6 +53,10 @@ type steps struct {
 	off  bool
 }
 
+// stepsFor is a run's collector on the host: off when nothing hears the
+// run's stages (Options.After). Its init's is off unless told (InitConfig.Steps).
+func stepsFor(o Options) steps { return steps{off: o.After == nil} }
+
 // record appends a step that began at start and ends now; kv are attribute
 // key/value pairs.
 func (s *steps) record(name string, start time.Time, err error, kv ...string) {
