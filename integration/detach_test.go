@@ -531,3 +531,22 @@ func BenchmarkMonitorMemory(b *testing.B) {
 	b.ReportMetric(pss/n, "monitor_PSS_MB")
 	b.ReportMetric(anon/n, "monitor_anon_MB")
 }
+
+// The monitor reads its container's spec from its stdin (run -d writes it):
+// what else arrives there — nothing, null, a cut-off document, a field of
+// the wrong type — is refused in one line, and nothing is made.
+func TestMonitorRefusesABadSpec(t *testing.T) {
+	e := newEnv(t)
+	for in, want := range map[string]string{
+		"":                 "the spec on stdin: EOF",
+		"null":             "the spec on stdin is null",
+		`{"process": {"ar`: "the spec on stdin: unexpected EOF",
+		`{"process": 5}`:   "the spec on stdin: json: cannot unmarshal number into Go struct field Spec.process",
+	} {
+		r := e.run(in, "monitor", "--root", e.root, "--id", "4294967295")
+		if r.code == 0 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 || strings.Contains(r.stderr, "goroutine") {
+			t.Errorf("monitor with %q on stdin: exit %d, stderr %q; want one line with %q", in, r.code, r.stderr, want)
+		}
+	}
+	e.noState()
+}
