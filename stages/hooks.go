@@ -101,7 +101,7 @@ func (r *Run) runHostHook(name string, h specs.Hook, stage, when string, status 
 	state, _ := json.Marshal(r.State(status))
 	start := time.Now()
 	err := runHook(h, state, append(os.Environ(), r.HookEnv(stage, when)...), r.stderr())
-	var st steps
+	st := stepsFor(r.Opts)
 	st.record(strings.Join(append([]string{"hook", h.Path}, hookArgs(h)...), " "), start, err)
 	r.timed(Timing{Stage: name, Start: start, End: time.Now(), Err: err, Steps: st.take()})
 	return err

@@ -168,7 +168,8 @@ func unmountOverlay(r *Run) error {
 // undo. The caller holds the container's lock. An OCI container's root.path
 // is its filesystem already.
 func MountRootfs(c *container.Container) (dir string, unmount func() error, err error) {
-	r := &Run{Container: c, Opts: Options{OCI: OCI{RootfsInPlace: c.OCI}}}
+	opts := Options{OCI: OCI{RootfsInPlace: c.OCI}}
+	r := &Run{Container: c, Opts: opts, steps: stepsFor(opts)} // untraced: no steps
 	if err := mountOverlay(r); err != nil {
 		return "", nil, err
 	}

@@ -382,9 +382,9 @@ func (r *Run) initSteps(in []Step) []Step {
 	return in
 }
 
-// traced says whether anyone reads the run's steps (Options.After): the
-// init reports its own only then (steps.go).
-func (r *Run) traced() bool { return r.Opts.After != nil }
+// traced says whether anyone reads the run's steps: the init records its own
+// only when glassbox records its (stepsFor).
+func (r *Run) traced() bool { return !r.steps.off }
 
 func (r *Run) timed(t Timing) {
 	if r.Opts.After != nil {
